@@ -1,0 +1,80 @@
+// Verifies Pusher HTTP API request signatures (auth_key, auth_timestamp, body_md5, auth_signature).
+import type { AppConfig } from '../config/schema.ts';
+import { HttpError } from '../errors.ts';
+import { md5Hex, safeEqual, sign } from './hmac.ts';
+
+export const TIMESTAMP_WINDOW_SECONDS = 600;
+
+export interface SignedRequest {
+  method: string;
+  path: string;
+  /** Raw query string without the leading `?`. */
+  query: string;
+  body: string;
+}
+
+/** Decodes a query string; repeated keys are refused because the signature could not say which one was meant. */
+export function parseQuery(query: string): Map<string, string> {
+  const params = new Map<string, string>();
+  if (!query) return params;
+  let search: URLSearchParams;
+  try {
+    search = new URLSearchParams(query);
+  } catch {
+    throw new HttpError('invalidInput', 'Malformed query string');
+  }
+  for (const [k, v] of search) {
+    const key = k.toLowerCase();
+    if (params.has(key)) throw new HttpError('invalidInput', `Duplicate query parameter: ${key}`);
+    params.set(key, v);
+  }
+  return params;
+}
+
+/** The string Pusher signs: METHOD\npath\nsorted key=value pairs (decoded values), without auth_signature. */
+export function stringToSign(method: string, path: string, params: Map<string, string>): string {
+  const pairs = [...params.entries()]
+    .filter(([k]) => k !== 'auth_signature')
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => `${k}=${v}`)
+    .join('&');
+  return `${method.toUpperCase()}\n${path}\n${pairs}`;
+}
+
+/**
+ * Checks a signed request against the app named in its route. Order and messages follow Sockudo (§4.1).
+ * `nowSeconds` is injected so tests can probe the ±600 s window exactly.
+ */
+export function verifyApiRequest(
+  req: SignedRequest,
+  params: Map<string, string>,
+  findAppByKey: (key: string) => AppConfig | undefined,
+  routeAppId: string,
+  nowSeconds: number,
+): AppConfig {
+  const key = params.get('auth_key');
+  if (!key) throw new HttpError('appNotFound');
+  const app = findAppByKey(key);
+  if (!app) throw new HttpError('appNotFound');
+  if (app.id !== routeAppId) throw new HttpError('authFailed', 'Authenticated app does not match route app_id');
+
+  const ts = params.get('auth_timestamp');
+  if (ts === undefined || ts === '') throw new HttpError('authFailed', 'auth_timestamp is missing');
+  if (!/^\d+$/.test(ts)) throw new HttpError('authFailed', 'Invalid auth_timestamp format');
+  if (Math.abs(nowSeconds - Number(ts)) > TIMESTAMP_WINDOW_SECONDS) {
+    throw new HttpError('authFailed', 'Timestamp expired or too far in the future');
+  }
+
+  const bodyMd5 = params.get('body_md5');
+  if (req.method === 'POST' || req.method === 'PUT') {
+    if (!bodyMd5) throw new HttpError('authFailed', 'body_md5 is required and must be non-empty for requests with a body');
+    if (!safeEqual(bodyMd5.toLowerCase(), md5Hex(req.body))) throw new HttpError('authFailed', 'body_md5 mismatch');
+  } else if (bodyMd5 !== undefined) {
+    throw new HttpError('authFailed', 'body_md5 must not be present for requests without a body');
+  }
+
+  const signature = params.get('auth_signature') ?? '';
+  const expected = sign(app.secret, stringToSign(req.method, req.path, params));
+  if (!safeEqual(signature.toLowerCase(), expected)) throw new HttpError('authFailed');
+  return app;
+}

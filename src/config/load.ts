@@ -1,0 +1,197 @@
+// Builds the server's configuration: built-in defaults < JSON config file < environment, validated once.
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { type AppConfig, type Config, DEVELOPMENT_APP, appSchema, configSchema } from './schema.ts';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type EnvKind = 'string' | 'int' | 'bool';
+interface EnvBinding {
+  /** Names read in order; the first one set wins (ours first, then Sockudo's). */
+  names: string[];
+  path: string[];
+  kind: EnvKind;
+}
+
+/** Every environment variable the server reads for server-wide settings. */
+export const SERVER_ENV: EnvBinding[] = [
+  { names: ['SOCKUDO_MODE', 'ENVIRONMENT'], path: ['mode'], kind: 'string' },
+  { names: ['SOCKUDO_HOST', 'HOST'], path: ['host'], kind: 'string' },
+  { names: ['SOCKUDO_PORT', 'PORT'], path: ['port'], kind: 'int' },
+  { names: ['SOCKUDO_WORKERS'], path: ['workers'], kind: 'int' },
+  { names: ['SOCKUDO_ACTIVITY_TIMEOUT', 'ACTIVITY_TIMEOUT'], path: ['activity_timeout'], kind: 'int' },
+  { names: ['SOCKUDO_PONG_TIMEOUT'], path: ['pong_timeout'], kind: 'int' },
+  { names: ['SOCKUDO_MAX_CONNECTIONS'], path: ['max_connections'], kind: 'int' },
+  { names: ['SOCKUDO_WEBSOCKET_MAX_PAYLOAD_KB', 'WEBSOCKET_MAX_PAYLOAD_KB'], path: ['websocket_max_payload_kb'], kind: 'int' },
+  { names: ['SOCKUDO_WEBSOCKET_MAX_BACKPRESSURE_KB'], path: ['websocket_max_backpressure_kb'], kind: 'int' },
+  { names: ['SOCKUDO_HTTP_MAX_BODY_KB'], path: ['http_max_body_kb'], kind: 'int' },
+  { names: ['SOCKUDO_HTTP_REQUEST_TIMEOUT'], path: ['http_request_timeout'], kind: 'int' },
+  { names: ['SOCKUDO_SHUTDOWN_GRACE_PERIOD', 'SHUTDOWN_GRACE_PERIOD'], path: ['shutdown_grace_period'], kind: 'int' },
+  { names: ['SOCKUDO_METRICS_ENABLED', 'METRICS_ENABLED'], path: ['metrics', 'enabled'], kind: 'bool' },
+  { names: ['SOCKUDO_METRICS_HOST', 'METRICS_HOST'], path: ['metrics', 'host'], kind: 'string' },
+  { names: ['SOCKUDO_METRICS_PORT', 'METRICS_PORT'], path: ['metrics', 'port'], kind: 'int' },
+  { names: ['SOCKUDO_LOG_LEVEL', 'LOG_LEVEL'], path: ['log', 'level'], kind: 'string' },
+  { names: ['SOCKUDO_LOG_PRETTY'], path: ['log', 'pretty'], kind: 'bool' },
+  { names: ['SOCKUDO_WORKER_PORTS'], path: ['worker_ports'], kind: 'bool' },
+];
+
+/** Environment variables that define the default app (the guide's names first, then Sockudo's). */
+export const APP_ENV: EnvBinding[] = [
+  { names: ['SOCKUDO_APP_ID', 'SOCKUDO_DEFAULT_APP_ID'], path: ['id'], kind: 'string' },
+  { names: ['SOCKUDO_APP_KEY', 'SOCKUDO_DEFAULT_APP_KEY'], path: ['key'], kind: 'string' },
+  { names: ['SOCKUDO_APP_SECRET', 'SOCKUDO_DEFAULT_APP_SECRET'], path: ['secret'], kind: 'string' },
+  { names: ['SOCKUDO_DEFAULT_APP_ENABLED'], path: ['enabled'], kind: 'bool' },
+  ...(
+    [
+      'max_connections',
+      'max_channel_name_length',
+      'max_event_name_length',
+      'max_event_channels_at_once',
+      'max_event_payload_in_kb',
+      'max_event_batch_size',
+      'max_subscriptions_per_socket',
+    ] as const
+  ).map((k) => ({ names: [`SOCKUDO_DEFAULT_APP_${k.toUpperCase()}`], path: ['limits', k], kind: 'int' as const })),
+];
+
+export interface LoadOptions {
+  /** Path of a JSON config file (`--config`). */
+  file?: string;
+  /** Already-parsed file contents (tests); takes the place of `file`. */
+  fileContents?: unknown;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function loadConfig(opts: LoadOptions = {}): Config {
+  const env = opts.env ?? process.env;
+  const fileValue = opts.fileContents ?? (opts.file ? readConfigFile(opts.file) : {});
+  if (typeof fileValue !== 'object' || fileValue === null || Array.isArray(fileValue)) {
+    throw new ConfigError('config file: expected a JSON object at the top level');
+  }
+  const raw = stripComments(structuredClone(fileValue)) as Record<string, unknown>;
+  const fileApps = raw.apps;
+  delete raw.apps;
+
+  const envSources = new Map<string, string>();
+  for (const b of SERVER_ENV) applyEnv(raw, b, env, envSources, '');
+
+  const parsed = configSchema.omit({ apps: true }).safeParse(raw);
+  if (!parsed.success) throw new ConfigError(describe(parsed.error, envSources, ''));
+
+  const apps = resolveApps(fileApps, env);
+  const ids = new Set<string>();
+  const keys = new Set<string>();
+  for (const app of apps) {
+    if (ids.has(app.id)) throw new ConfigError(`apps: duplicate app id "${app.id}"`);
+    if (keys.has(app.key)) throw new ConfigError(`apps: duplicate app key "${app.key}"`);
+    ids.add(app.id);
+    keys.add(app.key);
+  }
+  const config: Config = { ...parsed.data, apps };
+  if (config.mode === 'production') {
+    const dev = apps.find((a) => a.secret === DEVELOPMENT_APP.secret);
+    if (dev) {
+      throw new ConfigError(
+        `apps[${apps.indexOf(dev)}].secret: app "${dev.id}" uses the well-known development secret; ` +
+          'set a real secret (SOCKUDO_APP_SECRET or the config file) before running in production mode',
+      );
+    }
+  }
+  return deepFreeze(config);
+}
+
+function resolveApps(fileApps: unknown, env: NodeJS.ProcessEnv): AppConfig[] {
+  const envApp: Record<string, unknown> = {};
+  const envSources = new Map<string, string>();
+  for (const b of APP_ENV) applyEnv(envApp, b, env, envSources, 'apps[0].');
+  const envDefinesApp = ['id', 'key', 'secret'].some((k) => k in envApp);
+
+  // As in Sockudo: an app defined by the environment replaces the file's apps.
+  if (envDefinesApp || fileApps === undefined) {
+    const candidate = { ...DEVELOPMENT_APP, ...envApp };
+    const parsed = appSchema.safeParse(candidate);
+    if (!parsed.success) throw new ConfigError(describe(parsed.error, envSources, 'apps[0].'));
+    return [{ ...parsed.data, development_app: true }];
+  }
+  const parsed = z.array(appSchema).min(1, 'at least one app is required').safeParse(fileApps);
+  if (!parsed.success) throw new ConfigError(describe(parsed.error, new Map(), 'apps'));
+  return parsed.data.map((a) => ({ ...a, development_app: false }));
+}
+
+function readConfigFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`config file ${path}: cannot be read (${(err as Error).message})`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${path}: not valid JSON (${(err as Error).message})`);
+  }
+}
+
+function applyEnv(
+  target: Record<string, unknown>,
+  b: EnvBinding,
+  env: NodeJS.ProcessEnv,
+  sources: Map<string, string>,
+  prefix: string,
+): void {
+  const name = b.names.find((n) => env[n] !== undefined && env[n] !== '');
+  if (!name) return;
+  const text = env[name] as string;
+  let value: unknown = text;
+  if (b.kind === 'int') {
+    if (!/^-?\d+$/.test(text.trim())) throw new ConfigError(`${name}: expected an integer, got "${text}"`);
+    value = Number(text.trim());
+  } else if (b.kind === 'bool') {
+    const t = text.trim().toLowerCase();
+    if (['true', '1', 'yes', 'on'].includes(t)) value = true;
+    else if (['false', '0', 'no', 'off'].includes(t)) value = false;
+    else throw new ConfigError(`${name}: expected true or false, got "${text}"`);
+  }
+  let node = target;
+  for (const part of b.path.slice(0, -1)) {
+    if (typeof node[part] !== 'object' || node[part] === null) node[part] = {};
+    node = node[part] as Record<string, unknown>;
+  }
+  node[b.path[b.path.length - 1]] = value;
+  sources.set(prefix + b.path.join('.'), name);
+}
+
+/** One line per problem, naming the key (and the environment variable it came from). */
+function describe(error: z.ZodError, envSources: Map<string, string>, prefix: string): string {
+  return error.issues
+    .map((issue) => {
+      const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
+      const key = (prefix + path).replace(/^\./, '').replace(/^apps\.\[/, 'apps[').replace(/\.\[/g, '[') || '(top level)';
+      const from = envSources.get(key);
+      const extra = issue.code === 'unrecognized_keys' ? ` ${JSON.stringify(issue.keys)}` : '';
+      return `${key}${from ? ` (from ${from})` : ''}: ${issue.message}${extra}`;
+    })
+    .join('\n');
+}
+
+/** Keys starting with "//" are comments in our JSON config files. */
+function stripComments(value: unknown): unknown {
+  if (Array.isArray(value)) value.forEach(stripComments);
+  else if (value && typeof value === 'object') {
+    for (const k of Object.keys(value)) {
+      if (k.startsWith('//')) delete (value as Record<string, unknown>)[k];
+      else stripComments((value as Record<string, unknown>)[k]);
+    }
+  }
+  return value;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,78 @@
+// The one schema of the server's configuration: every key, its type, its default. Validated once, frozen.
+import { z } from 'zod';
+
+export const DEVELOPMENT_APP = Object.freeze({ id: 'app-id', key: 'app-key', secret: 'app-secret' });
+
+const positiveInt = z.number().int().positive();
+const nonNegativeInt = z.number().int().nonnegative();
+
+export const appLimitsSchema = z.strictObject({
+  /** Simultaneous connections for this app on this host; 0 = unlimited. Over it: close 4004. */
+  max_connections: nonNegativeInt.default(0),
+  max_channel_name_length: positiveInt.max(200).default(200),
+  max_event_name_length: positiveInt.default(200),
+  max_event_channels_at_once: positiveInt.default(100),
+  /** Size of one event's `data` in KiB; over it: HTTP 413. */
+  max_event_payload_in_kb: positiveInt.default(100),
+  max_event_batch_size: positiveInt.default(10),
+  /** Channels one socket may be subscribed to at once; over it: pusher:error 4300. */
+  max_subscriptions_per_socket: positiveInt.default(1000),
+});
+
+export const appSchema = z.strictObject({
+  id: z.string().min(1).max(128).regex(/^[A-Za-z0-9_.\-]+$/, 'letters, digits, "_", "-" and "." only'),
+  key: z.string().min(1).max(128).regex(/^[A-Za-z0-9_.\-]+$/, 'letters, digits, "_", "-" and "." only'),
+  secret: z.string().min(1),
+  enabled: z.boolean().default(true),
+  limits: appLimitsSchema.default(() => appLimitsSchema.parse({})),
+});
+
+export const configSchema = z.strictObject({
+  /** development: the default app accepts unsigned API calls. production: never; refuses the development secret. */
+  mode: z.enum(['development', 'production']).default('development'),
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535).default(6001),
+  /** uWS worker threads; 0 = one per available core. */
+  workers: nonNegativeInt.max(64).default(0),
+  /** Seconds of client silence before the server sends pusher:ping (sent to clients in connection_established). */
+  activity_timeout: positiveInt.max(3600).default(120),
+  /** Seconds to wait for any frame after a server ping before closing with 4201. */
+  pong_timeout: positiveInt.max(600).default(30),
+  /** Connections on this host across all apps; 0 = unlimited. Over it: close 4100. */
+  max_connections: nonNegativeInt.default(0),
+  /** Largest inbound WebSocket frame in KiB; larger frames close the socket with 1009. */
+  websocket_max_payload_kb: positiveInt.max(16 * 1024).default(64),
+  /** Bytes buffered for one slow socket before it is closed (uWS maxBackpressure). */
+  websocket_max_backpressure_kb: positiveInt.default(1024),
+  /** Largest HTTP API request body in KiB; larger: HTTP 413. */
+  http_max_body_kb: positiveInt.max(100 * 1024).default(10 * 1024),
+  /** Seconds a worker waits for the primary to answer an API request before answering 503. */
+  http_request_timeout: positiveInt.max(300).default(10),
+  /** Seconds from SIGTERM to a forced exit; sockets are closed with 4200 over the first part of it. */
+  shutdown_grace_period: positiveInt.max(3600).default(10),
+  metrics: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      host: z.string().min(1).default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(9601),
+    })
+    .default(() => ({ enabled: true, host: '127.0.0.1', port: 9601 })),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      /** Human-readable lines instead of JSON; defaults to on in development mode. */
+      pretty: z.boolean().optional(),
+    })
+    .default(() => ({ level: 'info' as const })),
+  /** Testing aid: every worker also listens on a private port of its own, so a client can pick its thread. */
+  worker_ports: z.boolean().default(false),
+  apps: z.array(appSchema).min(1, 'at least one app is required').optional(),
+});
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type AppLimits = z.output<typeof appLimitsSchema>;
+export type AppConfig = z.output<typeof appSchema> & {
+  /** True for the app built from defaults/env (not from a config file): the only one unsigned calls may use. */
+  readonly development_app: boolean;
+};
+export type Config = Omit<z.output<typeof configSchema>, 'apps'> & { readonly apps: readonly AppConfig[] };

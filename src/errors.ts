@@ -1,0 +1,60 @@
+// Every error the server reports, in one table: WebSocket (pusher:error code, whether the socket closes)
+// and HTTP API (status, code). Handlers refer to these by name and never build ad hoc error strings.
+
+/**
+ * Pusher close-code ranges: 4000–4099 do not reconnect, 4100–4199 reconnect with backoff,
+ * 4200–4299 reconnect at once, 4300–4399 are errors that keep the connection open.
+ */
+export const WS_ERRORS = {
+  invalidMessage: { code: 4000, fatal: false, message: 'Invalid message format' },
+  missingEvent: { code: 4000, fatal: false, message: 'Invalid event name: Event name is required' },
+  binaryFrame: { code: 4000, fatal: false, message: 'Invalid message format: binary frames are not supported on this protocol' },
+  appNotFound: { code: 4001, fatal: true, message: 'Application does not exist' },
+  appDisabled: { code: 4003, fatal: true, message: 'Application disabled' },
+  appOverQuota: { code: 4004, fatal: true, message: 'Application is over connection quota' },
+  unauthorized: { code: 4009, fatal: false, message: 'Authentication error: Channel requires authentication' },
+  authRequired: { code: 4009, fatal: false, message: 'Authentication error: Authentication signature required for this channel' },
+  overCapacity: { code: 4100, fatal: true, message: 'Over capacity' },
+  shuttingDown: { code: 4200, fatal: true, message: 'Server shutting down' },
+  pongTimeout: { code: 4201, fatal: true, message: 'Pong reply not received in time' },
+  invalidChannel: { code: 4300, fatal: false, message: 'Invalid channel name' },
+  missingChannel: { code: 4300, fatal: false, message: 'Channel error: channel is required' },
+  tooManySubscriptions: { code: 4300, fatal: false, message: 'Channel error: too many subscriptions on this connection' },
+  unsupportedChannel: { code: 4300, fatal: false, message: 'Channel error: this channel type is not supported yet' },
+  clientEventRejected: { code: 4301, fatal: false, message: 'Client event rejected' },
+} as const satisfies Record<string, { code: number; fatal: boolean; message: string }>;
+export type WsErrorName = keyof typeof WS_ERRORS;
+
+/** HTTP API errors; bodies are always `{"error", "code", "status"}` as in Sockudo. */
+export const HTTP_ERRORS = {
+  missingAuth: { status: 400, code: 'invalid_input', message: 'Missing authentication query parameters' },
+  invalidInput: { status: 400, code: 'invalid_input', message: 'Invalid input' },
+  invalidJson: { status: 400, code: 'invalid_input', message: 'Request body is not valid JSON' },
+  missingChannel: { status: 400, code: 'missing_channel_info', message: "Request must contain 'channels' (list) or 'channel' (string)" },
+  limitExceeded: { status: 400, code: 'limit_exceeded', message: 'Limit exceeded' },
+  authFailed: { status: 401, code: 'auth_failed', message: 'Invalid API signature' },
+  forbidden: { status: 403, code: 'forbidden', message: 'Forbidden' },
+  appNotFound: { status: 404, code: 'app_not_found', message: 'Application key not found or invalid: Invalid app key' },
+  notFound: { status: 404, code: 'not_found', message: 'Not found' },
+  methodNotAllowed: { status: 405, code: 'method_not_allowed', message: 'Method not allowed' },
+  payloadTooLarge: { status: 413, code: 'payload_too_large', message: 'Payload too large' },
+  unsupportedMediaType: { status: 415, code: 'unsupported_media_type', message: "Expected request with 'Content-Type: application/json'" },
+  serviceUnavailable: { status: 503, code: 'service_unavailable', message: 'Service unavailable' },
+  internal: { status: 500, code: 'internal_error', message: 'Internal server error' },
+} as const satisfies Record<string, { status: number; code: string; message: string }>;
+export type HttpErrorName = keyof typeof HTTP_ERRORS;
+
+/** Thrown by HTTP handlers; the router turns it into the JSON error body. */
+export class HttpError extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(name: HttpErrorName, detail?: string) {
+    const e = HTTP_ERRORS[name];
+    super(detail ?? e.message);
+    this.status = e.status;
+    this.code = e.code;
+  }
+  toBody(): string {
+    return JSON.stringify({ error: this.message, code: this.code, status: this.status });
+  }
+}

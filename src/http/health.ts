@@ -1,0 +1,25 @@
+// Health endpoints on the public port, answered by whichever worker gets the request:
+// /live (the process runs), /ready (accepting new work), /up and /up/{appId} (Sockudo's shapes).
+import type { Config } from '../config/schema.ts';
+
+export interface HealthAnswer {
+  status: number;
+  body: string;
+  header?: string;
+}
+
+export function healthResponse(path: string, config: Config, draining: boolean): HealthAnswer {
+  if (path === '/live') return { status: 200, body: 'OK' };
+  if (draining) return { status: 503, body: 'DRAINING', header: 'DRAINING' };
+  if (path === '/ready' || path === '/up') return { status: 200, body: 'OK', header: 'OK' };
+  let appId: string;
+  try {
+    appId = decodeURIComponent(path.slice('/up/'.length));
+  } catch {
+    return { status: 404, body: 'NOT_FOUND', header: 'NOT_FOUND' };
+  }
+  const app = config.apps.find((a) => a.id === appId);
+  if (!app) return { status: 404, body: 'NOT_FOUND', header: 'NOT_FOUND' };
+  if (!app.enabled) return { status: 503, body: 'ERROR', header: 'ERROR' };
+  return { status: 200, body: 'OK', header: 'OK' };
+}

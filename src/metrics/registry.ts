@@ -1,0 +1,79 @@
+// Prometheus metrics with Sockudo's names, aggregated over every thread: socket counters are read from the
+// workers' shared counters at scrape time; HTTP API counters are kept here, where the API runs.
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ConnectionQuota } from '../apps/connectionQuota.ts';
+import type { Config } from '../config/schema.ts';
+import { CHANNEL_TYPES, FIELD, type WorkerCounters } from './workerCounters.ts';
+
+export interface ApiMetrics {
+  httpCall(appId: string, receivedBytes: number, sentBytes: number): void;
+}
+
+export class Metrics implements ApiMetrics {
+  readonly registry = new Registry();
+  private readonly port: string;
+  private readonly httpCalls: Counter<'app_id' | 'port'>;
+  private readonly httpReceived: Counter<'app_id' | 'port'>;
+  private readonly httpSent: Counter<'app_id' | 'port'>;
+
+  constructor(config: Config, quota: ConnectionQuota, counters: WorkerCounters) {
+    this.port = String(config.metrics.port);
+    const registers = [this.registry];
+    const apps = config.apps.map((a, i) => ({ labels: { app_id: a.id, port: this.port }, index: i }));
+    collectDefaultMetrics({ register: this.registry });
+
+    new Gauge({
+      name: 'sockudo_connected',
+      help: 'Number of currently connected sockets',
+      labelNames: ['app_id', 'port'],
+      registers,
+      collect() {
+        for (const a of apps) this.set(a.labels, quota.appConnections(a.index));
+      },
+    });
+    const fromWorkers = (name: string, help: string, field: number) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['app_id', 'port'],
+        registers,
+        collect() {
+          this.reset();
+          for (const a of apps) this.inc(a.labels, counters.sum(a.index, field));
+        },
+      });
+    fromWorkers('sockudo_new_connections_total', 'Total number of new connections', FIELD.newConnections);
+    fromWorkers('sockudo_new_disconnections_total', 'Total number of disconnections', FIELD.disconnections);
+    fromWorkers('sockudo_ws_messages_received_total', 'Total WebSocket messages received', FIELD.wsMessagesReceived);
+    fromWorkers('sockudo_ws_messages_sent_total', 'Total WebSocket messages sent (broadcasts count each recipient)', FIELD.wsMessagesSent);
+    fromWorkers('sockudo_socket_received_bytes', 'Bytes received over WebSockets', FIELD.socketBytesReceived);
+    fromWorkers('sockudo_socket_transmitted_bytes', 'Bytes sent over WebSockets', FIELD.socketBytesSent);
+    const perChannelType = (name: string, help: string, base: number) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['app_id', 'port', 'channel_type'],
+        registers,
+        collect() {
+          this.reset();
+          for (const a of apps) {
+            CHANNEL_TYPES.forEach((t, i) => this.inc({ ...a.labels, channel_type: t }, counters.sum(a.index, base + i)));
+          }
+        },
+      });
+    perChannelType('sockudo_channel_subscriptions_total', 'Total channel subscriptions', FIELD.subscriptions);
+    perChannelType('sockudo_channel_unsubscriptions_total', 'Total channel unsubscriptions', FIELD.unsubscriptions);
+
+    const http = (name: string, help: string) => new Counter({ name, help, labelNames: ['app_id', 'port'], registers });
+    this.httpCalls = http('sockudo_http_calls_received_total', 'Total HTTP API calls received');
+    this.httpReceived = http('sockudo_http_received_bytes', 'Bytes received by the HTTP API');
+    this.httpSent = http('sockudo_http_transmitted_bytes', 'Bytes sent by the HTTP API');
+  }
+
+  httpCall(appId: string, receivedBytes: number, sentBytes: number): void {
+    const labels = { app_id: appId, port: this.port };
+    this.httpCalls.inc(labels);
+    this.httpReceived.inc(labels, receivedBytes);
+    this.httpSent.inc(labels, sentBytes);
+  }
+}

@@ -1,0 +1,151 @@
+// The primary thread: starts the uWS workers and the metrics listener, answers API requests the workers
+// hand over, publishes, and runs the shutdown protocol. It never touches a socket.
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { Server } from 'node:http';
+import { ConnectionQuota } from '../apps/connectionQuota.ts';
+import type { Config } from '../config/schema.ts';
+import { Api } from '../http/api.ts';
+import { type PrimaryToWorker, type TopicFrame, type WorkerInit, type WorkerToPrimary, assertNever } from '../ipc/messages.ts';
+import type { Logger } from '../log.ts';
+import { Metrics } from '../metrics/registry.ts';
+import { startMetricsServer } from '../metrics/server.ts';
+import { WorkerCounters } from '../metrics/workerCounters.ts';
+import { uws } from '../transport/uws.ts';
+import { Publisher } from './publisher.ts';
+
+const WORKER_ENTRY = new URL('../../workers/ws-worker.mjs', import.meta.url);
+
+export interface ServerHandle {
+  /** The public port (WebSocket and HTTP API). */
+  port: number;
+  /** Per-worker private ports when `worker_ports` is on (testing aid), by worker index. */
+  workerPorts: number[];
+  metricsPort: number | null;
+  workerCount: number;
+  /** The shutdown protocol: drain, close, resolve when every worker has stopped. */
+  shutdown(): Promise<void>;
+}
+
+class WorkerHandle {
+  readyPort = 0;
+  workerPort = 0;
+  constructor(readonly index: number, readonly thread: Worker) {}
+  post(m: PrimaryToWorker): void {
+    this.thread.postMessage(m);
+  }
+  publish(frames: TopicFrame[]): void {
+    this.post({ type: 'publish', frames });
+  }
+}
+
+export async function startServer(config: Config, log: Logger): Promise<ServerHandle> {
+  uws(); // refuse to start here, with a clear error, if the native binary does not load
+  const workerCount = config.workers > 0 ? config.workers : availableParallelism();
+  const connectionCounts = ConnectionQuota.allocate(config.apps.length);
+  const metricCounters = WorkerCounters.allocate(workerCount, config.apps.length);
+  const quota = new ConnectionQuota(connectionCounts);
+  const metrics = new Metrics(config, quota, new WorkerCounters(metricCounters, workerCount, config.apps.length, 0));
+  const workers: WorkerHandle[] = [];
+  const publisher = new Publisher(() => workers);
+  const api = new Api({ config, log, publisher, metrics });
+
+  for (const app of config.apps) {
+    if (config.mode === 'development' && app.development_app) {
+      log.warn({ app: app.id }, 'development mode: unsigned HTTP API calls are accepted for this app; set mode "production" for real use');
+    }
+  }
+
+  let stopping = false;
+  const drained = new Set<number>();
+  let onAllDrained: () => void = () => {};
+
+  const onMessage = (w: WorkerHandle, m: WorkerToPrimary) => {
+    switch (m.type) {
+      case 'ready':
+        return; // handled by the start-up handshake
+      case 'http-request': {
+        const res = api.handle(m);
+        return w.post({ type: 'http-response', requestId: m.requestId, ...res });
+      }
+      case 'drained':
+        drained.add(m.index);
+        if (drained.size === workers.length) onAllDrained();
+        return;
+      default:
+        assertNever(m);
+    }
+  };
+
+  const spawn = (index: number, port: number) =>
+    new Promise<WorkerHandle>((resolve, reject) => {
+      const init: WorkerInit = { index, workerCount, config, port, connectionCounts, metricCounters };
+      const thread = new Worker(WORKER_ENTRY, { workerData: init });
+      const handle = new WorkerHandle(index, thread);
+      let started = false;
+      thread.on('message', (m: WorkerToPrimary) => {
+        if (m.type === 'ready' && !started) {
+          started = true;
+          handle.readyPort = m.port;
+          handle.workerPort = m.workerPort ?? 0;
+          resolve(handle);
+        }
+        onMessage(handle, m);
+      });
+      thread.on('error', (err) => {
+        if (!started) return reject(err);
+        log.fatal({ err, worker: index }, 'worker thread failed; exiting so the host can be restarted');
+        process.exit(1);
+      });
+      thread.on('exit', (code) => {
+        if (!started) reject(new Error(`worker ${index} exited with code ${code} before it was ready`));
+        else if (!stopping) {
+          log.fatal({ worker: index, code }, 'worker thread exited unexpectedly');
+          process.exit(1);
+        }
+      });
+    });
+
+  // The first worker binds the configured port (maybe 0) and tells us which one it got; the rest share it.
+  const first = await spawn(0, config.port);
+  workers.push(first);
+  const rest = await Promise.all(Array.from({ length: workerCount - 1 }, (_, i) => spawn(i + 1, first.readyPort)));
+  workers.push(...rest);
+
+  let metricsServer: Server | null = null;
+  let metricsPort: number | null = null;
+  if (config.metrics.enabled) {
+    const started = await startMetricsServer(metrics.registry, config.metrics.host, config.metrics.port, log);
+    metricsServer = started.server;
+    metricsPort = started.port;
+  }
+  log.info({ host: config.host, port: first.readyPort, workers: workerCount, metricsPort, mode: config.mode }, 'sockudo-ts listening');
+
+  let shutdownPromise: Promise<void> | null = null;
+  const shutdown = () => {
+    shutdownPromise ??= (async () => {
+      stopping = true;
+      const windowMs = Math.floor((config.shutdown_grace_period * 1000) / 2);
+      log.info({ windowMs }, 'shutting down: draining connections');
+      const allDrained = new Promise<void>((resolve) => {
+        onAllDrained = resolve;
+      });
+      for (const w of workers) w.post({ type: 'drain', windowMs });
+      await allDrained;
+      const exited = workers.map((w) => new Promise<void>((resolve) => w.thread.once('exit', () => resolve())));
+      for (const w of workers) w.post({ type: 'stop' });
+      await Promise.all(exited);
+      await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
+      log.info('shutdown complete');
+    })();
+    return shutdownPromise;
+  };
+
+  return {
+    port: first.readyPort,
+    workerPorts: workers.map((w) => w.workerPort),
+    metricsPort,
+    workerCount,
+    shutdown,
+  };
+}

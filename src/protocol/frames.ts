@@ -1,0 +1,38 @@
+// Server→client frames for Protocol V1 (pusher: prefixes) and V2 (sockudo: prefixes). Pure, no I/O.
+import { WS_ERRORS, type WsErrorName } from '../errors.ts';
+
+export type ProtocolVersion = 1 | 2;
+
+export const PREFIX = {
+  1: { pub: 'pusher:', internal: 'pusher_internal:' },
+  2: { pub: 'sockudo:', internal: 'sockudo_internal:' },
+} as const;
+
+/** `data` is a JSON-encoded string, as Pusher clients expect. */
+export function connectionEstablished(v: ProtocolVersion, socketId: string, activityTimeout: number): string {
+  const data = JSON.stringify({ socket_id: socketId, activity_timeout: activityTimeout });
+  return `{"event":"${PREFIX[v].pub}connection_established","data":${JSON.stringify(data)}}`;
+}
+
+export function subscriptionSucceeded(v: ProtocolVersion, channel: string, data = '{}'): string {
+  return `{"event":"${PREFIX[v].internal}subscription_succeeded","channel":${JSON.stringify(channel)},"data":${JSON.stringify(data)}}`;
+}
+
+/** Error frames carry `data` as an object (Sockudo and Pusher both do). */
+export function errorFrame(v: ProtocolVersion, code: number, message: string): string {
+  return JSON.stringify({ event: `${PREFIX[v].pub}error`, data: { code, message } });
+}
+
+export function namedError(v: ProtocolVersion, name: WsErrorName, detail?: string): string {
+  const e = WS_ERRORS[name];
+  return errorFrame(v, e.code, detail ?? e.message);
+}
+
+/** A channel event as delivered to subscribers; `data` must already be a string. */
+export function channelEvent(event: string, channel: string, data: string): string {
+  return `{"event":${JSON.stringify(event)},"channel":${JSON.stringify(channel)},"data":${JSON.stringify(data)}}`;
+}
+
+// Constant frames, built once.
+export const PONG = { 1: '{"event":"pusher:pong"}', 2: '{"event":"sockudo:pong"}' } as const;
+export const PING = { 1: '{"event":"pusher:ping"}', 2: '{"event":"sockudo:ping"}' } as const;

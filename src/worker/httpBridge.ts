@@ -1,0 +1,116 @@
+// A worker's HTTP side: health endpoints answered locally; API requests read here with a body-size cap and
+// handed to the primary, whose answer is written back on the same connection.
+import { STATUS_CODES } from 'node:http';
+import type { Config } from '../config/schema.ts';
+import { HttpError } from '../errors.ts';
+import { healthResponse } from '../http/health.ts';
+import type { HttpRequestMessage, PrimaryToWorker } from '../ipc/messages.ts';
+import type { Logger } from '../log.ts';
+import type { HttpResponse, TemplatedApp } from '../transport/uws.ts';
+
+interface Pending {
+  res: HttpResponse;
+  aborted: boolean;
+  timer: NodeJS.Timeout;
+}
+
+export interface HttpBridgeDeps {
+  config: Config;
+  log: Logger;
+  toPrimary: (m: HttpRequestMessage) => void;
+  isDraining: () => boolean;
+}
+
+const decoder = new TextDecoder();
+
+export class HttpBridge {
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+
+  constructor(private readonly deps: HttpBridgeDeps) {}
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  attach(app: TemplatedApp): void {
+    const health = (res: HttpResponse, path: string) => {
+      const h = healthResponse(path, this.deps.config, this.deps.isDraining());
+      res.cork(() => {
+        res.writeStatus(statusLine(h.status)).writeHeader('Content-Type', 'text/plain');
+        if (h.header) res.writeHeader('X-Health-Check', h.header);
+        res.end(h.body);
+      });
+    };
+    app.get('/up', (res) => health(res, '/up'));
+    app.get('/up/:appId', (res, req) => health(res, req.getUrl()));
+    app.get('/ready', (res) => health(res, '/ready'));
+    app.get('/live', (res) => health(res, '/live'));
+    app.any('/apps/*', (res, req) => this.forward(res, req.getCaseSensitiveMethod().toUpperCase(), req.getUrl(), req.getQuery() ?? '', req.getHeader('content-type'), req.getHeader('content-length')));
+    app.any('/*', (res) => writeError(res, new HttpError('notFound')));
+  }
+
+  private forward(res: HttpResponse, method: string, path: string, query: string, contentType: string, contentLength: string): void {
+    const cap = this.deps.config.http_max_body_kb * 1024;
+    const remoteAddress = decoder.decode(res.getRemoteAddressAsText());
+    const requestId = this.nextId++;
+    const p: Pending = { res, aborted: false, timer: undefined as unknown as NodeJS.Timeout };
+    res.onAborted(() => {
+      p.aborted = true;
+      this.finish(requestId);
+    });
+    const tooLarge = () => {
+      p.aborted = true; // stop reading; the answer below is final
+      writeError(res, new HttpError('payloadTooLarge', `Request body exceeds ${this.deps.config.http_max_body_kb} KiB`));
+    };
+    if (Number(contentLength) > cap) return tooLarge();
+
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.onData((chunk, isLast) => {
+      if (p.aborted) return;
+      size += chunk.byteLength;
+      if (size > cap) return tooLarge();
+      chunks.push(Buffer.from(chunk.slice(0))); // uWS neuters the chunk after this callback
+      if (!isLast) return;
+      p.timer = setTimeout(() => this.timeout(requestId), this.deps.config.http_request_timeout * 1000);
+      this.pending.set(requestId, p);
+      const body = chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8');
+      this.deps.toPrimary({ type: 'http-request', requestId, method, path, query, contentType, body, remoteAddress });
+    });
+  }
+
+  /** The primary's answer. */
+  respond(m: Extract<PrimaryToWorker, { type: 'http-response' }>): void {
+    const p = this.finish(m.requestId);
+    if (!p || p.aborted) return;
+    p.res.cork(() => {
+      p.res.writeStatus(statusLine(m.status)).writeHeader('Content-Type', m.contentType).end(m.body);
+    });
+  }
+
+  private timeout(requestId: number): void {
+    const p = this.finish(requestId);
+    if (!p || p.aborted) return;
+    this.deps.log.warn({ requestId }, 'primary did not answer an API request in time');
+    writeError(p.res, new HttpError('serviceUnavailable', 'The server did not answer in time'));
+  }
+
+  private finish(requestId: number): Pending | undefined {
+    const p = this.pending.get(requestId);
+    if (!p) return undefined;
+    this.pending.delete(requestId);
+    clearTimeout(p.timer);
+    return p;
+  }
+}
+
+export function statusLine(status: number): string {
+  return `${status} ${STATUS_CODES[status] ?? 'Unknown'}`;
+}
+
+function writeError(res: HttpResponse, err: HttpError): void {
+  res.cork(() => {
+    res.writeStatus(statusLine(err.status)).writeHeader('Content-Type', 'application/json').end(err.toBody());
+  });
+}

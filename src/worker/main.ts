@@ -1,0 +1,84 @@
+// Entry of one uWS worker thread: builds the uWS app, listens on the shared public port (SO_REUSEPORT),
+// and follows the primary's messages (publish, API answers, drain, stop).
+import { parentPort, workerData } from 'node:worker_threads';
+import { ConnectionQuota } from '../apps/connectionQuota.ts';
+import { type PrimaryToWorker, type WorkerInit, type WorkerToPrimary, assertNever } from '../ipc/messages.ts';
+import { createLogger } from '../log.ts';
+import { WorkerCounters } from '../metrics/workerCounters.ts';
+import { type us_listen_socket, uws } from '../transport/uws.ts';
+import { HttpBridge } from './httpBridge.ts';
+import { WsServer } from './wsServer.ts';
+
+const init = workerData as WorkerInit;
+const port = parentPort as NonNullable<typeof parentPort>;
+const { config, index } = init;
+const log = createLogger(config, `worker-${index}`);
+const toPrimary = (m: WorkerToPrimary) => port.postMessage(m);
+
+let draining = false;
+const quota = new ConnectionQuota(init.connectionCounts);
+const counters = new WorkerCounters(init.metricCounters, init.workerCount, config.apps.length, index);
+const ws = new WsServer({ config, workerIndex: index, quota, counters, log, isDraining: () => draining });
+const http = new HttpBridge({ config, log, toPrimary, isDraining: () => draining });
+
+const app = uws().App();
+ws.attach(app);
+http.attach(app);
+
+const listenSockets: us_listen_socket[] = [];
+function listen(host: string, p: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    app.listen(host, p, (ls) => {
+      if (!ls) return reject(new Error(`worker ${index} cannot listen on ${host}:${p}`));
+      listenSockets.push(ls);
+      resolve(uws().us_socket_local_port(ls as never));
+    });
+  });
+}
+
+const publicPort = await listen(config.host, init.port);
+const workerPort = config.worker_ports ? await listen(config.host, 0) : undefined;
+log.debug({ port: publicPort, workerPort }, 'listening');
+toPrimary({ type: 'ready', index, port: publicPort, workerPort });
+
+port.on('message', (m: PrimaryToWorker) => {
+  switch (m.type) {
+    case 'publish':
+      return ws.publish(app, m.frames);
+    case 'http-response':
+      return http.respond(m);
+    case 'drain':
+      return drain(m.windowMs);
+    case 'stop':
+      return stop();
+    default:
+      assertNever(m);
+  }
+});
+
+/** Closes every socket with 4200, spread over the window so clients do not all reconnect at once. */
+function drain(windowMs: number): void {
+  draining = true;
+  const sockets = [...ws.sockets.values()];
+  const steps = Math.max(1, Math.floor(windowMs / 50));
+  const perStep = Math.max(1, Math.ceil(sockets.length / steps));
+  let next = 0;
+  const tick = () => {
+    for (const end = Math.min(sockets.length, next + perStep); next < end; next++) ws.closeWith(sockets[next], 'shuttingDown');
+    if (next < sockets.length) return void setTimeout(tick, 50);
+    waitForHttp();
+  };
+  const waitForHttp = () => {
+    if (http.inFlight > 0 || ws.sockets.size > 0) return void setTimeout(waitForHttp, 20);
+    toPrimary({ type: 'drained', index });
+  };
+  tick();
+}
+
+function stop(): void {
+  ws.stop();
+  for (const ls of listenSockets) uws().us_listen_socket_close(ls);
+  listenSockets.length = 0;
+  (app as typeof app & { close(): void }).close(); // in the binary, missing from its typings
+  port.close();
+}

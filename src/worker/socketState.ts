@@ -1,0 +1,47 @@
+// The one fixed-shape object kept per WebSocket (uWS user data), and socket id allocation.
+import { randomInt } from 'node:crypto';
+import type { AppConfig } from '../config/schema.ts';
+import type { WsErrorName } from '../errors.ts';
+import type { ProtocolVersion } from '../protocol/frames.ts';
+import type { WebSocket } from '../transport/uws.ts';
+
+export class SocketState {
+  /** Set at open; null for sockets that are refused right after the upgrade. */
+  ws: WebSocket<SocketState> | null = null;
+  /** Channel names this socket is subscribed to. */
+  readonly channels = new Set<string>();
+  lastActivity: number;
+  /** When the server sent its pusher:ping, 0 when none is outstanding. */
+  pingSentAt = 0;
+  closed = false;
+
+  constructor(
+    readonly socketId: string,
+    readonly app: AppConfig | null,
+    readonly appIndex: number,
+    readonly protocol: ProtocolVersion,
+    /** When set, the socket is sent this error and closed as soon as it opens. */
+    readonly rejection: WsErrorName | null,
+    now: number,
+  ) {
+    this.lastActivity = now;
+  }
+}
+
+/**
+ * Socket ids look like Pusher's (`^\d+\.\d+$`). The first part is random per worker and ends with the
+ * worker index, so ids never collide across threads; the second is a counter with random low digits.
+ */
+export class SocketIdAllocator {
+  private readonly prefix: string;
+  private counter = 0;
+
+  constructor(workerIndex: number) {
+    this.prefix = `${randomInt(1, 1_000_000)}${String(workerIndex).padStart(2, '0')}`;
+  }
+
+  next(): string {
+    this.counter++;
+    return `${this.prefix}.${this.counter}${String(randomInt(0, 10_000)).padStart(4, '0')}`;
+  }
+}

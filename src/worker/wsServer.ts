@@ -1,0 +1,240 @@
+// A worker's WebSocket side: admission, the Pusher/Sockudo frame loop, subscriptions to uWS topics,
+// heartbeats, and native fan-out of frames the primary publishes.
+import { channelAuthValid } from '../auth/hmac.ts';
+import type { AppConfig, Config } from '../config/schema.ts';
+import { ConnectionQuota } from '../apps/connectionQuota.ts';
+import { WS_ERRORS, type WsErrorName } from '../errors.ts';
+import type { TopicFrame } from '../ipc/messages.ts';
+import { FIELD, CHANNEL_TYPES, type WorkerCounters } from '../metrics/workerCounters.ts';
+import { channelNameError, channelType, requiresAuth } from '../protocol/channels.ts';
+import { canonicalEvent, dataObject, parseClientFrame } from '../protocol/clientFrame.ts';
+import { PING, PONG, type ProtocolVersion, connectionEstablished, errorFrame, namedError, subscriptionSucceeded } from '../protocol/frames.ts';
+import { topicFor } from '../protocol/topics.ts';
+import type { Logger } from '../log.ts';
+import { type TemplatedApp, type WebSocket, uws } from '../transport/uws.ts';
+import { SocketIdAllocator, SocketState } from './socketState.ts';
+
+type Ws = WebSocket<SocketState>;
+
+export interface WsServerDeps {
+  config: Config;
+  workerIndex: number;
+  quota: ConnectionQuota;
+  counters: WorkerCounters;
+  log: Logger;
+  /** True once the host is shutting down: upgrades are refused with 503. */
+  isDraining: () => boolean;
+}
+
+export class WsServer {
+  /** Open sockets of this worker by socket_id (used for exclusion, heartbeats and draining). */
+  readonly sockets = new Map<string, SocketState>();
+  private readonly appsByKey = new Map<string, { app: AppConfig; index: number }>();
+  private readonly ids: SocketIdAllocator;
+  private readonly channelTypeIndex = new Map(CHANNEL_TYPES.map((t, i) => [t, i]));
+  private sweepTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly deps: WsServerDeps) {
+    deps.config.apps.forEach((app, index) => this.appsByKey.set(app.key, { app, index }));
+    this.ids = new SocketIdAllocator(deps.workerIndex);
+  }
+
+  attach(app: TemplatedApp): void {
+    const { config } = this.deps;
+    const idle = Math.min(960, Math.ceil((config.activity_timeout + config.pong_timeout + 10) / 4) * 4);
+    app.ws<SocketState>('/app/:key', {
+      compression: uws().DISABLED,
+      maxPayloadLength: config.websocket_max_payload_kb * 1024,
+      maxBackpressure: config.websocket_max_backpressure_kb * 1024,
+      closeOnBackpressureLimit: 1,
+      idleTimeout: idle,
+      sendPingsAutomatically: true,
+      upgrade: (res, req, context) => {
+        if (this.deps.isDraining()) {
+          res.writeStatus('503 Service Unavailable').writeHeader('Content-Type', 'text/plain').end('Server is shutting down');
+          return;
+        }
+        const key = req.getParameter(0) ?? '';
+        const protocol: ProtocolVersion = req.getQuery('protocol') === '2' ? 2 : 1;
+        const state = this.admit(key, protocol);
+        res.upgrade(
+          state,
+          req.getHeader('sec-websocket-key'),
+          req.getHeader('sec-websocket-protocol'),
+          req.getHeader('sec-websocket-extensions'),
+          context,
+        );
+      },
+      open: (ws) => this.onOpen(ws),
+      message: (ws, message, isBinary) => this.onMessage(ws, message, isBinary),
+      close: (ws) => this.onClose(ws),
+    });
+    const sweepMs = Math.min(1000, (config.activity_timeout * 1000) / 4);
+    this.sweepTimer = setInterval(() => this.sweepHeartbeats(), sweepMs);
+    this.sweepTimer.unref();
+  }
+
+  /** Decides at upgrade time whether the socket will be served or refused with a coded error once open. */
+  private admit(key: string, protocol: ProtocolVersion): SocketState {
+    const now = Date.now();
+    const found = this.appsByKey.get(key);
+    const refuse = (why: WsErrorName, app: AppConfig | null = null) => new SocketState('', app, -1, protocol, why, now);
+    if (!found) return refuse('appNotFound');
+    if (!found.app.enabled) return refuse('appDisabled', found.app);
+    const verdict = this.deps.quota.acquire(found.index, found.app.limits.max_connections, this.deps.config.max_connections);
+    if (verdict === 'host') return refuse('overCapacity', found.app);
+    if (verdict === 'app') return refuse('appOverQuota', found.app);
+    return new SocketState(this.ids.next(), found.app, found.index, protocol, null, now);
+  }
+
+  private onOpen(ws: Ws): void {
+    const s = ws.getUserData();
+    if (s.rejection) {
+      const e = WS_ERRORS[s.rejection];
+      this.deps.log.debug({ reason: s.rejection }, 'connection refused');
+      ws.cork(() => {
+        ws.send(errorFrame(s.protocol, e.code, e.message));
+        ws.end(e.code, e.message);
+      });
+      return;
+    }
+    s.ws = ws;
+    this.sockets.set(s.socketId, s);
+    this.deps.counters.add(s.appIndex, FIELD.newConnections);
+    this.send(s, connectionEstablished(s.protocol, s.socketId, this.deps.config.activity_timeout));
+  }
+
+  private onClose(ws: Ws): void {
+    const s = ws.getUserData();
+    s.closed = true;
+    s.ws = null;
+    if (s.rejection) return;
+    this.sockets.delete(s.socketId);
+    this.deps.quota.release(s.appIndex);
+    this.deps.counters.add(s.appIndex, FIELD.disconnections);
+    // uWS drops the topic subscriptions itself; count them as unsubscriptions for the metrics.
+    for (const channel of s.channels) this.countSubscription(s, channel, FIELD.unsubscriptions);
+    s.channels.clear();
+  }
+
+  private onMessage(ws: Ws, message: ArrayBuffer, isBinary: boolean): void {
+    const s = ws.getUserData();
+    if (s.rejection || s.closed) return;
+    s.lastActivity = Date.now();
+    s.pingSentAt = 0;
+    this.deps.counters.add(s.appIndex, FIELD.wsMessagesReceived);
+    this.deps.counters.add(s.appIndex, FIELD.socketBytesReceived, message.byteLength);
+    if (isBinary) return this.sendError(s, 'binaryFrame');
+
+    const frame = parseClientFrame(message);
+    if (!frame.ok) return this.sendError(s, frame.error, frame.detail);
+    switch (canonicalEvent(frame.event)) {
+      case 'ping':
+        return this.send(s, PONG[s.protocol]);
+      case 'pong':
+        return; // activity already recorded
+      case 'subscribe':
+        return this.subscribe(s, frame.data);
+      case 'unsubscribe':
+        return this.unsubscribe(s, frame.data);
+      default:
+        if (frame.event.startsWith('client-')) {
+          return this.sendError(s, 'clientEventRejected', 'Client events are not enabled for this app');
+        }
+      // Unknown events are ignored, as Pusher and Sockudo do.
+    }
+  }
+
+  private subscribe(s: SocketState, data: unknown): void {
+    const app = s.app as AppConfig;
+    const d = dataObject(data);
+    const channel = d?.channel;
+    if (typeof channel !== 'string' || channel === '') return this.sendError(s, 'missingChannel');
+    const nameError = channelNameError(channel, app.limits.max_channel_name_length);
+    if (nameError) return this.sendError(s, 'invalidChannel', `Channel error: ${nameError}`);
+    if (channel.startsWith('presence-')) return this.sendError(s, 'unsupportedChannel');
+    if (requiresAuth(channel)) {
+      const auth = d?.auth;
+      if (typeof auth !== 'string' || auth === '') return this.sendError(s, 'authRequired');
+      if (!channelAuthValid(app.key, app.secret, s.socketId, channel, auth)) return this.sendError(s, 'unauthorized');
+    }
+    if (!s.channels.has(channel)) {
+      if (s.channels.size >= app.limits.max_subscriptions_per_socket) return this.sendError(s, 'tooManySubscriptions');
+      s.channels.add(channel);
+      s.ws?.subscribe(topicFor(s.protocol, app.id, channel));
+      this.countSubscription(s, channel, FIELD.subscriptions);
+    }
+    this.send(s, subscriptionSucceeded(s.protocol, channel));
+  }
+
+  private unsubscribe(s: SocketState, data: unknown): void {
+    // A string `data` is taken as the channel name itself (Sockudo does the same).
+    const channel = typeof data === 'string' && !data.startsWith('{') ? data : dataObject(data)?.channel;
+    if (typeof channel !== 'string' || !s.channels.delete(channel)) return;
+    s.ws?.unsubscribe(topicFor(s.protocol, (s.app as AppConfig).id, channel));
+    this.countSubscription(s, channel, FIELD.unsubscriptions);
+  }
+
+  private countSubscription(s: SocketState, channel: string, base: number): void {
+    this.deps.counters.add(s.appIndex, base + (this.channelTypeIndex.get(channelType(channel)) ?? 0));
+  }
+
+  /** Hands frames the primary serialized once to uWS: one native publish per topic, no per-subscriber JS. */
+  publish(app: TemplatedApp, frames: readonly TopicFrame[]): void {
+    for (const f of frames) {
+      let recipients = app.numSubscribers(f.topic);
+      if (recipients === 0) continue;
+      const excluded = f.exclude ? this.sockets.get(f.exclude) : undefined;
+      if (excluded?.ws) {
+        // ws.publish skips the publishing socket itself.
+        if (excluded.ws.isSubscribed(f.topic)) recipients--;
+        excluded.ws.publish(f.topic, f.frame);
+      } else {
+        app.publish(f.topic, f.frame);
+      }
+      this.deps.counters.add(f.app, FIELD.wsMessagesSent, recipients);
+      this.deps.counters.add(f.app, FIELD.socketBytesSent, recipients * f.frame.length);
+    }
+  }
+
+  /** Server pings after activity_timeout of client silence; no answer within pong_timeout closes with 4201. */
+  private sweepHeartbeats(): void {
+    const now = Date.now();
+    const activityMs = this.deps.config.activity_timeout * 1000;
+    const pongMs = this.deps.config.pong_timeout * 1000;
+    for (const s of this.sockets.values()) {
+      if (s.pingSentAt !== 0) {
+        if (now - s.pingSentAt >= pongMs) this.closeWith(s, 'pongTimeout');
+      } else if (now - s.lastActivity >= activityMs) {
+        s.pingSentAt = now;
+        this.send(s, PING[s.protocol]);
+      }
+    }
+  }
+
+  /** Sends the error frame, then closes with its code. */
+  closeWith(s: SocketState, name: WsErrorName): void {
+    const ws = s.ws;
+    if (!ws || s.closed) return;
+    const e = WS_ERRORS[name];
+    ws.cork(() => {
+      ws.send(errorFrame(s.protocol, e.code, e.message));
+      ws.end(e.code, e.message);
+    });
+  }
+
+  private send(s: SocketState, frame: string): void {
+    if (!s.ws || s.closed) return;
+    s.ws.send(frame);
+    this.deps.counters.add(s.appIndex, FIELD.wsMessagesSent);
+    this.deps.counters.add(s.appIndex, FIELD.socketBytesSent, frame.length);
+  }
+
+  private sendError(s: SocketState, name: WsErrorName, detail?: string): void {
+    this.send(s, namedError(s.protocol, name, detail));
+  }
+
+  stop(): void {
+    clearInterval(this.sweepTimer);
+  }
+}
