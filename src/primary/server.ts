@@ -3,6 +3,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Server } from 'node:http';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { ConnectionQuota } from '../apps/connectionQuota.ts';
 import type { Config } from '../config/schema.ts';
 import { Api } from '../http/api.ts';
@@ -37,6 +38,17 @@ class WorkerHandle {
   publish(frames: TopicFrame[]): void {
     this.post({ type: 'publish', frames });
   }
+}
+
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createNetServer();
+    probe.once('error', reject);
+    probe.listen(0, host, () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 export async function startServer(config: Config, log: Logger): Promise<ServerHandle> {
@@ -106,10 +118,12 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
       });
     });
 
-  // The first worker binds the configured port (maybe 0) and tells us which one it got; the rest share it.
-  const first = await spawn(0, config.port);
+  // uWS sets SO_REUSEPORT only on a non-zero port, so port 0 is resolved to a free port first; then
+  // every worker listens on the same port and the kernel spreads connections over them.
+  const port = config.port === 0 ? await freePort(config.host) : config.port;
+  const first = await spawn(0, port);
   workers.push(first);
-  const rest = await Promise.all(Array.from({ length: workerCount - 1 }, (_, i) => spawn(i + 1, first.readyPort)));
+  const rest = await Promise.all(Array.from({ length: workerCount - 1 }, (_, i) => spawn(i + 1, port)));
   workers.push(...rest);
 
   let metricsServer: Server | null = null;

@@ -56,15 +56,15 @@ port.on('message', (m: PrimaryToWorker) => {
   }
 });
 
-/** Closes every socket with 4200, spread over the window so clients do not all reconnect at once. */
+/** Closes every socket with 4200, spread evenly over the window so clients do not all reconnect at once. */
 function drain(windowMs: number): void {
   draining = true;
   const sockets = [...ws.sockets.values()];
-  const steps = Math.max(1, Math.floor(windowMs / 50));
-  const perStep = Math.max(1, Math.ceil(sockets.length / steps));
+  const started = Date.now();
   let next = 0;
   const tick = () => {
-    for (const end = Math.min(sockets.length, next + perStep); next < end; next++) ws.closeWith(sockets[next], 'shuttingDown');
+    const due = windowMs <= 0 ? sockets.length : Math.ceil((sockets.length * (Date.now() - started)) / windowMs);
+    for (const end = Math.min(sockets.length, Math.max(due, 1)); next < end; next++) ws.closeWith(sockets[next], 'shuttingDown');
     if (next < sockets.length) return void setTimeout(tick, 50);
     waitForHttp();
   };

@@ -1,0 +1,49 @@
+// CPU time from /proc: a process's utime+stime (the kernel sums every thread of the process into
+// /proc/PID/stat) and the machine's busy/total jiffies from /proc/stat.
+import { readFileSync } from 'node:fs';
+
+/** Linux USER_HZ; 100 on every mainstream kernel (`getconf CLK_TCK`). */
+const TICKS_PER_SECOND = 100;
+
+/** CPU seconds (user + system, all threads) the process has used so far. */
+export function processCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) may hold spaces or parentheses; the fields after its last ')' are fixed.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  return (utime + stime) / TICKS_PER_SECOND;
+}
+
+export interface MachineCpu {
+  busy: number;
+  total: number;
+}
+
+/** Jiffies summed over all CPUs; busy excludes idle and iowait. */
+export function machineCpu(): MachineCpu {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0];
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = v.slice(0, 8).reduce((a, b) => a + b, 0); // user..steal; guest is already inside user
+  const idle = v[3] + v[4];
+  return { busy: total - idle, total };
+}
+
+/** Machine-wide CPU in use between two samples, in cores (0..nproc). */
+export function coresBusy(a: MachineCpu, b: MachineCpu, cores: number): number {
+  const total = b.total - a.total;
+  return total > 0 ? ((b.busy - a.busy) / total) * cores : 0;
+}
+
+/** CPU seconds of several processes, summed; a process that has exited counts as 0. */
+export function sumCpuSeconds(pids: readonly number[]): number {
+  let sum = 0;
+  for (const pid of pids) {
+    try {
+      sum += processCpuSeconds(pid);
+    } catch {
+      // The process has exited; its time is no longer readable and it is not part of the window.
+    }
+  }
+  return sum;
+}

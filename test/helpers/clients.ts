@@ -1,0 +1,146 @@
+// Clients for integration tests: the real pusher-js client, the real pusher server SDK, and a raw
+// WebSocket client that records every frame for exact protocol assertions.
+import Pusher from 'pusher';
+import PusherJs from 'pusher-js';
+import WebSocket from 'ws';
+import { DEVELOPMENT_APP } from '../../src/config/schema.ts';
+
+export type PusherClient = InstanceType<typeof PusherJs>;
+
+/** A pusher-js client exactly as the guide builds it; resolves once connected. */
+export async function connectPusherJs(port: number, key: string = DEVELOPMENT_APP.key): Promise<PusherClient> {
+  const client = new PusherJs(key, {
+    wsHost: '127.0.0.1',
+    wsPort: port,
+    forceTLS: false,
+    cluster: 'local',
+    enabledTransports: ['ws'],
+    disableStats: true,
+  });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('pusher-js did not connect')), 5000);
+    client.connection.bind('connected', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  return client;
+}
+
+/** Subscribes and resolves once pusher:subscription_succeeded arrives. */
+export function subscribed(client: PusherClient, channel: string) {
+  const ch = client.subscribe(channel);
+  return new Promise<typeof ch>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no subscription_succeeded for ${channel}`)), 5000);
+    ch.bind('pusher:subscription_succeeded', () => {
+      clearTimeout(timer);
+      resolve(ch);
+    });
+  });
+}
+
+export function serverSdk(port: number, app = DEVELOPMENT_APP) {
+  return new Pusher({ appId: app.id, key: app.key, secret: app.secret, host: '127.0.0.1', port: String(port), useTLS: false });
+}
+
+export interface Frame {
+  event: string;
+  channel?: string;
+  data?: unknown;
+  [k: string]: unknown;
+}
+
+/** A raw WebSocket that keeps every text frame and its close code. */
+export class RawClient {
+  readonly frames: Frame[] = [];
+  closeCode: number | null = null;
+  private readonly ws: WebSocket;
+  private readonly waiters = new Set<() => void>();
+
+  private constructor(url: string) {
+    this.ws = new WebSocket(url);
+    this.ws.on('message', (data, isBinary) => {
+      if (!isBinary) this.frames.push(JSON.parse(data.toString()) as Frame);
+      this.wake();
+    });
+    this.ws.on('close', (code) => {
+      this.closeCode = code;
+      this.wake();
+    });
+    this.ws.on('error', () => this.wake());
+  }
+
+  static async open(port: number, key: string = DEVELOPMENT_APP.key, query = 'protocol=7&client=js&version=8.4.0&flash=false'): Promise<RawClient> {
+    const c = new RawClient(`ws://127.0.0.1:${port}/app/${key}?${query}`);
+    await c.next((f) => f.event.endsWith('connection_established') || f.event.endsWith(':error'));
+    return c;
+  }
+
+  get socketId(): string {
+    const f = this.frames.find((x) => x.event.endsWith('connection_established'));
+    return (JSON.parse(f?.data as string) as { socket_id: string }).socket_id;
+  }
+
+  send(frame: unknown): void {
+    this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  }
+
+  sendRaw(data: Buffer | string, binary = false): void {
+    this.ws.send(data, { binary });
+  }
+
+  /** Resolves with the first frame (from `from` on) matching `match`. */
+  async next(match: (f: Frame) => boolean, timeoutMs = 5000, from = 0): Promise<Frame> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const f = this.frames.slice(from).find(match);
+      if (f) return f;
+      if (this.closeCode !== null) throw new Error(`socket closed (${this.closeCode}) before the expected frame`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no matching frame; got ${JSON.stringify(this.frames.slice(from))}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.waiters.add(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Sends a frame and waits for the reply matching `match` that arrives after it. */
+  async request(frame: unknown, match: (f: Frame) => boolean): Promise<Frame> {
+    const from = this.frames.length;
+    this.send(frame);
+    return this.next(match, 5000, from);
+  }
+
+  async closed(timeoutMs = 5000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.closeCode === null) {
+      if (Date.now() > deadline) throw new Error('socket did not close');
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 50);
+        this.waiters.add(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    return this.closeCode;
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+
+  terminate(): void {
+    this.ws.terminate();
+  }
+
+  private wake(): void {
+    const ws = [...this.waiters];
+    this.waiters.clear();
+    for (const w of ws) w();
+  }
+}

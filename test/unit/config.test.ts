@@ -1,0 +1,443 @@
+// Configuration: defaults < config file < SOCKUDO_* env, validation that names the key, and the frozen result.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { ConfigError, loadConfig } from '../../src/config/load.ts';
+import type { Config } from '../../src/config/schema.ts';
+
+/** Runs loadConfig and returns the ConfigError it must throw. */
+function configError(opts: Parameters<typeof loadConfig>[0]): ConfigError {
+  let caught: unknown;
+  try {
+    loadConfig(opts);
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught instanceof ConfigError, `expected a ConfigError, got ${String(caught)}`);
+  assert.equal(caught.name, 'ConfigError');
+  return caught;
+}
+
+const fileApp = (id: string, key: string, secret = `${id}-secret`) => ({ id, key, secret });
+
+describe('defaults (empty env, no file)', () => {
+  const config = loadConfig({ env: {} });
+
+  test('server-wide defaults', () => {
+    assert.equal(config.mode, 'development');
+    assert.equal(config.host, '127.0.0.1');
+    assert.equal(config.port, 6001);
+    assert.equal(config.workers, 0);
+    assert.equal(config.activity_timeout, 120);
+    assert.equal(config.pong_timeout, 30);
+    assert.equal(config.max_connections, 0);
+    assert.equal(config.websocket_max_payload_kb, 64);
+    assert.equal(config.http_max_body_kb, 10 * 1024);
+    assert.equal(config.worker_ports, false);
+    assert.deepEqual(config.metrics, { enabled: true, host: '127.0.0.1', port: 9601 });
+    assert.equal(config.log.level, 'info');
+  });
+
+  test('exactly one development app app-id / app-key / app-secret', () => {
+    assert.equal(config.apps.length, 1);
+    const [app] = config.apps;
+    assert.equal(app.id, 'app-id');
+    assert.equal(app.key, 'app-key');
+    assert.equal(app.secret, 'app-secret');
+    assert.equal(app.enabled, true);
+    assert.equal(app.development_app, true);
+    assert.deepEqual(app.limits, {
+      max_connections: 0,
+      max_channel_name_length: 200,
+      max_event_name_length: 200,
+      max_event_channels_at_once: 100,
+      max_event_payload_in_kb: 100,
+      max_event_batch_size: 10,
+      max_subscriptions_per_socket: 1000,
+    });
+  });
+
+  test('loadConfig() without an env option reads process.env', (t) => {
+    const saved = process.env.SOCKUDO_PORT;
+    t.after(() => {
+      if (saved === undefined) delete process.env.SOCKUDO_PORT;
+      else process.env.SOCKUDO_PORT = saved;
+    });
+    process.env.SOCKUDO_PORT = '7345';
+    assert.equal(loadConfig().port, 7345);
+  });
+});
+
+describe('precedence: defaults < file < env', () => {
+  test('a file value replaces the default', () => {
+    const c = loadConfig({ env: {}, fileContents: { port: 7000, metrics: { port: 9700 } } });
+    assert.equal(c.port, 7000);
+    assert.equal(c.metrics.port, 9700);
+    // keys the file does not mention keep their defaults, also inside a section the file names
+    assert.equal(c.host, '127.0.0.1');
+    assert.equal(c.metrics.enabled, true);
+    assert.equal(c.metrics.host, '127.0.0.1');
+  });
+
+  test('env replaces the file value', () => {
+    const c = loadConfig({
+      env: { SOCKUDO_PORT: '7001', SOCKUDO_METRICS_PORT: '9701', SOCKUDO_HOST: '0.0.0.0' },
+      fileContents: { port: 7000, host: '10.0.0.1', metrics: { port: 9700, enabled: false } },
+    });
+    assert.equal(c.port, 7001);
+    assert.equal(c.metrics.port, 9701);
+    assert.equal(c.host, '0.0.0.0');
+    // env for one key of a section leaves the file's other keys alone
+    assert.equal(c.metrics.enabled, false);
+  });
+
+  test("our SOCKUDO_* name wins over Sockudo's plain name; the plain name works alone", () => {
+    assert.equal(loadConfig({ env: { SOCKUDO_PORT: '7001', PORT: '7002' } }).port, 7001);
+    assert.equal(loadConfig({ env: { PORT: '7002' } }).port, 7002);
+    assert.equal(loadConfig({ env: { ENVIRONMENT: 'production', SOCKUDO_APP_SECRET: 's3cret' } }).mode, 'production');
+    assert.equal(loadConfig({ env: { ACTIVITY_TIMEOUT: '45' } }).activity_timeout, 45);
+  });
+
+  test('an empty env value counts as unset', () => {
+    assert.equal(loadConfig({ env: { SOCKUDO_PORT: '' }, fileContents: { port: 7000 } }).port, 7000);
+    assert.equal(loadConfig({ env: { SOCKUDO_PORT: '', PORT: '7003' } }).port, 7003);
+  });
+
+  test('int env values are trimmed; bool env values accept true/false/1/0/yes/no/on/off', () => {
+    assert.equal(loadConfig({ env: { SOCKUDO_PORT: ' 7004 ' } }).port, 7004);
+    for (const [text, value] of [
+      ['true', true],
+      ['FALSE', false],
+      ['1', true],
+      ['0', false],
+      ['yes', true],
+      ['no', false],
+      ['on', true],
+      ['Off', false],
+    ] as const) {
+      assert.equal(loadConfig({ env: { SOCKUDO_METRICS_ENABLED: text } }).metrics.enabled, value, text);
+    }
+    assert.equal(loadConfig({ env: { SOCKUDO_WORKER_PORTS: 'true' } }).worker_ports, true);
+  });
+
+  test('env strings for enums and nested keys', () => {
+    const c = loadConfig({ env: { SOCKUDO_LOG_LEVEL: 'debug', SOCKUDO_LOG_PRETTY: 'false', SOCKUDO_WORKERS: '3' } });
+    assert.equal(c.log.level, 'debug');
+    assert.equal(c.log.pretty, false);
+    assert.equal(c.workers, 3);
+  });
+});
+
+describe('apps', () => {
+  test('SOCKUDO_APP_ID/KEY/SECRET define the app (still the development app)', () => {
+    const c = loadConfig({ env: { SOCKUDO_APP_ID: 'my-app', SOCKUDO_APP_KEY: 'my-key', SOCKUDO_APP_SECRET: 'my-secret' } });
+    assert.equal(c.apps.length, 1);
+    assert.deepEqual([c.apps[0].id, c.apps[0].key, c.apps[0].secret], ['my-app', 'my-key', 'my-secret']);
+    assert.equal(c.apps[0].development_app, true);
+  });
+
+  test("Sockudo's SOCKUDO_DEFAULT_APP_ID/KEY/SECRET work too", () => {
+    const c = loadConfig({
+      env: { SOCKUDO_DEFAULT_APP_ID: 'demo-app', SOCKUDO_DEFAULT_APP_KEY: 'demo-key', SOCKUDO_DEFAULT_APP_SECRET: 'demo-secret' },
+    });
+    assert.deepEqual([c.apps[0].id, c.apps[0].key, c.apps[0].secret], ['demo-app', 'demo-key', 'demo-secret']);
+  });
+
+  test('SOCKUDO_APP_* wins over SOCKUDO_DEFAULT_APP_*', () => {
+    const c = loadConfig({
+      env: {
+        SOCKUDO_APP_ID: 'ours-id',
+        SOCKUDO_DEFAULT_APP_ID: 'theirs-id',
+        SOCKUDO_APP_KEY: 'ours-key',
+        SOCKUDO_DEFAULT_APP_KEY: 'theirs-key',
+        SOCKUDO_APP_SECRET: 'ours-secret',
+        SOCKUDO_DEFAULT_APP_SECRET: 'theirs-secret',
+      },
+    });
+    assert.deepEqual([c.apps[0].id, c.apps[0].key, c.apps[0].secret], ['ours-id', 'ours-key', 'ours-secret']);
+  });
+
+  test('a partial env app fills the rest from the development app', () => {
+    const c = loadConfig({ env: { SOCKUDO_APP_KEY: 'other-key' } });
+    assert.deepEqual([c.apps[0].id, c.apps[0].key, c.apps[0].secret], ['app-id', 'other-key', 'app-secret']);
+  });
+
+  test('SOCKUDO_DEFAULT_APP_* limits and enabled apply to the env app', () => {
+    const c = loadConfig({
+      env: {
+        SOCKUDO_DEFAULT_APP_MAX_CONNECTIONS: '1000',
+        SOCKUDO_DEFAULT_APP_MAX_EVENT_BATCH_SIZE: '25',
+        SOCKUDO_DEFAULT_APP_MAX_CHANNEL_NAME_LENGTH: '150',
+        SOCKUDO_DEFAULT_APP_ENABLED: 'false',
+      },
+    });
+    assert.equal(c.apps[0].limits.max_connections, 1000);
+    assert.equal(c.apps[0].limits.max_event_batch_size, 25);
+    assert.equal(c.apps[0].limits.max_channel_name_length, 150);
+    assert.equal(c.apps[0].limits.max_event_payload_in_kb, 100, 'untouched limits keep their defaults');
+    assert.equal(c.apps[0].enabled, false);
+  });
+
+  test('file apps are used as given and are not development apps', () => {
+    const c = loadConfig({
+      env: {},
+      fileContents: { apps: [fileApp('a1', 'k1'), { ...fileApp('a2', 'k2'), enabled: false, limits: { max_connections: 5 } }] },
+    });
+    assert.deepEqual(
+      c.apps.map((a) => [a.id, a.key, a.secret, a.enabled, a.development_app]),
+      [
+        ['a1', 'k1', 'a1-secret', true, false],
+        ['a2', 'k2', 'a2-secret', false, false],
+      ],
+    );
+    assert.equal(c.apps[1].limits.max_connections, 5);
+    assert.equal(c.apps[1].limits.max_event_batch_size, 10);
+    assert.ok(!c.apps.some((a) => a.id === 'app-id'), 'the development app is not added next to file apps');
+  });
+
+  test('an app defined by env replaces every file app', () => {
+    for (const env of [{ SOCKUDO_APP_ID: 'env-app' }, { SOCKUDO_DEFAULT_APP_KEY: 'env-key' }, { SOCKUDO_APP_SECRET: 'env-secret' }]) {
+      const c = loadConfig({ env, fileContents: { apps: [fileApp('a1', 'k1'), fileApp('a2', 'k2')] } });
+      assert.equal(c.apps.length, 1, JSON.stringify(env));
+      assert.equal(c.apps[0].development_app, true);
+      assert.ok(!['a1', 'a2'].includes(c.apps[0].id));
+    }
+  });
+
+  test('duplicate app ids are refused', () => {
+    const err = configError({ env: {}, fileContents: { apps: [fileApp('same', 'k1'), fileApp('same', 'k2')] } });
+    assert.match(err.message, /duplicate app id/);
+    assert.match(err.message, /"same"/);
+  });
+
+  test('duplicate app keys are refused', () => {
+    const err = configError({ env: {}, fileContents: { apps: [fileApp('a1', 'dup'), fileApp('a2', 'dup')] } });
+    assert.match(err.message, /duplicate app key/);
+    assert.match(err.message, /"dup"/);
+  });
+
+  test('an empty apps list is refused', () => {
+    const err = configError({ env: {}, fileContents: { apps: [] } });
+    assert.match(err.message, /^apps/);
+    assert.match(err.message, /at least one app is required/);
+  });
+
+  test('an invalid file app names its index and key', () => {
+    const err = configError({ env: {}, fileContents: { apps: [fileApp('ok', 'k1'), { id: 'bad id', key: 'k2', secret: 's' }] } });
+    assert.match(err.message, /^apps\[1\]\.id: /);
+    const missing = configError({ env: {}, fileContents: { apps: [{ id: 'a', key: 'k' }] } });
+    assert.match(missing.message, /^apps\[0\]\.secret: /);
+  });
+});
+
+describe('invalid values stop with a ConfigError naming the key', () => {
+  test('non-integer env value names the env var and the expected form', () => {
+    const err = configError({ env: { SOCKUDO_PORT: 'abc' } });
+    assert.match(err.message, /SOCKUDO_PORT/);
+    assert.match(err.message, /expected an integer/);
+    assert.match(err.message, /"abc"/);
+    assert.match(configError({ env: { SOCKUDO_PORT: '6001.5' } }).message, /SOCKUDO_PORT: expected an integer/);
+    assert.match(configError({ env: { PORT: 'x' } }).message, /^PORT: expected an integer/);
+  });
+
+  test('out-of-range env value names the key and the env var', () => {
+    const err = configError({ env: { SOCKUDO_PORT: '70000' } });
+    assert.match(err.message, /^port \(from SOCKUDO_PORT\): /);
+    const neg = configError({ env: { SOCKUDO_PORT: '-1' } });
+    assert.match(neg.message, /^port \(from SOCKUDO_PORT\): /);
+    const nested = configError({ env: { SOCKUDO_METRICS_PORT: '99999' } });
+    assert.match(nested.message, /^metrics\.port \(from SOCKUDO_METRICS_PORT\): /);
+    const alias = configError({ env: { METRICS_PORT: '99999' } });
+    assert.match(alias.message, /^metrics\.port \(from METRICS_PORT\): /);
+  });
+
+  test('non-boolean env value names the env var', () => {
+    const err = configError({ env: { SOCKUDO_METRICS_ENABLED: 'maybe' } });
+    assert.match(err.message, /SOCKUDO_METRICS_ENABLED: expected true or false, got "maybe"/);
+  });
+
+  test('bad enum values name the key and where they came from', () => {
+    assert.match(configError({ env: { SOCKUDO_MODE: 'staging' } }).message, /^mode \(from SOCKUDO_MODE\): /);
+    assert.match(configError({ env: { ENVIRONMENT: 'staging' } }).message, /^mode \(from ENVIRONMENT\): /);
+    assert.match(configError({ env: { SOCKUDO_LOG_LEVEL: 'loud' } }).message, /^log\.level \(from SOCKUDO_LOG_LEVEL\): /);
+  });
+
+  test('bad file values name the key (no env source)', () => {
+    const port = configError({ env: {}, fileContents: { port: 'six' } });
+    assert.match(port.message, /^port: /);
+    assert.doesNotMatch(port.message, /\(from /);
+    assert.match(configError({ env: {}, fileContents: { activity_timeout: 0 } }).message, /^activity_timeout: /);
+    assert.match(configError({ env: {}, fileContents: { metrics: { port: 1.5 } } }).message, /^metrics\.port: /);
+  });
+
+  test('one line per problem', () => {
+    const err = configError({ env: {}, fileContents: { port: -5, host: '' } });
+    const lines = err.message.split('\n');
+    assert.equal(lines.length, 2);
+    assert.ok(lines.some((l) => l.startsWith('port: ')));
+    assert.ok(lines.some((l) => l.startsWith('host: ')));
+  });
+
+  test('an invalid env app value names apps[0].<key> and the env var', () => {
+    const id = configError({ env: { SOCKUDO_APP_ID: 'bad id!' } });
+    assert.match(id.message, /^apps\[0\]\.id \(from SOCKUDO_APP_ID\): /);
+    const viaSockudoName = configError({ env: { SOCKUDO_DEFAULT_APP_ID: 'bad id!' } });
+    assert.match(viaSockudoName.message, /^apps\[0\]\.id \(from SOCKUDO_DEFAULT_APP_ID\): /);
+    const limit = configError({ env: { SOCKUDO_DEFAULT_APP_MAX_CHANNEL_NAME_LENGTH: '500' } });
+    assert.match(limit.message, /^apps\[0\]\.limits\.max_channel_name_length \(from SOCKUDO_DEFAULT_APP_MAX_CHANNEL_NAME_LENGTH\): /);
+  });
+
+  test('a non-integer env app limit names the env var', () => {
+    const err = configError({ env: { SOCKUDO_DEFAULT_APP_MAX_CONNECTIONS: 'lots' } });
+    assert.match(err.message, /SOCKUDO_DEFAULT_APP_MAX_CONNECTIONS: expected an integer/);
+  });
+
+  test('a non-object file is refused', () => {
+    for (const contents of [[], 'text', 42]) {
+      assert.match(configError({ env: {}, fileContents: contents }).message, /expected a JSON object/);
+    }
+  });
+});
+
+describe('unknown keys and comments', () => {
+  test('an unknown top-level key is rejected and named', () => {
+    const err = configError({ env: {}, fileContents: { prot: 6001 } });
+    assert.match(err.message, /"prot"/);
+  });
+
+  test('an unknown key inside a section is rejected with the section named', () => {
+    const err = configError({ env: {}, fileContents: { metrics: { prot: 1 } } });
+    assert.match(err.message, /^metrics: /);
+    assert.match(err.message, /"prot"/);
+  });
+
+  test('an unknown key inside an app is rejected with the app named', () => {
+    const err = configError({ env: {}, fileContents: { apps: [{ ...fileApp('a', 'k'), scret: 'x' }] } });
+    assert.match(err.message, /^apps\[0\]: /);
+    assert.match(err.message, /"scret"/);
+    const limits = configError({ env: {}, fileContents: { apps: [{ ...fileApp('a', 'k'), limits: { max_conections: 1 } }] } });
+    assert.match(limits.message, /^apps\[0\]\.limits: /);
+    assert.match(limits.message, /"max_conections"/);
+  });
+
+  test('"//" keys are comments at every level and are not in the result', () => {
+    const c = loadConfig({
+      env: {},
+      fileContents: {
+        '//': 'top comment',
+        '// port': 'the WebSocket port',
+        port: 7100,
+        metrics: { '//': 'nested comment', port: 9800 },
+        apps: [{ '//': 'app comment', ...fileApp('a', 'k'), limits: { '//': 'limits comment', max_connections: 3 } }],
+      },
+    });
+    assert.equal(c.port, 7100);
+    assert.equal(c.metrics.port, 9800);
+    assert.equal(c.apps[0].limits.max_connections, 3);
+    assert.ok(!('//' in c) && !('// port' in c));
+    assert.ok(!('//' in c.metrics));
+    assert.ok(!('//' in c.apps[0]) && !('//' in c.apps[0].limits));
+  });
+
+  test('a key that merely contains "//" is not a comment', () => {
+    const err = configError({ env: {}, fileContents: { 'x//y': 1 } });
+    assert.match(err.message, /"x\/\/y"/);
+  });
+
+  test('the caller’s fileContents object is not modified', () => {
+    const contents = { '//': 'c', port: 7000, apps: [fileApp('a', 'k')] };
+    const before = JSON.stringify(contents);
+    loadConfig({ env: { SOCKUDO_PORT: '7001' }, fileContents: contents });
+    assert.equal(JSON.stringify(contents), before);
+  });
+});
+
+describe('production mode', () => {
+  test('refuses the development secret from defaults', () => {
+    const err = configError({ env: { SOCKUDO_MODE: 'production' } });
+    assert.match(err.message, /apps\[0\]\.secret/);
+    assert.match(err.message, /development secret/);
+  });
+
+  test('refuses the development secret in a file app and names that app', () => {
+    const err = configError({
+      env: {},
+      fileContents: { mode: 'production', apps: [fileApp('a1', 'k1'), { id: 'a2', key: 'k2', secret: 'app-secret' }] },
+    });
+    assert.match(err.message, /apps\[1\]\.secret/);
+    assert.match(err.message, /"a2"/);
+  });
+
+  test('accepts a real secret from env or file', () => {
+    const fromEnv = loadConfig({ env: { SOCKUDO_MODE: 'production', SOCKUDO_APP_SECRET: 'a-real-secret' } });
+    assert.equal(fromEnv.mode, 'production');
+    assert.equal(fromEnv.apps[0].secret, 'a-real-secret');
+    const fromFile = loadConfig({ env: {}, fileContents: { mode: 'production', apps: [fileApp('a1', 'k1')] } });
+    assert.equal(fromFile.mode, 'production');
+  });
+
+  test('development mode accepts the development secret', () => {
+    assert.equal(loadConfig({ env: { SOCKUDO_MODE: 'development' } }).apps[0].secret, 'app-secret');
+  });
+});
+
+describe('config file on disk', () => {
+  test('reads JSON from `file`, and reports unreadable or malformed files', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'sockudo-config-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const good = join(dir, 'good.json');
+    writeFileSync(good, JSON.stringify({ port: 7200, apps: [fileApp('disk', 'disk-key')] }));
+    const c = loadConfig({ env: {}, file: good });
+    assert.equal(c.port, 7200);
+    assert.equal(c.apps[0].id, 'disk');
+
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, '{ "port": ');
+    const badErr = configError({ env: {}, file: bad });
+    assert.match(badErr.message, /not valid JSON/);
+    assert.ok(badErr.message.includes(bad));
+
+    const missing = join(dir, 'missing.json');
+    const missingErr = configError({ env: {}, file: missing });
+    assert.match(missingErr.message, /cannot be read/);
+    assert.ok(missingErr.message.includes(missing));
+  });
+});
+
+describe('the result is frozen', () => {
+  const c: Config = loadConfig({ env: {}, fileContents: { apps: [fileApp('a', 'k')] } });
+
+  test('every level is frozen', () => {
+    assert.ok(Object.isFrozen(c));
+    assert.ok(Object.isFrozen(c.metrics));
+    assert.ok(Object.isFrozen(c.log));
+    assert.ok(Object.isFrozen(c.apps));
+    assert.ok(Object.isFrozen(c.apps[0]));
+    assert.ok(Object.isFrozen(c.apps[0].limits));
+  });
+
+  test('writes throw (modules are strict)', () => {
+    assert.throws(() => {
+      (c as { port: number }).port = 1;
+    }, TypeError);
+    assert.throws(() => {
+      (c.apps[0].limits as { max_connections: number }).max_connections = 1;
+    }, TypeError);
+    assert.throws(() => {
+      (c.apps as AppLike[]).push({ id: 'x' });
+    }, TypeError);
+    assert.equal(c.port, 6001);
+  });
+
+  test('two loads do not share objects', () => {
+    const a = loadConfig({ env: {} });
+    const b = loadConfig({ env: { SOCKUDO_APP_KEY: 'other' } });
+    assert.equal(a.apps[0].key, 'app-key');
+    assert.equal(b.apps[0].key, 'other');
+    assert.notEqual(a.metrics, b.metrics);
+  });
+});
+
+type AppLike = { id: string };
