@@ -33,10 +33,12 @@ export class WsServer {
   private readonly ids: SocketIdAllocator;
   private readonly channelTypeIndex = new Map(CHANNEL_TYPES.map((t, i) => [t, i]));
   private sweepTimer: NodeJS.Timeout | undefined;
+  private readonly maxPayload: number;
 
   constructor(private readonly deps: WsServerDeps) {
     deps.config.apps.forEach((app, index) => this.appsByKey.set(app.key, { app, index }));
     this.ids = new SocketIdAllocator(deps.workerIndex);
+    this.maxPayload = deps.config.websocket_max_payload_kb * 1024;
   }
 
   attach(app: TemplatedApp): void {
@@ -44,7 +46,9 @@ export class WsServer {
     const idle = Math.min(960, Math.ceil((config.activity_timeout + config.pong_timeout + 10) / 4) * 4);
     app.ws<SocketState>('/app/:key', {
       compression: uws().DISABLED,
-      maxPayloadLength: config.websocket_max_payload_kb * 1024,
+      // uWS drops a socket silently (1006) past its own limit, so it gets headroom and our limit is
+      // enforced in onMessage with a proper 1009 close; frames past 4x the limit still drop at once.
+      maxPayloadLength: config.websocket_max_payload_kb * 1024 * 4,
       maxBackpressure: config.websocket_max_backpressure_kb * 1024,
       closeOnBackpressureLimit: 1,
       idleTimeout: idle,
@@ -124,6 +128,10 @@ export class WsServer {
     s.pingSentAt = 0;
     this.deps.counters.add(s.appIndex, FIELD.wsMessagesReceived);
     this.deps.counters.add(s.appIndex, FIELD.socketBytesReceived, message.byteLength);
+    if (message.byteLength > this.maxPayload) {
+      s.closed = true;
+      return ws.end(1009, 'Message too big');
+    }
     if (isBinary) return this.sendError(s, 'binaryFrame');
 
     const frame = parseClientFrame(message);

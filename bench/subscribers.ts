@@ -1,0 +1,116 @@
+// The parent's side of the subscriber fleet: forks the loader processes, splits the connections between
+// them, and keeps the running total of deliveries they report.
+import { type ChildProcess, fork } from 'node:child_process';
+import type { SubscriberCommand, SubscriberReport } from './loaderMessages.ts';
+
+const CHILD = new URL('./subscriberProcess.ts', import.meta.url);
+
+export interface FleetOptions {
+  url: string;
+  subscribers: number;
+  processes: number;
+  channel: string;
+  marker: string;
+  /** Handshakes in flight per process. */
+  concurrency?: number;
+}
+
+export class SubscriberFleet {
+  /** Subscriptions confirmed by the server. */
+  subscribed = 0;
+  failed = 0;
+  firstError: string | null = null;
+  connectSeconds = 0;
+  private readonly delivered: number[];
+  private readonly lost: number[];
+  private listener: () => void = () => {};
+
+  private constructor(private readonly children: ChildProcess[]) {
+    this.delivered = children.map(() => 0);
+    this.lost = children.map(() => 0);
+  }
+
+  static async open(o: FleetOptions): Promise<SubscriberFleet> {
+    const children = Array.from({ length: o.processes }, () => fork(CHILD, [], { execArgv: ['--import', 'tsx'], stdio: 'inherit' }));
+    const fleet = new SubscriberFleet(children);
+    const started = performance.now();
+    await Promise.all(
+      children.map(
+        (child, i) =>
+          new Promise<void>((resolve, reject) => {
+            const count = Math.floor(o.subscribers / o.processes) + (i < o.subscribers % o.processes ? 1 : 0);
+            child.on('message', (m: SubscriberReport) => {
+              if (m.type === 'ready') {
+                fleet.subscribed += m.subscribed;
+                fleet.failed += m.failed;
+                fleet.firstError ??= m.firstError;
+                resolve();
+              } else {
+                fleet.delivered[i] = m.delivered;
+                fleet.lost[i] = m.lostSockets;
+                fleet.listener();
+              }
+            });
+            child.once('exit', (code) => reject(new Error(`subscriber process exited with ${code} while connecting`)));
+            const cmd: SubscriberCommand = { type: 'connect', url: o.url, count, channel: o.channel, marker: o.marker, concurrency: o.concurrency ?? 64 };
+            child.send(cmd);
+          }),
+      ),
+    ).catch(async (err: unknown) => {
+      await fleet.close();
+      throw err;
+    });
+    fleet.connectSeconds = (performance.now() - started) / 1000;
+    return fleet;
+  }
+
+  get pids(): number[] {
+    return this.children.map((c) => c.pid as number);
+  }
+
+  /** Marker frames received so far, over all subscribers. */
+  get deliveries(): number {
+    return this.delivered.reduce((a, b) => a + b, 0);
+  }
+
+  /** Subscribers whose socket closed after subscribing (for example closed by the server for backpressure). */
+  get lostSockets(): number {
+    return this.lost.reduce((a, b) => a + b, 0);
+  }
+
+  /** Called on every count report (at most every 10 ms per process). */
+  onDeliveries(listener: () => void): void {
+    this.listener = listener;
+  }
+
+  /** Waits until the running total reaches `target` or `timeoutMs` passes; true if it was reached. */
+  waitFor(target: number, timeoutMs: number): Promise<boolean> {
+    if (this.deliveries >= target) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.listener = () => {};
+        resolve(false);
+      }, timeoutMs);
+      this.listener = () => {
+        if (this.deliveries < target) return;
+        clearTimeout(timer);
+        this.listener = () => {};
+        resolve(true);
+      };
+    });
+  }
+
+  async close(): Promise<void> {
+    this.listener = () => {};
+    await Promise.all(
+      this.children.map((child) => {
+        if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+        const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        if (child.connected) child.send({ type: 'close' } satisfies SubscriberCommand);
+        else child.kill('SIGTERM');
+        return exited.finally(() => clearTimeout(timer));
+      }),
+    );
+  }
+}
