@@ -13,6 +13,4 @@ export type HttpLoadCommand =
   | { type: 'snapshot'; id: number }
   | { type: 'stop' };
 
-export type HttpLoadReport =
-  | { type: 'snapshot'; id: number; ok: number; failed: number; firstError: string | null }
-  | { type: 'stopped' };
+export type HttpLoadReport = { type: 'snapshot'; id: number; ok: number; failed: number; firstError: string | null };

@@ -1,0 +1,163 @@
+// The HTTP API through the real server: authentication, validation errors (JSON, right status, never a
+// 500), batch publishing, data pass-through, and the health endpoints.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { DEVELOPMENT_APP } from '../../src/config/schema.ts';
+import { RawClient, serverSdk } from '../helpers/clients.ts';
+import { type TestServer, startTestServer } from '../helpers/server.ts';
+import { signedUrl } from '../helpers/signing.ts';
+
+describe('HTTP API', () => {
+  let server: TestServer;
+  let base: string;
+  const apps = [
+    { id: 'signed', key: 'signed-key', secret: 'signed-secret', limits: { max_event_payload_in_kb: 1, max_event_batch_size: 3, max_event_channels_at_once: 2 } },
+    { id: 'off', key: 'off-key', secret: 'off-secret', enabled: false },
+  ];
+  const app = apps[0];
+  const events = `/apps/${app.id}/events`;
+
+  before(async () => {
+    server = await startTestServer({ apps, http_max_body_kb: 8 });
+    base = `http://127.0.0.1:${server.port}`;
+  });
+  after(() => server.shutdown());
+
+  async function post(path: string, body: string, opts: Record<string, unknown> = {}, contentType = 'application/json') {
+    const url = signedUrl(base, { path, body, key: app.key, secret: app.secret, ...opts });
+    const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': contentType }, body });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null, type: res.headers.get('content-type') };
+  }
+
+  const ev = (extra: Record<string, unknown> = {}) => JSON.stringify({ name: 'e', channel: 'c', data: 'd', ...extra });
+
+  test('a signed publish is accepted', async () => {
+    assert.deepEqual(await post(events, ev()), { status: 200, body: { ok: true }, type: 'application/json' });
+  });
+
+  test('authentication failures', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const cases: [string, Record<string, unknown>, number, string][] = [
+      ['wrong secret', { secret: 'nope' }, 401, 'Invalid API signature'],
+      ['unknown key', { key: 'who' }, 404, 'Application key not found or invalid: Invalid app key'],
+      ['key of another app', { key: 'off-key', secret: 'off-secret' }, 401, 'Authenticated app does not match route app_id'],
+      ['timestamp too old', { timestamp: now - 700 }, 401, 'Timestamp expired or too far in the future'],
+      ['timestamp too new', { timestamp: now + 700 }, 401, 'Timestamp expired or too far in the future'],
+      ['missing timestamp', { omit: ['auth_timestamp'] }, 401, 'auth_timestamp is missing'],
+      ['missing body_md5', { omit: ['body_md5'] }, 401, 'body_md5 is required and must be non-empty for requests with a body'],
+      ['body_md5 of another body', { override: { body_md5: '0'.repeat(32) } }, 401, 'body_md5 mismatch'],
+      ['tampered signature', { override: { auth_signature: 'f'.repeat(64) } }, 401, 'Invalid API signature'],
+    ];
+    for (const [what, opts, status, message] of cases) {
+      const res = await post(events, ev(), opts);
+      assert.equal(res.status, status, what);
+      assert.equal(res.body.error, message, what);
+      assert.equal(res.body.status, status, what);
+    }
+    // A signature over one body does not authorize another.
+    const url = signedUrl(base, { path: events, body: ev(), key: app.key, secret: app.secret });
+    const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: ev({ data: 'other' }) });
+    assert.equal(res.status, 401);
+    // Duplicated parameters are refused.
+    const dup = await fetch(`${url}&auth_key=${app.key}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: ev() });
+    assert.equal(dup.status, 400);
+  });
+
+  test('validation errors are JSON with the right status', async () => {
+    const cases: [string, string, number, string][] = [
+      ['not json', '{nope', 400, 'invalid_input'],
+      ['array body', '[]', 400, 'invalid_input'],
+      ['no name', JSON.stringify({ channel: 'c', data: 'd' }), 400, 'invalid_input'],
+      ['no channel', JSON.stringify({ name: 'e', data: 'd' }), 400, 'missing_channel_info'],
+      ['empty channels', JSON.stringify({ name: 'e', channels: [], data: 'd' }), 400, 'missing_channel_info'],
+      ['too many channels', JSON.stringify({ name: 'e', channels: ['a', 'b', 'c'], data: 'd' }), 400, 'limit_exceeded'],
+      ['bad channel', ev({ channel: 'bad name' }), 400, 'invalid_input'],
+      ['long name', ev({ name: 'n'.repeat(201) }), 400, 'limit_exceeded'],
+      ['payload too large', ev({ data: 'x'.repeat(1025) }), 413, 'payload_too_large'],
+      ['bad socket_id', ev({ socket_id: 'abc' }), 400, 'invalid_input'],
+    ];
+    for (const [what, body, status, code] of cases) {
+      const res = await post(events, body);
+      assert.equal(res.status, status, what);
+      assert.equal(res.body.code, code, what);
+      assert.equal(typeof res.body.error, 'string', what);
+    }
+    const wrongType = await post(events, ev(), {}, 'text/plain');
+    assert.equal(wrongType.status, 415);
+    const huge = await post(events, ev({ data: 'x'.repeat(9 * 1024) }));
+    assert.equal(huge.status, 413, 'body over http_max_body_kb');
+    const route = await post(`/apps/${app.id}/nothing_here`, ev());
+    assert.equal(route.status, 404);
+    assert.equal(route.type, 'application/json');
+    const disabled = await post('/apps/off/events', ev(), { key: 'off-key', secret: 'off-secret' });
+    assert.equal(disabled.status, 403);
+    const other = await fetch(`${base}/somewhere`);
+    assert.equal(other.status, 404);
+  });
+
+  test('batch_events publishes in order and enforces the batch size', async () => {
+    const c = await RawClient.open(server.port, app.key);
+    await c.request({ event: 'pusher:subscribe', data: { channel: 'batch' } }, (f) => f.event.endsWith('subscription_succeeded'));
+    const batch = [1, 2, 3].map((n) => ({ name: `e${n}`, channel: 'batch', data: { n } }));
+    assert.deepEqual(await post(`/apps/${app.id}/batch_events`, JSON.stringify({ batch })), { status: 200, body: {}, type: 'application/json' });
+    await c.next((f) => f.event === 'e3');
+    assert.deepEqual(
+      c.frames.filter((f) => f.channel === 'batch' && !f.event.startsWith('pusher')),
+      batch.map((b) => ({ event: b.name, channel: 'batch', data: JSON.stringify(b.data) })),
+    );
+    const tooBig = await post(`/apps/${app.id}/batch_events`, JSON.stringify({ batch: [...batch, batch[0]] }));
+    assert.equal(tooBig.status, 400);
+    assert.equal(tooBig.body.code, 'limit_exceeded');
+    const badItem = await post(`/apps/${app.id}/batch_events`, JSON.stringify({ batch: [batch[0], { name: 'x' }] }));
+    assert.equal(badItem.status, 400);
+    c.close();
+  });
+
+  test('string data passes through unchanged, JSON data is delivered as a string', async () => {
+    const c = await RawClient.open(server.port, app.key);
+    await c.request({ event: 'pusher:subscribe', data: { channel: 'data' } }, (f) => f.event.endsWith('subscription_succeeded'));
+    await post(events, JSON.stringify({ name: 's', channel: 'data', data: 'plain "text"' }));
+    await post(events, JSON.stringify({ name: 'o', channel: 'data', data: { a: [1, 'b'] } }));
+    await post(events, JSON.stringify({ name: 'n', channel: 'data' }));
+    await c.next((f) => f.event === 'n');
+    const got = c.frames.filter((f) => f.channel === 'data' && !f.event.startsWith('pusher')).map((f) => f.data);
+    assert.deepEqual(got, ['plain "text"', '{"a":[1,"b"]}', 'null']);
+    c.close();
+  });
+
+  test('the pusher SDK reaches multiple channels in one trigger', async () => {
+    const c = await RawClient.open(server.port, app.key);
+    for (const ch of ['m1', 'm2']) await c.request({ event: 'pusher:subscribe', data: { channel: ch } }, (f) => f.channel === ch);
+    const res = await serverSdk(server.port, app).trigger(['m1', 'm2'], 'multi', { ok: 1 });
+    assert.equal(res.status, 200);
+    await c.next((f) => f.event === 'multi' && f.channel === 'm1');
+    await c.next((f) => f.event === 'multi' && f.channel === 'm2');
+    c.close();
+  });
+
+  test('health endpoints', async () => {
+    const get = async (p: string) => {
+      const r = await fetch(`${base}${p}`);
+      return [r.status, await r.text()];
+    };
+    assert.deepEqual(await get('/up'), [200, 'OK']);
+    assert.deepEqual(await get('/up/signed'), [200, 'OK']);
+    assert.deepEqual(await get('/up/off'), [503, 'ERROR']);
+    assert.deepEqual(await get('/up/nope'), [404, 'NOT_FOUND']);
+    assert.deepEqual(await get('/ready'), [200, 'OK']);
+    assert.deepEqual(await get('/live'), [200, 'OK']);
+  });
+});
+
+describe('HTTP API with the development app', () => {
+  test('the SDK works unchanged against the default app', async () => {
+    const server = await startTestServer();
+    try {
+      const res = await serverSdk(server.port, DEVELOPMENT_APP).trigger('orders', 'order.created', { id: 1 });
+      assert.equal(res.status, 200);
+    } finally {
+      await server.shutdown();
+    }
+  });
+});
