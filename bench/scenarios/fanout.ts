@@ -1,0 +1,127 @@
+// Fan-out: one public channel, N subscribers, signed HTTP publishes. Reports deliveries per second counted
+// by the subscribers, with the clock stopped only once every accepted publish has reached every subscriber.
+import { PublishClient, publishBody } from '../publishClient.ts';
+import { SubscriberFleet } from '../subscribers.ts';
+import { type RunningTarget, sleep } from '../targets.ts';
+import { MeasureWindow, type WindowCpu } from '../window.ts';
+
+export interface FanoutOptions {
+  subscribers: number;
+  loaderProcesses: number;
+  warmupSeconds: number;
+  durationSeconds: number;
+  /** Publishes whose deliveries may be outstanding at once (the closed loop's window). */
+  window: number;
+  /** Publishes per second; 0 = as fast as the window allows (saturation). */
+  rate: number;
+  /** HTTP publish requests in flight at most. */
+  httpConnections: number;
+  /** Bytes of padding in each event's data (the frame is about 60 bytes more). */
+  padding: number;
+}
+
+export interface FanoutResult extends WindowCpu {
+  scenario: 'fanout';
+  subscribers: number;
+  connectSeconds: number;
+  connectFailures: number;
+  publishes: number;
+  expectedDeliveries: number;
+  deliveries: number;
+  deliveriesPerSec: number;
+  publishesPerSec: number;
+  serverCpuUsPerDelivery: number;
+  drained: boolean;
+  lostSockets: number;
+  publishFailures: number;
+  firstError: string | null;
+  frameBytes: number;
+}
+
+const CHANNEL = 'bench';
+const MARKER = 'bench-fanout';
+const DRAIN_TIMEOUT_MS = 20_000;
+
+export function wsUrl(port: number): string {
+  return `ws://127.0.0.1:${port}/app/app-key?protocol=7&client=js&version=8.4.0&flash=false`;
+}
+
+export async function runFanout(target: RunningTarget, o: FanoutOptions): Promise<FanoutResult> {
+  const fleet = await SubscriberFleet.open({
+    url: wsUrl(target.spec.port),
+    subscribers: o.subscribers,
+    processes: o.loaderProcesses,
+    channel: CHANNEL,
+    marker: MARKER,
+  });
+  const body = publishBody(CHANNEL, MARKER, o.padding);
+  const client = new PublishClient(`http://127.0.0.1:${target.spec.port}`, o.httpConnections, body);
+  try {
+    const subs = fleet.subscribed;
+    if (subs === 0) throw new Error(`no subscriber could subscribe: ${fleet.firstError}`);
+
+    let running = false;
+    let phaseStart = 0;
+    let phaseIssued = 0;
+    // The closed loop: issue while HTTP slots are free and the deliveries not yet seen stay within the window.
+    const pump = (): void => {
+      while (running && client.inFlight < o.httpConnections) {
+        const outstanding = (client.ok + client.inFlight) * subs - fleet.deliveries;
+        if (outstanding >= o.window * subs) return;
+        if (o.rate > 0 && phaseIssued >= ((performance.now() - phaseStart) / 1000) * o.rate) return;
+        phaseIssued++;
+        void client.publish().then(pump);
+      }
+    };
+    fleet.onDeliveries(pump);
+    const pacer = o.rate > 0 ? setInterval(pump, Math.max(1, Math.floor(1000 / o.rate / 2))) : undefined;
+
+    const phase = async (seconds: number): Promise<boolean> => {
+      running = true;
+      phaseStart = performance.now();
+      phaseIssued = 0;
+      pump();
+      await sleep(seconds * 1000);
+      running = false;
+      while (client.inFlight > 0) await sleep(2);
+      const drained = await fleet.waitFor(client.ok * subs, DRAIN_TIMEOUT_MS);
+      fleet.onDeliveries(pump);
+      return drained;
+    };
+
+    try {
+      await phase(o.warmupSeconds);
+      const okBefore = client.ok;
+      const failedBefore = client.failed;
+      const deliveredBefore = fleet.deliveries;
+      const window = new MeasureWindow(target.pid, fleet.pids);
+      const drained = await phase(o.durationSeconds);
+      const cpu = window.end();
+      const publishes = client.ok - okBefore;
+      const deliveries = fleet.deliveries - deliveredBefore;
+      return {
+        scenario: 'fanout',
+        subscribers: subs,
+        connectSeconds: fleet.connectSeconds,
+        connectFailures: fleet.failed,
+        publishes,
+        expectedDeliveries: publishes * subs,
+        deliveries,
+        deliveriesPerSec: deliveries / cpu.seconds,
+        publishesPerSec: publishes / cpu.seconds,
+        serverCpuUsPerDelivery: deliveries > 0 ? (cpu.serverCpuSeconds * 1e6) / deliveries : Number.NaN,
+        drained,
+        lostSockets: fleet.lostSockets,
+        publishFailures: client.failed - failedBefore,
+        firstError: client.firstError ?? fleet.firstError,
+        frameBytes: JSON.stringify({ event: MARKER, channel: CHANNEL, data: (JSON.parse(body) as { data: string }).data }).length,
+        ...cpu,
+      };
+    } finally {
+      clearInterval(pacer);
+    }
+  } finally {
+    await client.close();
+    await fleet.close();
+  }
+}

@@ -1,0 +1,52 @@
+// HTTP publish: signed POST /apps/{id}/events to a channel nobody subscribes to, many keep-alive requests in
+// flight from several loader processes. Reports accepted publishes per second and server CPU per publish.
+import { HttpLoaders } from '../httpLoaders.ts';
+import { publishBody } from '../publishClient.ts';
+import { type RunningTarget, sleep } from '../targets.ts';
+import { MeasureWindow, type WindowCpu } from '../window.ts';
+
+export interface HttpOptions {
+  loaderProcesses: number;
+  /** Requests in flight over all loader processes (one per keep-alive connection). */
+  connections: number;
+  warmupSeconds: number;
+  durationSeconds: number;
+  padding: number;
+}
+
+export interface HttpResult extends WindowCpu {
+  scenario: 'http';
+  connections: number;
+  publishes: number;
+  publishesPerSec: number;
+  failures: number;
+  serverCpuUsPerPublish: number;
+  firstError: string | null;
+}
+
+export async function runHttp(target: RunningTarget, o: HttpOptions): Promise<HttpResult> {
+  const body = publishBody('bench-empty', 'bench-http', o.padding);
+  const perProcess = Math.max(1, Math.round(o.connections / o.loaderProcesses));
+  const loaders = await HttpLoaders.start(`http://127.0.0.1:${target.spec.port}`, o.loaderProcesses, perProcess, body);
+  try {
+    await sleep(o.warmupSeconds * 1000);
+    const before = await loaders.snapshot();
+    const window = new MeasureWindow(target.pid, loaders.pids);
+    await sleep(o.durationSeconds * 1000);
+    const after = await loaders.snapshot();
+    const cpu = window.end();
+    const publishes = after.ok - before.ok;
+    return {
+      scenario: 'http',
+      connections: perProcess * o.loaderProcesses,
+      publishes,
+      publishesPerSec: publishes / cpu.seconds,
+      failures: after.failed - before.failed,
+      serverCpuUsPerPublish: publishes > 0 ? (cpu.serverCpuSeconds * 1e6) / publishes : Number.NaN,
+      firstError: after.firstError,
+      ...cpu,
+    };
+  } finally {
+    await loaders.stop();
+  }
+}
