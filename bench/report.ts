@@ -14,7 +14,7 @@ export function fmt(x: number): string {
   const a = Math.abs(x);
   if (a >= 1e6) return `${(x / 1e6).toPrecision(3)}M`;
   if (a >= 1e3) return `${(x / 1e3).toPrecision(3)}k`;
-  return x.toPrecision(3).replace(/\.?0+$/, (m) => (m.includes('.') ? '' : m));
+  return String(Number(x.toPrecision(3)));
 }
 
 export interface Metric {
