@@ -16,6 +16,7 @@ export class HttpLoaders {
 
   private constructor(private readonly children: ChildProcess[]) {
     for (const child of children) {
+      child.on('error', () => {}); // a send to a loader that died: its snapshot times out and the run reports it
       child.on('message', (m: HttpLoadReport) => {
         const w = this.waiting.get(m.id);
         if (!w) return;
@@ -57,7 +58,9 @@ export class HttpLoaders {
           resolve(c);
         },
       });
-      for (const child of this.children) child.send({ type: 'snapshot', id } satisfies HttpLoadCommand);
+      for (const child of this.children) {
+        if (child.connected) child.send({ type: 'snapshot', id } satisfies HttpLoadCommand);
+      }
     });
   }
 

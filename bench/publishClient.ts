@@ -1,53 +1,69 @@
-// Signed HTTP publishes over a pool of keep-alive connections (undici), counting answers by outcome.
-import { Pool } from 'undici';
+// Signed HTTP publishes over a pool of keep-alive connections (node:http Agent), counting answers by outcome.
+import { Agent, request } from 'node:http';
 import { type AppCredentials, BENCH_APP, SignedPublish } from './signing.ts';
-
-const HEADERS = { 'content-type': 'application/json' };
 
 export class PublishClient {
   ok = 0;
   failed = 0;
   inFlight = 0;
   firstError: string | null = null;
-  private readonly pool: Pool;
+  private readonly agent: Agent;
   private readonly signed: SignedPublish;
+  private readonly headers: Record<string, string>;
+  private readonly host: string;
+  private readonly port: number;
 
-  /** `connections` bounds the requests in flight: one at a time per connection, no pipelining. */
+  /** `connections` bounds the sockets: a request beyond it waits in the agent's queue. */
   constructor(origin: string, connections: number, body: string, app: AppCredentials = BENCH_APP) {
-    // A server that answers `Connection: close` (soketi does) costs a new connection per request; undici
+    const url = new URL(origin);
+    this.host = url.hostname;
+    this.port = Number(url.port);
+    // A server that answers `Connection: close` (soketi does) costs a new connection per request; the agent
     // follows the header, so that cost is measured as part of the server's behaviour.
-    this.pool = new Pool(origin, { connections, pipelining: 1, keepAliveTimeout: 30_000 });
+    this.agent = new Agent({ keepAlive: true, maxSockets: connections, maxFreeSockets: connections });
     this.signed = new SignedPublish(app, body);
+    this.headers = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) };
   }
 
   /** One publish; resolves true on HTTP 200. Never rejects. */
-  async publish(): Promise<boolean> {
+  publish(): Promise<boolean> {
     this.inFlight++;
-    try {
-      const res = await this.pool.request({ path: this.signed.path, method: 'POST', headers: HEADERS, body: this.signed.body });
-      if (res.statusCode === 200) {
-        await res.body.dump();
-        this.ok++;
-        return true;
-      }
-      const text = await res.body.text();
-      this.fail(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
-      return false;
-    } catch (err) {
-      this.fail((err as Error).message);
-      return false;
-    } finally {
-      this.inFlight--;
-    }
-  }
-
-  private fail(why: string): void {
-    this.failed++;
-    this.firstError ??= why;
+    return new Promise((resolve) => {
+      let settled = false;
+      const done = (ok: boolean, why?: string) => {
+        if (settled) return;
+        settled = true;
+        this.inFlight--;
+        if (ok) this.ok++;
+        else {
+          this.failed++;
+          this.firstError ??= why ?? 'unknown';
+        }
+        resolve(ok);
+      };
+      const req = request(
+        { host: this.host, port: this.port, path: this.signed.path, method: 'POST', agent: this.agent, headers: this.headers },
+        (res) => {
+          res.on('error', (err) => done(false, err.message));
+          if (res.statusCode === 200) {
+            res.on('end', () => done(true));
+            res.resume();
+            return;
+          }
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (text += c));
+          res.on('end', () => done(false, `HTTP ${res.statusCode}: ${text.slice(0, 200)}`));
+        },
+      );
+      req.on('error', (err) => done(false, err.message));
+      req.end(this.signed.body);
+    });
   }
 
   close(): Promise<void> {
-    return this.pool.close();
+    this.agent.destroy();
+    return Promise.resolve();
   }
 }
 

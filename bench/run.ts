@@ -114,7 +114,7 @@ emit({
   startedAt: started.toISOString(),
   command: `node --import tsx bench/run.ts ${process.argv.slice(2).join(' ')}`,
   machine: machineInfo(),
-  loader: { processes: loaderProcesses, ws: packageVersion(process.cwd(), 'ws'), undici: packageVersion(process.cwd(), 'undici') },
+  loader: { processes: loaderProcesses, ws: packageVersion(process.cwd(), 'ws') },
   fanout,
   http,
   runs,

@@ -107,6 +107,10 @@ function resolveApps(fileApps: unknown, env: NodeJS.ProcessEnv): AppConfig[] {
   const envSources = new Map<string, string>();
   for (const b of APP_ENV) applyEnv(envApp, b, env, envSources, 'apps[0].');
   const envDefinesApp = ['id', 'key', 'secret'].some((k) => k in envApp);
+  if (!envDefinesApp && fileApps !== undefined && envSources.size > 0) {
+    const names = [...envSources.values()].join(', ');
+    throw new ConfigError(`${names}: set, but the config file defines the apps; put these settings in the file's apps instead`);
+  }
 
   // As in Sockudo: an app defined by the environment replaces the file's apps.
   if (envDefinesApp || fileApps === undefined) {
@@ -168,7 +172,7 @@ function describe(error: z.ZodError, envSources: Map<string, string>, prefix: st
   return error.issues
     .map((issue) => {
       const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
-      const key = (prefix + path).replace(/^\./, '').replace(/^apps\.\[/, 'apps[').replace(/\.\[/g, '[') || '(top level)';
+      const key = (prefix + path).replace(/\.\.+/g, '.').replace(/^\./, '').replace(/\.\[/g, '[') || '(top level)';
       const from = envSources.get(key);
       const extra = issue.code === 'unrecognized_keys' ? ` ${JSON.stringify(issue.keys)}` : '';
       return `${key}${from ? ` (from ${from})` : ''}: ${issue.message}${extra}`;

@@ -1,11 +1,18 @@
 // Clients for integration tests: the real pusher-js client, the real pusher server SDK, and a raw
 // WebSocket client that records every frame for exact protocol assertions.
 import Pusher from 'pusher';
-import PusherJs from 'pusher-js';
+import PusherJsModule from 'pusher-js';
 import WebSocket from 'ws';
 import { DEVELOPMENT_APP } from '../../src/config/schema.ts';
 
-export type PusherClient = InstanceType<typeof PusherJs>;
+// pusher-js is CommonJS whose module.exports is the class; its typings describe an ES default export.
+const PusherJs = PusherJsModule as unknown as typeof import('pusher-js').default;
+export type PusherClient = import('pusher-js').default;
+export interface AppCredentials {
+  id: string;
+  key: string;
+  secret: string;
+}
 
 /** A pusher-js client exactly as the guide builds it; resolves once connected. */
 export async function connectPusherJs(port: number, key: string = DEVELOPMENT_APP.key): Promise<PusherClient> {
@@ -39,7 +46,7 @@ export function subscribed(client: PusherClient, channel: string) {
   });
 }
 
-export function serverSdk(port: number, app = DEVELOPMENT_APP) {
+export function serverSdk(port: number, app: AppCredentials = DEVELOPMENT_APP) {
   return new Pusher({ appId: app.id, key: app.key, secret: app.secret, host: '127.0.0.1', port: String(port), useTLS: false });
 }
 

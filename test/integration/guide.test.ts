@@ -14,7 +14,7 @@ async function metricValue(port: number, name: string, labels = ''): Promise<num
   return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : Number.NaN;
 }
 
-function unsignedCurl(port: number, appId = DEVELOPMENT_APP.id) {
+function unsignedCurl(port: number, appId: string = DEVELOPMENT_APP.id) {
   return fetch(`http://127.0.0.1:${port}/apps/${appId}/events`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },

@@ -111,7 +111,7 @@ describe('protocol V1', () => {
     assert.match((missing.data as { message: string }).message, /signature required/);
     await c.request({ event: 'pusher:subscribe', data: { channel: 'private-a', auth: 'app-key:deadbeef' } }, isError(4009));
     // A signature for another socket is refused too.
-    const sdk = new Pusher({ appId: 'app-id', key: 'app-key', secret: 'app-secret' });
+    const sdk = new Pusher({ appId: 'app-id', key: 'app-key', secret: 'app-secret', host: '127.0.0.1' });
     const other = sdk.authorizeChannel('1234.5678', 'private-a');
     await c.request({ event: 'pusher:subscribe', data: { channel: 'private-a', auth: other.auth } }, isError(4009));
     const good = sdk.authorizeChannel(c.socketId, 'private-a');

@@ -426,7 +426,7 @@ describe('the result is frozen', () => {
       (c.apps[0].limits as { max_connections: number }).max_connections = 1;
     }, TypeError);
     assert.throws(() => {
-      (c.apps as AppLike[]).push({ id: 'x' });
+      (c.apps as unknown as AppLike[]).push({ id: 'x' });
     }, TypeError);
     assert.equal(c.port, 6001);
   });
