@@ -1,68 +1,152 @@
-// Signed HTTP publishes over a pool of keep-alive connections (node:http Agent), counting answers by outcome.
-import { Agent, request } from 'node:http';
+// Signed HTTP publishes over a fixed set of keep-alive connections, with a minimal HTTP/1.1 client on raw
+// sockets: node:http costs the loader several times the CPU a uWS server spends on the same request, and
+// the loader shares these 2 cores with the server, so a cheap client keeps the loader out of the figure.
+import { type Socket, connect } from 'node:net';
 import { type AppCredentials, BENCH_APP, SignedPublish } from './signing.ts';
+
+interface Answer {
+  status: number;
+  body: string;
+}
+
+/** One connection with at most one request in flight; reconnects when the server closed it. */
+class Connection {
+  private socket: Socket | null = null;
+  private buf: Buffer = Buffer.alloc(0);
+  private settle: ((a: Answer | Error) => void) | null = null;
+
+  constructor(
+    private readonly host: string,
+    private readonly port: number,
+  ) {}
+
+  request(bytes: string): Promise<Answer> {
+    return new Promise((resolve, reject) => {
+      this.settle = (a) => {
+        this.settle = null;
+        if (a instanceof Error) reject(a);
+        else resolve(a);
+      };
+      this.buf = Buffer.alloc(0);
+      (this.socket ?? this.open()).write(bytes);
+    });
+  }
+
+  private open(): Socket {
+    const s = connect({ host: this.host, port: this.port, noDelay: true });
+    this.socket = s;
+    s.on('data', (chunk: Buffer) => this.onData(s, chunk));
+    s.on('error', (err) => this.drop(s, err));
+    s.on('close', () => this.drop(s, new Error('connection closed before the answer')));
+    return s;
+  }
+
+  private drop(s: Socket, err: Error): void {
+    if (this.socket !== s) return;
+    this.socket = null;
+    s.destroy();
+    this.settle?.(err);
+  }
+
+  private onData(s: Socket, chunk: Buffer): void {
+    if (this.socket !== s) return;
+    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    const headEnd = this.buf.indexOf('\r\n\r\n');
+    if (headEnd < 0) return;
+    const head = this.buf.toString('latin1', 0, headEnd);
+    const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+    let body: string;
+    if (length) {
+      const end = headEnd + 4 + Number(length[1]);
+      if (this.buf.length < end) return;
+      body = this.buf.toString('utf8', headEnd + 4, end);
+    } else if (/\r\ntransfer-encoding:\s*chunked/i.test(head)) {
+      if (this.buf.lastIndexOf('0\r\n\r\n') !== this.buf.length - 5) return;
+      body = this.buf.toString('utf8', headEnd + 4); // still chunk-framed; only read on errors
+    } else {
+      return void this.drop(s, new Error('answer without Content-Length or chunked body'));
+    }
+    const status = Number(head.slice(9, 12));
+    if (/\r\nconnection:\s*close/i.test(head)) {
+      // The server will close; the next request opens a new connection.
+      this.socket = null;
+      s.destroy();
+    }
+    this.buf = Buffer.alloc(0);
+    this.settle?.({ status, body });
+  }
+
+  close(): void {
+    this.socket?.destroy();
+    this.socket = null;
+  }
+}
 
 export class PublishClient {
   ok = 0;
   failed = 0;
   inFlight = 0;
   firstError: string | null = null;
-  private readonly agent: Agent;
+  private readonly idle: Connection[];
+  private readonly all: Connection[];
+  private readonly waiting: ((c: Connection) => void)[] = [];
   private readonly signed: SignedPublish;
-  private readonly headers: Record<string, string>;
-  private readonly host: string;
-  private readonly port: number;
+  private readonly hostHeader: string;
+  private cachedPath = '';
+  private cachedRequest = '';
 
-  /** `connections` bounds the sockets: a request beyond it waits in the agent's queue. */
+  /** `connections` bounds the requests in flight: one per connection, no pipelining. */
   constructor(origin: string, connections: number, body: string, app: AppCredentials = BENCH_APP) {
     const url = new URL(origin);
-    this.host = url.hostname;
-    this.port = Number(url.port);
-    // A server that answers `Connection: close` (soketi does) costs a new connection per request; the agent
-    // follows the header, so that cost is measured as part of the server's behaviour.
-    this.agent = new Agent({ keepAlive: true, maxSockets: connections, maxFreeSockets: connections });
+    if (url.hostname !== '127.0.0.1') throw new Error('the benchmark only targets 127.0.0.1');
+    this.hostHeader = url.host;
+    this.all = Array.from({ length: connections }, () => new Connection(url.hostname, Number(url.port)));
+    this.idle = [...this.all];
     this.signed = new SignedPublish(app, body);
-    this.headers = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) };
+  }
+
+  private requestBytes(): string {
+    const path = this.signed.path;
+    if (path !== this.cachedPath) {
+      const body = this.signed.body;
+      this.cachedPath = path;
+      this.cachedRequest =
+        `POST ${path} HTTP/1.1\r\nHost: ${this.hostHeader}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    }
+    return this.cachedRequest;
   }
 
   /** One publish; resolves true on HTTP 200. Never rejects. */
-  publish(): Promise<boolean> {
+  async publish(): Promise<boolean> {
     this.inFlight++;
-    return new Promise((resolve) => {
-      let settled = false;
-      const done = (ok: boolean, why?: string) => {
-        if (settled) return;
-        settled = true;
-        this.inFlight--;
-        if (ok) this.ok++;
-        else {
-          this.failed++;
-          this.firstError ??= why ?? 'unknown';
-        }
-        resolve(ok);
-      };
-      const req = request(
-        { host: this.host, port: this.port, path: this.signed.path, method: 'POST', agent: this.agent, headers: this.headers },
-        (res) => {
-          res.on('error', (err) => done(false, err.message));
-          if (res.statusCode === 200) {
-            res.on('end', () => done(true));
-            res.resume();
-            return;
-          }
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => (text += c));
-          res.on('end', () => done(false, `HTTP ${res.statusCode}: ${text.slice(0, 200)}`));
-        },
-      );
-      req.on('error', (err) => done(false, err.message));
-      req.end(this.signed.body);
-    });
+    const conn = this.idle.pop() ?? (await new Promise<Connection>((resolve) => this.waiting.push(resolve)));
+    try {
+      const answer = await conn.request(this.requestBytes());
+      if (answer.status === 200) {
+        this.ok++;
+        return true;
+      }
+      this.fail(`HTTP ${answer.status}: ${answer.body.slice(0, 200)}`);
+      return false;
+    } catch (err) {
+      this.fail((err as Error).message);
+      return false;
+    } finally {
+      this.inFlight--;
+      const next = this.waiting.shift();
+      if (next) next(conn);
+      else this.idle.push(conn);
+    }
+  }
+
+  private fail(why: string): void {
+    this.failed++;
+    this.firstError ??= why;
   }
 
   close(): Promise<void> {
-    this.agent.destroy();
+    for (const c of this.all) c.close();
     return Promise.resolve();
   }
 }

@@ -5,7 +5,7 @@
 //   node --import tsx bench/run.ts --scenario fanout --target sockudo-ts --runs 3 [--subscribers 5000] [--duration 10]
 import { appendFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir, homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { machineInfo, packageVersion } from './machine.ts';
 import { type RunRecord, markdownTable } from './report.ts';
@@ -33,6 +33,7 @@ const { values: a } = parseArgs({
     workers: { type: 'string', default: '2' },
     padding: { type: 'string', default: '64' },
     peers: { type: 'string', default: process.env.PEERS ?? join(homedir(), 'peers') },
+    'sockudo-dir': { type: 'string' },
     out: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -45,7 +46,7 @@ function usage(message?: string): never {
     'usage: node --import tsx bench/run.ts (--compare | --scenario fanout|http --target sockudo-ts|soketi|bare)\n' +
       '       [--runs 3] [--subscribers 5000] [--duration 10] [--warmup 2] [--window 16] [--rate 0]\n' +
       '       [--http-connections 64] [--fanout-http-connections 4] [--loader-processes 2] [--workers 2]\n' +
-      '       [--padding 64] [--peers ~/peers] [--out results.jsonl]\n' +
+      '       [--padding 64] [--peers ~/peers] [--sockudo-dir DIR] [--out results.jsonl]\n' +
       'Lists are comma-separated; --compare defaults to every scenario and every target.\n',
   );
   process.exit(message ? 2 : 0);
@@ -124,7 +125,7 @@ emit({
 const records: RunRecord[] = [];
 try {
   for (const name of targets) {
-    const spec = targetSpec(name, a.peers, workers);
+    const spec = targetSpec(name, a.peers, workers, a['sockudo-dir'] === undefined ? undefined : resolve(a['sockudo-dir']));
     const t = await startTarget(spec, logDir);
     running.push(t);
     emit({ type: 'target', target: name, pid: t.pid, port: spec.port, threads: spec.threads, description: spec.description, versions: spec.versions, log: t.logFile });

@@ -1,5 +1,5 @@
 // The servers under test: how to start each one on loopback, how to know it is ready, how to stop it.
-import { spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
@@ -23,12 +23,22 @@ export interface TargetSpec {
   versions: Record<string, string>;
 }
 
+/** Servers this process started and has not seen exit: killed if the benchmark itself dies. */
+const started = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of started) child.kill('SIGTERM');
+});
+
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 
 /** The only string the uWS package prints when its native binary did not load and it went pure-JS. */
 const UWS_FALLBACK = 'Falling back to a NodeJS implementation';
 
-export function targetSpec(name: TargetName, peersDir: string, workers: number): TargetSpec {
+/**
+ * `sockudoDir` is the checkout to run (the repository by default; a `git archive` snapshot of a commit keeps
+ * the measurement stable while the working tree changes).
+ */
+export function targetSpec(name: TargetName, peersDir: string, workers: number, sockudoDir = REPO): TargetSpec {
   const node = process.execPath;
   switch (name) {
     case 'sockudo-ts':
@@ -39,14 +49,14 @@ export function targetSpec(name: TargetName, peersDir: string, workers: number):
         description: `sockudo-ts, ${workers} uWS worker threads + primary`,
         command: node,
         args: ['--import', 'tsx', 'src/main.ts'],
-        cwd: REPO,
+        cwd: sockudoDir,
         env: {
           SOCKUDO_PORT: '6201',
           SOCKUDO_METRICS_PORT: '9201',
           SOCKUDO_WORKERS: String(workers),
           SOCKUDO_LOG_LEVEL: 'warn',
         },
-        versions: { uws: packageVersion(REPO, 'uWebSockets.js') },
+        versions: { uws: packageVersion(sockudoDir, 'uWebSockets.js'), source: sourceRevision(sockudoDir) },
       };
     case 'soketi': {
       const dir = join(peersDir, 'soketi');
@@ -98,6 +108,9 @@ export interface RunningTarget {
 
 /** Starts the server, waits until it answers HTTP on its port, and refuses a pure-JS uWS. */
 export async function startTarget(spec: TargetSpec, logDir: string): Promise<RunningTarget> {
+  // uWS listens with SO_REUSEPORT: a second server on a busy port starts fine and silently takes half the
+  // connections, so a leftover server would corrupt every figure. Refuse instead.
+  if (await answersHttp(spec.port)) throw new Error(`something already answers on 127.0.0.1:${spec.port}; stop it first`);
   const logFile = join(logDir, `${spec.name}.log`);
   const fd = openSync(logFile, 'a');
   const child = spawn(spec.command, spec.args, {
@@ -106,9 +119,13 @@ export async function startTarget(spec: TargetSpec, logDir: string): Promise<Run
     stdio: ['ignore', fd, fd],
   });
   closeSync(fd);
+  started.add(child);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let alive = true;
-  void exited.then(() => (alive = false));
+  void exited.then(() => {
+    alive = false;
+    started.delete(child);
+  });
 
   const stop = async () => {
     if (!alive) return;
@@ -133,6 +150,21 @@ export async function startTarget(spec: TargetSpec, logDir: string): Promise<Run
     throw new Error(`${spec.name} loaded the pure-JS uWS fallback, its numbers would mean nothing; see ${logFile}`);
   }
   return { spec, pid: child.pid as number, logFile, stop };
+}
+
+/** The commit a checkout is at, "+dirty" if it has local changes; for a snapshot, what its REVISION file says. */
+function sourceRevision(dir: string): string {
+  try {
+    const rev = execFileSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['-C', dir, 'status', '--porcelain', '--', 'src', 'workers'], { encoding: 'utf8' }).trim();
+    return dirty ? `${rev}+dirty` : rev;
+  } catch {
+    try {
+      return `snapshot ${readFileSync(join(dir, 'REVISION'), 'utf8').trim()}`;
+    } catch {
+      return 'unknown';
+    }
+  }
 }
 
 function answersHttp(port: number): Promise<boolean> {

@@ -1,7 +1,7 @@
 // Builds the server's configuration: built-in defaults < JSON config file < environment, validated once.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { type AppConfig, type Config, DEVELOPMENT_APP, appSchema, configSchema } from './schema.ts';
+import { type AppConfig, type Config, DEVELOPMENT_APP, DEVELOPMENT_APP_FEATURES, appSchema, configSchema } from './schema.ts';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -35,6 +35,9 @@ export const SERVER_ENV: EnvBinding[] = [
   { names: ['SOCKUDO_LOG_LEVEL', 'LOG_LEVEL'], path: ['log', 'level'], kind: 'string' },
   { names: ['SOCKUDO_LOG_PRETTY'], path: ['log', 'pretty'], kind: 'bool' },
   { names: ['SOCKUDO_WORKER_PORTS'], path: ['worker_ports'], kind: 'bool' },
+  { names: ['SOCKUDO_USER_AUTHENTICATION_TIMEOUT', 'USER_AUTHENTICATION_TIMEOUT'], path: ['user_authentication_timeout'], kind: 'int' },
+  { names: ['SOCKUDO_CACHE_CHANNEL_TTL'], path: ['cache_channel_ttl'], kind: 'int' },
+  { names: ['SOCKUDO_MAX_CHANNELS_PER_WORKER'], path: ['max_channels_per_worker'], kind: 'int' },
 ];
 
 /** Environment variables that define the default app (the guide's names first, then Sockudo's). */
@@ -52,8 +55,14 @@ export const APP_ENV: EnvBinding[] = [
       'max_event_payload_in_kb',
       'max_event_batch_size',
       'max_subscriptions_per_socket',
+      'max_client_events_per_second',
+      'max_presence_members_per_channel',
+      'max_presence_member_size_in_kb',
     ] as const
   ).map((k) => ({ names: [`SOCKUDO_DEFAULT_APP_${k.toUpperCase()}`], path: ['limits', k], kind: 'int' as const })),
+  { names: ['SOCKUDO_DEFAULT_APP_ENABLE_CLIENT_MESSAGES', 'SOCKUDO_ENABLE_CLIENT_MESSAGES'], path: ['features', 'enable_client_messages'], kind: 'bool' },
+  { names: ['SOCKUDO_DEFAULT_APP_REQUIRE_USER_AUTHENTICATION'], path: ['features', 'require_user_authentication'], kind: 'bool' },
+  { names: ['SOCKUDO_DEFAULT_APP_ENABLE_WATCHLIST_EVENTS'], path: ['features', 'enable_watchlist_events'], kind: 'bool' },
 ];
 
 export interface LoadOptions {
@@ -114,7 +123,8 @@ function resolveApps(fileApps: unknown, env: NodeJS.ProcessEnv): AppConfig[] {
 
   // As in Sockudo: an app defined by the environment replaces the file's apps.
   if (envDefinesApp || fileApps === undefined) {
-    const candidate = { ...DEVELOPMENT_APP, ...envApp };
+    const features = { ...DEVELOPMENT_APP_FEATURES, ...(envApp.features as object | undefined) };
+    const candidate = { ...DEVELOPMENT_APP, ...envApp, features };
     const parsed = appSchema.safeParse(candidate);
     if (!parsed.success) throw new ConfigError(describe(parsed.error, envSources, 'apps[0].'));
     return [{ ...parsed.data, development_app: true }];

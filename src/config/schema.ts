@@ -17,7 +17,25 @@ export const appLimitsSchema = z.strictObject({
   max_event_batch_size: positiveInt.default(10),
   /** Channels one socket may be subscribed to at once; over it: pusher:error 4300. */
   max_subscriptions_per_socket: positiveInt.default(1000),
+  /** Client events one socket may send per second (Pusher's documented 10/s); over it: pusher:error 4301. */
+  max_client_events_per_second: positiveInt.default(10),
+  /** Distinct users in one presence channel; over it: pusher:error 4100. */
+  max_presence_members_per_channel: positiveInt.default(100),
+  /** Size of one member's JSON `user_info` in KiB; over it: pusher:error 4300. */
+  max_presence_member_size_in_kb: positiveInt.default(2),
 });
+
+export const appFeaturesSchema = z.strictObject({
+  /** Lets subscribers of private and presence channels send `client-*` events. */
+  enable_client_messages: z.boolean().default(false),
+  /** Closes (4009) connections that neither sign in nor join a private/presence channel within user_authentication_timeout. */
+  require_user_authentication: z.boolean().default(false),
+  /** Sends `pusher_internal:watchlist_events` (online/offline) for the users in a signed-in user's watchlist. */
+  enable_watchlist_events: z.boolean().default(false),
+});
+
+/** The default (development) app has the features the guide and Laravel Echo's whispers expect. */
+export const DEVELOPMENT_APP_FEATURES = Object.freeze({ enable_client_messages: true, enable_watchlist_events: true });
 
 export const appSchema = z.strictObject({
   id: z.string().min(1).max(128).regex(/^[A-Za-z0-9_.\-]+$/, 'letters, digits, "_", "-" and "." only'),
@@ -25,6 +43,7 @@ export const appSchema = z.strictObject({
   secret: z.string().min(1),
   enabled: z.boolean().default(true),
   limits: appLimitsSchema.default(() => appLimitsSchema.parse({})),
+  features: appFeaturesSchema.default(() => appFeaturesSchema.parse({})),
 });
 
 export const configSchema = z.strictObject({
@@ -64,6 +83,12 @@ export const configSchema = z.strictObject({
       pretty: z.boolean().optional(),
     })
     .default(() => ({ level: 'info' as const })),
+  /** Seconds a connection of an app with require_user_authentication has to sign in. */
+  user_authentication_timeout: positiveInt.max(86400).default(3600),
+  /** Seconds the last HTTP-published event of a cache channel is kept. */
+  cache_channel_ttl: positiveInt.max(30 * 86400).default(3600),
+  /** Distinct occupied channels one worker thread can track; a subscribe past it gets pusher:error 4100. */
+  max_channels_per_worker: positiveInt.max(16 * 1024 * 1024).default(262144),
   /** Testing aid: every worker also listens on a private port of its own, so a client can pick its thread. */
   worker_ports: z.boolean().default(false),
   apps: z.array(appSchema).min(1, 'at least one app is required').optional(),
@@ -71,6 +96,7 @@ export const configSchema = z.strictObject({
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type AppLimits = z.output<typeof appLimitsSchema>;
+export type AppFeatures = z.output<typeof appFeaturesSchema>;
 export type AppConfig = z.output<typeof appSchema> & {
   /** True for the app built from defaults/env (not from a config file): the only one unsigned calls may use. */
   readonly development_app: boolean;

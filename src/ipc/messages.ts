@@ -13,6 +13,8 @@ export interface WorkerInit {
   connectionCounts: SharedArrayBuffer;
   /** Float64 metric counters, one region per worker (see metrics/workerCounters.ts). */
   metricCounters: SharedArrayBuffer;
+  /** Int32 subscriber counts per occupied channel, one region per worker (see channels/channelCounts.ts). */
+  channelCounts: SharedArrayBuffer;
 }
 
 /** One frame to hand to uWS under a topic; `exclude` is a socket_id that must not receive it. */
@@ -22,6 +24,8 @@ export interface TopicFrame {
   topic: string;
   frame: string;
   exclude?: string;
+  /** Set for HTTP publishes to cache channels: workers keep the frame for new subscribers this long. */
+  cacheTtlMs?: number;
 }
 
 export interface HttpRequestMessage {
@@ -38,7 +42,17 @@ export interface HttpRequestMessage {
 export type WorkerToPrimary =
   | { type: 'ready'; index: number; port: number; workerPort?: number }
   | HttpRequestMessage
-  | { type: 'drained'; index: number };
+  | { type: 'drained'; index: number }
+  /** The first local subscriber of a channel arrived; its count lives in `slot` of the worker's region. */
+  | { type: 'channel-occupied'; worker: number; app: number; channel: string; slot: number }
+  /** The last local subscriber left; the primary answers `slot-released`. */
+  | { type: 'channel-vacated'; worker: number; app: number; channel: string; slot: number }
+  | { type: 'presence-join'; requestId: number; worker: number; app: number; channel: string; socketId: string; userId: string; userInfo: unknown }
+  | { type: 'presence-leave'; app: number; channel: string; socketId: string; userId: string }
+  /** A client event already delivered on the sender's thread; the primary relays it to the other workers. */
+  | { type: 'client-event'; worker: number; frames: TopicFrame[] }
+  | { type: 'user-signin'; worker: number; app: number; userId: string; socketId: string; watchlist: string[] }
+  | { type: 'user-signout'; app: number; userId: string; socketId: string };
 
 export type PrimaryToWorker =
   | { type: 'publish'; frames: TopicFrame[] }
@@ -46,7 +60,14 @@ export type PrimaryToWorker =
   /** Stop taking WebSocket upgrades, close sockets with 4200 over `windowMs`, report `drained`. */
   | { type: 'drain'; windowMs: number }
   /** Close the listen sockets and let the thread end. */
-  | { type: 'stop' };
+  | { type: 'stop' }
+  | { type: 'slot-released'; slot: number }
+  | { type: 'presence-joined'; requestId: number; ok: true; data: string }
+  | { type: 'presence-joined'; requestId: number; ok: false }
+  /** Close every socket signed in as this user with 4009. */
+  | { type: 'terminate-user'; app: number; userId: string }
+  /** Watchlist state for one socket that just signed in. */
+  | { type: 'watchlist'; socketId: string; onlineUserIds: string[] };
 
 export function assertNever(m: never): never {
   throw new Error(`unhandled message ${JSON.stringify(m)}`);

@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 import type { Server } from 'node:http';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { ConnectionQuota } from '../apps/connectionQuota.ts';
+import { ChannelCounts } from '../channels/channelCounts.ts';
 import type { Config } from '../config/schema.ts';
 import { Api } from '../http/api.ts';
 import { type PrimaryToWorker, type TopicFrame, type WorkerInit, type WorkerToPrimary, assertNever } from '../ipc/messages.ts';
@@ -13,6 +14,7 @@ import { Metrics } from '../metrics/registry.ts';
 import { startMetricsServer } from '../metrics/server.ts';
 import { WorkerCounters } from '../metrics/workerCounters.ts';
 import { uws } from '../transport/uws.ts';
+import { Hub } from './hub.ts';
 import { Publisher } from './publisher.ts';
 
 const WORKER_ENTRY = new URL('../../workers/ws-worker.mjs', import.meta.url);
@@ -56,11 +58,16 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
   const workerCount = config.workers > 0 ? config.workers : availableParallelism();
   const connectionCounts = ConnectionQuota.allocate(config.apps.length);
   const metricCounters = WorkerCounters.allocate(workerCount, config.apps.length);
+  const channelCountsBuffer = ChannelCounts.allocate(workerCount, config.max_channels_per_worker);
   const quota = new ConnectionQuota(connectionCounts);
   const metrics = new Metrics(config, quota, new WorkerCounters(metricCounters, workerCount, config.apps.length, 0));
   const workers: WorkerHandle[] = [];
-  const publisher = new Publisher(() => workers);
-  const api = new Api({ config, log, publisher, metrics });
+  const publisher = new Publisher(() => workers, config.cache_channel_ttl * 1000);
+  const hub = new Hub(config, new ChannelCounts(channelCountsBuffer, config.max_channels_per_worker, -1), publisher);
+  const terminateUser = (app: number, userId: string) => {
+    for (const w of workers) w.post({ type: 'terminate-user', app, userId });
+  };
+  const api = new Api({ config, log, publisher, metrics, hub, terminateUser });
 
   for (const app of config.apps) {
     if (config.mode === 'development' && app.development_app) {
@@ -84,6 +91,14 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
         drained.add(m.index);
         if (drained.size === workers.length) onAllDrained();
         return;
+      case 'channel-occupied':
+      case 'channel-vacated':
+      case 'presence-join':
+      case 'presence-leave':
+      case 'client-event':
+      case 'user-signin':
+      case 'user-signout':
+        return hub.handle(m, (reply) => w.post(reply));
       default:
         assertNever(m);
     }
@@ -91,7 +106,7 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
 
   const spawn = (index: number, port: number) =>
     new Promise<WorkerHandle>((resolve, reject) => {
-      const init: WorkerInit = { index, workerCount, config, port, connectionCounts, metricCounters };
+      const init: WorkerInit = { index, workerCount, config, port, connectionCounts, metricCounters, channelCounts: channelCountsBuffer };
       const thread = new Worker(WORKER_ENTRY, { workerData: init });
       const handle = new WorkerHandle(index, thread);
       let started = false;

@@ -13,6 +13,22 @@ export function channelNameError(name: unknown, maxLength: number): string | nul
   return null;
 }
 
+const CACHE_PREFIXES = ['cache-', 'private-cache-', 'private-encrypted-cache-', 'presence-cache-'];
+
+/** Cache channels keep their last HTTP-published event for new subscribers. */
+export function isCacheChannel(name: string): boolean {
+  return CACHE_PREFIXES.some((p) => name.startsWith(p));
+}
+
+export function isPresenceChannel(name: string): boolean {
+  return name.startsWith('presence-');
+}
+
+/** Client events are allowed on these (not on public, cache-only or encrypted channels). */
+export function allowsClientEvents(name: string): boolean {
+  return (name.startsWith('private-') && !name.startsWith('private-encrypted-')) || name.startsWith('presence-');
+}
+
 export function channelType(name: string): ChannelType {
   if (name.startsWith('presence-')) return 'presence';
   if (name.startsWith('private-encrypted-')) return 'private_encrypted';

@@ -36,3 +36,36 @@ export function channelEvent(event: string, channel: string, data: string): stri
 // Constant frames, built once.
 export const PONG = { 1: '{"event":"pusher:pong"}', 2: '{"event":"sockudo:pong"}' } as const;
 export const PING = { 1: '{"event":"pusher:ping"}', 2: '{"event":"sockudo:ping"}' } as const;
+
+export function cacheMiss(v: ProtocolVersion, channel: string): string {
+  return `{"event":"${PREFIX[v].pub}cache_miss","channel":${JSON.stringify(channel)},"data":"{}"}`;
+}
+
+export function memberAdded(v: ProtocolVersion, channel: string, userId: string, userInfo: unknown): string {
+  const data = JSON.stringify({ user_id: userId, user_info: userInfo });
+  return `{"event":"${PREFIX[v].internal}member_added","channel":${JSON.stringify(channel)},"data":${JSON.stringify(data)}}`;
+}
+
+export function memberRemoved(v: ProtocolVersion, channel: string, userId: string): string {
+  const data = JSON.stringify({ user_id: userId });
+  return `{"event":"${PREFIX[v].internal}member_removed","channel":${JSON.stringify(channel)},"data":${JSON.stringify(data)}}`;
+}
+
+/** `data` is an object, as pusher-js and Pusher send it. */
+export function signinSuccess(v: ProtocolVersion, userData: string): string {
+  return JSON.stringify({ event: `${PREFIX[v].pub}signin_success`, data: { user_data: userData } });
+}
+
+export interface WatchlistEvent {
+  name: 'online' | 'offline';
+  user_ids: string[];
+}
+
+export function watchlistEvents(v: ProtocolVersion, events: WatchlistEvent[]): string {
+  return JSON.stringify({ event: `${PREFIX[v].internal}watchlist_events`, data: { events } });
+}
+
+/** A client event as relayed to other subscribers; `data` passes through unchanged, presence adds user_id. */
+export function clientEvent(event: string, channel: string, data: unknown, userId: string | undefined): string {
+  return JSON.stringify(userId === undefined ? { event, channel, data } : { event, channel, data, user_id: userId });
+}

@@ -2,6 +2,20 @@
 // the protocol it negotiated without re-serializing per subscriber. "\n" cannot occur in app ids or channels.
 import type { ProtocolVersion } from './frames.ts';
 
+export const SERVER_TO_USER_PREFIX = '#server-to-user-';
+
 export function topicFor(protocol: ProtocolVersion, appId: string, channel: string): string {
   return `${protocol}\n${appId}\n${channel}`;
+}
+
+/** Every socket signed in as a user holds this topic: server-to-user events and watchlist notifications. */
+export function userTopic(protocol: ProtocolVersion, appId: string, userId: string): string {
+  return `u${protocol}\n${appId}\n${userId}`;
+}
+
+/** Topics an HTTP publish to `channel` goes to, per protocol version. */
+export function publishTopic(protocol: ProtocolVersion, appId: string, channel: string): string {
+  return channel.startsWith(SERVER_TO_USER_PREFIX)
+    ? userTopic(protocol, appId, channel.slice(SERVER_TO_USER_PREFIX.length))
+    : topicFor(protocol, appId, channel);
 }

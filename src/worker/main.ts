@@ -2,6 +2,7 @@
 // and follows the primary's messages (publish, API answers, drain, stop).
 import { parentPort, workerData } from 'node:worker_threads';
 import { ConnectionQuota } from '../apps/connectionQuota.ts';
+import { ChannelCounts } from '../channels/channelCounts.ts';
 import { type PrimaryToWorker, type WorkerInit, type WorkerToPrimary, assertNever } from '../ipc/messages.ts';
 import { createLogger } from '../log.ts';
 import { WorkerCounters } from '../metrics/workerCounters.ts';
@@ -18,7 +19,8 @@ const toPrimary = (m: WorkerToPrimary) => port.postMessage(m);
 let draining = false;
 const quota = new ConnectionQuota(init.connectionCounts);
 const counters = new WorkerCounters(init.metricCounters, init.workerCount, config.apps.length, index);
-const ws = new WsServer({ config, workerIndex: index, quota, counters, log, isDraining: () => draining });
+const channelCounts = new ChannelCounts(init.channelCounts, config.max_channels_per_worker, index);
+const ws = new WsServer({ config, workerIndex: index, quota, counters, channelCounts, log, toPrimary, isDraining: () => draining });
 const http = new HttpBridge({ config, log, toPrimary, isDraining: () => draining });
 
 const app = uws().App();
@@ -44,7 +46,12 @@ toPrimary({ type: 'ready', index, port: publicPort, workerPort });
 port.on('message', (m: PrimaryToWorker) => {
   switch (m.type) {
     case 'publish':
-      return ws.publish(app, m.frames);
+      return ws.publish(m.frames);
+    case 'slot-released':
+    case 'presence-joined':
+    case 'terminate-user':
+    case 'watchlist':
+      return ws.onPrimaryMessage(m);
     case 'http-response':
       return http.respond(m);
     case 'drain':

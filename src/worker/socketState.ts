@@ -6,14 +6,26 @@ import type { ProtocolVersion } from '../protocol/frames.ts';
 import type { WebSocket } from '../transport/uws.ts';
 
 export class SocketState {
-  /** Set at open; null for sockets that are refused right after the upgrade. */
+  /** Set at open; null for sockets that are refused right after the upgrade, and after close. */
   ws: WebSocket<SocketState> | null = null;
-  /** Channel names this socket is subscribed to. */
+  /** Channel names this socket is subscribed to (server-to-user channels excluded). */
   readonly channels = new Set<string>();
+  /** Presence channels joined → the user id the socket joined as. */
+  readonly presence = new Map<string, string>();
+  /** Presence joins sent to the primary and not yet answered. */
+  readonly pendingPresence = new Set<string>();
+  /** Set by pusher:signin. */
+  userId: string | null = null;
+  /** True once signed in or subscribed to a private/presence channel (the sign-in deadline is met). */
+  authorized = false;
+  readonly connectedAt: number;
   lastActivity: number;
   /** When the server sent its pusher:ping, 0 when none is outstanding. */
   pingSentAt = 0;
   closed = false;
+  /** Client-event rate limit: start of the current one-second window and events in it. */
+  clientEventWindow = 0;
+  clientEventCount = 0;
 
   constructor(
     readonly socketId: string,
@@ -24,6 +36,7 @@ export class SocketState {
     readonly rejection: WsErrorName | null,
     now: number,
   ) {
+    this.connectedAt = now;
     this.lastActivity = now;
   }
 }

@@ -1,18 +1,23 @@
-// A worker's WebSocket side: admission, the Pusher/Sockudo frame loop, subscriptions to uWS topics,
-// heartbeats, and native fan-out of frames the primary publishes.
-import { channelAuthValid } from '../auth/hmac.ts';
+// A worker's WebSocket side: admission, the Pusher/Sockudo frame loop, heartbeats and the sign-in deadline,
+// and native fan-out of frames the primary publishes. Channel, client-event and sign-in handling live in
+// subscriptions.ts, clientEvents.ts and signin.ts.
+import type { ConnectionQuota } from '../apps/connectionQuota.ts';
+import type { ChannelCounts } from '../channels/channelCounts.ts';
 import type { AppConfig, Config } from '../config/schema.ts';
-import { ConnectionQuota } from '../apps/connectionQuota.ts';
 import { WS_ERRORS, type WsErrorName } from '../errors.ts';
-import type { TopicFrame } from '../ipc/messages.ts';
-import { FIELD, CHANNEL_TYPES, type WorkerCounters } from '../metrics/workerCounters.ts';
-import { channelNameError, channelType, requiresAuth } from '../protocol/channels.ts';
-import { canonicalEvent, dataObject, parseClientFrame } from '../protocol/clientFrame.ts';
-import { PING, PONG, type ProtocolVersion, connectionEstablished, errorFrame, namedError, subscriptionSucceeded } from '../protocol/frames.ts';
-import { topicFor } from '../protocol/topics.ts';
+import type { PrimaryToWorker, TopicFrame, WorkerToPrimary } from '../ipc/messages.ts';
 import type { Logger } from '../log.ts';
+import { CHANNEL_TYPES, FIELD, type WorkerCounters } from '../metrics/workerCounters.ts';
+import { channelType } from '../protocol/channels.ts';
+import { canonicalEvent, parseClientFrame } from '../protocol/clientFrame.ts';
+import { PING, PONG, type ProtocolVersion, connectionEstablished, errorFrame, namedError, watchlistEvents } from '../protocol/frames.ts';
 import { type TemplatedApp, type WebSocket, uws } from '../transport/uws.ts';
+import { CacheMirror } from './cacheMirror.ts';
+import { handleClientEvent } from './clientEvents.ts';
+import { LocalChannels } from './localChannels.ts';
+import { handleSignin, signout } from './signin.ts';
 import { SocketIdAllocator, SocketState } from './socketState.ts';
+import { leaveAllChannels, presenceJoined, subscribe, unsubscribe } from './subscriptions.ts';
 
 type Ws = WebSocket<SocketState>;
 
@@ -21,7 +26,9 @@ export interface WsServerDeps {
   workerIndex: number;
   quota: ConnectionQuota;
   counters: WorkerCounters;
+  channelCounts: ChannelCounts;
   log: Logger;
+  toPrimary: (m: WorkerToPrimary) => void;
   /** True once the host is shutting down: upgrades are refused with 503. */
   isDraining: () => boolean;
 }
@@ -29,19 +36,30 @@ export interface WsServerDeps {
 export class WsServer {
   /** Open sockets of this worker by socket_id (used for exclusion, heartbeats and draining). */
   readonly sockets = new Map<string, SocketState>();
+  /** Signed-in sockets by `${appIndex}\n${userId}` (terminate_connections, watchlist replies). */
+  readonly users = new Map<string, Set<SocketState>>();
+  readonly channels: LocalChannels;
+  readonly cache = new CacheMirror();
+  /** Presence joins waiting for the primary, by request id. */
+  readonly pendingJoins = new Map<number, { s: SocketState; channel: string; userId: string }>();
+  nextRequestId = 1;
+  app!: TemplatedApp;
+
   private readonly appsByKey = new Map<string, { app: AppConfig; index: number }>();
   private readonly ids: SocketIdAllocator;
   private readonly channelTypeIndex = new Map(CHANNEL_TYPES.map((t, i) => [t, i]));
-  private sweepTimer: NodeJS.Timeout | undefined;
   private readonly maxPayload: number;
+  private sweepTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly deps: WsServerDeps) {
+  constructor(readonly deps: WsServerDeps) {
     deps.config.apps.forEach((app, index) => this.appsByKey.set(app.key, { app, index }));
     this.ids = new SocketIdAllocator(deps.workerIndex);
     this.maxPayload = deps.config.websocket_max_payload_kb * 1024;
+    this.channels = new LocalChannels(deps.channelCounts, deps.workerIndex, deps.toPrimary);
   }
 
   attach(app: TemplatedApp): void {
+    this.app = app;
     const { config } = this.deps;
     const idle = Math.min(960, Math.ceil((config.activity_timeout + config.pong_timeout + 10) / 4) * 4);
     app.ws<SocketState>('/app/:key', {
@@ -74,7 +92,7 @@ export class WsServer {
       close: (ws) => this.onClose(ws),
     });
     const sweepMs = Math.min(1000, (config.activity_timeout * 1000) / 4);
-    this.sweepTimer = setInterval(() => this.sweepHeartbeats(), sweepMs);
+    this.sweepTimer = setInterval(() => this.sweep(), sweepMs);
     this.sweepTimer.unref();
   }
 
@@ -116,9 +134,9 @@ export class WsServer {
     this.sockets.delete(s.socketId);
     this.deps.quota.release(s.appIndex);
     this.deps.counters.add(s.appIndex, FIELD.disconnections);
-    // uWS drops the topic subscriptions itself; count them as unsubscriptions for the metrics.
-    for (const channel of s.channels) this.countSubscription(s, channel, FIELD.unsubscriptions);
-    s.channels.clear();
+    // uWS drops the topic subscriptions itself; the bookkeeping (counts, presence) is ours.
+    leaveAllChannels(this, s);
+    if (s.userId !== null) signout(this, s);
   }
 
   private onMessage(ws: Ws, message: ArrayBuffer, isBinary: boolean): void {
@@ -142,54 +160,44 @@ export class WsServer {
       case 'pong':
         return; // activity already recorded
       case 'subscribe':
-        return this.subscribe(s, frame.data);
+        return subscribe(this, s, frame.data);
       case 'unsubscribe':
-        return this.unsubscribe(s, frame.data);
+        return unsubscribe(this, s, frame.data);
+      case 'signin':
+        return handleSignin(this, s, frame.data);
       default:
-        if (frame.event.startsWith('client-')) {
-          return this.sendError(s, 'clientEventRejected', 'Client events are not enabled for this app');
-        }
+        if (frame.event.startsWith('client-')) return handleClientEvent(this, s, frame.event, frame.channel, frame.data);
       // Unknown events are ignored, as Pusher and Sockudo do.
     }
   }
 
-  private subscribe(s: SocketState, data: unknown): void {
-    const app = s.app as AppConfig;
-    const d = dataObject(data);
-    const channel = d?.channel;
-    if (typeof channel !== 'string' || channel === '') return this.sendError(s, 'missingChannel');
-    const nameError = channelNameError(channel, app.limits.max_channel_name_length);
-    if (nameError) return this.sendError(s, 'invalidChannel', `Channel error: ${nameError}`);
-    if (channel.startsWith('presence-')) return this.sendError(s, 'unsupportedChannel');
-    if (requiresAuth(channel)) {
-      const auth = d?.auth;
-      if (typeof auth !== 'string' || auth === '') return this.sendError(s, 'authRequired');
-      if (!channelAuthValid(app.key, app.secret, s.socketId, channel, auth)) return this.sendError(s, 'unauthorized');
+  /** Messages from the primary that concern sockets. */
+  onPrimaryMessage(m: Extract<PrimaryToWorker, { type: 'slot-released' | 'presence-joined' | 'terminate-user' | 'watchlist' }>): void {
+    switch (m.type) {
+      case 'slot-released':
+        return this.channels.released(m.slot);
+      case 'presence-joined':
+        return presenceJoined(this, m);
+      case 'terminate-user':
+        for (const s of this.users.get(`${m.app}\n${m.userId}`) ?? []) this.closeWith(s, 'terminated');
+        return;
+      case 'watchlist': {
+        const s = this.sockets.get(m.socketId);
+        if (s && m.onlineUserIds.length > 0) this.send(s, watchlistEvents(s.protocol, [{ name: 'online', user_ids: m.onlineUserIds }]));
+        return;
+      }
     }
-    if (!s.channels.has(channel)) {
-      if (s.channels.size >= app.limits.max_subscriptions_per_socket) return this.sendError(s, 'tooManySubscriptions');
-      s.channels.add(channel);
-      s.ws?.subscribe(topicFor(s.protocol, app.id, channel));
-      this.countSubscription(s, channel, FIELD.subscriptions);
-    }
-    this.send(s, subscriptionSucceeded(s.protocol, channel));
   }
 
-  private unsubscribe(s: SocketState, data: unknown): void {
-    // A string `data` is taken as the channel name itself (Sockudo does the same).
-    const channel = typeof data === 'string' && !data.startsWith('{') ? data : dataObject(data)?.channel;
-    if (typeof channel !== 'string' || !s.channels.delete(channel)) return;
-    s.ws?.unsubscribe(topicFor(s.protocol, (s.app as AppConfig).id, channel));
-    this.countSubscription(s, channel, FIELD.unsubscriptions);
-  }
-
-  private countSubscription(s: SocketState, channel: string, base: number): void {
+  countSubscription(s: SocketState, channel: string, base: number): void {
     this.deps.counters.add(s.appIndex, base + (this.channelTypeIndex.get(channelType(channel)) ?? 0));
   }
 
   /** Hands frames the primary serialized once to uWS: one native publish per topic, no per-subscriber JS. */
-  publish(app: TemplatedApp, frames: readonly TopicFrame[]): void {
+  publish(frames: readonly TopicFrame[]): void {
+    const app = this.app;
     for (const f of frames) {
+      if (f.cacheTtlMs) this.cache.store(f.topic, f.frame, f.cacheTtlMs);
       let recipients = app.numSubscribers(f.topic);
       if (recipients === 0) continue;
       const excluded = f.exclude ? this.sockets.get(f.exclude) : undefined;
@@ -205,11 +213,16 @@ export class WsServer {
     }
   }
 
-  /** Server pings after activity_timeout of client silence; no answer within pong_timeout closes with 4201. */
-  private sweepHeartbeats(): void {
+  /**
+   * Heartbeats: a ping after activity_timeout of client silence, close 4201 without an answer within
+   * pong_timeout. Sign-in deadline: apps that require user authentication close unauthorized sockets.
+   */
+  private sweep(): void {
     const now = Date.now();
-    const activityMs = this.deps.config.activity_timeout * 1000;
-    const pongMs = this.deps.config.pong_timeout * 1000;
+    const { config } = this.deps;
+    const activityMs = config.activity_timeout * 1000;
+    const pongMs = config.pong_timeout * 1000;
+    const signinMs = config.user_authentication_timeout * 1000;
     for (const s of this.sockets.values()) {
       if (s.pingSentAt !== 0) {
         if (now - s.pingSentAt >= pongMs) this.closeWith(s, 'pongTimeout');
@@ -217,6 +230,7 @@ export class WsServer {
         s.pingSentAt = now;
         this.send(s, PING[s.protocol]);
       }
+      if (!s.authorized && s.app?.features.require_user_authentication && now - s.connectedAt >= signinMs) this.closeWith(s, 'signinTimeout');
     }
   }
 
@@ -231,14 +245,14 @@ export class WsServer {
     });
   }
 
-  private send(s: SocketState, frame: string): void {
+  send(s: SocketState, frame: string): void {
     if (!s.ws || s.closed) return;
     s.ws.send(frame);
     this.deps.counters.add(s.appIndex, FIELD.wsMessagesSent);
     this.deps.counters.add(s.appIndex, FIELD.socketBytesSent, frame.length);
   }
 
-  private sendError(s: SocketState, name: WsErrorName, detail?: string): void {
+  sendError(s: SocketState, name: WsErrorName, detail?: string): void {
     this.send(s, namedError(s.protocol, name, detail));
   }
 

@@ -56,7 +56,11 @@ describe('defaults (empty env, no file)', () => {
       max_event_payload_in_kb: 100,
       max_event_batch_size: 10,
       max_subscriptions_per_socket: 1000,
+      max_client_events_per_second: 10,
+      max_presence_members_per_channel: 100,
+      max_presence_member_size_in_kb: 2,
     });
+    assert.deepEqual(app.features, { enable_client_messages: true, require_user_authentication: false, enable_watchlist_events: true });
   });
 
   test('loadConfig() without an env option reads process.env', (t) => {

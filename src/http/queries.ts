@@ -1,0 +1,78 @@
+// Read-only HTTP API answers about channels and presence, from the primary's shared state: no worker is
+// asked, subscription counts are read from shared memory.
+import type { AppConfig } from '../config/schema.ts';
+import { HttpError } from '../errors.ts';
+import type { Hub } from '../primary/hub.ts';
+import type { Publisher } from '../primary/publisher.ts';
+import { channelNameError, isPresenceChannel } from '../protocol/channels.ts';
+
+type Attribute = 'subscription_count' | 'user_count' | 'cache';
+
+/** Parses `info=a,b`; attributes outside `allowed` are refused so a typo is not silently ignored. */
+export function parseInfo(info: string | undefined, allowed: readonly Attribute[]): Set<Attribute> {
+  const set = new Set<Attribute>();
+  for (const raw of (info ?? '').split(',')) {
+    const a = raw.trim();
+    if (a === '') continue;
+    if (!allowed.includes(a as Attribute)) throw new HttpError('invalidInput', `Unknown info attribute '${a}' (allowed: ${allowed.join(', ')})`);
+    set.add(a as Attribute);
+  }
+  return set;
+}
+
+export function listChannels(hub: Hub, app: AppConfig, params: Map<string, string>): unknown {
+  const prefix = params.get('filter_by_prefix') ?? '';
+  const info = parseInfo(params.get('info'), ['subscription_count', 'user_count']);
+  if (info.has('user_count') && !prefix.startsWith('presence-')) {
+    throw new HttpError('invalidInput', 'user_count is only available for presence channels. Use filter_by_prefix=presence-');
+  }
+  const channels: Record<string, Record<string, number>> = {};
+  for (const name of hub.channels.channels(app.id, prefix)) {
+    const entry: Record<string, number> = {};
+    if (info.has('subscription_count')) entry.subscription_count = hub.channels.subscriptionCount(app.id, name);
+    if (info.has('user_count')) entry.user_count = hub.presence.members(app.id, name).size;
+    channels[name] = entry;
+  }
+  return { channels };
+}
+
+export function channelInfo(hub: Hub, publisher: Publisher, app: AppConfig, channel: string, params: Map<string, string>): unknown {
+  assertChannel(app, channel);
+  const info = parseInfo(params.get('info'), ['subscription_count', 'user_count', 'cache']);
+  if (info.has('user_count') && !isPresenceChannel(channel)) throw new HttpError('invalidInput', 'user_count is only available for presence channels');
+  const subscriptions = hub.channels.subscriptionCount(app.id, channel);
+  const body: Record<string, unknown> = { occupied: subscriptions > 0 };
+  if (info.has('subscription_count')) body.subscription_count = subscriptions;
+  if (info.has('user_count')) body.user_count = hub.presence.members(app.id, channel).size;
+  if (info.has('cache')) {
+    const key = `${app.id}\n${channel}`;
+    const frame = publisher.cache.get(key);
+    if (frame !== undefined) body.cache = { data: frame, ttl: Math.ceil(publisher.cache.getRemainingTTL(key) / 1000) };
+  }
+  return body;
+}
+
+export function presenceUsers(hub: Hub, app: AppConfig, channel: string): unknown {
+  assertChannel(app, channel);
+  if (!isPresenceChannel(channel)) throw new HttpError('invalidInput', 'Only presence channels support this endpoint');
+  return { users: [...hub.presence.members(app.id, channel).keys()].map((id) => ({ id })) };
+}
+
+/** The `info` answer of POST /events: counts for each channel right after the publish. */
+export function publishInfo(hub: Hub, app: AppConfig, channels: readonly string[], infoParam: unknown): unknown {
+  if (typeof infoParam !== 'string') throw new HttpError('invalidInput', "'info' must be a comma-separated string");
+  const info = parseInfo(infoParam, ['subscription_count', 'user_count']);
+  const out: Record<string, Record<string, number>> = {};
+  for (const channel of channels) {
+    const entry: Record<string, number> = {};
+    if (info.has('subscription_count')) entry.subscription_count = hub.channels.subscriptionCount(app.id, channel);
+    if (info.has('user_count') && isPresenceChannel(channel)) entry.user_count = hub.presence.members(app.id, channel).size;
+    out[channel] = entry;
+  }
+  return { channels: out };
+}
+
+function assertChannel(app: AppConfig, channel: string): void {
+  const err = channelNameError(channel, app.limits.max_channel_name_length);
+  if (err) throw new HttpError('invalidInput', `Invalid channel name: ${err}`);
+}
