@@ -200,11 +200,11 @@ export class WsServer {
       if (f.cacheTtlMs) this.cache.store(f.topic, f.frame, f.cacheTtlMs);
       let recipients = app.numSubscribers(f.topic);
       if (recipients === 0) continue;
-      const excluded = f.exclude ? this.sockets.get(f.exclude) : undefined;
-      if (excluded?.ws) {
-        // ws.publish skips the publishing socket itself.
-        if (excluded.ws.isSubscribed(f.topic)) recipients--;
-        excluded.ws.publish(f.topic, f.frame);
+      const excluded = f.exclude ? this.sockets.get(f.exclude)?.ws : undefined;
+      if (excluded?.isSubscribed(f.topic)) {
+        // ws.publish skips the publishing socket itself (and publishes nothing from a socket without topics).
+        recipients--;
+        excluded.publish(f.topic, f.frame);
       } else {
         app.publish(f.topic, f.frame);
       }

@@ -15,7 +15,7 @@ export interface AppCredentials {
 }
 
 /** A pusher-js client exactly as the guide builds it; resolves once connected. */
-export async function connectPusherJs(port: number, key: string = DEVELOPMENT_APP.key): Promise<PusherClient> {
+export async function connectPusherJs(port: number, key: string = DEVELOPMENT_APP.key, options: Record<string, unknown> = {}): Promise<PusherClient> {
   const client = new PusherJs(key, {
     wsHost: '127.0.0.1',
     wsPort: port,
@@ -23,6 +23,7 @@ export async function connectPusherJs(port: number, key: string = DEVELOPMENT_AP
     cluster: 'local',
     enabledTransports: ['ws'],
     disableStats: true,
+    ...options,
   });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('pusher-js did not connect')), 5000);
