@@ -1,0 +1,125 @@
+// Users: pusher:signin, server-to-user events on every thread, watchlist online/offline,
+// terminate_connections and the sign-in deadline, through pusher-js, raw sockets and the pusher SDK.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import Pusher from 'pusher';
+import { type PusherClient, RawClient, connectPusherJs, serverSdk } from '../helpers/clients.ts';
+import { type TestServer, eventually, startTestServer } from '../helpers/server.ts';
+
+const sdk = new Pusher({ appId: 'app-id', key: 'app-key', secret: 'app-secret', host: '127.0.0.1' });
+
+/** pusher-js that signs in as `user` through a local handler (what an app's /pusher/user-auth does). */
+async function signedInClient(port: number, user: Record<string, unknown>): Promise<PusherClient> {
+  const client = await connectPusherJs(port, 'app-key', {
+    userAuthentication: {
+      customHandler: ({ socketId }: { socketId: string }, cb: (e: Error | null, a: unknown) => void) =>
+        cb(null, sdk.authenticateUser(socketId, user as { id: string })),
+    },
+  });
+  client.signin();
+  await client.user.signinDonePromise;
+  return client;
+}
+
+async function rawSignin(port: number, user: Record<string, unknown>, key = 'app-key', signer = sdk): Promise<RawClient> {
+  const c = await RawClient.open(port, key);
+  const auth = signer.authenticateUser(c.socketId, user as { id: string });
+  const ok = await c.request({ event: 'pusher:signin', data: auth }, (f) => f.event === 'pusher:signin_success' || f.event === 'pusher:error');
+  assert.equal(ok.event, 'pusher:signin_success');
+  return c;
+}
+
+describe('users', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.shutdown());
+
+  test('signin_success echoes user_data; a bad signature is 4009 and the socket stays open', async () => {
+    const c = await RawClient.open(server.port);
+    const auth = sdk.authenticateUser(c.socketId, { id: 'u-sig' });
+    const bad = await c.request({ event: 'pusher:signin', data: { ...auth, auth: 'app-key:00' } }, (f) => f.event === 'pusher:error');
+    assert.equal((bad.data as { code: number }).code, 4009);
+    const ok = await c.request({ event: 'pusher:signin', data: auth }, (f) => f.event === 'pusher:signin_success');
+    assert.deepEqual(ok, { event: 'pusher:signin_success', data: { user_data: auth.user_data } });
+    c.close();
+  });
+
+  test('sendToUser reaches every socket of the user on every thread, and nobody else', async () => {
+    const tab1 = await signedInClient(server.workerPorts[0], { id: 'u1' });
+    const tab2 = await signedInClient(server.workerPorts[1], { id: 'u1' });
+    const other = await signedInClient(server.workerPorts[1], { id: 'u2' });
+    const got: Record<string, unknown[]> = { tab1: [], tab2: [], other: [] };
+    tab1.user.bind('notice', (d: unknown) => got.tab1.push(d));
+    tab2.user.bind('notice', (d: unknown) => got.tab2.push(d));
+    other.user.bind('notice', (d: unknown) => got.other.push(d));
+    await serverSdk(server.port).sendToUser('u1', 'notice', { n: 1 });
+    await serverSdk(server.port).sendToUser('u2', 'notice', { n: 2 });
+    await eventually(() => got.tab1.length === 1 && got.tab2.length === 1 && got.other.length === 1, 'server-to-user events');
+    assert.deepEqual(got, { tab1: [{ n: 1 }], tab2: [{ n: 1 }], other: [{ n: 2 }] });
+    for (const c of [tab1, tab2, other]) c.disconnect();
+  });
+
+  test("a socket cannot subscribe to another user's server-to-user channel", async () => {
+    const c = await rawSignin(server.port, { id: 'me' });
+    const mine = await c.request({ event: 'pusher:subscribe', data: { channel: '#server-to-user-me' } }, (f) => f.channel === '#server-to-user-me' || f.event === 'pusher:error');
+    assert.equal(mine.event, 'pusher_internal:subscription_succeeded');
+    const theirs = await c.request({ event: 'pusher:subscribe', data: { channel: '#server-to-user-you' } }, (f) => f.event === 'pusher:error');
+    assert.equal((theirs.data as { code: number }).code, 4009);
+    c.close();
+  });
+
+  test('watchlist: online when a watched user signs in, offline when their last socket leaves', async () => {
+    const watcher = await signedInClient(server.workerPorts[0], { id: 'w1', watchlist: ['friend'] });
+    const events: [string, string[]][] = [];
+    watcher.user.watchlist.bind('online', (e: { user_ids: string[] }) => events.push(['online', e.user_ids]));
+    watcher.user.watchlist.bind('offline', (e: { user_ids: string[] }) => events.push(['offline', e.user_ids]));
+    const friendA = await rawSignin(server.workerPorts[1], { id: 'friend' });
+    const friendB = await rawSignin(server.workerPorts[0], { id: 'friend' });
+    await eventually(() => events.length >= 1, 'online event');
+    friendA.close();
+    friendB.close();
+    await eventually(() => events.length >= 2, 'offline event');
+    assert.deepEqual(events, [['online', ['friend']], ['offline', ['friend']]]);
+    // A user who signs in while the watched user is online is told at once, with the frame the clients expect.
+    const friend = await rawSignin(server.port, { id: 'friend' });
+    const late = await rawSignin(server.port, { id: 'w2', watchlist: ['friend', 'nobody'] });
+    const f = await late.next((x) => x.event === 'pusher_internal:watchlist_events');
+    assert.deepEqual(f.data, { events: [{ name: 'online', user_ids: ['friend'] }] });
+    for (const c of [friend, late]) c.close();
+    watcher.disconnect();
+  });
+
+  test('terminate_connections closes every socket of the user with 4009', async () => {
+    const a = await rawSignin(server.workerPorts[0], { id: 'gone' });
+    const b = await rawSignin(server.workerPorts[1], { id: 'gone' });
+    const bystander = await rawSignin(server.port, { id: 'stays' });
+    const res = await serverSdk(server.port).terminateUserConnections('gone');
+    assert.equal(res.status, 200);
+    assert.deepEqual(await Promise.all([a.closed(), b.closed()]), [4009, 4009]);
+    assert.deepEqual(a.frames.at(-1), { event: 'pusher:error', data: { code: 4009, message: 'You got disconnected by the app.' } });
+    await bystander.request({ event: 'pusher:ping' }, (f) => f.event === 'pusher:pong');
+    bystander.close();
+  });
+});
+
+describe('sign-in deadline', () => {
+  test('an app that requires user authentication closes unauthorized sockets with 4009', async () => {
+    const app = { id: 'strict', key: 'strict-key', secret: 'strict-secret', features: { require_user_authentication: true } };
+    const server = await startTestServer({ apps: [app], user_authentication_timeout: 1 });
+    const signer = new Pusher({ appId: app.id, key: app.key, secret: app.secret, host: '127.0.0.1' });
+    try {
+      // `good` connects first, so by the time `lazy` is closed its own deadline has passed too.
+      const good = await rawSignin(server.workerPorts[0], { id: 'ok' }, app.key, signer);
+      const lazy = await RawClient.open(server.workerPorts[0], app.key);
+      assert.equal(await lazy.closed(4000), 4009);
+      assert.equal((lazy.frames.at(-1)?.data as { message: string }).message, 'Connection not authorized within timeout.');
+      await good.request({ event: 'pusher:ping' }, (f) => f.event === 'pusher:pong');
+      assert.equal(good.closeCode, null);
+      good.close();
+    } finally {
+      await server.shutdown();
+    }
+  });
+});
