@@ -48,22 +48,26 @@ export const HTTP_ERRORS = {
   appNotFound: { status: 404, code: 'app_not_found', message: 'Application key not found or invalid: Invalid app key' },
   notFound: { status: 404, code: 'not_found', message: 'Not found' },
   methodNotAllowed: { status: 405, code: 'method_not_allowed', message: 'Method not allowed' },
+  conflict: { status: 409, code: 'idempotency_conflict', message: 'Idempotency key was already used with a different payload' },
   payloadTooLarge: { status: 413, code: 'payload_too_large', message: 'Payload too large' },
   unsupportedMediaType: { status: 415, code: 'unsupported_media_type', message: "Expected request with 'Content-Type: application/json'" },
   serviceUnavailable: { status: 503, code: 'service_unavailable', message: 'Service unavailable' },
+  inProgress: { status: 503, code: 'backpressure', message: 'Idempotent publish is still in progress', headers: { 'Retry-After': '1' } },
   internal: { status: 500, code: 'internal_error', message: 'Internal server error' },
-} as const satisfies Record<string, { status: number; code: string; message: string }>;
+} as const satisfies Record<string, { status: number; code: string; message: string; headers?: Record<string, string> }>;
 export type HttpErrorName = keyof typeof HTTP_ERRORS;
 
 /** Thrown by HTTP handlers; the router turns it into the JSON error body. */
 export class HttpError extends Error {
   readonly status: number;
   readonly code: string;
+  readonly headers: Record<string, string> | undefined;
   constructor(name: HttpErrorName, detail?: string) {
-    const e = HTTP_ERRORS[name];
+    const e: { status: number; code: string; message: string; headers?: Record<string, string> } = HTTP_ERRORS[name];
     super(detail ?? e.message);
     this.status = e.status;
     this.code = e.code;
+    this.headers = e.headers;
   }
   toBody(): string {
     return JSON.stringify({ error: this.message, code: this.code, status: this.status });

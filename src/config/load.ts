@@ -38,6 +38,12 @@ export const SERVER_ENV: EnvBinding[] = [
   { names: ['SOCKUDO_USER_AUTHENTICATION_TIMEOUT', 'USER_AUTHENTICATION_TIMEOUT'], path: ['user_authentication_timeout'], kind: 'int' },
   { names: ['SOCKUDO_CACHE_CHANNEL_TTL'], path: ['cache_channel_ttl'], kind: 'int' },
   { names: ['SOCKUDO_MAX_CHANNELS_PER_WORKER'], path: ['max_channels_per_worker'], kind: 'int' },
+  { names: ['SOCKUDO_CONNECTION_RECOVERY_ENABLED', 'CONNECTION_RECOVERY_ENABLED'], path: ['connection_recovery', 'enabled'], kind: 'bool' },
+  { names: ['SOCKUDO_CONNECTION_RECOVERY_BUFFER_TTL', 'CONNECTION_RECOVERY_BUFFER_TTL'], path: ['connection_recovery', 'buffer_ttl_seconds'], kind: 'int' },
+  { names: ['SOCKUDO_CONNECTION_RECOVERY_MAX_BUFFER_SIZE', 'CONNECTION_RECOVERY_MAX_BUFFER_SIZE'], path: ['connection_recovery', 'max_buffer_size'], kind: 'int' },
+  { names: ['SOCKUDO_IDEMPOTENCY_ENABLED', 'IDEMPOTENCY_ENABLED'], path: ['idempotency', 'enabled'], kind: 'bool' },
+  { names: ['SOCKUDO_IDEMPOTENCY_TTL_SECONDS', 'IDEMPOTENCY_TTL_SECONDS'], path: ['idempotency', 'ttl_seconds'], kind: 'int' },
+  { names: ['SOCKUDO_IDEMPOTENCY_MAX_ENTRIES'], path: ['idempotency', 'max_entries'], kind: 'int' },
 ];
 
 /** Environment variables that define the default app (the guide's names first, then Sockudo's). */

@@ -44,6 +44,8 @@ export const appSchema = z.strictObject({
   enabled: z.boolean().default(true),
   limits: appLimitsSchema.default(() => appLimitsSchema.parse({})),
   features: appFeaturesSchema.default(() => appFeaturesSchema.parse({})),
+  /** Overrides idempotency.ttl_seconds for this app. */
+  idempotency_ttl_seconds: positiveInt.max(86400).optional(),
 });
 
 export const configSchema = z.strictObject({
@@ -89,6 +91,24 @@ export const configSchema = z.strictObject({
   cache_channel_ttl: positiveInt.max(30 * 86400).default(3600),
   /** Distinct occupied channels one worker thread can track; a subscribe past it gets pusher:error 4100. */
   max_channels_per_worker: positiveInt.max(16 * 1024 * 1024).default(262144),
+  /** Protocol V2 connection recovery and rewind: every channel keeps its recent messages for replay. */
+  connection_recovery: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      buffer_ttl_seconds: positiveInt.max(3600).default(120),
+      /** Messages kept per channel, and the most one resume replays. */
+      max_buffer_size: positiveInt.max(10_000).default(100),
+    })
+    .default(() => ({ enabled: true, buffer_ttl_seconds: 120, max_buffer_size: 100 })),
+  /** Idempotent HTTP publishing (idempotency_key / X-Idempotency-Key). */
+  idempotency: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      ttl_seconds: positiveInt.max(86400).default(120),
+      /** Keys remembered at once on this host; the oldest are forgotten first. */
+      max_entries: positiveInt.default(1_000_000),
+    })
+    .default(() => ({ enabled: true, ttl_seconds: 120, max_entries: 1_000_000 })),
   /** Testing aid: every worker also listens on a private port of its own, so a client can pick its thread. */
   worker_ports: z.boolean().default(false),
   apps: z.array(appSchema).min(1, 'at least one app is required').optional(),

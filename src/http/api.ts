@@ -7,13 +7,16 @@ import type { Logger } from '../log.ts';
 import type { ApiMetrics } from '../metrics/registry.ts';
 import type { Hub } from '../primary/hub.ts';
 import type { Publisher } from '../primary/publisher.ts';
-import { parseBatchBody, parseEventBody } from './events.ts';
+import { type PublishEvent, checkIdempotencyKey, parseBatchBody, parseEventBody } from './events.ts';
+import { IdempotentPublisher, fingerprint } from './idempotentPublish.ts';
+import type { IdempotencyStore } from '../idempotency/store.ts';
 import { channelInfo, listChannels, presenceUsers, publishInfo } from './queries.ts';
 
 export interface ApiResponse {
   status: number;
   contentType: string;
   body: string;
+  headers?: Record<string, string>;
 }
 
 export interface ApiDeps {
@@ -22,6 +25,7 @@ export interface ApiDeps {
   publisher: Publisher;
   metrics: ApiMetrics;
   hub: Hub;
+  idempotency: IdempotencyStore;
   /** Closes every socket of a user on every worker (terminate_connections). */
   terminateUser: (appIndex: number, userId: string) => void;
   now?: () => number;
@@ -48,13 +52,15 @@ function parseRoute(path: string): Route | null {
 export class Api {
   private readonly appsByKey: Map<string, AppConfig>;
   private readonly appIndex: Map<string, number>;
+  private readonly idempotent: IdempotentPublisher;
 
   constructor(private readonly deps: ApiDeps) {
     this.appsByKey = new Map(deps.config.apps.map((a) => [a.key, a]));
     this.appIndex = new Map(deps.config.apps.map((a, i) => [a.id, i]));
+    this.idempotent = new IdempotentPublisher(deps.idempotency, deps.metrics);
   }
 
-  handle(req: HttpRequestMessage): ApiResponse {
+  async handle(req: HttpRequestMessage): Promise<ApiResponse> {
     let appLabel = 'unknown';
     let res: ApiResponse;
     try {
@@ -62,7 +68,7 @@ export class Api {
       if (!route) throw new HttpError('notFound', `No API route for ${req.method} ${req.path}`);
       if (this.appIndex.has(route.appId)) appLabel = route.appId;
       const { app, params } = this.authenticate(req, route.appId);
-      res = this.route(req, app, route.rest, params);
+      res = await this.route(req, app, route.rest, params);
     } catch (err) {
       res = this.errorResponse(err, req);
     }
@@ -82,7 +88,7 @@ export class Api {
     return { app: verifyApiRequest(req, params, (k) => this.appsByKey.get(k), routeAppId, nowSeconds), params };
   }
 
-  private route(req: HttpRequestMessage, app: AppConfig, rest: string[], params: Map<string, string>): ApiResponse {
+  private async route(req: HttpRequestMessage, app: AppConfig, rest: string[], params: Map<string, string>): Promise<ApiResponse> {
     if (!app.enabled) throw new HttpError('forbidden', 'Application disabled');
     const index = this.appIndex.get(app.id) as number;
     const { hub, publisher } = this.deps;
@@ -94,12 +100,45 @@ export class Api {
       const body = this.jsonBody(req);
       const event = parseEventBody(body, app);
       const info = (body as Record<string, unknown>).info;
-      publisher.publish(index, app.id, [event]);
-      return json(200, info === undefined ? { ok: true } : publishInfo(hub, app, event.channels, info));
+      const publish = () => {
+        const answer = info === undefined ? { ok: true } : publishInfo(hub, app, event.channels, info);
+        publisher.publish(index, app.id, [event]);
+        return { status: 200, body: JSON.stringify(answer) };
+      };
+      const key = event.idempotencyKey ?? (req.idempotencyKey ? checkIdempotencyKey(req.idempotencyKey) : undefined);
+      if (key === undefined || !this.deps.config.idempotency.enabled) return json200(publish().body);
+      const stored = await this.idempotent.run(app.id, app.id, key, fingerprint('events', body), this.ttlMs(app), publish);
+      return { status: stored.status, contentType: 'application/json', body: stored.body };
     }
     if (is('POST', 'batch_events')) {
-      publisher.publish(index, app.id, parseBatchBody(this.jsonBody(req), app));
-      return json(200, {});
+      const body = this.jsonBody(req);
+      const events = parseBatchBody(body, app);
+      const publishBatch = async () => {
+        const fresh = await this.skipDuplicateItems(app, events, (body as { batch: unknown[] }).batch);
+        publisher.publish(index, app.id, fresh.events);
+        for (const k of fresh.keys) await this.idempotent.completeItem(app.id, k.key, k.print, this.ttlMs(app));
+        return { status: 200, body: '{}' };
+      };
+      if (!req.idempotencyKey || !this.deps.config.idempotency.enabled) return json200((await publishBatch()).body);
+      // The header key covers the whole batch; its publish step runs synchronously once the items are claimed.
+      const key = checkIdempotencyKey(req.idempotencyKey);
+      const items = await this.skipDuplicateItems(app, events, (body as { batch: unknown[] }).batch);
+      let published = false;
+      let stored: { status: number; body: string };
+      try {
+        stored = await this.idempotent.run(app.id, `batch:${app.id}`, key, fingerprint('batch_events', body), this.ttlMs(app), () => {
+          publisher.publish(index, app.id, items.events);
+          published = true;
+          return { status: 200, body: '{}' };
+        });
+      } finally {
+        // Item claims stand only if this request published them.
+        for (const k of items.keys) {
+          if (published) await this.idempotent.completeItem(app.id, k.key, k.print, this.ttlMs(app));
+          else await this.idempotent.releaseItem(app.id, k.key);
+        }
+      }
+      return { status: stored.status, contentType: 'application/json', body: stored.body };
     }
     if (is('GET', 'channels')) return json(200, listChannels(hub, app, params));
     if (is('GET', 'channels', null)) return json(200, channelInfo(hub, publisher, app, second, params));
@@ -109,6 +148,36 @@ export class Api {
       return json(200, {});
     }
     throw new HttpError('notFound', `No API route for ${req.method} ${req.path}`);
+  }
+
+  /** Claims the per-item keys of a batch; items already published with their key are left out. */
+  private async skipDuplicateItems(app: AppConfig, events: PublishEvent[], raw: unknown[]) {
+    const fresh: PublishEvent[] = [];
+    const keys: { key: string; print: string }[] = [];
+    if (!this.deps.config.idempotency.enabled) return { events, keys };
+    try {
+      for (const [i, e] of events.entries()) {
+        if (e.idempotencyKey === undefined) {
+          fresh.push(e);
+          continue;
+        }
+        const print = fingerprint('events', raw[i]);
+        if ((await this.idempotent.claimItem(app.id, e.idempotencyKey, print, this.ttlMs(app))) === 'claimed') {
+          fresh.push(e);
+          keys.push({ key: e.idempotencyKey, print });
+        } else {
+          this.deps.metrics.idempotentDuplicate(app.id);
+        }
+      }
+    } catch (err) {
+      for (const k of keys) await this.idempotent.releaseItem(app.id, k.key);
+      throw err;
+    }
+    return { events: fresh, keys };
+  }
+
+  private ttlMs(app: AppConfig): number {
+    return (app.idempotency_ttl_seconds ?? this.deps.config.idempotency.ttl_seconds) * 1000;
   }
 
   /** True when the method matches; a known path with another method is a 405. */
@@ -129,12 +198,16 @@ export class Api {
   private errorResponse(err: unknown, req: HttpRequestMessage): ApiResponse {
     if (err instanceof HttpError) {
       if (err.status === 401) this.deps.log.info({ path: req.path, remote: req.remoteAddress, reason: err.message }, 'API request refused');
-      return { status: err.status, contentType: 'application/json', body: err.toBody() };
+      return { status: err.status, contentType: 'application/json', body: err.toBody(), headers: err.headers };
     }
     this.deps.log.error({ err, path: req.path }, 'API request failed');
     const e = new HttpError('internal');
     return { status: e.status, contentType: 'application/json', body: e.toBody() };
   }
+}
+
+function json200(body: string): ApiResponse {
+  return { status: 200, contentType: 'application/json', body };
 }
 
 function json(status: number, value: unknown): ApiResponse {

@@ -9,6 +9,26 @@ export interface PublishEvent {
   channels: string[];
   data: string;
   socketId?: string;
+  /** Protocol V2 only: supplied message id, extras, tags (never sent to V1 subscribers). */
+  messageId?: string;
+  extras?: Record<string, unknown>;
+  tags?: Record<string, string>;
+  /** extras.ephemeral: delivered now, never buffered for replay. */
+  ephemeral: boolean;
+  /** Body `idempotency_key` (never delivered to anyone). */
+  idempotencyKey?: string;
+}
+
+export const MAX_IDEMPOTENCY_KEY_BYTES = 128;
+
+/** Idempotency keys are 1 to 128 bytes. */
+export function checkIdempotencyKey(key: unknown, where = ''): string {
+  if (typeof key !== 'string') throw new HttpError('invalidInput', `${where}Idempotency key must be a string`);
+  if (key === '') throw new HttpError('invalidInput', `${where}Idempotency key must not be empty`);
+  if (Buffer.byteLength(key) > MAX_IDEMPOTENCY_KEY_BYTES) {
+    throw new HttpError('invalidInput', `${where}Idempotency key exceeds maximum length of ${MAX_IDEMPOTENCY_KEY_BYTES} bytes`);
+  }
+  return key;
 }
 
 const SOCKET_ID = /^\d+\.\d+$/;
@@ -65,7 +85,43 @@ function parseEvent(body: unknown, app: AppConfig, allowChannelList: boolean, wh
   if (socketId !== undefined && socketId !== null && (typeof socketId !== 'string' || !SOCKET_ID.test(socketId))) {
     throw new HttpError('invalidInput', `${where}Invalid socket_id`);
   }
-  return { name, channels, data, socketId: socketId ?? undefined };
+  const { extras, ephemeral } = parseExtras(body.extras, where);
+  const tags = parseTags(body.tags, where);
+  const { message_id: messageId } = body;
+  if (messageId !== undefined && (typeof messageId !== 'string' || messageId === '' || messageId.length > 128)) {
+    throw new HttpError('invalidInput', `${where}message_id must be a string of 1 to 128 characters`);
+  }
+  const idempotencyKey = body.idempotency_key === undefined ? undefined : checkIdempotencyKey(body.idempotency_key, where);
+  return { name, channels, data, socketId: socketId ?? undefined, messageId, extras, tags, ephemeral, idempotencyKey };
+}
+
+/** `extras`: `headers` (flat scalars), `ephemeral`, `echo`, plus opaque keys passed through to V2. */
+function parseExtras(v: unknown, where: string): { extras?: Record<string, unknown>; ephemeral: boolean } {
+  if (v === undefined || v === null) return { ephemeral: false };
+  if (!isObject(v)) throw new HttpError('invalidInput', `${where}extras must be an object`);
+  if (v.headers !== undefined) {
+    if (!isObject(v.headers)) throw new HttpError('invalidInput', `${where}extras.headers must be an object`);
+    for (const [k, h] of Object.entries(v.headers)) {
+      if (!['string', 'number', 'boolean'].includes(typeof h)) throw new HttpError('invalidInput', `${where}extras.headers.${k} must be a string, number or boolean`);
+    }
+  }
+  for (const flag of ['ephemeral', 'echo'] as const) {
+    if (v[flag] !== undefined && typeof v[flag] !== 'boolean') throw new HttpError('invalidInput', `${where}extras.${flag} must be a boolean`);
+  }
+  const { idempotencyKey: _ignored, ...rest } = v; // never delivered
+  return { extras: Object.keys(rest).length > 0 ? rest : undefined, ephemeral: v.ephemeral === true };
+}
+
+/** `tags`: a flat map; numbers and booleans become strings. */
+function parseTags(v: unknown, where: string): Record<string, string> | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!isObject(v)) throw new HttpError('invalidInput', `${where}tags must be an object of strings`);
+  const tags: Record<string, string> = {};
+  for (const [k, t] of Object.entries(v)) {
+    if (!['string', 'number', 'boolean'].includes(typeof t)) throw new HttpError('invalidInput', `${where}tags.${k} must be a string`);
+    tags[k] = String(t);
+  }
+  return tags;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -17,6 +17,22 @@ export interface WorkerInit {
   channelCounts: SharedArrayBuffer;
 }
 
+/** What workers need of a V2 channel message beyond its frame: replay position and filter inputs. */
+export interface V2Meta {
+  channel: string;
+  event: string;
+  /** The data as delivered (a string for HTTP publishes, any JSON for client events). */
+  data: unknown;
+  messageId: string;
+  streamId?: string;
+  serial?: number;
+  ephemeral: boolean;
+  tags?: Record<string, string>;
+  headers?: Record<string, unknown>;
+  userId?: string;
+  publishedAt: number;
+}
+
 /** One frame to hand to uWS under a topic; `exclude` is a socket_id that must not receive it. */
 export interface TopicFrame {
   /** Index of the app in config.apps (for metrics). */
@@ -26,6 +42,8 @@ export interface TopicFrame {
   exclude?: string;
   /** Set for HTTP publishes to cache channels: workers keep the frame for new subscribers this long. */
   cacheTtlMs?: number;
+  /** Set on V2 channel frames: workers buffer them for resume/rewind and apply subscription filters. */
+  v2?: V2Meta;
 }
 
 export interface HttpRequestMessage {
@@ -35,6 +53,8 @@ export interface HttpRequestMessage {
   path: string;
   query: string;
   contentType: string;
+  /** The X-Idempotency-Key header, '' when absent. */
+  idempotencyKey: string;
   body: string;
   remoteAddress: string;
 }
@@ -49,14 +69,29 @@ export type WorkerToPrimary =
   | { type: 'channel-vacated'; worker: number; app: number; channel: string; slot: number }
   | { type: 'presence-join'; requestId: number; worker: number; app: number; channel: string; socketId: string; userId: string; userInfo: unknown }
   | { type: 'presence-leave'; app: number; channel: string; socketId: string; userId: string }
-  /** A client event already delivered on the sender's thread; the primary relays it to the other workers. */
-  | { type: 'client-event'; worker: number; frames: TopicFrame[] }
+  /**
+   * A client event already delivered to V1 subscribers on the sender's thread; the primary relays the V1
+   * frame to the other workers and builds the V2 frame (with its serial) for everyone.
+   */
+  | {
+      type: 'client-event';
+      worker: number;
+      app: number;
+      channel: string;
+      event: string;
+      data: unknown;
+      v1Frame: string;
+      userId?: string;
+      socketId: string;
+      /** False when the sender is a V2 socket that must not get its own event back. */
+      echo: boolean;
+    }
   | { type: 'user-signin'; worker: number; app: number; userId: string; socketId: string; watchlist: string[] }
   | { type: 'user-signout'; app: number; userId: string; socketId: string };
 
 export type PrimaryToWorker =
   | { type: 'publish'; frames: TopicFrame[] }
-  | { type: 'http-response'; requestId: number; status: number; contentType: string; body: string }
+  | { type: 'http-response'; requestId: number; status: number; contentType: string; body: string; headers?: Record<string, string> }
   /** Stop taking WebSocket upgrades, close sockets with 4200 over `windowMs`, report `drained`. */
   | { type: 'drain'; windowMs: number }
   /** Close the listen sockets and let the thread end. */

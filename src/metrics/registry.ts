@@ -7,6 +7,8 @@ import { CHANNEL_TYPES, FIELD, type WorkerCounters } from './workerCounters.ts';
 
 export interface ApiMetrics {
   httpCall(appId: string, receivedBytes: number, sentBytes: number): void;
+  idempotentPublish(appId: string): void;
+  idempotentDuplicate(appId: string): void;
 }
 
 export class Metrics implements ApiMetrics {
@@ -15,6 +17,8 @@ export class Metrics implements ApiMetrics {
   private readonly httpCalls: Counter<'app_id' | 'port'>;
   private readonly httpReceived: Counter<'app_id' | 'port'>;
   private readonly httpSent: Counter<'app_id' | 'port'>;
+  private readonly idemPublish: Counter<'app_id' | 'port'>;
+  private readonly idemDuplicate: Counter<'app_id' | 'port'>;
 
   constructor(config: Config, quota: ConnectionQuota, counters: WorkerCounters) {
     this.port = String(config.metrics.port);
@@ -68,6 +72,16 @@ export class Metrics implements ApiMetrics {
     this.httpCalls = http('sockudo_http_calls_received_total', 'Total HTTP API calls received');
     this.httpReceived = http('sockudo_http_received_bytes', 'Bytes received by the HTTP API');
     this.httpSent = http('sockudo_http_transmitted_bytes', 'Bytes sent by the HTTP API');
+    this.idemPublish = http('sockudo_idempotency_publish_total', 'Publishes made with an idempotency key');
+    this.idemDuplicate = http('sockudo_idempotency_duplicates_total', 'Repeated idempotent publishes answered without delivering');
+  }
+
+  idempotentPublish(appId: string): void {
+    this.idemPublish.inc({ app_id: appId, port: this.port });
+  }
+
+  idempotentDuplicate(appId: string): void {
+    this.idemDuplicate.inc({ app_id: appId, port: this.port });
   }
 
   httpCall(appId: string, receivedBytes: number, sentBytes: number): void {

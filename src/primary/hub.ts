@@ -44,8 +44,10 @@ export class Hub {
         }
         return;
       }
-      case 'client-event':
-        return this.publisher.broadcast(m.frames, m.worker);
+      case 'client-event': {
+        const message = { event: m.event, channel: m.channel, data: m.data, userId: m.userId, ephemeral: false };
+        return this.publisher.clientEvent(m.app, this.appId(m.app), m.worker, m.v1Frame, message, m.socketId, m.echo);
+      }
       case 'user-signin':
         return this.signin(m, reply);
       case 'user-signout': {

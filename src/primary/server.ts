@@ -14,6 +14,7 @@ import { Metrics } from '../metrics/registry.ts';
 import { startMetricsServer } from '../metrics/server.ts';
 import { WorkerCounters } from '../metrics/workerCounters.ts';
 import { uws } from '../transport/uws.ts';
+import { MemoryIdempotencyStore } from '../idempotency/memoryStore.ts';
 import { Hub } from './hub.ts';
 import { Publisher } from './publisher.ts';
 
@@ -62,12 +63,13 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
   const quota = new ConnectionQuota(connectionCounts);
   const metrics = new Metrics(config, quota, new WorkerCounters(metricCounters, workerCount, config.apps.length, 0));
   const workers: WorkerHandle[] = [];
-  const publisher = new Publisher(() => workers, config.cache_channel_ttl * 1000);
+  const publisher = new Publisher(() => workers, config);
   const hub = new Hub(config, new ChannelCounts(channelCountsBuffer, config.max_channels_per_worker, -1), publisher);
   const terminateUser = (app: number, userId: string) => {
     for (const w of workers) w.post({ type: 'terminate-user', app, userId });
   };
-  const api = new Api({ config, log, publisher, metrics, hub, terminateUser });
+  const idempotency = new MemoryIdempotencyStore(config.idempotency.max_entries);
+  const api = new Api({ config, log, publisher, metrics, hub, terminateUser, idempotency });
 
   for (const app of config.apps) {
     if (config.mode === 'development' && app.development_app) {
@@ -83,10 +85,9 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
     switch (m.type) {
       case 'ready':
         return; // handled by the start-up handshake
-      case 'http-request': {
-        const res = api.handle(m);
-        return w.post({ type: 'http-response', requestId: m.requestId, ...res });
-      }
+      case 'http-request':
+        // handle() never rejects: every failure becomes a coded JSON answer.
+        return void api.handle(m).then((res) => w.post({ type: 'http-response', requestId: m.requestId, ...res }));
       case 'drained':
         drained.add(m.index);
         if (drained.size === workers.length) onAllDrained();

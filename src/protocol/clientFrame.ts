@@ -1,7 +1,7 @@
 // Parses one client→server frame into a canonical event name and its fields. Pure, never throws.
 
 export type ClientFrame =
-  | { ok: true; event: string; channel: unknown; data: unknown }
+  | { ok: true; event: string; channel: unknown; data: unknown; extras: unknown }
   | { ok: false; error: 'invalidMessage' | 'missingEvent'; detail: string };
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -26,14 +26,14 @@ export function parseClientFrame(bytes: ArrayBuffer | Uint8Array): ClientFrame {
   if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) {
     return { ok: false, error: 'invalidMessage', detail: 'Invalid message format: expected a JSON object' };
   }
-  const { event, channel, data } = msg as Record<string, unknown>;
+  const { event, channel, data, extras } = msg as Record<string, unknown>;
   if (event === undefined || event === null || event === '') {
     return { ok: false, error: 'missingEvent', detail: 'Invalid event name: Event name is required' };
   }
   if (typeof event !== 'string') {
     return { ok: false, error: 'invalidMessage', detail: 'Invalid message format: event must be a string' };
   }
-  return { ok: true, event, channel, data };
+  return { ok: true, event, channel, data, extras };
 }
 
 /** `pusher:subscribe`, `sockudo:subscribe` → `subscribe`; client and other events are returned unchanged. */

@@ -69,3 +69,35 @@ export function watchlistEvents(v: ProtocolVersion, events: WatchlistEvent[]): s
 export function clientEvent(event: string, channel: string, data: unknown, userId: string | undefined): string {
   return JSON.stringify(userId === undefined ? { event, channel, data } : { event, channel, data, user_id: userId });
 }
+
+/** Fields only Protocol V2 subscribers ever see. */
+export interface V2Fields {
+  messageId?: string;
+  streamId?: string;
+  serial?: number;
+  extras?: Record<string, unknown>;
+  tags?: Record<string, string>;
+  userId?: string;
+}
+
+/** A channel event for V2 subscribers: the V1 shape plus message_id, stream_id, serial, extras, tags. */
+export function channelEventV2(event: string, channel: string, data: unknown, f: V2Fields): string {
+  let s = `{"event":${JSON.stringify(event)},"channel":${JSON.stringify(channel)},"data":${JSON.stringify(data)}`;
+  if (f.userId !== undefined) s += `,"user_id":${JSON.stringify(f.userId)}`;
+  if (f.messageId !== undefined) s += `,"message_id":${JSON.stringify(f.messageId)}`;
+  if (f.streamId !== undefined) s += `,"stream_id":${JSON.stringify(f.streamId)},"serial":${f.serial}`;
+  if (f.tags !== undefined) s += `,"tags":${JSON.stringify(f.tags)}`;
+  if (f.extras !== undefined) s += `,"extras":${JSON.stringify(f.extras)}`;
+  return `${s}}`;
+}
+
+/** Direct frames to one V2 socket carry a fresh message_id (the client de-duplicates on it). */
+export function withMessageId(frame: string, messageId: string): string {
+  return `${frame.slice(0, -1)},"message_id":"${messageId}"}`;
+}
+
+/** V2 subscription_succeeded carries the channel position a later resume starts from. */
+export function subscriptionSucceededV2(channel: string, data: string, streamId: string | undefined, serial: number): string {
+  const position = streamId === undefined ? '' : `,"stream_id":${JSON.stringify(streamId)},"serial":${serial}`;
+  return `{"event":"sockudo_internal:subscription_succeeded","channel":${JSON.stringify(channel)},"data":${JSON.stringify(data)}${position}}`;
+}

@@ -46,11 +46,11 @@ export class HttpBridge {
     app.get('/up/:appId', (res, req) => health(res, req.getUrl()));
     app.get('/ready', (res) => health(res, '/ready'));
     app.get('/live', (res) => health(res, '/live'));
-    app.any('/apps/*', (res, req) => this.forward(res, req.getCaseSensitiveMethod().toUpperCase(), req.getUrl(), req.getQuery() ?? '', req.getHeader('content-type'), req.getHeader('content-length')));
+    app.any('/apps/*', (res, req) => this.forward(res, req.getCaseSensitiveMethod().toUpperCase(), req.getUrl(), req.getQuery() ?? '', req.getHeader('content-type'), req.getHeader('content-length'), req.getHeader('x-idempotency-key')));
     app.any('/*', (res) => writeError(res, new HttpError('notFound')));
   }
 
-  private forward(res: HttpResponse, method: string, path: string, query: string, contentType: string, contentLength: string): void {
+  private forward(res: HttpResponse, method: string, path: string, query: string, contentType: string, contentLength: string, idempotencyKey: string): void {
     const cap = this.deps.config.http_max_body_kb * 1024;
     const remoteAddress = decoder.decode(res.getRemoteAddressAsText());
     const requestId = this.nextId++;
@@ -76,7 +76,7 @@ export class HttpBridge {
       p.timer = setTimeout(() => this.timeout(requestId), this.deps.config.http_request_timeout * 1000);
       this.pending.set(requestId, p);
       const body = chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8');
-      this.deps.toPrimary({ type: 'http-request', requestId, method, path, query, contentType, body, remoteAddress });
+      this.deps.toPrimary({ type: 'http-request', requestId, method, path, query, contentType, idempotencyKey, body, remoteAddress });
     });
   }
 
@@ -85,7 +85,9 @@ export class HttpBridge {
     const p = this.finish(m.requestId);
     if (!p || p.aborted) return;
     p.res.cork(() => {
-      p.res.writeStatus(statusLine(m.status)).writeHeader('Content-Type', m.contentType).end(m.body);
+      p.res.writeStatus(statusLine(m.status)).writeHeader('Content-Type', m.contentType);
+      for (const [k, v] of Object.entries(m.headers ?? {})) p.res.writeHeader(k, v);
+      p.res.end(m.body);
     });
   }
 

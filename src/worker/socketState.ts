@@ -2,14 +2,22 @@
 import { randomInt } from 'node:crypto';
 import type { AppConfig } from '../config/schema.ts';
 import type { WsErrorName } from '../errors.ts';
+import type { CompiledFilter } from '../protocol/filters.ts';
 import type { ProtocolVersion } from '../protocol/frames.ts';
 import type { WebSocket } from '../transport/uws.ts';
+
+/** One channel subscription of a socket: the uWS topic it holds and, for V2, its filter. */
+export interface Subscription {
+  topic: string;
+  filter: CompiledFilter | undefined;
+  wildcard: boolean;
+}
 
 export class SocketState {
   /** Set at open; null for sockets that are refused right after the upgrade, and after close. */
   ws: WebSocket<SocketState> | null = null;
-  /** Channel names this socket is subscribed to (server-to-user channels excluded). */
-  readonly channels = new Set<string>();
+  /** Channels (or V2 wildcard patterns) this socket is subscribed to; server-to-user channels excluded. */
+  readonly channels = new Map<string, Subscription>();
   /** Presence channels joined → the user id the socket joined as. */
   readonly presence = new Map<string, string>();
   /** Presence joins sent to the primary and not yet answered. */
@@ -26,6 +34,8 @@ export class SocketState {
   /** Client-event rate limit: start of the current one-second window and events in it. */
   clientEventWindow = 0;
   clientEventCount = 0;
+  /** V2: whether the socket receives its own client events (`?echo_messages=false` turns it off). */
+  echo = true;
 
   constructor(
     readonly socketId: string,

@@ -7,9 +7,11 @@ import type { PrimaryToWorker } from '../ipc/messages.ts';
 import { FIELD } from '../metrics/workerCounters.ts';
 import { channelNameError, isCacheChannel, isPresenceChannel, requiresAuth } from '../protocol/channels.ts';
 import { dataObject } from '../protocol/clientFrame.ts';
-import { cacheMiss, subscriptionSucceeded } from '../protocol/frames.ts';
+import { type CompiledFilter, compileFilter, wildcardError } from '../protocol/filters.ts';
+import { cacheMiss, subscriptionSucceeded, subscriptionSucceededV2 } from '../protocol/frames.ts';
 import { SERVER_TO_USER_PREFIX, topicFor } from '../protocol/topics.ts';
-import type { SocketState } from './socketState.ts';
+import { parseRewind, sendRewind } from './recovery.ts';
+import type { SocketState, Subscription } from './socketState.ts';
 import type { WsServer } from './wsServer.ts';
 
 export function subscribe(core: WsServer, s: SocketState, data: unknown): void {
@@ -17,8 +19,27 @@ export function subscribe(core: WsServer, s: SocketState, data: unknown): void {
   const d = dataObject(data);
   const channel = d?.channel;
   if (typeof channel !== 'string' || channel === '') return core.sendError(s, 'missingChannel');
-  const nameError = channelNameError(channel, app.limits.max_channel_name_length);
+  // V2-only subscribe options: filter, rewind, wildcard channels.
+  const filterSpec = d?.filter ?? d?.tags_filter;
+  const rewindSpec = d?.rewind;
+  const wildcard = channel.includes('*');
+  if (s.protocol === 1 && (filterSpec !== undefined || rewindSpec !== undefined || wildcard)) {
+    return core.sendError(s, 'invalidChannel', 'Channel error: filters, rewind and wildcard subscriptions are only supported on protocol V2');
+  }
+  let filter: CompiledFilter | undefined;
+  if (filterSpec !== undefined && filterSpec !== null) {
+    const compiled = compileFilter(filterSpec);
+    if (!compiled.ok) return core.sendError(s, 'invalidChannel', `Channel error: ${compiled.message}`);
+    filter = compiled.filter;
+  }
+  const rewind = rewindSpec === undefined || rewindSpec === null ? undefined : parseRewind(rewindSpec);
+  if (rewind === null) return core.sendError(s, 'invalidMessage', 'Invalid rewind option');
+  const nameError = wildcard ? wildcardError(channel) : channelNameError(channel, app.limits.max_channel_name_length);
   if (nameError) return core.sendError(s, 'invalidChannel', `Channel error: ${nameError}`);
+  if (wildcard) {
+    join(core, s, channel, '{}', { filter, wildcard: true });
+    return;
+  }
 
   if (channel.startsWith(SERVER_TO_USER_PREFIX)) {
     // Delivery goes to every socket signed in as the user (see signin.ts); the subscription is a formality.
@@ -34,7 +55,7 @@ export function subscribe(core: WsServer, s: SocketState, data: unknown): void {
     if (!channelAuthValid(app.key, app.secret, s.socketId, channel, auth, channelData)) return core.sendError(s, 'unauthorized');
   }
   if (!presence) {
-    join(core, s, channel, '{}');
+    join(core, s, channel, '{}', { filter, rewind });
     return;
   }
 
@@ -48,7 +69,7 @@ export function subscribe(core: WsServer, s: SocketState, data: unknown): void {
   if (!s.channels.has(channel) && s.channels.size >= app.limits.max_subscriptions_per_socket) return core.sendError(s, 'tooManySubscriptions');
   const requestId = core.nextRequestId++;
   s.pendingPresence.add(channel);
-  core.pendingJoins.set(requestId, { s, channel, userId: member.userId });
+  core.pendingJoins.set(requestId, { s, channel, userId: member.userId, options: { filter, rewind } });
   core.deps.toPrimary({
     type: 'presence-join',
     requestId,
@@ -66,7 +87,7 @@ export function presenceJoined(core: WsServer, m: Extract<PrimaryToWorker, { typ
   const pending = core.pendingJoins.get(m.requestId);
   if (!pending) return;
   core.pendingJoins.delete(m.requestId);
-  const { s, channel, userId } = pending;
+  const { s, channel, userId, options } = pending;
   // Unsubscribed or disconnected while the join was in flight: undo it.
   const stillWanted = s.pendingPresence.delete(channel) && !s.closed;
   if (!m.ok) {
@@ -79,28 +100,59 @@ export function presenceJoined(core: WsServer, m: Extract<PrimaryToWorker, { typ
     return;
   }
   if (newMembership) s.presence.set(channel, userId);
-  if (!join(core, s, channel, m.data) && newMembership) leavePresence(core, s, channel);
+  if (!join(core, s, channel, m.data, options) && newMembership) leavePresence(core, s, channel);
+}
+
+export interface JoinOptions {
+  filter?: CompiledFilter;
+  rewind?: { count?: number; seconds?: number };
+  wildcard?: boolean;
 }
 
 /** Subscribes the socket to the channel's topic and confirms; false if a limit refused it. */
-function join(core: WsServer, s: SocketState, channel: string, succeededData: string): boolean {
+function join(core: WsServer, s: SocketState, channel: string, succeededData: string, options: JoinOptions = {}): boolean {
   const app = s.app as AppConfig;
+  const wildcard = options.wildcard === true;
+  const current = s.channels.get(channel);
+  // A V2 re-subscribe with another filter replaces the old subscription.
+  if (current && s.protocol === 2 && current.filter?.key !== options.filter?.key) {
+    s.ws?.unsubscribe(current.topic);
+    core.fanout.leave(app.id, channel, current.filter, current.wildcard);
+    s.channels.delete(channel);
+    if (!wildcard) core.channels.remove(s.appIndex, channel);
+  }
   if (!s.channels.has(channel)) {
     if (s.channels.size >= app.limits.max_subscriptions_per_socket) {
       core.sendError(s, 'tooManySubscriptions');
       return false;
     }
-    if (!core.channels.add(s.appIndex, channel)) {
+    if (!wildcard && !core.channels.add(s.appIndex, channel)) {
       core.sendError(s, 'channelCapacity');
       return false;
     }
-    s.channels.add(channel);
-    s.ws?.subscribe(topicFor(s.protocol, app.id, channel));
+    const topic =
+      s.protocol === 1
+        ? topicFor(1, app.id, channel)
+        : wildcard
+          ? core.fanout.joinWildcard(app.id, channel, options.filter)
+          : core.fanout.join(app.id, channel, options.filter);
+    s.channels.set(channel, { topic, filter: options.filter, wildcard });
+    s.ws?.subscribe(topic);
     core.countSubscription(s, channel, FIELD.subscriptions);
   }
   if (requiresAuth(channel)) s.authorized = true;
-  core.send(s, subscriptionSucceeded(s.protocol, channel, succeededData));
-  if (isCacheChannel(channel)) core.send(s, core.cache.get(topicFor(s.protocol, app.id, channel)) ?? cacheMiss(s.protocol, channel));
+  if (s.protocol === 2 && core.deps.config.connection_recovery.enabled && !wildcard) {
+    const position = core.replay.position(app.id, channel, Date.now());
+    core.send(s, subscriptionSucceededV2(channel, succeededData, position?.streamId, position?.serial ?? 0));
+  } else {
+    core.send(s, subscriptionSucceeded(s.protocol, channel, succeededData));
+  }
+  if (isCacheChannel(channel)) {
+    const cached = core.cache.get(topicFor(s.protocol, app.id, channel));
+    if (cached) core.sendChannelFrame(s, cached);
+    else core.send(s, cacheMiss(s.protocol, channel));
+  }
+  if (options.rewind) sendRewind(core, s, channel, options.rewind, options.filter);
   return true;
 }
 
@@ -109,20 +161,23 @@ export function unsubscribe(core: WsServer, s: SocketState, data: unknown): void
   const channel = typeof data === 'string' && !data.startsWith('{') ? data : dataObject(data)?.channel;
   if (typeof channel !== 'string') return;
   if (s.pendingPresence.delete(channel)) return; // the join's answer will be undone
-  if (!s.channels.delete(channel)) return;
-  s.ws?.unsubscribe(topicFor(s.protocol, (s.app as AppConfig).id, channel));
-  forget(core, s, channel);
+  const sub = s.channels.get(channel);
+  if (!sub) return;
+  s.channels.delete(channel);
+  s.ws?.unsubscribe(sub.topic);
+  forget(core, s, channel, sub);
 }
 
 /** On close: uWS has dropped the topics; release counts and presence memberships. */
 export function leaveAllChannels(core: WsServer, s: SocketState): void {
-  for (const channel of s.channels) forget(core, s, channel);
+  for (const [channel, sub] of s.channels) forget(core, s, channel, sub);
   s.channels.clear();
   s.pendingPresence.clear();
 }
 
-function forget(core: WsServer, s: SocketState, channel: string): void {
-  core.channels.remove(s.appIndex, channel);
+function forget(core: WsServer, s: SocketState, channel: string, sub: Subscription): void {
+  if (!sub.wildcard) core.channels.remove(s.appIndex, channel);
+  if (s.protocol === 2) core.fanout.leave((s.app as AppConfig).id, channel, sub.filter, sub.wildcard);
   core.countSubscription(s, channel, FIELD.unsubscriptions);
   leavePresence(core, s, channel);
 }

@@ -10,14 +10,18 @@ import type { Logger } from '../log.ts';
 import { CHANNEL_TYPES, FIELD, type WorkerCounters } from '../metrics/workerCounters.ts';
 import { channelType } from '../protocol/channels.ts';
 import { canonicalEvent, parseClientFrame } from '../protocol/clientFrame.ts';
-import { PING, PONG, type ProtocolVersion, connectionEstablished, errorFrame, namedError, watchlistEvents } from '../protocol/frames.ts';
+import { randomUUID } from 'node:crypto';
+import { PING, PONG, type ProtocolVersion, connectionEstablished, errorFrame, namedError, watchlistEvents, withMessageId } from '../protocol/frames.ts';
 import { type TemplatedApp, type WebSocket, uws } from '../transport/uws.ts';
 import { CacheMirror } from './cacheMirror.ts';
 import { handleClientEvent } from './clientEvents.ts';
 import { LocalChannels } from './localChannels.ts';
 import { handleSignin, signout } from './signin.ts';
 import { SocketIdAllocator, SocketState } from './socketState.ts';
-import { leaveAllChannels, presenceJoined, subscribe, unsubscribe } from './subscriptions.ts';
+import { handleResume } from './recovery.ts';
+import { ReplayMirror } from './replayMirror.ts';
+import { type JoinOptions, leaveAllChannels, presenceJoined, subscribe, unsubscribe } from './subscriptions.ts';
+import { V2Fanout } from './v2Fanout.ts';
 
 type Ws = WebSocket<SocketState>;
 
@@ -41,7 +45,9 @@ export class WsServer {
   readonly channels: LocalChannels;
   readonly cache = new CacheMirror();
   /** Presence joins waiting for the primary, by request id. */
-  readonly pendingJoins = new Map<number, { s: SocketState; channel: string; userId: string }>();
+  readonly pendingJoins = new Map<number, { s: SocketState; channel: string; userId: string; options: JoinOptions }>();
+  readonly replay: ReplayMirror;
+  readonly fanout: V2Fanout;
   nextRequestId = 1;
   app!: TemplatedApp;
 
@@ -56,7 +62,12 @@ export class WsServer {
     this.ids = new SocketIdAllocator(deps.workerIndex);
     this.maxPayload = deps.config.websocket_max_payload_kb * 1024;
     this.channels = new LocalChannels(deps.channelCounts, deps.workerIndex, deps.toPrimary);
+    const recovery = deps.config.connection_recovery;
+    this.replay = new ReplayMirror(recovery.max_buffer_size, recovery.buffer_ttl_seconds * 1000);
+    this.fanout = new V2Fanout(this.replay);
+    this.appIds = deps.config.apps.map((a) => a.id);
   }
+  private readonly appIds: string[];
 
   attach(app: TemplatedApp): void {
     this.app = app;
@@ -70,7 +81,8 @@ export class WsServer {
       maxBackpressure: config.websocket_max_backpressure_kb * 1024,
       closeOnBackpressureLimit: 1,
       idleTimeout: idle,
-      sendPingsAutomatically: true,
+      // Heartbeats are ours (sweep): app-level pings for V1, native pings for V2, both closing with 4201.
+      sendPingsAutomatically: false,
       upgrade: (res, req, context) => {
         if (this.deps.isDraining()) {
           res.writeStatus('503 Service Unavailable').writeHeader('Content-Type', 'text/plain').end('Server is shutting down');
@@ -79,6 +91,7 @@ export class WsServer {
         const key = req.getParameter(0) ?? '';
         const protocol: ProtocolVersion = req.getQuery('protocol') === '2' ? 2 : 1;
         const state = this.admit(key, protocol);
+        if (req.getQuery('echo_messages') === 'false') state.echo = false;
         res.upgrade(
           state,
           req.getHeader('sec-websocket-key'),
@@ -90,7 +103,11 @@ export class WsServer {
       open: (ws) => this.onOpen(ws),
       message: (ws, message, isBinary) => this.onMessage(ws, message, isBinary),
       close: (ws) => this.onClose(ws),
+      // Native control frames count as activity; a pong answers our V2 heartbeat ping.
+      ping: (ws) => this.touch(ws.getUserData()),
+      pong: (ws) => this.touch(ws.getUserData()),
     });
+    setInterval(() => this.replay.sweep(Date.now()), Math.max(1000, (config.connection_recovery.buffer_ttl_seconds * 1000) / 4)).unref();
     const sweepMs = Math.min(1000, (config.activity_timeout * 1000) / 4);
     this.sweepTimer = setInterval(() => this.sweep(), sweepMs);
     this.sweepTimer.unref();
@@ -142,8 +159,7 @@ export class WsServer {
   private onMessage(ws: Ws, message: ArrayBuffer, isBinary: boolean): void {
     const s = ws.getUserData();
     if (s.rejection || s.closed) return;
-    s.lastActivity = Date.now();
-    s.pingSentAt = 0;
+    this.touch(s);
     this.deps.counters.add(s.appIndex, FIELD.wsMessagesReceived);
     this.deps.counters.add(s.appIndex, FIELD.socketBytesReceived, message.byteLength);
     if (message.byteLength > this.maxPayload) {
@@ -165,8 +181,10 @@ export class WsServer {
         return unsubscribe(this, s, frame.data);
       case 'signin':
         return handleSignin(this, s, frame.data);
+      case 'resume':
+        return handleResume(this, s, frame.data);
       default:
-        if (frame.event.startsWith('client-')) return handleClientEvent(this, s, frame.event, frame.channel, frame.data);
+        if (frame.event.startsWith('client-')) return handleClientEvent(this, s, frame.event, frame.channel, frame.data, frame.extras);
       // Unknown events are ignored, as Pusher and Sockudo do.
     }
   }
@@ -195,23 +213,29 @@ export class WsServer {
 
   /** Hands frames the primary serialized once to uWS: one native publish per topic, no per-subscriber JS. */
   publish(frames: readonly TopicFrame[]): void {
-    const app = this.app;
     for (const f of frames) {
       if (f.cacheTtlMs) this.cache.store(f.topic, f.frame, f.cacheTtlMs);
-      let recipients = app.numSubscribers(f.topic);
+      const recipients = f.v2 ? this.fanout.deliver(this.appIds[f.app], f, this.publishTopic) : this.publishTopic(f.topic, f.frame, f.exclude);
       if (recipients === 0) continue;
-      const excluded = f.exclude ? this.sockets.get(f.exclude)?.ws : undefined;
-      if (excluded?.isSubscribed(f.topic)) {
-        // ws.publish skips the publishing socket itself (and publishes nothing from a socket without topics).
-        recipients--;
-        excluded.publish(f.topic, f.frame);
-      } else {
-        app.publish(f.topic, f.frame);
-      }
       this.deps.counters.add(f.app, FIELD.wsMessagesSent, recipients);
       this.deps.counters.add(f.app, FIELD.socketBytesSent, recipients * f.frame.length);
     }
   }
+
+  /** One native publish, skipping the socket `exclude` when it holds the topic; returns the recipients. */
+  private readonly publishTopic = (topic: string, frame: string, exclude: string | undefined): number => {
+    let recipients = this.app.numSubscribers(topic);
+    if (recipients === 0) return 0;
+    const excluded = exclude ? this.sockets.get(exclude)?.ws : undefined;
+    if (excluded?.isSubscribed(topic)) {
+      // ws.publish skips the publishing socket itself (and publishes nothing from a socket without topics).
+      recipients--;
+      excluded.publish(topic, frame);
+    } else {
+      this.app.publish(topic, frame);
+    }
+    return recipients;
+  };
 
   /**
    * Heartbeats: a ping after activity_timeout of client silence, close 4201 without an answer within
@@ -226,9 +250,13 @@ export class WsServer {
     for (const s of this.sockets.values()) {
       if (s.pingSentAt !== 0) {
         if (now - s.pingSentAt >= pongMs) this.closeWith(s, 'pongTimeout');
-      } else if (now - s.lastActivity >= activityMs) {
+      } else if (s.protocol === 1 && now - s.lastActivity >= activityMs) {
         s.pingSentAt = now;
-        this.send(s, PING[s.protocol]);
+        this.send(s, PING[1]);
+      } else if (s.protocol === 2 && now - s.lastActivity >= activityMs / 2) {
+        // V2 uses native WebSocket pings (as Sockudo: half the activity timeout); the pong is activity.
+        s.pingSentAt = now;
+        s.ws?.ping();
       }
       if (!s.authorized && s.app?.features.require_user_authentication && now - s.connectedAt >= signinMs) this.closeWith(s, 'signinTimeout');
     }
@@ -245,11 +273,22 @@ export class WsServer {
     });
   }
 
+  /** Sends a control frame; on V2 it gets a fresh message_id (never on ping/pong). */
   send(s: SocketState, frame: string): void {
+    this.sendChannelFrame(s, s.protocol === 2 && frame !== PONG[2] && frame !== PING[2] ? withMessageId(frame, randomUUID()) : frame);
+  }
+
+  /** Sends a frame as it is (channel messages already carry their ids). */
+  sendChannelFrame(s: SocketState, frame: string): void {
     if (!s.ws || s.closed) return;
     s.ws.send(frame);
     this.deps.counters.add(s.appIndex, FIELD.wsMessagesSent);
     this.deps.counters.add(s.appIndex, FIELD.socketBytesSent, frame.length);
+  }
+
+  private touch(s: SocketState): void {
+    s.lastActivity = Date.now();
+    s.pingSentAt = 0;
   }
 
   sendError(s: SocketState, name: WsErrorName, detail?: string): void {

@@ -180,7 +180,10 @@ describe('protocol V1', () => {
     await c.request({ event: 'pusher:subscribe', data: { channel: 'v2b' } }, (f) => f.event === 'sockudo_internal:subscription_succeeded' && f.channel === 'v2b');
     assert.deepEqual(await c.request({ event: 'sockudo:ping' }, (f) => f.event.endsWith('pong')), { event: 'sockudo:pong' });
     await serverSdk(server.port).trigger('v2', 'hello', { a: 1 });
-    assert.deepEqual(await c.next((f) => f.event === 'hello'), { event: 'hello', channel: 'v2', data: '{"a":1}' });
+    const { message_id, stream_id, ...rest } = await c.next((f) => f.event === 'hello');
+    assert.deepEqual(rest, { event: 'hello', channel: 'v2', data: '{"a":1}', serial: 1 });
+    assert.match(String(message_id), /^[0-9a-f-]{36}$/);
+    assert.match(String(stream_id), /^[0-9a-f-]{36}$/);
     c.close();
   });
 });

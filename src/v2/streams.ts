@@ -1,0 +1,32 @@
+// Per-channel message positions for Protocol V2, assigned by the primary in publish order: a stream_id
+// (changes when continuity is lost) and a serial from 1. Idle streams are forgotten after the replay
+// window, so memory follows active channels only.
+import { randomUUID } from 'node:crypto';
+
+interface Stream {
+  streamId: string;
+  serial: number;
+  lastUsed: number;
+}
+
+export class StreamRegistry {
+  private readonly streams = new Map<string, Stream>();
+
+  next(appId: string, channel: string, now: number): { streamId: string; serial: number } {
+    const key = `${appId}\n${channel}`;
+    let s = this.streams.get(key);
+    if (!s) this.streams.set(key, (s = { streamId: randomUUID(), serial: 0, lastUsed: now }));
+    s.serial++;
+    s.lastUsed = now;
+    return { streamId: s.streamId, serial: s.serial };
+  }
+
+  /** Forgets streams idle for longer than `idleMs`; a later publish starts a new stream. */
+  sweep(now: number, idleMs: number): void {
+    for (const [key, s] of this.streams) if (now - s.lastUsed > idleMs) this.streams.delete(key);
+  }
+
+  get size(): number {
+    return this.streams.size;
+  }
+}

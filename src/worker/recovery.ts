@@ -1,0 +1,113 @@
+// Protocol V2 connection recovery (`sockudo:resume`) and rewind on subscribe, served from the worker's
+// replay mirror. Both run synchronously, so no live message can slip between the replay and the live
+// stream: the client gets exactly the missed messages, in serial order, then live ones.
+import type { AppConfig } from '../config/schema.ts';
+import { dataObject } from '../protocol/clientFrame.ts';
+import type { CompiledFilter } from '../protocol/filters.ts';
+import { errorFrame } from '../protocol/frames.ts';
+import type { ReplayEntry } from './replayMirror.ts';
+import type { SocketState } from './socketState.ts';
+import { filterView } from './v2Fanout.ts';
+import type { WsServer } from './wsServer.ts';
+
+/** `rewind`: N, "N", {count: N}, {seconds: S} or {duration_seconds: S}; null when invalid. */
+export function parseRewind(v: unknown): { count?: number; seconds?: number } | null {
+  const positive = (n: unknown) => (typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : typeof n === 'string' && /^[1-9]\d*$/.test(n) ? Number(n) : null);
+  if (typeof v === 'number' || typeof v === 'string') {
+    const count = positive(v);
+    return count === null ? null : { count };
+  }
+  if (typeof v !== 'object' || v === null) return null;
+  const o = v as Record<string, unknown>;
+  if (o.count !== undefined) {
+    const count = positive(o.count);
+    return count === null ? null : { count };
+  }
+  const seconds = positive(o.seconds ?? o.duration_seconds);
+  return seconds === null ? null : { seconds };
+}
+
+function visible(entries: ReplayEntry[], filter: CompiledFilter | undefined): ReplayEntry[] {
+  return filter ? entries.filter((e) => filter.matches(filterView(e.meta))) : entries;
+}
+
+/** After subscription_succeeded: retained messages, then `sockudo:rewind_complete`. */
+export function sendRewind(core: WsServer, s: SocketState, channel: string, want: { count?: number; seconds?: number }, filter: CompiledFilter | undefined): void {
+  const app = s.app as AppConfig;
+  const limit = core.deps.config.connection_recovery.max_buffer_size;
+  const truncatedByLimit = want.count !== undefined && want.count > limit;
+  const asked = want.count !== undefined ? { count: Math.min(want.count, limit) } : want;
+  const retained = core.replay.recent(app.id, channel, asked, Date.now());
+  const entries = visible(retained, filter);
+  for (const e of entries) core.sendChannelFrame(s, e.frame);
+  const truncatedByRetention = want.count !== undefined && retained.length < Math.min(want.count, limit);
+  core.send(
+    s,
+    JSON.stringify({
+      event: 'sockudo:rewind_complete',
+      channel,
+      data: {
+        historical_count: entries.length,
+        live_count: 0,
+        complete: !truncatedByLimit && !truncatedByRetention,
+        truncated_by_retention: truncatedByRetention,
+        truncated_by_limit: truncatedByLimit,
+      },
+    }),
+  );
+}
+
+interface Position {
+  stream_id: string;
+  serial: number;
+}
+
+/** `sockudo:resume` with `channel_positions`: replays what each channel missed, then resume_success. */
+export function handleResume(core: WsServer, s: SocketState, data: unknown): void {
+  const app = s.app as AppConfig;
+  if (s.protocol !== 2 || !core.deps.config.connection_recovery.enabled) {
+    return core.send(s, errorFrame(s.protocol, 4301, 'Connection recovery is not enabled'));
+  }
+  const d = dataObject(data);
+  const positions = dataObject(d?.channel_positions) ?? {};
+  const legacy = dataObject(d?.channel_serials) ?? {};
+  if (Object.keys(positions).length === 0 && Object.keys(legacy).length === 0) {
+    return core.send(s, errorFrame(2, 4302, 'No channel recovery positions provided'));
+  }
+  const now = Date.now();
+  const recovered: unknown[] = [];
+  const failed: unknown[] = [];
+  const fail = (channel: string, detail: Record<string, unknown>) => {
+    failed.push({ channel, ...detail });
+    core.send(s, JSON.stringify({ event: 'sockudo:resume_failed', channel, data: JSON.stringify(detail) }));
+  };
+  for (const channel of Object.keys(legacy)) fail(channel, { code: 'continuity_unverifiable', reason: 'stream_id_required' });
+  for (const [channel, raw] of Object.entries(positions)) {
+    const pos = raw as Partial<Position> | null;
+    if (!pos || typeof pos.stream_id !== 'string' || typeof pos.serial !== 'number' || !Number.isInteger(pos.serial) || pos.serial < 0) {
+      fail(channel, { code: 'continuity_unverifiable', reason: 'invalid_position' });
+      continue;
+    }
+    const result = core.replay.since(app.id, channel, pos.stream_id, pos.serial, now);
+    if (!result.ok) {
+      fail(channel, {
+        code: result.code,
+        reason: result.reason,
+        expected_stream_id: pos.stream_id,
+        current_stream_id: result.currentStreamId ?? null,
+        oldest_available_serial: result.oldest ?? null,
+        newest_available_serial: result.newest ?? null,
+      });
+      continue;
+    }
+    const entries = visible(result.entries, s.channels.get(channel)?.filter);
+    for (const e of entries) core.sendChannelFrame(s, e.frame);
+    recovered.push({
+      channel,
+      source: 'hot',
+      replayed: entries.length,
+      position: { stream_id: result.streamId, serial: result.serial, last_message_id: result.lastMessageId ?? null },
+    });
+  }
+  core.send(s, JSON.stringify({ event: 'sockudo:resume_success', data: JSON.stringify({ recovered, failed }) }));
+}

@@ -1,0 +1,93 @@
+// A worker's copy of each channel's recent V2 messages (the hot replay buffer): every worker receives
+// every publish, so any worker can serve a resume or a rewind on its own, synchronously, which is what
+// makes replay-then-live free of gaps and duplicates (no live message can interleave).
+import type { V2Meta } from '../ipc/messages.ts';
+
+export interface ReplayEntry {
+  serial: number;
+  frame: string;
+  meta: V2Meta;
+}
+
+interface ChannelReplay {
+  streamId: string;
+  serial: number;
+  entries: ReplayEntry[];
+}
+
+export type SinceResult =
+  | { ok: true; entries: ReplayEntry[]; streamId: string; serial: number; lastMessageId?: string }
+  | { ok: false; code: 'stream_reset' | 'position_expired'; reason: string; currentStreamId?: string; oldest?: number; newest?: number };
+
+export class ReplayMirror {
+  private readonly channels = new Map<string, ChannelReplay>();
+
+  constructor(
+    private readonly maxSize: number,
+    private readonly ttlMs: number,
+  ) {}
+
+  record(appId: string, meta: V2Meta, frame: string): void {
+    if (meta.streamId === undefined || meta.serial === undefined) return;
+    const key = `${appId}\n${meta.channel}`;
+    let r = this.channels.get(key);
+    if (!r || r.streamId !== meta.streamId) this.channels.set(key, (r = { streamId: meta.streamId, serial: 0, entries: [] }));
+    r.serial = meta.serial;
+    r.entries.push({ serial: meta.serial, frame, meta });
+    if (r.entries.length > this.maxSize) r.entries.shift();
+  }
+
+  /** The channel's current position, for subscription_succeeded; undefined when nothing is retained. */
+  position(appId: string, channel: string, now: number): { streamId: string; serial: number } | undefined {
+    const r = this.live(`${appId}\n${channel}`, now);
+    return r && { streamId: r.streamId, serial: r.serial };
+  }
+
+  /** Messages after `serial` on `streamId`, or why they cannot be had. */
+  since(appId: string, channel: string, streamId: string, serial: number, now: number): SinceResult {
+    const r = this.live(`${appId}\n${channel}`, now);
+    if (!r) return { ok: false, code: 'position_expired', reason: 'recovery_window_exceeded' };
+    const fail = (code: 'stream_reset' | 'position_expired', reason: string): SinceResult => ({
+      ok: false,
+      code,
+      reason,
+      currentStreamId: r.streamId,
+      oldest: r.entries[0]?.serial,
+      newest: r.serial,
+    });
+    if (r.streamId !== streamId) return fail('stream_reset', 'stream_id_mismatch');
+    if (serial > r.serial) return fail('stream_reset', 'position_ahead_of_stream');
+    const entries = r.entries.filter((e) => e.serial > serial);
+    const expectedCount = r.serial - serial;
+    if (entries.length !== expectedCount) return fail('position_expired', 'recovery_window_exceeded');
+    return { ok: true, entries, streamId: r.streamId, serial: r.serial, lastMessageId: r.entries.at(-1)?.meta.messageId };
+  }
+
+  /** The last `count` messages, or those of the last `seconds`, oldest first. */
+  recent(appId: string, channel: string, want: { count?: number; seconds?: number }, now: number): ReplayEntry[] {
+    const r = this.live(`${appId}\n${channel}`, now);
+    if (!r) return [];
+    if (want.seconds !== undefined) return r.entries.filter((e) => now - e.meta.publishedAt <= (want.seconds as number) * 1000);
+    return r.entries.slice(-(want.count as number));
+  }
+
+  /** Drops expired entries everywhere (called periodically). */
+  sweep(now: number): void {
+    for (const key of this.channels.keys()) this.live(key, now);
+  }
+
+  private live(key: string, now: number): ChannelReplay | undefined {
+    const r = this.channels.get(key);
+    if (!r) return undefined;
+    const cutoff = now - this.ttlMs;
+    let drop = 0;
+    while (drop < r.entries.length && r.entries[drop].meta.publishedAt < cutoff) drop++;
+    if (drop > 0) r.entries.splice(0, drop);
+    if (r.entries.length === 0) {
+      // Nothing left to replay: forget the stream (the primary forgets it after the same idle time).
+      this.channels.delete(key);
+      return undefined;
+    }
+    return r;
+  }
+}

@@ -1,0 +1,111 @@
+// Protocol V2 fan-out on a worker: the plain V2 topic for unfiltered subscribers, one uWS topic per
+// distinct filter of a channel (the filter is evaluated once per message, not once per subscriber), and
+// wildcard subscriptions (`prefix*`). Also keeps the replay mirror current.
+import type { TopicFrame } from '../ipc/messages.ts';
+import { type CompiledFilter, type FilterView, wildcardMatches } from '../protocol/filters.ts';
+import { topicFor } from '../protocol/topics.ts';
+import type { ReplayMirror } from './replayMirror.ts';
+
+interface Group {
+  topic: string;
+  filter: CompiledFilter | undefined;
+  count: number;
+}
+
+interface WildcardGroup extends Group {
+  pattern: string;
+}
+
+/** Publishes a frame on a topic, skipping `exclude`'s socket; returns how many sockets got it. */
+export type TopicPublisher = (topic: string, frame: string, exclude: string | undefined) => number;
+
+let nextGroupId = 0;
+
+export class V2Fanout {
+  /** `${appId}\n${channel}` → filter key → group */
+  private readonly filtered = new Map<string, Map<string, Group>>();
+  /** appId → `${pattern}\n${filter key}` → group */
+  private readonly wildcards = new Map<string, Map<string, WildcardGroup>>();
+
+  constructor(private readonly mirror: ReplayMirror) {}
+
+  /** The topic a V2 socket subscribes to for `channel` with `filter`. */
+  join(appId: string, channel: string, filter: CompiledFilter | undefined): string {
+    if (!filter) return topicFor(2, appId, channel);
+    const key = `${appId}\n${channel}`;
+    let groups = this.filtered.get(key);
+    if (!groups) this.filtered.set(key, (groups = new Map()));
+    let g = groups.get(filter.key);
+    if (!g) groups.set(filter.key, (g = { topic: `f${nextGroupId++}\n${appId}\n${channel}`, filter, count: 0 }));
+    g.count++;
+    return g.topic;
+  }
+
+  joinWildcard(appId: string, pattern: string, filter: CompiledFilter | undefined): string {
+    let groups = this.wildcards.get(appId);
+    if (!groups) this.wildcards.set(appId, (groups = new Map()));
+    const key = `${pattern}\n${filter?.key ?? ''}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { topic: `w${nextGroupId++}\n${appId}\n${pattern}`, filter, count: 0, pattern }));
+    g.count++;
+    return g.topic;
+  }
+
+  /** Undoes a join (the socket has left the topic). */
+  leave(appId: string, channel: string, filter: CompiledFilter | undefined, wildcard: boolean): void {
+    if (wildcard) {
+      const groups = this.wildcards.get(appId);
+      const key = `${channel}\n${filter?.key ?? ''}`;
+      const g = groups?.get(key);
+      if (g && --g.count === 0) groups?.delete(key);
+      if (groups?.size === 0) this.wildcards.delete(appId);
+      return;
+    }
+    if (!filter) return;
+    const key = `${appId}\n${channel}`;
+    const groups = this.filtered.get(key);
+    const g = groups?.get(filter.key);
+    if (g && --g.count === 0) groups?.delete(filter.key);
+    if (groups?.size === 0) this.filtered.delete(key);
+  }
+
+  /** Delivers one V2 channel frame to every matching subscription on this worker. */
+  deliver(appId: string, f: TopicFrame, publish: TopicPublisher): number {
+    const meta = f.v2;
+    if (!meta) return publish(f.topic, f.frame, f.exclude);
+    if (!meta.ephemeral) this.mirror.record(appId, meta, f.frame);
+    let recipients = publish(f.topic, f.frame, f.exclude);
+    const groups = this.filtered.get(`${appId}\n${meta.channel}`);
+    const wildcards = this.wildcards.get(appId);
+    if (!groups && !wildcards) return recipients;
+    const view = filterView(meta);
+    for (const g of groups?.values() ?? []) if (g.filter?.matches(view)) recipients += publish(g.topic, f.frame, f.exclude);
+    for (const g of wildcards?.values() ?? []) {
+      if (wildcardMatches(g.pattern, meta.channel) && (!g.filter || g.filter.matches(view))) recipients += publish(g.topic, f.frame, f.exclude);
+    }
+    return recipients;
+  }
+}
+
+/** What a filter sees; data strings holding JSON are parsed once so expressions can reach into them. */
+export function filterView(meta: NonNullable<TopicFrame['v2']>): FilterView {
+  let data = meta.data;
+  if (typeof data === 'string' && (data.startsWith('{') || data.startsWith('['))) {
+    try {
+      data = JSON.parse(data);
+    } catch {
+      // not JSON after all: filters see the string
+    }
+  }
+  return {
+    event: meta.event,
+    channel: meta.channel,
+    data,
+    tags: meta.tags,
+    headers: meta.headers,
+    userId: meta.userId,
+    messageId: meta.messageId,
+    streamId: meta.streamId,
+    serial: meta.serial,
+  };
+}
