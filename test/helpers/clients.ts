@@ -58,6 +58,13 @@ export interface Frame {
   [k: string]: unknown;
 }
 
+export const V2_QUERY = 'protocol=2&client=js&version=2.2.0&flash=false';
+
+/** A Protocol V2 client that follows the reference exactly (sockudo-js is not installable here). */
+export function openV2(port: number, extraQuery = '', options: WebSocket.ClientOptions = {}): Promise<RawClient> {
+  return RawClient.open(port, DEVELOPMENT_APP.key, V2_QUERY + extraQuery, options);
+}
+
 /** A raw WebSocket that keeps every text frame and its close code. */
 export class RawClient {
   readonly frames: Frame[] = [];
@@ -65,8 +72,8 @@ export class RawClient {
   private readonly ws: WebSocket;
   private readonly waiters = new Set<() => void>();
 
-  private constructor(url: string) {
-    this.ws = new WebSocket(url);
+  private constructor(url: string, options: WebSocket.ClientOptions = {}) {
+    this.ws = new WebSocket(url, options);
     this.ws.on('message', (data, isBinary) => {
       if (!isBinary) this.frames.push(JSON.parse(data.toString()) as Frame);
       this.wake();
@@ -78,8 +85,13 @@ export class RawClient {
     this.ws.on('error', () => this.wake());
   }
 
-  static async open(port: number, key: string = DEVELOPMENT_APP.key, query = 'protocol=7&client=js&version=8.4.0&flash=false'): Promise<RawClient> {
-    const c = new RawClient(`ws://127.0.0.1:${port}/app/${key}?${query}`);
+  static async open(
+    port: number,
+    key: string = DEVELOPMENT_APP.key,
+    query = 'protocol=7&client=js&version=8.4.0&flash=false',
+    options: WebSocket.ClientOptions = {},
+  ): Promise<RawClient> {
+    const c = new RawClient(`ws://127.0.0.1:${port}/app/${key}?${query}`, options);
     await c.next((f) => f.event.endsWith('connection_established') || f.event.endsWith(':error'));
     return c;
   }

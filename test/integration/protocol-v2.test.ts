@@ -1,0 +1,223 @@
+// Protocol V2 on the same port as V1, with a reference-following raw client: V2-only fields, per-channel
+// serials, resume without loss or duplicates across threads, rewind, filters, wildcards, echo, heartbeats.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import Pusher from 'pusher';
+import { type Frame, RawClient, openV2, serverSdk } from '../helpers/clients.ts';
+import { type TestServer, startTestServer } from '../helpers/server.ts';
+
+const sdk = new Pusher({ appId: 'app-id', key: 'app-key', secret: 'app-secret', host: '127.0.0.1' });
+const isEvent = (name: string, channel?: string) => (f: Frame) => f.event === name && (channel === undefined || f.channel === channel);
+const userFrames = (c: RawClient, channel: string) => c.frames.filter((f) => f.channel === channel && !f.event.includes(':'));
+
+async function sub(c: RawClient, data: Record<string, unknown>, prefix = 'sockudo'): Promise<Frame> {
+  return c.request({ event: `${prefix}:subscribe`, data }, (f) => (f.event.endsWith('subscription_succeeded') && f.channel === data.channel) || f.event.endsWith(':error'));
+}
+
+describe('protocol V2', () => {
+  let server: TestServer;
+  let port: number;
+  let publish: (channel: string | string[], body: Record<string, unknown>) => Promise<unknown>;
+  before(async () => {
+    server = await startTestServer();
+    port = server.port;
+    const http = serverSdk(port);
+    publish = (channel, body) => http.post({ path: '/events', body: { channels: [channel].flat(), data: '{}', ...body } });
+  });
+  after(() => server.shutdown());
+
+  test('V1 and V2 subscribers of one channel: V2 fields only for V2, idempotency_key for nobody', async () => {
+    const v1 = await RawClient.open(server.workerPorts[0]);
+    const v2 = await openV2(server.workerPorts[1]);
+    assert.equal(v2.frames[0].event, 'sockudo:connection_established');
+    assert.match(String(v2.frames[0].message_id), /^[0-9a-f-]{36}$/, 'direct V2 frames carry a message_id');
+    await sub(v1, { channel: 'mixed' }, 'pusher');
+    await sub(v2, { channel: 'mixed' });
+    for (const n of [1, 2, 3]) {
+      await publish('mixed', { name: `e${n}`, data: JSON.stringify({ n }), tags: { region: 'eu' }, extras: { headers: { trace: 't' } }, idempotency_key: `k-${n}` });
+    }
+    await v1.next(isEvent('e3'));
+    await v2.next(isEvent('e3'));
+    assert.deepEqual(userFrames(v1, 'mixed'), [1, 2, 3].map((n) => ({ event: `e${n}`, channel: 'mixed', data: JSON.stringify({ n }) })));
+    const got = userFrames(v2, 'mixed');
+    assert.deepEqual(got.map((f) => f.serial), [1, 2, 3]);
+    assert.equal(new Set(got.map((f) => f.stream_id)).size, 1);
+    assert.equal(new Set(got.map((f) => f.message_id)).size, 3);
+    for (const f of got) {
+      assert.deepEqual(f.tags, { region: 'eu' });
+      assert.deepEqual(f.extras, { headers: { trace: 't' } });
+    }
+    const all = JSON.stringify([...v1.frames, ...v2.frames]);
+    assert.ok(!all.includes('idempotency'), 'no idempotency key on the wire');
+    v1.close();
+    v2.close();
+  });
+
+  test('subscription_succeeded carries the position; a resume on another thread replays exactly what was missed', async () => {
+    const ch = 'resume-me';
+    const first = await openV2(server.workerPorts[0]);
+    await sub(first, { channel: ch });
+    await publish(ch, { name: 'm1' });
+    await publish(ch, { name: 'm2' });
+    const m2 = await first.next(isEvent('m2', ch));
+    first.terminate(); // an abrupt disconnect
+    await first.closed();
+    for (const n of [3, 4, 5]) await publish(ch, { name: `m${n}` });
+
+    const again = await openV2(server.workerPorts[1]);
+    const ok = await sub(again, { channel: ch });
+    assert.equal(ok.stream_id, m2.stream_id);
+    assert.equal(ok.serial, 5);
+    const from = again.frames.length;
+    again.send({ event: 'sockudo:resume', data: JSON.stringify({ channel_positions: { [ch]: { stream_id: m2.stream_id, serial: m2.serial, last_message_id: m2.message_id } } }) });
+    const success = await again.next(isEvent('sockudo:resume_success'), 5000, from);
+    await publish(ch, { name: 'm6' });
+    await again.next(isEvent('m6', ch));
+    const after = again.frames.slice(from).filter((f) => f.channel === ch || f.event === 'sockudo:resume_success');
+    assert.deepEqual(
+      after.map((f) => f.event),
+      ['m3', 'm4', 'm5', 'sockudo:resume_success', 'm6'],
+    );
+    assert.deepEqual(after.filter((f) => f.channel === ch).map((f) => f.serial), [3, 4, 5, 6]);
+    const data = JSON.parse(success.data as string);
+    assert.deepEqual(data.failed, []);
+    assert.equal(data.recovered[0].replayed, 3);
+    assert.equal(data.recovered[0].position.serial, 5);
+    again.close();
+  });
+
+  test('resume failures: unknown stream, V1, no positions', async () => {
+    const ch = 'resume-fail';
+    await publish(ch, { name: 'x' });
+    const c = await openV2(server.port);
+    await sub(c, { channel: ch });
+    const from = c.frames.length;
+    c.send({ event: 'sockudo:resume', data: { channel_positions: { [ch]: { stream_id: 'not-the-stream', serial: 1 } } } });
+    const failed = await c.next(isEvent('sockudo:resume_failed', ch), 5000, from);
+    assert.equal(JSON.parse(failed.data as string).code, 'stream_reset');
+    const success = await c.next(isEvent('sockudo:resume_success'), 5000, from);
+    assert.equal(JSON.parse(success.data as string).failed.length, 1);
+    const empty = await c.request({ event: 'sockudo:resume', data: { channel_positions: {} } }, (f) => f.event.endsWith(':error'));
+    assert.equal((empty.data as { code: number }).code, 4302);
+    c.close();
+    const v1 = await RawClient.open(server.port);
+    const refused = await v1.request({ event: 'pusher:resume', data: { channel_positions: { a: { stream_id: 's', serial: 1 } } } }, (f) => f.event === 'pusher:error');
+    assert.equal((refused.data as { code: number }).code, 4301);
+    v1.close();
+  });
+
+  test('rewind delivers retained messages, then rewind_complete, then live, without duplicates', async () => {
+    const ch = 'rewind-me';
+    for (const n of [1, 2, 3, 4]) await publish(ch, { name: `r${n}` });
+    const c = await openV2(server.port);
+    await sub(c, { channel: ch, rewind: { count: 2 } });
+    const done = await c.next(isEvent('sockudo:rewind_complete', ch));
+    assert.deepEqual(done.data, { historical_count: 2, live_count: 0, complete: true, truncated_by_retention: false, truncated_by_limit: false });
+    await publish(ch, { name: 'r5' });
+    await c.next(isEvent('r5', ch));
+    assert.deepEqual(
+      c.frames.filter((f) => f.channel === ch && !f.event.includes('subscription')).map((f) => f.event),
+      ['r3', 'r4', 'sockudo:rewind_complete', 'r5'],
+    );
+    const bySeconds = await openV2(server.port);
+    await sub(bySeconds, { channel: ch, rewind: { seconds: 60 } });
+    const all = await bySeconds.next(isEvent('sockudo:rewind_complete', ch));
+    assert.equal((all.data as { historical_count: number }).historical_count, 5);
+    const bad = await sub(bySeconds, { channel: 'rewind-bad', rewind: { count: 0 } });
+    assert.equal((bad.data as { code: number }).code, 4000);
+    c.close();
+    bySeconds.close();
+  });
+
+  test('filters by event name, tags and expression, on subscribers spread over both threads', async () => {
+    const ch = 'ticker';
+    const clients = await Promise.all([0, 1, 0, 1].map((i) => openV2(server.workerPorts[i])));
+    const [byEvent, byTag, byExpr, byBoth] = clients;
+    await sub(byEvent, { channel: ch, filter: { events: ['trade'] } });
+    await sub(byTag, { channel: ch, filter: { tags: { op: 'or', nodes: [{ key: 'sym', cmp: 'eq', val: 'BTC' }, { key: 'px', cmp: 'gt', val: 500 }] } } });
+    await sub(byExpr, { channel: ch, filter: { expression: 'data.total >= `100`' } });
+    await sub(byBoth, { channel: ch, filter: { events: ['trade'], tags: { op: 'not', nodes: [{ key: 'sym', cmp: 'in', vals: ['BTC'] }] } } });
+    const msgs = [
+      { name: 'trade', tags: { sym: 'BTC', px: '10' }, data: JSON.stringify({ total: 5 }) },
+      { name: 'quote', tags: { sym: 'ETH', px: '900' }, data: JSON.stringify({ total: 150 }) },
+      { name: 'trade', tags: { sym: 'ETH', px: '1' }, data: JSON.stringify({ total: 100 }) },
+      { name: 'end', tags: { sym: 'BTC' }, data: JSON.stringify({ total: 1000 }) },
+    ];
+    for (const m of msgs) await publish(ch, m);
+    // "end" matches the tag and expression filters; the others need an unfiltered marker to know they are done.
+    await byTag.next(isEvent('end'));
+    await byExpr.next(isEvent('end'));
+    const names = (c: RawClient) => userFrames(c, ch).map((f) => f.event + (f.tags ? `:${(f.tags as Record<string, string>).sym}` : ''));
+    assert.deepEqual(names(byTag), ['trade:BTC', 'quote:ETH', 'end:BTC']);
+    assert.deepEqual(names(byExpr), ['quote:ETH', 'trade:ETH', 'end:BTC']);
+    await publish(ch, { name: 'trade', tags: { sym: 'XRP' }, data: '{}' });
+    await byEvent.next((f) => f.event === 'trade' && (f.tags as Record<string, string>)?.sym === 'XRP');
+    await byBoth.next((f) => f.event === 'trade' && (f.tags as Record<string, string>)?.sym === 'XRP');
+    assert.deepEqual(names(byEvent), ['trade:BTC', 'trade:ETH', 'trade:XRP']);
+    assert.deepEqual(names(byBoth), ['trade:ETH', 'trade:XRP']);
+    const bad = await sub(byEvent, { channel: 'bad-filter', filter: { tags: { key: 'a', cmp: 'nope', val: 'x' } } });
+    assert.equal((bad.data as { code: number }).code, 4300);
+    for (const c of clients) c.close();
+  });
+
+  test('wildcard subscriptions receive every matching public channel', async () => {
+    const c = await openV2(server.port);
+    await sub(c, { channel: 'prices:*' });
+    await publish(['prices:BTC', 'prices:ETH', 'other:BTC'], { name: 'tick' });
+    await publish('prices:XRP', { name: 'last' });
+    await c.next(isEvent('last'));
+    assert.deepEqual(c.frames.filter((f) => f.event === 'tick').map((f) => f.channel), ['prices:BTC', 'prices:ETH']);
+    const bad = await sub(c, { channel: 'private-*' });
+    assert.equal((bad.data as { code: number }).code, 4300);
+    const v1 = await RawClient.open(server.port);
+    const refused = await sub(v1, { channel: 'prices:*' }, 'pusher');
+    assert.equal((refused.data as { code: number }).code, 4300);
+    v1.close();
+    c.close();
+  });
+
+  test('client events: V2 senders get their own unless echo is off; V1 senders never', async () => {
+    const ch = 'private-echo';
+    const join = async (c: RawClient) => {
+      const { auth } = sdk.authorizeChannel(c.socketId, ch);
+      await c.request({ event: c.frames[0].event.startsWith('sockudo') ? 'sockudo:subscribe' : 'pusher:subscribe', data: { channel: ch, auth } }, (f) => f.event.endsWith('subscription_succeeded'));
+    };
+    const echoing = await openV2(server.workerPorts[0]);
+    const quiet = await openV2(server.workerPorts[1], '&echo_messages=false');
+    const v1 = await RawClient.open(server.workerPorts[0]);
+    for (const c of [echoing, quiet, v1]) await join(c);
+    echoing.send({ event: 'client-a', channel: ch, data: { from: 'echoing' } });
+    quiet.send({ event: 'client-b', channel: ch, data: { from: 'quiet' } });
+    echoing.send({ event: 'client-c', channel: ch, data: {}, extras: { echo: false } });
+    v1.send({ event: 'client-d', channel: ch, data: {} });
+    await serverSdk(server.port).trigger(ch, 'fence', {});
+    for (const c of [echoing, quiet, v1]) await c.next(isEvent('fence'));
+    const seen = (c: RawClient) => c.frames.filter((f) => f.event.startsWith('client-')).map((f) => f.event).sort();
+    assert.deepEqual(seen(echoing), ['client-a', 'client-b', 'client-d']);
+    assert.deepEqual(seen(quiet), ['client-a', 'client-c', 'client-d']);
+    assert.deepEqual(seen(v1), ['client-a', 'client-b', 'client-c']);
+    const v2Copy = echoing.frames.find((f) => f.event === 'client-b');
+    assert.equal(typeof v2Copy?.serial, 'number', 'V2 client events carry a serial');
+    assert.equal(v1.frames.find((f) => f.event === 'client-a')?.serial, undefined);
+    for (const c of [echoing, quiet, v1]) c.close();
+  });
+});
+
+describe('V2 heartbeats', () => {
+  test('sockudo:ping gets sockudo:pong; native pings keep answering clients alive and close silent ones with 4201', async () => {
+    const server = await startTestServer({ activity_timeout: 1, pong_timeout: 1 });
+    try {
+      const alive = await openV2(server.workerPorts[0]);
+      const silent = await openV2(server.workerPorts[0], '', { autoPong: false });
+      assert.deepEqual(await alive.request({ event: 'sockudo:ping', data: {} }, (f) => f.event === 'sockudo:pong'), { event: 'sockudo:pong' });
+      assert.equal(await silent.closed(5000), 4201);
+      // The silent socket was pinged and closed, so the answering one (same thread, older) has been pinged too.
+      await alive.request({ event: 'sockudo:ping' }, (f) => f.event === 'sockudo:pong');
+      assert.equal(alive.closeCode, null);
+      assert.equal(alive.frames.filter((f) => f.event.endsWith('ping')).length, 0, 'no app-level pings on V2');
+      alive.close();
+    } finally {
+      await server.shutdown();
+    }
+  });
+});
