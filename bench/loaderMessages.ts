@@ -1,7 +1,10 @@
 // The messages between the benchmark's parent process and its loader child processes (node:child_process IPC).
 
+/** `raw`: a minimal frame scanner on net sockets (default, cheapest); `ws`: the ws package. */
+export type SubscriberClientKind = 'raw' | 'ws';
+
 export type SubscriberCommand =
-  | { type: 'connect'; url: string; count: number; channel: string; marker: string; concurrency: number }
+  | { type: 'connect'; url: string; count: number; channel: string; marker: string; concurrency: number; client: SubscriberClientKind }
   | { type: 'close' };
 
 export type SubscriberReport =

@@ -5,14 +5,23 @@ import { readFileSync } from 'node:fs';
 /** Linux USER_HZ; 100 on every mainstream kernel (`getconf CLK_TCK`). */
 const TICKS_PER_SECOND = 100;
 
-/** CPU seconds (user + system, all threads) the process has used so far. */
-export function processCpuSeconds(pid: number): number {
+export interface ProcessCpu {
+  user: number;
+  system: number;
+}
+
+/** CPU seconds in user and kernel mode, all threads, the process has used so far. */
+export function processCpu(pid: number): ProcessCpu {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The command name (field 2) may hold spaces or parentheses; the fields after its last ')' are fixed.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const utime = Number(fields[11]);
-  const stime = Number(fields[12]);
-  return (utime + stime) / TICKS_PER_SECOND;
+  return { user: Number(fields[11]) / TICKS_PER_SECOND, system: Number(fields[12]) / TICKS_PER_SECOND };
+}
+
+/** CPU seconds (user + system, all threads) the process has used so far. */
+export function processCpuSeconds(pid: number): number {
+  const { user, system } = processCpu(pid);
+  return user + system;
 }
 
 export interface MachineCpu {

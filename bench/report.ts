@@ -27,15 +27,23 @@ export interface Metric {
 }
 
 export const METRICS: Metric[] = [
-  { scenario: 'fanout', label: 'deliveries/s (5k subscribers, saturation)', pick: (r) => r.deliveriesPerSec as number, ratio: true },
+  { scenario: 'fanout', label: 'deliveries/s at saturation', pick: (r) => r.deliveriesPerSec as number, ratio: true },
   { scenario: 'fanout', label: 'publishes/s accepted during fan-out', pick: (r) => r.publishesPerSec as number, ratio: true },
   { scenario: 'fanout', label: 'server CPU µs per delivery', pick: (r) => r.serverCpuUsPerDelivery as number, ratio: true },
   { scenario: 'fanout', label: 'server cores busy', pick: (r) => r.serverCores as number, ratio: false },
+  { scenario: 'fanout', label: 'server CPU share in kernel', pick: (r) => r.serverKernelShare as number, ratio: false },
   { scenario: 'fanout', label: 'loader cores busy', pick: (r) => r.loaderCores as number, ratio: false },
   { scenario: 'fanout', label: 'other cores busy (not server, not loader)', pick: (r) => r.otherCores as number, ratio: false },
+  { scenario: 'fanout-steady', label: 'deliveries/s (fixed publish rate)', pick: (r) => r.deliveriesPerSec as number, ratio: false },
+  { scenario: 'fanout-steady', label: 'server CPU µs per delivery', pick: (r) => r.serverCpuUsPerDelivery as number, ratio: true },
+  { scenario: 'fanout-steady', label: 'server cores busy', pick: (r) => r.serverCores as number, ratio: false },
+  { scenario: 'fanout-steady', label: 'server CPU share in kernel', pick: (r) => r.serverKernelShare as number, ratio: false },
+  { scenario: 'fanout-steady', label: 'loader cores busy', pick: (r) => r.loaderCores as number, ratio: false },
+  { scenario: 'fanout-steady', label: 'other cores busy (not server, not loader)', pick: (r) => r.otherCores as number, ratio: false },
   { scenario: 'http', label: 'signed publishes/s (empty channel)', pick: (r) => r.publishesPerSec as number, ratio: true },
   { scenario: 'http', label: 'server CPU µs per publish', pick: (r) => r.serverCpuUsPerPublish as number, ratio: true },
   { scenario: 'http', label: 'server cores busy', pick: (r) => r.serverCores as number, ratio: false },
+  { scenario: 'http', label: 'server CPU share in kernel', pick: (r) => r.serverKernelShare as number, ratio: false },
   { scenario: 'http', label: 'loader cores busy', pick: (r) => r.loaderCores as number, ratio: false },
   { scenario: 'http', label: 'other cores busy (not server, not loader)', pick: (r) => r.otherCores as number, ratio: false },
 ];

@@ -7,13 +7,14 @@ import { appendFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir, homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { SubscriberClientKind } from './loaderMessages.ts';
 import { machineInfo, packageVersion } from './machine.ts';
 import { type RunRecord, markdownTable } from './report.ts';
 import { runFanout } from './scenarios/fanout.ts';
 import { runHttp } from './scenarios/http.ts';
 import { type RunningTarget, TARGET_NAMES, type TargetName, sleep, startTarget, targetSpec } from './targets.ts';
 
-const SCENARIOS = ['fanout', 'http'] as const;
+const SCENARIOS = ['fanout', 'fanout-steady', 'http'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values: a } = parseArgs({
@@ -25,11 +26,12 @@ const { values: a } = parseArgs({
     subscribers: { type: 'string', default: '5000' },
     duration: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '2' },
-    window: { type: 'string', default: '16' },
-    rate: { type: 'string', default: '0' },
+    window: { type: 'string', default: '64' },
+    'steady-rate': { type: 'string', default: '10' },
     'fanout-http-connections': { type: 'string', default: '4' },
     'http-connections': { type: 'string', default: '64' },
     'loader-processes': { type: 'string', default: '2' },
+    client: { type: 'string', default: 'raw' },
     workers: { type: 'string', default: '2' },
     padding: { type: 'string', default: '64' },
     peers: { type: 'string', default: process.env.PEERS ?? join(homedir(), 'peers') },
@@ -43,10 +45,10 @@ const { values: a } = parseArgs({
 function usage(message?: string): never {
   if (message) process.stderr.write(`bench: ${message}\n`);
   process.stderr.write(
-    'usage: node --import tsx bench/run.ts (--compare | --scenario fanout|http --target sockudo-ts|soketi|bare)\n' +
-      '       [--runs 3] [--subscribers 5000] [--duration 10] [--warmup 2] [--window 16] [--rate 0]\n' +
-      '       [--http-connections 64] [--fanout-http-connections 4] [--loader-processes 2] [--workers 2]\n' +
-      '       [--padding 64] [--peers ~/peers] [--sockudo-dir DIR] [--out results.jsonl]\n' +
+    'usage: node --import tsx bench/run.ts (--compare | --scenario fanout|fanout-steady|http --target sockudo-ts|soketi|bare)\n' +
+      '       [--runs 3] [--subscribers 5000] [--duration 10] [--warmup 2] [--window 64] [--steady-rate 10]\n' +
+      '       [--http-connections 64] [--fanout-http-connections 4] [--loader-processes 2] [--client raw|ws]\n' +
+      '       [--workers 2] [--padding 64] [--peers ~/peers] [--sockudo-dir DIR] [--out results.jsonl]\n' +
       'Lists are comma-separated; --compare defaults to every scenario and every target.\n',
   );
   process.exit(message ? 2 : 0);
@@ -77,16 +79,20 @@ if (duration > 120) usage('--duration is capped at 120 seconds');
 const warmup = positive('warmup', a.warmup, true);
 const workers = positive('workers', a.workers);
 const loaderProcesses = positive('loader-processes', a['loader-processes']);
+const [client] = list<SubscriberClientKind>(a.client, ['raw', 'ws'], ['raw'], 'client');
 const fanout = {
   subscribers,
   loaderProcesses,
+  client,
   warmupSeconds: warmup,
   durationSeconds: duration,
   window: positive('window', a.window),
-  rate: positive('rate', a.rate, true),
+  rate: 0,
   httpConnections: positive('fanout-http-connections', a['fanout-http-connections']),
   padding: positive('padding', a.padding, true),
 };
+/** The same fan-out at a fixed publish rate every target sustains: CPU per delivery at equal load. */
+const steady = { ...fanout, rate: positive('steady-rate', a['steady-rate']) };
 const http = {
   loaderProcesses,
   connections: positive('http-connections', a['http-connections']),
@@ -117,6 +123,7 @@ emit({
   machine: machineInfo(),
   loader: { processes: loaderProcesses, ws: packageVersion(process.cwd(), 'ws') },
   fanout,
+  steady,
   http,
   runs,
   logDir,
@@ -137,7 +144,7 @@ try {
       for (const t of order) {
         const at = new Date().toISOString();
         try {
-          const result = scenario === 'fanout' ? await runFanout(t, fanout) : await runHttp(t, http);
+          const result = scenario === 'http' ? await runHttp(t, http) : await runFanout(t, scenario === 'fanout' ? fanout : steady);
           records.push({ target: t.spec.name, scenario, result: result as unknown as Record<string, unknown> });
           emit({ type: 'run', target: t.spec.name, run, at, ...result });
         } catch (err) {

@@ -1,56 +1,16 @@
 // One loader child process: holds a share of the WebSocket subscribers of one channel and counts the
 // frames that carry the benchmark's marker, reporting the running total to the parent every 10 ms.
-import WebSocket from 'ws';
 import type { SubscriberCommand, SubscriberReport } from './loaderMessages.ts';
+import { openRawSubscriber } from './rawSubscriber.ts';
+import type { OpenSubscriber, Subscriber, SubscriberCounts } from './subscriberClient.ts';
+import { openWsSubscriber } from './wsSubscriber.ts';
 
 const send = (m: SubscriberReport) => process.send?.(m);
-const PONG = JSON.stringify({ event: 'pusher:pong', data: {} });
-
-let delivered = 0;
-let lostSockets = 0;
-let closing = false;
-const sockets: WebSocket[] = [];
-
-/** Opens one subscriber; resolves true once the server confirmed the subscription. */
-function subscribe(url: string, channel: string, marker: Buffer): Promise<string | null> {
-  return new Promise((resolve) => {
-    let subscribed = false;
-    const ws = new WebSocket(url, { perMessageDeflate: false, skipUTF8Validation: true, handshakeTimeout: 15_000 });
-    const fail = (why: string) => {
-      if (subscribed) return;
-      clearTimeout(timer);
-      ws.terminate();
-      resolve(why);
-    };
-    const timer = setTimeout(() => fail('no subscription_succeeded within 20 s'), 20_000);
-    ws.on('message', (data: Buffer) => {
-      if (subscribed) {
-        // The hot path: one native byte search per frame, no JSON parsing.
-        if (data.indexOf(marker) !== -1) delivered++;
-        else if (data.includes('pusher:ping')) ws.send(PONG);
-        return;
-      }
-      const m = JSON.parse(data.toString('utf8')) as { event?: string; data?: unknown };
-      if (m.event === 'pusher:connection_established') {
-        ws.send(JSON.stringify({ event: 'pusher:subscribe', data: { channel } }));
-      } else if (m.event === 'pusher_internal:subscription_succeeded') {
-        subscribed = true;
-        clearTimeout(timer);
-        sockets.push(ws);
-        resolve(null);
-      } else if (m.event === 'pusher:error') {
-        fail(`pusher:error ${JSON.stringify(m.data)}`);
-      }
-    });
-    ws.on('error', (err) => fail(err.message));
-    ws.on('close', (code) => {
-      if (subscribed && !closing) lostSockets++;
-      fail(`closed with ${code} before subscribing`);
-    });
-  });
-}
+const counts: SubscriberCounts = { delivered: 0, lost: 0, closing: false };
+const subscribers: Subscriber[] = [];
 
 async function connect(c: Extract<SubscriberCommand, { type: 'connect' }>): Promise<void> {
+  const open: OpenSubscriber = c.client === 'ws' ? openWsSubscriber : openRawSubscriber;
   const marker = Buffer.from(c.marker);
   let next = 0;
   let failed = 0;
@@ -59,27 +19,28 @@ async function connect(c: Extract<SubscriberCommand, { type: 'connect' }>): Prom
   const lane = async () => {
     while (next < c.count) {
       next++;
-      const err = await subscribe(c.url, c.channel, marker);
-      if (err) {
+      try {
+        subscribers.push(await open(c.url, c.channel, marker, counts));
+      } catch (err) {
         failed++;
-        firstError ??= err;
+        firstError ??= (err as Error).message;
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(c.concurrency, c.count) }, lane));
-  send({ type: 'ready', subscribed: sockets.length, failed, firstError });
+  send({ type: 'ready', subscribed: subscribers.length, failed, firstError });
   let reported = -1;
   setInterval(() => {
-    if (delivered === reported) return;
-    reported = delivered;
-    send({ type: 'count', delivered, lostSockets });
+    if (counts.delivered === reported) return;
+    reported = counts.delivered;
+    send({ type: 'count', delivered: counts.delivered, lostSockets: counts.lost });
   }, 10);
 }
 
 /** Drops every socket at once (no closing handshakes to wait for) and exits; the parent awaits the exit. */
 function close(): void {
-  closing = true;
-  for (const ws of sockets) ws.terminate();
+  counts.closing = true;
+  for (const s of subscribers) s.close();
   process.exit(0);
 }
 

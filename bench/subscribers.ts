@@ -1,7 +1,7 @@
 // The parent's side of the subscriber fleet: forks the loader processes, splits the connections between
 // them, and keeps the running total of deliveries they report.
 import { type ChildProcess, fork } from 'node:child_process';
-import type { SubscriberCommand, SubscriberReport } from './loaderMessages.ts';
+import type { SubscriberClientKind, SubscriberCommand, SubscriberReport } from './loaderMessages.ts';
 
 const CHILD = new URL('./subscriberProcess.ts', import.meta.url);
 
@@ -11,6 +11,7 @@ export interface FleetOptions {
   processes: number;
   channel: string;
   marker: string;
+  client: SubscriberClientKind;
   /** Handshakes in flight per process. */
   concurrency?: number;
 }
@@ -52,7 +53,7 @@ export class SubscriberFleet {
               }
             });
             child.once('exit', (code) => reject(new Error(`subscriber process exited with ${code} while connecting`)));
-            const cmd: SubscriberCommand = { type: 'connect', url: o.url, count, channel: o.channel, marker: o.marker, concurrency: o.concurrency ?? 64 };
+            const cmd: SubscriberCommand = { type: 'connect', url: o.url, count, channel: o.channel, marker: o.marker, concurrency: o.concurrency ?? 64, client: o.client };
             child.send(cmd);
           }),
       ),

@@ -1,5 +1,6 @@
 // Fan-out: one public channel, N subscribers, signed HTTP publishes. Reports deliveries per second counted
 // by the subscribers, with the clock stopped only once every accepted publish has reached every subscriber.
+import type { SubscriberClientKind } from '../loaderMessages.ts';
 import { PublishClient, publishBody } from '../publishClient.ts';
 import { SubscriberFleet } from '../subscribers.ts';
 import { type RunningTarget, sleep } from '../targets.ts';
@@ -8,6 +9,7 @@ import { MeasureWindow, type WindowCpu } from '../window.ts';
 export interface FanoutOptions {
   subscribers: number;
   loaderProcesses: number;
+  client: SubscriberClientKind;
   warmupSeconds: number;
   durationSeconds: number;
   /** Publishes whose deliveries may be outstanding at once (the closed loop's window). */
@@ -21,7 +23,8 @@ export interface FanoutOptions {
 }
 
 export interface FanoutResult extends WindowCpu {
-  scenario: 'fanout';
+  scenario: 'fanout' | 'fanout-steady';
+  client: SubscriberClientKind;
   subscribers: number;
   connectSeconds: number;
   connectFailures: number;
@@ -53,6 +56,7 @@ export async function runFanout(target: RunningTarget, o: FanoutOptions): Promis
     processes: o.loaderProcesses,
     channel: CHANNEL,
     marker: MARKER,
+    client: o.client,
   });
   const body = publishBody(CHANNEL, MARKER, o.padding);
   const client = new PublishClient(`http://127.0.0.1:${target.spec.port}`, o.httpConnections, body);
@@ -100,7 +104,8 @@ export async function runFanout(target: RunningTarget, o: FanoutOptions): Promis
       const publishes = client.ok - okBefore;
       const deliveries = fleet.deliveries - deliveredBefore;
       return {
-        scenario: 'fanout',
+        scenario: o.rate > 0 ? 'fanout-steady' : 'fanout',
+        client: o.client,
         subscribers: subs,
         connectSeconds: fleet.connectSeconds,
         connectFailures: fleet.failed,
@@ -114,7 +119,7 @@ export async function runFanout(target: RunningTarget, o: FanoutOptions): Promis
         lostSockets: fleet.lostSockets,
         publishFailures: client.failed - failedBefore,
         firstError: client.firstError ?? fleet.firstError,
-        frameBytes: JSON.stringify({ event: MARKER, channel: CHANNEL, data: (JSON.parse(body) as { data: string }).data }).length,
+        frameBytes: frameBytes(body),
         ...cpu,
       };
     } finally {
@@ -124,4 +129,10 @@ export async function runFanout(target: RunningTarget, o: FanoutOptions): Promis
     await client.close();
     await fleet.close();
   }
+}
+
+/** Size of the frame subscribers receive for `body`, as the Pusher protocol shapes it. */
+function frameBytes(body: string): number {
+  const { name, channel, data } = JSON.parse(body) as { name: string; channel: string; data: string };
+  return Buffer.byteLength(JSON.stringify({ event: name, channel, data }));
 }

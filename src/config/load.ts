@@ -24,6 +24,7 @@ export const SERVER_ENV: EnvBinding[] = [
   { names: ['SOCKUDO_ACTIVITY_TIMEOUT', 'ACTIVITY_TIMEOUT'], path: ['activity_timeout'], kind: 'int' },
   { names: ['SOCKUDO_PONG_TIMEOUT'], path: ['pong_timeout'], kind: 'int' },
   { names: ['SOCKUDO_MAX_CONNECTIONS'], path: ['max_connections'], kind: 'int' },
+  { names: ['SOCKUDO_MAX_CONNECTIONS_PER_IP'], path: ['max_connections_per_ip'], kind: 'int' },
   { names: ['SOCKUDO_WEBSOCKET_MAX_PAYLOAD_KB', 'WEBSOCKET_MAX_PAYLOAD_KB'], path: ['websocket_max_payload_kb'], kind: 'int' },
   { names: ['SOCKUDO_WEBSOCKET_MAX_BACKPRESSURE_KB'], path: ['websocket_max_backpressure_kb'], kind: 'int' },
   { names: ['SOCKUDO_HTTP_MAX_BODY_KB'], path: ['http_max_body_kb'], kind: 'int' },
@@ -64,6 +65,7 @@ export const APP_ENV: EnvBinding[] = [
       'max_client_events_per_second',
       'max_presence_members_per_channel',
       'max_presence_member_size_in_kb',
+      'max_api_requests_per_second',
     ] as const
   ).map((k) => ({ names: [`SOCKUDO_DEFAULT_APP_${k.toUpperCase()}`], path: ['limits', k], kind: 'int' as const })),
   { names: ['SOCKUDO_DEFAULT_APP_ENABLE_CLIENT_MESSAGES', 'SOCKUDO_ENABLE_CLIENT_MESSAGES'], path: ['features', 'enable_client_messages'], kind: 'bool' },

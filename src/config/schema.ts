@@ -23,6 +23,8 @@ export const appLimitsSchema = z.strictObject({
   max_presence_members_per_channel: positiveInt.default(100),
   /** Size of one member's JSON `user_info` in KiB; over it: pusher:error 4300. */
   max_presence_member_size_in_kb: positiveInt.default(2),
+  /** HTTP API requests per second for this app; 0 = unlimited. Over it: HTTP 429 with Retry-After. */
+  max_api_requests_per_second: nonNegativeInt.default(0),
 });
 
 export const appFeaturesSchema = z.strictObject({
@@ -61,6 +63,8 @@ export const configSchema = z.strictObject({
   pong_timeout: positiveInt.max(600).default(30),
   /** Connections on this host across all apps; 0 = unlimited. Over it: close 4100. */
   max_connections: nonNegativeInt.default(0),
+  /** Concurrent connections from one client address on this host; 0 = unlimited. Over it: close 4100. */
+  max_connections_per_ip: nonNegativeInt.default(0),
   /** Largest inbound WebSocket frame in KiB; larger frames close the socket with 1009. */
   websocket_max_payload_kb: positiveInt.max(16 * 1024).default(64),
   /** Bytes buffered for one slow socket before it is closed (uWS maxBackpressure). */

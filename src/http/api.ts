@@ -1,4 +1,5 @@
 // The HTTP API, run on the primary: routing, authentication, and the JSON answers for /apps/{id}/... .
+import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { verifyApiRequest, parseQuery } from '../auth/apiSignature.ts';
 import type { AppConfig, Config } from '../config/schema.ts';
 import { HttpError } from '../errors.ts';
@@ -53,11 +54,17 @@ export class Api {
   private readonly appsByKey: Map<string, AppConfig>;
   private readonly appIndex: Map<string, number>;
   private readonly idempotent: IdempotentPublisher;
+  /** Per-app request budgets (only for apps with max_api_requests_per_second). */
+  private readonly limiters = new Map<string, RateLimiterMemory>();
 
   constructor(private readonly deps: ApiDeps) {
     this.appsByKey = new Map(deps.config.apps.map((a) => [a.key, a]));
     this.appIndex = new Map(deps.config.apps.map((a, i) => [a.id, i]));
     this.idempotent = new IdempotentPublisher(deps.idempotency, deps.metrics);
+    for (const a of deps.config.apps) {
+      const points = a.limits.max_api_requests_per_second;
+      if (points > 0) this.limiters.set(a.id, new RateLimiterMemory({ points, duration: 1 }));
+    }
   }
 
   async handle(req: HttpRequestMessage): Promise<ApiResponse> {
@@ -90,6 +97,7 @@ export class Api {
 
   private async route(req: HttpRequestMessage, app: AppConfig, rest: string[], params: Map<string, string>): Promise<ApiResponse> {
     if (!app.enabled) throw new HttpError('forbidden', 'Application disabled');
+    await this.spendBudget(app);
     const index = this.appIndex.get(app.id) as number;
     const { hub, publisher } = this.deps;
     const second = rest[1];
@@ -174,6 +182,20 @@ export class Api {
       throw err;
     }
     return { events: fresh, keys };
+  }
+
+  /** Per-app HTTP rate limit: 429 with Retry-After once the second's budget is spent. */
+  private async spendBudget(app: AppConfig): Promise<void> {
+    const limiter = this.limiters.get(app.id);
+    if (!limiter) return;
+    try {
+      await limiter.consume(app.id);
+    } catch (refusal) {
+      const wait = Math.max(1, Math.ceil(((refusal as { msBeforeNext?: number }).msBeforeNext ?? 1000) / 1000));
+      const err = new HttpError('rateLimited', `Rate limit of ${app.limits.max_api_requests_per_second} requests per second exceeded`);
+      (err as { headers: Record<string, string> }).headers = { 'Retry-After': String(wait) };
+      throw err;
+    }
   }
 
   private ttlMs(app: AppConfig): number {

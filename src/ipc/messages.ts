@@ -15,6 +15,8 @@ export interface WorkerInit {
   metricCounters: SharedArrayBuffer;
   /** Int32 subscriber counts per occupied channel, one region per worker (see channels/channelCounts.ts). */
   channelCounts: SharedArrayBuffer;
+  /** Int32 connection counts per client-address bucket (see apps/ipQuota.ts). */
+  ipCounts: SharedArrayBuffer;
 }
 
 /** What workers need of a V2 channel message beyond its frame: replay position and filter inputs. */

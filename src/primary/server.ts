@@ -6,6 +6,7 @@ import type { Server } from 'node:http';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { ConnectionQuota } from '../apps/connectionQuota.ts';
 import { ChannelCounts } from '../channels/channelCounts.ts';
+import { IpQuota } from '../apps/ipQuota.ts';
 import type { Config } from '../config/schema.ts';
 import { Api } from '../http/api.ts';
 import { type PrimaryToWorker, type TopicFrame, type WorkerInit, type WorkerToPrimary, assertNever } from '../ipc/messages.ts';
@@ -43,11 +44,12 @@ class WorkerHandle {
   }
 }
 
-function freePort(host: string): Promise<number> {
+/** Binds and releases `port` (0: any free port) and returns it. */
+function probePort(host: string, wanted: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createNetServer();
     probe.once('error', reject);
-    probe.listen(0, host, () => {
+    probe.listen(wanted, host, () => {
       const { port } = probe.address() as AddressInfo;
       probe.close(() => resolve(port));
     });
@@ -60,6 +62,7 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
   const connectionCounts = ConnectionQuota.allocate(config.apps.length);
   const metricCounters = WorkerCounters.allocate(workerCount, config.apps.length);
   const channelCountsBuffer = ChannelCounts.allocate(workerCount, config.max_channels_per_worker);
+  const ipCounts = IpQuota.allocate();
   const quota = new ConnectionQuota(connectionCounts);
   const metrics = new Metrics(config, quota, new WorkerCounters(metricCounters, workerCount, config.apps.length, 0));
   const workers: WorkerHandle[] = [];
@@ -107,7 +110,7 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
 
   const spawn = (index: number, port: number) =>
     new Promise<WorkerHandle>((resolve, reject) => {
-      const init: WorkerInit = { index, workerCount, config, port, connectionCounts, metricCounters, channelCounts: channelCountsBuffer };
+      const init: WorkerInit = { index, workerCount, config, port, connectionCounts, metricCounters, channelCounts: channelCountsBuffer, ipCounts };
       const thread = new Worker(WORKER_ENTRY, { workerData: init });
       const handle = new WorkerHandle(index, thread);
       let started = false;
@@ -134,14 +137,7 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
       });
     });
 
-  // uWS sets SO_REUSEPORT only on a non-zero port, so port 0 is resolved to a free port first; then
-  // every worker listens on the same port and the kernel spreads connections over them.
-  const port = config.port === 0 ? await freePort(config.host) : config.port;
-  const first = await spawn(0, port);
-  workers.push(first);
-  const rest = await Promise.all(Array.from({ length: workerCount - 1 }, (_, i) => spawn(i + 1, port)));
-  workers.push(...rest);
-
+  // The metrics listener first: if its port is taken, nothing else has started yet.
   let metricsServer: Server | null = null;
   let metricsPort: number | null = null;
   if (config.metrics.enabled) {
@@ -149,7 +145,30 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
     metricsServer = started.server;
     metricsPort = started.port;
   }
-  log.info({ host: config.host, port: first.readyPort, workers: workerCount, metricsPort, mode: config.mode }, 'sockudo-ts listening');
+
+  // uWS sets SO_REUSEPORT, so a second server on the same port would silently share it: probe with a
+  // plain socket first (which fails if anyone holds the port). Port 0 becomes a free port the same way.
+  let port: number;
+  try {
+    port = await probePort(config.host, config.port);
+  } catch (err) {
+    metricsServer?.close();
+    throw new Error(`cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`);
+  }
+  try {
+    workers.push(await spawn(0, port));
+    workers.push(...(await Promise.all(Array.from({ length: workerCount - 1 }, (_, i) => spawn(i + 1, port)))));
+  } catch (err) {
+    // Stop the threads that did start (never terminate() a listening uWS thread), then give up.
+    stopping = true;
+    await Promise.all(workers.map((w) => new Promise<void>((resolve) => {
+      w.thread.once('exit', () => resolve());
+      w.post({ type: 'stop' });
+    })));
+    metricsServer?.close();
+    throw err;
+  }
+  log.info({ host: config.host, port: port, workers: workerCount, metricsPort, mode: config.mode }, 'sockudo-ts listening');
 
   let shutdownPromise: Promise<void> | null = null;
   const shutdown = () => {
@@ -172,7 +191,7 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
   };
 
   return {
-    port: first.readyPort,
+    port: port,
     workerPorts: workers.map((w) => w.workerPort),
     metricsPort,
     workerCount,

@@ -103,11 +103,13 @@ function parseTagNode(v: unknown, depth: number, count: { n: number }): TagNode 
   };
   if (n.cmp === 'ex' || n.cmp === 'nex') return { key: n.key, cmp: n.cmp };
   if (n.cmp === 'in' || n.cmp === 'nin') {
-    if (!Array.isArray(n.vals)) throw new Error(`'${n.cmp}' needs vals`);
+    if (!Array.isArray(n.vals) || n.vals.length === 0) throw new Error(`'${n.cmp}' needs a non-empty vals list`);
     return { key: n.key, cmp: n.cmp, vals: n.vals.map(str) };
   }
   if (typeof n.cmp !== 'string' || !LEAF_CMPS.has(n.cmp)) throw new Error(`unknown cmp '${String(n.cmp)}'`);
-  return { key: n.key, cmp: n.cmp as 'eq', val: str(n.val) };
+  const val = str(n.val);
+  if (val === '') throw new Error(`'${n.cmp}' needs a non-empty val`);
+  return { key: n.key, cmp: n.cmp as 'eq', val };
 }
 
 function evalTags(node: TagNode, tags: Record<string, string>): boolean {
@@ -141,12 +143,17 @@ function evalTags(node: TagNode, tags: Record<string, string>): boolean {
     case 'ct':
       return value.includes(node.val);
     default: {
-      const a = Number(value);
-      const b = Number(node.val);
-      if (Number.isNaN(a) || Number.isNaN(b)) return false;
+      const a = toNumber(value);
+      const b = toNumber(node.val);
+      if (a === null || b === null) return false;
       return node.cmp === 'gt' ? a > b : node.cmp === 'gte' ? a >= b : node.cmp === 'lt' ? a < b : a <= b;
     }
   }
+}
+
+/** Plain decimal numbers only: '', ' 5 ' and '0x10' are not numbers here. */
+function toNumber(s: string): number | null {
+  return /^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(s) ? Number(s) : null;
 }
 
 function truthy(v: unknown): boolean {
@@ -164,7 +171,9 @@ export function wildcardError(pattern: string): string | null {
   return null;
 }
 
+/** Only public channels ever reach a wildcard subscription (no signature was checked for it). */
 export function wildcardMatches(pattern: string, channel: string): boolean {
+  if (channel.startsWith('private-') || channel.startsWith('presence-') || channel.startsWith('#')) return false;
   const star = pattern.indexOf('*');
   const prefix = pattern.slice(0, star);
   const suffix = pattern.slice(star + 1);

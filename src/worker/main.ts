@@ -3,6 +3,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { ConnectionQuota } from '../apps/connectionQuota.ts';
 import { ChannelCounts } from '../channels/channelCounts.ts';
+import { IpQuota } from '../apps/ipQuota.ts';
 import { type PrimaryToWorker, type WorkerInit, type WorkerToPrimary, assertNever } from '../ipc/messages.ts';
 import { createLogger } from '../log.ts';
 import { WorkerCounters } from '../metrics/workerCounters.ts';
@@ -20,7 +21,8 @@ let draining = false;
 const quota = new ConnectionQuota(init.connectionCounts);
 const counters = new WorkerCounters(init.metricCounters, init.workerCount, config.apps.length, index);
 const channelCounts = new ChannelCounts(init.channelCounts, config.max_channels_per_worker, index);
-const ws = new WsServer({ config, workerIndex: index, quota, counters, channelCounts, log, toPrimary, isDraining: () => draining });
+const ipQuota = new IpQuota(init.ipCounts);
+const ws = new WsServer({ config, workerIndex: index, quota, ipQuota, counters, channelCounts, log, toPrimary, isDraining: () => draining });
 const http = new HttpBridge({ config, log, toPrimary, isDraining: () => draining });
 
 const app = uws().App();

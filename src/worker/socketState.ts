@@ -36,6 +36,8 @@ export class SocketState {
   clientEventCount = 0;
   /** V2: whether the socket receives its own client events (`?echo_messages=false` turns it off). */
   echo = true;
+  /** The IpQuota bucket this socket holds a place in, -1 when none. */
+  ipBucket = -1;
 
   constructor(
     readonly socketId: string,
@@ -43,7 +45,7 @@ export class SocketState {
     readonly appIndex: number,
     readonly protocol: ProtocolVersion,
     /** When set, the socket is sent this error and closed as soon as it opens. */
-    readonly rejection: WsErrorName | null,
+    public rejection: WsErrorName | null,
     now: number,
   ) {
     this.connectedAt = now;

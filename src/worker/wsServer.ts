@@ -2,6 +2,7 @@
 // and native fan-out of frames the primary publishes. Channel, client-event and sign-in handling live in
 // subscriptions.ts, clientEvents.ts and signin.ts.
 import type { ConnectionQuota } from '../apps/connectionQuota.ts';
+import { IpQuota } from '../apps/ipQuota.ts';
 import type { ChannelCounts } from '../channels/channelCounts.ts';
 import type { AppConfig, Config } from '../config/schema.ts';
 import { WS_ERRORS, type WsErrorName } from '../errors.ts';
@@ -29,6 +30,7 @@ export interface WsServerDeps {
   config: Config;
   workerIndex: number;
   quota: ConnectionQuota;
+  ipQuota: IpQuota;
   counters: WorkerCounters;
   channelCounts: ChannelCounts;
   log: Logger;
@@ -78,7 +80,9 @@ export class WsServer {
       // uWS drops a socket silently (1006) past its own limit, so it gets headroom and our limit is
       // enforced in onMessage with a proper 1009 close; frames past 4x the limit still drop at once.
       maxPayloadLength: config.websocket_max_payload_kb * 1024 * 4,
-      maxBackpressure: config.websocket_max_backpressure_kb * 1024,
+      // Our soft limit (the sweep closes with 4100) is websocket_max_backpressure_kb; uWS's hard limit,
+      // twice that, drops a socket that fills up faster than the sweep runs.
+      maxBackpressure: config.websocket_max_backpressure_kb * 1024 * 2,
       closeOnBackpressureLimit: 1,
       idleTimeout: idle,
       // Heartbeats are ours (sweep): app-level pings for V1, native pings for V2, both closing with 4201.
@@ -92,6 +96,7 @@ export class WsServer {
         const protocol: ProtocolVersion = req.getQuery('protocol') === '2' ? 2 : 1;
         const state = this.admit(key, protocol);
         if (req.getQuery('echo_messages') === 'false') state.echo = false;
+        this.admitAddress(state, res);
         res.upgrade(
           state,
           req.getHeader('sec-websocket-key'),
@@ -126,6 +131,19 @@ export class WsServer {
     return new SocketState(this.ids.next(), found.app, found.index, protocol, null, now);
   }
 
+  /** The per-address cap, after the app's: a refused socket gives its app place back. */
+  private admitAddress(state: SocketState, res: { getRemoteAddressAsText(): ArrayBuffer }): void {
+    const limit = this.deps.config.max_connections_per_ip;
+    if (limit === 0 || state.rejection) return;
+    const bucket = IpQuota.bucket(Buffer.from(res.getRemoteAddressAsText()).toString());
+    if (this.deps.ipQuota.acquire(bucket, limit)) {
+      state.ipBucket = bucket;
+      return;
+    }
+    this.deps.quota.release(state.appIndex);
+    state.rejection = 'ipOverQuota';
+  }
+
   private onOpen(ws: Ws): void {
     const s = ws.getUserData();
     if (s.rejection) {
@@ -150,6 +168,7 @@ export class WsServer {
     if (s.rejection) return;
     this.sockets.delete(s.socketId);
     this.deps.quota.release(s.appIndex);
+    if (s.ipBucket >= 0) this.deps.ipQuota.release(s.ipBucket);
     this.deps.counters.add(s.appIndex, FIELD.disconnections);
     // uWS drops the topic subscriptions itself; the bookkeeping (counts, presence) is ours.
     leaveAllChannels(this, s);
@@ -247,7 +266,12 @@ export class WsServer {
     const activityMs = config.activity_timeout * 1000;
     const pongMs = config.pong_timeout * 1000;
     const signinMs = config.user_authentication_timeout * 1000;
+    const maxBuffered = config.websocket_max_backpressure_kb * 1024;
     for (const s of this.sockets.values()) {
+      if (s.ws && s.ws.getBufferedAmount() > maxBuffered) {
+        this.closeWith(s, 'slowConsumer');
+        continue;
+      }
       if (s.pingSentAt !== 0) {
         if (now - s.pingSentAt >= pongMs) this.closeWith(s, 'pongTimeout');
       } else if (s.protocol === 1 && now - s.lastActivity >= activityMs) {

@@ -147,11 +147,11 @@ describe('client events', () => {
     const got: Record<string, unknown[]> = { alice: [], bob: [], carol: [] };
     const channels = await Promise.all([alice, bob, carol].map((c) => subscribed(c, 'private-chat')));
     channels.forEach((ch, i) => ch.bind('client-typing', (d: unknown) => got[['alice', 'bob', 'carol'][i]].push(d)));
-    assert.equal(channels[0].trigger('client-typing', { who: 'alice' }), true);
     // Order per channel: a later server event on the channel arrives after the client event.
+    const fenced = channels.map((ch) => new Promise<void>((resolve) => ch.bind('done', () => resolve())));
+    assert.equal(channels[0].trigger('client-typing', { who: 'alice' }), true);
     await serverSdk(server.port).trigger('private-chat', 'done', {});
-    await new Promise<void>((resolve) => channels[1].bind('done', () => resolve()));
-    await new Promise<void>((resolve) => (got.carol.length > 0 ? resolve() : channels[2].bind('client-typing', () => resolve())));
+    await Promise.all(fenced);
     assert.deepEqual(got.bob, [{ who: 'alice' }]);
     assert.deepEqual(got.carol, [{ who: 'alice' }]);
     assert.deepEqual(got.alice, []);

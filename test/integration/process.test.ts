@@ -123,3 +123,27 @@ describe('SIGTERM', () => {
     assert.ok(Date.now() - signalledAt < 4000, 'exits before the grace period ends');
   });
 });
+
+describe('ports in use', () => {
+  test('a second server on a taken port refuses to start (exit 1), instead of sharing it', async () => {
+    const first = startProcess({});
+    const port = await listeningPort(first);
+    const second = startProcess({ SOCKUDO_PORT: String(port) });
+    assert.equal(await second.exit, 1);
+    assert.match(second.stderr.join(''), new RegExp(`cannot listen on 127.0.0.1:${port}`));
+    first.child.kill('SIGTERM');
+    assert.equal(await first.exit, 0);
+  });
+
+  test('a taken metrics port stops start-up cleanly with exit 1', async () => {
+    const first = startProcess({ SOCKUDO_METRICS_PORT: '0' });
+    await listeningPort(first);
+    const line = first.stdout.join('').split('\n').find((l) => l.includes('sockudo-ts listening')) as string;
+    const metricsPort = (JSON.parse(line) as { metricsPort: number }).metricsPort;
+    const second = startProcess({ SOCKUDO_METRICS_PORT: String(metricsPort) });
+    assert.equal(await second.exit, 1);
+    assert.match(second.stderr.join(''), /EADDRINUSE/);
+    first.child.kill('SIGTERM');
+    assert.equal(await first.exit, 0);
+  });
+});

@@ -22,7 +22,8 @@ describe('protocol V2', () => {
     server = await startTestServer();
     port = server.port;
     const http = serverSdk(port);
-    publish = (channel, body) => http.post({ path: '/events', body: { channels: [channel].flat(), data: '{}', ...body } });
+    // The SDK JSON-encodes `body`; its typings say string.
+    publish = (channel, body) => http.post({ path: '/events', body: { channels: [channel].flat(), data: '{}', ...body } as unknown as string });
   });
   after(() => server.shutdown());
 

@@ -59,6 +59,7 @@ describe('defaults (empty env, no file)', () => {
       max_client_events_per_second: 10,
       max_presence_members_per_channel: 100,
       max_presence_member_size_in_kb: 2,
+      max_api_requests_per_second: 0,
     });
     assert.deepEqual(app.features, { enable_client_messages: true, require_user_authentication: false, enable_watchlist_events: true });
   });

@@ -42,6 +42,9 @@ function assertHttpError(fn: () => unknown, status: number, code: string, messag
   return caught;
 }
 
+/** The fields a plain Pusher publish leaves empty (V2 extras, tags, ids, idempotency key). */
+const NO_V2 = { ephemeral: false, extras: undefined, idempotencyKey: undefined, messageId: undefined, tags: undefined };
+
 describe('parseEventBody: accepted', () => {
   test('single channel, string data untouched', () => {
     assert.deepEqual(parseEventBody({ name: 'order.created', channel: 'orders', data: '{"id":"ord_123"}' }, app), {
@@ -49,6 +52,7 @@ describe('parseEventBody: accepted', () => {
       channels: ['orders'],
       data: '{"id":"ord_123"}',
       socketId: undefined,
+      ...NO_V2,
     });
   });
 
@@ -86,7 +90,7 @@ describe('parseEventBody: accepted', () => {
 
   test('the pusher SDK body shape (channels list, string data, socket_id)', () => {
     const body = { name: 'my-event', data: '{"hello":"world"}', channels: ['my-channel'], socket_id: '123.456' };
-    assert.deepEqual(parseEventBody(body, app), { name: 'my-event', channels: ['my-channel'], data: '{"hello":"world"}', socketId: '123.456' });
+    assert.deepEqual(parseEventBody(body, app), { name: 'my-event', channels: ['my-channel'], data: '{"hello":"world"}', socketId: '123.456', ...NO_V2 });
   });
 
   test('null socket_id means none', () => {
@@ -207,9 +211,9 @@ describe('parseBatchBody', () => {
       { ...app, limits: { ...app.limits, max_event_batch_size: 3 } },
     );
     assert.deepEqual(events, [
-      { name: 'e1', channels: ['a'], data: '{"n":1}', socketId: undefined },
-      { name: 'e2', channels: ['b'], data: 'two', socketId: '1.2' },
-      { name: 'e3', channels: ['c'], data: 'null', socketId: undefined },
+      { name: 'e1', channels: ['a'], data: '{"n":1}', socketId: undefined, ...NO_V2 },
+      { name: 'e2', channels: ['b'], data: 'two', socketId: '1.2', ...NO_V2 },
+      { name: 'e3', channels: ['c'], data: 'null', socketId: undefined, ...NO_V2 },
     ]);
   });
 

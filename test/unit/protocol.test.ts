@@ -24,16 +24,16 @@ const buffer = (text: string): ArrayBuffer => {
 describe('parseClientFrame: valid frames', () => {
   test('subscribe with object data (pusher-js shape)', () => {
     const f = parseClientFrame(bytes('{"event":"pusher:subscribe","data":{"channel":"orders"}}'));
-    assert.deepEqual(f, { ok: true, event: 'pusher:subscribe', channel: undefined, data: { channel: 'orders' } });
+    assert.deepEqual(f, { ok: true, event: 'pusher:subscribe', channel: undefined, data: { channel: 'orders' }, extras: undefined });
   });
 
   test('client event with channel and string data, from an ArrayBuffer', () => {
     const f = parseClientFrame(buffer('{"event":"client-typing","channel":"private-chat","data":"{\\"who\\":\\"ann\\"}"}'));
-    assert.deepEqual(f, { ok: true, event: 'client-typing', channel: 'private-chat', data: '{"who":"ann"}' });
+    assert.deepEqual(f, { ok: true, event: 'client-typing', channel: 'private-chat', data: '{"who":"ann"}', extras: undefined });
   });
 
   test('ping without data, V2 prefix kept in the event', () => {
-    assert.deepEqual(parseClientFrame(bytes('{"event":"sockudo:ping"}')), { ok: true, event: 'sockudo:ping', channel: undefined, data: undefined });
+    assert.deepEqual(parseClientFrame(bytes('{"event":"sockudo:ping"}')), { ok: true, event: 'sockudo:ping', channel: undefined, data: undefined, extras: undefined });
   });
 
   test('a view into a larger buffer reads only its own bytes', () => {
@@ -50,7 +50,7 @@ describe('parseClientFrame: valid frames', () => {
 
   test('extra fields are ignored; a non-string channel is passed through for the handler to judge', () => {
     const f = parseClientFrame(bytes('{"event":"pusher:subscribe","channel":5,"data":null,"extra":true}'));
-    assert.deepEqual(f, { ok: true, event: 'pusher:subscribe', channel: 5, data: null });
+    assert.deepEqual(f, { ok: true, event: 'pusher:subscribe', channel: 5, data: null, extras: undefined });
   });
 });
 

@@ -1,0 +1,38 @@
+// A subscriber on the `ws` client: the reference implementation, as a typical Node client receives frames.
+import WebSocket from 'ws';
+import { type OpenSubscriber, SUBSCRIBE_TIMEOUT_MS, subscribeFrame } from './subscriberClient.ts';
+
+const PONG = JSON.stringify({ event: 'pusher:pong', data: {} });
+
+export const openWsSubscriber: OpenSubscriber = (url, channel, marker, counts) =>
+  new Promise((resolve, reject) => {
+    let subscribed = false;
+    const ws = new WebSocket(url, { perMessageDeflate: false, skipUTF8Validation: true, handshakeTimeout: 15_000 });
+    const fail = (why: string) => {
+      if (subscribed) return;
+      clearTimeout(timer);
+      ws.terminate();
+      reject(new Error(why));
+    };
+    const timer = setTimeout(() => fail(`no subscription_succeeded within ${SUBSCRIBE_TIMEOUT_MS / 1000} s`), SUBSCRIBE_TIMEOUT_MS);
+    ws.on('message', (data: Buffer) => {
+      if (subscribed) {
+        // The hot path: one native byte search per frame, no JSON parsing.
+        if (data.indexOf(marker) !== -1) counts.delivered++;
+        else if (data.includes('pusher:ping')) ws.send(PONG);
+        return;
+      }
+      const m = JSON.parse(data.toString('utf8')) as { event?: string; data?: unknown };
+      if (m.event === 'pusher:connection_established') ws.send(subscribeFrame(channel));
+      else if (m.event === 'pusher_internal:subscription_succeeded') {
+        subscribed = true;
+        clearTimeout(timer);
+        resolve({ close: () => ws.terminate() });
+      } else if (m.event === 'pusher:error') fail(`pusher:error ${JSON.stringify(m.data)}`);
+    });
+    ws.on('error', (err) => fail(err.message));
+    ws.on('close', (code) => {
+      if (subscribed && !counts.closing) counts.lost++;
+      fail(`closed with ${code} before subscribing`);
+    });
+  });

@@ -1,0 +1,422 @@
+// V2 subscription filters (§3.7): event lists, tag predicates, JMESPath expressions, canonical keys, and
+// wildcard subscription patterns.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { TopicFrame, V2Meta } from '../../src/ipc/messages.ts';
+import { type CompiledFilter, type FilterView, compileFilter, wildcardError, wildcardMatches } from '../../src/protocol/filters.ts';
+import { V2Fanout } from '../../src/worker/v2Fanout.ts';
+import { ReplayMirror } from '../../src/worker/replayMirror.ts';
+
+function compiled(spec: unknown): CompiledFilter {
+  const r = compileFilter(spec);
+  assert.ok(r.ok, `expected ${JSON.stringify(spec)} to compile, got: ${r.ok ? '' : r.message}`);
+  return r.filter;
+}
+
+function refused(spec: unknown): string {
+  const r = compileFilter(spec);
+  assert.equal(r.ok, false, `expected ${JSON.stringify(spec)} to be refused`);
+  assert.ok(!r.ok);
+  assert.match(r.message, /^Invalid filter: ./);
+  return r.message;
+}
+
+function view(over: Partial<FilterView> = {}): FilterView {
+  return { event: 'price', channel: 'ticker:BTC', data: {}, ...over };
+}
+
+/** Whether the single tag node `node` accepts a message with `tags`. */
+function tagMatch(node: Record<string, unknown>, tags: Record<string, string> | undefined): boolean {
+  return compiled({ tags: node }).matches(view({ tags }));
+}
+
+describe('compileFilter: event names', () => {
+  test('only listed events pass', () => {
+    const f = compiled({ events: ['price', 'trade'] });
+    assert.equal(f.matches(view({ event: 'price' })), true);
+    assert.equal(f.matches(view({ event: 'trade' })), true);
+    assert.equal(f.matches(view({ event: 'quote' })), false);
+    assert.equal(f.matches(view({ event: 'Price' })), false, 'names are case-sensitive');
+  });
+
+  test('an empty filter object lets everything through', () => {
+    const f = compiled({});
+    assert.equal(f.matches(view({ event: 'anything', tags: { a: '1' } })), true);
+  });
+});
+
+describe('compileFilter: tag comparisons', () => {
+  test('eq: equal value only; a missing key never matches', () => {
+    const n = { key: 'symbol', cmp: 'eq', val: 'BTC' };
+    assert.equal(tagMatch(n, { symbol: 'BTC' }), true);
+    assert.equal(tagMatch(n, { symbol: 'ETH' }), false);
+    assert.equal(tagMatch(n, { symbol: 'btc' }), false);
+    assert.equal(tagMatch(n, { other: 'BTC' }), false);
+    assert.equal(tagMatch(n, undefined), false, 'a message without tags');
+  });
+
+  test('neq: different or missing value matches, equal does not', () => {
+    const n = { key: 'symbol', cmp: 'neq', val: 'BTC' };
+    assert.equal(tagMatch(n, { symbol: 'ETH' }), true);
+    assert.equal(tagMatch(n, { symbol: 'BTC' }), false);
+    assert.equal(tagMatch(n, {}), true);
+  });
+
+  test('in: value in the list; missing key does not match', () => {
+    const n = { key: 'symbol', cmp: 'in', vals: ['BTC', 'ETH'] };
+    assert.equal(tagMatch(n, { symbol: 'BTC' }), true);
+    assert.equal(tagMatch(n, { symbol: 'ETH' }), true);
+    assert.equal(tagMatch(n, { symbol: 'SOL' }), false);
+    assert.equal(tagMatch(n, {}), false);
+  });
+
+  test('nin: value outside the list or missing key matches', () => {
+    const n = { key: 'symbol', cmp: 'nin', vals: ['BTC', 'ETH'] };
+    assert.equal(tagMatch(n, { symbol: 'SOL' }), true);
+    assert.equal(tagMatch(n, { symbol: 'BTC' }), false);
+    assert.equal(tagMatch(n, {}), true);
+  });
+
+  test('ex / nex: presence of the key, whatever its value (even empty)', () => {
+    assert.equal(tagMatch({ key: 'vip', cmp: 'ex' }, { vip: '' }), true);
+    assert.equal(tagMatch({ key: 'vip', cmp: 'ex' }, { other: 'x' }), false);
+    assert.equal(tagMatch({ key: 'vip', cmp: 'nex' }, { vip: 'yes' }), false);
+    assert.equal(tagMatch({ key: 'vip', cmp: 'nex' }, { other: 'x' }), true);
+  });
+
+  test('keys inherited from Object.prototype are not tags', () => {
+    assert.equal(tagMatch({ key: 'toString', cmp: 'ex' }, {}), false);
+    assert.equal(tagMatch({ key: 'constructor', cmp: 'nex' }, {}), true);
+  });
+
+  test('sw / ew / ct: prefix, suffix, substring; missing key never matches', () => {
+    const tags = { pair: 'BTC-USD' };
+    assert.equal(tagMatch({ key: 'pair', cmp: 'sw', val: 'BTC' }, tags), true);
+    assert.equal(tagMatch({ key: 'pair', cmp: 'sw', val: 'USD' }, tags), false);
+    assert.equal(tagMatch({ key: 'pair', cmp: 'ew', val: 'USD' }, tags), true);
+    assert.equal(tagMatch({ key: 'pair', cmp: 'ew', val: 'BTC' }, tags), false);
+    assert.equal(tagMatch({ key: 'pair', cmp: 'ct', val: 'C-U' }, tags), true);
+    assert.equal(tagMatch({ key: 'pair', cmp: 'ct', val: 'ETH' }, tags), false);
+    for (const cmp of ['sw', 'ew', 'ct']) assert.equal(tagMatch({ key: 'pair', cmp, val: 'B' }, {}), false, cmp);
+  });
+
+  test('gt / gte / lt / lte compare numerically, not as strings', () => {
+    // As strings "10" < "9"; as numbers 10 > 9.
+    assert.equal(tagMatch({ key: 'n', cmp: 'gt', val: '9' }, { n: '10' }), true);
+    assert.equal(tagMatch({ key: 'n', cmp: 'lt', val: '9' }, { n: '10' }), false);
+    assert.equal(tagMatch({ key: 'n', cmp: 'gt', val: '10' }, { n: '10' }), false);
+    assert.equal(tagMatch({ key: 'n', cmp: 'gte', val: '10' }, { n: '10' }), true);
+    assert.equal(tagMatch({ key: 'n', cmp: 'gte', val: '10.5' }, { n: '10' }), false);
+    assert.equal(tagMatch({ key: 'n', cmp: 'lt', val: '10' }, { n: '9.99' }), true);
+    assert.equal(tagMatch({ key: 'n', cmp: 'lt', val: '10' }, { n: '10' }), false);
+    assert.equal(tagMatch({ key: 'n', cmp: 'lte', val: '10' }, { n: '10' }), true);
+    assert.equal(tagMatch({ key: 'n', cmp: 'lte', val: '-1' }, { n: '-2' }), true);
+    assert.equal(tagMatch({ key: 'n', cmp: 'gt', val: '1e2' }, { n: '101' }), true);
+    for (const cmp of ['gt', 'gte', 'lt', 'lte']) assert.equal(tagMatch({ key: 'n', cmp, val: '1' }, {}), false, `${cmp} on a missing key`);
+  });
+
+  test('numeric comparisons with a non-numeric tag value or filter value never match', () => {
+    for (const cmp of ['gt', 'gte', 'lt', 'lte']) {
+      assert.equal(tagMatch({ key: 'n', cmp, val: '5' }, { n: 'abc' }), false, `${cmp}: tag "abc"`);
+      assert.equal(tagMatch({ key: 'n', cmp, val: 'abc' }, { n: '5' }), false, `${cmp}: val "abc"`);
+      assert.equal(tagMatch({ key: 'n', cmp, val: 'abc' }, { n: 'abc' }), false, `${cmp}: both "abc"`);
+    }
+  });
+
+  test('an empty tag value is not the number 0', () => {
+    // Sockudo parses both sides as f64 and an empty string does not parse (sockudo-filter compare_number);
+    // JavaScript's Number('') is 0, which would make "" > -1 true.
+    assert.equal(tagMatch({ key: 'n', cmp: 'gt', val: '-1' }, { n: '' }), false, 'gt -1 with ""');
+    assert.equal(tagMatch({ key: 'n', cmp: 'lte', val: '0' }, { n: '' }), false, 'lte 0 with ""');
+    assert.equal(tagMatch({ key: 'n', cmp: 'gte', val: '0' }, { n: ' ' }), false, 'gte 0 with " "');
+  });
+
+  test('numbers (and booleans) given as values are compared as their strings', () => {
+    assert.equal(tagMatch({ key: 'level', cmp: 'eq', val: 5 }, { level: '5' }), true);
+    assert.equal(tagMatch({ key: 'level', cmp: 'eq', val: 5 }, { level: '6' }), false);
+    assert.equal(tagMatch({ key: 'level', cmp: 'in', vals: [1, 2, 3] }, { level: '2' }), true);
+    assert.equal(tagMatch({ key: 'level', cmp: 'nin', vals: [1, 2, 3] }, { level: '2' }), false);
+    assert.equal(tagMatch({ key: 'level', cmp: 'gte', val: 2.5 }, { level: '3' }), true);
+    assert.equal(tagMatch({ key: 'flag', cmp: 'eq', val: true }, { flag: 'true' }), true);
+    assert.equal(compiled({ tags: { key: 'level', cmp: 'eq', val: 5 } }).key, compiled({ tags: { key: 'level', cmp: 'eq', val: '5' } }).key);
+  });
+});
+
+describe('compileFilter: and / or / not', () => {
+  const btc = { key: 'symbol', cmp: 'eq', val: 'BTC' };
+  const big = { key: 'size', cmp: 'gte', val: '100' };
+
+  test('and needs every node, or needs one', () => {
+    const and = { op: 'and', nodes: [btc, big] };
+    const or = { op: 'or', nodes: [btc, big] };
+    assert.equal(tagMatch(and, { symbol: 'BTC', size: '150' }), true);
+    assert.equal(tagMatch(and, { symbol: 'BTC', size: '50' }), false);
+    assert.equal(tagMatch(and, { symbol: 'ETH', size: '150' }), false);
+    assert.equal(tagMatch(or, { symbol: 'ETH', size: '150' }), true);
+    assert.equal(tagMatch(or, { symbol: 'BTC', size: '1' }), true);
+    assert.equal(tagMatch(or, { symbol: 'ETH', size: '1' }), false);
+  });
+
+  test('not inverts its node', () => {
+    const not = { op: 'not', nodes: [btc] };
+    assert.equal(tagMatch(not, { symbol: 'ETH' }), true);
+    assert.equal(tagMatch(not, { symbol: 'BTC' }), false);
+    assert.equal(tagMatch(not, {}), true);
+  });
+
+  test('nested: (BTC and not small) or vip exists', () => {
+    const node = {
+      op: 'or',
+      nodes: [{ op: 'and', nodes: [btc, { op: 'not', nodes: [{ key: 'size', cmp: 'lt', val: '100' }] }] }, { key: 'vip', cmp: 'ex' }],
+    };
+    assert.equal(tagMatch(node, { symbol: 'BTC', size: '100' }), true);
+    assert.equal(tagMatch(node, { symbol: 'BTC', size: '99' }), false);
+    assert.equal(tagMatch(node, { symbol: 'ETH', size: '500' }), false);
+    assert.equal(tagMatch(node, { symbol: 'ETH', size: '1', vip: '1' }), true);
+  });
+
+  test('the legacy form: a bare tag node as the whole filter', () => {
+    const leaf = compiled(btc);
+    assert.equal(leaf.matches(view({ tags: { symbol: 'BTC' } })), true);
+    assert.equal(leaf.matches(view({ tags: { symbol: 'ETH' } })), false);
+    assert.equal(leaf.key, compiled({ tags: btc }).key, 'same filter as {tags: node}');
+
+    const branch = compiled({ op: 'or', nodes: [btc, big] });
+    assert.equal(branch.matches(view({ tags: { size: '100' } })), true);
+    assert.equal(branch.matches(view({ tags: { size: '99' } })), false);
+  });
+
+  test('events and tags are ANDed', () => {
+    const f = compiled({ events: ['trade'], tags: btc });
+    assert.equal(f.matches(view({ event: 'trade', tags: { symbol: 'BTC' } })), true);
+    assert.equal(f.matches(view({ event: 'price', tags: { symbol: 'BTC' } })), false);
+    assert.equal(f.matches(view({ event: 'trade', tags: { symbol: 'ETH' } })), false);
+  });
+});
+
+describe('compileFilter: JMESPath expressions', () => {
+  test('a string expression reaches into data', () => {
+    const f = compiled({ expression: 'data.price > `100`' });
+    assert.equal(f.matches(view({ data: { price: 101 } })), true);
+    assert.equal(f.matches(view({ data: { price: 100 } })), false);
+    assert.equal(f.matches(view({ data: { other: 1 } })), false);
+  });
+
+  test('{language: "jmespath", source} is the same expression with the same key', () => {
+    const obj = compiled({ expression: { language: 'jmespath', source: "data.side == 'buy'" } });
+    const str = compiled({ expression: "data.side == 'buy'" });
+    assert.equal(obj.matches(view({ data: { side: 'buy' } })), true);
+    assert.equal(obj.matches(view({ data: { side: 'sell' } })), false);
+    assert.equal(obj.key, str.key);
+  });
+
+  test('the projection fields beside data are visible: event, channel, tags, userId', () => {
+    assert.equal(compiled({ expression: "channel == 'ticker:BTC'" }).matches(view()), true);
+    assert.equal(compiled({ expression: "channel == 'ticker:ETH'" }).matches(view()), false);
+    assert.equal(compiled({ expression: "tags.region == 'eu'" }).matches(view({ tags: { region: 'eu' } })), true);
+    assert.equal(compiled({ expression: "userId == 'u1'" }).matches(view({ userId: 'u2' })), false);
+  });
+
+  test('JMESPath truthiness: false, null, "", [] and {} fail; 0 and non-empty values pass', () => {
+    const f = compiled({ expression: 'data.v' });
+    for (const v of [false, null, '', [], {}]) assert.equal(f.matches(view({ data: { v } })), false, JSON.stringify(v));
+    for (const v of [0, true, 'x', [0], { a: 1 }]) assert.equal(f.matches(view({ data: { v } })), true, JSON.stringify(v));
+  });
+
+  test('an expression is ANDed with events and tags', () => {
+    const f = compiled({ events: ['trade'], tags: { key: 'symbol', cmp: 'eq', val: 'BTC' }, expression: 'data.qty > `1`' });
+    const tags = { symbol: 'BTC' };
+    assert.equal(f.matches(view({ event: 'trade', tags, data: { qty: 2 } })), true);
+    assert.equal(f.matches(view({ event: 'trade', tags, data: { qty: 1 } })), false);
+    assert.equal(f.matches(view({ event: 'price', tags, data: { qty: 2 } })), false);
+    assert.equal(f.matches(view({ event: 'trade', tags: { symbol: 'ETH' }, data: { qty: 2 } })), false);
+  });
+
+  test('evaluation errors fail closed (no match, no throw)', () => {
+    // abs() of a string is a JMESPath type error; if it were taken as null, `|| true` would match.
+    const f = compiled({ expression: 'abs(event) || `true`' });
+    assert.equal(f.matches(view({ event: 'price' })), false);
+    // The same expression over a number evaluates fine, so it is the error that refuses the message.
+    const g = compiled({ expression: 'abs(data.n) || `true`' });
+    assert.equal(g.matches(view({ data: { n: -3 } })), true);
+    assert.equal(g.matches(view({ data: { n: 'x' } })), false);
+  });
+});
+
+describe('compileFilter: invalid specs', () => {
+  const leaf = { key: 'a', cmp: 'eq', val: '1' };
+
+  test('not an object', () => {
+    for (const spec of [null, undefined, 'events', 42, true, [leaf]]) refused(spec);
+  });
+
+  test('unknown cmp or op', () => {
+    assert.match(refused({ tags: { key: 'a', cmp: 'regex', val: '.*' } }), /cmp/);
+    assert.match(refused({ tags: { key: 'a', val: '1' } }), /cmp/);
+    assert.match(refused({ tags: { op: 'xor', nodes: [leaf] } }), /op/);
+    refused({ op: 'nand', nodes: [leaf] });
+    refused({ key: 'a', cmp: 'like', val: 'x' });
+  });
+
+  test('empty lists: events, nodes', () => {
+    refused({ events: [] });
+    refused({ tags: { op: 'and', nodes: [] } });
+    refused({ tags: { op: 'or', nodes: [] } });
+    refused({ tags: { op: 'or' } });
+  });
+
+  test('in / nin with an empty vals list are refused (Sockudo: "set comparison requires values")', () => {
+    refused({ tags: { key: 'a', cmp: 'in', vals: [] } });
+    refused({ tags: { key: 'a', cmp: 'nin', vals: [] } });
+  });
+
+  test("'not' takes exactly one node", () => {
+    assert.match(refused({ tags: { op: 'not', nodes: [leaf, leaf] } }), /not/);
+    refused({ tags: { op: 'not', nodes: [] } });
+  });
+
+  test('bad events', () => {
+    refused({ events: 'price' });
+    refused({ events: ['price', ''] });
+    refused({ events: ['price', 7] });
+    refused({ events: ['x'.repeat(201)] });
+    refused({ events: Array.from({ length: 51 }, (_, i) => `e${i}`) });
+    compiled({ events: Array.from({ length: 50 }, (_, i) => `e${i}`) });
+  });
+
+  test('bad leaves: no key, empty key, missing or non-scalar value, vals not a list', () => {
+    refused({ tags: { cmp: 'eq', val: '1' } });
+    refused({ tags: { key: '', cmp: 'eq', val: '1' } });
+    refused({ tags: { key: 'a', cmp: 'eq' } });
+    refused({ tags: { key: 'a', cmp: 'eq', val: { x: 1 } } });
+    refused({ tags: { key: 'a', cmp: 'in', vals: 'x' } });
+    refused({ tags: { key: 'a', cmp: 'in', vals: [null] } });
+    refused({ tags: 'symbol=BTC' });
+    refused({ tags: { op: 'and', nodes: ['x'] } });
+  });
+
+  test('too deep or too many nodes; a realistic tree is fine', () => {
+    let deep: Record<string, unknown> = leaf;
+    for (let i = 0; i < 30; i++) deep = { op: 'not', nodes: [deep] };
+    assert.match(refused({ tags: deep }), /too large/);
+    assert.match(refused({ tags: { op: 'or', nodes: Array.from({ length: 200 }, () => leaf) } }), /too large/);
+
+    let moderate: Record<string, unknown> = { op: 'or', nodes: Array.from({ length: 10 }, (_, i) => ({ key: 'k', cmp: 'eq', val: String(i) })) };
+    for (let i = 0; i < 3; i++) moderate = { op: 'and', nodes: [moderate, leaf] };
+    const f = compiled({ tags: moderate });
+    assert.equal(f.matches(view({ tags: { k: '7', a: '1' } })), true);
+    assert.equal(f.matches(view({ tags: { k: '70', a: '1' } })), false);
+  });
+
+  test('bad expressions: syntax error, empty, not a string, another language', () => {
+    refused({ expression: 'data.[' });
+    refused({ expression: '' });
+    refused({ expression: 42 });
+    refused({ expression: { language: 'sql', source: 'select 1' } });
+    refused({ expression: { language: 'jmespath' } });
+  });
+});
+
+describe('compileFilter: canonical key', () => {
+  test('equal filters written differently share a key', () => {
+    const a = compiled({ events: ['b', 'a'], tags: { key: 's', cmp: 'eq', val: 'x' }, expression: 'data.n' });
+    const b = compiled({ expression: 'data.n', tags: { val: 'x', cmp: 'eq', key: 's' }, events: ['a', 'b'] });
+    const c = compiled({ tags: { cmp: 'eq', key: 's', val: 'x' }, events: ['a', 'b', 'a'], expression: 'data.n' });
+    assert.equal(a.key, b.key);
+    assert.equal(a.key, c.key);
+    const n1 = compiled({ tags: { op: 'and', nodes: [{ key: 'a', cmp: 'ex' }, { nodes: [{ key: 'b', cmp: 'nex' }], op: 'not' }] } });
+    const n2 = compiled({ tags: { nodes: [{ cmp: 'ex', key: 'a' }, { op: 'not', nodes: [{ cmp: 'nex', key: 'b' }] }], op: 'and' } });
+    assert.equal(n1.key, n2.key);
+  });
+
+  test('different filters get different keys', () => {
+    const specs: unknown[] = [
+      {},
+      { events: ['a'] },
+      { events: ['a', 'b'] },
+      { tags: { key: 's', cmp: 'eq', val: 'x' } },
+      { tags: { key: 's', cmp: 'eq', val: 'y' } },
+      { tags: { key: 's', cmp: 'neq', val: 'x' } },
+      { tags: { key: 't', cmp: 'eq', val: 'x' } },
+      { tags: { op: 'not', nodes: [{ key: 's', cmp: 'eq', val: 'x' }] } },
+      { tags: { op: 'or', nodes: [{ key: 's', cmp: 'eq', val: 'x' }] } },
+      { expression: 'data.n' },
+      { expression: 'data.m' },
+      { events: ['a'], expression: 'data.n' },
+    ];
+    const keys = specs.map((s) => compiled(s).key);
+    assert.equal(new Set(keys).size, specs.length, `keys: ${keys.join(' | ')}`);
+  });
+});
+
+describe('wildcardError', () => {
+  test('one star, allowed characters, public name: accepted', () => {
+    for (const p of ['ticker:*', '*:usd', 'a*b', 'orders.*', 'x-_=@.:*', '*']) assert.equal(wildcardError(p), null, p);
+  });
+
+  test('no star or more than one star', () => {
+    assert.match(wildcardError('ticker') ?? '', /exactly one \*/);
+    assert.match(wildcardError('ticker:**') ?? '', /exactly one \*/);
+    assert.match(wildcardError('*a*') ?? '', /exactly one \*/);
+  });
+
+  test('private, encrypted and presence prefixes are refused', () => {
+    for (const p of ['private-*', 'private-encrypted-*', 'presence-*', 'private-chat-*']) assert.match(wildcardError(p) ?? '', /public/, p);
+  });
+
+  test('invalid characters are refused', () => {
+    for (const p of ['a b*', 'room#*', 'a/b*', 'é*', 'a\n*']) assert.match(wildcardError(p) ?? '', /invalid characters/, JSON.stringify(p));
+  });
+});
+
+describe('wildcardMatches', () => {
+  test('prefix*', () => {
+    assert.equal(wildcardMatches('ticker:*', 'ticker:BTC'), true);
+    assert.equal(wildcardMatches('ticker:*', 'ticker:'), true, 'the star may match nothing');
+    assert.equal(wildcardMatches('ticker:*', 'tickers:BTC'), false);
+    assert.equal(wildcardMatches('ticker:*', 'ticker'), false);
+  });
+
+  test('*suffix', () => {
+    assert.equal(wildcardMatches('*:usd', 'btc:usd'), true);
+    assert.equal(wildcardMatches('*:usd', 'btc:usdt'), false);
+  });
+
+  test('a*b: both ends, without overlap', () => {
+    assert.equal(wildcardMatches('a*b', 'ab'), true);
+    assert.equal(wildcardMatches('a*b', 'a-long-b'), true);
+    assert.equal(wildcardMatches('a*b', 'a-long-c'), false);
+    assert.equal(wildcardMatches('a*b', 'b-long-b'), false);
+    // "aba" starts with "ab" and ends with "ba", but they would have to share the middle "b".
+    assert.equal(wildcardMatches('ab*ba', 'aba'), false);
+    assert.equal(wildcardMatches('ab*ba', 'abba'), true);
+  });
+});
+
+describe('wildcard subscriptions deliver public channels only', () => {
+  function frame(channel: string): TopicFrame {
+    const meta: V2Meta = { channel, event: 'e', data: '{}', messageId: `m-${channel}`, ephemeral: false, publishedAt: 0 };
+    return { app: 0, topic: `2\napp\n${channel}`, frame: `frame:${channel}`, v2: meta };
+  }
+
+  test('a broad pattern that passes wildcardError never receives private or presence publishes', () => {
+    // '*', 'p*' and 'private*' are accepted by wildcardError (they do not start with "private-"), so the
+    // delivery side must not hand them private-/presence- channel messages (§3.7: "V2, public only").
+    for (const pattern of ['*', 'p*', 'pr*', 'private*', 'presence*']) {
+      assert.equal(wildcardError(pattern), null, `${pattern} is an accepted pattern`);
+      const fanout = new V2Fanout(new ReplayMirror(10, 60_000));
+      const wildTopic = fanout.joinWildcard('app', pattern, undefined);
+      const got: string[] = [];
+      const publish = (topic: string, f: string) => {
+        if (topic === wildTopic) got.push(f);
+        return 0;
+      };
+      for (const ch of ['private-secret', 'private-encrypted-x', 'presence-room']) fanout.deliver('app', frame(ch), publish);
+      assert.deepEqual(got, [], `pattern ${pattern} received private/presence frames`);
+      fanout.deliver('app', frame('public-feed'), publish);
+      fanout.deliver('app', frame('pub'), publish);
+      const expectPublic = ['public-feed', 'pub'].filter((ch) => wildcardMatches(pattern, ch)).map((ch) => `frame:${ch}`);
+      assert.deepEqual(got, expectPublic, `pattern ${pattern} still receives public channels`);
+    }
+  });
+});

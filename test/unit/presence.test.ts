@@ -1,0 +1,176 @@
+// Presence (§2.5): membership across sockets of one user, the member cap, the subscription_succeeded
+// snapshot, and validation of `channel_data`.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { type JoinResult, PresenceRegistry } from '../../src/channels/presence.ts';
+import { parsePresenceData } from '../../src/channels/presenceData.ts';
+
+const CH = 'presence-room';
+const UNLIMITED = Number.MAX_SAFE_INTEGER;
+
+function joined(r: JoinResult): { firstSocketOfUser: boolean; ids: string[] } {
+  assert.ok(r.ok, `expected the join to be accepted, got ${JSON.stringify(r)}`);
+  return { firstSocketOfUser: r.firstSocketOfUser, ids: [...r.members.keys()] };
+}
+
+describe('PresenceRegistry: join and leave', () => {
+  test("a user's first socket adds the member; a second tab does not", () => {
+    const p = new PresenceRegistry();
+    assert.deepEqual(joined(p.join('app', CH, 'u1', { name: 'Ann' }, 's1', UNLIMITED)), { firstSocketOfUser: true, ids: ['u1'] });
+    assert.deepEqual(joined(p.join('app', CH, 'u2', { name: 'Bob' }, 's2', UNLIMITED)), { firstSocketOfUser: true, ids: ['u1', 'u2'] });
+    assert.deepEqual(joined(p.join('app', CH, 'u1', { name: 'Ann' }, 's3', UNLIMITED)), { firstSocketOfUser: false, ids: ['u1', 'u2'] });
+    assert.deepEqual([...(p.members('app', CH).get('u1')?.sockets ?? [])], ['s1', 's3']);
+    assert.deepEqual(p.members('app', CH).get('u1')?.info, { name: 'Ann' });
+  });
+
+  test('the member leaves with their last socket only', () => {
+    const p = new PresenceRegistry();
+    p.join('app', CH, 'u1', {}, 's1', UNLIMITED);
+    p.join('app', CH, 'u1', {}, 's2', UNLIMITED);
+    p.join('app', CH, 'u2', {}, 's3', UNLIMITED);
+    assert.equal(p.leave('app', CH, 'u1', 's1'), false, 'another tab is still there');
+    assert.deepEqual([...p.members('app', CH).keys()], ['u1', 'u2']);
+    assert.equal(p.leave('app', CH, 'u1', 's2'), true, 'last socket: the member left');
+    assert.deepEqual([...p.members('app', CH).keys()], ['u2']);
+    assert.equal(p.leave('app', CH, 'u2', 's3'), true);
+    assert.equal(p.members('app', CH).size, 0);
+  });
+
+  test('leaves that do not match a membership change nothing', () => {
+    const p = new PresenceRegistry();
+    p.join('app', CH, 'u1', {}, 's1', UNLIMITED);
+    assert.equal(p.leave('app', CH, 'u1', 'not-a-socket'), false);
+    assert.equal(p.leave('app', CH, 'u9', 's1'), false, 'socket of another user');
+    assert.equal(p.leave('app', 'presence-other', 'u1', 's1'), false);
+    assert.equal(p.leave('app2', CH, 'u1', 's1'), false);
+    assert.deepEqual([...p.members('app', CH).keys()], ['u1']);
+    assert.equal(p.leave('app', CH, 'u1', 's1'), true);
+    assert.equal(p.leave('app', CH, 'u1', 's1'), false, 'a second leave of the same socket');
+  });
+
+  test('a member who left and comes back is a first socket again', () => {
+    const p = new PresenceRegistry();
+    p.join('app', CH, 'u1', {}, 's1', UNLIMITED);
+    p.leave('app', CH, 'u1', 's1');
+    assert.equal(joined(p.join('app', CH, 'u1', {}, 's2', UNLIMITED)).firstSocketOfUser, true);
+  });
+
+  test('channels and apps are separate', () => {
+    const p = new PresenceRegistry();
+    p.join('app', CH, 'u1', {}, 's1', UNLIMITED);
+    assert.equal(joined(p.join('app', 'presence-other', 'u1', {}, 's1', UNLIMITED)).firstSocketOfUser, true);
+    assert.equal(joined(p.join('app2', CH, 'u1', {}, 's1', UNLIMITED)).firstSocketOfUser, true);
+    assert.equal(p.members('app', CH).size, 1);
+    assert.equal(p.members('app3', CH).size, 0);
+  });
+});
+
+describe('PresenceRegistry: member cap', () => {
+  test('at the cap a new user is refused, a known user may add sockets', () => {
+    const p = new PresenceRegistry();
+    joined(p.join('app', CH, 'u1', {}, 's1', 2));
+    joined(p.join('app', CH, 'u2', {}, 's2', 2));
+    assert.deepEqual(p.join('app', CH, 'u3', {}, 's3', 2), { ok: false, reason: 'overCapacity' });
+    assert.deepEqual([...p.members('app', CH).keys()], ['u1', 'u2'], 'the refused user was not added');
+    assert.equal(joined(p.join('app', CH, 'u1', {}, 's4', 2)).firstSocketOfUser, false);
+    // a place frees up when a member leaves
+    p.leave('app', CH, 'u2', 's2');
+    assert.equal(joined(p.join('app', CH, 'u3', {}, 's3', 2)).firstSocketOfUser, true);
+  });
+
+  test('the cap counts users, not sockets', () => {
+    const p = new PresenceRegistry();
+    for (let i = 0; i < 5; i++) joined(p.join('app', CH, 'u1', {}, `s${i}`, 2));
+    assert.equal(joined(p.join('app', CH, 'u2', {}, 'x', 2)).firstSocketOfUser, true);
+  });
+
+  test('a refused first join leaves no empty channel behind', () => {
+    const p = new PresenceRegistry();
+    assert.deepEqual(p.join('app', CH, 'u1', {}, 's1', 0), { ok: false, reason: 'overCapacity' });
+    assert.equal(p.members('app', CH).size, 0);
+  });
+});
+
+describe('PresenceRegistry.snapshot', () => {
+  test('{presence: {ids, hash, count}} as a JSON string', () => {
+    const p = new PresenceRegistry();
+    p.join('app', CH, 'u1', { name: 'Ann' }, 's1', UNLIMITED);
+    p.join('app', CH, 'u2', {}, 's2', UNLIMITED);
+    p.join('app', CH, 'u1', { name: 'Ann' }, 's3', UNLIMITED);
+    const data = PresenceRegistry.snapshot(p.members('app', CH));
+    assert.equal(typeof data, 'string');
+    assert.deepEqual(JSON.parse(data), { presence: { ids: ['u1', 'u2'], hash: { u1: { name: 'Ann' }, u2: {} }, count: 2 } });
+  });
+
+  test('empty channel', () => {
+    assert.deepEqual(JSON.parse(PresenceRegistry.snapshot(new Map())), { presence: { ids: [], hash: {}, count: 0 } });
+  });
+});
+
+describe('parsePresenceData', () => {
+  test('string user_id with user_info', () => {
+    assert.deepEqual(parsePresenceData('{"user_id":"u1","user_info":{"name":"Ann"}}', 2), { ok: true, userId: 'u1', userInfo: { name: 'Ann' } });
+  });
+
+  test('numeric user_id is accepted and kept as a string', () => {
+    assert.deepEqual(parsePresenceData('{"user_id":42}', 2), { ok: true, userId: '42', userInfo: {} });
+    assert.deepEqual(parsePresenceData('{"user_id":0}', 2), { ok: true, userId: '0', userInfo: {} });
+  });
+
+  test('user_info defaults to {}', () => {
+    const r = parsePresenceData('{"user_id":"u1"}', 2);
+    assert.ok(r.ok);
+    assert.deepEqual(r.userInfo, {});
+  });
+
+  test('missing or empty user_id, or one of another type', () => {
+    for (const d of ['{}', '{"user_id":""}', '{"user_id":null}', '{"user_id":true}', '{"user_id":{"id":1}}', '{"user_id":["u1"]}', '{"user_info":{}}']) {
+      const r = parsePresenceData(d, 2);
+      assert.ok(!r.ok, `${d} should be refused`);
+      assert.match(r.message, /user_id/, d);
+    }
+  });
+
+  test('a user_id of 128 characters is fine, 129 is not', () => {
+    assert.equal(parsePresenceData(JSON.stringify({ user_id: 'u'.repeat(128) }), 2).ok, true);
+    const r = parsePresenceData(JSON.stringify({ user_id: 'u'.repeat(129) }), 2);
+    assert.ok(!r.ok);
+    assert.match(r.message, /too long/);
+  });
+
+  test('invalid JSON', () => {
+    const r = parsePresenceData('{"user_id":', 2);
+    assert.ok(!r.ok);
+    assert.match(r.message, /Invalid JSON/);
+  });
+
+  test('JSON that is not an object', () => {
+    for (const d of ['[]', '["u1"]', '"u1"', '42', 'null', 'true']) {
+      const r = parsePresenceData(d, 2);
+      assert.ok(!r.ok, `${d} should be refused`);
+      assert.match(r.message, /must be a JSON object/, d);
+    }
+  });
+
+  test('channel_data absent, empty or not a string', () => {
+    for (const d of [undefined, null, '', { user_id: 'u1' }, 42]) {
+      const r = parsePresenceData(d, 2);
+      assert.ok(!r.ok, `${JSON.stringify(d)} should be refused`);
+      assert.match(r.message, /channel_data is required/);
+    }
+  });
+
+  test('user_info size limit in KiB, counted in bytes of its JSON', () => {
+    const info = (jsonBytes: number) => ({ s: 'x'.repeat(jsonBytes - '{"s":""}'.length) });
+    assert.equal(JSON.stringify(info(1024)).length, 1024);
+    const data = (userInfo: unknown) => JSON.stringify({ user_id: 'u1', user_info: userInfo });
+    assert.equal(parsePresenceData(data(info(1024)), 1).ok, true, 'exactly 1 KiB with a 1 KiB limit');
+    assert.equal(parsePresenceData(data(info(2048)), 1).ok, false, '2 KiB with a 1 KiB limit');
+    assert.equal(parsePresenceData(data(info(2048)), 2).ok, true, '2 KiB with a 2 KiB limit');
+    const r = parsePresenceData(data(info(4096)), 2);
+    assert.ok(!r.ok);
+    assert.match(r.message, /2 KiB/);
+    // 1 000 three-byte characters: under 1 024 characters but over 2 KiB of UTF-8.
+    assert.equal(parsePresenceData(data({ s: '€'.repeat(1000) }), 1).ok, false, 'bytes, not characters');
+  });
+});

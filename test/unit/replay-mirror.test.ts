@@ -1,0 +1,313 @@
+// The worker's hot replay buffer (§3.5, §3.6): positions, resume lookups (`since`), rewind (`recent`),
+// the ring-size cap, TTL expiry and stream changes. Time is the injected `now`.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { TopicFrame, V2Meta } from '../../src/ipc/messages.ts';
+import { ReplayMirror, type SinceResult } from '../../src/worker/replayMirror.ts';
+import { V2Fanout } from '../../src/worker/v2Fanout.ts';
+
+const APP = 'app1';
+const CH = 'orders';
+
+function meta(serial: number | undefined, publishedAt: number, over: Partial<V2Meta> = {}): V2Meta {
+  return {
+    channel: CH,
+    event: 'order.created',
+    data: `{"n":${serial}}`,
+    messageId: `m${serial}`,
+    streamId: serial === undefined ? undefined : 's1',
+    serial,
+    ephemeral: false,
+    publishedAt,
+    ...over,
+  };
+}
+
+/** Records serials `from..to` of stream `streamId` on CH, one per ms starting at `t0`. */
+function fill(m: ReplayMirror, from: number, to: number, t0 = 0, streamId = 's1'): void {
+  for (let s = from; s <= to; s++) m.record(APP, meta(s, t0 + (s - from), { streamId }), `frame${s}`);
+}
+
+function serials(r: SinceResult): number[] {
+  assert.ok(r.ok, `expected ok, got ${JSON.stringify(r)}`);
+  return r.entries.map((e) => e.serial);
+}
+
+describe('ReplayMirror: record and position', () => {
+  test('no position before anything is recorded', () => {
+    const m = new ReplayMirror(100, 120_000);
+    assert.equal(m.position(APP, CH, 0), undefined);
+    assert.deepEqual(m.recent(APP, CH, { count: 10 }, 0), []);
+  });
+
+  test('position is the newest stream and serial', () => {
+    const m = new ReplayMirror(100, 120_000);
+    fill(m, 1, 3);
+    assert.deepEqual(m.position(APP, CH, 10), { streamId: 's1', serial: 3 });
+    m.record(APP, meta(4, 11), 'frame4');
+    assert.deepEqual(m.position(APP, CH, 12), { streamId: 's1', serial: 4 });
+  });
+
+  test('channels and apps are kept apart', () => {
+    const m = new ReplayMirror(100, 120_000);
+    fill(m, 1, 3);
+    m.record(APP, meta(7, 0, { channel: 'other', streamId: 's2' }), 'x');
+    m.record('app2', meta(9, 0, { streamId: 's3' }), 'y');
+    assert.deepEqual(m.position(APP, CH, 1), { streamId: 's1', serial: 3 });
+    assert.deepEqual(m.position(APP, 'other', 1), { streamId: 's2', serial: 7 });
+    assert.deepEqual(m.position('app2', CH, 1), { streamId: 's3', serial: 9 });
+    assert.equal(m.position('app2', 'other', 1), undefined);
+  });
+
+  test('metas without a position (recovery off, or ephemeral) are not recorded', () => {
+    const m = new ReplayMirror(100, 120_000);
+    m.record(APP, meta(undefined, 0), 'no-position');
+    m.record(APP, meta(undefined, 0, { ephemeral: true }), 'ephemeral');
+    m.record(APP, meta(1, 0, { streamId: undefined }), 'serial-only');
+    assert.equal(m.position(APP, CH, 1), undefined);
+    assert.deepEqual(m.recent(APP, CH, { count: 10 }, 1), []);
+  });
+
+  test('the V2 fan-out does not put ephemeral messages in the mirror', () => {
+    const m = new ReplayMirror(100, 120_000);
+    const fanout = new V2Fanout(m);
+    const publish = () => 0;
+    const frame = (v2: V2Meta): TopicFrame => ({ app: 0, topic: `2\n${APP}\n${CH}`, frame: `f${v2.serial}`, v2 });
+    fanout.deliver(APP, frame(meta(1, 0)), publish);
+    fanout.deliver(APP, frame(meta(2, 1, { ephemeral: true })), publish);
+    assert.deepEqual(
+      m.recent(APP, CH, { count: 10 }, 2).map((e) => e.frame),
+      ['f1'],
+    );
+  });
+});
+
+describe('ReplayMirror: since (resume)', () => {
+  test('returns exactly the missed entries, oldest first, with frames and the last message id', () => {
+    const m = new ReplayMirror(100, 120_000);
+    fill(m, 1, 5);
+    const r = m.since(APP, CH, 's1', 2, 10);
+    assert.ok(r.ok);
+    assert.deepEqual(
+      r.entries.map((e) => [e.serial, e.frame]),
+      [
+        [3, 'frame3'],
+        [4, 'frame4'],
+        [5, 'frame5'],
+      ],
+    );
+    assert.equal(r.streamId, 's1');
+    assert.equal(r.serial, 5);
+    assert.equal(r.lastMessageId, 'm5');
+  });
+
+  test('from serial 0 with everything retained: all entries', () => {
+    const m = new ReplayMirror(100, 120_000);
+    fill(m, 1, 4);
+    assert.deepEqual(serials(m.since(APP, CH, 's1', 0, 10)), [1, 2, 3, 4]);
+  });
+
+  test('position equal to the newest: recovered with 0 entries', () => {
+    const m = new ReplayMirror(100, 120_000);
+    fill(m, 1, 5);
+    const r = m.since(APP, CH, 's1', 5, 10);
+    assert.ok(r.ok);
+    assert.deepEqual(r.entries, []);
+    assert.equal(r.serial, 5);
+  });
+
+  test('another stream id: stream_reset / stream_id_mismatch with the current stream', () => {
+    const m = new ReplayMirror(100, 120_000);
+    fill(m, 1, 5);
+    assert.deepEqual(m.since(APP, CH, 'old-stream', 3, 10), {
+      ok: false,
+      code: 'stream_reset',
+      reason: 'stream_id_mismatch',
+      currentStreamId: 's1',
+      oldest: 1,
+      newest: 5,
+    });
+  });
+
+  test('a serial ahead of the stream: stream_reset', () => {
+    const m = new ReplayMirror(100, 120_000);
+    fill(m, 1, 5);
+    const r = m.since(APP, CH, 's1', 6, 10);
+    assert.equal(r.ok, false);
+    assert.ok(!r.ok);
+    assert.equal(r.code, 'stream_reset');
+    assert.equal(r.newest, 5);
+  });
+
+  test('a position older than the buffer holds: position_expired with oldest and newest', () => {
+    const m = new ReplayMirror(3, 120_000);
+    fill(m, 1, 6); // keeps 4, 5, 6
+    assert.deepEqual(m.since(APP, CH, 's1', 2, 10), {
+      ok: false,
+      code: 'position_expired',
+      reason: 'recovery_window_exceeded',
+      currentStreamId: 's1',
+      oldest: 4,
+      newest: 6,
+    });
+    // The oldest retained entry's predecessor is still a contiguous resume.
+    assert.deepEqual(serials(m.since(APP, CH, 's1', 3, 10)), [4, 5, 6]);
+  });
+
+  test('a mirror that started mid-stream cannot vouch for earlier serials', () => {
+    const m = new ReplayMirror(100, 120_000);
+    fill(m, 10, 12); // this worker first saw serial 10
+    const r = m.since(APP, CH, 's1', 8, 20);
+    assert.ok(!r.ok);
+    assert.equal(r.code, 'position_expired');
+    assert.equal(r.oldest, 10);
+    assert.deepEqual(serials(m.since(APP, CH, 's1', 9, 20)), [10, 11, 12]);
+  });
+
+  test('a hole in the recorded serials is not replayed as if contiguous', () => {
+    const m = new ReplayMirror(100, 120_000);
+    for (const s of [1, 2, 4, 5]) m.record(APP, meta(s, s), `frame${s}`);
+    assert.equal(m.since(APP, CH, 's1', 1, 10).ok, false);
+    assert.deepEqual(serials(m.since(APP, CH, 's1', 3, 10)), [4, 5]);
+  });
+
+  test('nothing retained for the channel: position_expired', () => {
+    const m = new ReplayMirror(100, 120_000);
+    const r = m.since(APP, CH, 's1', 0, 0);
+    assert.ok(!r.ok);
+    assert.equal(r.code, 'position_expired');
+  });
+});
+
+describe('ReplayMirror: ring size and TTL', () => {
+  test('at most maxSize entries per channel, oldest dropped first', () => {
+    const m = new ReplayMirror(3, 120_000);
+    fill(m, 1, 5);
+    assert.deepEqual(
+      m.recent(APP, CH, { count: 100 }, 10).map((e) => e.serial),
+      [3, 4, 5],
+    );
+    assert.deepEqual(m.position(APP, CH, 10), { streamId: 's1', serial: 5 });
+  });
+
+  test('entries older than the TTL are dropped; those within it stay', () => {
+    const m = new ReplayMirror(100, 1_000);
+    m.record(APP, meta(1, 0), 'frame1');
+    m.record(APP, meta(2, 500), 'frame2');
+    m.record(APP, meta(3, 900), 'frame3');
+    // At exactly the TTL an entry is still kept.
+    assert.deepEqual(serials(m.since(APP, CH, 's1', 0, 1_000)), [1, 2, 3]);
+    // 1 ms later serial 1 is gone, so a resume from 0 has a gap ...
+    const r = m.since(APP, CH, 's1', 0, 1_001);
+    assert.ok(!r.ok);
+    assert.equal(r.code, 'position_expired');
+    assert.equal(r.oldest, 2);
+    assert.equal(r.newest, 3);
+    // ... and a resume from 1 still works.
+    assert.deepEqual(serials(m.since(APP, CH, 's1', 1, 1_001)), [2, 3]);
+    assert.deepEqual(
+      m.recent(APP, CH, { count: 10 }, 1_001).map((e) => e.serial),
+      [2, 3],
+    );
+  });
+
+  test('a channel whose entries all expired is forgotten: no position, resume expired', () => {
+    const m = new ReplayMirror(100, 1_000);
+    fill(m, 1, 3, 0);
+    assert.deepEqual(m.position(APP, CH, 1_000), { streamId: 's1', serial: 3 });
+    assert.equal(m.position(APP, CH, 1_003), undefined);
+    const r = m.since(APP, CH, 's1', 3, 1_003);
+    assert.ok(!r.ok);
+    assert.equal(r.code, 'position_expired');
+    // A later publish of the same stream starts a fresh buffer at its serial.
+    m.record(APP, meta(4, 5_000), 'frame4');
+    assert.deepEqual(m.position(APP, CH, 5_000), { streamId: 's1', serial: 4 });
+    assert.deepEqual(serials(m.since(APP, CH, 's1', 3, 5_000)), [4]);
+  });
+
+  test('sweep drops expired entries of every channel', () => {
+    const m = new ReplayMirror(100, 1_000);
+    fill(m, 1, 2, 0);
+    m.record(APP, meta(1, 0, { channel: 'other' }), 'o1');
+    m.record(APP, meta(2, 2_000, { channel: 'other' }), 'o2');
+    m.sweep(2_500);
+    assert.equal(m.position(APP, CH, 2_500), undefined);
+    assert.deepEqual(
+      m.recent(APP, 'other', { count: 10 }, 2_500).map((e) => e.frame),
+      ['o2'],
+    );
+  });
+});
+
+describe('ReplayMirror: stream change', () => {
+  test('a message on a new stream id clears the old stream', () => {
+    const m = new ReplayMirror(100, 120_000);
+    fill(m, 1, 5, 0, 's1');
+    m.record(APP, meta(1, 10, { streamId: 's2' }), 'new1');
+    assert.deepEqual(m.position(APP, CH, 11), { streamId: 's2', serial: 1 });
+    assert.deepEqual(
+      m.recent(APP, CH, { count: 100 }, 11).map((e) => e.frame),
+      ['new1'],
+    );
+    const old = m.since(APP, CH, 's1', 3, 11);
+    assert.ok(!old.ok);
+    assert.equal(old.code, 'stream_reset');
+    assert.equal(old.currentStreamId, 's2');
+    assert.deepEqual(serials(m.since(APP, CH, 's2', 0, 11)), [1]);
+  });
+});
+
+describe('ReplayMirror: recent (rewind)', () => {
+  test('by count: the last N, oldest first; more than held gives all', () => {
+    const m = new ReplayMirror(100, 120_000);
+    fill(m, 1, 5);
+    assert.deepEqual(
+      m.recent(APP, CH, { count: 2 }, 10).map((e) => e.serial),
+      [4, 5],
+    );
+    assert.deepEqual(
+      m.recent(APP, CH, { count: 1 }, 10).map((e) => e.frame),
+      ['frame5'],
+    );
+    assert.deepEqual(
+      m.recent(APP, CH, { count: 50 }, 10).map((e) => e.serial),
+      [1, 2, 3, 4, 5],
+    );
+  });
+
+  test('by seconds: those published within the window, oldest first', () => {
+    const m = new ReplayMirror(100, 120_000);
+    m.record(APP, meta(1, 0), 'frame1');
+    m.record(APP, meta(2, 5_000), 'frame2');
+    m.record(APP, meta(3, 8_000), 'frame3');
+    m.record(APP, meta(4, 9_500), 'frame4');
+    const now = 10_000;
+    assert.deepEqual(
+      m.recent(APP, CH, { seconds: 2 }, now).map((e) => e.serial),
+      [3, 4],
+    );
+    assert.deepEqual(
+      m.recent(APP, CH, { seconds: 5 }, now).map((e) => e.serial),
+      [2, 3, 4],
+      'an entry exactly 5 s old is inside a 5 s window',
+    );
+    assert.deepEqual(
+      m.recent(APP, CH, { seconds: 100 }, now).map((e) => e.serial),
+      [1, 2, 3, 4],
+    );
+  });
+
+  test('recent never returns expired entries', () => {
+    const m = new ReplayMirror(100, 1_000);
+    m.record(APP, meta(1, 0), 'frame1');
+    m.record(APP, meta(2, 1_500), 'frame2');
+    assert.deepEqual(
+      m.recent(APP, CH, { seconds: 60 }, 2_000).map((e) => e.serial),
+      [2],
+    );
+    assert.deepEqual(
+      m.recent(APP, CH, { count: 10 }, 2_000).map((e) => e.serial),
+      [2],
+    );
+  });
+});
