@@ -62,6 +62,8 @@ export interface HttpRequestMessage {
 }
 
 export type WorkerToPrimary =
+  /** Several messages of one event-loop turn (see outbox.ts). */
+  | { type: 'batch'; messages: WorkerToPrimary[] }
   | { type: 'ready'; index: number; port: number; workerPort?: number }
   | HttpRequestMessage
   | { type: 'drained'; index: number }
@@ -92,6 +94,8 @@ export type WorkerToPrimary =
   | { type: 'user-signout'; app: number; userId: string; socketId: string };
 
 export type PrimaryToWorker =
+  /** Several messages of one event-loop turn (see outbox.ts). */
+  | { type: 'batch'; messages: PrimaryToWorker[] }
   | { type: 'publish'; frames: TopicFrame[] }
   | { type: 'http-response'; requestId: number; status: number; contentType: string; body: string; headers?: Record<string, string> }
   /** Stop taking WebSocket upgrades, close sockets with 4200 over `windowMs`, report `drained`. */

@@ -14,6 +14,7 @@ import type { Logger } from '../log.ts';
 import { Metrics } from '../metrics/registry.ts';
 import { startMetricsServer } from '../metrics/server.ts';
 import { WorkerCounters } from '../metrics/workerCounters.ts';
+import { Outbox } from '../ipc/outbox.ts';
 import { uws } from '../transport/uws.ts';
 import { MemoryIdempotencyStore } from '../idempotency/memoryStore.ts';
 import { Hub } from './hub.ts';
@@ -35,9 +36,12 @@ export interface ServerHandle {
 class WorkerHandle {
   readyPort = 0;
   workerPort = 0;
-  constructor(readonly index: number, readonly thread: Worker) {}
+  private readonly outbox: Outbox<PrimaryToWorker>;
+  constructor(readonly index: number, readonly thread: Worker) {
+    this.outbox = new Outbox((m) => thread.postMessage(m));
+  }
   post(m: PrimaryToWorker): void {
-    this.thread.postMessage(m);
+    this.outbox.post(m);
   }
   publish(frames: TopicFrame[]): void {
     this.post({ type: 'publish', frames });
@@ -84,8 +88,11 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
   const drained = new Set<number>();
   let onAllDrained: () => void = () => {};
 
-  const onMessage = (w: WorkerHandle, m: WorkerToPrimary) => {
+  const onMessage = (w: WorkerHandle, m: WorkerToPrimary): void => {
     switch (m.type) {
+      case 'batch':
+        for (const inner of m.messages) onMessage(w, inner);
+        return;
       case 'ready':
         return; // handled by the start-up handshake
       case 'http-request':

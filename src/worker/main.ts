@@ -6,6 +6,7 @@ import { ChannelCounts } from '../channels/channelCounts.ts';
 import { IpQuota } from '../apps/ipQuota.ts';
 import { type PrimaryToWorker, type WorkerInit, type WorkerToPrimary, assertNever } from '../ipc/messages.ts';
 import { createLogger } from '../log.ts';
+import { Outbox } from '../ipc/outbox.ts';
 import { WorkerCounters } from '../metrics/workerCounters.ts';
 import { type us_listen_socket, uws } from '../transport/uws.ts';
 import { HttpBridge } from './httpBridge.ts';
@@ -15,7 +16,8 @@ const init = workerData as WorkerInit;
 const port = parentPort as NonNullable<typeof parentPort>;
 const { config, index } = init;
 const log = createLogger(config, `worker-${index}`);
-const toPrimary = (m: WorkerToPrimary) => port.postMessage(m);
+const outbox = new Outbox<WorkerToPrimary>((m) => port.postMessage(m));
+const toPrimary = (m: WorkerToPrimary) => outbox.post(m);
 
 let draining = false;
 const quota = new ConnectionQuota(init.connectionCounts);
@@ -43,10 +45,15 @@ function listen(host: string, p: number): Promise<number> {
 const publicPort = await listen(config.host, init.port);
 const workerPort = config.worker_ports ? await listen(config.host, 0) : undefined;
 log.debug({ port: publicPort, workerPort }, 'listening');
-toPrimary({ type: 'ready', index, port: publicPort, workerPort });
+port.postMessage({ type: 'ready', index, port: publicPort, workerPort } satisfies WorkerToPrimary); // alone, for the start-up handshake
 
-port.on('message', (m: PrimaryToWorker) => {
+port.on('message', onMessage);
+
+function onMessage(m: PrimaryToWorker): void {
   switch (m.type) {
+    case 'batch':
+      for (const inner of m.messages) onMessage(inner);
+      return;
     case 'publish':
       return ws.publish(m.frames);
     case 'slot-released':
@@ -63,7 +70,7 @@ port.on('message', (m: PrimaryToWorker) => {
     default:
       assertNever(m);
   }
-});
+}
 
 /** Closes every socket with 4200, spread evenly over the window so clients do not all reconnect at once. */
 function drain(windowMs: number): void {
