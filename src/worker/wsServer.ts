@@ -113,7 +113,8 @@ export class WsServer {
       pong: (ws) => this.touch(ws.getUserData()),
     });
     setInterval(() => this.replay.sweep(Date.now()), Math.max(1000, (config.connection_recovery.buffer_ttl_seconds * 1000) / 4)).unref();
-    const sweepMs = Math.min(1000, (config.activity_timeout * 1000) / 4);
+    // Four times a second: heartbeats, sign-in deadlines and slow consumers are all bounded by it.
+    const sweepMs = Math.min(250, (config.activity_timeout * 1000) / 4);
     this.sweepTimer = setInterval(() => this.sweep(), sweepMs);
     this.sweepTimer.unref();
   }

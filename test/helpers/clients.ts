@@ -154,6 +154,15 @@ export class RawClient {
     this.ws.close();
   }
 
+  /** Stops reading from the TCP socket, as a stalled client would; the server's buffer for it grows. */
+  stopReading(): void {
+    (this.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+  }
+
+  resumeReading(): void {
+    (this.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+  }
+
   terminate(): void {
     this.ws.terminate();
   }
