@@ -121,24 +121,25 @@ export class Api {
     if (is('POST', 'batch_events')) {
       const body = this.jsonBody(req);
       const events = parseBatchBody(body, app);
-      const publishBatch = async () => {
-        const fresh = await this.skipDuplicateItems(app, events, (body as { batch: unknown[] }).batch);
-        publisher.publish(index, app.id, fresh.events);
-        for (const k of fresh.keys) await this.idempotent.completeItem(app.id, k.key, k.print, this.ttlMs(app));
-        return { status: 200, body: '{}' };
-      };
-      if (!req.idempotencyKey || !this.deps.config.idempotency.enabled) return json200((await publishBatch()).body);
-      // The header key covers the whole batch; its publish step runs synchronously once the items are claimed.
-      const key = checkIdempotencyKey(req.idempotencyKey);
-      const items = await this.skipDuplicateItems(app, events, (body as { batch: unknown[] }).batch);
+      const raw = (body as { batch: Record<string, unknown>[] }).batch;
+      // Pusher: with `info` on any item the answer lists each item's channel counts ({} for the others).
+      const answer = () =>
+        raw.some((item) => item.info !== undefined)
+          ? { batch: raw.map((item, i) => (item.info === undefined ? {} : (publishInfo(hub, app, events[i].channels, item.info) as { channels: Record<string, unknown> }).channels[events[i].channels[0]])) }
+          : {};
+      const headerKey = req.idempotencyKey && this.deps.config.idempotency.enabled ? checkIdempotencyKey(req.idempotencyKey) : undefined;
+      const items = await this.skipDuplicateItems(app, events, raw);
       let published = false;
-      let stored: { status: number; body: string };
+      const publish = () => {
+        const reply = JSON.stringify(answer());
+        publisher.publish(index, app.id, items.events);
+        published = true;
+        return { status: 200, body: reply };
+      };
       try {
-        stored = await this.idempotent.run(app.id, `batch:${app.id}`, key, fingerprint('batch_events', body), this.ttlMs(app), () => {
-          publisher.publish(index, app.id, items.events);
-          published = true;
-          return { status: 200, body: '{}' };
-        });
+        // The header key covers the whole batch; item keys were claimed above.
+        const stored = headerKey === undefined ? publish() : await this.idempotent.run(app.id, `batch:${app.id}`, headerKey, fingerprint('batch_events', body), this.ttlMs(app), publish);
+        return { status: stored.status, contentType: 'application/json', body: stored.body };
       } finally {
         // Item claims stand only if this request published them.
         for (const k of items.keys) {
@@ -146,7 +147,6 @@ export class Api {
           else await this.idempotent.releaseItem(app.id, k.key);
         }
       }
-      return { status: stored.status, contentType: 'application/json', body: stored.body };
     }
     if (is('GET', 'channels')) return json(200, listChannels(hub, app, params));
     if (is('GET', 'channels', null)) return json(200, channelInfo(hub, publisher, app, second, params));

@@ -130,6 +130,28 @@ describe('protocol V2', () => {
     bySeconds.close();
   });
 
+  test('ephemeral messages reach V1 and V2 now, without a serial, and are never replayed', async () => {
+    const ch = 'ephemeral';
+    const v1 = await RawClient.open(server.workerPorts[0]);
+    const v2 = await openV2(server.workerPorts[1]);
+    await sub(v1, { channel: ch }, 'pusher');
+    await sub(v2, { channel: ch });
+    await publish(ch, { name: 'kept' });
+    await publish(ch, { name: 'passing', extras: { ephemeral: true } });
+    await publish(ch, { name: 'kept2' });
+    await v1.next(isEvent('kept2'));
+    const got = await v2.next(isEvent('passing'));
+    assert.equal(got.serial, undefined);
+    assert.deepEqual(got.extras, { ephemeral: true });
+    assert.equal((await v2.next(isEvent('kept2'))).serial, 2, 'serials skip ephemeral messages');
+    assert.deepEqual(v1.frames.filter((f) => f.channel === ch && !f.event.includes(':')).map((f) => f.event), ['kept', 'passing', 'kept2']);
+    const late = await openV2(server.port);
+    await sub(late, { channel: ch, rewind: { count: 10 } });
+    await late.next(isEvent('sockudo:rewind_complete'));
+    assert.deepEqual(userFrames(late, ch).map((f) => f.event), ['kept', 'kept2']);
+    for (const c of [v1, v2, late]) c.close();
+  });
+
   test('filters by event name, tags and expression, on subscribers spread over both threads', async () => {
     const ch = 'ticker';
     const clients = await Promise.all([0, 1, 0, 1].map((i) => openV2(server.workerPorts[i])));

@@ -280,3 +280,25 @@ describe('HTTP channel queries', () => {
     assert.equal('presence-leaving' in list.channels, false);
   });
 });
+
+describe('batch_events with info', () => {
+  test('answers each item with its channel counts, {} for items without info', async () => {
+    const server = await startTestServer();
+    try {
+      const c = await RawClient.open(server.workerPorts[1]);
+      await c.request({ event: 'pusher:subscribe', data: { channel: 'counted' } }, (f) => f.event.endsWith('subscription_succeeded'));
+      const sdk = serverSdk(server.workerPorts[0]);
+      const res = await sdk.triggerBatch([
+        { channel: 'counted', name: 'a', data: '1', info: 'subscription_count' } as never,
+        { channel: 'empty', name: 'b', data: '2' },
+        { channel: 'empty', name: 'c', data: '3', info: 'subscription_count' } as never,
+      ]);
+      assert.equal(res.status, 200);
+      assert.deepEqual(await res.json(), { batch: [{ subscription_count: 1 }, {}, { subscription_count: 0 }] });
+      await c.next((f) => f.event === 'a');
+      c.close();
+    } finally {
+      await server.shutdown();
+    }
+  });
+});
