@@ -55,6 +55,7 @@ export const HTTP_ERRORS = {
   rateLimited: { status: 429, code: 'rate_limited', message: 'Too many requests for this app', headers: { 'Retry-After': '1' } },
   unsupportedMediaType: { status: 415, code: 'unsupported_media_type', message: "Expected request with 'Content-Type: application/json'" },
   serviceUnavailable: { status: 503, code: 'service_unavailable', message: 'Service unavailable' },
+  localOnly: { status: 503, code: 'partial_delivery', message: 'Delivered on this host only', headers: { 'Retry-After': '1' } },
   inProgress: { status: 503, code: 'backpressure', message: 'Idempotent publish is still in progress', headers: { 'Retry-After': '1' } },
   internal: { status: 500, code: 'internal_error', message: 'Internal server error' },
 } as const satisfies Record<string, { status: number; code: string; message: string; headers?: Record<string, string> }>;

@@ -45,6 +45,8 @@ export const SERVER_ENV: EnvBinding[] = [
   { names: ['SOCKUDO_IDEMPOTENCY_ENABLED', 'IDEMPOTENCY_ENABLED'], path: ['idempotency', 'enabled'], kind: 'bool' },
   { names: ['SOCKUDO_IDEMPOTENCY_TTL_SECONDS', 'IDEMPOTENCY_TTL_SECONDS'], path: ['idempotency', 'ttl_seconds'], kind: 'int' },
   { names: ['SOCKUDO_IDEMPOTENCY_MAX_ENTRIES'], path: ['idempotency', 'max_entries'], kind: 'int' },
+  { names: ['SOCKUDO_REDIS_URL', 'REDIS_URL'], path: ['redis', 'url'], kind: 'string' },
+  { names: ['SOCKUDO_REDIS_PREFIX', 'DATABASE_REDIS_KEY_PREFIX'], path: ['redis', 'key_prefix'], kind: 'string' },
 ];
 
 /** Environment variables that define the default app (the guide's names first, then Sockudo's). */

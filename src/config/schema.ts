@@ -113,6 +113,13 @@ export const configSchema = z.strictObject({
       max_entries: positiveInt.default(1_000_000),
     })
     .default(() => ({ enabled: true, ttl_seconds: 120, max_entries: 1_000_000 })),
+  /** Several hosts: set `url` (redis://host:port) and every host sharing it forms one cluster. */
+  redis: z
+    .strictObject({
+      url: z.string().default(''),
+      key_prefix: z.string().min(1).default('sockudo:'),
+    })
+    .default(() => ({ url: '', key_prefix: 'sockudo:' })),
   /** Testing aid: every worker also listens on a private port of its own, so a client can pick its thread. */
   worker_ports: z.boolean().default(false),
   apps: z.array(appSchema).min(1, 'at least one app is required').optional(),

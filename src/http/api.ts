@@ -7,7 +7,7 @@ import type { HttpRequestMessage } from '../ipc/messages.ts';
 import type { Logger } from '../log.ts';
 import type { ApiMetrics } from '../metrics/registry.ts';
 import type { Hub } from '../primary/hub.ts';
-import type { Publisher } from '../primary/publisher.ts';
+import { LocalOnlyDelivery, type Publisher } from '../primary/publisher.ts';
 import { type PublishEvent, checkIdempotencyKey, parseBatchBody, parseEventBody } from './events.ts';
 import { IdempotentPublisher, fingerprint } from './idempotentPublish.ts';
 import type { IdempotencyStore } from '../idempotency/store.ts';
@@ -27,8 +27,6 @@ export interface ApiDeps {
   metrics: ApiMetrics;
   hub: Hub;
   idempotency: IdempotencyStore;
-  /** Closes every socket of a user on every worker (terminate_connections). */
-  terminateUser: (appIndex: number, userId: string) => void;
   now?: () => number;
 }
 
@@ -108,13 +106,13 @@ export class Api {
       const body = this.jsonBody(req);
       const event = parseEventBody(body, app);
       const info = (body as Record<string, unknown>).info;
-      const publish = () => {
+      const publish = async () => {
         const answer = info === undefined ? { ok: true } : publishInfo(hub, app, event.channels, info);
-        publisher.publish(index, app.id, [event]);
+        await publisher.publish(index, app.id, [event]);
         return { status: 200, body: JSON.stringify(answer) };
       };
       const key = event.idempotencyKey ?? (req.idempotencyKey ? checkIdempotencyKey(req.idempotencyKey) : undefined);
-      if (key === undefined || !this.deps.config.idempotency.enabled) return json200(publish().body);
+      if (key === undefined || !this.deps.config.idempotency.enabled) return json200((await publish()).body);
       const stored = await this.idempotent.run(app.id, app.id, key, fingerprint('events', body), this.ttlMs(app), publish);
       return { status: stored.status, contentType: 'application/json', body: stored.body };
     }
@@ -130,15 +128,15 @@ export class Api {
       const headerKey = req.idempotencyKey && this.deps.config.idempotency.enabled ? checkIdempotencyKey(req.idempotencyKey) : undefined;
       const items = await this.skipDuplicateItems(app, events, raw);
       let published = false;
-      const publish = () => {
+      const publish = async () => {
         const reply = JSON.stringify(answer());
-        publisher.publish(index, app.id, items.events);
-        published = true;
+        published = true; // even a local-only delivery has happened on this host
+        await publisher.publish(index, app.id, items.events);
         return { status: 200, body: reply };
       };
       try {
         // The header key covers the whole batch; item keys were claimed above.
-        const stored = headerKey === undefined ? publish() : await this.idempotent.run(app.id, `batch:${app.id}`, headerKey, fingerprint('batch_events', body), this.ttlMs(app), publish);
+        const stored = headerKey === undefined ? await publish() : await this.idempotent.run(app.id, `batch:${app.id}`, headerKey, fingerprint('batch_events', body), this.ttlMs(app), publish);
         return { status: stored.status, contentType: 'application/json', body: stored.body };
       } finally {
         // Item claims stand only if this request published them.
@@ -152,7 +150,7 @@ export class Api {
     if (is('GET', 'channels', null)) return json(200, channelInfo(hub, publisher, app, second, params));
     if (is('GET', 'channels', null, 'users')) return json(200, presenceUsers(hub, app, second));
     if (is('POST', 'users', null, 'terminate_connections')) {
-      this.deps.terminateUser(index, second);
+      await publisher.terminateUser(index, app.id, second);
       return json(200, {});
     }
     throw new HttpError('notFound', `No API route for ${req.method} ${req.path}`);
@@ -218,6 +216,7 @@ export class Api {
   }
 
   private errorResponse(err: unknown, req: HttpRequestMessage): ApiResponse {
+    if (err instanceof LocalOnlyDelivery) err = new HttpError('localOnly', err.message);
     if (err instanceof HttpError) {
       if (err.status === 401) this.deps.log.info({ path: req.path, remote: req.remoteAddress, reason: err.message }, 'API request refused');
       return { status: err.status, contentType: 'application/json', body: err.toBody(), headers: err.headers };

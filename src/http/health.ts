@@ -8,9 +8,11 @@ export interface HealthAnswer {
   header?: string;
 }
 
-export function healthResponse(path: string, config: Config, draining: boolean): HealthAnswer {
+export function healthResponse(path: string, config: Config, draining: boolean, degraded = false): HealthAnswer {
   if (path === '/live') return { status: 200, body: 'OK' };
   if (draining) return { status: 503, body: 'DRAINING', header: 'DRAINING' };
+  // Degraded (Redis unreachable): this host still serves its own clients, so it stays ready.
+  if (path === '/up' && degraded) return { status: 200, body: 'DEGRADED', header: 'DEGRADED' };
   if (path === '/ready' || path === '/up') return { status: 200, body: 'OK', header: 'OK' };
   let appId: string;
   try {

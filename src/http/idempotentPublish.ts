@@ -43,7 +43,7 @@ export class IdempotentPublisher {
    * Runs `publish` at most once for (scope, key). Returns the response to send: the fresh one, or the
    * stored one for a repeat. A failed publish releases its claim.
    */
-  async run(appId: string, scope: string, key: string, print: string, ttlMs: number, publish: () => StoredResponse): Promise<StoredResponse> {
+  async run(appId: string, scope: string, key: string, print: string, ttlMs: number, publish: () => StoredResponse | Promise<StoredResponse>): Promise<StoredResponse> {
     for (let attempt = 0; ; attempt++) {
       const claim = await this.store.claim(scope, key, print, ttlMs);
       if (claim.state === 'conflict') throw new HttpError('conflict', 'Idempotency key was already used with a different payload');
@@ -58,7 +58,7 @@ export class IdempotentPublisher {
       }
       let response: StoredResponse;
       try {
-        response = publish();
+        response = await publish();
       } catch (err) {
         await this.store.release(scope, key);
         throw err;

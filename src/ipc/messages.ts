@@ -107,6 +107,8 @@ export type PrimaryToWorker =
   | { type: 'presence-joined'; requestId: number; ok: false }
   /** Close every socket signed in as this user with 4009. */
   | { type: 'terminate-user'; app: number; userId: string }
+  /** Redis reachability changed: `/up` says DEGRADED while it is not. */
+  | { type: 'health'; degraded: boolean }
   /** Watchlist state for one socket that just signed in. */
   | { type: 'watchlist'; socketId: string; onlineUserIds: string[] };
 

@@ -1,11 +1,16 @@
 // Publish ordering and fan-out. Each event is serialized here once per protocol version (V1: event,
 // channel, data; V2: plus message_id, stream_id, serial, extras, tags), and handed to every worker in one
 // message per request, so per-channel order — and the serial order — is the order of acceptance.
+// With several hosts, messages first go through Redis (RedisCluster), which fixes one global order and
+// the serials; each host, this one included, delivers them when they come back.
 import { randomUUID } from 'node:crypto';
 import { TTLCache } from '@isaacs/ttlcache';
+import type { Envelope, Position, WireEvent } from '../adapter/envelope.ts';
+import type { RedisCluster } from '../adapter/redisCluster.ts';
 import type { Config } from '../config/schema.ts';
 import type { PublishEvent } from '../http/events.ts';
-import type { TopicFrame, V2Meta } from '../ipc/messages.ts';
+import type { PrimaryToWorker, TopicFrame, V2Meta } from '../ipc/messages.ts';
+import type { Logger } from '../log.ts';
 import { isCacheChannel } from '../protocol/channels.ts';
 import { type ProtocolVersion, channelEvent, channelEventV2 } from '../protocol/frames.ts';
 import { SERVER_TO_USER_PREFIX, publishTopic, topicFor } from '../protocol/topics.ts';
@@ -14,6 +19,7 @@ import { StreamRegistry } from '../v2/streams.ts';
 export interface WorkerLink {
   readonly index: number;
   publish(frames: TopicFrame[]): void;
+  post(m: PrimaryToWorker): void;
 }
 
 const VERSIONS: readonly ProtocolVersion[] = [1, 2];
@@ -30,55 +36,159 @@ export interface ChannelMessage {
   userId?: string;
 }
 
+/** Where V2 positions come from: this host's registry, or the ones Redis assigned. */
+type PositionSource = (appId: string, m: ChannelMessage) => Position | undefined;
+
+/** Thrown when Redis was unreachable and the message went to this host's subscribers only. */
+export class LocalOnlyDelivery extends Error {
+  override name = 'LocalOnlyDelivery';
+}
+
 export class Publisher {
   /** Last HTTP-published frame of each cache channel, `${appId}\n${channel}` → frame (for channel queries). */
   readonly cache = new TTLCache<string, string>({ max: 100_000 });
   readonly streams = new StreamRegistry();
+  cluster: RedisCluster | null = null;
   private readonly cacheTtlMs: number;
   private readonly recovery: boolean;
+  private readonly appIndex: Map<string, number>;
 
   constructor(
     private readonly workers: () => readonly WorkerLink[],
     config: Config,
+    private readonly log: Logger,
   ) {
     this.cacheTtlMs = config.cache_channel_ttl * 1000;
     this.recovery = config.connection_recovery.enabled;
+    this.appIndex = new Map(config.apps.map((a, i) => [a.id, i]));
     const idleMs = config.connection_recovery.buffer_ttl_seconds * 1000;
     setInterval(() => this.streams.sweep(Date.now(), idleMs), Math.max(1000, idleMs / 4)).unref();
   }
 
   /**
-   * Every worker gets the frames: a native uWS publish on a topic nobody on that thread holds costs almost
-   * nothing, and sending to all avoids racing a subscribe that is still on its way to the primary.
+   * An HTTP publish. Every worker gets the frames: a native uWS publish on a topic nobody on that thread
+   * holds costs almost nothing, and sending to all avoids racing a subscribe still on its way here.
    */
-  publish(appIndex: number, appId: string, events: readonly PublishEvent[]): void {
+  async publish(appIndex: number, appId: string, events: readonly PublishEvent[]): Promise<void> {
+    const wire: WireEvent[] = events.map(({ idempotencyKey: _key, ...e }) => ({ ...e, messageIds: e.channels.map(() => e.messageId ?? randomUUID()) }));
+    if (!this.cluster) return this.deliverEvents(appIndex, appId, wire, this.localPosition);
+    await this.viaCluster({ kind: 'events', origin: this.cluster.hostId, app: appId, events: wire }, () =>
+      this.deliverEvents(appIndex, appId, wire, this.localPosition),
+    );
+  }
+
+  /** A client event: V1 frame to the other workers, V2 frame (with serial) to all. */
+  clientEvent(appIndex: number, appId: string, fromWorker: number, v1Frame: string, m: ChannelMessage, socketId: string, echo: boolean): void {
+    if (!this.cluster) return this.deliverClientEvent(appIndex, appId, fromWorker, v1Frame, m, socketId, echo, this.localPosition);
+    const env: Envelope = {
+      kind: 'client-event',
+      origin: this.cluster.hostId,
+      worker: fromWorker,
+      app: appId,
+      channel: m.channel,
+      event: m.event,
+      data: m.data,
+      userId: m.userId,
+      socketId,
+      echo,
+      v1Frame,
+      messageId: randomUUID(),
+    };
+    this.viaCluster(env, () => this.deliverClientEvent(appIndex, appId, fromWorker, v1Frame, m, socketId, echo, this.localPosition)).catch(() => {
+      // Delivered on this host; the warning is in the log.
+    });
+  }
+
+  /** Closes a user's sockets on every host. */
+  async terminateUser(appIndex: number, appId: string, userId: string): Promise<void> {
+    const local = () => {
+      for (const w of this.workers()) w.post({ type: 'terminate-user', app: appIndex, userId });
+    };
+    if (!this.cluster) return local();
+    await this.viaCluster({ kind: 'terminate', origin: this.cluster.hostId, app: appId, userId }, local);
+  }
+
+  /** A message that came back from Redis: deliver it on this host with the positions Redis assigned. */
+  readonly onEnvelope = (env: Envelope, positions: Position[]): void => {
+    const appIndex = this.appIndex.get(env.app);
+    if (appIndex === undefined) return; // an app this host does not serve
+    let next = 0;
+    const fromRedis: PositionSource = (_appId, m) => (this.needsPosition(m) ? positions[next++] : undefined);
+    switch (env.kind) {
+      case 'events':
+        return this.deliverEvents(appIndex, env.app, env.events, fromRedis);
+      case 'client-event': {
+        const m: ChannelMessage = { event: env.event, channel: env.channel, data: env.data, userId: env.userId, ephemeral: false, messageId: env.messageId };
+        const fromWorker = env.origin === this.cluster?.hostId ? env.worker : -1;
+        return this.deliverClientEvent(appIndex, env.app, fromWorker, env.v1Frame, m, env.socketId, env.echo, fromRedis);
+      }
+      case 'terminate':
+        for (const w of this.workers()) w.post({ type: 'terminate-user', app: appIndex, userId: env.userId });
+        return;
+    }
+  };
+
+  /** Frames built per protocol version (presence notifications and the like) for one channel. */
+  publishToChannel(appIndex: number, appId: string, channel: string, frame: (v: ProtocolVersion) => string, exclude?: string): void {
+    this.broadcast(VERSIONS.map((v) => ({ app: appIndex, topic: topicFor(v, appId, channel), frame: frame(v), exclude })));
+  }
+
+  /** Hands ready frames to every worker. */
+  broadcast(frames: TopicFrame[]): void {
+    for (const w of this.workers()) w.publish(frames);
+  }
+
+  /** Sends through Redis; if Redis is unreachable, delivers here only and says so. */
+  private async viaCluster(env: Envelope, deliverHere: () => void): Promise<void> {
+    try {
+      await (this.cluster as RedisCluster).send(env);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, kind: env.kind }, 'redis unavailable: delivered on this host only');
+      deliverHere();
+      throw new LocalOnlyDelivery('Redis is unavailable: delivered to subscribers on this host only');
+    }
+  }
+
+  private needsPosition(m: ChannelMessage): boolean {
+    return this.recovery && !m.ephemeral && !m.channel.startsWith(SERVER_TO_USER_PREFIX);
+  }
+
+  private readonly localPosition: PositionSource = (appId, m) => (this.needsPosition(m) ? this.streams.next(appId, m.channel, Date.now()) : undefined);
+
+  private deliverEvents(appIndex: number, appId: string, events: readonly WireEvent[], position: PositionSource): void {
     const frames: TopicFrame[] = [];
     for (const e of events) {
-      for (const channel of e.channels) {
+      for (const [i, channel] of e.channels.entries()) {
         const v1 = channelEvent(e.name, channel, e.data);
         const cacheTtlMs = isCacheChannel(channel) ? this.cacheTtlMs : undefined;
         if (cacheTtlMs) this.cache.set(`${appId}\n${channel}`, v1, { ttl: cacheTtlMs });
-        const message: ChannelMessage = {
-          event: e.name,
-          channel,
-          data: e.data,
-          messageId: e.messageId,
-          extras: e.extras,
-          tags: e.tags,
-          ephemeral: e.ephemeral,
-        };
+        const m: ChannelMessage = { event: e.name, channel, data: e.data, messageId: e.messageIds[i], extras: e.extras, tags: e.tags, ephemeral: e.ephemeral };
         frames.push({ app: appIndex, topic: publishTopic(1, appId, channel), frame: v1, exclude: e.socketId, cacheTtlMs });
-        frames.push(this.v2Frame(appIndex, appId, message, e.socketId, cacheTtlMs));
+        frames.push(this.v2Frame(appIndex, appId, m, position(appId, m), e.socketId, cacheTtlMs));
       }
     }
     this.broadcast(frames);
   }
 
-  /** Builds the V2 frame of a channel message, with its position when recovery is on. */
-  v2Frame(appIndex: number, appId: string, m: ChannelMessage, exclude?: string, cacheTtlMs?: number): TopicFrame {
-    const now = Date.now();
+  private deliverClientEvent(
+    appIndex: number,
+    appId: string,
+    fromWorker: number,
+    v1Frame: string,
+    m: ChannelMessage,
+    socketId: string,
+    echo: boolean,
+    position: PositionSource,
+  ): void {
+    const v1: TopicFrame = { app: appIndex, topic: topicFor(1, appId, m.channel), frame: v1Frame, exclude: socketId };
+    const v2 = this.v2Frame(appIndex, appId, m, position(appId, m), echo ? undefined : socketId);
+    // The sender's worker delivered the V1 frame already.
+    for (const w of this.workers()) w.publish(w.index === fromWorker ? [v2] : [v1, v2]);
+  }
+
+  /** Builds the V2 frame of a channel message at the given position. */
+  private v2Frame(appIndex: number, appId: string, m: ChannelMessage, position: Position | undefined, exclude?: string, cacheTtlMs?: number): TopicFrame {
     const userChannel = m.channel.startsWith(SERVER_TO_USER_PREFIX);
-    const position = this.recovery && !m.ephemeral && !userChannel ? this.streams.next(appId, m.channel, now) : undefined;
     const messageId = m.messageId ?? randomUUID();
     const frame = channelEventV2(m.event, m.channel, m.data, {
       userId: m.userId,
@@ -88,7 +198,6 @@ export class Publisher {
       extras: m.extras,
       tags: m.tags,
     });
-    const headers = m.extras?.headers as Record<string, unknown> | undefined;
     const v2: V2Meta = {
       channel: m.channel,
       event: m.event,
@@ -98,27 +207,10 @@ export class Publisher {
       serial: position?.serial,
       ephemeral: m.ephemeral,
       tags: m.tags,
-      headers,
+      headers: m.extras?.headers as Record<string, unknown> | undefined,
       userId: m.userId,
-      publishedAt: now,
+      publishedAt: Date.now(),
     };
     return { app: appIndex, topic: publishTopic(2, appId, m.channel), frame, exclude, cacheTtlMs, v2: userChannel ? undefined : v2 };
-  }
-
-  /** Frames built per protocol version (presence notifications and the like) for one channel. */
-  publishToChannel(appIndex: number, appId: string, channel: string, frame: (v: ProtocolVersion) => string, exclude?: string): void {
-    this.broadcast(VERSIONS.map((v) => ({ app: appIndex, topic: topicFor(v, appId, channel), frame: frame(v), exclude })));
-  }
-
-  /** Hands ready frames to every worker, or to every worker but one (which has delivered them already). */
-  broadcast(frames: TopicFrame[], exceptWorker = -1): void {
-    for (const w of this.workers()) if (w.index !== exceptWorker) w.publish(frames);
-  }
-
-  /** A client event: V1 frame to the other workers, V2 frame (with serial) to all. */
-  clientEvent(appIndex: number, appId: string, fromWorker: number, v1Frame: string, m: ChannelMessage, socketId: string, echo: boolean): void {
-    const v1: TopicFrame = { app: appIndex, topic: topicFor(1, appId, m.channel), frame: v1Frame, exclude: socketId };
-    const v2 = this.v2Frame(appIndex, appId, m, echo ? undefined : socketId);
-    for (const w of this.workers()) w.publish(w.index === fromWorker ? [v2] : [v1, v2]);
   }
 }

@@ -16,7 +16,10 @@ import { startMetricsServer } from '../metrics/server.ts';
 import { WorkerCounters } from '../metrics/workerCounters.ts';
 import { Outbox } from '../ipc/outbox.ts';
 import { uws } from '../transport/uws.ts';
+import { RedisCluster } from '../adapter/redisCluster.ts';
 import { MemoryIdempotencyStore } from '../idempotency/memoryStore.ts';
+import { RedisIdempotencyStore } from '../idempotency/redisStore.ts';
+import type { IdempotencyStore } from '../idempotency/store.ts';
 import { Hub } from './hub.ts';
 import { Publisher } from './publisher.ts';
 
@@ -70,13 +73,20 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
   const quota = new ConnectionQuota(connectionCounts);
   const metrics = new Metrics(config, quota, new WorkerCounters(metricCounters, workerCount, config.apps.length, 0));
   const workers: WorkerHandle[] = [];
-  const publisher = new Publisher(() => workers, config);
+  const publisher = new Publisher(() => workers, config, log);
   const hub = new Hub(config, new ChannelCounts(channelCountsBuffer, config.max_channels_per_worker, -1), publisher);
-  const terminateUser = (app: number, userId: string) => {
-    for (const w of workers) w.post({ type: 'terminate-user', app, userId });
-  };
-  const idempotency = new MemoryIdempotencyStore(config.idempotency.max_entries);
-  const api = new Api({ config, log, publisher, metrics, hub, terminateUser, idempotency });
+  let cluster: RedisCluster | null = null;
+  let idempotency: IdempotencyStore = new MemoryIdempotencyStore(config.idempotency.max_entries);
+  if (config.redis.url) {
+    const streamTtlMs = config.connection_recovery.buffer_ttl_seconds * 1000;
+    const onHealth = (healthy: boolean) => {
+      for (const w of workers) w.post({ type: 'health', degraded: !healthy });
+    };
+    cluster = new RedisCluster(config.redis.url, config.redis.key_prefix, streamTtlMs, publisher.onEnvelope, onHealth, log);
+    publisher.cluster = cluster;
+    idempotency = new RedisIdempotencyStore(cluster.redis, config.redis.key_prefix);
+  }
+  const api = new Api({ config, log, publisher, metrics, hub, idempotency });
 
   for (const app of config.apps) {
     if (config.mode === 'development' && app.development_app) {
@@ -175,6 +185,10 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
     metricsServer?.close();
     throw err;
   }
+  if (cluster) {
+    await cluster.start();
+    for (const w of workers) w.post({ type: 'health', degraded: !cluster.isHealthy });
+  }
   log.info({ host: config.host, port: port, workers: workerCount, metricsPort, mode: config.mode }, 'sockudo-ts listening');
 
   let shutdownPromise: Promise<void> | null = null;
@@ -192,6 +206,7 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
       for (const w of workers) w.post({ type: 'stop' });
       await Promise.all(exited);
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
+      await cluster?.stop();
       log.info('shutdown complete');
     })();
     return shutdownPromise;

@@ -26,6 +26,8 @@ const decoder = new TextDecoder();
 export class HttpBridge {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
+  /** Set by the primary while Redis is unreachable. */
+  degraded = false;
 
   constructor(private readonly deps: HttpBridgeDeps) {}
 
@@ -35,7 +37,7 @@ export class HttpBridge {
 
   attach(app: TemplatedApp): void {
     const health = (res: HttpResponse, path: string) => {
-      const h = healthResponse(path, this.deps.config, this.deps.isDraining());
+      const h = healthResponse(path, this.deps.config, this.deps.isDraining(), this.degraded);
       res.cork(() => {
         res.writeStatus(statusLine(h.status)).writeHeader('Content-Type', 'text/plain');
         if (h.header) res.writeHeader('X-Health-Check', h.header);

@@ -67,6 +67,9 @@ function onMessage(m: PrimaryToWorker): void {
       return drain(m.windowMs);
     case 'stop':
       return stop();
+    case 'health':
+      http.degraded = m.degraded;
+      return;
     default:
       assertNever(m);
   }

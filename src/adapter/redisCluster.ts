@@ -1,0 +1,112 @@
+// The link between hosts (primary thread only, ioredis). Every message goes through one Lua script that
+// assigns the V2 positions of its channels (INCR per channel, stream id per channel) and PUBLISHes it, so
+// all hosts — the sender included — receive messages in one global order with consistent serials, and
+// each host delivers a message exactly once (when it comes back from Redis).
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { Logger } from '../log.ts';
+import { type Envelope, type Position, positionedChannels } from './envelope.ts';
+
+const PUBLISH_SCRIPT = `
+local prefix, ttl, n = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local out = {}
+for i = 1, n do
+  local base = prefix .. 'stream:' .. ARGV[3 + i]
+  local sid = redis.call('GET', base .. ':id')
+  if not sid then
+    sid = ARGV[3 + n + i]
+    redis.call('SET', base .. ':id', sid, 'PX', ttl)
+    redis.call('DEL', base .. ':serial')
+  else
+    redis.call('PEXPIRE', base .. ':id', ttl)
+  end
+  local serial = redis.call('INCR', base .. ':serial')
+  redis.call('PEXPIRE', base .. ':serial', ttl)
+  out[i] = sid .. ' ' .. serial
+end
+redis.call('PUBLISH', prefix .. 'bus', table.concat(out, ',') .. '\\n' .. ARGV[4 + 2 * n])
+return n
+`;
+
+export class RedisCluster {
+  readonly hostId = randomUUID();
+  private readonly commands: Redis;
+  private readonly subscriber: Redis;
+  private readonly channel: string;
+  private healthy = false;
+
+  constructor(
+    url: string,
+    private readonly prefix: string,
+    /** How long a channel's stream (id and serial) outlives its last message. */
+    private readonly streamTtlMs: number,
+    private readonly onEnvelope: (env: Envelope, positions: Position[]) => void,
+    private readonly onHealth: (healthy: boolean) => void,
+    private readonly log: Logger,
+  ) {
+    // Fail fast while disconnected instead of queueing: the caller falls back to local delivery.
+    const options = { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2000, retryStrategy: (n: number) => Math.min(100 * n, 1000) };
+    this.commands = new Redis(url, { ...options, lazyConnect: true });
+    this.subscriber = new Redis(url, { ...options, enableOfflineQueue: true, lazyConnect: true });
+    this.channel = `${prefix}bus`;
+    this.commands.defineCommand('sockudoPublish', { numberOfKeys: 0, lua: PUBLISH_SCRIPT });
+    this.subscriber.on('message', (_channel: string, text: string) => this.receive(text));
+    for (const c of [this.commands, this.subscriber]) {
+      c.on('ready', () => this.updateHealth());
+      c.on('close', () => this.updateHealth());
+      c.on('error', (err: Error) => this.log.debug({ err: err.message }, 'redis connection error'));
+    }
+  }
+
+  /** Connects and subscribes; waits up to `waitMs` for Redis, then runs degraded until it comes. */
+  async start(waitMs = 3000): Promise<void> {
+    const warn = (err: Error) => this.log.warn({ err: err.message }, 'redis not reachable yet; retrying');
+    this.commands.connect().catch(warn);
+    this.subscriber.connect().catch(warn);
+    const subscribed = this.subscriber.subscribe(this.channel).then(() => this.updateHealth());
+    await Promise.race([subscribed.catch(() => {}), new Promise((r) => setTimeout(r, waitMs).unref())]);
+  }
+
+  get isHealthy(): boolean {
+    return this.healthy;
+  }
+
+  /** Resolves once Redis has taken the message (every live host will receive it, this one included). */
+  async send(env: Envelope): Promise<void> {
+    const channels = positionedChannels(env).map((c) => `${env.app}:${c}`);
+    const args = [this.prefix, String(this.streamTtlMs), String(channels.length), ...channels, ...channels.map(() => randomUUID()), JSON.stringify(env)];
+    await (this.commands as unknown as { sockudoPublish(...a: string[]): Promise<number> }).sockudoPublish(...args);
+  }
+
+  async stop(): Promise<void> {
+    this.commands.disconnect();
+    this.subscriber.disconnect();
+  }
+
+  /** The command connection, for the stores that share Redis (idempotency). */
+  get redis(): Redis {
+    return this.commands;
+  }
+
+  private receive(text: string): void {
+    const nl = text.indexOf('\n');
+    try {
+      const head = text.slice(0, nl);
+      const positions: Position[] = head === '' ? [] : head.split(',').map((p) => {
+        const [streamId, serial] = p.split(' ');
+        return { streamId, serial: Number(serial) };
+      });
+      this.onEnvelope(JSON.parse(text.slice(nl + 1)) as Envelope, positions);
+    } catch (err) {
+      this.log.error({ err }, 'dropped a malformed cluster message');
+    }
+  }
+
+  private updateHealth(): void {
+    const healthy = this.commands.status === 'ready' && this.subscriber.status === 'ready';
+    if (healthy === this.healthy) return;
+    this.healthy = healthy;
+    this.log[healthy ? 'info' : 'warn']({ healthy }, healthy ? 'redis connected' : 'redis unavailable: delivering on this host only');
+    this.onHealth(healthy);
+  }
+}
