@@ -18,6 +18,7 @@ export const WS_ERRORS = {
   ipOverQuota: { code: 4100, fatal: true, message: 'Over capacity: too many connections from this address' },
   slowConsumer: { code: 4100, fatal: true, message: 'Over capacity: the connection is not reading its messages fast enough' },
   presenceFull: { code: 4100, fatal: false, message: 'Over capacity' },
+  presenceUnavailable: { code: 4100, fatal: false, message: 'Over capacity: presence is temporarily unavailable' },
   channelCapacity: { code: 4100, fatal: false, message: 'Over capacity: this server holds too many channels' },
   terminated: { code: 4009, fatal: true, message: 'You got disconnected by the app.' },
   signinTimeout: { code: 4009, fatal: true, message: 'Connection not authorized within timeout.' },

@@ -23,7 +23,9 @@ export type Envelope =
       v1Frame: string;
       messageId: string;
     }
-  | { kind: 'terminate'; origin: string; app: string; userId: string };
+  | { kind: 'terminate'; origin: string; app: string; userId: string }
+  /** A presence member joined or left cluster-wide (decided by the host that made the change). */
+  | { kind: 'presence'; origin: string; app: string; channel: string; change: 'added' | 'removed'; userId: string; userInfo?: unknown; exclude?: string };
 
 export interface Position {
   streamId: string;

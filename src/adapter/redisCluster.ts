@@ -1,7 +1,9 @@
 // The link between hosts (primary thread only, ioredis). Every message goes through one Lua script that
-// assigns the V2 positions of its channels (INCR per channel, stream id per channel) and PUBLISHes it, so
-// all hosts — the sender included — receive messages in one global order with consistent serials, and
-// each host delivers a message exactly once (when it comes back from Redis).
+// assigns the V2 positions of its channels (INCR per channel, stream id per channel) and appends it to
+// one Redis stream, so all hosts — the sender included — read messages in one global order with
+// consistent serials, and each host delivers a message exactly once (when it reads it back). A stream
+// rather than pub/sub: a host whose connection drops resumes reading where it stopped, so a Redis
+// restart or a network blip loses nothing that was acknowledged (within the stream's length).
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from '../log.ts';
@@ -24,15 +26,18 @@ for i = 1, n do
   redis.call('PEXPIRE', base .. ':serial', ttl)
   out[i] = sid .. ' ' .. serial
 end
-redis.call('PUBLISH', prefix .. 'bus', table.concat(out, ',') .. '\\n' .. ARGV[4 + 2 * n])
+redis.call('XADD', prefix .. 'bus', 'MAXLEN', '~', ARGV[5 + 2 * n], '*', 'm', table.concat(out, ',') .. '\\n' .. ARGV[4 + 2 * n])
 return n
 `;
 
 export class RedisCluster {
   readonly hostId = randomUUID();
   private readonly commands: Redis;
-  private readonly subscriber: Redis;
-  private readonly channel: string;
+  /** A connection of its own for the blocking stream reads. */
+  private readonly reader: Redis;
+  private readonly streamKey: string;
+  private lastId = '';
+  private stopped = false;
   private healthy = false;
 
   constructor(
@@ -40,6 +45,8 @@ export class RedisCluster {
     private readonly prefix: string,
     /** How long a channel's stream (id and serial) outlives its last message. */
     private readonly streamTtlMs: number,
+    /** Messages kept in the stream: how far behind a reconnecting host may fall without loss. */
+    private readonly streamMaxLen: number,
     private readonly onEnvelope: (env: Envelope, positions: Position[]) => void,
     private readonly onHealth: (healthy: boolean) => void,
     private readonly log: Logger,
@@ -47,24 +54,47 @@ export class RedisCluster {
     // Fail fast while disconnected instead of queueing: the caller falls back to local delivery.
     const options = { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2000, retryStrategy: (n: number) => Math.min(100 * n, 1000) };
     this.commands = new Redis(url, { ...options, lazyConnect: true });
-    this.subscriber = new Redis(url, { ...options, enableOfflineQueue: true, lazyConnect: true });
-    this.channel = `${prefix}bus`;
+    // Reads wait out a reconnect instead of failing, and block without a command timeout.
+    this.reader = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null, retryStrategy: options.retryStrategy });
+    this.streamKey = `${prefix}bus`;
     this.commands.defineCommand('sockudoPublish', { numberOfKeys: 0, lua: PUBLISH_SCRIPT });
-    this.subscriber.on('message', (_channel: string, text: string) => this.receive(text));
-    for (const c of [this.commands, this.subscriber]) {
+    for (const c of [this.commands, this.reader]) {
       c.on('ready', () => this.updateHealth());
       c.on('close', () => this.updateHealth());
       c.on('error', (err: Error) => this.log.debug({ err: err.message }, 'redis connection error'));
     }
   }
 
-  /** Connects and subscribes; waits up to `waitMs` for Redis, then runs degraded until it comes. */
+  /** Connects and starts reading; waits up to `waitMs` for Redis, then runs degraded until it comes. */
   async start(waitMs = 3000): Promise<void> {
     const warn = (err: Error) => this.log.warn({ err: err.message }, 'redis not reachable yet; retrying');
     this.commands.connect().catch(warn);
-    this.subscriber.connect().catch(warn);
-    const subscribed = this.subscriber.subscribe(this.channel).then(() => this.updateHealth());
-    await Promise.race([subscribed.catch(() => {}), new Promise((r) => setTimeout(r, waitMs).unref())]);
+    this.reader.connect().catch(warn);
+    // Start after the newest message in the stream: what came before this host is not for it.
+    const positioned = this.reader.xrevrange(this.streamKey, '+', '-', 'COUNT', 1).then((last) => {
+      this.lastId = last[0]?.[0] ?? '0-0';
+      this.updateHealth();
+      void this.readLoop();
+    });
+    await Promise.race([positioned.catch(() => {}), new Promise((r) => setTimeout(r, waitMs).unref())]);
+  }
+
+  private async readLoop(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        const res = await this.reader.xread('COUNT', 1000, 'BLOCK', 1000, 'STREAMS', this.streamKey, this.lastId);
+        for (const [, entries] of res ?? []) {
+          for (const [id, fields] of entries) {
+            this.lastId = id;
+            this.receive(fields[1]);
+          }
+        }
+      } catch (err) {
+        if (this.stopped) return;
+        this.log.debug({ err: (err as Error).message }, 'stream read failed; retrying');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
   }
 
   get isHealthy(): boolean {
@@ -74,13 +104,14 @@ export class RedisCluster {
   /** Resolves once Redis has taken the message (every live host will receive it, this one included). */
   async send(env: Envelope): Promise<void> {
     const channels = positionedChannels(env).map((c) => `${env.app}:${c}`);
-    const args = [this.prefix, String(this.streamTtlMs), String(channels.length), ...channels, ...channels.map(() => randomUUID()), JSON.stringify(env)];
+    const args = [this.prefix, String(this.streamTtlMs), String(channels.length), ...channels, ...channels.map(() => randomUUID()), JSON.stringify(env), String(this.streamMaxLen)];
     await (this.commands as unknown as { sockudoPublish(...a: string[]): Promise<number> }).sockudoPublish(...args);
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.commands.disconnect();
-    this.subscriber.disconnect();
+    this.reader.disconnect();
   }
 
   /** The command connection, for the stores that share Redis (idempotency). */
@@ -103,7 +134,7 @@ export class RedisCluster {
   }
 
   private updateHealth(): void {
-    const healthy = this.commands.status === 'ready' && this.subscriber.status === 'ready';
+    const healthy = this.commands.status === 'ready' && this.reader.status === 'ready' && this.lastId !== '';
     if (healthy === this.healthy) return;
     this.healthy = healthy;
     this.log[healthy ? 'info' : 'warn']({ healthy }, healthy ? 'redis connected' : 'redis unavailable: delivering on this host only');

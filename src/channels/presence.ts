@@ -40,15 +40,24 @@ export class PresenceRegistry {
     return true;
   }
 
+  /** Whether this socket has joined the channel (as any user). */
+  hasSocket(appId: string, channel: string, userId: string, socketId: string): boolean {
+    return this.channels.get(`${appId}\n${channel}`)?.get(userId)?.sockets.has(socketId) ?? false;
+  }
+
   members(appId: string, channel: string): ReadonlyMap<string, Member> {
     return this.channels.get(`${appId}\n${channel}`) ?? new Map();
   }
 
   /** The `data` of presence subscription_succeeded: `{presence: {ids, hash, count}}` as a JSON string. */
   static snapshot(members: ReadonlyMap<string, Member>): string {
+    return PresenceRegistry.snapshotOfInfo(new Map([...members].map(([id, m]) => [id, m.info])));
+  }
+
+  static snapshotOfInfo(members: ReadonlyMap<string, unknown>): string {
     const ids = [...members.keys()];
     const hash: Record<string, unknown> = {};
-    for (const [id, m] of members) hash[id] = m.info;
+    for (const [id, info] of members) hash[id] = info;
     return JSON.stringify({ presence: { ids, hash, count: ids.length } });
   }
 }

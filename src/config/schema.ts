@@ -118,8 +118,10 @@ export const configSchema = z.strictObject({
     .strictObject({
       url: z.string().default(''),
       key_prefix: z.string().min(1).default('sockudo:'),
+      /** Cross-host messages kept in Redis, so a host that loses its connection for a while catches up. */
+      stream_max_len: positiveInt.default(100_000),
     })
-    .default(() => ({ url: '', key_prefix: 'sockudo:' })),
+    .default(() => ({ url: '', key_prefix: 'sockudo:', stream_max_len: 100_000 })),
   /** Testing aid: every worker also listens on a private port of its own, so a client can pick its thread. */
   worker_ports: z.boolean().default(false),
   apps: z.array(appSchema).min(1, 'at least one app is required').optional(),

@@ -107,7 +107,7 @@ export class Api {
       const event = parseEventBody(body, app);
       const info = (body as Record<string, unknown>).info;
       const publish = async () => {
-        const answer = info === undefined ? { ok: true } : publishInfo(hub, app, event.channels, info);
+        const answer = info === undefined ? { ok: true } : await publishInfo(hub, app, event.channels, info);
         await publisher.publish(index, app.id, [event]);
         return { status: 200, body: JSON.stringify(answer) };
       };
@@ -121,15 +121,18 @@ export class Api {
       const events = parseBatchBody(body, app);
       const raw = (body as { batch: Record<string, unknown>[] }).batch;
       // Pusher: with `info` on any item the answer lists each item's channel counts ({} for the others).
-      const answer = () =>
-        raw.some((item) => item.info !== undefined)
-          ? { batch: raw.map((item, i) => (item.info === undefined ? {} : (publishInfo(hub, app, events[i].channels, item.info) as { channels: Record<string, unknown> }).channels[events[i].channels[0]])) }
-          : {};
+      const answer = async () => {
+        if (!raw.some((item) => item.info !== undefined)) return {};
+        const infos = raw.map(async (item, i) =>
+          item.info === undefined ? {} : ((await publishInfo(hub, app, events[i].channels, item.info)) as { channels: Record<string, unknown> }).channels[events[i].channels[0]],
+        );
+        return { batch: await Promise.all(infos) };
+      };
       const headerKey = req.idempotencyKey && this.deps.config.idempotency.enabled ? checkIdempotencyKey(req.idempotencyKey) : undefined;
       const items = await this.skipDuplicateItems(app, events, raw);
       let published = false;
       const publish = async () => {
-        const reply = JSON.stringify(answer());
+        const reply = JSON.stringify(await answer());
         published = true; // even a local-only delivery has happened on this host
         await publisher.publish(index, app.id, items.events);
         return { status: 200, body: reply };
@@ -146,9 +149,9 @@ export class Api {
         }
       }
     }
-    if (is('GET', 'channels')) return json(200, listChannels(hub, app, params));
-    if (is('GET', 'channels', null)) return json(200, channelInfo(hub, publisher, app, second, params));
-    if (is('GET', 'channels', null, 'users')) return json(200, presenceUsers(hub, app, second));
+    if (is('GET', 'channels')) return json(200, await listChannels(hub, app, params));
+    if (is('GET', 'channels', null)) return json(200, await channelInfo(hub, publisher, app, second, params));
+    if (is('GET', 'channels', null, 'users')) return json(200, await presenceUsers(hub, app, second));
     if (is('POST', 'users', null, 'terminate_connections')) {
       await publisher.terminateUser(index, app.id, second);
       return json(200, {});

@@ -20,7 +20,7 @@ export function parseInfo(info: string | undefined, allowed: readonly Attribute[
   return set;
 }
 
-export function listChannels(hub: Hub, app: AppConfig, params: Map<string, string>): unknown {
+export async function listChannels(hub: Hub, app: AppConfig, params: Map<string, string>): Promise<unknown> {
   const prefix = params.get('filter_by_prefix') ?? '';
   const info = parseInfo(params.get('info'), ['subscription_count', 'user_count']);
   if (info.has('user_count') && !prefix.startsWith('presence-')) {
@@ -30,20 +30,20 @@ export function listChannels(hub: Hub, app: AppConfig, params: Map<string, strin
   for (const name of hub.channels.channels(app.id, prefix)) {
     const entry: Record<string, number> = {};
     if (info.has('subscription_count')) entry.subscription_count = hub.channels.subscriptionCount(app.id, name);
-    if (info.has('user_count')) entry.user_count = hub.presence.members(app.id, name).size;
+    if (info.has('user_count')) entry.user_count = (await hub.presenceMembers(app.id, name)).size;
     channels[name] = entry;
   }
   return { channels };
 }
 
-export function channelInfo(hub: Hub, publisher: Publisher, app: AppConfig, channel: string, params: Map<string, string>): unknown {
+export async function channelInfo(hub: Hub, publisher: Publisher, app: AppConfig, channel: string, params: Map<string, string>): Promise<unknown> {
   assertChannel(app, channel);
   const info = parseInfo(params.get('info'), ['subscription_count', 'user_count', 'cache']);
   if (info.has('user_count') && !isPresenceChannel(channel)) throw new HttpError('invalidInput', 'user_count is only available for presence channels');
   const subscriptions = hub.channels.subscriptionCount(app.id, channel);
   const body: Record<string, unknown> = { occupied: subscriptions > 0 };
   if (info.has('subscription_count')) body.subscription_count = subscriptions;
-  if (info.has('user_count')) body.user_count = hub.presence.members(app.id, channel).size;
+  if (info.has('user_count')) body.user_count = (await hub.presenceMembers(app.id, channel)).size;
   if (info.has('cache')) {
     const key = `${app.id}\n${channel}`;
     const frame = publisher.cache.get(key);
@@ -52,21 +52,21 @@ export function channelInfo(hub: Hub, publisher: Publisher, app: AppConfig, chan
   return body;
 }
 
-export function presenceUsers(hub: Hub, app: AppConfig, channel: string): unknown {
+export async function presenceUsers(hub: Hub, app: AppConfig, channel: string): Promise<unknown> {
   assertChannel(app, channel);
   if (!isPresenceChannel(channel)) throw new HttpError('invalidInput', 'Only presence channels support this endpoint');
-  return { users: [...hub.presence.members(app.id, channel).keys()].map((id) => ({ id })) };
+  return { users: [...(await hub.presenceMembers(app.id, channel)).keys()].map((id) => ({ id })) };
 }
 
 /** The `info` answer of POST /events: counts for each channel right after the publish. */
-export function publishInfo(hub: Hub, app: AppConfig, channels: readonly string[], infoParam: unknown): unknown {
+export async function publishInfo(hub: Hub, app: AppConfig, channels: readonly string[], infoParam: unknown): Promise<unknown> {
   if (typeof infoParam !== 'string') throw new HttpError('invalidInput', "'info' must be a comma-separated string");
   const info = parseInfo(infoParam, ['subscription_count', 'user_count']);
   const out: Record<string, Record<string, number>> = {};
   for (const channel of channels) {
     const entry: Record<string, number> = {};
     if (info.has('subscription_count')) entry.subscription_count = hub.channels.subscriptionCount(app.id, channel);
-    if (info.has('user_count') && isPresenceChannel(channel)) entry.user_count = hub.presence.members(app.id, channel).size;
+    if (info.has('user_count') && isPresenceChannel(channel)) entry.user_count = (await hub.presenceMembers(app.id, channel)).size;
     out[channel] = entry;
   }
   return { channels: out };

@@ -104,7 +104,7 @@ export type PrimaryToWorker =
   | { type: 'stop' }
   | { type: 'slot-released'; slot: number }
   | { type: 'presence-joined'; requestId: number; ok: true; data: string }
-  | { type: 'presence-joined'; requestId: number; ok: false }
+  | { type: 'presence-joined'; requestId: number; ok: false; reason: 'full' | 'unavailable' }
   /** Close every socket signed in as this user with 4009. */
   | { type: 'terminate-user'; app: number; userId: string }
   /** Redis reachability changed: `/up` says DEGRADED while it is not. */

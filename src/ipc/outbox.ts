@@ -20,6 +20,12 @@ export class Outbox<M> {
     setImmediate(this.flush);
   }
 
+  /** Sends at once (after whatever is queued, so order holds): for news the other side must see quickly. */
+  postNow(m: M): void {
+    this.queue.push(m);
+    this.flush();
+  }
+
   readonly flush = (): void => {
     this.scheduled = false;
     const q = this.queue;

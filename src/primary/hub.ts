@@ -1,11 +1,13 @@
 // The primary's realtime state beyond publishing: which channels are occupied where, presence members,
 // signed-in users and watchlists. Fed by worker messages; read by the HTTP API's queries.
+import type { ClusterPresence } from '../adapter/clusterPresence.ts';
 import type { ChannelCounts } from '../channels/channelCounts.ts';
+import type { Logger } from '../log.ts';
 import { ChannelIndex } from '../channels/channelIndex.ts';
 import { PresenceRegistry } from '../channels/presence.ts';
 import type { Config } from '../config/schema.ts';
 import type { PrimaryToWorker, WorkerToPrimary } from '../ipc/messages.ts';
-import { memberAdded, memberRemoved, watchlistEvents } from '../protocol/frames.ts';
+import { watchlistEvents } from '../protocol/frames.ts';
 import { userTopic } from '../protocol/topics.ts';
 import { UserRegistry } from '../users/userRegistry.ts';
 import type { Publisher } from './publisher.ts';
@@ -24,6 +26,9 @@ export class Hub {
     private readonly config: Config,
     counts: ChannelCounts,
     private readonly publisher: Publisher,
+    private readonly log: Logger,
+    /** Set when several hosts share Redis. */
+    private readonly cluster: ClusterPresence | null = null,
   ) {
     this.channels = new ChannelIndex(counts);
   }
@@ -37,13 +42,8 @@ export class Hub {
         return reply({ type: 'slot-released', slot: m.slot });
       case 'presence-join':
         return this.presenceJoin(m, reply);
-      case 'presence-leave': {
-        const appId = this.appId(m.app);
-        if (this.presence.leave(appId, m.channel, m.userId, m.socketId)) {
-          this.publisher.publishToChannel(m.app, appId, m.channel, (v) => memberRemoved(v, m.channel, m.userId));
-        }
-        return;
-      }
+      case 'presence-leave':
+        return this.presenceLeave(m.app, m.channel, m.userId, m.socketId);
       case 'client-event': {
         const message = { event: m.event, channel: m.channel, data: m.data, userId: m.userId, ephemeral: false };
         return this.publisher.clientEvent(m.app, this.appId(m.app), m.worker, m.v1Frame, message, m.socketId, m.echo);
@@ -58,15 +58,61 @@ export class Hub {
     }
   }
 
+  /**
+   * The host's own registry knows which sockets joined (so a re-subscribe is not counted twice); with
+   * several hosts, ClusterPresence decides the member list, the cap and the first/last transitions.
+   */
   private presenceJoin(m: Extract<HubMessage, { type: 'presence-join' }>, reply: (m: PrimaryToWorker) => void): void {
     const app = this.config.apps[m.app];
-    const result = this.presence.join(app.id, m.channel, m.userId, m.userInfo, m.socketId, app.limits.max_presence_members_per_channel);
-    if (!result.ok) return reply({ type: 'presence-joined', requestId: m.requestId, ok: false });
-    // member_added goes out before the join is confirmed, so the joining socket (not yet subscribed) skips it.
-    if (result.firstSocketOfUser) {
-      this.publisher.publishToChannel(m.app, app.id, m.channel, (v) => memberAdded(v, m.channel, m.userId, m.userInfo), m.socketId);
+    const max = app.limits.max_presence_members_per_channel;
+    if (!this.cluster) {
+      const result = this.presence.join(app.id, m.channel, m.userId, m.userInfo, m.socketId, max);
+      if (!result.ok) return reply({ type: 'presence-joined', requestId: m.requestId, ok: false, reason: 'full' });
+      // member_added goes out before the join is confirmed; the joining socket is excluded either way.
+      if (result.firstSocketOfUser) this.publisher.presenceChange(m.app, app.id, m.channel, 'added', m.userId, m.userInfo, m.socketId);
+      return reply({ type: 'presence-joined', requestId: m.requestId, ok: true, data: PresenceRegistry.snapshot(result.members) });
     }
-    reply({ type: 'presence-joined', requestId: m.requestId, ok: true, data: PresenceRegistry.snapshot(result.members) });
+    const cluster = this.cluster;
+    const again = this.presence.hasSocket(app.id, m.channel, m.userId, m.socketId);
+    const joined = again ? cluster.members(app.id, m.channel).then((members) => ({ ok: true as const, first: false, members })) : cluster.join(app.id, m.channel, m.userId, m.userInfo, max);
+    joined.then(
+      (r) => {
+        if (!r.ok) return reply({ type: 'presence-joined', requestId: m.requestId, ok: false, reason: 'full' });
+        this.presence.join(app.id, m.channel, m.userId, m.userInfo, m.socketId, Number.POSITIVE_INFINITY);
+        if (r.first) this.publisher.presenceChange(m.app, app.id, m.channel, 'added', m.userId, m.userInfo, m.socketId);
+        reply({ type: 'presence-joined', requestId: m.requestId, ok: true, data: PresenceRegistry.snapshotOfInfo(r.members) });
+      },
+      (err: Error) => {
+        this.log.warn({ err: err.message, channel: m.channel }, 'presence join failed: redis unavailable');
+        reply({ type: 'presence-joined', requestId: m.requestId, ok: false, reason: 'unavailable' });
+      },
+    );
+  }
+
+  private presenceLeave(appIndex: number, channel: string, userId: string, socketId: string): void {
+    const appId = this.appId(appIndex);
+    if (!this.presence.hasSocket(appId, channel, userId, socketId)) return; // its join never completed
+    const lastHere = this.presence.leave(appId, channel, userId, socketId);
+    if (this.cluster) return this.leaveCluster(appIndex, appId, channel, userId);
+    if (lastHere) this.publisher.presenceChange(appIndex, appId, channel, 'removed', userId);
+  }
+
+  /** One socket fewer in Redis; retried until Redis takes it, so no member outlives its sockets. */
+  private leaveCluster(appIndex: number, appId: string, channel: string, userId: string): void {
+    (this.cluster as ClusterPresence).leave(appId, channel, userId).then(
+      (left) => {
+        if (left) this.publisher.presenceChange(appIndex, appId, channel, 'removed', userId);
+      },
+      () => {
+        setTimeout(() => this.leaveCluster(appIndex, appId, channel, userId), 1000).unref();
+      },
+    );
+  }
+
+  /** Members of a presence channel: cluster-wide with several hosts, else this host's. */
+  async presenceMembers(appId: string, channel: string): Promise<Map<string, unknown>> {
+    if (this.cluster) return this.cluster.members(appId, channel);
+    return new Map([...this.presence.members(appId, channel)].map(([id, m]) => [id, m.info]));
   }
 
   private signin(m: Extract<HubMessage, { type: 'user-signin' }>, reply: (m: PrimaryToWorker) => void): void {

@@ -12,7 +12,7 @@ import type { PublishEvent } from '../http/events.ts';
 import type { PrimaryToWorker, TopicFrame, V2Meta } from '../ipc/messages.ts';
 import type { Logger } from '../log.ts';
 import { isCacheChannel } from '../protocol/channels.ts';
-import { type ProtocolVersion, channelEvent, channelEventV2 } from '../protocol/frames.ts';
+import { type ProtocolVersion, channelEvent, channelEventV2, memberAdded, memberRemoved } from '../protocol/frames.ts';
 import { SERVER_TO_USER_PREFIX, publishTopic, topicFor } from '../protocol/topics.ts';
 import { StreamRegistry } from '../v2/streams.ts';
 
@@ -125,8 +125,24 @@ export class Publisher {
       case 'terminate':
         for (const w of this.workers()) w.post({ type: 'terminate-user', app: appIndex, userId: env.userId });
         return;
+      case 'presence':
+        return this.memberFrames(appIndex, env.app, env.channel, env.change, env.userId, env.userInfo, env.exclude);
     }
   };
+
+  /** member_added / member_removed for a channel, on every host. */
+  presenceChange(appIndex: number, appId: string, channel: string, change: 'added' | 'removed', userId: string, userInfo?: unknown, exclude?: string): void {
+    const local = () => this.memberFrames(appIndex, appId, channel, change, userId, userInfo, exclude);
+    if (!this.cluster) return local();
+    const env: Envelope = { kind: 'presence', origin: this.cluster.hostId, app: appId, channel, change, userId, userInfo, exclude };
+    this.viaCluster(env, local).catch(() => {
+      // Delivered on this host; the warning is in the log.
+    });
+  }
+
+  private memberFrames(appIndex: number, appId: string, channel: string, change: 'added' | 'removed', userId: string, userInfo: unknown, exclude?: string): void {
+    this.publishToChannel(appIndex, appId, channel, (v) => (change === 'added' ? memberAdded(v, channel, userId, userInfo ?? {}) : memberRemoved(v, channel, userId)), exclude);
+  }
 
   /** Frames built per protocol version (presence notifications and the like) for one channel. */
   publishToChannel(appIndex: number, appId: string, channel: string, frame: (v: ProtocolVersion) => string, exclude?: string): void {

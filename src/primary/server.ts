@@ -16,6 +16,7 @@ import { startMetricsServer } from '../metrics/server.ts';
 import { WorkerCounters } from '../metrics/workerCounters.ts';
 import { Outbox } from '../ipc/outbox.ts';
 import { uws } from '../transport/uws.ts';
+import { ClusterPresence } from '../adapter/clusterPresence.ts';
 import { RedisCluster } from '../adapter/redisCluster.ts';
 import { MemoryIdempotencyStore } from '../idempotency/memoryStore.ts';
 import { RedisIdempotencyStore } from '../idempotency/redisStore.ts';
@@ -74,18 +75,21 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
   const metrics = new Metrics(config, quota, new WorkerCounters(metricCounters, workerCount, config.apps.length, 0));
   const workers: WorkerHandle[] = [];
   const publisher = new Publisher(() => workers, config, log);
-  const hub = new Hub(config, new ChannelCounts(channelCountsBuffer, config.max_channels_per_worker, -1), publisher);
   let cluster: RedisCluster | null = null;
-  let idempotency: IdempotencyStore = new MemoryIdempotencyStore(config.idempotency.max_entries);
+  let clusterPresence: ClusterPresence | null = null;
   if (config.redis.url) {
     const streamTtlMs = config.connection_recovery.buffer_ttl_seconds * 1000;
     const onHealth = (healthy: boolean) => {
       for (const w of workers) w.post({ type: 'health', degraded: !healthy });
     };
-    cluster = new RedisCluster(config.redis.url, config.redis.key_prefix, streamTtlMs, publisher.onEnvelope, onHealth, log);
+    cluster = new RedisCluster(config.redis.url, config.redis.key_prefix, streamTtlMs, config.redis.stream_max_len, publisher.onEnvelope, onHealth, log);
     publisher.cluster = cluster;
-    idempotency = new RedisIdempotencyStore(cluster.redis, config.redis.key_prefix);
+    clusterPresence = new ClusterPresence(cluster.redis, config.redis.key_prefix, cluster.hostId);
   }
+  const hub = new Hub(config, new ChannelCounts(channelCountsBuffer, config.max_channels_per_worker, -1), publisher, log, clusterPresence);
+  const idempotency: IdempotencyStore = cluster
+    ? new RedisIdempotencyStore(cluster.redis, config.redis.key_prefix)
+    : new MemoryIdempotencyStore(config.idempotency.max_entries);
   const api = new Api({ config, log, publisher, metrics, hub, idempotency });
 
   for (const app of config.apps) {

@@ -17,7 +17,9 @@ const port = parentPort as NonNullable<typeof parentPort>;
 const { config, index } = init;
 const log = createLogger(config, `worker-${index}`);
 const outbox = new Outbox<WorkerToPrimary>((m) => port.postMessage(m));
-const toPrimary = (m: WorkerToPrimary) => outbox.post(m);
+// A channel's first subscriber is news the primary's queries must see before the client can act on its
+// subscription_succeeded, so it is not held back for batching.
+const toPrimary = (m: WorkerToPrimary) => (m.type === 'channel-occupied' ? outbox.postNow(m) : outbox.post(m));
 
 let draining = false;
 const quota = new ConnectionQuota(init.connectionCounts);

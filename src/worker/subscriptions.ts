@@ -91,7 +91,7 @@ export function presenceJoined(core: WsServer, m: Extract<PrimaryToWorker, { typ
   // Unsubscribed or disconnected while the join was in flight: undo it.
   const stillWanted = s.pendingPresence.delete(channel) && !s.closed;
   if (!m.ok) {
-    if (stillWanted) core.sendError(s, 'presenceFull');
+    if (stillWanted) core.sendError(s, m.reason === 'full' ? 'presenceFull' : 'presenceUnavailable');
     return;
   }
   const newMembership = !s.presence.has(channel);
