@@ -24,6 +24,8 @@ export type Envelope =
       messageId: string;
     }
   | { kind: 'terminate'; origin: string; app: string; userId: string }
+  /** A subscription-count question; every host answers on the asker's reply channel. */
+  | { kind: 'query'; origin: string; id: string; app: string; prefix: string; channels?: string[] }
   /** A presence member joined or left cluster-wide (decided by the host that made the change). */
   | { kind: 'presence'; origin: string; app: string; channel: string; change: 'added' | 'removed'; userId: string; userInfo?: unknown; exclude?: string };
 

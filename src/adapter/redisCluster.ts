@@ -35,6 +35,9 @@ export class RedisCluster {
   private readonly commands: Redis;
   /** A connection of its own for the blocking stream reads. */
   private readonly reader: Redis;
+  /** Pub/sub connection for answers addressed to this host (query replies). */
+  private readonly replies: Redis;
+  onReply: (text: string) => void = () => {};
   private readonly streamKey: string;
   private lastId = '';
   private stopped = false;
@@ -57,6 +60,9 @@ export class RedisCluster {
     // Reads wait out a reconnect instead of failing, and block without a command timeout.
     this.reader = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null, retryStrategy: options.retryStrategy });
     this.streamKey = `${prefix}bus`;
+    this.replies = new Redis(url, { lazyConnect: true, retryStrategy: options.retryStrategy });
+    this.replies.on('message', (_c: string, text: string) => this.onReply(text));
+    this.replies.on('error', (err: Error) => this.log.debug({ err: err.message }, 'redis connection error'));
     this.commands.defineCommand('sockudoPublish', { numberOfKeys: 0, lua: PUBLISH_SCRIPT });
     for (const c of [this.commands, this.reader]) {
       c.on('ready', () => this.updateHealth());
@@ -70,6 +76,8 @@ export class RedisCluster {
     const warn = (err: Error) => this.log.warn({ err: err.message }, 'redis not reachable yet; retrying');
     this.commands.connect().catch(warn);
     this.reader.connect().catch(warn);
+    this.replies.connect().catch(warn);
+    this.replies.subscribe(`${this.prefix}reply:${this.hostId}`).catch(warn);
     // Start after the newest message in the stream: what came before this host is not for it.
     const positioned = this.reader.xrevrange(this.streamKey, '+', '-', 'COUNT', 1).then((last) => {
       this.lastId = last[0]?.[0] ?? '0-0';
@@ -112,6 +120,12 @@ export class RedisCluster {
     this.stopped = true;
     this.commands.disconnect();
     this.reader.disconnect();
+    this.replies.disconnect();
+  }
+
+  /** Sends an answer to one host's reply channel. */
+  reply(hostId: string, text: string): void {
+    this.commands.publish(`${this.prefix}reply:${hostId}`, text).catch(() => {});
   }
 
   /** The command connection, for the stores that share Redis (idempotency). */

@@ -26,23 +26,28 @@ export async function listChannels(hub: Hub, app: AppConfig, params: Map<string,
   if (info.has('user_count') && !prefix.startsWith('presence-')) {
     throw new HttpError('invalidInput', 'user_count is only available for presence channels. Use filter_by_prefix=presence-');
   }
+  const { counts, complete } = await hub.subscriptionCounts(app.id, prefix);
   const channels: Record<string, Record<string, number>> = {};
-  for (const name of hub.channels.channels(app.id, prefix)) {
+  for (const [name, n] of Object.entries(counts)) {
+    if (n <= 0) continue;
     const entry: Record<string, number> = {};
-    if (info.has('subscription_count')) entry.subscription_count = hub.channels.subscriptionCount(app.id, name);
+    if (info.has('subscription_count')) entry.subscription_count = n;
     if (info.has('user_count')) entry.user_count = (await hub.presenceMembers(app.id, name)).size;
     channels[name] = entry;
   }
-  return { channels };
+  // A host that did not answer in time is left out, and the answer says so.
+  return complete ? { channels } : { channels, partial: true };
 }
 
 export async function channelInfo(hub: Hub, publisher: Publisher, app: AppConfig, channel: string, params: Map<string, string>): Promise<unknown> {
   assertChannel(app, channel);
   const info = parseInfo(params.get('info'), ['subscription_count', 'user_count', 'cache']);
   if (info.has('user_count') && !isPresenceChannel(channel)) throw new HttpError('invalidInput', 'user_count is only available for presence channels');
-  const subscriptions = hub.channels.subscriptionCount(app.id, channel);
+  const { counts, complete } = await hub.subscriptionCounts(app.id, '', [channel]);
+  const subscriptions = counts[channel] ?? 0;
   const body: Record<string, unknown> = { occupied: subscriptions > 0 };
   if (info.has('subscription_count')) body.subscription_count = subscriptions;
+  if (!complete) body.subscription_count_complete = false;
   if (info.has('user_count')) body.user_count = (await hub.presenceMembers(app.id, channel)).size;
   if (info.has('cache')) {
     const key = `${app.id}\n${channel}`;
@@ -62,10 +67,11 @@ export async function presenceUsers(hub: Hub, app: AppConfig, channel: string): 
 export async function publishInfo(hub: Hub, app: AppConfig, channels: readonly string[], infoParam: unknown): Promise<unknown> {
   if (typeof infoParam !== 'string') throw new HttpError('invalidInput', "'info' must be a comma-separated string");
   const info = parseInfo(infoParam, ['subscription_count', 'user_count']);
+  const { counts } = info.has('subscription_count') ? await hub.subscriptionCounts(app.id, '', [...channels]) : { counts: {} as Record<string, number> };
   const out: Record<string, Record<string, number>> = {};
   for (const channel of channels) {
     const entry: Record<string, number> = {};
-    if (info.has('subscription_count')) entry.subscription_count = hub.channels.subscriptionCount(app.id, channel);
+    if (info.has('subscription_count')) entry.subscription_count = counts[channel] ?? 0;
     if (info.has('user_count') && isPresenceChannel(channel)) entry.user_count = (await hub.presenceMembers(app.id, channel)).size;
     out[channel] = entry;
   }

@@ -1,6 +1,7 @@
 // The primary's realtime state beyond publishing: which channels are occupied where, presence members,
 // signed-in users and watchlists. Fed by worker messages; read by the HTTP API's queries.
 import type { ClusterPresence } from '../adapter/clusterPresence.ts';
+import type { ClusterCounts, ClusterQueries } from '../adapter/clusterQueries.ts';
 import type { ChannelCounts } from '../channels/channelCounts.ts';
 import type { Logger } from '../log.ts';
 import { ChannelIndex } from '../channels/channelIndex.ts';
@@ -108,6 +109,22 @@ export class Hub {
       },
     );
   }
+
+  /** Set with several hosts: subscription counts are summed over the cluster. */
+  queries: ClusterQueries | null = null;
+
+  /** Subscription counts of `channels` (or of every occupied channel with `prefix`), cluster-wide. */
+  async subscriptionCounts(appId: string, prefix: string, channels?: string[]): Promise<ClusterCounts> {
+    if (this.queries) return this.queries.counts(appId, prefix, channels);
+    return { counts: this.localCounts(appId, prefix, channels), complete: true };
+  }
+
+  /** This host's counts, read from the workers' shared memory. */
+  readonly localCounts = (appId: string, prefix: string, channels: string[] | undefined): Record<string, number> => {
+    const out: Record<string, number> = {};
+    for (const name of channels ?? this.channels.channels(appId, prefix)) out[name] = this.channels.subscriptionCount(appId, name);
+    return out;
+  };
 
   /** Members of a presence channel: cluster-wide with several hosts, else this host's. */
   async presenceMembers(appId: string, channel: string): Promise<Map<string, unknown>> {

@@ -49,6 +49,8 @@ export class Publisher {
   readonly cache = new TTLCache<string, string>({ max: 100_000 });
   readonly streams = new StreamRegistry();
   cluster: RedisCluster | null = null;
+  /** Set with several hosts: answers another host's count query. */
+  onQuery: ((env: Extract<Envelope, { kind: 'query' }>) => void) | null = null;
   private readonly cacheTtlMs: number;
   private readonly recovery: boolean;
   private readonly appIndex: Map<string, number>;
@@ -127,6 +129,8 @@ export class Publisher {
         return;
       case 'presence':
         return this.memberFrames(appIndex, env.app, env.channel, env.change, env.userId, env.userInfo, env.exclude);
+      case 'query':
+        return this.onQuery?.(env);
     }
   };
 

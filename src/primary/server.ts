@@ -17,6 +17,8 @@ import { WorkerCounters } from '../metrics/workerCounters.ts';
 import { Outbox } from '../ipc/outbox.ts';
 import { uws } from '../transport/uws.ts';
 import { ClusterPresence } from '../adapter/clusterPresence.ts';
+import { ClusterQueries } from '../adapter/clusterQueries.ts';
+import { HostRegistry } from '../adapter/hostRegistry.ts';
 import { RedisCluster } from '../adapter/redisCluster.ts';
 import { MemoryIdempotencyStore } from '../idempotency/memoryStore.ts';
 import { RedisIdempotencyStore } from '../idempotency/redisStore.ts';
@@ -87,6 +89,18 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
     clusterPresence = new ClusterPresence(cluster.redis, config.redis.key_prefix, cluster.hostId);
   }
   const hub = new Hub(config, new ChannelCounts(channelCountsBuffer, config.max_channels_per_worker, -1), publisher, log, clusterPresence);
+  let hosts: HostRegistry | null = null;
+  if (cluster && clusterPresence) {
+    const appIndex = new Map(config.apps.map((a, i) => [a.id, i]));
+    const memberRemoved = (appId: string, channel: string, userId: string) => {
+      const index = appIndex.get(appId);
+      if (index !== undefined) publisher.presenceChange(index, appId, channel, 'removed', userId);
+    };
+    hosts = new HostRegistry(cluster.redis, config.redis.key_prefix, cluster.hostId, clusterPresence, memberRemoved, log);
+    const queries = new ClusterQueries(cluster, hosts, hub.localCounts);
+    hub.queries = queries;
+    publisher.onQuery = (env) => queries.answer(env.origin, env.id, env.app, env.prefix, env.channels);
+  }
   const idempotency: IdempotencyStore = cluster
     ? new RedisIdempotencyStore(cluster.redis, config.redis.key_prefix)
     : new MemoryIdempotencyStore(config.idempotency.max_entries);
@@ -191,6 +205,7 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
   }
   if (cluster) {
     await cluster.start();
+    hosts?.start();
     for (const w of workers) w.post({ type: 'health', degraded: !cluster.isHealthy });
   }
   log.info({ host: config.host, port: port, workers: workerCount, metricsPort, mode: config.mode }, 'sockudo-ts listening');
@@ -210,6 +225,7 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
       for (const w of workers) w.post({ type: 'stop' });
       await Promise.all(exited);
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
+      await hosts?.stop();
       await cluster?.stop();
       log.info('shutdown complete');
     })();

@@ -189,14 +189,17 @@ export class WebhookSender {
   }
 
   private async drain(q: TargetQueue): Promise<void> {
+    // The first await comes before `finally`, so `draining` is always cleared after startDrain set it.
     try {
-      // The first await comes before `finally`, so `draining` is always cleared after startDrain set it.
       do {
-        await this.deliver(q, q.events.splice(0, this.maxBatch));
+        try {
+          await this.deliver(q, q.events.splice(0, this.maxBatch));
+        } catch (err) {
+          // deliver() handles every expected failure; only a throwing logger or metrics callback lands
+          // here. The batch is lost, but the loop goes on so later events are not stranded.
+          this.log.error({ appId: q.app.id, url: q.logUrl, err }, 'webhook delivery crashed');
+        }
       } while (q.events.length > 0);
-    } catch (err) {
-      // deliver() handles every expected failure; this is a bug guard so no rejection escapes.
-      this.log.error({ appId: q.app.id, url: q.logUrl, err }, 'webhook drain failed');
     } finally {
       q.draining = undefined;
     }

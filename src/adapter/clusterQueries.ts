@@ -1,0 +1,67 @@
+// Host-wide subscription counts for the whole cluster: the asking host sends a query through the stream,
+// every live host answers on the asker's reply channel with its own counts (read from its shared memory),
+// and the asker sums them. A host that does not answer within the timeout is left out and the answer says
+// it is incomplete; nothing ever waits longer than that.
+import { randomUUID } from 'node:crypto';
+import type { HostRegistry } from './hostRegistry.ts';
+import type { RedisCluster } from './redisCluster.ts';
+
+export type LocalCounts = (appId: string, prefix: string, channels: string[] | undefined) => Record<string, number>;
+
+export interface ClusterCounts {
+  counts: Record<string, number>;
+  complete: boolean;
+}
+
+interface Pending {
+  waiting: Set<string>;
+  counts: Record<string, number>;
+  done: (complete: boolean) => void;
+}
+
+export class ClusterQueries {
+  private readonly pending = new Map<string, Pending>();
+
+  constructor(
+    private readonly cluster: RedisCluster,
+    private readonly hosts: HostRegistry,
+    private readonly local: LocalCounts,
+    private readonly timeoutMs = 1000,
+  ) {
+    cluster.onReply = (text) => this.onReply(text);
+  }
+
+  /** Counts of the channels (or of every occupied channel with the prefix) summed over live hosts. */
+  async counts(appId: string, prefix: string, channels?: string[]): Promise<ClusterCounts> {
+    const id = randomUUID();
+    const waiting = new Set(await this.hosts.liveHosts());
+    waiting.add(this.cluster.hostId);
+    const result = new Promise<ClusterCounts>((resolve) => {
+      const counts: Record<string, number> = {};
+      const timer = setTimeout(() => finish(false), this.timeoutMs);
+      const finish = (complete: boolean) => {
+        clearTimeout(timer);
+        this.pending.delete(id);
+        resolve({ counts, complete });
+      };
+      this.pending.set(id, { waiting, counts, done: finish });
+    });
+    await this.cluster.send({ kind: 'query', origin: this.cluster.hostId, id, app: appId, prefix, channels });
+    return result;
+  }
+
+  /** Another host's question: answer with this host's counts. */
+  answer(origin: string, id: string, appId: string, prefix: string, channels: string[] | undefined): void {
+    const counts = this.local(appId, prefix, channels);
+    this.cluster.reply(origin, JSON.stringify({ id, host: this.cluster.hostId, counts }));
+  }
+
+  private onReply(text: string): void {
+    const { id, host, counts } = JSON.parse(text) as { id: string; host: string; counts: Record<string, number> };
+    const p = this.pending.get(id);
+    if (!p) return; // too late
+    for (const [channel, n] of Object.entries(counts)) p.counts[channel] = (p.counts[channel] ?? 0) + n;
+    p.waiting.delete(host);
+    if (p.waiting.size === 0) p.done(true);
+  }
+}
