@@ -24,6 +24,11 @@ export class ChannelIndex {
     if (slots.size === 0) channels.delete(channel);
   }
 
+  /** Whether any worker of this host holds the channel. */
+  has(appId: string, channel: string): boolean {
+    return this.apps.get(appId)?.has(channel) ?? false;
+  }
+
   subscriptionCount(appId: string, channel: string): number {
     const slots = this.apps.get(appId)?.get(channel);
     if (!slots) return 0;

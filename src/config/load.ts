@@ -73,6 +73,7 @@ export const APP_ENV: EnvBinding[] = [
   { names: ['SOCKUDO_DEFAULT_APP_ENABLE_CLIENT_MESSAGES', 'SOCKUDO_ENABLE_CLIENT_MESSAGES'], path: ['features', 'enable_client_messages'], kind: 'bool' },
   { names: ['SOCKUDO_DEFAULT_APP_REQUIRE_USER_AUTHENTICATION'], path: ['features', 'require_user_authentication'], kind: 'bool' },
   { names: ['SOCKUDO_DEFAULT_APP_ENABLE_WATCHLIST_EVENTS'], path: ['features', 'enable_watchlist_events'], kind: 'bool' },
+  { names: ['SOCKUDO_DEFAULT_APP_WEBHOOK_URL'], path: ['webhook_url'], kind: 'string' },
 ];
 
 export interface LoadOptions {
@@ -134,7 +135,8 @@ function resolveApps(fileApps: unknown, env: NodeJS.ProcessEnv): AppConfig[] {
   // As in Sockudo: an app defined by the environment replaces the file's apps.
   if (envDefinesApp || fileApps === undefined) {
     const features = { ...DEVELOPMENT_APP_FEATURES, ...(envApp.features as object | undefined) };
-    const candidate = { ...DEVELOPMENT_APP, ...envApp, features };
+    const { webhook_url: webhookUrl, ...rest } = envApp;
+    const candidate = { ...DEVELOPMENT_APP, ...rest, features, ...(webhookUrl ? { webhooks: [{ url: webhookUrl }] } : {}) };
     const parsed = appSchema.safeParse(candidate);
     if (!parsed.success) throw new ConfigError(describe(parsed.error, envSources, 'apps[0].'));
     return [{ ...parsed.data, development_app: true }];

@@ -46,6 +46,17 @@ export const appSchema = z.strictObject({
   enabled: z.boolean().default(true),
   limits: appLimitsSchema.default(() => appLimitsSchema.parse({})),
   features: appFeaturesSchema.default(() => appFeaturesSchema.parse({})),
+  /** Where this app's webhooks go; `event_types` limits what a target receives (absent: all). */
+  webhooks: z
+    .array(
+      z.strictObject({
+        url: z.string().url(),
+        event_types: z
+          .array(z.enum(['channel_occupied', 'channel_vacated', 'member_added', 'member_removed', 'client_event', 'cache_miss', 'subscription_count']))
+          .optional(),
+      }),
+    )
+    .default([]),
   /** Overrides idempotency.ttl_seconds for this app. */
   idempotency_ttl_seconds: positiveInt.max(86400).optional(),
 });

@@ -91,7 +91,9 @@ export type WorkerToPrimary =
       echo: boolean;
     }
   | { type: 'user-signin'; worker: number; app: number; userId: string; socketId: string; watchlist: string[] }
-  | { type: 'user-signout'; app: number; userId: string; socketId: string };
+  | { type: 'user-signout'; app: number; userId: string; socketId: string }
+  /** A subscriber of a cache channel found nothing cached (only sent for apps with webhooks). */
+  | { type: 'cache-miss'; app: number; channel: string };
 
 export type PrimaryToWorker =
   /** Several messages of one event-loop turn (see outbox.ts). */

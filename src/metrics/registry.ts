@@ -5,13 +5,15 @@ import type { ConnectionQuota } from '../apps/connectionQuota.ts';
 import type { Config } from '../config/schema.ts';
 import { CHANNEL_TYPES, FIELD, type WorkerCounters } from './workerCounters.ts';
 
+import type { WebhookMetrics } from '../webhooks/webhookSender.ts';
+
 export interface ApiMetrics {
   httpCall(appId: string, receivedBytes: number, sentBytes: number): void;
   idempotentPublish(appId: string): void;
   idempotentDuplicate(appId: string): void;
 }
 
-export class Metrics implements ApiMetrics {
+export class Metrics implements ApiMetrics, WebhookMetrics {
   readonly registry = new Registry();
   private readonly port: string;
   private readonly httpCalls: Counter<'app_id' | 'port'>;
@@ -19,6 +21,9 @@ export class Metrics implements ApiMetrics {
   private readonly httpSent: Counter<'app_id' | 'port'>;
   private readonly idemPublish: Counter<'app_id' | 'port'>;
   private readonly idemDuplicate: Counter<'app_id' | 'port'>;
+  private readonly webhookSent: Counter<'app_id' | 'port'>;
+  private readonly webhookFailed: Counter<'app_id' | 'port'>;
+  private readonly webhookDropped: Counter<'app_id' | 'port'>;
 
   constructor(config: Config, quota: ConnectionQuota, counters: WorkerCounters) {
     this.port = String(config.metrics.port);
@@ -74,6 +79,21 @@ export class Metrics implements ApiMetrics {
     this.httpSent = http('sockudo_http_transmitted_bytes', 'Bytes sent by the HTTP API');
     this.idemPublish = http('sockudo_idempotency_publish_total', 'Publishes made with an idempotency key');
     this.idemDuplicate = http('sockudo_idempotency_duplicates_total', 'Repeated idempotent publishes answered without delivering');
+    this.webhookSent = http('sockudo_webhook_events_sent_total', 'Webhook events delivered');
+    this.webhookFailed = http('sockudo_webhook_requests_failed_total', 'Webhook requests given up after retries');
+    this.webhookDropped = http('sockudo_webhook_events_dropped_total', 'Webhook events dropped because the queue was full');
+  }
+
+  sent(appId: string, events: number): void {
+    this.webhookSent.inc({ app_id: appId, port: this.port }, events);
+  }
+
+  failed(appId: string): void {
+    this.webhookFailed.inc({ app_id: appId, port: this.port });
+  }
+
+  dropped(appId: string, events: number): void {
+    this.webhookDropped.inc({ app_id: appId, port: this.port }, events);
   }
 
   idempotentPublish(appId: string): void {

@@ -4,6 +4,7 @@ import type { ClusterPresence } from '../adapter/clusterPresence.ts';
 import type { ClusterCounts, ClusterQueries } from '../adapter/clusterQueries.ts';
 import type { ChannelCounts } from '../channels/channelCounts.ts';
 import type { Logger } from '../log.ts';
+import type { WebhookEvent, WebhookSender } from '../webhooks/webhookSender.ts';
 import { ChannelIndex } from '../channels/channelIndex.ts';
 import { PresenceRegistry } from '../channels/presence.ts';
 import type { Config } from '../config/schema.ts';
@@ -15,7 +16,7 @@ import type { Publisher } from './publisher.ts';
 
 type HubMessage = Extract<
   WorkerToPrimary,
-  { type: 'channel-occupied' | 'channel-vacated' | 'presence-join' | 'presence-leave' | 'client-event' | 'user-signin' | 'user-signout' }
+  { type: 'channel-occupied' | 'channel-vacated' | 'presence-join' | 'presence-leave' | 'client-event' | 'user-signin' | 'user-signout' | 'cache-miss' }
 >;
 
 export class Hub {
@@ -36,17 +37,29 @@ export class Hub {
 
   handle(m: HubMessage, reply: (m: PrimaryToWorker) => void): void {
     switch (m.type) {
-      case 'channel-occupied':
-        return this.channels.occupied(this.appId(m.app), m.channel, m.worker, m.slot);
-      case 'channel-vacated':
-        this.channels.vacated(this.appId(m.app), m.channel, m.worker);
+      case 'channel-occupied': {
+        const appId = this.appId(m.app);
+        const first = !this.channels.has(appId, m.channel);
+        this.channels.occupied(appId, m.channel, m.worker, m.slot);
+        if (first) this.occupancyChanged(m.app, m.channel, 1);
+        return;
+      }
+      case 'channel-vacated': {
+        const appId = this.appId(m.app);
+        this.channels.vacated(appId, m.channel, m.worker);
+        if (!this.channels.has(appId, m.channel)) this.occupancyChanged(m.app, m.channel, -1);
         return reply({ type: 'slot-released', slot: m.slot });
+      }
+      case 'cache-miss':
+        return this.webhook(m.app, { name: 'cache_miss', channel: m.channel });
       case 'presence-join':
         return this.presenceJoin(m, reply);
       case 'presence-leave':
         return this.presenceLeave(m.app, m.channel, m.userId, m.socketId);
       case 'client-event': {
         const message = { event: m.event, channel: m.channel, data: m.data, userId: m.userId, ephemeral: false };
+        const data = typeof m.data === 'string' ? m.data : JSON.stringify(m.data);
+        this.webhook(m.app, { name: 'client_event', channel: m.channel, event: m.event, data, socket_id: m.socketId, ...(m.userId ? { user_id: m.userId } : {}) });
         return this.publisher.clientEvent(m.app, this.appId(m.app), m.worker, m.v1Frame, message, m.socketId, m.echo);
       }
       case 'user-signin':
@@ -70,7 +83,7 @@ export class Hub {
       const result = this.presence.join(app.id, m.channel, m.userId, m.userInfo, m.socketId, max);
       if (!result.ok) return reply({ type: 'presence-joined', requestId: m.requestId, ok: false, reason: 'full' });
       // member_added goes out before the join is confirmed; the joining socket is excluded either way.
-      if (result.firstSocketOfUser) this.publisher.presenceChange(m.app, app.id, m.channel, 'added', m.userId, m.userInfo, m.socketId);
+      if (result.firstSocketOfUser) this.memberChanged(m.app, m.channel, 'added', m.userId, m.userInfo, m.socketId);
       return reply({ type: 'presence-joined', requestId: m.requestId, ok: true, data: PresenceRegistry.snapshot(result.members) });
     }
     const cluster = this.cluster;
@@ -80,7 +93,7 @@ export class Hub {
       (r) => {
         if (!r.ok) return reply({ type: 'presence-joined', requestId: m.requestId, ok: false, reason: 'full' });
         this.presence.join(app.id, m.channel, m.userId, m.userInfo, m.socketId, Number.POSITIVE_INFINITY);
-        if (r.first) this.publisher.presenceChange(m.app, app.id, m.channel, 'added', m.userId, m.userInfo, m.socketId);
+        if (r.first) this.memberChanged(m.app, m.channel, 'added', m.userId, m.userInfo, m.socketId);
         reply({ type: 'presence-joined', requestId: m.requestId, ok: true, data: PresenceRegistry.snapshotOfInfo(r.members) });
       },
       (err: Error) => {
@@ -95,19 +108,68 @@ export class Hub {
     if (!this.presence.hasSocket(appId, channel, userId, socketId)) return; // its join never completed
     const lastHere = this.presence.leave(appId, channel, userId, socketId);
     if (this.cluster) return this.leaveCluster(appIndex, appId, channel, userId);
-    if (lastHere) this.publisher.presenceChange(appIndex, appId, channel, 'removed', userId);
+    if (lastHere) this.memberChanged(appIndex, channel, 'removed', userId);
   }
 
   /** One socket fewer in Redis; retried until Redis takes it, so no member outlives its sockets. */
   private leaveCluster(appIndex: number, appId: string, channel: string, userId: string): void {
     (this.cluster as ClusterPresence).leave(appId, channel, userId).then(
       (left) => {
-        if (left) this.publisher.presenceChange(appIndex, appId, channel, 'removed', userId);
+        if (left) this.memberChanged(appIndex, channel, 'removed', userId);
       },
       () => {
         setTimeout(() => this.leaveCluster(appIndex, appId, channel, userId), 1000).unref();
       },
     );
+  }
+
+  /** Set when any app has webhooks. */
+  webhooks: WebhookSender | null = null;
+  /** Set with several hosts: counts, per channel, the hosts that hold it (so occupied/vacated fire once). */
+  hostOccupancy: ((appId: string, channel: string, delta: 1 | -1) => Promise<number>) | null = null;
+
+  /** A presence member joined or left (decided here): frames on every host, and the webhook. */
+  memberChanged(appIndex: number, channel: string, change: 'added' | 'removed', userId: string, userInfo?: unknown, exclude?: string): void {
+    this.publisher.presenceChange(appIndex, this.appId(appIndex), channel, change, userId, userInfo, exclude);
+    this.webhook(appIndex, { name: change === 'added' ? 'member_added' : 'member_removed', channel, user_id: userId });
+  }
+
+  /** This host gained its first or lost its last subscriber of a channel; webhooks fire cluster-wide once. */
+  private occupancyChanged(appIndex: number, channel: string, delta: 1 | -1): void {
+    if (!this.webhooks || this.config.apps[appIndex].webhooks.length === 0) return;
+    const name = delta > 0 ? ('channel_occupied' as const) : ('channel_vacated' as const);
+    if (!this.hostOccupancy) return this.webhook(appIndex, { name, channel });
+    this.hostOccupancy(this.appId(appIndex), channel, delta).then(
+      (hosts) => {
+        if ((delta > 0 && hosts === 1) || (delta < 0 && hosts <= 0)) this.webhook(appIndex, { name, channel });
+      },
+      (err: Error) => this.log.warn({ err: err.message, channel }, 'could not count channel occupancy across hosts'),
+    );
+  }
+
+  private readonly lastCounts = new Map<string, Map<string, number>>();
+  /** Set with several hosts: whether this host is the one that reports cluster-wide counts. */
+  isLeader: (() => Promise<boolean>) | null = null;
+
+  /** subscription_count webhooks: sent when a channel's count changed since the last look (once a second). */
+  async emitSubscriptionCounts(): Promise<void> {
+    if (this.isLeader && !(await this.isLeader().catch(() => false))) return;
+    for (const [index, app] of this.config.apps.entries()) {
+      if (!app.webhooks.some((w) => !w.event_types || w.event_types.includes('subscription_count'))) continue;
+      const { counts } = await this.subscriptionCounts(app.id, '').catch(() => ({ counts: {} as Record<string, number> }));
+      const last = this.lastCounts.get(app.id) ?? new Map<string, number>();
+      const next = new Map<string, number>();
+      for (const [channel, n] of Object.entries(counts)) {
+        if (n > 0) next.set(channel, n);
+        if (n > 0 && last.get(channel) !== n) this.webhook(index, { name: 'subscription_count', channel, subscription_count: n });
+      }
+      for (const channel of last.keys()) if (!next.has(channel)) this.webhook(index, { name: 'subscription_count', channel, subscription_count: 0 });
+      this.lastCounts.set(app.id, next);
+    }
+  }
+
+  private webhook(appIndex: number, event: WebhookEvent): void {
+    this.webhooks?.emit(this.appId(appIndex), event);
   }
 
   /** Set with several hosts: subscription counts are summed over the cluster. */

@@ -23,6 +23,7 @@ import { RedisCluster } from '../adapter/redisCluster.ts';
 import { MemoryIdempotencyStore } from '../idempotency/memoryStore.ts';
 import { RedisIdempotencyStore } from '../idempotency/redisStore.ts';
 import type { IdempotencyStore } from '../idempotency/store.ts';
+import { WebhookSender } from '../webhooks/webhookSender.ts';
 import { Hub } from './hub.ts';
 import { Publisher } from './publisher.ts';
 
@@ -94,17 +95,31 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
     const appIndex = new Map(config.apps.map((a, i) => [a.id, i]));
     const memberRemoved = (appId: string, channel: string, userId: string) => {
       const index = appIndex.get(appId);
-      if (index !== undefined) publisher.presenceChange(index, appId, channel, 'removed', userId);
+      if (index !== undefined) hub.memberChanged(index, channel, 'removed', userId);
+    };
+    const redis = cluster.redis;
+    hub.hostOccupancy = async (appId, channel, delta) => {
+      const key = `${config.redis.key_prefix}occupied:${appId}`;
+      const hostsHolding = await redis.hincrby(key, channel, delta);
+      if (hostsHolding <= 0) await redis.hdel(key, channel);
+      return hostsHolding;
     };
     hosts = new HostRegistry(cluster.redis, config.redis.key_prefix, cluster.hostId, clusterPresence, memberRemoved, log);
     const queries = new ClusterQueries(cluster, hosts, hub.localCounts);
     hub.queries = queries;
+    // One host reports cluster-wide subscription counts: the live host with the smallest id.
+    hub.isLeader = async () => (await (hosts as HostRegistry).liveHosts()).sort()[0] === cluster?.hostId;
     publisher.onQuery = (env) => queries.answer(env.origin, env.id, env.app, env.prefix, env.channels);
   }
   const idempotency: IdempotencyStore = cluster
     ? new RedisIdempotencyStore(cluster.redis, config.redis.key_prefix)
     : new MemoryIdempotencyStore(config.idempotency.max_entries);
   const api = new Api({ config, log, publisher, metrics, hub, idempotency });
+  const webhookApps = config.apps.filter((a) => a.webhooks.length > 0);
+  const webhooks = webhookApps.length > 0 ? new WebhookSender({ apps: webhookApps, log, metrics }) : null;
+  hub.webhooks = webhooks;
+  const countsTimer = webhooks ? setInterval(() => void hub.emitSubscriptionCounts(), 1000) : undefined;
+  countsTimer?.unref();
 
   for (const app of config.apps) {
     if (config.mode === 'development' && app.development_app) {
@@ -137,6 +152,7 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
       case 'client-event':
       case 'user-signin':
       case 'user-signout':
+      case 'cache-miss':
         return hub.handle(m, (reply) => w.post(reply));
       default:
         assertNever(m);
@@ -225,6 +241,8 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
       for (const w of workers) w.post({ type: 'stop' });
       await Promise.all(exited);
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
+      clearInterval(countsTimer);
+      await webhooks?.stop();
       await hosts?.stop();
       await cluster?.stop();
       log.info('shutdown complete');

@@ -150,7 +150,10 @@ function join(core: WsServer, s: SocketState, channel: string, succeededData: st
   if (isCacheChannel(channel)) {
     const cached = core.cache.get(topicFor(s.protocol, app.id, channel));
     if (cached) core.sendChannelFrame(s, cached);
-    else core.send(s, cacheMiss(s.protocol, channel));
+    else {
+      core.send(s, cacheMiss(s.protocol, channel));
+      if (app.webhooks.length > 0) core.deps.toPrimary({ type: 'cache-miss', app: s.appIndex, channel });
+    }
   }
   if (options.rewind) sendRewind(core, s, channel, options.rewind, options.filter);
   return true;
