@@ -30,7 +30,16 @@ redis.call('XADD', prefix .. 'bus', 'MAXLEN', '~', ARGV[5 + 2 * n], '*', 'm', ta
 return n
 `;
 
+/** Counters for the Redis traffic (the reference's horizontal-adapter metrics). */
+export interface ClusterMetrics {
+  clusterSent(): void;
+  clusterReceived(): void;
+  clusterSendFailed(): void;
+  clusterUp(up: boolean): void;
+}
+
 export class RedisCluster {
+  metrics: ClusterMetrics | null = null;
   readonly hostId = randomUUID();
   private readonly commands: Redis;
   /** A connection of its own for the blocking stream reads. */
@@ -94,6 +103,7 @@ export class RedisCluster {
         for (const [, entries] of res ?? []) {
           for (const [id, fields] of entries) {
             this.lastId = id;
+            this.metrics?.clusterReceived();
             this.receive(fields[1]);
           }
         }
@@ -113,7 +123,13 @@ export class RedisCluster {
   async send(env: Envelope): Promise<void> {
     const channels = positionedChannels(env).map((c) => `${env.app}:${c}`);
     const args = [this.prefix, String(this.streamTtlMs), String(channels.length), ...channels, ...channels.map(() => randomUUID()), JSON.stringify(env), String(this.streamMaxLen)];
-    await (this.commands as unknown as { sockudoPublish(...a: string[]): Promise<number> }).sockudoPublish(...args);
+    try {
+      await (this.commands as unknown as { sockudoPublish(...a: string[]): Promise<number> }).sockudoPublish(...args);
+      this.metrics?.clusterSent();
+    } catch (err) {
+      this.metrics?.clusterSendFailed();
+      throw err;
+    }
   }
 
   async stop(): Promise<void> {
@@ -151,6 +167,7 @@ export class RedisCluster {
     const healthy = this.commands.status === 'ready' && this.reader.status === 'ready' && this.lastId !== '';
     if (healthy === this.healthy) return;
     this.healthy = healthy;
+    this.metrics?.clusterUp(healthy);
     this.log[healthy ? 'info' : 'warn']({ healthy }, healthy ? 'redis connected' : 'redis unavailable: delivering on this host only');
     this.onHealth(healthy);
   }

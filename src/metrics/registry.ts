@@ -5,6 +5,7 @@ import type { ConnectionQuota } from '../apps/connectionQuota.ts';
 import type { Config } from '../config/schema.ts';
 import { CHANNEL_TYPES, FIELD, type WorkerCounters } from './workerCounters.ts';
 
+import type { ClusterMetrics } from '../adapter/redisCluster.ts';
 import type { WebhookMetrics } from '../webhooks/webhookSender.ts';
 
 export interface ApiMetrics {
@@ -13,7 +14,7 @@ export interface ApiMetrics {
   idempotentDuplicate(appId: string): void;
 }
 
-export class Metrics implements ApiMetrics, WebhookMetrics {
+export class Metrics implements ApiMetrics, WebhookMetrics, ClusterMetrics {
   readonly registry = new Registry();
   private readonly port: string;
   private readonly httpCalls: Counter<'app_id' | 'port'>;
@@ -24,6 +25,8 @@ export class Metrics implements ApiMetrics, WebhookMetrics {
   private readonly webhookSent: Counter<'app_id' | 'port'>;
   private readonly webhookFailed: Counter<'app_id' | 'port'>;
   private readonly webhookDropped: Counter<'app_id' | 'port'>;
+  private readonly clusterCounters: Record<'sent' | 'received' | 'failed', Counter<'port'>>;
+  private readonly clusterRedisUp: Gauge<'port'>;
 
   constructor(config: Config, quota: ConnectionQuota, counters: WorkerCounters) {
     this.port = String(config.metrics.port);
@@ -82,6 +85,29 @@ export class Metrics implements ApiMetrics, WebhookMetrics {
     this.webhookSent = http('sockudo_webhook_events_sent_total', 'Webhook events delivered');
     this.webhookFailed = http('sockudo_webhook_requests_failed_total', 'Webhook requests given up after retries');
     this.webhookDropped = http('sockudo_webhook_events_dropped_total', 'Webhook events dropped because the queue was full');
+    const cluster = (name: string, help: string) => new Counter({ name, help, labelNames: ['port'], registers });
+    this.clusterCounters = {
+      sent: cluster('sockudo_horizontal_adapter_sent_messages_total', 'Messages this host sent to the other hosts through Redis'),
+      received: cluster('sockudo_horizontal_adapter_received_messages_total', 'Messages this host read from Redis (its own included)'),
+      failed: cluster('sockudo_horizontal_adapter_send_failures_total', 'Messages that could not go through Redis (delivered on this host only)'),
+    };
+    this.clusterRedisUp = new Gauge({ name: 'sockudo_horizontal_adapter_redis_up', help: '1 while Redis is reachable', labelNames: ['port'], registers });
+  }
+
+  clusterSent(): void {
+    this.clusterCounters.sent.inc({ port: this.port });
+  }
+
+  clusterReceived(): void {
+    this.clusterCounters.received.inc({ port: this.port });
+  }
+
+  clusterSendFailed(): void {
+    this.clusterCounters.failed.inc({ port: this.port });
+  }
+
+  clusterUp(up: boolean): void {
+    this.clusterRedisUp.set({ port: this.port }, up ? 1 : 0);
   }
 
   sent(appId: string, events: number): void {

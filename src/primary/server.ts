@@ -87,6 +87,7 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
     };
     cluster = new RedisCluster(config.redis.url, config.redis.key_prefix, streamTtlMs, config.redis.stream_max_len, publisher.onEnvelope, onHealth, log);
     publisher.cluster = cluster;
+    cluster.metrics = metrics;
     clusterPresence = new ClusterPresence(cluster.redis, config.redis.key_prefix, cluster.hostId);
   }
   const hub = new Hub(config, new ChannelCounts(channelCountsBuffer, config.max_channels_per_worker, -1), publisher, log, clusterPresence);

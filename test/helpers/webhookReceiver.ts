@@ -24,7 +24,7 @@ export class WebhookReceiver {
       req.on('data', (d: Buffer) => (rawBody += d.toString()));
       req.on('end', () => {
         const hook = sdk.webhook({ headers: req.headers as Record<string, string>, rawBody });
-        if (hook.isValid()) this.events.push(...(hook.getEvents() as ReceivedEvent[]));
+        if (hook.isValid()) this.events.push(...(hook.getEvents() as unknown as ReceivedEvent[]));
         else this.invalid++;
         res.writeHead(200).end();
       });
