@@ -34,6 +34,8 @@ export class ClusterQueries {
   /** Counts of the channels (or of every occupied channel with the prefix) summed over live hosts. */
   async counts(appId: string, prefix: string, channels?: string[]): Promise<ClusterCounts> {
     const id = randomUUID();
+    const started = performance.now();
+    const metrics = this.cluster.metrics;
     const waiting = new Set(await this.hosts.liveHosts());
     waiting.add(this.cluster.hostId);
     const result = new Promise<ClusterCounts>((resolve) => {
@@ -42,22 +44,26 @@ export class ClusterQueries {
       const finish = (complete: boolean) => {
         clearTimeout(timer);
         this.pending.delete(id);
+        metrics?.queryResolved(complete, performance.now() - started);
         resolve({ counts, complete });
       };
       this.pending.set(id, { waiting, counts, done: finish });
     });
     await this.cluster.send({ kind: 'query', origin: this.cluster.hostId, id, app: appId, prefix, channels });
+    metrics?.querySent();
     return result;
   }
 
   /** Another host's question: answer with this host's counts. */
   answer(origin: string, id: string, appId: string, prefix: string, channels: string[] | undefined): void {
     const counts = this.local(appId, prefix, channels);
+    this.cluster.metrics?.queryAnswered();
     this.cluster.reply(origin, JSON.stringify({ id, host: this.cluster.hostId, counts }));
   }
 
   private onReply(text: string): void {
     const { id, host, counts } = JSON.parse(text) as { id: string; host: string; counts: Record<string, number> };
+    this.cluster.metrics?.replyReceived();
     const p = this.pending.get(id);
     if (!p) return; // too late
     for (const [channel, n] of Object.entries(counts)) p.counts[channel] = (p.counts[channel] ?? 0) + n;

@@ -36,6 +36,10 @@ export interface ClusterMetrics {
   clusterReceived(): void;
   clusterSendFailed(): void;
   clusterUp(up: boolean): void;
+  querySent(): void;
+  queryAnswered(): void;
+  replyReceived(): void;
+  queryResolved(complete: boolean, ms: number): void;
 }
 
 export class RedisCluster {

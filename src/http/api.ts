@@ -106,6 +106,7 @@ export class Api {
       const body = this.jsonBody(req);
       const event = parseEventBody(body, app);
       const info = (body as Record<string, unknown>).info;
+      if (event.ephemeral) this.deps.metrics.ephemeralMessage(app.id);
       const publish = async () => {
         const answer = info === undefined ? { ok: true } : await publishInfo(hub, app, event.channels, info);
         await publisher.publish(index, app.id, [event]);
@@ -119,6 +120,7 @@ export class Api {
     if (is('POST', 'batch_events')) {
       const body = this.jsonBody(req);
       const events = parseBatchBody(body, app);
+      for (const e of events) if (e.ephemeral) this.deps.metrics.ephemeralMessage(app.id);
       const raw = (body as { batch: Record<string, unknown>[] }).batch;
       // Pusher: with `info` on any item the answer lists each item's channel counts ({} for the others).
       const answer = async () => {
@@ -191,7 +193,9 @@ export class Api {
     if (!limiter) return;
     try {
       await limiter.consume(app.id);
+      this.deps.metrics.apiRateChecked(app.id, false);
     } catch (refusal) {
+      this.deps.metrics.apiRateChecked(app.id, true);
       const wait = Math.max(1, Math.ceil(((refusal as { msBeforeNext?: number }).msBeforeNext ?? 1000) / 1000));
       const err = new HttpError('rateLimited', `Rate limit of ${app.limits.max_api_requests_per_second} requests per second exceeded`);
       (err as { headers: Record<string, string> }).headers = { 'Retry-After': String(wait) };

@@ -98,7 +98,8 @@ export type WorkerToPrimary =
 export type PrimaryToWorker =
   /** Several messages of one event-loop turn (see outbox.ts). */
   | { type: 'batch'; messages: PrimaryToWorker[] }
-  | { type: 'publish'; frames: TopicFrame[] }
+  /** `at`: when the primary handed it over (epoch ms, fractional), for the broadcast latency metric. */
+  | { type: 'publish'; frames: TopicFrame[]; at: number }
   | { type: 'http-response'; requestId: number; status: number; contentType: string; body: string; headers?: Record<string, string> }
   /** Stop taking WebSocket upgrades, close sockets with 4200 over `windowMs`, report `drained`. */
   | { type: 'drain'; windowMs: number }

@@ -1,9 +1,9 @@
 // Prometheus metrics with Sockudo's names, aggregated over every thread: socket counters are read from the
 // workers' shared counters at scrape time; HTTP API counters are kept here, where the API runs.
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ConnectionQuota } from '../apps/connectionQuota.ts';
 import type { Config } from '../config/schema.ts';
-import { CHANNEL_TYPES, FIELD, type WorkerCounters } from './workerCounters.ts';
+import { CHANNEL_TYPES, ERROR_TYPES, FIELD, LATENCY_BUCKETS_MS, type WorkerCounters } from './workerCounters.ts';
 
 import type { ClusterMetrics } from '../adapter/redisCluster.ts';
 import type { WebhookMetrics } from '../webhooks/webhookSender.ts';
@@ -12,6 +12,8 @@ export interface ApiMetrics {
   httpCall(appId: string, receivedBytes: number, sentBytes: number): void;
   idempotentPublish(appId: string): void;
   idempotentDuplicate(appId: string): void;
+  apiRateChecked(appId: string, refused: boolean): void;
+  ephemeralMessage(appId: string): void;
 }
 
 export class Metrics implements ApiMetrics, WebhookMetrics, ClusterMetrics {
@@ -27,6 +29,12 @@ export class Metrics implements ApiMetrics, WebhookMetrics, ClusterMetrics {
   private readonly webhookDropped: Counter<'app_id' | 'port'>;
   private readonly clusterCounters: Record<'sent' | 'received' | 'failed', Counter<'port'>>;
   private readonly clusterRedisUp: Gauge<'port'>;
+  private readonly apiRate: Record<'checks' | 'triggered', Map<string, number>> = { checks: new Map(), triggered: new Map() };
+  private readonly ephemeral: Counter<'app_id' | 'port'>;
+  private readonly queryCounters: Record<'sent' | 'received' | 'responses' | 'resolved' | 'uncomplete', Counter<'port'>>;
+  private readonly queryTime: Histogram<'port'>;
+  /** Set by the primary: occupied channels of an app on this host, by channel type. */
+  activeChannels: ((appId: string) => Record<string, number>) | null = null;
 
   constructor(config: Config, quota: ConnectionQuota, counters: WorkerCounters) {
     this.port = String(config.metrics.port);
@@ -73,6 +81,94 @@ export class Metrics implements ApiMetrics, WebhookMetrics, ClusterMetrics {
           }
         },
       });
+    const withUnknown = [...apps, { labels: { app_id: 'unknown', port: this.port }, index: config.apps.length }];
+    new Counter({
+      name: 'sockudo_connection_errors_total',
+      help: 'Errors sent to or closing connections, by type',
+      labelNames: ['app_id', 'port', 'error_type'],
+      registers,
+      collect() {
+        this.reset();
+        for (const a of withUnknown) {
+          ERROR_TYPES.forEach((t, i) => {
+            const n = counters.sum(a.index, FIELD.errors + i);
+            if (n > 0) this.inc({ ...a.labels, error_type: t }, n);
+          });
+        }
+      },
+    });
+    const apiRate = this.apiRate;
+    const rateLimit = (name: string, help: string, field: number, api: Map<string, number>) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['app_id', 'port', 'limiter_type', 'request_context'],
+        registers,
+        collect() {
+          this.reset();
+          for (const a of apps) {
+            this.inc({ ...a.labels, limiter_type: 'client_events', request_context: 'websocket' }, counters.sum(a.index, field));
+            const n = api.get(a.labels.app_id);
+            if (n !== undefined) this.inc({ ...a.labels, limiter_type: 'api', request_context: 'http' }, n);
+          }
+        },
+      });
+    rateLimit('sockudo_rate_limit_checks_total', 'Rate limit checks', FIELD.clientEventRateChecks, apiRate.checks);
+    rateLimit('sockudo_rate_limit_triggered_total', 'Rate limit checks that refused', FIELD.clientEventRateLimited, apiRate.triggered);
+    this.ephemeral = new Counter({ name: 'sockudo_ephemeral_messages_total', help: 'Ephemeral V2 messages published', labelNames: ['app_id', 'port'], registers });
+    new Gauge({
+      name: 'sockudo_active_channels',
+      help: 'Channels with at least one subscriber on this host',
+      labelNames: ['app_id', 'port', 'channel_type'],
+      registers,
+      collect: () => {
+        const gauge = this.registry.getSingleMetric('sockudo_active_channels') as Gauge<'app_id' | 'port' | 'channel_type'>;
+        gauge.reset();
+        for (const a of apps) {
+          const byType = this.activeChannels?.(a.labels.app_id);
+          for (const t of CHANNEL_TYPES) gauge.set({ ...a.labels, channel_type: t }, byType?.[t] ?? 0);
+        }
+      },
+    });
+    const horizontal = (name: string, help: string) => new Counter({ name, help, labelNames: ['port'], registers });
+    this.queryCounters = {
+      sent: horizontal('sockudo_horizontal_adapter_sent_requests', 'Count queries this host sent to the other hosts'),
+      received: horizontal('sockudo_horizontal_adapter_received_requests', 'Count queries this host answered'),
+      responses: horizontal('sockudo_horizontal_adapter_received_responses', 'Answers this host received to its queries'),
+      resolved: horizontal('sockudo_horizontal_adapter_resolved_promises', 'Queries answered by every live host'),
+      uncomplete: horizontal('sockudo_horizontal_adapter_uncomplete_promises', 'Queries that timed out with hosts missing'),
+    };
+    this.queryTime = new Histogram({
+      name: 'sockudo_horizontal_adapter_resolve_time',
+      help: 'Milliseconds until a count query was resolved',
+      labelNames: ['port'],
+      buckets: [1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000],
+      registers,
+    });
+    // A histogram whose buckets live in the workers' shared counters: exposed through prom-client's
+    // metric interface directly (prom-client histograms cannot be set, only observed).
+    const latency = 'sockudo_broadcast_latency_ms';
+    const latencyHelp = 'Milliseconds from the primary handing a publish to a worker until uWS has it for every local subscriber';
+    this.registry.registerMetric({
+      name: latency,
+      help: latencyHelp,
+      type: 'histogram',
+      aggregator: 'sum',
+      reset() {},
+      async get() {
+        const values = [];
+        for (const a of apps) {
+          let cumulative = 0;
+          for (const [i, bound] of [...LATENCY_BUCKETS_MS, Number.POSITIVE_INFINITY].entries()) {
+            cumulative += counters.sum(a.index, FIELD.latencyBuckets + i);
+            values.push({ metricName: `${latency}_bucket`, labels: { ...a.labels, le: bound === Number.POSITIVE_INFINITY ? '+Inf' : bound }, value: cumulative });
+          }
+          values.push({ metricName: `${latency}_sum`, labels: a.labels, value: counters.sum(a.index, FIELD.latencySum) });
+          values.push({ metricName: `${latency}_count`, labels: a.labels, value: counters.sum(a.index, FIELD.latencyCount) });
+        }
+        return { name: latency, help: latencyHelp, type: 'histogram', aggregator: 'sum', values };
+      },
+    } as unknown as Parameters<Registry['registerMetric']>[0]);
     perChannelType('sockudo_channel_subscriptions_total', 'Total channel subscriptions', FIELD.subscriptions);
     perChannelType('sockudo_channel_unsubscriptions_total', 'Total channel unsubscriptions', FIELD.unsubscriptions);
 
@@ -92,6 +188,32 @@ export class Metrics implements ApiMetrics, WebhookMetrics, ClusterMetrics {
       failed: cluster('sockudo_horizontal_adapter_send_failures_total', 'Messages that could not go through Redis (delivered on this host only)'),
     };
     this.clusterRedisUp = new Gauge({ name: 'sockudo_horizontal_adapter_redis_up', help: '1 while Redis is reachable', labelNames: ['port'], registers });
+  }
+
+  apiRateChecked(appId: string, refused: boolean): void {
+    this.apiRate.checks.set(appId, (this.apiRate.checks.get(appId) ?? 0) + 1);
+    if (refused) this.apiRate.triggered.set(appId, (this.apiRate.triggered.get(appId) ?? 0) + 1);
+  }
+
+  ephemeralMessage(appId: string): void {
+    this.ephemeral.inc({ app_id: appId, port: this.port });
+  }
+
+  querySent(): void {
+    this.queryCounters.sent.inc({ port: this.port });
+  }
+
+  queryAnswered(): void {
+    this.queryCounters.received.inc({ port: this.port });
+  }
+
+  replyReceived(): void {
+    this.queryCounters.responses.inc({ port: this.port });
+  }
+
+  queryResolved(complete: boolean, ms: number): void {
+    this.queryCounters[complete ? 'resolved' : 'uncomplete'].inc({ port: this.port });
+    this.queryTime.observe({ port: this.port }, ms);
   }
 
   clusterSent(): void {

@@ -9,6 +9,7 @@ import { ChannelIndex } from '../channels/channelIndex.ts';
 import { PresenceRegistry } from '../channels/presence.ts';
 import type { Config } from '../config/schema.ts';
 import type { PrimaryToWorker, WorkerToPrimary } from '../ipc/messages.ts';
+import { channelType } from '../protocol/channels.ts';
 import { watchlistEvents } from '../protocol/frames.ts';
 import { userTopic } from '../protocol/topics.ts';
 import { UserRegistry } from '../users/userRegistry.ts';
@@ -187,6 +188,16 @@ export class Hub {
     for (const name of channels ?? this.channels.channels(appId, prefix)) out[name] = this.channels.subscriptionCount(appId, name);
     return out;
   };
+
+  /** Occupied channels of an app on this host, by channel type (sockudo_active_channels). */
+  activeChannels(appId: string): Record<string, number> {
+    const byType: Record<string, number> = {};
+    for (const name of this.channels.channels(appId)) {
+      const t = channelType(name);
+      byType[t] = (byType[t] ?? 0) + 1;
+    }
+    return byType;
+  }
 
   /** Members of a presence channel: cluster-wide with several hosts, else this host's. */
   async presenceMembers(appId: string, channel: string): Promise<Map<string, unknown>> {

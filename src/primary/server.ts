@@ -51,7 +51,7 @@ class WorkerHandle {
     this.outbox.post(m);
   }
   publish(frames: TopicFrame[]): void {
-    this.post({ type: 'publish', frames });
+    this.post({ type: 'publish', frames, at: performance.timeOrigin + performance.now() });
   }
 }
 
@@ -116,6 +116,7 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
     ? new RedisIdempotencyStore(cluster.redis, config.redis.key_prefix)
     : new MemoryIdempotencyStore(config.idempotency.max_entries);
   const api = new Api({ config, log, publisher, metrics, hub, idempotency });
+  metrics.activeChannels = (appId) => hub.activeChannels(appId);
   const webhookApps = config.apps.filter((a) => a.webhooks.length > 0);
   const webhooks = webhookApps.length > 0 ? new WebhookSender({ apps: webhookApps, log, metrics }) : null;
   hub.webhooks = webhooks;

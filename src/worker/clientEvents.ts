@@ -1,6 +1,7 @@
 // Client events (`client-*`) on a worker: checked here, delivered at once to the other subscribers on this
 // thread, then relayed by the primary to the other workers. The V1 sender never gets its own event back.
 import type { AppConfig } from '../config/schema.ts';
+import { FIELD } from '../metrics/workerCounters.ts';
 import { allowsClientEvents, isPresenceChannel } from '../protocol/channels.ts';
 import { clientEvent } from '../protocol/frames.ts';
 import { topicFor } from '../protocol/topics.ts';
@@ -19,7 +20,11 @@ export function handleClientEvent(core: WsServer, s: SocketState, event: string,
     s.clientEventWindow = now;
     s.clientEventCount = 0;
   }
-  if (++s.clientEventCount > app.limits.max_client_events_per_second) return core.sendError(s, 'clientEventRateLimited');
+  core.deps.counters.add(s.appIndex, FIELD.clientEventRateChecks);
+  if (++s.clientEventCount > app.limits.max_client_events_per_second) {
+    core.deps.counters.add(s.appIndex, FIELD.clientEventRateLimited);
+    return core.sendError(s, 'clientEventRateLimited');
+  }
 
   // Pusher adds the sender's user_id to client events on presence channels.
   const userId = isPresenceChannel(channel) ? s.presence.get(channel) : undefined;

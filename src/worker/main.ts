@@ -57,7 +57,7 @@ function onMessage(m: PrimaryToWorker): void {
       for (const inner of m.messages) onMessage(inner);
       return;
     case 'publish':
-      return ws.publish(m.frames);
+      return ws.publish(m.frames, m.at);
     case 'slot-released':
     case 'presence-joined':
     case 'terminate-user':

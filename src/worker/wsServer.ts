@@ -8,7 +8,7 @@ import type { AppConfig, Config } from '../config/schema.ts';
 import { WS_ERRORS, type WsErrorName } from '../errors.ts';
 import type { PrimaryToWorker, TopicFrame, WorkerToPrimary } from '../ipc/messages.ts';
 import type { Logger } from '../log.ts';
-import { CHANNEL_TYPES, FIELD, type WorkerCounters } from '../metrics/workerCounters.ts';
+import { CHANNEL_TYPES, FIELD, type WorkerCounters, errorTypeIndex } from '../metrics/workerCounters.ts';
 import { channelType } from '../protocol/channels.ts';
 import { canonicalEvent, parseClientFrame } from '../protocol/clientFrame.ts';
 import { randomUUID } from 'node:crypto';
@@ -123,12 +123,12 @@ export class WsServer {
   private admit(key: string, protocol: ProtocolVersion): SocketState {
     const now = Date.now();
     const found = this.appsByKey.get(key);
-    const refuse = (why: WsErrorName, app: AppConfig | null = null) => new SocketState('', app, -1, protocol, why, now);
+    const refuse = (why: WsErrorName, app: AppConfig | null = null, index = this.deps.config.apps.length) => new SocketState('', app, index, protocol, why, now);
     if (!found) return refuse('appNotFound');
-    if (!found.app.enabled) return refuse('appDisabled', found.app);
+    if (!found.app.enabled) return refuse('appDisabled', found.app, found.index);
     const verdict = this.deps.quota.acquire(found.index, found.app.limits.max_connections, this.deps.config.max_connections);
-    if (verdict === 'host') return refuse('overCapacity', found.app);
-    if (verdict === 'app') return refuse('appOverQuota', found.app);
+    if (verdict === 'host') return refuse('overCapacity', found.app, found.index);
+    if (verdict === 'app') return refuse('appOverQuota', found.app, found.index);
     return new SocketState(this.ids.next(), found.app, found.index, protocol, null, now);
   }
 
@@ -150,6 +150,7 @@ export class WsServer {
     if (s.rejection) {
       const e = WS_ERRORS[s.rejection];
       this.deps.log.debug({ reason: s.rejection }, 'connection refused');
+      this.countError(s, s.rejection);
       ws.cork(() => {
         ws.send(errorFrame(s.protocol, e.code, e.message));
         ws.end(e.code, e.message);
@@ -232,14 +233,18 @@ export class WsServer {
   }
 
   /** Hands frames the primary serialized once to uWS: one native publish per topic, no per-subscriber JS. */
-  publish(frames: readonly TopicFrame[]): void {
+  publish(frames: readonly TopicFrame[], handedOverAt?: number): void {
+    let delivered = -1;
     for (const f of frames) {
       if (f.cacheTtlMs) this.cache.store(f.topic, f.frame, f.cacheTtlMs);
       const recipients = f.v2 ? this.fanout.deliver(this.appIds[f.app], f, this.publishTopic) : this.publishTopic(f.topic, f.frame, f.exclude);
       if (recipients === 0) continue;
+      delivered = f.app;
       this.deps.counters.add(f.app, FIELD.wsMessagesSent, recipients);
       this.deps.counters.add(f.app, FIELD.socketBytesSent, recipients * f.frame.length);
     }
+    // sockudo_broadcast_latency_ms: from the primary handing the message over to uWS having it.
+    if (delivered >= 0 && handedOverAt !== undefined) this.deps.counters.observeLatency(delivered, performance.timeOrigin + performance.now() - handedOverAt);
   }
 
   /** One native publish, skipping the socket `exclude` when it holds the topic; returns the recipients. */
@@ -292,10 +297,15 @@ export class WsServer {
     const ws = s.ws;
     if (!ws || s.closed) return;
     const e = WS_ERRORS[name];
+    this.countError(s, name);
     ws.cork(() => {
       ws.send(errorFrame(s.protocol, e.code, e.message));
       ws.end(e.code, e.message);
     });
+  }
+
+  private countError(s: SocketState, name: WsErrorName): void {
+    this.deps.counters.add(s.appIndex, FIELD.errors + errorTypeIndex(WS_ERRORS[name].code, name === 'missingEvent'));
   }
 
   /** Sends a control frame; on V2 it gets a fresh message_id (never on ping/pong). */
@@ -317,6 +327,7 @@ export class WsServer {
   }
 
   sendError(s: SocketState, name: WsErrorName, detail?: string): void {
+    this.countError(s, name);
     this.send(s, namedError(s.protocol, name, detail));
   }
 

@@ -133,3 +133,27 @@ describe('the unsigned curl outside the development app', () => {
     }
   });
 });
+
+describe('metrics beyond the guide', () => {
+  test('connection errors by type, active channels, rate limits, broadcast latency', async () => {
+    const server = await startTestServer({ apps: [{ id: 'app-id', key: 'app-key', secret: 'app-secret', features: { enable_client_messages: true }, limits: { max_client_events_per_second: 1 } }] });
+    try {
+      const bad = await RawClient.open(server.port, 'nope');
+      await bad.closed();
+      const c = await RawClient.open(server.workerPorts[0]);
+      await c.request('not json', (f) => f.event === 'pusher:error');
+      await c.request({ event: 'pusher:subscribe', data: { channel: 'news' } }, (f) => f.event.endsWith('subscription_succeeded'));
+      await serverSdk(server.port).trigger('news', 'e', '1');
+      await c.next((f) => f.event === 'e');
+      const text = await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
+      assert.match(text, /sockudo_connection_errors_total\{app_id="unknown",port="\d+",error_type="app_not_found"\} 1/);
+      assert.match(text, /sockudo_connection_errors_total\{app_id="app-id",port="\d+",error_type="invalid_message_format"\} 1/);
+      assert.match(text, /sockudo_active_channels\{app_id="app-id",port="\d+",channel_type="public"\} 1/);
+      assert.match(text, /sockudo_broadcast_latency_ms_count\{app_id="app-id",port="\d+"\} [1-9]/);
+      assert.match(text, /sockudo_rate_limit_checks_total\{app_id="app-id",port="\d+",limiter_type="client_events",request_context="websocket"\} 0/);
+      c.close();
+    } finally {
+      await server.shutdown();
+    }
+  });
+});

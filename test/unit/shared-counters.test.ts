@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ConnectionQuota } from '../../src/apps/connectionQuota.ts';
-import { CHANNEL_TYPES, FIELD, WorkerCounters } from '../../src/metrics/workerCounters.ts';
+import { CHANNEL_TYPES, ERROR_TYPES, FIELD, LATENCY_BUCKETS_MS, WorkerCounters } from '../../src/metrics/workerCounters.ts';
 
 describe('ConnectionQuota', () => {
   test('allocate: one Int32 for the host plus one per app, all zero', () => {
@@ -124,23 +124,29 @@ describe('WorkerCounters', () => {
     FIELD.wsMessagesSent,
     FIELD.socketBytesReceived,
     FIELD.socketBytesSent,
+    FIELD.clientEventRateChecks,
+    FIELD.clientEventRateLimited,
+    FIELD.latencySum,
+    FIELD.latencyCount,
     ...CHANNEL_TYPES.map((_, i) => FIELD.subscriptions + i),
     ...CHANNEL_TYPES.map((_, i) => FIELD.unsubscriptions + i),
+    ...ERROR_TYPES.map((_, i) => FIELD.errors + i),
+    ...[...LATENCY_BUCKETS_MS, Infinity].map((_, i) => FIELD.latencyBuckets + i),
   ];
 
   test('field layout: every field slot is distinct', () => {
     assert.deepEqual([...CHANNEL_TYPES], ['public', 'private', 'private_encrypted', 'presence', 'cache']);
     assert.equal(new Set(fields).size, fields.length);
-    assert.equal(fields.length, 6 + 2 * CHANNEL_TYPES.length);
+    assert.equal(fields.length, 10 + 2 * CHANNEL_TYPES.length + ERROR_TYPES.length + LATENCY_BUCKETS_MS.length + 1);
     assert.equal(Math.max(...fields), fields.length - 1);
   });
 
-  test('allocate: 8 bytes per worker × app × field, all zero', () => {
+  test('allocate: 8 bytes per worker × (apps + the unknown-app row) × field, all zero', () => {
     const buf = WorkerCounters.allocate(2, 3);
     assert.ok(buf instanceof SharedArrayBuffer);
-    assert.equal(buf.byteLength, 8 * 2 * 3 * fields.length);
+    assert.equal(buf.byteLength, 8 * 2 * 4 * fields.length);
     const c = new WorkerCounters(buf, 2, 3, 0);
-    for (let app = 0; app < 3; app++) for (const f of fields) assert.equal(c.sum(app, f), 0);
+    for (let app = 0; app < 4; app++) for (const f of fields) assert.equal(c.sum(app, f), 0);
   });
 
   test('add defaults to 1 and accepts n', () => {
