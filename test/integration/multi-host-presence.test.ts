@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
 import Pusher from 'pusher';
 import { type Frame, RawClient, serverSdk } from '../helpers/clients.ts';
 import { type RedisProcess, startRedis } from '../helpers/redis.ts';
@@ -71,6 +72,30 @@ describe('presence and counts across hosts', () => {
     assert.equal(receiver.named('channel_occupied', 'presence-x').length, 1, 'occupied once cluster-wide');
     assert.equal(receiver.named('member_added', 'presence-x').filter((e) => e.user_id === 'u1').length, 1);
     assert.equal(receiver.named('member_removed', 'presence-x').filter((e) => e.user_id === 'u1').length, 1);
+  });
+
+  test('a host that does not answer: queries answer after the timeout with what they have, marked partial', async () => {
+    const redisClient = new Redis(redis.url);
+    const fake = 'host-that-never-answers';
+    try {
+      await redisClient.set(`${prefix}host:${fake}:alive`, '1', 'PX', 20_000);
+      await redisClient.sadd(`${prefix}hosts`, fake);
+      const c = await RawClient.open(hosts[1].port);
+      await c.request({ event: 'pusher:subscribe', data: { channel: 'partial' } }, (f) => f.event.endsWith('subscription_succeeded'));
+      const started = Date.now();
+      const list = (await (await serverSdk(hosts[0].port).get({ path: '/channels', params: { info: 'subscription_count' } })).json()) as Record<string, unknown>;
+      const took = Date.now() - started;
+      assert.equal(list.partial, true);
+      assert.deepEqual((list.channels as Record<string, unknown>).partial, { subscription_count: 1 });
+      assert.ok(took >= 900 && took < 3000, `answered after ${took} ms`);
+      const one = (await (await serverSdk(hosts[0].port).get({ path: '/channels/partial', params: { info: 'subscription_count' } })).json()) as Record<string, unknown>;
+      assert.deepEqual(one, { occupied: true, subscription_count: 1, subscription_count_complete: false });
+      c.close();
+    } finally {
+      await redisClient.del(`${prefix}host:${fake}:alive`, `${prefix}host:${fake}:reaper`);
+      await redisClient.srem(`${prefix}hosts`, fake);
+      redisClient.disconnect();
+    }
   });
 
   test('a host killed with SIGKILL: its members are removed once, within 15 s, and no query counts it', async (t) => {
