@@ -4,11 +4,27 @@
 export type SubscriberClientKind = 'raw' | 'ws';
 
 export type SubscriberCommand =
-  | { type: 'connect'; url: string; count: number; channel: string; marker: string; concurrency: number; client: SubscriberClientKind }
+  | {
+      type: 'connect';
+      url: string;
+      /** The same server with `?protocol=2`, for the V2 share of the subscribers. */
+      v2Url: string;
+      count: number;
+      /** Fleet-wide index of this process's first subscriber (channel and protocol follow the index). */
+      offset: number;
+      channel: string;
+      /** 0: everyone subscribes to `channel`; n: subscriber i subscribes to `${channel}-${i % n}`. */
+      channels: number;
+      /** Fraction (0..1) of the subscribers, spread evenly over the indexes, that speak Protocol V2. */
+      v2Share: number;
+      marker: string;
+      concurrency: number;
+      client: SubscriberClientKind;
+    }
   | { type: 'close' };
 
 export type SubscriberReport =
-  | { type: 'ready'; subscribed: number; failed: number; firstError: string | null }
+  | { type: 'ready'; subscribed: number; v2Subscribed: number; failed: number; firstError: string | null }
   | { type: 'count'; delivered: number; lostSockets: number };
 
 export type HttpLoadCommand =
@@ -17,3 +33,17 @@ export type HttpLoadCommand =
   | { type: 'stop' };
 
 export type HttpLoadReport = { type: 'snapshot'; id: number; ok: number; failed: number; firstError: string | null };
+
+/** `private`: auth over socket_id:channel; `presence`: auth over socket_id:channel:channel_data. */
+export type ChurnKind = 'private' | 'presence';
+
+export type ChurnCommand =
+  | { type: 'connect'; url: string; count: number; offset: number; kind: ChurnKind; concurrency: number }
+  | { type: 'start' }
+  | { type: 'snapshot'; id: number }
+  | { type: 'stop' };
+
+export type ChurnReport =
+  | { type: 'ready'; connected: number; failed: number; firstError: string | null }
+  | { type: 'snapshot'; id: number; pairs: number; errors: number; lostSockets: number; firstError: string | null };
+

@@ -2,7 +2,7 @@
 // sockets: node:http costs the loader several times the CPU a uWS server spends on the same request, and
 // the loader shares these 2 cores with the server, so a cheap client keeps the loader out of the figure.
 import { type Socket, connect } from 'node:net';
-import { type AppCredentials, BENCH_APP, SignedPublish } from './signing.ts';
+import { type AppCredentials, BENCH_APP, type PublishKind, SignedPublish } from './signing.ts';
 
 interface Answer {
   status: number;
@@ -82,6 +82,28 @@ class Connection {
   }
 }
 
+/** One body's signed request, rebuilt only when its signature changes (once per second). */
+class CachedRequest {
+  private path = '';
+  private bytes = '';
+  constructor(
+    private readonly signed: SignedPublish,
+    private readonly hostHeader: string,
+  ) {}
+
+  get request(): string {
+    const path = this.signed.path;
+    if (path !== this.path) {
+      const body = this.signed.body;
+      this.path = path;
+      this.bytes =
+        `POST ${path} HTTP/1.1\r\nHost: ${this.hostHeader}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    }
+    return this.bytes;
+  }
+}
+
 export class PublishClient {
   ok = 0;
   failed = 0;
@@ -90,31 +112,23 @@ export class PublishClient {
   private readonly idle: Connection[];
   private readonly all: Connection[];
   private readonly waiting: ((c: Connection) => void)[] = [];
-  private readonly signed: SignedPublish;
-  private readonly hostHeader: string;
-  private cachedPath = '';
-  private cachedRequest = '';
+  private readonly requests: CachedRequest[];
 
-  /** `connections` bounds the requests in flight: one per connection, no pipelining. */
-  constructor(origin: string, connections: number, body: string, app: AppCredentials = BENCH_APP) {
+  /**
+   * `connections` bounds the requests in flight: one per connection, no pipelining. With several `bodies`
+   * each request takes one at random (a pool of batches to random channels, each signed once per second).
+   */
+  constructor(origin: string, connections: number, bodies: string | readonly string[], kind: PublishKind = 'events', app: AppCredentials = BENCH_APP) {
     const url = new URL(origin);
     if (url.hostname !== '127.0.0.1') throw new Error('the benchmark only targets 127.0.0.1');
-    this.hostHeader = url.host;
     this.all = Array.from({ length: connections }, () => new Connection(url.hostname, Number(url.port)));
     this.idle = [...this.all];
-    this.signed = new SignedPublish(app, body);
+    this.requests = (typeof bodies === 'string' ? [bodies] : bodies).map((b) => new CachedRequest(new SignedPublish(app, b, kind), url.host));
   }
 
   private requestBytes(): string {
-    const path = this.signed.path;
-    if (path !== this.cachedPath) {
-      const body = this.signed.body;
-      this.cachedPath = path;
-      this.cachedRequest =
-        `POST ${path} HTTP/1.1\r\nHost: ${this.hostHeader}\r\nContent-Type: application/json\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
-    }
-    return this.cachedRequest;
+    const r = this.requests.length === 1 ? this.requests[0] : this.requests[Math.floor(Math.random() * this.requests.length)];
+    return r.request;
   }
 
   /** One publish; resolves true on HTTP 200. Never rejects. */
@@ -154,4 +168,10 @@ export class PublishClient {
 /** A JSON publish body for `channel` whose frame carries `marker` (the event name) and `padding` bytes of data. */
 export function publishBody(channel: string, marker: string, padding: number): string {
   return JSON.stringify({ name: marker, channel, data: JSON.stringify({ pad: 'x'.repeat(padding) }) });
+}
+
+/** A batch_events body of one event (marker as its name, `padding` bytes of data) per channel given. */
+export function batchBody(channels: readonly string[], marker: string, padding: number): string {
+  const data = JSON.stringify({ pad: 'x'.repeat(padding) });
+  return JSON.stringify({ batch: channels.map((channel) => ({ name: marker, channel, data })) });
 }

@@ -3,19 +3,24 @@
 //
 //   node --import tsx bench/run.ts --compare [--runs 3] [--target sockudo-ts,soketi,bare]
 //   node --import tsx bench/run.ts --scenario fanout --target sockudo-ts --runs 3 [--subscribers 5000] [--duration 10]
+//   node --import tsx bench/run.ts --compare --scenario fanout --v2-share 0,0.5   (V1-only and mixed V1+V2 fan-out)
 import { appendFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir, homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { SubscriberClientKind } from './loaderMessages.ts';
 import { machineInfo, packageVersion } from './machine.ts';
-import { type RunRecord, markdownTable } from './report.ts';
+import { type RunRecord, markdownTable, variantTable } from './report.ts';
+import { runChurn } from './scenarios/churn.ts';
 import { runFanout } from './scenarios/fanout.ts';
 import { runHttp } from './scenarios/http.ts';
+import { runManyChannels } from './scenarios/manyChannels.ts';
 import { type RunningTarget, TARGET_NAMES, type TargetName, sleep, startTarget, targetSpec } from './targets.ts';
 
-const SCENARIOS = ['fanout', 'fanout-steady', 'http'] as const;
+const SCENARIOS = ['fanout', 'fanout-steady', 'http', 'many-channels', 'churn-private', 'churn-presence'] as const;
 type Scenario = (typeof SCENARIOS)[number];
+/** Names accepted by --scenario that stand for several scenarios. */
+const ALIASES: Record<string, readonly Scenario[]> = { churn: ['churn-private', 'churn-presence'] };
 
 const { values: a } = parseArgs({
   options: {
@@ -30,6 +35,14 @@ const { values: a } = parseArgs({
     'steady-rate': { type: 'string', default: '10' },
     'fanout-http-connections': { type: 'string', default: '4' },
     'http-connections': { type: 'string', default: '64' },
+    'v2-share': { type: 'string', default: '0' },
+    channels: { type: 'string', default: '2000' },
+    'channel-subscribers': { type: 'string', default: '2' },
+    batch: { type: 'string', default: '10' },
+    'many-http-connections': { type: 'string', default: '16' },
+    'churn-sockets': { type: 'string', default: '200' },
+    'noisy-cores': { type: 'string', default: '0.25' },
+    'noisy-retries': { type: 'string', default: '0' },
     'loader-processes': { type: 'string', default: '2' },
     client: { type: 'string', default: 'raw' },
     workers: { type: 'string', default: '2' },
@@ -45,11 +58,17 @@ const { values: a } = parseArgs({
 function usage(message?: string): never {
   if (message) process.stderr.write(`bench: ${message}\n`);
   process.stderr.write(
-    'usage: node --import tsx bench/run.ts (--compare | --scenario fanout|fanout-steady|http --target sockudo-ts|soketi|bare)\n' +
+    'usage: node --import tsx bench/run.ts (--compare | --scenario SCENARIOS --target sockudo-ts|soketi|bare)\n' +
       '       [--runs 3] [--subscribers 5000] [--duration 10] [--warmup 2] [--window 64] [--steady-rate 10]\n' +
-      '       [--http-connections 64] [--fanout-http-connections 4] [--loader-processes 2] [--client raw|ws]\n' +
+      '       [--v2-share 0[,0.5]] [--http-connections 64] [--fanout-http-connections 4]\n' +
+      '       [--channels 2000] [--channel-subscribers 2] [--batch 10] [--many-http-connections 16]\n' +
+      '       [--churn-sockets 200] [--loader-processes 2] [--client raw|ws] [--noisy-retries 0] [--noisy-cores 0.25]\n' +
       '       [--workers 2] [--padding 64] [--peers ~/peers] [--sockudo-dir DIR] [--out results.jsonl]\n' +
-      'Lists are comma-separated; --compare defaults to every scenario and every target.\n',
+      `Scenarios: ${SCENARIOS.join(', ')} (churn = churn-private,churn-presence).\n` +
+      'Lists are comma-separated; --compare defaults to every scenario and every target. --v2-share (fraction of\n' +
+      'fan-out subscribers on Protocol V2, one run per value) applies to sockudo-ts only. --noisy-retries N repeats,\n' +
+      'up to N times, a run during which other processes kept more than --noisy-cores cores busy; the table keeps\n' +
+      'the quietest attempt, the JSON lines keep them all.\n',
   );
   process.exit(message ? 2 : 0);
 }
@@ -69,7 +88,9 @@ function positive(name: string, value: string, allowZero = false): number {
 
 if (a.help) usage();
 if (!a.compare && (a.scenario === undefined || a.target === undefined)) usage('give --compare, or both --scenario and --target');
-const scenarios = list<Scenario>(a.scenario, SCENARIOS, SCENARIOS, 'scenario');
+const scenarios = [
+  ...new Set(list<Scenario | string>(a.scenario, [...SCENARIOS, ...Object.keys(ALIASES)], SCENARIOS, 'scenario').flatMap((s) => ALIASES[s] ?? [s as Scenario])),
+];
 const targets = list<TargetName>(a.target, TARGET_NAMES, TARGET_NAMES, 'target');
 const runs = positive('runs', a.runs);
 const subscribers = positive('subscribers', a.subscribers);
@@ -80,6 +101,8 @@ const warmup = positive('warmup', a.warmup, true);
 const workers = positive('workers', a.workers);
 const loaderProcesses = positive('loader-processes', a['loader-processes']);
 const [client] = list<SubscriberClientKind>(a.client, ['raw', 'ws'], ['raw'], 'client');
+const v2Shares = [...new Set(a['v2-share'].split(',').map((v) => Number(v.trim())))];
+for (const v of v2Shares) if (!Number.isFinite(v) || v < 0 || v > 1) usage('--v2-share takes fractions between 0 and 1');
 const fanout = {
   subscribers,
   loaderProcesses,
@@ -90,6 +113,7 @@ const fanout = {
   rate: 0,
   httpConnections: positive('fanout-http-connections', a['fanout-http-connections']),
   padding: positive('padding', a.padding, true),
+  v2Share: 0,
 };
 /** The same fan-out at a fixed publish rate every target sustains: CPU per delivery at equal load. */
 const steady = { ...fanout, rate: positive('steady-rate', a['steady-rate']) };
@@ -100,6 +124,50 @@ const http = {
   durationSeconds: duration,
   padding: fanout.padding,
 };
+const manyChannels = {
+  channels: positive('channels', a.channels),
+  subscribersPerChannel: positive('channel-subscribers', a['channel-subscribers']),
+  batch: positive('batch', a.batch),
+  loaderProcesses,
+  client,
+  warmupSeconds: warmup,
+  durationSeconds: duration,
+  window: fanout.window,
+  rate: 0,
+  httpConnections: positive('many-http-connections', a['many-http-connections']),
+  padding: fanout.padding,
+};
+if (manyChannels.channels * manyChannels.subscribersPerChannel > 15_000) usage('--channels × --channel-subscribers is capped at 15000');
+if (manyChannels.batch > 10) usage('--batch is capped at 10 (the Pusher limit every target enforces)');
+const noisyCores = positive('noisy-cores', a['noisy-cores'], true);
+const noisyRetries = positive('noisy-retries', a['noisy-retries'], true);
+const churn = { loaderProcesses, socketsPerProcess: positive('churn-sockets', a['churn-sockets']), warmupSeconds: warmup, durationSeconds: duration };
+if (churn.socketsPerProcess * loaderProcesses > 15_000) usage('--churn-sockets × --loader-processes is capped at 15000');
+
+/** The runs one round holds for a target: fan-out once per V2 share the target speaks, the rest once. */
+function variants(scenario: Scenario, target: TargetName): { v2Share: number; variant: string }[] {
+  if (scenario !== 'fanout' && scenario !== 'fanout-steady') return [{ v2Share: 0, variant: '' }];
+  return v2Shares
+    .filter((v2Share) => v2Share === 0 || target === 'sockudo-ts')
+    .map((v2Share) => ({ v2Share, variant: v2Share === 0 ? '' : `${Math.round(v2Share * 100)} % V2` }));
+}
+
+function runScenario(scenario: Scenario, t: RunningTarget, v2Share: number) {
+  switch (scenario) {
+    case 'fanout':
+      return runFanout(t, { ...fanout, v2Share });
+    case 'fanout-steady':
+      return runFanout(t, { ...steady, v2Share });
+    case 'http':
+      return runHttp(t, http);
+    case 'many-channels':
+      return runManyChannels(t, manyChannels);
+    case 'churn-private':
+      return runChurn(t, { ...churn, kind: 'private' });
+    case 'churn-presence':
+      return runChurn(t, { ...churn, kind: 'presence' });
+  }
+}
 
 const emit = (line: Record<string, unknown>) => {
   const text = JSON.stringify(line);
@@ -125,9 +193,20 @@ emit({
   fanout,
   steady,
   http,
+  manyChannels,
+  churn,
+  v2Shares,
+  scenarios,
+  noisy: { cores: noisyCores, retries: noisyRetries },
   runs,
   logDir,
 });
+if (v2Shares.some((v) => v > 0) && targets.some((t) => t !== 'sockudo-ts')) {
+  emit({ type: 'note', note: 'only sockudo-ts speaks Protocol V2: --v2-share > 0 fan-out runs are skipped for soketi and bare' });
+}
+if (scenarios.some((s) => s.startsWith('churn')) && targets.includes('bare')) {
+  emit({ type: 'note', note: 'the bare server answers subscriptions without checking auth and keeps no presence state' });
+}
 
 const records: RunRecord[] = [];
 try {
@@ -142,15 +221,28 @@ try {
       // Rotate the order each round so no target always runs first (or right after a heavy neighbour).
       const order = running.map((_, i) => running[(i + run - 1) % running.length]);
       for (const t of order) {
-        const at = new Date().toISOString();
-        try {
-          const result = scenario === 'http' ? await runHttp(t, http) : await runFanout(t, scenario === 'fanout' ? fanout : steady);
-          records.push({ target: t.spec.name, scenario, result: result as unknown as Record<string, unknown> });
-          emit({ type: 'run', target: t.spec.name, run, at, ...result });
-        } catch (err) {
-          emit({ type: 'run-error', target: t.spec.name, scenario, run, at, error: (err as Error).message });
+        const own = variants(scenario, t.spec.name);
+        // Alternate the variants' order too (V1-only first in odd rounds, last in even ones).
+        for (const { v2Share, variant } of run % 2 === 1 ? own : own.reverse()) {
+          // Other work on the machine (someone's test suite) takes cores from server and loader alike: such a
+          // run may be repeated, and the quietest attempt is the one that counts.
+          let quietest: Awaited<ReturnType<typeof runScenario>> | undefined;
+          for (let attempt = 0; ; attempt++) {
+            if (attempt > 0) await sleep(1500);
+            const at = new Date().toISOString();
+            try {
+              const result = await runScenario(scenario, t, v2Share);
+              emit({ type: 'run', target: t.spec.name, run, attempt, at, variant, ...result });
+              if (!quietest || result.otherCores < quietest.otherCores) quietest = result;
+              if (result.otherCores <= noisyCores || attempt >= noisyRetries) break;
+            } catch (err) {
+              emit({ type: 'run-error', target: t.spec.name, scenario, variant, run, attempt, at, error: (err as Error).message });
+              break;
+            }
+          }
+          if (quietest) records.push({ target: t.spec.name, scenario, variant, result: quietest as unknown as Record<string, unknown> });
+          await sleep(1500); // let the server finish closing the last run's sockets before the next one starts
         }
-        await sleep(1500); // let the server finish closing the last run's sockets before the next one starts
       }
     }
   }
@@ -158,7 +250,8 @@ try {
   await stopAll();
 }
 
-const table = markdownTable(records, targets);
+const variantsCompared = variantTable(records, targets);
+const table = markdownTable(records, targets) + (variantsCompared ? `\n\n${variantsCompared}` : '');
 emit({ type: 'done', finishedAt: new Date().toISOString(), minutes: (Date.now() - started.getTime()) / 60_000 });
 process.stdout.write(`\n${table}\n`);
 if (a.out) appendFileSync(a.out.replace(/\.jsonl$/, '') + '.md', `${table}\n`);

@@ -1,5 +1,6 @@
-// Signs Pusher HTTP API publishes (auth_key, auth_timestamp, auth_version, body_md5, auth_signature),
-// exactly as the `pusher` server SDK does, so every target does its full authentication work.
+// Signs Pusher HTTP API publishes (auth_key, auth_timestamp, auth_version, body_md5, auth_signature) and
+// private/presence channel subscriptions exactly as the `pusher` server SDK does, so every target does its
+// full authentication work.
 import { createHash, createHmac } from 'node:crypto';
 
 export interface AppCredentials {
@@ -26,6 +27,9 @@ export function signedPath(app: AppCredentials, path: string, body: string, time
   return `${path}?${query}&auth_signature=${signature}`;
 }
 
+/** `events`: one event (POST /apps/{id}/events); `batch_events`: up to 10 (POST /apps/{id}/batch_events). */
+export type PublishKind = 'events' | 'batch_events';
+
 /**
  * A fixed body's signed URL changes only with the timestamp, so the loader signs once per second and spends
  * its CPU on load rather than on HMACs. The server still verifies every request in full.
@@ -36,14 +40,21 @@ export class SignedPublish {
   constructor(
     private readonly app: AppCredentials,
     readonly body: string,
+    private readonly kind: PublishKind = 'events',
   ) {}
 
   get path(): string {
     const now = Math.floor(Date.now() / 1000);
     if (now !== this.second) {
       this.second = now;
-      this.cached = signedPath(this.app, `/apps/${this.app.id}/events`, this.body, now);
+      this.cached = signedPath(this.app, `/apps/${this.app.id}/${this.kind}`, this.body, now);
     }
     return this.cached;
   }
+}
+
+/** Private and presence channel auth as a client's auth endpoint signs it: `key:` + HMAC of socket_id:channel[:channel_data]. */
+export function channelAuth(app: AppCredentials, socketId: string, channel: string, channelData?: string): string {
+  const message = channelData === undefined ? `${socketId}:${channel}` : `${socketId}:${channel}:${channelData}`;
+  return `${app.key}:${createHmac('sha256', app.secret).update(message).digest('hex')}`;
 }

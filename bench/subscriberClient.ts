@@ -1,5 +1,6 @@
 // What a loader process needs from a subscriber implementation: open one, have it count marker frames into
-// shared counters, and drop it.
+// shared counters, and drop it. Also the protocol details both implementations share (V1 `pusher:` and V2
+// `sockudo:` prefixes).
 
 export interface SubscriberCounts {
   /** Frames carrying the benchmark's marker, over every subscriber of this process. */
@@ -14,11 +15,30 @@ export interface Subscriber {
   close(): void;
 }
 
+/** Protocol V1 (Pusher, `pusher:` prefixes) or V2 (Sockudo, `sockudo:` prefixes, `?protocol=2`). */
+export type ProtocolVersion = 1 | 2;
+
 /** Resolves once the server confirmed the subscription; rejects with the reason it could not. */
-export type OpenSubscriber = (url: string, channel: string, marker: Buffer, counts: SubscriberCounts) => Promise<Subscriber>;
+export type OpenSubscriber = (url: string, channel: string, protocol: ProtocolVersion, marker: Buffer, counts: SubscriberCounts) => Promise<Subscriber>;
 
 export const SUBSCRIBE_TIMEOUT_MS = 20_000;
 
-export function subscribeFrame(channel: string): string {
-  return JSON.stringify({ event: 'pusher:subscribe', data: { channel } });
+export function subscribeFrame(channel: string, protocol: ProtocolVersion = 1): string {
+  return JSON.stringify({ event: protocol === 2 ? 'sockudo:subscribe' : 'pusher:subscribe', data: { channel } });
+}
+
+/** The pong answering an app-level ping (V1 only: V2 servers ping natively). */
+export const PONG = JSON.stringify({ event: 'pusher:pong', data: {} });
+
+/**
+ * A server event without its protocol prefix: `pusher:connection_established` and
+ * `sockudo:connection_established` → `connection_established`, `*_internal:subscription_succeeded` →
+ * `subscription_succeeded`, `pusher:error` → `error`. Anything else is returned unchanged.
+ */
+export function controlEvent(event: string | undefined): string | undefined {
+  if (event === undefined) return undefined;
+  const colon = event.indexOf(':');
+  if (colon < 0) return event;
+  const prefix = event.slice(0, colon);
+  return prefix === 'pusher' || prefix === 'sockudo' || prefix === 'pusher_internal' || prefix === 'sockudo_internal' ? event.slice(colon + 1) : event;
 }

@@ -1,5 +1,6 @@
-// One loader child process: holds a share of the WebSocket subscribers of one channel and counts the
-// frames that carry the benchmark's marker, reporting the running total to the parent every 10 ms.
+// One loader child process: holds a share of the WebSocket subscribers (of one channel, or spread over many)
+// and counts the frames that carry the benchmark's marker, reporting the running total to the parent every
+// 10 ms.
 import type { SubscriberCommand, SubscriberReport } from './loaderMessages.ts';
 import { openRawSubscriber } from './rawSubscriber.ts';
 import type { OpenSubscriber, Subscriber, SubscriberCounts } from './subscriberClient.ts';
@@ -9,18 +10,27 @@ const send = (m: SubscriberReport) => process.send?.(m);
 const counts: SubscriberCounts = { delivered: 0, lost: 0, closing: false };
 const subscribers: Subscriber[] = [];
 
+/** Whether the fleet-wide subscriber `index` speaks V2: exactly floor(n × share) of the first n do. */
+function isV2Subscriber(index: number, share: number): boolean {
+  return Math.floor((index + 1) * share) > Math.floor(index * share);
+}
+
 async function connect(c: Extract<SubscriberCommand, { type: 'connect' }>): Promise<void> {
   const open: OpenSubscriber = c.client === 'ws' ? openWsSubscriber : openRawSubscriber;
   const marker = Buffer.from(c.marker);
   let next = 0;
   let failed = 0;
+  let v2Subscribed = 0;
   let firstError: string | null = null;
   // A bounded number of handshakes in flight: the server's accept queue, not the loader, sets the pace.
   const lane = async () => {
     while (next < c.count) {
-      next++;
+      const index = c.offset + next++;
+      const channel = c.channels > 0 ? `${c.channel}-${index % c.channels}` : c.channel;
+      const v2 = isV2Subscriber(index, c.v2Share);
       try {
-        subscribers.push(await open(c.url, c.channel, marker, counts));
+        subscribers.push(await open(v2 ? c.v2Url : c.url, channel, v2 ? 2 : 1, marker, counts));
+        if (v2) v2Subscribed++;
       } catch (err) {
         failed++;
         firstError ??= (err as Error).message;
@@ -28,7 +38,7 @@ async function connect(c: Extract<SubscriberCommand, { type: 'connect' }>): Prom
     }
   };
   await Promise.all(Array.from({ length: Math.min(c.concurrency, c.count) }, lane));
-  send({ type: 'ready', subscribed: subscribers.length, failed, firstError });
+  send({ type: 'ready', subscribed: subscribers.length, v2Subscribed, failed, firstError });
   let reported = -1;
   setInterval(() => {
     if (counts.delivered === reported) return;

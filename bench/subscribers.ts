@@ -1,5 +1,6 @@
 // The parent's side of the subscriber fleet: forks the loader processes, splits the connections between
-// them, and keeps the running total of deliveries they report.
+// them (each gets a contiguous range of fleet-wide indexes, which decide channel and protocol), and keeps
+// the running total of deliveries they report.
 import { type ChildProcess, fork } from 'node:child_process';
 import type { SubscriberClientKind, SubscriberCommand, SubscriberReport } from './loaderMessages.ts';
 
@@ -7,9 +8,15 @@ const CHILD = new URL('./subscriberProcess.ts', import.meta.url);
 
 export interface FleetOptions {
   url: string;
+  /** The same server with `?protocol=2`. */
+  v2Url: string;
   subscribers: number;
   processes: number;
   channel: string;
+  /** 0: one channel for all; n: subscriber i subscribes to `${channel}-${i % n}`. */
+  channels: number;
+  /** Fraction of the subscribers speaking Protocol V2 (interleaved with the V1 ones). */
+  v2Share: number;
   marker: string;
   client: SubscriberClientKind;
   /** Handshakes in flight per process. */
@@ -19,6 +26,8 @@ export interface FleetOptions {
 export class SubscriberFleet {
   /** Subscriptions confirmed by the server. */
   subscribed = 0;
+  /** Of which on Protocol V2. */
+  v2Subscribed = 0;
   failed = 0;
   firstError: string | null = null;
   connectSeconds = 0;
@@ -35,14 +44,17 @@ export class SubscriberFleet {
     const children = Array.from({ length: o.processes }, () => fork(CHILD, [], { execArgv: ['--import', 'tsx'], stdio: 'inherit' }));
     const fleet = new SubscriberFleet(children);
     const started = performance.now();
+    const counts = children.map((_, i) => Math.floor(o.subscribers / o.processes) + (i < o.subscribers % o.processes ? 1 : 0));
     await Promise.all(
       children.map(
         (child, i) =>
           new Promise<void>((resolve, reject) => {
-            const count = Math.floor(o.subscribers / o.processes) + (i < o.subscribers % o.processes ? 1 : 0);
+            const count = counts[i];
+            const offset = counts.slice(0, i).reduce((a, b) => a + b, 0);
             child.on('message', (m: SubscriberReport) => {
               if (m.type === 'ready') {
                 fleet.subscribed += m.subscribed;
+                fleet.v2Subscribed += m.v2Subscribed;
                 fleet.failed += m.failed;
                 fleet.firstError ??= m.firstError;
                 resolve();
@@ -53,7 +65,19 @@ export class SubscriberFleet {
               }
             });
             child.once('exit', (code) => reject(new Error(`subscriber process exited with ${code} while connecting`)));
-            const cmd: SubscriberCommand = { type: 'connect', url: o.url, count, channel: o.channel, marker: o.marker, concurrency: o.concurrency ?? 64, client: o.client };
+            const cmd: SubscriberCommand = {
+              type: 'connect',
+              url: o.url,
+              v2Url: o.v2Url,
+              count,
+              offset,
+              channel: o.channel,
+              channels: o.channels,
+              v2Share: o.v2Share,
+              marker: o.marker,
+              concurrency: o.concurrency ?? 64,
+              client: o.client,
+            };
             child.send(cmd);
           }),
       ),

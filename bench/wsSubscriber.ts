@@ -1,10 +1,8 @@
 // A subscriber on the `ws` client: the reference implementation, as a typical Node client receives frames.
 import WebSocket from 'ws';
-import { type OpenSubscriber, SUBSCRIBE_TIMEOUT_MS, subscribeFrame } from './subscriberClient.ts';
+import { type OpenSubscriber, PONG, SUBSCRIBE_TIMEOUT_MS, controlEvent, subscribeFrame } from './subscriberClient.ts';
 
-const PONG = JSON.stringify({ event: 'pusher:pong', data: {} });
-
-export const openWsSubscriber: OpenSubscriber = (url, channel, marker, counts) =>
+export const openWsSubscriber: OpenSubscriber = (url, channel, protocol, marker, counts) =>
   new Promise((resolve, reject) => {
     let subscribed = false;
     const ws = new WebSocket(url, { perMessageDeflate: false, skipUTF8Validation: true, handshakeTimeout: 15_000 });
@@ -17,18 +15,22 @@ export const openWsSubscriber: OpenSubscriber = (url, channel, marker, counts) =
     const timer = setTimeout(() => fail(`no subscription_succeeded within ${SUBSCRIBE_TIMEOUT_MS / 1000} s`), SUBSCRIBE_TIMEOUT_MS);
     ws.on('message', (data: Buffer) => {
       if (subscribed) {
-        // The hot path: one native byte search per frame, no JSON parsing.
+        // The hot path: one native byte search per frame, no JSON parsing. (V2 pings are native; ws answers them.)
         if (data.indexOf(marker) !== -1) counts.delivered++;
         else if (data.includes('pusher:ping')) ws.send(PONG);
         return;
       }
       const m = JSON.parse(data.toString('utf8')) as { event?: string; data?: unknown };
-      if (m.event === 'pusher:connection_established') ws.send(subscribeFrame(channel));
-      else if (m.event === 'pusher_internal:subscription_succeeded') {
-        subscribed = true;
-        clearTimeout(timer);
-        resolve({ close: () => ws.terminate() });
-      } else if (m.event === 'pusher:error') fail(`pusher:error ${JSON.stringify(m.data)}`);
+      switch (controlEvent(m.event)) {
+        case 'connection_established':
+          return ws.send(subscribeFrame(channel, protocol));
+        case 'subscription_succeeded':
+          subscribed = true;
+          clearTimeout(timer);
+          return resolve({ close: () => ws.terminate() });
+        case 'error':
+          return fail(`${m.event} ${JSON.stringify(m.data)}`);
+      }
     });
     ws.on('error', (err) => fail(err.message));
     ws.on('close', (code) => {

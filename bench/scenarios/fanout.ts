@@ -1,15 +1,23 @@
-// Fan-out: one public channel, N subscribers, signed HTTP publishes. Reports deliveries per second counted
-// by the subscribers, with the clock stopped only once every accepted publish has reached every subscriber.
+// Fan-out: one public channel, N subscribers (optionally a share of them on Protocol V2), signed HTTP
+// publishes. Reports deliveries per second counted by the subscribers, with the clock stopped only once
+// every accepted publish has reached every subscriber. The closed loop is shared with many-channels.
 import type { SubscriberClientKind } from '../loaderMessages.ts';
 import { PublishClient, publishBody } from '../publishClient.ts';
 import { SubscriberFleet } from '../subscribers.ts';
 import { type RunningTarget, sleep } from '../targets.ts';
 import { MeasureWindow, type WindowCpu } from '../window.ts';
 
-export interface FanoutOptions {
+export interface FanoutOptions extends ClosedLoopOptions {
   subscribers: number;
   loaderProcesses: number;
   client: SubscriberClientKind;
+  /** Bytes of padding in each event's data (the frame is about 60 bytes more). */
+  padding: number;
+  /** Fraction of the subscribers that connect with `?protocol=2` and subscribe with `sockudo:subscribe`. */
+  v2Share: number;
+}
+
+export interface ClosedLoopOptions {
   warmupSeconds: number;
   durationSeconds: number;
   /** Publishes whose deliveries may be outstanding at once (the closed loop's window). */
@@ -18,16 +26,9 @@ export interface FanoutOptions {
   rate: number;
   /** HTTP publish requests in flight at most. */
   httpConnections: number;
-  /** Bytes of padding in each event's data (the frame is about 60 bytes more). */
-  padding: number;
 }
 
-export interface FanoutResult extends WindowCpu {
-  scenario: 'fanout' | 'fanout-steady';
-  client: SubscriberClientKind;
-  subscribers: number;
-  connectSeconds: number;
-  connectFailures: number;
+export interface ClosedLoopResult extends WindowCpu {
   publishes: number;
   expectedDeliveries: number;
   deliveries: number;
@@ -38,6 +39,16 @@ export interface FanoutResult extends WindowCpu {
   lostSockets: number;
   publishFailures: number;
   firstError: string | null;
+}
+
+export interface FanoutResult extends ClosedLoopResult {
+  scenario: 'fanout' | 'fanout-steady';
+  client: SubscriberClientKind;
+  subscribers: number;
+  v2Share: number;
+  v2Subscribers: number;
+  connectSeconds: number;
+  connectFailures: number;
   frameBytes: number;
 }
 
@@ -45,16 +56,19 @@ const CHANNEL = 'bench';
 const MARKER = 'bench-fanout';
 const DRAIN_TIMEOUT_MS = 20_000;
 
-export function wsUrl(port: number): string {
-  return `ws://127.0.0.1:${port}/app/app-key?protocol=7&client=js&version=8.4.0&flash=false`;
+export function wsUrl(port: number, protocol: 1 | 2 = 1): string {
+  return `ws://127.0.0.1:${port}/app/app-key?protocol=${protocol === 2 ? 2 : 7}&client=js&version=8.4.0&flash=false`;
 }
 
 export async function runFanout(target: RunningTarget, o: FanoutOptions): Promise<FanoutResult> {
   const fleet = await SubscriberFleet.open({
     url: wsUrl(target.spec.port),
+    v2Url: wsUrl(target.spec.port, 2),
     subscribers: o.subscribers,
     processes: o.loaderProcesses,
     channel: CHANNEL,
+    channels: 0,
+    v2Share: o.v2Share,
     marker: MARKER,
     client: o.client,
   });
@@ -63,75 +77,93 @@ export async function runFanout(target: RunningTarget, o: FanoutOptions): Promis
   try {
     const subs = fleet.subscribed;
     if (subs === 0) throw new Error(`no subscriber could subscribe: ${fleet.firstError}`);
-
-    let running = false;
-    let phaseStart = 0;
-    let phaseIssued = 0;
-    // The closed loop: issue while HTTP slots are free and the deliveries not yet seen stay within the window.
-    const pump = (): void => {
-      while (running && client.inFlight < o.httpConnections) {
-        const outstanding = (client.ok + client.inFlight) * subs - fleet.deliveries;
-        if (outstanding >= o.window * subs) return;
-        if (o.rate > 0 && phaseIssued >= ((performance.now() - phaseStart) / 1000) * o.rate) return;
-        phaseIssued++;
-        void client.publish().then(pump);
-      }
+    const loop = await closedLoop(target, fleet, client, subs, o);
+    return {
+      scenario: o.rate > 0 ? 'fanout-steady' : 'fanout',
+      client: o.client,
+      subscribers: subs,
+      v2Share: o.v2Share,
+      v2Subscribers: fleet.v2Subscribed,
+      connectSeconds: fleet.connectSeconds,
+      connectFailures: fleet.failed,
+      frameBytes: frameBytes(body),
+      ...loop,
     };
-    fleet.onDeliveries(pump);
-    const pacer = o.rate > 0 ? setInterval(pump, Math.max(1, Math.floor(1000 / o.rate / 2))) : undefined;
-
-    const phase = async (seconds: number): Promise<boolean> => {
-      running = true;
-      phaseStart = performance.now();
-      phaseIssued = 0;
-      pump();
-      await sleep(seconds * 1000);
-      running = false;
-      while (client.inFlight > 0) await sleep(2);
-      const drained = await fleet.waitFor(client.ok * subs, DRAIN_TIMEOUT_MS);
-      fleet.onDeliveries(pump);
-      return drained;
-    };
-
-    try {
-      await phase(o.warmupSeconds);
-      const okBefore = client.ok;
-      const failedBefore = client.failed;
-      const deliveredBefore = fleet.deliveries;
-      const window = new MeasureWindow(target.pid, fleet.pids);
-      const drained = await phase(o.durationSeconds);
-      const cpu = window.end();
-      const publishes = client.ok - okBefore;
-      const deliveries = fleet.deliveries - deliveredBefore;
-      return {
-        scenario: o.rate > 0 ? 'fanout-steady' : 'fanout',
-        client: o.client,
-        subscribers: subs,
-        connectSeconds: fleet.connectSeconds,
-        connectFailures: fleet.failed,
-        publishes,
-        expectedDeliveries: publishes * subs,
-        deliveries,
-        deliveriesPerSec: deliveries / cpu.seconds,
-        publishesPerSec: publishes / cpu.seconds,
-        serverCpuUsPerDelivery: deliveries > 0 ? (cpu.serverCpuSeconds * 1e6) / deliveries : Number.NaN,
-        drained,
-        lostSockets: fleet.lostSockets,
-        publishFailures: client.failed - failedBefore,
-        firstError: client.firstError ?? fleet.firstError,
-        frameBytes: frameBytes(body),
-        ...cpu,
-      };
-    } finally {
-      clearInterval(pacer);
-    }
   } finally {
     await client.close();
     await fleet.close();
   }
 }
 
-/** Size of the frame subscribers receive for `body`, as the Pusher protocol shapes it. */
+/**
+ * Publishes through `client` while HTTP slots are free and the deliveries not yet seen stay within the
+ * window (`perPublish` deliveries expected per accepted publish); a warm-up phase, fully drained, then the
+ * measured phase, whose clock stops once its deliveries have all arrived (or DRAIN_TIMEOUT_MS passed).
+ */
+export async function closedLoop(
+  target: RunningTarget,
+  fleet: SubscriberFleet,
+  client: PublishClient,
+  perPublish: number,
+  o: ClosedLoopOptions,
+): Promise<ClosedLoopResult> {
+  let running = false;
+  let phaseStart = 0;
+  let phaseIssued = 0;
+  const pump = (): void => {
+    while (running && client.inFlight < o.httpConnections) {
+      const outstanding = (client.ok + client.inFlight) * perPublish - fleet.deliveries;
+      if (outstanding >= o.window * perPublish) return;
+      if (o.rate > 0 && phaseIssued >= ((performance.now() - phaseStart) / 1000) * o.rate) return;
+      phaseIssued++;
+      void client.publish().then(pump);
+    }
+  };
+  fleet.onDeliveries(pump);
+  const pacer = o.rate > 0 ? setInterval(pump, Math.max(1, Math.floor(1000 / o.rate / 2))) : undefined;
+
+  const phase = async (seconds: number): Promise<boolean> => {
+    running = true;
+    phaseStart = performance.now();
+    phaseIssued = 0;
+    pump();
+    await sleep(seconds * 1000);
+    running = false;
+    while (client.inFlight > 0) await sleep(2);
+    const drained = await fleet.waitFor(client.ok * perPublish, DRAIN_TIMEOUT_MS);
+    fleet.onDeliveries(pump);
+    return drained;
+  };
+
+  try {
+    await phase(o.warmupSeconds);
+    const okBefore = client.ok;
+    const failedBefore = client.failed;
+    const deliveredBefore = fleet.deliveries;
+    const window = new MeasureWindow(target.pid, fleet.pids);
+    const drained = await phase(o.durationSeconds);
+    const cpu = window.end();
+    const publishes = client.ok - okBefore;
+    const deliveries = fleet.deliveries - deliveredBefore;
+    return {
+      publishes,
+      expectedDeliveries: publishes * perPublish,
+      deliveries,
+      deliveriesPerSec: deliveries / cpu.seconds,
+      publishesPerSec: publishes / cpu.seconds,
+      serverCpuUsPerDelivery: deliveries > 0 ? (cpu.serverCpuSeconds * 1e6) / deliveries : Number.NaN,
+      drained,
+      lostSockets: fleet.lostSockets,
+      publishFailures: client.failed - failedBefore,
+      firstError: client.firstError ?? fleet.firstError,
+      ...cpu,
+    };
+  } finally {
+    clearInterval(pacer);
+  }
+}
+
+/** Size of the V1 frame subscribers receive for `body`, as the Pusher protocol shapes it. */
 function frameBytes(body: string): number {
   const { name, channel, data } = JSON.parse(body) as { name: string; channel: string; data: string };
   return Buffer.byteLength(JSON.stringify({ event: name, channel, data }));
