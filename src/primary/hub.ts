@@ -84,7 +84,8 @@ export class Hub {
       const result = this.presence.join(app.id, m.channel, m.userId, m.userInfo, m.socketId, max);
       if (!result.ok) return reply({ type: 'presence-joined', requestId: m.requestId, ok: false, reason: 'full' });
       // member_added goes out before the join is confirmed; the joining socket is excluded either way.
-      if (result.firstSocketOfUser) this.memberChanged(m.app, m.channel, 'added', m.userId, m.userInfo, m.socketId);
+      // Nobody else is in the channel to be told when the joiner is its only member.
+      if (result.firstSocketOfUser) this.memberChanged(m.app, m.channel, 'added', m.userId, m.userInfo, m.socketId, result.members.size > 1);
       return reply({ type: 'presence-joined', requestId: m.requestId, ok: true, data: PresenceRegistry.snapshot(result.members) });
     }
     const cluster = this.cluster;
@@ -94,7 +95,7 @@ export class Hub {
       (r) => {
         if (!r.ok) return reply({ type: 'presence-joined', requestId: m.requestId, ok: false, reason: 'full' });
         this.presence.join(app.id, m.channel, m.userId, m.userInfo, m.socketId, Number.POSITIVE_INFINITY);
-        if (r.first) this.memberChanged(m.app, m.channel, 'added', m.userId, m.userInfo, m.socketId);
+        if (r.first) this.memberChanged(m.app, m.channel, 'added', m.userId, m.userInfo, m.socketId, r.members.size > 1);
         reply({ type: 'presence-joined', requestId: m.requestId, ok: true, data: PresenceRegistry.snapshotOfInfo(r.members) });
       },
       (err: Error) => {
@@ -109,7 +110,7 @@ export class Hub {
     if (!this.presence.hasSocket(appId, channel, userId, socketId)) return; // its join never completed
     const lastHere = this.presence.leave(appId, channel, userId, socketId);
     if (this.cluster) return this.leaveCluster(appIndex, appId, channel, userId);
-    if (lastHere) this.memberChanged(appIndex, channel, 'removed', userId);
+    if (lastHere) this.memberChanged(appIndex, channel, 'removed', userId, undefined, undefined, this.presence.members(appId, channel).size > 0);
   }
 
   /** One socket fewer in Redis; retried until Redis takes it, so no member outlives its sockets. */
@@ -130,8 +131,8 @@ export class Hub {
   hostOccupancy: ((appId: string, channel: string, delta: 1 | -1) => Promise<number>) | null = null;
 
   /** A presence member joined or left (decided here): frames on every host, and the webhook. */
-  memberChanged(appIndex: number, channel: string, change: 'added' | 'removed', userId: string, userInfo?: unknown, exclude?: string): void {
-    this.publisher.presenceChange(appIndex, this.appId(appIndex), channel, change, userId, userInfo, exclude);
+  memberChanged(appIndex: number, channel: string, change: 'added' | 'removed', userId: string, userInfo?: unknown, exclude?: string, anyoneToTell = true): void {
+    if (anyoneToTell) this.publisher.presenceChange(appIndex, this.appId(appIndex), channel, change, userId, userInfo, exclude);
     this.webhook(appIndex, { name: change === 'added' ? 'member_added' : 'member_removed', channel, user_id: userId });
   }
 
