@@ -20,9 +20,15 @@ export type SubscriberCommand =
       marker: string;
       concurrency: number;
       client: SubscriberClientKind;
+      /**
+       * Several hosts: subscriber i connects to `hosts[floor(i / max(channels, 1)) % hosts.length]` instead of
+       * `url`/`v2Url`, so with n channels every channel has the same number of subscribers on each host.
+       */
+      hosts?: { url: string; v2Url: string }[];
     }
   | { type: 'close' };
 
+/** `ready` answers each `connect` (a process may get several, one per stage) with that command's counts. */
 export type SubscriberReport =
   | { type: 'ready'; subscribed: number; v2Subscribed: number; failed: number; firstError: string | null }
   | { type: 'count'; delivered: number; lostSockets: number };
@@ -47,3 +53,18 @@ export type ChurnReport =
   | { type: 'ready'; connected: number; failed: number; firstError: string | null }
   | { type: 'snapshot'; id: number; pairs: number; errors: number; lostSockets: number; firstError: string | null };
 
+
+/** The latency probes' process: a few subscribers that timestamp every marked frame they receive. */
+export type ProbeCommand =
+  | { type: 'open'; url: string; channel: string; count: number; marker: string }
+  /** Drops every probe and forgets every sample. */
+  | { type: 'drop' }
+  /** The samples of the publishes numbered from..to-1 (`countOnly`: just how many arrived). */
+  | { type: 'collect'; id: number; from: number; to: number; countOnly: boolean }
+  | { type: 'close' };
+
+export type ProbeReport =
+  | { type: 'opened'; subscribed: number; failed: number; firstError: string | null }
+  | { type: 'dropped' }
+  /** `seqs[i]` arrived `latenciesUs[i]` µs after the send time it carried; `received` = seqs.length. */
+  | { type: 'samples'; id: number; received: number; seqs: number[]; latenciesUs: number[]; lostSockets: number };

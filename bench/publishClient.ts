@@ -4,13 +4,13 @@
 import { type Socket, connect } from 'node:net';
 import { type AppCredentials, BENCH_APP, type PublishKind, SignedPublish } from './signing.ts';
 
-interface Answer {
+export interface Answer {
   status: number;
   body: string;
 }
 
 /** One connection with at most one request in flight; reconnects when the server closed it. */
-class Connection {
+export class Connection {
   private socket: Socket | null = null;
   private buf: Buffer = Buffer.alloc(0);
   private settle: ((a: Answer | Error) => void) | null = null;

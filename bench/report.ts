@@ -1,5 +1,6 @@
-// Turns run results into medians and markdown tables: ratios against soketi and bare uWS, and for scenario
-// variants (fan-out with a share of V2 subscribers) the ratio to the plain scenario.
+// Turns run results into medians and markdown tables: ratios against soketi and bare uWS, for scenario
+// variants (fan-out with a share of V2 subscribers) the ratio to the plain scenario, for the latency phases
+// one row per phase, and for multi-host the hosts sharing Redis against the one host.
 import type { TargetName } from './targets.ts';
 
 export function median(values: readonly number[]): number {
@@ -55,6 +56,18 @@ export const METRICS: Metric[] = [
   { scenario: 'many-channels', label: 'server CPU share in kernel', pick: (r) => r.serverKernelShare as number, ratio: false },
   { scenario: 'many-channels', label: 'loader cores busy', pick: (r) => r.loaderCores as number, ratio: false },
   { scenario: 'many-channels', label: 'other cores busy (not server, not loader)', pick: (r) => r.otherCores as number, ratio: false },
+  { scenario: 'fanout-latency', label: 'publish→receive p50 ms', pick: (r) => r.p50Ms as number, ratio: true },
+  { scenario: 'fanout-latency', label: 'publish→receive p95 ms', pick: (r) => r.p95Ms as number, ratio: true },
+  { scenario: 'fanout-latency', label: 'publish→receive p99 ms', pick: (r) => r.p99Ms as number, ratio: true },
+  { scenario: 'fanout-latency', label: 'publish→receive max ms', pick: (r) => r.maxMs as number, ratio: false },
+  { scenario: 'fanout-latency', label: 'samples never received (counted at their lower bound)', pick: (r) => r.censoredSamples as number, ratio: false },
+  { scenario: 'fanout-latency', label: 'samples', pick: (r) => r.expectedSamples as number, ratio: false },
+  { scenario: 'fanout-latency', label: 'publisher waiting for a connection p99 ms (included)', pick: (r) => r.connectionWaitP99Ms as number, ratio: false },
+  { scenario: 'fanout-latency', label: 'publisher timer lag p99 ms (excluded)', pick: (r) => r.timerLagP99Ms as number, ratio: false },
+  { scenario: 'fanout-latency', label: 'bulk deliveries/s', pick: (r) => r.deliveriesPerSec as number, ratio: false },
+  { scenario: 'fanout-latency', label: 'server cores busy', pick: (r) => r.serverCores as number, ratio: false },
+  { scenario: 'fanout-latency', label: 'loader cores busy', pick: (r) => r.loaderCores as number, ratio: false },
+  { scenario: 'fanout-latency', label: 'other cores busy (not server, not loader)', pick: (r) => r.otherCores as number, ratio: false },
   ...(['churn-private', 'churn-presence'] as const).flatMap((scenario): Metric[] => [
     { scenario, label: 'subscribe+unsubscribe pairs/s', pick: (r) => r.pairsPerSec as number, ratio: true },
     { scenario, label: 'server CPU µs per pair', pick: (r) => r.serverCpuUsPerPair as number, ratio: true },
@@ -64,6 +77,21 @@ export const METRICS: Metric[] = [
     { scenario, label: 'loader cores busy', pick: (r) => r.loaderCores as number, ratio: false },
     { scenario, label: 'other cores busy (not server, not loader)', pick: (r) => r.otherCores as number, ratio: false },
   ]),
+];
+
+/** Multi-host: the same figures for both layouts, in a table of their own (multiHostTable). */
+export const MULTI_HOST_METRICS: Metric[] = [
+  { scenario: 'multi-host', label: 'publishes/s accepted', pick: (r) => r.publishesPerSec as number, ratio: true },
+  { scenario: 'multi-host', label: 'deliveries/s', pick: (r) => r.deliveriesPerSec as number, ratio: true },
+  { scenario: 'multi-host', label: 'publish→receive p50 ms (probes, under load)', pick: (r) => r.p50Ms as number, ratio: true },
+  { scenario: 'multi-host', label: 'publish→receive p99 ms (probes, under load)', pick: (r) => r.p99Ms as number, ratio: true },
+  { scenario: 'multi-host', label: 'probe samples never received', pick: (r) => r.censoredSamples as number, ratio: false },
+  { scenario: 'multi-host', label: 'server cores busy (all hosts)', pick: (r) => r.serverCores as number, ratio: true },
+  { scenario: 'multi-host', label: 'redis-server cores busy', pick: (r) => r.redisCores as number, ratio: false },
+  { scenario: 'multi-host', label: 'server CPU µs per delivery (hosts)', pick: (r) => r.serverCpuUsPerDelivery as number, ratio: true },
+  { scenario: 'multi-host', label: 'server + Redis CPU µs per delivery', pick: (r) => r.serverAndRedisCpuUsPerDelivery as number, ratio: true },
+  { scenario: 'multi-host', label: 'loader cores busy', pick: (r) => r.loaderCores as number, ratio: false },
+  { scenario: 'multi-host', label: 'other cores busy', pick: (r) => r.otherCores as number, ratio: false },
 ];
 
 export interface RunRecord {
@@ -78,6 +106,12 @@ function valuesOf(records: readonly RunRecord[], t: TargetName, m: Metric, varia
   return records.filter((r) => r.target === t && r.scenario === m.scenario && r.variant === variant).map((r) => m.pick(r.result)).filter(Number.isFinite);
 }
 
+/** A scenario's variants: the plain one ('') first, then in the order they were first recorded. */
+function variantsOf(records: readonly RunRecord[], scenario: string): string[] {
+  const seen = [...new Set(records.filter((r) => r.scenario === scenario).map((r) => r.variant))];
+  return seen.includes('') ? ['', ...seen.filter((v) => v !== '')] : seen;
+}
+
 function cell(values: readonly number[]): string {
   return values.length === 0 ? 'n/a' : `${fmt(median(values))} (${fmt(Math.min(...values))}–${fmt(Math.max(...values))})`;
 }
@@ -89,8 +123,7 @@ export function markdownTable(records: readonly RunRecord[], targets: readonly T
   for (const t of against) head.push(`sockudo-ts / ${t}`);
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const m of METRICS) {
-    const variants = [...new Set(records.filter((r) => r.scenario === m.scenario).map((r) => r.variant))].sort();
-    for (const variant of variants) {
+    for (const variant of variantsOf(records, m.scenario)) {
       const medians = new Map<TargetName, number>();
       const cells = targets.map((t) => {
         const values = valuesOf(records, t, m, variant);
@@ -106,7 +139,7 @@ export function markdownTable(records: readonly RunRecord[], targets: readonly T
       lines.push(`| ${row.join(' | ')} |`);
     }
   }
-  return lines.join('\n');
+  return lines.length > 2 ? lines.join('\n') : '';
 }
 
 /** Each variant against its plain scenario, per target that ran both: medians and the ratio variant / plain. */
@@ -114,8 +147,8 @@ export function variantTable(records: readonly RunRecord[], targets: readonly Ta
   const head = ['scenario', 'metric', 'target', 'plain median (min–max)', 'variant median (min–max)', 'variant / plain'];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const m of METRICS) {
-    const variants = [...new Set(records.filter((r) => r.scenario === m.scenario && r.variant !== '').map((r) => r.variant))].sort();
-    for (const variant of variants) {
+    if (m.scenario === 'fanout-latency') continue; // its variants are phases, not variations of one plain run
+    for (const variant of variantsOf(records, m.scenario).filter((v) => v !== '')) {
       for (const t of targets) {
         const plain = valuesOf(records, t, m, '');
         const other = valuesOf(records, t, m, variant);
@@ -126,4 +159,20 @@ export function variantTable(records: readonly RunRecord[], targets: readonly Ta
     }
   }
   return lines.length > 2 ? lines.join('\n') : '';
+}
+
+/** Multi-host: median (min–max) of each layout, and the ratio `layout` / `baseline` (medians). */
+export function multiHostTable(records: readonly RunRecord[], layout: string, baseline: string): string {
+  const rows = records.filter((r) => r.scenario === 'multi-host');
+  if (rows.length === 0) return '';
+  const head = ['metric', `${baseline} median (min–max)`, `${layout} median (min–max)`, `${layout} / ${baseline}`];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  const of = (m: Metric, variant: string) => rows.filter((r) => r.variant === variant).map((r) => m.pick(r.result)).filter(Number.isFinite);
+  for (const m of MULTI_HOST_METRICS) {
+    const base = of(m, baseline);
+    const other = of(m, layout);
+    const ratio = m.ratio && base.length > 0 && other.length > 0 && median(base) !== 0 ? `${(median(other) / median(base)).toFixed(2)}×` : '';
+    lines.push(`| ${m.label} | ${cell(base)} | ${cell(other)} | ${ratio} |`);
+  }
+  return lines.join('\n');
 }

@@ -4,23 +4,33 @@
 //   node --import tsx bench/run.ts --compare [--runs 3] [--target sockudo-ts,soketi,bare]
 //   node --import tsx bench/run.ts --scenario fanout --target sockudo-ts --runs 3 [--subscribers 5000] [--duration 10]
 //   node --import tsx bench/run.ts --compare --scenario fanout --v2-share 0,0.5   (V1-only and mixed V1+V2 fan-out)
+//   node --import tsx bench/run.ts --compare --scenario latency [--latency-phases 0:50,5000:10,5000:50]
+//   node --import tsx bench/run.ts --scenario multi-host --target sockudo-ts   (3 hosts + Redis against 1 host)
 import { appendFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir, homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { SubscriberClientKind } from './loaderMessages.ts';
 import { machineInfo, packageVersion } from './machine.ts';
-import { type RunRecord, markdownTable, variantTable } from './report.ts';
+import { startRedis } from './redis.ts';
+import { type RunRecord, markdownTable, multiHostTable, variantTable } from './report.ts';
 import { runChurn } from './scenarios/churn.ts';
 import { runFanout } from './scenarios/fanout.ts';
 import { runHttp } from './scenarios/http.ts';
+import { type LatencyPhase, runLatency } from './scenarios/latency.ts';
 import { runManyChannels } from './scenarios/manyChannels.ts';
-import { type RunningTarget, TARGET_NAMES, type TargetName, sleep, startTarget, targetSpec } from './targets.ts';
+import { type Layout, runMultiHost } from './scenarios/multiHost.ts';
+import { REPO_DIR, type RunningTarget, TARGET_NAMES, type TargetName, sleep, sockudoHostSpec, startTarget, targetSpec } from './targets.ts';
 
-const SCENARIOS = ['fanout', 'fanout-steady', 'http', 'many-channels', 'churn-private', 'churn-presence'] as const;
+const SCENARIOS = ['fanout', 'fanout-steady', 'fanout-latency', 'http', 'many-channels', 'churn-private', 'churn-presence', 'multi-host'] as const;
 type Scenario = (typeof SCENARIOS)[number];
-/** Names accepted by --scenario that stand for several scenarios. */
-const ALIASES: Record<string, readonly Scenario[]> = { churn: ['churn-private', 'churn-presence'] };
+/** What --compare runs without --scenario: everything but multi-host (which needs redis-server). */
+const DEFAULT_SCENARIOS = SCENARIOS.filter((s) => s !== 'multi-host');
+/** Names accepted by --scenario that stand for other scenarios. */
+const ALIASES: Record<string, readonly Scenario[]> = { churn: ['churn-private', 'churn-presence'], latency: ['fanout-latency'] };
+/** The hosts of multi-host listen on these ports and the next ones (metrics on METRICS_PORT + i). */
+const MULTI_HOST_PORT = 6211;
+const MULTI_HOST_METRICS_PORT = 9211;
 
 const { values: a } = parseArgs({
   options: {
@@ -41,6 +51,16 @@ const { values: a } = parseArgs({
     batch: { type: 'string', default: '10' },
     'many-http-connections': { type: 'string', default: '16' },
     'churn-sockets': { type: 'string', default: '200' },
+    'latency-phases': { type: 'string', default: '0:50,5000:10,5000:50' },
+    'latency-probes': { type: 'string', default: '10' },
+    'multi-hosts': { type: 'string', default: '3' },
+    'multi-host-workers': { type: 'string', default: '1' },
+    'multi-subscribers': { type: 'string', default: '900' },
+    'multi-channels': { type: 'string', default: '100' },
+    'multi-http-connections': { type: 'string', default: '16' },
+    'multi-probe-channels': { type: 'string', default: '3' },
+    'multi-probe-rate': { type: 'string', default: '30' },
+    'multi-warmup-runs': { type: 'string', default: '1' },
     'noisy-cores': { type: 'string', default: '0.25' },
     'noisy-retries': { type: 'string', default: '0' },
     'loader-processes': { type: 'string', default: '2' },
@@ -63,9 +83,15 @@ function usage(message?: string): never {
       '       [--v2-share 0[,0.5]] [--http-connections 64] [--fanout-http-connections 4]\n' +
       '       [--channels 2000] [--channel-subscribers 2] [--batch 10] [--many-http-connections 16]\n' +
       '       [--churn-sockets 200] [--loader-processes 2] [--client raw|ws] [--noisy-retries 0] [--noisy-cores 0.25]\n' +
+      '       [--latency-phases 0:50,5000:10,5000:50] [--latency-probes 10]\n' +
+      '       [--multi-hosts 3] [--multi-host-workers 1] [--multi-subscribers 900] [--multi-channels 100]\n' +
+      '       [--multi-http-connections 16] [--multi-probe-channels 3] [--multi-probe-rate 30] [--multi-warmup-runs 1]\n' +
       '       [--workers 2] [--padding 64] [--peers ~/peers] [--sockudo-dir DIR] [--out results.jsonl]\n' +
-      `Scenarios: ${SCENARIOS.join(', ')} (churn = churn-private,churn-presence).\n` +
-      'Lists are comma-separated; --compare defaults to every scenario and every target. --v2-share (fraction of\n' +
+      `Scenarios: ${SCENARIOS.join(', ')} (churn = churn-private,churn-presence; latency = fanout-latency).\n` +
+      'Lists are comma-separated; --compare defaults to every scenario but multi-host and every target.\n' +
+      '--latency-phases: bulk subscribers:publishes per second, one phase each (0 = the probes alone).\n' +
+      'multi-host starts its own redis-server and hosts (ports 6211...) and compares them with the sockudo-ts\n' +
+      'target (one host, --workers workers, no Redis), which must be among the targets. --v2-share (fraction of\n' +
       'fan-out subscribers on Protocol V2, one run per value) applies to sockudo-ts only. --noisy-retries N repeats,\n' +
       'up to N times, a run during which other processes kept more than --noisy-cores cores busy; the table keeps\n' +
       'the quietest attempt, the JSON lines keep them all.\n',
@@ -89,7 +115,7 @@ function positive(name: string, value: string, allowZero = false): number {
 if (a.help) usage();
 if (!a.compare && (a.scenario === undefined || a.target === undefined)) usage('give --compare, or both --scenario and --target');
 const scenarios = [
-  ...new Set(list<Scenario | string>(a.scenario, [...SCENARIOS, ...Object.keys(ALIASES)], SCENARIOS, 'scenario').flatMap((s) => ALIASES[s] ?? [s as Scenario])),
+  ...new Set(list<Scenario | string>(a.scenario, [...SCENARIOS, ...Object.keys(ALIASES)], DEFAULT_SCENARIOS, 'scenario').flatMap((s) => ALIASES[s] ?? [s as Scenario])),
 ];
 const targets = list<TargetName>(a.target, TARGET_NAMES, TARGET_NAMES, 'target');
 const runs = positive('runs', a.runs);
@@ -143,6 +169,49 @@ const noisyCores = positive('noisy-cores', a['noisy-cores'], true);
 const noisyRetries = positive('noisy-retries', a['noisy-retries'], true);
 const churn = { loaderProcesses, socketsPerProcess: positive('churn-sockets', a['churn-sockets']), warmupSeconds: warmup, durationSeconds: duration };
 if (churn.socketsPerProcess * loaderProcesses > 15_000) usage('--churn-sockets × --loader-processes is capped at 15000');
+const latencyPhases: LatencyPhase[] = a['latency-phases'].split(',').map((p) => {
+  const [subs, rate] = p.split(':').map((v) => Number(v.trim()));
+  if (!Number.isInteger(subs) || subs < 0 || subs > 15_000 || !Number.isFinite(rate) || rate <= 0 || rate > 1000) {
+    usage('--latency-phases takes subscribers:rate pairs (0..15000 subscribers, up to 1000 publishes/s)');
+  }
+  return { subscribers: subs, rate };
+});
+const latency = {
+  phases: latencyPhases,
+  probes: positive('latency-probes', a['latency-probes']),
+  loaderProcesses,
+  client,
+  warmupSeconds: warmup,
+  durationSeconds: duration,
+  padding: fanout.padding,
+  httpConnections: fanout.httpConnections,
+};
+if (latency.probes > 50) usage('--latency-probes is capped at 50');
+const multiHosts = positive('multi-hosts', a['multi-hosts']);
+const multi = {
+  hosts: multiHosts,
+  hostWorkers: positive('multi-host-workers', a['multi-host-workers']),
+  subscribers: positive('multi-subscribers', a['multi-subscribers']),
+  channels: positive('multi-channels', a['multi-channels']),
+  probeChannels: positive('multi-probe-channels', a['multi-probe-channels']),
+  probesPerChannel: multiHosts,
+  probeRate: positive('multi-probe-rate', a['multi-probe-rate']),
+  loaderProcesses,
+  client,
+  warmupSeconds: warmup,
+  durationSeconds: duration,
+  window: fanout.window,
+  rate: 0,
+  httpConnections: positive('multi-http-connections', a['multi-http-connections']),
+  padding: fanout.padding,
+};
+/** Unrecorded runs of each layout before the measured ones: freshly started hosts are still warming up. */
+const multiWarmupRuns = positive('multi-warmup-runs', a['multi-warmup-runs'], true);
+if (multi.hosts > 8) usage('--multi-hosts is capped at 8');
+if (multi.subscribers > 15_000) usage('--multi-subscribers is capped at 15000');
+if (multi.subscribers % (multi.channels * multi.hosts) !== 0) usage('--multi-subscribers must be a multiple of --multi-channels × --multi-hosts');
+if (multi.probeChannels > multi.channels) usage('--multi-probe-channels cannot exceed --multi-channels');
+const sockudoDir = a['sockudo-dir'] === undefined ? REPO_DIR : resolve(a['sockudo-dir']);
 
 /** The runs one round holds for a target: fan-out once per V2 share the target speaks, the rest once. */
 function variants(scenario: Scenario, target: TargetName): { v2Share: number; variant: string }[] {
@@ -152,20 +221,28 @@ function variants(scenario: Scenario, target: TargetName): { v2Share: number; va
     .map((v2Share) => ({ v2Share, variant: v2Share === 0 ? '' : `${Math.round(v2Share * 100)} % V2` }));
 }
 
-function runScenario(scenario: Scenario, t: RunningTarget, v2Share: number) {
+/** One measured result; a run may give several (one per latency phase), each with its own variant label. */
+interface Part {
+  variant?: string;
+  result: { otherCores: number } & object;
+}
+
+async function runScenario(scenario: Exclude<Scenario, 'multi-host'>, t: RunningTarget, v2Share: number): Promise<Part[]> {
   switch (scenario) {
     case 'fanout':
-      return runFanout(t, { ...fanout, v2Share });
+      return [{ result: await runFanout(t, { ...fanout, v2Share }) }];
     case 'fanout-steady':
-      return runFanout(t, { ...steady, v2Share });
+      return [{ result: await runFanout(t, { ...steady, v2Share }) }];
+    case 'fanout-latency':
+      return (await runLatency(t, latency)).map((result) => ({ variant: result.phase, result }));
     case 'http':
-      return runHttp(t, http);
+      return [{ result: await runHttp(t, http) }];
     case 'many-channels':
-      return runManyChannels(t, manyChannels);
+      return [{ result: await runManyChannels(t, manyChannels) }];
     case 'churn-private':
-      return runChurn(t, { ...churn, kind: 'private' });
+      return [{ result: await runChurn(t, { ...churn, kind: 'private' }) }];
     case 'churn-presence':
-      return runChurn(t, { ...churn, kind: 'presence' });
+      return [{ result: await runChurn(t, { ...churn, kind: 'presence' }) }];
   }
 }
 
@@ -195,6 +272,8 @@ emit({
   http,
   manyChannels,
   churn,
+  ...(scenarios.includes('fanout-latency') ? { latency } : {}),
+  ...(scenarios.includes('multi-host') ? { multiHost: { ...multi, warmupRuns: multiWarmupRuns } } : {}),
   v2Shares,
   scenarios,
   noisy: { cores: noisyCores, retries: noisyRetries },
@@ -209,14 +288,105 @@ if (scenarios.some((s) => s.startsWith('churn')) && targets.includes('bare')) {
 }
 
 const records: RunRecord[] = [];
+
+/**
+ * One run (of one target or layout), repeated up to --noisy-retries times while other processes kept more
+ * than --noisy-cores cores busy; every attempt is printed, the quietest is recorded.
+ */
+async function measured(target: TargetName, scenario: Scenario, run: number, variant: string, attemptRun: () => Promise<Part[]>): Promise<void> {
+  // Other work on the machine (someone's test suite) takes cores from server and loader alike: such a
+  // run may be repeated, and the quietest attempt is the one that counts.
+  let quietest: Part[] | undefined;
+  let quietestOther = Number.POSITIVE_INFINITY;
+  for (let attempt = 0; ; attempt++) {
+    if (attempt > 0) await sleep(1500);
+    const at = new Date().toISOString();
+    try {
+      const parts = await attemptRun();
+      const other = Math.max(...parts.map((p) => p.result.otherCores));
+      for (const p of parts) emit({ type: 'run', target, run, attempt, at, variant: p.variant ?? variant, ...p.result });
+      if (!quietest || other < quietestOther) {
+        quietest = parts;
+        quietestOther = other;
+      }
+      if (other <= noisyCores || attempt >= noisyRetries) break;
+    } catch (err) {
+      emit({ type: 'run-error', target, scenario, variant, run, attempt, at, error: (err as Error).message });
+      break;
+    }
+  }
+  for (const p of quietest ?? []) records.push({ target, scenario, variant: p.variant ?? variant, result: p.result as Record<string, unknown> });
+  await sleep(1500); // let the server finish closing the last run's sockets before the next one starts
+}
+
+let multiHostLabels: { layout: string; baseline: string } | undefined;
+
+/** Multi-host: starts redis-server and the hosts, alternates them with the one-host sockudo-ts target, stops them. */
+async function multiHostSession(): Promise<void> {
+  const single = running.find((t) => t.spec.name === 'sockudo-ts');
+  if (!single) {
+    emit({ type: 'note', note: 'multi-host compares with the sockudo-ts target (one host, no Redis): add sockudo-ts to --target' });
+    return;
+  }
+  const redis = await startRedis(logDir);
+  const hosts: RunningTarget[] = [];
+  try {
+    emit({ type: 'target', target: 'redis', pid: redis.pid, port: redis.port, versions: { redis: redis.version }, log: redis.logFile });
+    for (let h = 0; h < multi.hosts; h++) {
+      const spec = sockudoHostSpec(sockudoDir, MULTI_HOST_PORT + h, MULTI_HOST_METRICS_PORT + h, multi.hostWorkers, { url: redis.url, prefix: 'bench:' });
+      const t = await startTarget(spec, logDir);
+      hosts.push(t);
+      emit({ type: 'target', target: 'sockudo-ts', host: h, pid: t.pid, port: spec.port, threads: spec.threads, description: spec.description, versions: spec.versions, log: t.logFile });
+    }
+    const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
+    const layouts: Layout[] = [
+      {
+        label: `${plural(multi.hosts, 'host')} × ${plural(multi.hostWorkers, 'worker')} + Redis`,
+        hosts: hosts.map((t) => ({ port: t.spec.port, pid: t.pid })),
+        workersPerHost: multi.hostWorkers,
+        redisPid: redis.pid,
+      },
+      { label: `1 host × ${plural(single.spec.threads, 'worker')}, no Redis`, hosts: [{ port: single.spec.port, pid: single.pid }], workersPerHost: single.spec.threads },
+    ];
+    multiHostLabels = { layout: layouts[0].label, baseline: layouts[1].label };
+    await sleep(2000); // let the hosts see each other in Redis
+    // The first runs on fresh processes are slower (JIT, three processes warming up on two cores): these
+    // are printed as `warmup-run` lines and left out of the table.
+    for (let i = 0; i < multiWarmupRuns; i++) {
+      for (const layout of layouts) {
+        try {
+          const r = await runMultiHost(layout, multi);
+          emit({ type: 'warmup-run', target: 'sockudo-ts', variant: layout.label, publishesPerSec: r.publishesPerSec, deliveriesPerSec: r.deliveriesPerSec, p99Ms: r.p99Ms });
+        } catch (err) {
+          emit({ type: 'warmup-run-error', target: 'sockudo-ts', variant: layout.label, error: (err as Error).message });
+        }
+        await sleep(1500);
+      }
+    }
+    for (let run = 1; run <= runs; run++) {
+      const order = run % 2 === 1 ? layouts : [...layouts].reverse();
+      for (const layout of order) {
+        await measured('sockudo-ts', 'multi-host', run, layout.label, async () => [{ variant: layout.label, result: await runMultiHost(layout, multi) }]);
+      }
+    }
+  } finally {
+    await Promise.all(hosts.map((t) => t.stop()));
+    await redis.stop();
+  }
+}
+
 try {
   for (const name of targets) {
-    const spec = targetSpec(name, a.peers, workers, a['sockudo-dir'] === undefined ? undefined : resolve(a['sockudo-dir']));
+    const spec = targetSpec(name, a.peers, workers, sockudoDir);
     const t = await startTarget(spec, logDir);
     running.push(t);
     emit({ type: 'target', target: name, pid: t.pid, port: spec.port, threads: spec.threads, description: spec.description, versions: spec.versions, log: t.logFile });
   }
   for (const scenario of scenarios) {
+    if (scenario === 'multi-host') {
+      await multiHostSession();
+      continue;
+    }
     for (let run = 1; run <= runs; run++) {
       // Rotate the order each round so no target always runs first (or right after a heavy neighbour).
       const order = running.map((_, i) => running[(i + run - 1) % running.length]);
@@ -224,24 +394,7 @@ try {
         const own = variants(scenario, t.spec.name);
         // Alternate the variants' order too (V1-only first in odd rounds, last in even ones).
         for (const { v2Share, variant } of run % 2 === 1 ? own : own.reverse()) {
-          // Other work on the machine (someone's test suite) takes cores from server and loader alike: such a
-          // run may be repeated, and the quietest attempt is the one that counts.
-          let quietest: Awaited<ReturnType<typeof runScenario>> | undefined;
-          for (let attempt = 0; ; attempt++) {
-            if (attempt > 0) await sleep(1500);
-            const at = new Date().toISOString();
-            try {
-              const result = await runScenario(scenario, t, v2Share);
-              emit({ type: 'run', target: t.spec.name, run, attempt, at, variant, ...result });
-              if (!quietest || result.otherCores < quietest.otherCores) quietest = result;
-              if (result.otherCores <= noisyCores || attempt >= noisyRetries) break;
-            } catch (err) {
-              emit({ type: 'run-error', target: t.spec.name, scenario, variant, run, attempt, at, error: (err as Error).message });
-              break;
-            }
-          }
-          if (quietest) records.push({ target: t.spec.name, scenario, variant, result: quietest as unknown as Record<string, unknown> });
-          await sleep(1500); // let the server finish closing the last run's sockets before the next one starts
+          await measured(t.spec.name, scenario, run, variant, () => runScenario(scenario, t, v2Share));
         }
       }
     }
@@ -251,7 +404,8 @@ try {
 }
 
 const variantsCompared = variantTable(records, targets);
-const table = markdownTable(records, targets) + (variantsCompared ? `\n\n${variantsCompared}` : '');
+const multiHost = multiHostLabels ? multiHostTable(records, multiHostLabels.layout, multiHostLabels.baseline) : '';
+const table = [markdownTable(records, targets), variantsCompared, multiHost].filter((t) => t !== '').join('\n\n');
 emit({ type: 'done', finishedAt: new Date().toISOString(), minutes: (Date.now() - started.getTime()) / 60_000 });
 process.stdout.write(`\n${table}\n`);
 if (a.out) appendFileSync(a.out.replace(/\.jsonl$/, '') + '.md', `${table}\n`);

@@ -1,6 +1,7 @@
-// One loader child process: holds a share of the WebSocket subscribers (of one channel, or spread over many)
-// and counts the frames that carry the benchmark's marker, reporting the running total to the parent every
-// 10 ms.
+// One loader child process: holds a share of the WebSocket subscribers (of one channel, or spread over many,
+// on one host or several) and counts the frames that carry the benchmark's marker, reporting the running
+// total to the parent every 10 ms. It may be told to connect several times (the fleet connects in stages
+// when latency probes are to be spread through the subscription order).
 import type { SubscriberCommand, SubscriberReport } from './loaderMessages.ts';
 import { openRawSubscriber } from './rawSubscriber.ts';
 import type { OpenSubscriber, Subscriber, SubscriberCounts } from './subscriberClient.ts';
@@ -9,6 +10,9 @@ import { openWsSubscriber } from './wsSubscriber.ts';
 const send = (m: SubscriberReport) => process.send?.(m);
 const counts: SubscriberCounts = { delivered: 0, lost: 0, closing: false };
 const subscribers: Subscriber[] = [];
+/** The count reporter, started by the first `connect`. */
+let reporter: NodeJS.Timeout | undefined;
+let reported = -1;
 
 /** Whether the fleet-wide subscriber `index` speaks V2: exactly floor(n × share) of the first n do. */
 function isV2Subscriber(index: number, share: number): boolean {
@@ -18,6 +22,7 @@ function isV2Subscriber(index: number, share: number): boolean {
 async function connect(c: Extract<SubscriberCommand, { type: 'connect' }>): Promise<void> {
   const open: OpenSubscriber = c.client === 'ws' ? openWsSubscriber : openRawSubscriber;
   const marker = Buffer.from(c.marker);
+  const before = subscribers.length;
   let next = 0;
   let failed = 0;
   let v2Subscribed = 0;
@@ -28,8 +33,9 @@ async function connect(c: Extract<SubscriberCommand, { type: 'connect' }>): Prom
       const index = c.offset + next++;
       const channel = c.channels > 0 ? `${c.channel}-${index % c.channels}` : c.channel;
       const v2 = isV2Subscriber(index, c.v2Share);
+      const host = c.hosts ? c.hosts[Math.floor(index / Math.max(1, c.channels)) % c.hosts.length] : c;
       try {
-        subscribers.push(await open(v2 ? c.v2Url : c.url, channel, v2 ? 2 : 1, marker, counts));
+        subscribers.push(await open(v2 ? host.v2Url : host.url, channel, v2 ? 2 : 1, marker, counts));
         if (v2) v2Subscribed++;
       } catch (err) {
         failed++;
@@ -38,9 +44,8 @@ async function connect(c: Extract<SubscriberCommand, { type: 'connect' }>): Prom
     }
   };
   await Promise.all(Array.from({ length: Math.min(c.concurrency, c.count) }, lane));
-  send({ type: 'ready', subscribed: subscribers.length, v2Subscribed, failed, firstError });
-  let reported = -1;
-  setInterval(() => {
+  send({ type: 'ready', subscribed: subscribers.length - before, v2Subscribed, failed, firstError });
+  reporter ??= setInterval(() => {
     if (counts.delivered === reported) return;
     reported = counts.delivered;
     send({ type: 'count', delivered: counts.delivered, lostSockets: counts.lost });

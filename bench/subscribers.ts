@@ -1,6 +1,7 @@
 // The parent's side of the subscriber fleet: forks the loader processes, splits the connections between
-// them (each gets a contiguous range of fleet-wide indexes, which decide channel and protocol), and keeps
-// the running total of deliveries they report.
+// them (each gets a contiguous range of fleet-wide indexes, which decide channel, protocol and host), and
+// keeps the running total of deliveries they report. It can connect in stages, with a pause between them
+// (the latency scenario connects a probe there, so probes sit at known places in the subscription order).
 import { type ChildProcess, fork } from 'node:child_process';
 import type { SubscriberClientKind, SubscriberCommand, SubscriberReport } from './loaderMessages.ts';
 
@@ -21,6 +22,12 @@ export interface FleetOptions {
   client: SubscriberClientKind;
   /** Handshakes in flight per process. */
   concurrency?: number;
+  /** Several hosts instead of `url`: subscriber i goes to `hosts[floor(i / max(channels, 1)) % hosts.length]`. */
+  hosts?: { url: string; v2Url: string }[];
+  /** Connect in this many stages (each process's range split evenly), all processes within a stage at once. */
+  stages?: number;
+  /** Awaited after stage k (0-based) has been confirmed, before the next one starts. */
+  betweenStages?: (stage: number) => Promise<void>;
 }
 
 export class SubscriberFleet {
@@ -45,46 +52,60 @@ export class SubscriberFleet {
     const fleet = new SubscriberFleet(children);
     const started = performance.now();
     const counts = children.map((_, i) => Math.floor(o.subscribers / o.processes) + (i < o.subscribers % o.processes ? 1 : 0));
-    await Promise.all(
-      children.map(
-        (child, i) =>
-          new Promise<void>((resolve, reject) => {
-            const count = counts[i];
-            const offset = counts.slice(0, i).reduce((a, b) => a + b, 0);
-            child.on('message', (m: SubscriberReport) => {
-              if (m.type === 'ready') {
-                fleet.subscribed += m.subscribed;
-                fleet.v2Subscribed += m.v2Subscribed;
-                fleet.failed += m.failed;
-                fleet.firstError ??= m.firstError;
-                resolve();
-              } else {
-                fleet.delivered[i] = m.delivered;
-                fleet.lost[i] = m.lostSockets;
-                fleet.listener();
-              }
-            });
-            child.once('exit', (code) => reject(new Error(`subscriber process exited with ${code} while connecting`)));
-            const cmd: SubscriberCommand = {
-              type: 'connect',
-              url: o.url,
-              v2Url: o.v2Url,
-              count,
-              offset,
-              channel: o.channel,
-              channels: o.channels,
-              v2Share: o.v2Share,
-              marker: o.marker,
-              concurrency: o.concurrency ?? 64,
-              client: o.client,
-            };
-            child.send(cmd);
-          }),
-      ),
-    ).catch(async (err: unknown) => {
+    const offsets = counts.map((_, i) => counts.slice(0, i).reduce((a, b) => a + b, 0));
+    /** Per child, what its pending `connect` waits on. */
+    const pending: ({ resolve: () => void; reject: (e: Error) => void } | null)[] = children.map(() => null);
+    children.forEach((child, i) => {
+      child.on('message', (m: SubscriberReport) => {
+        if (m.type === 'ready') {
+          fleet.subscribed += m.subscribed;
+          fleet.v2Subscribed += m.v2Subscribed;
+          fleet.failed += m.failed;
+          fleet.firstError ??= m.firstError;
+          pending[i]?.resolve();
+          pending[i] = null;
+        } else {
+          fleet.delivered[i] = m.delivered;
+          fleet.lost[i] = m.lostSockets;
+          fleet.listener();
+        }
+      });
+      child.once('exit', (code) => pending[i]?.reject(new Error(`subscriber process exited with ${code} while connecting`)));
+    });
+    const stages = Math.max(1, Math.floor(o.stages ?? 1));
+    try {
+      for (let stage = 0; stage < stages; stage++) {
+        await Promise.all(
+          children.map(
+            (child, i) =>
+              new Promise<void>((resolve, reject) => {
+                const from = Math.floor((counts[i] * stage) / stages);
+                const to = Math.floor((counts[i] * (stage + 1)) / stages);
+                pending[i] = { resolve, reject };
+                const cmd: SubscriberCommand = {
+                  type: 'connect',
+                  url: o.url,
+                  v2Url: o.v2Url,
+                  count: to - from,
+                  offset: offsets[i] + from,
+                  channel: o.channel,
+                  channels: o.channels,
+                  v2Share: o.v2Share,
+                  marker: o.marker,
+                  concurrency: o.concurrency ?? 64,
+                  client: o.client,
+                  hosts: o.hosts,
+                };
+                child.send(cmd);
+              }),
+          ),
+        );
+        await o.betweenStages?.(stage);
+      }
+    } catch (err) {
       await fleet.close();
       throw err;
-    });
+    }
     fleet.connectSeconds = (performance.now() - started) / 1000;
     return fleet;
   }

@@ -21,6 +21,8 @@ export interface TargetSpec {
   env: Record<string, string>;
   /** Package versions that identify the build measured. */
   versions: Record<string, string>;
+  /** Names the log file when several instances of one target run (multi-host); the name otherwise. */
+  label?: string;
 }
 
 /** Servers this process started and has not seen exit: killed if the benchmark itself dies. */
@@ -29,7 +31,7 @@ process.on('exit', () => {
   for (const child of started) child.kill('SIGTERM');
 });
 
-const REPO = fileURLToPath(new URL('..', import.meta.url));
+export const REPO_DIR = fileURLToPath(new URL('..', import.meta.url));
 
 /** The only string the uWS package prints when its native binary did not load and it went pure-JS. */
 const UWS_FALLBACK = 'Falling back to a NodeJS implementation';
@@ -38,26 +40,11 @@ const UWS_FALLBACK = 'Falling back to a NodeJS implementation';
  * `sockudoDir` is the checkout to run (the repository by default; a `git archive` snapshot of a commit keeps
  * the measurement stable while the working tree changes).
  */
-export function targetSpec(name: TargetName, peersDir: string, workers: number, sockudoDir = REPO): TargetSpec {
+export function targetSpec(name: TargetName, peersDir: string, workers: number, sockudoDir = REPO_DIR): TargetSpec {
   const node = process.execPath;
   switch (name) {
     case 'sockudo-ts':
-      return {
-        name,
-        port: 6201,
-        threads: workers,
-        description: `sockudo-ts, ${workers} uWS worker threads + primary`,
-        command: node,
-        args: ['--import', 'tsx', 'src/main.ts'],
-        cwd: sockudoDir,
-        env: {
-          SOCKUDO_PORT: '6201',
-          SOCKUDO_METRICS_PORT: '9201',
-          SOCKUDO_WORKERS: String(workers),
-          SOCKUDO_LOG_LEVEL: 'warn',
-        },
-        versions: { uws: packageVersion(sockudoDir, 'uWebSockets.js'), source: sourceRevision(sockudoDir) },
-      };
+      return sockudoHostSpec(sockudoDir, 6201, 9201, workers);
     case 'soketi': {
       const dir = join(peersDir, 'soketi');
       return {
@@ -99,6 +86,31 @@ export function targetSpec(name: TargetName, peersDir: string, workers: number, 
   }
 }
 
+/**
+ * One sockudo-ts process (a host): `workers` uWS worker threads + the primary, development mode. With
+ * `redis`, it joins the hosts sharing that Redis (publishes accepted anywhere reach subscribers everywhere).
+ */
+export function sockudoHostSpec(sockudoDir: string, port: number, metricsPort: number, workers: number, redis?: { url: string; prefix: string }): TargetSpec {
+  return {
+    name: 'sockudo-ts',
+    label: redis ? `sockudo-ts-host-${port}` : undefined,
+    port,
+    threads: workers,
+    description: `sockudo-ts, ${workers} uWS worker thread${workers === 1 ? '' : 's'} + primary${redis ? `, sharing ${redis.url}` : ''}`,
+    command: process.execPath,
+    args: ['--import', 'tsx', 'src/main.ts'],
+    cwd: sockudoDir,
+    env: {
+      SOCKUDO_PORT: String(port),
+      SOCKUDO_METRICS_PORT: String(metricsPort),
+      SOCKUDO_WORKERS: String(workers),
+      SOCKUDO_LOG_LEVEL: 'warn',
+      ...(redis ? { SOCKUDO_REDIS_URL: redis.url, SOCKUDO_REDIS_PREFIX: redis.prefix } : {}),
+    },
+    versions: { uws: packageVersion(sockudoDir, 'uWebSockets.js'), source: sourceRevision(sockudoDir) },
+  };
+}
+
 export interface RunningTarget {
   spec: TargetSpec;
   pid: number;
@@ -111,7 +123,7 @@ export async function startTarget(spec: TargetSpec, logDir: string): Promise<Run
   // uWS listens with SO_REUSEPORT: a second server on a busy port starts fine and silently takes half the
   // connections, so a leftover server would corrupt every figure. Refuse instead.
   if (await answersHttp(spec.port)) throw new Error(`something already answers on 127.0.0.1:${spec.port}; stop it first`);
-  const logFile = join(logDir, `${spec.name}.log`);
+  const logFile = join(logDir, `${spec.label ?? spec.name}.log`);
   const fd = openSync(logFile, 'a');
   const child = spawn(spec.command, spec.args, {
     cwd: spec.cwd,

@@ -1,11 +1,13 @@
-// A measurement window: wall time and the CPU seconds of the server, of the loader and of the whole
-// machine between two samples, so each figure can be read against who was using the cores.
+// A measurement window: wall time and the CPU seconds of the server (one process or several hosts), of
+// Redis when the hosts share one, of the loader and of the whole machine between two samples, so each
+// figure can be read against who was using the cores.
 import { availableParallelism } from 'node:os';
 import { type MachineCpu, type ProcessCpu, coresBusy, machineCpu, processCpu, sumCpuSeconds } from './procStat.ts';
 
 interface Sample {
   at: number;
   server: ProcessCpu;
+  redis: number;
   loader: number;
   machine: MachineCpu;
 }
@@ -23,22 +25,36 @@ export interface WindowCpu {
   /** Cores busy machine-wide; what is neither server nor loader is other work on the machine. */
   machineCores: number;
   otherCores: number;
+  /** Cores Redis kept busy (only when the window was given Redis's pid). */
+  redisCores?: number;
 }
 
 export class MeasureWindow {
   private readonly start: Sample;
 
+  private readonly serverPids: readonly number[];
+
+  /** `server`: the server's pid, or every host's; `redisPids`: the Redis the hosts share, if any. */
   constructor(
-    private readonly serverPid: number,
+    server: number | readonly number[],
     private readonly loaderPids: readonly number[],
+    private readonly redisPids: readonly number[] = [],
   ) {
+    this.serverPids = typeof server === 'number' ? [server] : server;
     this.start = this.sample();
   }
 
   private sample(): Sample {
+    const server = { user: 0, system: 0 };
+    for (const pid of this.serverPids) {
+      const c = processCpu(pid);
+      server.user += c.user;
+      server.system += c.system;
+    }
     return {
       at: performance.now(),
-      server: processCpu(this.serverPid),
+      server,
+      redis: sumCpuSeconds(this.redisPids),
       loader: sumCpuSeconds([process.pid, ...this.loaderPids]),
       machine: machineCpu(),
     };
@@ -53,6 +69,7 @@ export class MeasureWindow {
     const serverCores = serverCpuSeconds / seconds;
     const loaderCores = (b.loader - a.loader) / seconds;
     const machineCores = coresBusy(a.machine, b.machine, availableParallelism());
+    const redisCores = (b.redis - a.redis) / seconds;
     return {
       seconds,
       serverCpuSeconds,
@@ -60,7 +77,8 @@ export class MeasureWindow {
       serverCores,
       loaderCores,
       machineCores,
-      otherCores: Math.max(0, machineCores - serverCores - loaderCores),
+      otherCores: Math.max(0, machineCores - serverCores - loaderCores - redisCores),
+      ...(this.redisPids.length > 0 ? { redisCores } : {}),
     };
   }
 }

@@ -77,7 +77,7 @@ export async function runFanout(target: RunningTarget, o: FanoutOptions): Promis
   try {
     const subs = fleet.subscribed;
     if (subs === 0) throw new Error(`no subscriber could subscribe: ${fleet.firstError}`);
-    const loop = await closedLoop(target, fleet, client, subs, o);
+    const loop = await closedLoop({ server: [target.pid], loader: fleet.pids }, fleet, client, subs, o);
     return {
       scenario: o.rate > 0 ? 'fanout-steady' : 'fanout',
       client: o.client,
@@ -95,17 +95,41 @@ export async function runFanout(target: RunningTarget, o: FanoutOptions): Promis
   }
 }
 
+/** What the closed loop publishes through: one PublishClient, or several hosts' in turn. */
+export interface LoopPublisher {
+  readonly ok: number;
+  readonly failed: number;
+  readonly inFlight: number;
+  readonly firstError: string | null;
+  /** One publish; resolves true if accepted. Never rejects. */
+  publish(): Promise<boolean>;
+}
+
+/** Whose CPU the measured window reads: the server's process(es), the loader's, Redis's if the hosts share one. */
+export interface LoopPids {
+  server: readonly number[];
+  loader: readonly number[];
+  redis?: readonly number[];
+}
+
+/** Called when the measured phase starts publishing, and when it stops (before its deliveries drain). */
+export interface LoopHooks {
+  measureStart?(): void;
+  measureStop?(): void;
+}
+
 /**
  * Publishes through `client` while HTTP slots are free and the deliveries not yet seen stay within the
  * window (`perPublish` deliveries expected per accepted publish); a warm-up phase, fully drained, then the
  * measured phase, whose clock stops once its deliveries have all arrived (or DRAIN_TIMEOUT_MS passed).
  */
 export async function closedLoop(
-  target: RunningTarget,
+  pids: LoopPids,
   fleet: SubscriberFleet,
-  client: PublishClient,
+  client: LoopPublisher,
   perPublish: number,
   o: ClosedLoopOptions,
+  hooks: LoopHooks = {},
 ): Promise<ClosedLoopResult> {
   let running = false;
   let phaseStart = 0;
@@ -122,13 +146,15 @@ export async function closedLoop(
   fleet.onDeliveries(pump);
   const pacer = o.rate > 0 ? setInterval(pump, Math.max(1, Math.floor(1000 / o.rate / 2))) : undefined;
 
-  const phase = async (seconds: number): Promise<boolean> => {
+  const phase = async (seconds: number, measured = false): Promise<boolean> => {
     running = true;
     phaseStart = performance.now();
     phaseIssued = 0;
+    if (measured) hooks.measureStart?.();
     pump();
     await sleep(seconds * 1000);
     running = false;
+    if (measured) hooks.measureStop?.();
     while (client.inFlight > 0) await sleep(2);
     const drained = await fleet.waitFor(client.ok * perPublish, DRAIN_TIMEOUT_MS);
     fleet.onDeliveries(pump);
@@ -140,8 +166,8 @@ export async function closedLoop(
     const okBefore = client.ok;
     const failedBefore = client.failed;
     const deliveredBefore = fleet.deliveries;
-    const window = new MeasureWindow(target.pid, fleet.pids);
-    const drained = await phase(o.durationSeconds);
+    const window = new MeasureWindow(pids.server, pids.loader, pids.redis);
+    const drained = await phase(o.durationSeconds, true);
     const cpu = window.end();
     const publishes = client.ok - okBefore;
     const deliveries = fleet.deliveries - deliveredBefore;

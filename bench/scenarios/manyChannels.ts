@@ -58,7 +58,7 @@ export async function runManyChannels(target: RunningTarget, o: ManyChannelsOpti
   try {
     if (fleet.subscribed === 0) throw new Error(`no subscriber could subscribe: ${fleet.firstError}`);
     // Exact when every subscriber subscribed; with failures the run reports drained: false.
-    const loop = await closedLoop(target, fleet, client, o.batch * o.subscribersPerChannel, o);
+    const loop = await closedLoop({ server: [target.pid], loader: fleet.pids }, fleet, client, o.batch * o.subscribersPerChannel, o);
     return {
       scenario: 'many-channels',
       channels: o.channels,
