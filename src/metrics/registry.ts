@@ -68,6 +68,8 @@ export class Metrics implements ApiMetrics, WebhookMetrics, ClusterMetrics {
     fromWorkers('sockudo_ws_messages_sent_total', 'Total WebSocket messages sent (broadcasts count each recipient)', FIELD.wsMessagesSent);
     fromWorkers('sockudo_socket_received_bytes', 'Bytes received over WebSockets', FIELD.socketBytesReceived);
     fromWorkers('sockudo_socket_transmitted_bytes', 'Bytes sent over WebSockets', FIELD.socketBytesSent);
+    fromWorkers('sockudo_event_filter_suppressed_total', 'V2 deliveries held back by subscription filters', FIELD.filterSuppressed);
+    fromWorkers('sockudo_echo_suppressed_total', 'V2 client events not echoed to their sender', FIELD.echoSuppressed);
     const perChannelType = (name: string, help: string, base: number) =>
       new Counter({
         name,

@@ -55,8 +55,11 @@ export const FIELD = {
   unsubscriptions: 10 + T,
   errors: 10 + 2 * T,
   latencyBuckets: 10 + 2 * T + ERROR_TYPES.length,
+  /** V2 deliveries a subscription filter held back; V2 client events not echoed to their sender. */
+  filterSuppressed: 10 + 2 * T + ERROR_TYPES.length + LATENCY_BUCKETS_MS.length + 1,
+  echoSuppressed: 11 + 2 * T + ERROR_TYPES.length + LATENCY_BUCKETS_MS.length + 1,
 } as const;
-const FIELDS_PER_APP = FIELD.latencyBuckets + LATENCY_BUCKETS_MS.length + 1;
+const FIELDS_PER_APP = FIELD.echoSuppressed + 1;
 
 export class WorkerCounters {
   private readonly values: Float64Array;

@@ -70,7 +70,7 @@ export class V2Fanout {
   }
 
   /** Delivers one V2 channel frame to every matching subscription on this worker. */
-  deliver(appId: string, f: TopicFrame, publish: TopicPublisher): number {
+  deliver(appId: string, f: TopicFrame, publish: TopicPublisher, suppressed: (sockets: number) => void = () => {}): number {
     const meta = f.v2;
     if (!meta) return publish(f.topic, f.frame, f.exclude);
     if (!meta.ephemeral) this.mirror.record(appId, meta, f.frame);
@@ -79,7 +79,10 @@ export class V2Fanout {
     const wildcards = this.wildcards.get(appId);
     if (!groups && !wildcards) return recipients;
     const view = filterView(meta);
-    for (const g of groups?.values() ?? []) if (g.filter?.matches(view)) recipients += publish(g.topic, f.frame, f.exclude);
+    for (const g of groups?.values() ?? []) {
+      if (g.filter?.matches(view)) recipients += publish(g.topic, f.frame, f.exclude);
+      else suppressed(g.count);
+    }
     for (const g of wildcards?.values() ?? []) {
       if (wildcardMatches(g.pattern, meta.channel) && (!g.filter || g.filter.matches(view))) recipients += publish(g.topic, f.frame, f.exclude);
     }

@@ -237,7 +237,9 @@ export class WsServer {
     let delivered = -1;
     for (const f of frames) {
       if (f.cacheTtlMs) this.cache.store(f.topic, f.frame, f.cacheTtlMs);
-      const recipients = f.v2 ? this.fanout.deliver(this.appIds[f.app], f, this.publishTopic) : this.publishTopic(f.topic, f.frame, f.exclude);
+      const recipients = f.v2
+        ? this.fanout.deliver(this.appIds[f.app], f, this.publishTopic, (n) => this.deps.counters.add(f.app, FIELD.filterSuppressed, n))
+        : this.publishTopic(f.topic, f.frame, f.exclude);
       if (recipients === 0) continue;
       delivered = f.app;
       this.deps.counters.add(f.app, FIELD.wsMessagesSent, recipients);

@@ -178,6 +178,10 @@ describe('protocol V2', () => {
     await byBoth.next((f) => f.event === 'trade' && (f.tags as Record<string, string>)?.sym === 'XRP');
     assert.deepEqual(names(byEvent), ['trade:BTC', 'trade:ETH', 'trade:XRP']);
     assert.deepEqual(names(byBoth), ['trade:ETH', 'trade:XRP']);
+    const metrics = await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
+    const suppressed = Number(/sockudo_event_filter_suppressed_total\{app_id="app-id",port="\d+"\} (\d+)/.exec(metrics)?.[1]);
+    // 5 messages × 4 filtered sockets = 20 possible deliveries; 3 + 3 + 3 + 2 were delivered, 9 held back.
+    assert.equal(suppressed, 9);
     const bad = await sub(byEvent, { channel: 'bad-filter', filter: { tags: { key: 'a', cmp: 'nope', val: 'x' } } });
     assert.equal((bad.data as { code: number }).code, 4300);
     for (const c of clients) c.close();
@@ -222,6 +226,8 @@ describe('protocol V2', () => {
     const v2Copy = echoing.frames.find((f) => f.event === 'client-b');
     assert.equal(typeof v2Copy?.serial, 'number', 'V2 client events carry a serial');
     assert.equal(v1.frames.find((f) => f.event === 'client-a')?.serial, undefined);
+    const metrics = await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
+    assert.match(metrics, /sockudo_echo_suppressed_total\{app_id="app-id",port="\d+"\} 2/, 'quiet client-b and client-c with echo:false');
     for (const c of [echoing, quiet, v1]) c.close();
   });
 });

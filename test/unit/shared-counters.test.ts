@@ -132,12 +132,14 @@ describe('WorkerCounters', () => {
     ...CHANNEL_TYPES.map((_, i) => FIELD.unsubscriptions + i),
     ...ERROR_TYPES.map((_, i) => FIELD.errors + i),
     ...[...LATENCY_BUCKETS_MS, Infinity].map((_, i) => FIELD.latencyBuckets + i),
+    FIELD.filterSuppressed,
+    FIELD.echoSuppressed,
   ];
 
   test('field layout: every field slot is distinct', () => {
     assert.deepEqual([...CHANNEL_TYPES], ['public', 'private', 'private_encrypted', 'presence', 'cache']);
     assert.equal(new Set(fields).size, fields.length);
-    assert.equal(fields.length, 10 + 2 * CHANNEL_TYPES.length + ERROR_TYPES.length + LATENCY_BUCKETS_MS.length + 1);
+    assert.equal(fields.length, 12 + 2 * CHANNEL_TYPES.length + ERROR_TYPES.length + LATENCY_BUCKETS_MS.length + 1);
     assert.equal(Math.max(...fields), fields.length - 1);
   });
 
