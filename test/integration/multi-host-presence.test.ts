@@ -68,7 +68,9 @@ describe('presence and counts across hosts', () => {
     await watcher.next((f) => f.event === 'fence3');
     assert.equal(watcher.frames.filter((f) => f.event === 'pusher_internal:member_removed').length, 1);
     watcher.close();
-    await eventually(() => receiver.named('channel_vacated', 'presence-x').length === 1, 'vacated webhook');
+    // Webhooks come from different hosts' senders, each batching for 50 ms: wait for all of them.
+    const u1 = (name: string) => receiver.named(name, 'presence-x').filter((e) => e.user_id === 'u1').length;
+    await eventually(() => receiver.named('channel_vacated', 'presence-x').length === 1 && u1('member_removed') === 1, 'vacated and member_removed webhooks');
     assert.equal(receiver.named('channel_occupied', 'presence-x').length, 1, 'occupied once cluster-wide');
     assert.equal(receiver.named('member_added', 'presence-x').filter((e) => e.user_id === 'u1').length, 1);
     assert.equal(receiver.named('member_removed', 'presence-x').filter((e) => e.user_id === 'u1').length, 1);
