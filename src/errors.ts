@@ -67,12 +67,12 @@ export class HttpError extends Error {
   readonly status: number;
   readonly code: string;
   readonly headers: Record<string, string> | undefined;
-  constructor(name: HttpErrorName, detail?: string) {
+  constructor(name: HttpErrorName, detail?: string, headers?: Record<string, string>) {
     const e: { status: number; code: string; message: string; headers?: Record<string, string> } = HTTP_ERRORS[name];
     super(detail ?? e.message);
     this.status = e.status;
     this.code = e.code;
-    this.headers = e.headers;
+    this.headers = headers ?? e.headers;
   }
   toBody(): string {
     return JSON.stringify({ error: this.message, code: this.code, status: this.status });

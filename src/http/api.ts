@@ -197,9 +197,7 @@ export class Api {
     } catch (refusal) {
       this.deps.metrics.apiRateChecked(app.id, true);
       const wait = Math.max(1, Math.ceil(((refusal as { msBeforeNext?: number }).msBeforeNext ?? 1000) / 1000));
-      const err = new HttpError('rateLimited', `Rate limit of ${app.limits.max_api_requests_per_second} requests per second exceeded`);
-      (err as { headers: Record<string, string> }).headers = { 'Retry-After': String(wait) };
-      throw err;
+      throw new HttpError('rateLimited', `Rate limit of ${app.limits.max_api_requests_per_second} requests per second exceeded`, { 'Retry-After': String(wait) });
     }
   }
 

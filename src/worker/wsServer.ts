@@ -147,17 +147,11 @@ export class WsServer {
 
   private onOpen(ws: Ws): void {
     const s = ws.getUserData();
-    if (s.rejection) {
-      const e = WS_ERRORS[s.rejection];
-      this.deps.log.debug({ reason: s.rejection }, 'connection refused');
-      this.countError(s, s.rejection);
-      ws.cork(() => {
-        ws.send(errorFrame(s.protocol, e.code, e.message));
-        ws.end(e.code, e.message);
-      });
-      return;
-    }
     s.ws = ws;
+    if (s.rejection) {
+      this.deps.log.debug({ reason: s.rejection }, 'connection refused');
+      return this.closeWith(s, s.rejection);
+    }
     this.sockets.set(s.socketId, s);
     this.deps.counters.add(s.appIndex, FIELD.newConnections);
     this.send(s, connectionEstablished(s.protocol, s.socketId, this.deps.config.activity_timeout));
