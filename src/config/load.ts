@@ -1,6 +1,7 @@
 // Builds the server's configuration: built-in defaults < JSON config file < environment, validated once.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { PUSH_ENV } from './pushSchema.ts';
 import { type AppConfig, type Config, DEVELOPMENT_APP, DEVELOPMENT_APP_FEATURES, appSchema, configSchema } from './schema.ts';
 
 export class ConfigError extends Error {
@@ -47,6 +48,7 @@ export const SERVER_ENV: EnvBinding[] = [
   { names: ['SOCKUDO_IDEMPOTENCY_MAX_ENTRIES'], path: ['idempotency', 'max_entries'], kind: 'int' },
   { names: ['SOCKUDO_REDIS_URL', 'REDIS_URL'], path: ['redis', 'url'], kind: 'string' },
   { names: ['SOCKUDO_REDIS_PREFIX', 'DATABASE_REDIS_KEY_PREFIX'], path: ['redis', 'key_prefix'], kind: 'string' },
+  ...PUSH_ENV.map((b) => ({ names: [...b.names], path: [...b.path], kind: b.kind })),
 ];
 
 /** Environment variables that define the default app (the guide's names first, then Sockudo's). */

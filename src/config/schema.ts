@@ -1,5 +1,6 @@
 // The one schema of the server's configuration: every key, its type, its default. Validated once, frozen.
 import { z } from 'zod';
+import { pushConfigSchema } from './pushSchema.ts';
 
 export const DEVELOPMENT_APP = Object.freeze({ id: 'app-id', key: 'app-key', secret: 'app-secret' });
 
@@ -133,6 +134,8 @@ export const configSchema = z.strictObject({
       stream_max_len: positiveInt.default(100_000),
     })
     .default(() => ({ url: '', key_prefix: 'sockudo:', stream_max_len: 100_000 })),
+  /** Push notifications: storage, scheduler and providers (see README "Push notifications"). */
+  push: pushConfigSchema.default(() => pushConfigSchema.parse({})),
   /** Testing aid: every worker also listens on a private port of its own, so a client can pick its thread. */
   worker_ports: z.boolean().default(false),
   apps: z.array(appSchema).min(1, 'at least one app is required').optional(),

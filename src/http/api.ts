@@ -12,6 +12,8 @@ import { type PublishEvent, checkIdempotencyKey, parseBatchBody, parseEventBody 
 import { IdempotentPublisher, fingerprint } from './idempotentPublish.ts';
 import type { IdempotencyStore } from '../idempotency/store.ts';
 import { channelInfo, listChannels, presenceUsers, publishInfo } from './queries.ts';
+import type { PushService } from '../push/pushService.ts';
+import { handlePush } from './pushApi.ts';
 
 export interface ApiResponse {
   status: number;
@@ -27,6 +29,8 @@ export interface ApiDeps {
   metrics: ApiMetrics;
   hub: Hub;
   idempotency: IdempotencyStore;
+  /** Null when push is disabled: the /push routes answer 404. */
+  push: PushService | null;
   now?: () => number;
 }
 
@@ -150,6 +154,10 @@ export class Api {
           else await this.idempotent.releaseItem(app.id, k.key);
         }
       }
+    }
+    if (rest[0] === 'push' && this.deps.push) {
+      const answer = await handlePush(this.deps.push, req, app, rest.slice(1), params);
+      return answer.status === 204 ? { status: 204, contentType: 'application/json', body: '' } : json(answer.status, answer.body);
     }
     if (is('GET', 'channels')) return json(200, await listChannels(hub, app, params));
     if (is('GET', 'channels', null)) return json(200, await channelInfo(hub, publisher, app, second, params));

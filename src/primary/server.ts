@@ -24,6 +24,7 @@ import { MemoryIdempotencyStore } from '../idempotency/memoryStore.ts';
 import { RedisIdempotencyStore } from '../idempotency/redisStore.ts';
 import type { IdempotencyStore } from '../idempotency/store.ts';
 import { WebhookSender } from '../webhooks/webhookSender.ts';
+import { PushService } from '../push/pushService.ts';
 import { Hub } from './hub.ts';
 import { Publisher } from './publisher.ts';
 
@@ -76,6 +77,10 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
   const ipCounts = IpQuota.allocate();
   const quota = new ConnectionQuota(connectionCounts);
   const metrics = new Metrics(config, quota, new WorkerCounters(metricCounters, workerCount, config.apps.length, 0));
+  // Push first: a push configuration error stops start-up before anything listens.
+  const push = config.push.enabled
+    ? await PushService.start(config.push, config.mode, metrics.registry, log, config.http_request_timeout * 1000 - 500)
+    : null;
   const workers: WorkerHandle[] = [];
   const publisher = new Publisher(() => workers, config, log);
   let cluster: RedisCluster | null = null;
@@ -115,7 +120,7 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
   const idempotency: IdempotencyStore = cluster
     ? new RedisIdempotencyStore(cluster.redis, config.redis.key_prefix)
     : new MemoryIdempotencyStore(config.idempotency.max_entries);
-  const api = new Api({ config, log, publisher, metrics, hub, idempotency });
+  const api = new Api({ config, log, publisher, metrics, hub, idempotency, push });
   metrics.activeChannels = (appId) => hub.activeChannels(appId);
   const webhookApps = config.apps.filter((a) => a.webhooks.length > 0);
   const webhooks = webhookApps.length > 0 ? new WebhookSender({ apps: webhookApps, log, metrics }) : null;
@@ -194,7 +199,10 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
   let metricsServer: Server | null = null;
   let metricsPort: number | null = null;
   if (config.metrics.enabled) {
-    const started = await startMetricsServer(metrics.registry, config.metrics.host, config.metrics.port, log);
+    const started = await startMetricsServer(metrics.registry, config.metrics.host, config.metrics.port, log).catch(async (err) => {
+      await push?.stop();
+      throw err;
+    });
     metricsServer = started.server;
     metricsPort = started.port;
   }
@@ -206,6 +214,7 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
     port = await probePort(config.host, config.port);
   } catch (err) {
     metricsServer?.close();
+    await push?.stop();
     throw new Error(`cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`);
   }
   try {
@@ -219,6 +228,7 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
       w.post({ type: 'stop' });
     })));
     metricsServer?.close();
+    await push?.stop();
     throw err;
   }
   if (cluster) {
@@ -242,6 +252,7 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
       const exited = workers.map((w) => new Promise<void>((resolve) => w.thread.once('exit', () => resolve())));
       for (const w of workers) w.post({ type: 'stop' });
       await Promise.all(exited);
+      await push?.stop();
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
       clearInterval(countsTimer);
       await webhooks?.stop();

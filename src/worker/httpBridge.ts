@@ -48,11 +48,22 @@ export class HttpBridge {
     app.get('/up/:appId', (res, req) => health(res, req.getUrl()));
     app.get('/ready', (res) => health(res, '/ready'));
     app.get('/live', (res) => health(res, '/live'));
-    app.any('/apps/*', (res, req) => this.forward(res, req.getCaseSensitiveMethod().toUpperCase(), req.getUrl(), req.getQuery() ?? '', req.getHeader('content-type'), req.getHeader('content-length'), req.getHeader('x-idempotency-key')));
+    app.any('/apps/*', (res, req) => {
+      const url = req.getUrl();
+      // Push routes carry their capability and device identity in headers (read now: uWS frees req after this call).
+      const push = url.includes('/push/')
+        ? {
+            capability: req.getHeader('x-sockudo-push-capability'),
+            identityToken: req.getHeader('x-sockudo-device-identity-token') || req.getHeader('authorization').replace(/^Bearer\s+/i, ''),
+            rotate: req.getHeader('x-sockudo-rotate-device-identity-token') === 'true',
+          }
+        : undefined;
+      this.forward(res, req.getCaseSensitiveMethod().toUpperCase(), url, req.getQuery() ?? '', req.getHeader('content-type'), req.getHeader('content-length'), req.getHeader('x-idempotency-key'), push);
+    });
     app.any('/*', (res) => writeError(res, new HttpError('notFound')));
   }
 
-  private forward(res: HttpResponse, method: string, path: string, query: string, contentType: string, contentLength: string, idempotencyKey: string): void {
+  private forward(res: HttpResponse, method: string, path: string, query: string, contentType: string, contentLength: string, idempotencyKey: string, push: HttpRequestMessage['push']): void {
     const cap = this.deps.config.http_max_body_kb * 1024;
     const remoteAddress = decoder.decode(res.getRemoteAddressAsText());
     const requestId = this.nextId++;
@@ -78,7 +89,7 @@ export class HttpBridge {
       p.timer = setTimeout(() => this.timeout(requestId), this.deps.config.http_request_timeout * 1000);
       this.pending.set(requestId, p);
       const body = chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8');
-      this.deps.toPrimary({ type: 'http-request', requestId, method, path, query, contentType, idempotencyKey, body, remoteAddress });
+      this.deps.toPrimary({ type: 'http-request', requestId, method, path, query, contentType, idempotencyKey, body, remoteAddress, ...(push ? { push } : {}) });
     });
   }
 

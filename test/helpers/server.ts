@@ -1,4 +1,7 @@
 // Starts the real multi-threaded server in this process on free ports, for integration tests.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/schema.ts';
@@ -17,7 +20,9 @@ export async function startTestServer(overrides: Record<string, unknown> = {}, e
       worker_ports: true,
       metrics: { port: 0 },
       log: { level: 'silent' },
+      // Every test server gets its own push database unless the test brings one.
       ...overrides,
+      push: { storage: { sqlite_path: join(mkdtempSync(join(tmpdir(), 'sockudo-push-')), 'push.sqlite') }, ...(overrides.push as object | undefined) },
     },
     env,
   });

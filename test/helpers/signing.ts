@@ -21,7 +21,8 @@ export function signedUrl(base: string, o: SignOptions): string {
     auth_key: o.key ?? 'app-key',
     auth_timestamp: String(o.timestamp ?? Math.floor(Date.now() / 1000)),
     auth_version: '1.0',
-    ...o.extra,
+    // Pusher signs lower-cased parameter names.
+    ...Object.fromEntries(Object.entries(o.extra ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
   };
   if (method === 'POST') params.body_md5 = createHash('md5').update(o.body ?? '').digest('hex');
   for (const k of o.omit ?? []) delete params[k];

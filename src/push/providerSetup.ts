@@ -1,0 +1,92 @@
+// Builds the enabled push providers from configuration: reads credential files, checks that each enabled
+// provider has what it needs (failing start-up with the key to fix), and keeps VAPID keys for development.
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import webpush from 'web-push';
+import type { PushConfig } from '../config/pushSchema.ts';
+import { ConfigError } from '../config/load.ts';
+import type { Logger } from '../log.ts';
+import type { CryptoPool } from './cryptoPool.ts';
+import type { VapidKeys } from './cryptoTasks.ts';
+import { ApnsSender } from './providers/apns.ts';
+import { FcmSender } from './providers/fcm.ts';
+import type { ServiceAccount } from './providers/googleAccessToken.ts';
+import type { ProviderSender } from './providers/provider.ts';
+import { WebPushSender } from './providers/webPush.ts';
+import type { Provider } from './types.ts';
+
+export interface ProviderSetup {
+  senders: Map<Provider, ProviderSender>;
+  /** The VAPID public key browsers subscribe with (applicationServerKey), when Web Push is on. */
+  vapidPublicKey: string | null;
+}
+
+export function setUpProviders(config: PushConfig, mode: 'development' | 'production', pool: CryptoPool, log: Logger): ProviderSetup {
+  const senders = new Map<Provider, ProviderSender>();
+  const connections = config.concurrency_per_provider;
+  let vapidPublicKey: string | null = null;
+  if (config.webpush.enabled) {
+    const vapid = vapidKeys(config, mode, log);
+    if (vapid) {
+      senders.set('webPush', new WebPushSender(pool, vapid, config.webpush, connections));
+      vapidPublicKey = vapid.publicKey;
+    }
+  }
+  if (config.fcm.enabled) {
+    const text = config.fcm.service_account_json || readSecret(config.fcm.service_account_path, 'push.fcm.service_account_path');
+    if (!text) throw new ConfigError('push.fcm: enabled, but neither service_account_json nor service_account_path is set');
+    let account: ServiceAccount;
+    try {
+      account = JSON.parse(text) as ServiceAccount;
+    } catch {
+      throw new ConfigError('push.fcm.service_account_json: not valid JSON');
+    }
+    if (!account.client_email || !account.private_key) throw new ConfigError('push.fcm: the service account JSON needs client_email and private_key');
+    const projectId = config.fcm.project_id || account.project_id;
+    if (!projectId) throw new ConfigError('push.fcm.project_id: required when the service account JSON has no project_id');
+    const tokenUri = config.fcm.token_uri || account.token_uri || 'https://oauth2.googleapis.com/token';
+    senders.set('fcm', new FcmSender(account, projectId, config.fcm.endpoint, tokenUri, pool, connections));
+  }
+  if (config.apns.enabled) {
+    const a = config.apns;
+    const key = a.private_key || readSecret(a.private_key_path, 'push.apns.private_key_path');
+    const missing = [!a.team_id && 'team_id', !a.key_id && 'key_id', !key && 'private_key (or private_key_path)', !a.topic && 'topic'].filter(Boolean);
+    if (missing.length > 0) throw new ConfigError(`push.apns: enabled, but ${missing.join(', ')} not set`);
+    senders.set('apns', new ApnsSender(a, key, pool));
+  }
+  return { senders, vapidPublicKey };
+}
+
+function readSecret(path: string, key: string): string {
+  if (!path) return '';
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${key}: cannot read ${path} (${(err as Error).message})`);
+  }
+}
+
+/**
+ * The configured VAPID keys; in development, keys generated on first run and kept next to the push
+ * database (so browser subscriptions stay valid across restarts). Production without keys: Web Push off.
+ */
+function vapidKeys(config: PushConfig, mode: 'development' | 'production', log: Logger): VapidKeys | null {
+  const subject = config.webpush.vapid_subject;
+  const { vapid_public_key: publicKey, vapid_private_key: privateKey } = config.webpush;
+  if (publicKey && privateKey) return { subject, publicKey, privateKey };
+  if (publicKey || privateKey) throw new ConfigError('push.webpush: set both vapid_public_key and vapid_private_key, or neither');
+  if (mode !== 'development' || config.storage.driver !== 'sqlite') {
+    log.warn('push: Web Push is off: set push.webpush.vapid_public_key and vapid_private_key (npx web-push generate-vapid-keys)');
+    return null;
+  }
+  const file = join(dirname(config.storage.sqlite_path), 'vapid-keys.json');
+  if (existsSync(file)) {
+    const stored = JSON.parse(readFileSync(file, 'utf8')) as { publicKey: string; privateKey: string };
+    return { subject, ...stored };
+  }
+  const generated = webpush.generateVAPIDKeys();
+  writeFileSync(file, JSON.stringify(generated), { mode: 0o600 });
+  chmodSync(file, 0o600);
+  log.info({ file, publicKey: generated.publicKey }, 'push: generated development VAPID keys');
+  return { subject, ...generated };
+}

@@ -1,0 +1,74 @@
+// FCM HTTP v1: `POST {endpoint}/v1/projects/{project}/messages:send` with an OAuth2 bearer token.
+import { Agent, request } from 'undici';
+import type { CryptoPool } from '../cryptoPool.ts';
+import { GoogleAccessToken, type ServiceAccount } from './googleAccessToken.ts';
+import { type AttemptResult, type ProviderSender, REQUEST_TIMEOUT_MS, type SendItem, classifyStatus, describeError, retryAfterMs } from './provider.ts';
+
+/** FCM's error codes that mean the registration token will never work again. */
+const DEAD_TOKEN_CODES = new Set(['UNREGISTERED', 'SENDER_ID_MISMATCH']);
+
+export class FcmSender implements ProviderSender {
+  readonly provider = 'fcm' as const;
+  readonly token: GoogleAccessToken;
+  private readonly agent: Agent;
+  private readonly url: string;
+
+  constructor(account: ServiceAccount, projectId: string, endpoint: string, tokenUri: string, pool: CryptoPool, connections: number) {
+    this.agent = new Agent({ connections, connectTimeout: 5000, headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS });
+    this.token = new GoogleAccessToken(account, tokenUri, pool, this.agent);
+    this.url = `${endpoint.replace(/\/+$/, '')}/v1/projects/${encodeURIComponent(projectId)}/messages:send`;
+  }
+
+  sendBatch(items: SendItem[]): Promise<AttemptResult[]> {
+    return Promise.all(items.map((item) => this.send(item)));
+  }
+
+  private async send(item: SendItem): Promise<AttemptResult> {
+    const r = item.delivery.recipient;
+    if (r.transportType !== 'gcm') return { kind: 'failed', error: 'an FCM delivery without a gcm recipient' };
+    const body = JSON.stringify({ message: { ...item.rendered.fcm, token: r.registrationToken } });
+    // A refused token is renewed and the request repeated once, within the same attempt.
+    for (let round = 0; ; round++) {
+      let bearer: string;
+      try {
+        bearer = await this.token.get();
+      } catch (err) {
+        return { kind: 'retry', error: `cannot get an FCM access token: ${(err as Error).message}`.slice(0, 300) };
+      }
+      try {
+        const res = await request(this.url, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+          body,
+          dispatcher: this.agent,
+        });
+        const text = await res.body.text();
+        if (res.statusCode === 401 && round === 0) {
+          this.token.invalidate(bearer);
+          continue;
+        }
+        return classify(res.statusCode, text, retryAfterMs(res.headers['retry-after']));
+      } catch (err) {
+        return { kind: 'retry', error: describeError(err) };
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}
+
+function classify(status: number, text: string, retryAfter: number | undefined): AttemptResult {
+  let code = '';
+  let message = text.slice(0, 200);
+  try {
+    const e = (JSON.parse(text) as { error?: { status?: string; message?: string; details?: { errorCode?: string }[] } }).error;
+    code = e?.details?.find((d) => d.errorCode)?.errorCode ?? e?.status ?? '';
+    message = `${code} ${e?.message ?? ''}`.trim();
+  } catch {
+    // not JSON: keep the raw text
+  }
+  if (DEAD_TOKEN_CODES.has(code) || status === 404) return { kind: 'invalidToken', error: `${status}: ${message}` };
+  return classifyStatus(status, message, retryAfter);
+}

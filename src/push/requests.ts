@@ -1,0 +1,143 @@
+// Validation of push API bodies (camelCase, as Sockudo): every refusal is a 400 that names the field.
+import { z } from 'zod';
+import { HttpError } from '../errors.ts';
+import { oversized, render } from './render.ts';
+import type { Provider, PublishIntent, Recipient, Target } from './types.ts';
+
+const MAX_TARGETS = 1024;
+const bytes = (max: number) => z.string().refine((s) => Buffer.byteLength(s) <= max, `at most ${max} bytes`);
+const base64urlBytes = (n: number, what: string) =>
+  z.string().refine((s) => /^[A-Za-z0-9_\-+/]+=*$/.test(s) && Buffer.from(s, 'base64url').length === n, `${what} (${n} bytes, base64url)`);
+const id = z.string().min(1).max(128);
+const channelName = z.string().min(1).max(200).regex(/^[A-Za-z0-9_\-=@,.;]+$/, 'letters, digits and _-=@,.; only');
+
+/** A browser's PushSubscription JSON (`keys: {p256dh, auth}`) is accepted as well as Sockudo's flat shape. */
+const webRecipient = z.preprocess(
+  (v) => (v && typeof v === 'object' && 'keys' in v && v.keys && typeof v.keys === 'object' ? { ...v, ...v.keys, keys: undefined } : v),
+  z.object({
+    transportType: z.literal('web'),
+    endpoint: z.string().url().max(2048).refine((u) => /^https?:/.test(u), 'an http(s) URL'),
+    p256dh: base64urlBytes(65, 'an uncompressed P-256 public key'),
+    auth: base64urlBytes(16, 'the subscription auth secret'),
+  }),
+);
+
+/** One schema per transportType, chosen by the field, so an error names the field that is wrong. */
+const RECIPIENTS: Record<string, z.ZodType> = {
+  web: webRecipient,
+  gcm: z.object({ transportType: z.literal('gcm'), registrationToken: z.string().min(1).max(4096) }),
+  apns: z.object({ transportType: z.literal('apns'), deviceToken: z.string().regex(/^[0-9a-fA-F]{64,200}$/, 'a hex APNs device token') }),
+};
+
+export const recipientSchema = z.unknown().superRefine((v, ctx) => {
+  const type = (v as { transportType?: unknown } | null)?.transportType;
+  const schema = typeof type === 'string' ? RECIPIENTS[type] : undefined;
+  if (!schema) {
+    ctx.addIssue({ code: 'custom', path: ['transportType'], message: 'one of web, gcm, apns' });
+    return;
+  }
+  const r = schema.safeParse(v);
+  if (!r.success) for (const issue of r.error.issues) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+}).transform((v) => RECIPIENTS[(v as { transportType: string }).transportType].parse(v) as Recipient);
+
+const TARGETS: Record<string, z.ZodType> = {
+  channel: z.object({ type: z.literal('channel'), channel: channelName }),
+  device: z.object({ type: z.literal('device'), device_id: id.optional(), deviceId: id.optional() }).refine((t) => t.device_id ?? t.deviceId, { message: 'required', path: ['device_id'] }),
+  client: z.object({ type: z.literal('client'), client_id: id.optional(), clientId: id.optional() }).refine((t) => t.client_id ?? t.clientId, { message: 'required', path: ['client_id'] }),
+  recipient: z.object({ type: z.literal('recipient'), recipient: recipientSchema }),
+};
+
+const dataObject = z.record(z.string(), z.unknown()).refine((d) => Buffer.byteLength(JSON.stringify(d)) <= 8192, 'at most 8192 bytes of JSON');
+
+const publishSchema = z.object({
+  publishId: id.regex(/^[A-Za-z0-9_\-.:]+$/, 'letters, digits and _-.: only').optional(),
+  recipients: z.array(z.unknown()).min(1).max(MAX_TARGETS),
+  payload: z.object({
+    title: bytes(256).optional(),
+    body: bytes(4096).optional(),
+    icon: z.string().url().max(2048).optional(),
+    sound: z.string().max(256).optional(),
+    collapseKey: z.string().max(64).optional(),
+    templateId: z.undefined({ message: 'templates are not supported by this server; send title/body/templateData' }).optional(),
+    templateData: dataObject.optional(),
+    data: dataObject.optional(),
+  }),
+  providerOverrides: z
+    .array(z.object({ provider: z.enum(['fcm', 'apns', 'webPush']), payload: z.record(z.string(), z.unknown()).refine((p) => Buffer.byteLength(JSON.stringify(p)) <= 4096, 'at most 4096 bytes') }))
+    .max(3)
+    .optional(),
+  sync: z.boolean().optional(),
+  notBeforeMs: z.number().int().nonnegative().optional(),
+  expiresAtMs: z.number().int().nonnegative().optional(),
+});
+
+export interface ParsedPublish {
+  publishId: string | undefined;
+  intent: PublishIntent;
+  sync: boolean;
+}
+
+export function parsePublish(body: unknown, where = ''): ParsedPublish {
+  const p = check(publishSchema, body, where);
+  const recipients: Target[] = p.recipients.map((raw, i) => {
+    const type = (raw as { type?: unknown } | null)?.type;
+    const schema = typeof type === 'string' ? TARGETS[type] : undefined;
+    if (!schema) throw new HttpError('invalidInput', `${where}recipients[${i}].type: ${JSON.stringify(type ?? null)} is not supported; use channel, device, client or recipient`);
+    const t = check(schema, raw, `${where}recipients[${i}].`) as Record<string, string> & { recipient: Recipient };
+    if (t.type === 'channel') return { type: 'channel', channel: t.channel };
+    if (t.type === 'device') return { type: 'device', deviceId: (t.device_id ?? t.deviceId) as string };
+    if (t.type === 'client') return { type: 'client', clientId: (t.client_id ?? t.clientId) as string };
+    return { type: 'recipient', recipient: t.recipient as Recipient };
+  });
+  const { templateData, data, templateId: _unused, ...rest } = p.payload;
+  const overrides: Partial<Record<Provider, Record<string, unknown>>> = {};
+  for (const o of p.providerOverrides ?? []) overrides[o.provider] = o.payload;
+  const intent: PublishIntent = {
+    recipients,
+    // The guide's `payload.data` is the custom data, like Sockudo's templateData (templateData wins).
+    payload: { ...rest, ...(templateData || data ? { data: { ...data, ...templateData } } : {}) },
+    overrides,
+    notBeforeMs: p.notBeforeMs ?? 0,
+    expiresAtMs: p.expiresAtMs ?? 0,
+  };
+  const tooBig = oversized(render(intent));
+  if (tooBig.length > 0) throw new HttpError('invalidInput', `${where}payload: the rendered ${tooBig.join(', ')} message is over 4096 bytes`);
+  return { publishId: p.publishId, intent, sync: p.sync === true };
+}
+
+const deviceSchema = z.object({
+  id: id,
+  clientId: id.nullable().optional(),
+  formFactor: z.enum(['phone', 'tablet', 'desktop', 'tv', 'car', 'watch', 'embedded', 'other']).default('other'),
+  platform: z.enum(['android', 'ios', 'browser', 'windows', 'macos', 'watchos', 'tvos', 'other']).default('other'),
+  metadata: z.record(z.string(), z.unknown()).refine((m) => Buffer.byteLength(JSON.stringify(m)) <= 4096, 'at most 4096 bytes of JSON').default({}),
+  timezone: z.string().max(64).default('UTC'),
+  locale: z.string().max(35).default('en'),
+  lastActiveAtMs: z.number().int().nonnegative().optional(),
+  push: z.object({ recipient: recipientSchema, state: z.enum(['ACTIVE', 'FAILING', 'FAILED']).optional() }),
+});
+export type DeviceInput = z.output<typeof deviceSchema>;
+
+export function parseDevice(body: unknown): DeviceInput {
+  return check(deviceSchema, body, '');
+}
+
+const subscriptionSchema = z.object({
+  channel: channelName,
+  deviceId: id,
+  clientId: id.nullable().optional(),
+  tokenHash: z.string().optional(),
+});
+
+export function parseSubscription(body: unknown): z.output<typeof subscriptionSchema> {
+  return check(subscriptionSchema, body, '');
+}
+
+/** Parses with `schema`; the first problem becomes a 400 naming its field. */
+function check<T extends z.ZodType>(schema: T, value: unknown, where: string): z.output<T> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+  throw new HttpError('invalidInput', `${where}${path || '(body)'}: ${issue.message}`);
+}

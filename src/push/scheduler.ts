@@ -1,0 +1,247 @@
+// The push scheduler, on the primary thread: plans accepted publishes into per-device deliveries, claims due
+// deliveries from storage with bounded concurrency per provider, sends them, records outcomes with the retry
+// policy, and moves each publish to its terminal state. Everything it knows is in the store, so a restart
+// resumes where it stopped.
+import { EventEmitter } from 'node:events';
+import type { PushConfig } from '../config/pushSchema.ts';
+import type { Logger } from '../log.ts';
+import type { PushMetrics } from './pushMetrics.ts';
+import { type RenderedPayloads, render } from './render.ts';
+import { outcomeOf } from './retryPolicy.ts';
+import type { DeliveryOutcome, PushStore } from './store.ts';
+import type { AttemptResult, ProviderSender, SendItem } from './providers/provider.ts';
+import { type Delivery, type DeliveryState, type Provider, type PublishIntent, type PublishRecord, type PublishState, TERMINAL_STATES } from './types.ts';
+
+/** How long a claimed delivery belongs to this host; past it another host may decide it was interrupted. */
+const LEASE_MS = 60_000;
+/** The idle poll: how soon a retry or a delayed publish is noticed at worst. */
+const IDLE_POLL_MS = 100;
+const HOUSEKEEPING_MS = 1000;
+const PURGE_MS = 10 * 60_000;
+
+export interface SchedulerOptions {
+  store: PushStore;
+  senders: Map<Provider, ProviderSender>;
+  config: PushConfig;
+  log: Logger;
+  metrics: PushMetrics;
+  /** True when no other host can hold leases on this store (SQLite): in-flight rows at start are ours. */
+  soleOwner: boolean;
+  now?: () => number;
+}
+
+/** The terminal state of a publish whose deliveries are all finished. */
+export function finalState(states: Partial<Record<DeliveryState, number>>): { state: PublishState; reason: string | null } {
+  const n = (s: DeliveryState) => states[s] ?? 0;
+  const total = Object.values(states).reduce((a, b) => a + (b ?? 0), 0);
+  if (n('succeeded') === total) return { state: 'succeeded', reason: null };
+  const summary = `${n('succeeded')} of ${total} deliveries succeeded, ${n('failed')} failed, ${n('dead')} dead-lettered, ${n('expired')} expired, ${n('cancelled')} cancelled`;
+  if (n('succeeded') > 0) return { state: 'partiallySucceeded', reason: summary };
+  if (n('dead') > 0) return { state: 'dead_lettered', reason: summary };
+  if (n('failed') > 0) return { state: 'failed', reason: summary };
+  if (n('expired') > 0) return { state: 'expired', reason: summary };
+  return { state: 'cancelled', reason: summary };
+}
+
+export class PushScheduler {
+  private readonly events = new EventEmitter();
+  private readonly inflight = new Map<Provider, number>();
+  private readonly payloads = new Map<string, { intent: PublishIntent; rendered: RenderedPayloads }>();
+  private readonly running = new Set<Promise<void>>();
+  private timer: NodeJS.Timeout | null = null;
+  private ticking = false;
+  private wakeAgain = false;
+  private stopped = true;
+  private lastHousekeeping = 0;
+  private lastPurge = 0;
+  private readonly now: () => number;
+
+  constructor(private readonly o: SchedulerOptions) {
+    this.now = o.now ?? Date.now;
+    this.events.setMaxListeners(0);
+    for (const p of o.senders.keys()) this.inflight.set(p, 0);
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    // Deliveries in flight when this host last stopped: whether the provider got them is unknown.
+    const interrupted = await this.o.store.failExpiredLeases(this.o.soleOwner ? Number.MAX_SAFE_INTEGER : this.now());
+    if (interrupted.length > 0) this.o.log.warn({ publishes: interrupted.length }, 'push: deliveries interrupted by the last stop were marked failed (never sent twice)');
+    for (const p of await this.o.store.dispatchingPublishes(10_000)) await this.finishIfDone(p.appId, p.publishId);
+    this.wake();
+  }
+
+  /** Runs a scheduling step soon (after an accepted publish, a finished batch, a replay). */
+  wake(): void {
+    if (this.stopped) return;
+    if (this.ticking) {
+      this.wakeAgain = true;
+      return;
+    }
+    this.schedule(0);
+  }
+
+  /** Resolves with the publish's terminal state, or null when `timeoutMs` passes first. */
+  waitForFinal(appId: string, publishId: string, timeoutMs: number): Promise<PublishState | null> {
+    const key = keyOf(appId, publishId);
+    return new Promise((resolve) => {
+      const done = (state: PublishState | null) => {
+        clearTimeout(timer);
+        this.events.off(key, done);
+        resolve(state);
+      };
+      const timer = setTimeout(() => done(null), timeoutMs);
+      this.events.on(key, done);
+      // It may have finished already.
+      void this.o.store.getPublish(appId, publishId).then((p) => {
+        if (p && TERMINAL_STATES.has(p.state)) done(p.state);
+      });
+    });
+  }
+
+  /** Stops claiming work and waits for the sends in flight to be recorded. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    while (this.running.size > 0 || this.ticking) await Promise.race([...this.running, new Promise((r) => setTimeout(r, 10))]);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.tick(), delayMs);
+  }
+
+  private async tick(): Promise<void> {
+    this.timer = null;
+    if (this.stopped) return;
+    this.ticking = true;
+    let busy = false;
+    try {
+      busy = await this.step();
+    } catch (err) {
+      this.o.log.error({ err }, 'push scheduler step failed; retrying');
+    } finally {
+      this.ticking = false;
+    }
+    if (this.stopped) return;
+    const again = this.wakeAgain || busy;
+    this.wakeAgain = false;
+    this.schedule(again ? 0 : IDLE_POLL_MS);
+  }
+
+  /** One scheduling step; true when it found work (so the next step runs at once). */
+  private async step(): Promise<boolean> {
+    const { store } = this.o;
+    const now = this.now();
+    let busy = false;
+    for (const p of await store.duePublishes(now, 20)) {
+      busy = true;
+      const planned = await store.planPublish(p.appId, p.publishId, now);
+      this.o.metrics.fanout(planned);
+      this.o.log.debug({ app: p.appId, publishId: p.publishId, planned }, 'push publish planned');
+      if (planned === 0) await this.finishIfDone(p.appId, p.publishId);
+    }
+    if (now - this.lastHousekeeping >= HOUSEKEEPING_MS) {
+      this.lastHousekeeping = now;
+      const touched = [...(await store.expireDeliveries(now)), ...(this.o.soleOwner ? [] : await store.failExpiredLeases(now))];
+      for (const p of touched) await this.finishIfDone(p.appId, p.publishId);
+      if (now - this.lastPurge >= PURGE_MS) {
+        this.lastPurge = now;
+        await store.purge(now);
+      }
+    }
+    for (const [provider, sender] of this.o.senders) {
+      const free = this.o.config.concurrency_per_provider - (this.inflight.get(provider) ?? 0);
+      if (free <= 0) continue;
+      const claimed = await store.claimDeliveries(provider, now, Math.min(free, this.o.config.batch_size), now + LEASE_MS);
+      if (claimed.length === 0) continue;
+      busy = true;
+      this.inflight.set(provider, (this.inflight.get(provider) ?? 0) + claimed.length);
+      this.o.metrics.inflight(provider, this.inflight.get(provider) ?? 0);
+      const run = this.dispatch(sender, claimed).finally(() => {
+        this.running.delete(run);
+        this.inflight.set(provider, (this.inflight.get(provider) ?? 0) - claimed.length);
+        this.o.metrics.inflight(provider, this.inflight.get(provider) ?? 0);
+        this.wake();
+      });
+      this.running.add(run);
+    }
+    return busy;
+  }
+
+  private async dispatch(sender: ProviderSender, claimed: Delivery[]): Promise<void> {
+    const started = performance.now();
+    const items: SendItem[] = [];
+    const unknown: { id: number; outcome: DeliveryOutcome }[] = [];
+    for (const d of claimed) {
+      const payload = await this.payloadOf(d.appId, d.publishId);
+      if (payload) items.push({ delivery: d, ...payload });
+      else unknown.push({ id: d.id, outcome: { kind: 'failed', error: 'the publish was removed before it was sent' } });
+    }
+    let results: AttemptResult[];
+    try {
+      results = await sender.sendBatch(items);
+    } catch (err) {
+      // A sender bug must not strand the deliveries: treat it like a network failure.
+      this.o.log.error({ err, provider: sender.provider }, 'push sender failed');
+      results = items.map(() => ({ kind: 'retry', error: `sender error: ${(err as Error).message}` }));
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const now = this.now();
+    const outcomes = [...unknown];
+    const invalid: Delivery[] = [];
+    results.forEach((result, i) => {
+      const d = items[i].delivery;
+      const outcome = outcomeOf(result, d.attempts, this.o.config.retry, now);
+      outcomes.push({ id: d.id, outcome });
+      this.o.metrics.dispatched(sender.provider, d.appId, result.kind, seconds / items.length);
+      if (result.kind !== 'ok') {
+        this.o.log.debug({ provider: sender.provider, publishId: d.publishId, device: d.deviceId, attempt: d.attempts, result: result.kind, error: result.error }, 'push delivery not accepted');
+      }
+      if (result.kind === 'invalidToken') invalid.push(d);
+      if (outcome.kind === 'dead') this.o.metrics.deadLettered(d.appId, sender.provider);
+    });
+    await this.o.store.recordOutcomes(outcomes, now);
+    for (const d of invalid) {
+      if (d.deviceId) await this.o.store.markDeviceInvalid(d.appId, d.deviceId);
+      this.o.log.info({ app: d.appId, device: d.deviceId, provider: sender.provider }, 'push: device token no longer valid; device marked FAILED and unsubscribed');
+    }
+    const publishes = new Map(claimed.map((d) => [keyOf(d.appId, d.publishId), d]));
+    for (const d of publishes.values()) await this.finishIfDone(d.appId, d.publishId);
+  }
+
+  private async payloadOf(appId: string, publishId: string): Promise<{ intent: PublishIntent; rendered: RenderedPayloads } | null> {
+    const key = keyOf(appId, publishId);
+    const cached = this.payloads.get(key);
+    if (cached) return cached;
+    const publish: PublishRecord | null = await this.o.store.getPublish(appId, publishId);
+    if (!publish) return null;
+    const value = { intent: publish.intent, rendered: render(publish.intent) };
+    this.payloads.set(key, value);
+    return value;
+  }
+
+  /** Moves a dispatching publish with no open deliveries to its terminal state, and tells waiters. */
+  async finishIfDone(appId: string, publishId: string): Promise<void> {
+    const { store } = this.o;
+    if ((await store.openDeliveries(appId, publishId)) > 0) return;
+    const publish = await store.getPublish(appId, publishId);
+    if (!publish || publish.state !== 'dispatching') return;
+    const { state, reason } = finalState(await store.deliveryStates(appId, publishId));
+    await store.setPublishState(appId, publishId, state, reason);
+    this.payloads.delete(keyOf(appId, publishId));
+    this.o.metrics.publishFinished(appId, state);
+    this.o.log.info({ app: appId, publishId, state }, 'push publish finished');
+    this.events.emit(keyOf(appId, publishId), state);
+  }
+
+  /** Tells waiters of a publish that reached a terminal state outside the scheduler (cancel). */
+  notifyFinal(appId: string, publishId: string, state: PublishState): void {
+    this.payloads.delete(keyOf(appId, publishId));
+    this.events.emit(keyOf(appId, publishId), state);
+  }
+}
+
+function keyOf(appId: string, publishId: string): string {
+  return `${appId}\0${publishId}`;
+}

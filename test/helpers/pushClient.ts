@@ -1,0 +1,48 @@
+// A signed client for the /push API (the pusher SDK has no DELETE and sets no push headers).
+import { signedUrl } from './signing.ts';
+
+export interface PushReply {
+  status: number;
+  body: any;
+  headers: Headers;
+}
+
+export function pushClient(port: number, appId = 'app-id', key = 'app-key', secret = 'app-secret') {
+  const base = `http://127.0.0.1:${port}`;
+  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}, extra: Record<string, string> = {}): Promise<PushReply> => {
+    const text = body === undefined ? undefined : JSON.stringify(body);
+    const url = signedUrl(base, { method, path: `/apps/${appId}/push${path}`, body: text ?? '', key, secret, extra });
+    const res = await fetch(url, { method, body: text, headers: { 'content-type': 'application/json', ...headers } });
+    const raw = await res.text();
+    return { status: res.status, body: raw ? JSON.parse(raw) : null, headers: res.headers };
+  };
+  return {
+    post: (path: string, body: unknown, headers?: Record<string, string>) => call('POST', path, body, headers),
+    get: (path: string, query: Record<string, string> = {}, headers?: Record<string, string>) => call('GET', path, undefined, headers, query),
+    del: (path: string, query: Record<string, string> = {}, headers?: Record<string, string>) => call('DELETE', path, undefined, headers, query),
+  };
+}
+
+export type PushClient = ReturnType<typeof pushClient>;
+
+/** Registers a device in Sockudo's DeviceDetails shape and subscribes it to `channels`. */
+export async function registerDevice(api: PushClient, id: string, recipient: Record<string, unknown>, channels: string[] = [], clientId?: string): Promise<PushReply> {
+  const reply = await api.post('/deviceRegistrations', {
+    appId: 'app-id',
+    id,
+    ...(clientId ? { clientId } : {}),
+    formFactor: 'phone',
+    platform: 'other',
+    metadata: {},
+    deviceSecret: 'placeholder',
+    timezone: 'UTC',
+    locale: 'en',
+    push: { state: 'ACTIVE', recipient },
+  });
+  if (reply.status !== 201) throw new Error(`device registration failed: ${reply.status} ${JSON.stringify(reply.body)}`);
+  for (const channel of channels) {
+    const sub = await api.post('/channelSubscriptions', { appId: 'app-id', channel, deviceId: id, tokenHash: reply.body.tokenHash });
+    if (sub.status !== 201) throw new Error(`channel subscription failed: ${sub.status} ${JSON.stringify(sub.body)}`);
+  }
+  return reply;
+}
