@@ -1,4 +1,5 @@
 // A signed client for the /push API (the pusher SDK has no DELETE and sets no push headers).
+import type { ApnsServer, FcmServer, WebPushService } from './pushProviders.ts';
 import { signedUrl } from './signing.ts';
 
 export interface PushReply {
@@ -46,3 +47,14 @@ export async function registerDevice(api: PushClient, id: string, recipient: Rec
   }
   return reply;
 }
+
+/** Push configuration pointing every provider at the local servers, with quick retries. */
+export function pushConfig(_webPush: WebPushService, fcm: FcmServer, apns: ApnsServer, extra: Record<string, unknown> = {}) {
+  return {
+    fcm: { enabled: true, service_account_json: JSON.stringify(fcm.serviceAccount), endpoint: fcm.url },
+    apns: { enabled: true, team_id: apns.teamId, key_id: apns.keyId, private_key: apns.privateKeyPem, topic: apns.topic, endpoint: apns.url },
+    retry: { max_attempts: 3, initial_backoff_ms: 50, max_backoff_ms: 200, jitter_ratio_percent: 20 },
+    ...extra,
+  };
+}
+

@@ -3,21 +3,12 @@
 // and APNs provider tokens really verified), then the API's validation, duplicates and metrics.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type PushClient, pushClient, registerDevice } from '../helpers/pushClient.ts';
+import { type PushClient, pushClient, pushConfig, registerDevice } from '../helpers/pushClient.ts';
 import { type ApnsServer, type FcmServer, type WebPushService, startApnsServer, startFcmServer, startWebPushService } from '../helpers/pushProviders.ts';
 import { serverSdk } from '../helpers/clients.ts';
 import { type TestServer, eventually, startTestServer } from '../helpers/server.ts';
 
 const APNS_TOKEN = 'a'.repeat(64);
-
-export function pushConfig(webPush: WebPushService, fcm: FcmServer, apns: ApnsServer, extra: Record<string, unknown> = {}) {
-  return {
-    fcm: { enabled: true, service_account_json: JSON.stringify(fcm.serviceAccount), endpoint: fcm.url },
-    apns: { enabled: true, team_id: apns.teamId, key_id: apns.keyId, private_key: apns.privateKeyPem, topic: apns.topic, endpoint: apns.url },
-    retry: { max_attempts: 3, initial_backoff_ms: 50, max_backoff_ms: 200, jitter_ratio_percent: 20 },
-    ...extra,
-  };
-}
 
 describe('push notifications', () => {
   let webPush: WebPushService;

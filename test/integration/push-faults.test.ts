@@ -1,0 +1,278 @@
+// Push under provider faults and restarts: 429 with Retry-After, 503 until dead-lettered (and replay), 410
+// and FCM UNREGISTERED (device marked and unsubscribed), a provider that is down, expiry, cancellation,
+// the acceptance rate limit, no providers at all, and a server restart (graceful and SIGKILL) in the middle
+// of a fan-out. Every case ends in its documented state and no device receives a publish twice.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { type PushClient, pushClient, pushConfig, registerDevice } from '../helpers/pushClient.ts';
+import { type ApnsServer, type FcmServer, type WebPushService, startApnsServer, startFcmServer, startWebPushService } from '../helpers/pushProviders.ts';
+import { type TestServer, eventually, startTestServer } from '../helpers/server.ts';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+
+async function finalStatus(api: PushClient, publishId: string, timeoutMs = 10_000) {
+  const terminal = new Set(['succeeded', 'partiallySucceeded', 'failed', 'dead_lettered', 'expired', 'cancelled']);
+  return eventually(async () => {
+    const s = await api.get(`/publish/${publishId}/status`);
+    return terminal.has(s.body?.state) ? s.body : null;
+  }, `publish ${publishId} to finish`, timeoutMs);
+}
+
+function webRecipient(web: WebPushService) {
+  const sub = web.newSubscription();
+  return { recipient: { transportType: 'web', endpoint: sub.endpoint, ...sub.keys }, id: sub.endpoint.split('/').pop() as string };
+}
+
+describe('push faults', () => {
+  let web: WebPushService;
+  let fcm: FcmServer;
+  let apns: ApnsServer;
+  let server: TestServer;
+  let api: PushClient;
+
+  before(async () => {
+    [web, fcm, apns] = await Promise.all([startWebPushService(), startFcmServer(), startApnsServer()]);
+    server = await startTestServer({ push: pushConfig(web, fcm, apns, { acceptance_rps: 1000 }) });
+    api = pushClient(server.port);
+  });
+
+  after(async () => {
+    await server.shutdown();
+    await Promise.all([web.close(), fcm.close(), apns.close()]);
+  });
+
+  test('429 with Retry-After: the retry waits as told, then succeeds; one message in all', async () => {
+    const d = webRecipient(web);
+    await registerDevice(api, 'throttled', d.recipient);
+    const attempts: number[] = [];
+    web.override(({ deviceId, attempt }) => {
+      if (deviceId !== d.id) return undefined;
+      attempts.push(Date.now());
+      return attempt === 1 ? { status: 429, headers: { 'retry-after': '1' }, body: 'slow down' } : undefined;
+    });
+    const res = await api.post('/publish', { recipients: [{ type: 'device', device_id: 'throttled' }], payload: { title: 't' } });
+    const status = await finalStatus(api, res.body.publishId);
+    web.override(undefined);
+    assert.equal(status.state, 'succeeded');
+    assert.equal(status.counters.retryAttempted, 1);
+    assert.equal(attempts.length, 2);
+    assert.ok(attempts[1] - attempts[0] >= 950, `the retry came ${attempts[1] - attempts[0]} ms later; Retry-After said 1 s`);
+    assert.equal(web.received.filter((r) => r.deviceId === d.id).length, 1);
+  });
+
+  test('503 on every attempt: dead-lettered after max_attempts, listed, and a replay delivers it once', async () => {
+    await registerDevice(api, 'flaky', { transportType: 'gcm', registrationToken: 'flaky-token' });
+    fcm.override(({ deviceId }) => (deviceId === 'flaky-token' ? { status: 503, body: '{"error":{"code":503,"status":"UNAVAILABLE"}}' } : undefined));
+    const res = await api.post('/publish', { recipients: [{ type: 'device', device_id: 'flaky' }], payload: { title: 'f' } });
+    const status = await finalStatus(api, res.body.publishId);
+    assert.equal(status.state, 'dead_lettered');
+    assert.equal(status.counters.deadLettered, 1);
+    assert.equal(status.counters.retryAttempted, 2, 'three attempts in all (max_attempts 3)');
+    const dead = await api.get('/deadLetters', { provider: 'fcm' });
+    const letter = dead.body.items.find((l: { publishId: string }) => l.publishId === res.body.publishId);
+    assert.ok(letter, 'the delivery is listed as a dead letter');
+    assert.equal(letter.attempts, 3);
+    assert.match(letter.lastError, /503/);
+
+    fcm.override(undefined);
+    const replay = await api.post(`/deadLetters/${letter.id}/replay`, {});
+    assert.equal(replay.status, 202);
+    const after = await finalStatus(api, res.body.publishId);
+    assert.equal(after.state, 'succeeded');
+    assert.equal(fcm.received.filter((r) => r.deviceId === 'flaky-token').length, 1);
+  });
+
+  test('410 from Web Push and UNREGISTERED from FCM: the device is marked FAILED, leaves its channels, and is not retried', async () => {
+    const d = webRecipient(web);
+    await registerDevice(api, 'gone-web', d.recipient, ['alerts']);
+    await registerDevice(api, 'gone-fcm', { transportType: 'gcm', registrationToken: 'gone-token' }, ['alerts']);
+    await registerDevice(api, 'alive', { transportType: 'gcm', registrationToken: 'alive-token' }, ['alerts']);
+    web.unregister(d.id);
+    fcm.unregister('gone-token');
+    const requestsBefore = web.requests;
+    const res = await api.post('/publish', { recipients: [{ type: 'channel', channel: 'alerts' }], payload: { title: 'a' } });
+    const status = await finalStatus(api, res.body.publishId);
+    assert.equal(status.state, 'partiallySucceeded');
+    assert.equal(status.counters.succeeded, 1);
+    assert.equal(status.counters.failed, 2);
+    assert.equal(status.counters.retryAttempted, 0, 'an invalid token is not retried');
+    assert.equal(web.requests - requestsBefore, 1);
+    for (const id of ['gone-web', 'gone-fcm']) {
+      const device = await api.get(`/deviceRegistrations/${id}`);
+      assert.equal(device.body.pushState, 'FAILED');
+    }
+    const subs = await api.get('/channelSubscriptions', { channel: 'alerts' });
+    assert.deepEqual(subs.body.items.map((s: { deviceId: string }) => s.deviceId), ['alive']);
+    const next = await api.post('/publish', { recipients: [{ type: 'channel', channel: 'alerts' }], payload: { title: 'b' } });
+    assert.equal(next.body.expectedRecipients, 1);
+  });
+
+  test('a provider that is down: network errors are retried, then dead-lettered', async () => {
+    const closedPort = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = s.address() as { port: number };
+        s.close(() => resolve(port));
+      });
+    });
+    const res = await api.post('/publish', {
+      recipients: [{ type: 'recipient', recipient: { transportType: 'web', endpoint: `http://127.0.0.1:${closedPort}/wp/x`, ...web.newSubscription().keys } }],
+      payload: { title: 'nobody home' },
+    });
+    const status = await finalStatus(api, res.body.publishId);
+    assert.equal(status.state, 'dead_lettered');
+    const dead = await api.get('/deadLetters');
+    const letter = dead.body.items.find((l: { publishId: string }) => l.publishId === res.body.publishId);
+    assert.match(letter.lastError, /ECONNREFUSED/);
+  });
+
+  test('expiry: a delivery still failing when expiresAtMs passes ends expired', async () => {
+    await registerDevice(api, 'late', { transportType: 'apns', deviceToken: 'b'.repeat(64) });
+    apns.override(({ deviceId }) => (deviceId === 'b'.repeat(64) ? { status: 503, headers: { 'retry-after': '5' }, body: '{"reason":"ServiceUnavailable"}' } : undefined));
+    const res = await api.post('/publish', { recipients: [{ type: 'device', device_id: 'late' }], payload: { title: 'l' }, expiresAtMs: Date.now() + 1000 });
+    const status = await finalStatus(api, res.body.publishId);
+    apns.override(undefined);
+    assert.equal(status.state, 'expired');
+    assert.equal(status.counters.expired, 1);
+  });
+
+  test('a scheduled publish can be cancelled before it is sent', async () => {
+    await registerDevice(api, 'later', { transportType: 'gcm', registrationToken: 'later-token' });
+    const res = await api.post('/publish', { recipients: [{ type: 'device', device_id: 'later' }], payload: { title: 'later' }, notBeforeMs: Date.now() + 60_000 });
+    assert.equal((await api.get(`/publish/${res.body.publishId}/status`)).body.state, 'queued');
+    assert.equal((await api.del(`/scheduled/${res.body.publishId}`)).status, 204);
+    assert.equal((await api.get(`/publish/${res.body.publishId}/status`)).body.state, 'cancelled');
+    assert.equal((await api.del(`/scheduled/${res.body.publishId}`)).status, 404);
+    assert.equal(fcm.received.filter((r) => r.deviceId === 'later-token').length, 0);
+  });
+});
+
+describe('push admission limits', () => {
+  test('over acceptance_rps: 429 with Retry-After; with no provider configured: 503', async () => {
+    const server = await startTestServer({ push: { acceptance_rps: 3 } });
+    try {
+      const api = pushClient(server.port);
+      const body = { recipients: [{ type: 'channel', channel: 'nobody' }], payload: { title: 'x' } };
+      const answers = [];
+      for (let i = 0; i < 4; i++) answers.push(await api.post('/publish', body));
+      assert.deepEqual(answers.map((a) => a.status), [202, 202, 202, 429]);
+      assert.equal(answers[3].body.error, 'push.acceptance_rate_limit exceeded');
+      assert.ok(Number(answers[3].headers.get('retry-after')) >= 1);
+      // A publish that reaches no device finishes at once.
+      assert.equal((await finalStatus(api, answers[0].body.publishId)).state, 'succeeded');
+    } finally {
+      await server.shutdown();
+    }
+    const none = await startTestServer({ push: { webpush: { enabled: false } } });
+    try {
+      const res = await pushClient(none.port).post('/publish', { recipients: [{ type: 'channel', channel: 'x' }], payload: {} });
+      assert.equal(res.status, 503);
+      assert.deepEqual(res.body, { error: 'push admission unavailable: push providers are disabled', code: 'service_unavailable', status: 503 });
+    } finally {
+      await none.shutdown();
+    }
+  });
+});
+
+describe('push across restarts', () => {
+  let web: WebPushService;
+  before(async () => {
+    web = await startWebPushService();
+  });
+  after(async () => web.close());
+
+  async function fanOutTo(api: PushClient, count: number, channel: string): Promise<string[]> {
+    const ids: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const d = webRecipient(web);
+      ids.push(d.id);
+      await registerDevice(api, `${channel}-${i}`, d.recipient, [channel]);
+    }
+    return ids;
+  }
+
+  test('graceful restart in the middle of a fan-out: the rest is sent after the restart, nothing twice', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sockudo-push-restart-'));
+    const push = { storage: { sqlite_path: join(dir, 'push.sqlite') }, concurrency_per_provider: 4 };
+    let server = await startTestServer({ push });
+    let api = pushClient(server.port);
+    const ids = await fanOutTo(api, 40, 'bulk');
+    web.delayMs = 100;
+    const res = await api.post('/publish', { recipients: [{ type: 'channel', channel: 'bulk' }], payload: { title: 'bulk' } });
+    await eventually(() => web.received.filter((r) => ids.includes(r.deviceId)).length >= 8, 'part of the fan-out');
+    await server.shutdown();
+    const sentBefore = web.received.filter((r) => ids.includes(r.deviceId)).length;
+    assert.ok(sentBefore < 40, `the restart came in the middle (${sentBefore} of 40 sent)`);
+
+    server = await startTestServer({ push });
+    api = pushClient(server.port);
+    try {
+      const status = await finalStatus(api, res.body.publishId, 15_000);
+      assert.equal(status.state, 'succeeded');
+      assert.equal(status.counters.succeeded, 40);
+      const got = web.received.filter((r) => ids.includes(r.deviceId)).map((r) => r.deviceId);
+      assert.equal(got.length, 40);
+      assert.equal(new Set(got).size, 40, 'no device received the publish twice');
+    } finally {
+      web.delayMs = 0;
+      await server.shutdown();
+    }
+  });
+
+  test('SIGKILL in the middle of a fan-out: after the restart every delivery is settled, none sent twice', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sockudo-push-crash-'));
+    const configFile = join(dir, 'config.json');
+    writeFileSync(configFile, JSON.stringify({ push: { storage: { sqlite_path: join(dir, 'push.sqlite') }, concurrency_per_provider: 4 } }));
+    let run = startChild(configFile);
+    let api = pushClient(await portOf(run));
+    const ids = await fanOutTo(api, 40, 'crash');
+    web.delayMs = 100;
+    const res = await api.post('/publish', { recipients: [{ type: 'channel', channel: 'crash' }], payload: { title: 'crash' } });
+    await eventually(() => web.received.filter((r) => ids.includes(r.deviceId)).length >= 8, 'part of the fan-out');
+    run.child.kill('SIGKILL');
+    await run.exit;
+
+    run = startChild(configFile);
+    api = pushClient(await portOf(run));
+    try {
+      const status = await finalStatus(api, res.body.publishId, 15_000);
+      const got = web.received.filter((r) => ids.includes(r.deviceId)).map((r) => r.deviceId);
+      assert.equal(new Set(got).size, got.length, 'no device received the publish twice');
+      // Sends cut off by the kill are settled as failed (the provider may or may not have them), never resent.
+      assert.equal(status.counters.succeeded + status.counters.failed, 40);
+      assert.ok(status.counters.failed <= 4, `at most the in-flight sends (concurrency 4) were cut off: ${status.counters.failed}`);
+      assert.ok(got.length >= status.counters.succeeded);
+      assert.ok(['succeeded', 'partiallySucceeded'].includes(status.state));
+    } finally {
+      web.delayMs = 0;
+      run.child.kill('SIGTERM');
+      await run.exit;
+    }
+  });
+});
+
+interface Child {
+  child: ChildProcess;
+  stdout: string[];
+  exit: Promise<number | null>;
+}
+
+function startChild(configFile: string): Child {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', configFile], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, SOCKUDO_LOG_PRETTY: 'false', SOCKUDO_PORT: '0', SOCKUDO_METRICS_ENABLED: 'false', SOCKUDO_WORKERS: '1' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const run: Child = { child, stdout: [], exit: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
+  child.stdout?.on('data', (d: Buffer) => run.stdout.push(d.toString()));
+  return run;
+}
+
+async function portOf(run: Child): Promise<number> {
+  const line = await eventually(() => run.stdout.join('').split('\n').find((l) => l.includes('sockudo-ts listening')), 'the server to listen', 15_000);
+  return (JSON.parse(line) as { port: number }).port;
+}
