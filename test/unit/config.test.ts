@@ -446,3 +446,16 @@ describe('the result is frozen', () => {
 });
 
 type AppLike = { id: string };
+
+test('config/example.json, which documents every key, is a valid configuration', () => {
+  const config = loadConfig({ file: new URL('../../config/example.json', import.meta.url).pathname, env: {} });
+  assert.equal(config.push.storage.driver, 'sqlite');
+  assert.equal(config.push.retry.max_attempts, 5);
+});
+
+test('push settings from the environment (ours and Sockudo names) and a bad one named', () => {
+  const config = loadConfig({ env: { PUSH_DEFAULT_ACCEPTANCE_RPS: '7', SOCKUDO_PUSH_APNS_TOPIC: 'com.example' } });
+  assert.equal(config.push.acceptance_rps, 7);
+  assert.equal(config.push.apns.topic, 'com.example');
+  assert.throws(() => loadConfig({ env: { SOCKUDO_PUSH_STORAGE_DRIVER: 'mysql' } }), /push\.storage\.driver \(from SOCKUDO_PUSH_STORAGE_DRIVER\)/);
+});
