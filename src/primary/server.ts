@@ -218,7 +218,16 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
     throw new Error(`cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`);
   }
   try {
-    workers.push(await spawn(0, port));
+    for (let tries = 1; ; tries++) {
+      try {
+        workers.push(await spawn(0, port));
+        break;
+      } catch (err) {
+        // Port 0: the free port we probed can be taken by another process before worker 0 binds it.
+        if (config.port !== 0 || tries >= 5 || !String(err).includes('cannot listen')) throw err;
+        port = await probePort(config.host, 0);
+      }
+    }
     workers.push(...(await Promise.all(Array.from({ length: workerCount - 1 }, (_, i) => spawn(i + 1, port)))));
   } catch (err) {
     // Stop the threads that did start (never terminate() a listening uWS thread), then give up.
