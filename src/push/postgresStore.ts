@@ -56,10 +56,13 @@ const SCHEMA_LOCK = 0x50555348;
 const TERMINAL = "('succeeded', 'partiallySucceeded', 'failed', 'dead_lettered', 'expired', 'cancelled')";
 
 /** Active devices reached by channel ($2), device id ($3) or client id ($4) lists of app $1. */
-const TARGETED_DEVICES = `d.app_id = $1 AND d.push_state <> 'FAILED' AND (
-  d.id IN (SELECT s.device_id FROM push_subscriptions s WHERE s.app_id = $1 AND s.channel = ANY($2::text[]))
-  OR d.id = ANY($3::text[])
-  OR d.client_id = ANY($4::text[]))`;
+/** Active devices reached by the target lists: a UNION of index lookups (deduplicated), never a scan of the app. */
+const TARGETED_DEVICES = `push_devices d JOIN (
+    SELECT s.device_id AS id FROM push_subscriptions s WHERE s.app_id = $1 AND s.channel = ANY($2::text[])
+    UNION SELECT unnest($3::text[])
+    UNION SELECT c.id FROM push_devices c WHERE c.app_id = $1 AND c.client_id = ANY($4::text[])
+  ) t ON d.app_id = $1 AND d.id = t.id
+  WHERE d.push_state <> 'FAILED'`;
 
 export class PostgresPushStore implements PushStore {
   private readonly pool: pg.Pool;
@@ -196,7 +199,7 @@ export class PostgresPushStore implements PushStore {
   }
 
   async countRecipients(appId: string, channels: string[], deviceIds: string[], clientIds: string[]): Promise<number> {
-    const { rows } = await this.pool.query(`SELECT count(*)::int AS n FROM push_devices d WHERE ${TARGETED_DEVICES}`, [appId, channels, deviceIds, clientIds]);
+    const { rows } = await this.pool.query(`SELECT count(*)::int AS n FROM ${TARGETED_DEVICES}`, [appId, channels, deviceIds, clientIds]);
     return rows[0].n;
   }
 
@@ -254,7 +257,7 @@ export class PostgresPushStore implements PushStore {
       // One row per device however many targets reach it; the unique (app, publish, device_key) backs that up.
       const devices = await c.query(
         `INSERT INTO push_deliveries (app_id, publish_id, device_key, device_id, provider, recipient, state, attempts, next_at, updated_at)
-         SELECT d.app_id, $5::text, d.id, d.id, d.provider, d.recipient, 'pending', 0, $6::bigint, $6::bigint FROM push_devices d WHERE ${TARGETED_DEVICES}
+         SELECT d.app_id, $5::text, d.id, d.id, d.provider, d.recipient, 'pending', 0, $6::bigint, $6::bigint FROM ${TARGETED_DEVICES}
          ON CONFLICT (app_id, publish_id, device_key) DO NOTHING`,
         [appId, channels, deviceIds, clientIds, publishId, nowMs],
       );

@@ -18,6 +18,8 @@ const LEASE_MS = 60_000;
 const IDLE_POLL_MS = 100;
 const HOUSEKEEPING_MS = 1000;
 const PURGE_MS = 10 * 60_000;
+/** Deliveries sent as one unit (one crypto task, one outcome transaction). */
+const DISPATCH_GROUP = 16;
 
 export interface SchedulerOptions {
   store: PushStore;
@@ -158,13 +160,17 @@ export class PushScheduler {
       busy = true;
       this.inflight.set(provider, (this.inflight.get(provider) ?? 0) + claimed.length);
       this.o.metrics.inflight(provider, this.inflight.get(provider) ?? 0);
-      const run = this.dispatch(sender, claimed).finally(() => {
-        this.running.delete(run);
-        this.inflight.set(provider, (this.inflight.get(provider) ?? 0) - claimed.length);
-        this.o.metrics.inflight(provider, this.inflight.get(provider) ?? 0);
-        this.wake();
-      });
-      this.running.add(run);
+      // Small groups: their encryption spreads over the pool's threads and their sends overlap.
+      for (let i = 0; i < claimed.length; i += DISPATCH_GROUP) {
+        const group = claimed.slice(i, i + DISPATCH_GROUP);
+        const run = this.dispatch(sender, group).finally(() => {
+          this.running.delete(run);
+          this.inflight.set(provider, (this.inflight.get(provider) ?? 0) - group.length);
+          this.o.metrics.inflight(provider, this.inflight.get(provider) ?? 0);
+          this.wake();
+        });
+        this.running.add(run);
+      }
     }
     return busy;
   }
