@@ -15,6 +15,8 @@ import { canonicalEvent, dataObject, parseClientFrame } from '../../src/protocol
 import { channelNameError } from '../../src/protocol/channels.ts';
 import { compileFilter } from '../../src/protocol/filters.ts';
 import { parseRewind } from '../../src/worker/recovery.ts';
+import { parseDevice, parsePublish, parseSubscription } from '../../src/push/requests.ts';
+import { render } from '../../src/push/render.ts';
 
 const runs = Number(process.env.FUZZ_RUNS ?? 300);
 const app = loadConfig({ env: {} }).apps[0] as AppConfig;
@@ -118,6 +120,44 @@ describe('fuzz: HTTP bodies and query strings', () => {
         }, (err) => err instanceof HttpError && err.status >= 400 && err.status < 500);
         onlyCoded(() => parseBatchBody({ batch: [b] }, app), (err) => err instanceof HttpError && err.status < 500);
         fingerprint('events', b);
+      }),
+      { numRuns: runs },
+    );
+  });
+
+  test('push bodies (publish, device, subscription): a valid result or a 400 naming a field', () => {
+    const recipient = fc.oneof(
+      anyJson,
+      fc.record({ transportType: fc.constantFrom('web', 'gcm', 'apns', 'hms', ''), endpoint: fc.oneof(fc.webUrl(), fc.string()), p256dh: fc.string(), auth: fc.string(), registrationToken: fc.string(), deviceToken: fc.oneof(fc.stringMatching(/^[0-9a-f]{64}$/), fc.string()) }, { requiredKeys: [] }),
+    );
+    const target = fc.oneof(
+      anyJson,
+      fc.record({ type: fc.constantFrom('channel', 'device', 'client', 'recipient', 'registeredTopic', ''), channel: fc.oneof(fc.string(), anyJson), device_id: fc.string(), client_id: fc.string(), recipient }, { requiredKeys: [] }),
+    );
+    const publish = fc.oneof(
+      anyJson,
+      fc.record(
+        {
+          publishId: fc.oneof(fc.string(), anyJson),
+          recipients: fc.oneof(fc.array(target, { maxLength: 4 }), anyJson),
+          payload: fc.oneof(anyJson, fc.record({ title: fc.string(), body: fc.string(), icon: fc.oneof(fc.webUrl(), fc.string()), data: anyJson, templateData: anyJson, collapseKey: fc.string() }, { requiredKeys: [] })),
+          providerOverrides: anyJson,
+          sync: anyJson,
+          expiresAtMs: fc.oneof(fc.integer(), anyJson),
+        },
+        { requiredKeys: [] },
+      ),
+    );
+    const isFieldError = (err: unknown) => err instanceof HttpError && err.status === 400 && /: /.test(err.message);
+    fc.assert(
+      fc.property(publish, fc.oneof(anyJson, fc.record({ id: fc.string(), push: fc.oneof(anyJson, fc.record({ recipient })) }, { requiredKeys: [] })), fc.oneof(anyJson, fc.record({ channel: fc.string(), deviceId: fc.string() }, { requiredKeys: [] })), (p, d, sub) => {
+        onlyCoded(() => {
+          const parsed = parsePublish(p);
+          assert.ok(parsed.intent.recipients.length > 0);
+          render(parsed.intent);
+        }, isFieldError);
+        onlyCoded(() => parseDevice(d), isFieldError);
+        onlyCoded(() => parseSubscription(sub), isFieldError);
       }),
       { numRuns: runs },
     );
