@@ -9,6 +9,9 @@ COPY tsconfig.json ./
 COPY src ./src
 COPY workers ./workers
 COPY config ./config
+# Push storage (SQLite) and development VAPID keys live here: mount a volume to keep them across containers.
+RUN mkdir -p /app/data && chown node:node /app/data
+VOLUME /app/data
 
 # Listen on every interface inside the container; the app credentials come from the environment.
 ENV SOCKUDO_HOST=0.0.0.0 \
