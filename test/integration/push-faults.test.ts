@@ -87,22 +87,24 @@ describe('push faults', () => {
     assert.equal(fcm.received.filter((r) => r.deviceId === 'flaky-token').length, 1);
   });
 
-  test('410 from Web Push and UNREGISTERED from FCM: the device is marked FAILED, leaves its channels, and is not retried', async () => {
+  test('410 from Web Push and APNs, UNREGISTERED from FCM: the device is marked FAILED, leaves its channels, and is not retried', async () => {
     const d = webRecipient(web);
     await registerDevice(api, 'gone-web', d.recipient, ['alerts']);
     await registerDevice(api, 'gone-fcm', { transportType: 'gcm', registrationToken: 'gone-token' }, ['alerts']);
+    await registerDevice(api, 'gone-ios', { transportType: 'apns', deviceToken: 'c'.repeat(64) }, ['alerts']);
     await registerDevice(api, 'alive', { transportType: 'gcm', registrationToken: 'alive-token' }, ['alerts']);
     web.unregister(d.id);
     fcm.unregister('gone-token');
+    apns.unregister('c'.repeat(64));
     const requestsBefore = web.requests;
     const res = await api.post('/publish', { recipients: [{ type: 'channel', channel: 'alerts' }], payload: { title: 'a' } });
     const status = await finalStatus(api, res.body.publishId);
     assert.equal(status.state, 'partiallySucceeded');
     assert.equal(status.counters.succeeded, 1);
-    assert.equal(status.counters.failed, 2);
+    assert.equal(status.counters.failed, 3);
     assert.equal(status.counters.retryAttempted, 0, 'an invalid token is not retried');
     assert.equal(web.requests - requestsBefore, 1);
-    for (const id of ['gone-web', 'gone-fcm']) {
+    for (const id of ['gone-web', 'gone-fcm', 'gone-ios']) {
       const device = await api.get(`/deviceRegistrations/${id}`);
       assert.equal(device.body.pushState, 'FAILED');
     }

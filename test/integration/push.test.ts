@@ -2,6 +2,8 @@
 // each provider a local server speaking its real protocol (Web Push payloads really decrypted, FCM OAuth2
 // and APNs provider tokens really verified), then the API's validation, duplicates and metrics.
 import assert from 'node:assert/strict';
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type PushClient, pushClient, pushConfig, registerDevice } from '../helpers/pushClient.ts';
 import { type ApnsServer, type FcmServer, type WebPushService, startApnsServer, startFcmServer, startWebPushService } from '../helpers/pushProviders.ts';
@@ -202,6 +204,41 @@ describe('push notifications', () => {
     const other = await api.post('/channelSubscriptions', { channel: 'mine', deviceId: 'android-1' }, asDevice);
     assert.equal(other.status, 401);
     assert.equal((await api.del('/deviceRegistrations/self-1', {}, asDevice)).status, 204);
+  });
+
+  test('batch publish: one 202 with an item per publish', async () => {
+    const res = await api.post('/batch/publish', [
+      { recipients: [{ type: 'device', device_id: 'android-1' }], payload: { title: 'b1' } },
+      { publishId: 'batch-2', recipients: [{ type: 'device', device_id: 'ios-1' }], payload: { title: 'b2' } },
+    ]);
+    assert.equal(res.status, 202);
+    assert.equal(res.body.items.length, 2);
+    assert.equal(res.body.items[1].publishId, 'batch-2');
+    for (const item of res.body.items) {
+      await eventually(async () => (await api.get(`/publish/${item.publishId}/status`)).body.state === 'succeeded', `batch item ${item.publishId}`);
+    }
+    const bad = await api.post('/batch/publish', [{ recipients: [{ type: 'channel', channel: 'orders' }], payload: {} }, { recipients: [], payload: {} }]);
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error, /^\[1\]\.recipients/);
+  });
+
+  test('FCM: a revoked access token is replaced (one new OAuth2 grant) and the message still goes out', async () => {
+    const issued = fcm.tokensIssued;
+    fcm.revokeTokens();
+    const res = await api.post('/publish', { recipients: [{ type: 'device', device_id: 'android-1' }], payload: { title: 'after revoke' }, sync: true });
+    assert.equal(res.body.state, 'succeeded');
+    assert.equal(fcm.tokensIssued, issued + 1);
+    assert.equal(res.body.counters.retryAttempted, 0, 'the renewal happens inside the same attempt');
+  });
+
+  test('development VAPID keys: generated on first run, kept with mode 0600, served to browsers, used to sign', async () => {
+    const file = join(dirname(server.config.push.storage.sqlite_path), 'vapid-keys.json');
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    const stored = JSON.parse(readFileSync(file, 'utf8')) as { publicKey: string };
+    const served = await api.get('/webpush/vapidPublicKey');
+    assert.equal(served.body.publicKey, stored.publicKey);
+    assert.ok(webPush.vapidPublicKeysSeen.has(stored.publicKey));
+    assert.ok(!JSON.stringify(served.body).includes((JSON.parse(readFileSync(file, 'utf8')) as { privateKey: string }).privateKey));
   });
 
   test('push metrics move', async () => {
