@@ -20,6 +20,7 @@ const HOUSEKEEPING_MS = 1000;
 const PURGE_MS = 10 * 60_000;
 /** Deliveries sent as one unit (one crypto task, one outcome transaction). */
 const DISPATCH_GROUP = 16;
+const MAX_CACHED_PAYLOADS = 1000;
 
 export interface SchedulerOptions {
   store: PushStore;
@@ -50,6 +51,7 @@ export class PushScheduler {
   private readonly inflight = new Map<Provider, number>();
   private readonly payloads = new Map<string, { intent: PublishIntent; rendered: RenderedPayloads }>();
   private readonly running = new Set<Promise<void>>();
+  private readonly finishing = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
   private ticking = false;
   private wakeAgain = false;
@@ -223,22 +225,32 @@ export class PushScheduler {
     const publish: PublishRecord | null = await this.o.store.getPublish(appId, publishId);
     if (!publish) return null;
     const value = { intent: publish.intent, rendered: render(publish.intent) };
+    // Bounded: publishes finished by another host never pass through finishIfDone here.
+    if (this.payloads.size >= MAX_CACHED_PAYLOADS) this.payloads.delete(this.payloads.keys().next().value as string);
     this.payloads.set(key, value);
     return value;
   }
 
   /** Moves a dispatching publish with no open deliveries to its terminal state, and tells waiters. */
   async finishIfDone(appId: string, publishId: string): Promise<void> {
-    const { store } = this.o;
-    if ((await store.openDeliveries(appId, publishId)) > 0) return;
-    const publish = await store.getPublish(appId, publishId);
-    if (!publish || publish.state !== 'dispatching') return;
-    const { state, reason } = finalState(await store.deliveryStates(appId, publishId));
-    await store.setPublishState(appId, publishId, state, reason);
-    this.payloads.delete(keyOf(appId, publishId));
-    this.o.metrics.publishFinished(appId, state);
-    this.o.log.info({ app: appId, publishId, state }, 'push publish finished');
-    this.events.emit(keyOf(appId, publishId), state);
+    const key = keyOf(appId, publishId);
+    // Two groups of one publish can finish together: one of them settles it.
+    if (this.finishing.has(key)) return;
+    this.finishing.add(key);
+    try {
+      const { store } = this.o;
+      if ((await store.openDeliveries(appId, publishId)) > 0) return;
+      const publish = await store.getPublish(appId, publishId);
+      if (!publish || publish.state !== 'dispatching') return;
+      const { state, reason } = finalState(await store.deliveryStates(appId, publishId));
+      await store.setPublishState(appId, publishId, state, reason);
+      this.payloads.delete(key);
+      this.o.metrics.publishFinished(appId, state);
+      this.o.log.info({ app: appId, publishId, state }, 'push publish finished');
+      this.events.emit(key, state);
+    } finally {
+      this.finishing.delete(key);
+    }
   }
 
   /** Tells waiters of a publish that reached a terminal state outside the scheduler (cancel). */
