@@ -1,0 +1,69 @@
+// Push decisions without I/O: retry timing, terminal states, provider payloads, Retry-After parsing.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { backoffMs, outcomeOf } from '../../src/push/retryPolicy.ts';
+import { finalState } from '../../src/push/scheduler.ts';
+import { oversized, render, webPushTopic } from '../../src/push/render.ts';
+import { retryAfterMs } from '../../src/push/providers/provider.ts';
+import type { PublishIntent } from '../../src/push/types.ts';
+
+const retry = { max_attempts: 5, initial_backoff_ms: 1000, max_backoff_ms: 60_000, jitter_ratio_percent: 20 };
+
+describe('retry policy', () => {
+  test('backoff doubles from initial_backoff_ms, is capped, and stays within ±jitter', () => {
+    assert.equal(backoffMs(1, retry, () => 0.5), 1000);
+    assert.equal(backoffMs(3, retry, () => 0.5), 4000);
+    assert.equal(backoffMs(10, retry, () => 0.5), 60_000);
+    assert.equal(backoffMs(1, retry, () => 0), 800);
+    assert.equal(backoffMs(1, retry, () => 0.999999), 1200);
+  });
+
+  test("a provider's Retry-After wins over the backoff; the last attempt goes to the dead letters", () => {
+    assert.deepEqual(outcomeOf({ kind: 'retry', error: '429', retryAfterMs: 7000 }, 1, retry, 1000), { kind: 'retry', nextAtMs: 8000, error: '429' });
+    assert.equal(outcomeOf({ kind: 'retry', error: '503' }, 2, retry, 0, () => 0.5).kind, 'retry');
+    assert.equal((outcomeOf({ kind: 'retry', error: '503' }, 2, retry, 0, () => 0.5) as { nextAtMs: number }).nextAtMs, 2000);
+    assert.equal(outcomeOf({ kind: 'retry', error: '503' }, 5, retry, 0).kind, 'dead');
+    assert.deepEqual(outcomeOf({ kind: 'invalidToken', error: '410' }, 1, retry, 0), { kind: 'failed', error: 'invalid token: 410' });
+    assert.deepEqual(outcomeOf({ kind: 'ok' }, 3, retry, 0), { kind: 'succeeded' });
+  });
+
+  test('Retry-After in seconds or as an HTTP date', () => {
+    assert.equal(retryAfterMs('3'), 3000);
+    assert.equal(retryAfterMs(new Date(10_000).toUTCString(), 4000), 6000);
+    assert.equal(retryAfterMs('soon'), undefined);
+    assert.equal(retryAfterMs(undefined), undefined);
+  });
+});
+
+describe('terminal states', () => {
+  test('from the counts of finished deliveries', () => {
+    assert.equal(finalState({}).state, 'succeeded');
+    assert.equal(finalState({ succeeded: 3 }).state, 'succeeded');
+    assert.equal(finalState({ succeeded: 1, failed: 1 }).state, 'partiallySucceeded');
+    assert.equal(finalState({ dead: 1, failed: 1 }).state, 'dead_lettered');
+    assert.equal(finalState({ failed: 2 }).state, 'failed');
+    assert.equal(finalState({ expired: 2 }).state, 'expired');
+    assert.equal(finalState({ cancelled: 2 }).state, 'cancelled');
+    assert.match(finalState({ succeeded: 1, dead: 1 }).reason ?? '', /1 of 2 deliveries succeeded/);
+  });
+});
+
+describe('rendering', () => {
+  const intent = (payload: PublishIntent['payload'], overrides: PublishIntent['overrides'] = {}): PublishIntent => ({ recipients: [], payload, overrides, notBeforeMs: 0, expiresAtMs: 0 });
+
+  test("each provider's shape; FCM data values become strings; overrides are merged on top", () => {
+    const r = render(intent({ title: 'T', body: 'B', sound: 'ding', collapseKey: 'k', data: { order_id: 'o1', total: 42 } }, { apns: { aps: { badge: 1 } } }));
+    assert.deepEqual(r.fcm, { notification: { title: 'T', body: 'B' }, data: { order_id: 'o1', total: '42' }, android: { collapse_key: 'k', notification: { sound: 'ding' } } });
+    assert.deepEqual(r.apns, { aps: { badge: 1 }, data: { order_id: 'o1', total: 42 } });
+    assert.deepEqual(r.webPush, { notification: { title: 'T', body: 'B', sound: 'ding', tag: 'k' }, data: { order_id: 'o1', total: 42 } });
+    assert.deepEqual(oversized(r), []);
+    assert.deepEqual(oversized(render(intent({ body: 'x'.repeat(4090) }))), ['webPush', 'fcm', 'apns']);
+  });
+
+  test('Web Push topics are at most 32 URL-safe characters', () => {
+    assert.equal(webPushTopic('greeting'), 'greeting');
+    assert.equal(webPushTopic(undefined), undefined);
+    const hashed = webPushTopic('order updates: #124 (long name)') as string;
+    assert.match(hashed, /^[A-Za-z0-9_-]{32}$/);
+  });
+});
