@@ -10,7 +10,7 @@ import { type RenderedPayloads, render } from './render.ts';
 import { outcomeOf } from './retryPolicy.ts';
 import type { DeliveryOutcome, PushStore } from './store.ts';
 import type { AttemptResult, ProviderSender, SendItem } from './providers/provider.ts';
-import { type Delivery, type DeliveryState, type Provider, type PublishIntent, type PublishRecord, type PublishState, TERMINAL_STATES } from './types.ts';
+import { type Delivery, type DeliveryState, PROVIDERS, type Provider, type PublishIntent, type PublishRecord, type PublishState, TERMINAL_STATES } from './types.ts';
 
 /** How long a claimed delivery belongs to this host; past it another host may decide it was interrupted. */
 const LEASE_MS = 60_000;
@@ -152,6 +152,20 @@ export class PushScheduler {
       if (now - this.lastPurge >= PURGE_MS) {
         this.lastPurge = now;
         await store.purge(now);
+      }
+    }
+    // Deliveries for a provider this server has no credentials for can never be sent: settle them.
+    for (const provider of PROVIDERS) {
+      if (this.o.senders.has(provider)) continue;
+      const orphans = await store.claimDeliveries(provider, now, this.o.config.batch_size, now + LEASE_MS);
+      if (orphans.length === 0) continue;
+      busy = true;
+      const error = `provider ${provider} is not configured on this server (push.${provider === 'webPush' ? 'webpush' : provider})`;
+      await store.recordOutcomes(orphans.map((d) => ({ id: d.id, outcome: { kind: 'failed' as const, error } })), now);
+      this.o.log.warn({ provider, deliveries: orphans.length }, 'push deliveries for a provider that is not configured were failed');
+      for (const key of new Set(orphans.map((d) => keyOf(d.appId, d.publishId)))) {
+        const [appId, publishId] = key.split('\0');
+        await this.finishIfDone(appId, publishId);
       }
     }
     for (const [provider, sender] of this.o.senders) {

@@ -180,6 +180,27 @@ describe('push admission limits', () => {
   });
 });
 
+describe('push to a provider that is not configured', () => {
+  test('its deliveries fail with a message naming the provider; the others go out', async () => {
+    const web = await startWebPushService();
+    const server = await startTestServer({});
+    try {
+      const api = pushClient(server.port);
+      const sub = web.newSubscription();
+      await registerDevice(api, 'w', { transportType: 'web', endpoint: sub.endpoint, ...sub.keys }, ['mixed']);
+      await registerDevice(api, 'i', { transportType: 'apns', deviceToken: 'd'.repeat(64) }, ['mixed']);
+      const res = await api.post('/publish', { recipients: [{ type: 'channel', channel: 'mixed' }], payload: { title: 'm' }, sync: true });
+      assert.equal(res.body.state, 'partiallySucceeded');
+      assert.equal(res.body.counters.succeeded, 1);
+      assert.equal(res.body.counters.failed, 1);
+      assert.match(res.body.errorReason, /1 of 2 deliveries succeeded/);
+    } finally {
+      await server.shutdown();
+      await web.close();
+    }
+  });
+});
+
 describe('push across restarts', () => {
   let web: WebPushService;
   before(async () => {
