@@ -140,7 +140,16 @@ export class PushScheduler {
     let busy = false;
     for (const p of await store.duePublishes(now, 20)) {
       busy = true;
-      const planned = await store.planPublish(p.appId, p.publishId, now);
+      let planned: number;
+      try {
+        planned = await store.planPublish(p.appId, p.publishId, now);
+      } catch (err) {
+        // One publish that cannot be planned must not hold up the others behind it.
+        this.o.log.error({ err, app: p.appId, publishId: p.publishId }, 'push publish could not be planned');
+        await store.setPublishState(p.appId, p.publishId, 'failed', `planning failed: ${(err as Error).message}`.slice(0, 300));
+        this.notifyFinal(p.appId, p.publishId, 'failed');
+        continue;
+      }
       this.o.metrics.fanout(planned);
       this.o.log.debug({ app: p.appId, publishId: p.publishId, planned }, 'push publish planned');
       if (planned === 0) await this.finishIfDone(p.appId, p.publishId);
