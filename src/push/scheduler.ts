@@ -21,6 +21,7 @@ const PURGE_MS = 10 * 60_000;
 /** Deliveries sent as one unit (one crypto task, one outcome transaction). */
 const DISPATCH_GROUP = 16;
 const MAX_CACHED_PAYLOADS = 1000;
+const MAX_PLAN_FAILURES = 5;
 
 export interface SchedulerOptions {
   store: PushStore;
@@ -52,6 +53,7 @@ export class PushScheduler {
   private readonly payloads = new Map<string, { intent: PublishIntent; rendered: RenderedPayloads }>();
   private readonly running = new Set<Promise<void>>();
   private readonly finishing = new Set<string>();
+  private readonly planFailures = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
   private ticking = false;
   private wakeAgain = false;
@@ -144,12 +146,20 @@ export class PushScheduler {
       try {
         planned = await store.planPublish(p.appId, p.publishId, now);
       } catch (err) {
-        // One publish that cannot be planned must not hold up the others behind it.
-        this.o.log.error({ err, app: p.appId, publishId: p.publishId }, 'push publish could not be planned');
-        await store.setPublishState(p.appId, p.publishId, 'failed', `planning failed: ${(err as Error).message}`.slice(0, 300));
-        this.notifyFinal(p.appId, p.publishId, 'failed');
+        // Tried again on the next steps (the store may be briefly unavailable); a publish that keeps
+        // failing fails alone instead of holding up the others behind it.
+        const key = keyOf(p.appId, p.publishId);
+        const failures = (this.planFailures.get(key) ?? 0) + 1;
+        this.planFailures.set(key, failures);
+        this.o.log.error({ err, app: p.appId, publishId: p.publishId, failures }, 'push publish could not be planned');
+        if (failures >= MAX_PLAN_FAILURES) {
+          this.planFailures.delete(key);
+          await store.setPublishState(p.appId, p.publishId, 'failed', `planning failed: ${(err as Error).message}`.slice(0, 300));
+          this.notifyFinal(p.appId, p.publishId, 'failed');
+        }
         continue;
       }
+      this.planFailures.delete(keyOf(p.appId, p.publishId));
       this.o.metrics.fanout(planned);
       this.o.log.debug({ app: p.appId, publishId: p.publishId, planned }, 'push publish planned');
       if (planned === 0) await this.finishIfDone(p.appId, p.publishId);
