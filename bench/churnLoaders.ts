@@ -2,6 +2,7 @@
 // connected, starts the subscribe/unsubscribe cycles, and sums their counts on demand.
 import { type ChildProcess, fork } from 'node:child_process';
 import type { ChurnCommand, ChurnKind, ChurnReport } from './loaderMessages.ts';
+import type { AppCredentials } from './signing.ts';
 
 const CHILD = new URL('./churnProcess.ts', import.meta.url);
 
@@ -39,8 +40,8 @@ export class ChurnLoaders {
     }
   }
 
-  /** Starts `processes` loaders with `socketsPerProcess` connected sockets each; churning starts with start(). */
-  static async open(url: string, processes: number, socketsPerProcess: number, kind: ChurnKind): Promise<ChurnLoaders> {
+  /** Starts `processes` loaders with `socketsPerProcess` connected sockets each (auth signed for `app`); churning starts with start(). */
+  static async open(url: string, processes: number, socketsPerProcess: number, kind: ChurnKind, app: AppCredentials): Promise<ChurnLoaders> {
     const children = Array.from({ length: processes }, () => fork(CHILD, [], { execArgv: ['--import', 'tsx'], stdio: 'inherit' }));
     const loaders = new ChurnLoaders(children);
     const started = performance.now();
@@ -58,7 +59,7 @@ export class ChurnLoaders {
             };
             child.on('message', onReady);
             child.once('exit', (code) => reject(new Error(`churn loader exited with ${code} while connecting`)));
-            const cmd: ChurnCommand = { type: 'connect', url, count: socketsPerProcess, offset: i * socketsPerProcess, kind, concurrency: 64 };
+            const cmd: ChurnCommand = { type: 'connect', url, count: socketsPerProcess, offset: i * socketsPerProcess, kind, concurrency: 64, app };
             child.send(cmd);
           }),
       ),

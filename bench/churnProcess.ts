@@ -3,7 +3,7 @@
 // unsubscribe and the next subscribe in the same write. Answers the parent's snapshots with its counts.
 import type { ChurnCommand, ChurnKind, ChurnReport } from './loaderMessages.ts';
 import { RawSocket, clientText } from './rawSocket.ts';
-import { BENCH_APP, channelAuth } from './signing.ts';
+import { type AppCredentials, channelAuth } from './signing.ts';
 import { PONG, SUBSCRIBE_TIMEOUT_MS, controlEvent } from './subscriberClient.ts';
 
 const send = (m: ChurnReport) => process.send?.(m);
@@ -24,7 +24,7 @@ class ChurnSocket {
   private cycle!: Buffer;
 
   /** Resolves once connection_established gave the socket id (the channel auth signs it). */
-  static open(url: string, index: number, kind: ChurnKind): Promise<ChurnSocket> {
+  static open(url: string, index: number, kind: ChurnKind, app: AppCredentials): Promise<ChurnSocket> {
     return new Promise((resolve, reject) => {
       const s = new ChurnSocket();
       let ready = false;
@@ -39,7 +39,7 @@ class ChurnSocket {
           if (controlEvent(m.event) !== 'connection_established') return;
           ready = true;
           clearTimeout(timer);
-          s.prepare(JSON.parse(m.data as string).socket_id as string, index, kind);
+          s.prepare(JSON.parse(m.data as string).socket_id as string, index, kind, app);
           resolve(s);
         },
         end: (why) => {
@@ -54,13 +54,13 @@ class ChurnSocket {
     });
   }
 
-  private prepare(socketId: string, index: number, kind: ChurnKind): void {
+  private prepare(socketId: string, index: number, kind: ChurnKind, app: AppCredentials): void {
     const channel = `${kind}-churn-${index}`;
     const data: Record<string, string> = { channel };
     if (kind === 'presence') {
       data.channel_data = JSON.stringify({ user_id: `u${index}` });
-      data.auth = channelAuth(BENCH_APP, socketId, channel, data.channel_data);
-    } else data.auth = channelAuth(BENCH_APP, socketId, channel);
+      data.auth = channelAuth(app, socketId, channel, data.channel_data);
+    } else data.auth = channelAuth(app, socketId, channel);
     this.subscribe = clientText(JSON.stringify({ event: 'pusher:subscribe', data }));
     this.cycle = Buffer.concat([clientText(JSON.stringify({ event: 'pusher:unsubscribe', data: { channel } })), this.subscribe]);
   }
@@ -102,7 +102,7 @@ async function connect(c: Extract<ChurnCommand, { type: 'connect' }>): Promise<v
     while (next < c.count) {
       const index = c.offset + next++;
       try {
-        sockets.push(await ChurnSocket.open(c.url, index, c.kind));
+        sockets.push(await ChurnSocket.open(c.url, index, c.kind, c.app));
       } catch (err) {
         failed++;
         connectError ??= (err as Error).message;

@@ -1,6 +1,7 @@
 // The parent's side of the HTTP load: forks the loader processes and sums their counts on demand.
 import { type ChildProcess, fork } from 'node:child_process';
 import type { HttpLoadCommand, HttpLoadReport } from './loaderMessages.ts';
+import type { AppCredentials } from './signing.ts';
 
 const CHILD = new URL('./httpLoadProcess.ts', import.meta.url);
 
@@ -31,10 +32,10 @@ export class HttpLoaders {
     }
   }
 
-  /** Starts `processes` loaders, each keeping `connectionsPerProcess` publishes of `body` in flight. */
-  static async start(origin: string, processes: number, connectionsPerProcess: number, body: string): Promise<HttpLoaders> {
+  /** Starts `processes` loaders, each keeping `connectionsPerProcess` publishes of `body` (signed for `app`) in flight. */
+  static async start(origin: string, processes: number, connectionsPerProcess: number, body: string, app: AppCredentials): Promise<HttpLoaders> {
     const children = Array.from({ length: processes }, () => fork(CHILD, [], { execArgv: ['--import', 'tsx'], stdio: 'inherit' }));
-    for (const child of children) child.send({ type: 'run', origin, connections: connectionsPerProcess, body } satisfies HttpLoadCommand);
+    for (const child of children) child.send({ type: 'run', origin, connections: connectionsPerProcess, body, app } satisfies HttpLoadCommand);
     return new HttpLoaders(children);
   }
 

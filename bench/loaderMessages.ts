@@ -1,4 +1,5 @@
 // The messages between the benchmark's parent process and its loader child processes (node:child_process IPC).
+import type { AppCredentials } from './signing.ts';
 
 /** `raw`: a minimal frame scanner on net sockets (default, cheapest); `ws`: the ws package. */
 export type SubscriberClientKind = 'raw' | 'ws';
@@ -12,12 +13,14 @@ export type SubscriberCommand =
       count: number;
       /** Fleet-wide index of this process's first subscriber (channel and protocol follow the index). */
       offset: number;
+      /** '' (IDLE): connect only, subscribe to nothing (the connect scenario's idle connections). */
       channel: string;
       /** 0: everyone subscribes to `channel`; n: subscriber i subscribes to `${channel}-${i % n}`. */
       channels: number;
       /** Fraction (0..1) of the subscribers, spread evenly over the indexes, that speak Protocol V2. */
       v2Share: number;
       marker: string;
+      /** Handshakes in flight at once in this process. */
       concurrency: number;
       client: SubscriberClientKind;
       /**
@@ -28,13 +31,17 @@ export type SubscriberCommand =
     }
   | { type: 'close' };
 
-/** `ready` answers each `connect` (a process may get several, one per stage) with that command's counts. */
+/**
+ * `alive` is sent once the process has loaded (so connecting can be timed apart from start-up); `ready`
+ * answers each `connect` (a process may get several, one per stage) with that command's counts.
+ */
 export type SubscriberReport =
+  | { type: 'alive' }
   | { type: 'ready'; subscribed: number; v2Subscribed: number; failed: number; firstError: string | null }
   | { type: 'count'; delivered: number; lostSockets: number };
 
 export type HttpLoadCommand =
-  | { type: 'run'; origin: string; connections: number; body: string }
+  | { type: 'run'; origin: string; connections: number; body: string; app: AppCredentials }
   | { type: 'snapshot'; id: number }
   | { type: 'stop' };
 
@@ -44,7 +51,7 @@ export type HttpLoadReport = { type: 'snapshot'; id: number; ok: number; failed:
 export type ChurnKind = 'private' | 'presence';
 
 export type ChurnCommand =
-  | { type: 'connect'; url: string; count: number; offset: number; kind: ChurnKind; concurrency: number }
+  | { type: 'connect'; url: string; count: number; offset: number; kind: ChurnKind; concurrency: number; app: AppCredentials }
   | { type: 'start' }
   | { type: 'snapshot'; id: number }
   | { type: 'stop' };

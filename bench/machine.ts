@@ -1,7 +1,10 @@
 // What the numbers were measured on: cores, CPU model, Node, the uWS builds of each target.
+// `node --import tsx bench/machine.ts` prints it, with the open-file limit and the repository's uWS build.
 import { readFileSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ephemeralPorts, fdLimit } from './fdLimit.ts';
 
 export interface MachineInfo {
   nproc: number;
@@ -34,4 +37,10 @@ export function packageVersion(fromDir: string, name: string): string {
   } catch {
     return 'not installed';
   }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const repo = fileURLToPath(new URL('..', import.meta.url));
+  const info = { ...machineInfo(), openFiles: fdLimit(), ephemeralPorts: ephemeralPorts(), uws: packageVersion(repo, 'uWebSockets.js') };
+  process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
 }

@@ -2,6 +2,7 @@
 // sockets: node:http costs the loader several times the CPU a uWS server spends on the same request, and
 // the loader shares these 2 cores with the server, so a cheap client keeps the loader out of the figure.
 import { type Socket, connect } from 'node:net';
+import { loopbackHost } from './loopback.ts';
 import { type AppCredentials, BENCH_APP, type PublishKind, SignedPublish } from './signing.ts';
 
 export interface Answer {
@@ -120,8 +121,8 @@ export class PublishClient {
    */
   constructor(origin: string, connections: number, bodies: string | readonly string[], kind: PublishKind = 'events', app: AppCredentials = BENCH_APP) {
     const url = new URL(origin);
-    if (url.hostname !== '127.0.0.1') throw new Error('the benchmark only targets 127.0.0.1');
-    this.all = Array.from({ length: connections }, () => new Connection(url.hostname, Number(url.port)));
+    const host = loopbackHost(url);
+    this.all = Array.from({ length: connections }, () => new Connection(host, Number(url.port || 80)));
     this.idle = [...this.all];
     this.requests = (typeof bodies === 'string' ? [bodies] : bodies).map((b) => new CachedRequest(new SignedPublish(app, b, kind), url.host));
   }

@@ -2,6 +2,7 @@
 // frame's bytes to the caller undecoded, answers to native pings, and masked text frames out. Shared by
 // the fan-out subscribers (which only scan for a marker) and the churn loader (which reads few frames).
 import { type Socket, connect } from 'node:net';
+import { loopbackHost } from './loopback.ts';
 
 const OP_TEXT = 0x1;
 const OP_CLOSE = 0x8;
@@ -32,8 +33,7 @@ export class RawSocket {
 
   constructor(url: string, private readonly on: RawSocketHandlers) {
     const u = new URL(url);
-    if (u.hostname !== '127.0.0.1') throw new Error('the benchmark only targets 127.0.0.1');
-    this.socket = connect({ host: u.hostname, port: Number(u.port), noDelay: true });
+    this.socket = connect({ host: loopbackHost(u), port: Number(u.port || 80), noDelay: true });
     this.socket.on('connect', () => {
       this.socket.write(
         `GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +

@@ -3,7 +3,7 @@
 // time is mostly kernel reads, so it measured only ~10 % cheaper than `ws` here, but every bit of CPU the
 // loader saves on a 2-core machine goes to the server under test.
 import { RawSocket } from './rawSocket.ts';
-import { type OpenSubscriber, PONG, SUBSCRIBE_TIMEOUT_MS, controlEvent, subscribeFrame } from './subscriberClient.ts';
+import { IDLE, type OpenSubscriber, PONG, SUBSCRIBE_TIMEOUT_MS, controlEvent, subscribeFrame } from './subscriberClient.ts';
 
 export const openRawSubscriber: OpenSubscriber = (url, channel, protocol, marker, counts) =>
   new Promise((resolve, reject) => {
@@ -17,17 +17,22 @@ export const openRawSubscriber: OpenSubscriber = (url, channel, protocol, marker
     };
     const timer = setTimeout(() => fail(`no subscription_succeeded within ${SUBSCRIBE_TIMEOUT_MS / 1000} s`), SUBSCRIBE_TIMEOUT_MS);
 
+    const ready = () => {
+      if (subscribed) return;
+      subscribed = true;
+      clearTimeout(timer);
+      resolve({ close: () => socket.destroy() });
+    };
+
     /** Frames before the subscription is confirmed, and frames without the marker: decoded one by one. */
     const control = (text: string) => {
       const m = JSON.parse(text) as { event?: string; data?: unknown };
       switch (controlEvent(m.event)) {
         case 'connection_established':
-          return socket.send(subscribeFrame(channel, protocol));
+          // No channel: an idle connection, done once the server has accepted it.
+          return channel === IDLE ? ready() : socket.send(subscribeFrame(channel, protocol));
         case 'subscription_succeeded':
-          if (subscribed) return;
-          subscribed = true;
-          clearTimeout(timer);
-          return resolve({ close: () => socket.destroy() });
+          return ready();
         case 'error':
           return fail(`${m.event} ${JSON.stringify(m.data)}`);
         case 'ping':

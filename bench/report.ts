@@ -1,7 +1,9 @@
 // Turns run results into medians and markdown tables: ratios against soketi and bare uWS, for scenario
 // variants (fan-out with a share of V2 subscribers) the ratio to the plain scenario, for the latency phases
-// one row per phase, and for multi-host the hosts sharing Redis against the one host.
-import type { TargetName } from './targets.ts';
+// and connection counts one row per phase or count, for multi-host the hosts sharing Redis against the one
+// host, for a worker sweep each scenario's figures against sockudo-ts's worker count; and the caption saying
+// what was measured on (machine, Node, uWS builds, worker counts).
+import type { MachineInfo } from './machine.ts';
 
 export function median(values: readonly number[]): number {
   const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
@@ -68,6 +70,16 @@ export const METRICS: Metric[] = [
   { scenario: 'fanout-latency', label: 'server cores busy', pick: (r) => r.serverCores as number, ratio: false },
   { scenario: 'fanout-latency', label: 'loader cores busy', pick: (r) => r.loaderCores as number, ratio: false },
   { scenario: 'fanout-latency', label: 'other cores busy (not server, not loader)', pick: (r) => r.otherCores as number, ratio: false },
+  { scenario: 'connect', label: 'connections established/s while opening them', pick: (r) => r.acceptPerSec as number, ratio: true },
+  { scenario: 'connect', label: 'KiB per idle connection (marginal server RSS)', pick: (r) => (r.bytesPerConnection as number) / 1024, ratio: true },
+  { scenario: 'connect', label: 'of which anonymous memory, KiB', pick: (r) => (r.anonBytesPerConnection as number) / 1024, ratio: false },
+  { scenario: 'connect', label: 'server RSS with no connection, MiB', pick: (r) => (r.rssBaselineBytes as number) / 2 ** 20, ratio: false },
+  { scenario: 'connect', label: 'server RSS with the connections idle, MiB', pick: (r) => (r.rssBytes as number) / 2 ** 20, ratio: false },
+  { scenario: 'connect', label: 'server CPU µs per connection', pick: (r) => r.serverCpuUsPerConnection as number, ratio: true },
+  { scenario: 'connect', label: 'server cores busy while connecting', pick: (r) => r.serverCores as number, ratio: false },
+  { scenario: 'connect', label: 'loader cores busy', pick: (r) => r.loaderCores as number, ratio: false },
+  { scenario: 'connect', label: 'other cores busy (not server, not loader)', pick: (r) => r.otherCores as number, ratio: false },
+  { scenario: 'connect', label: 'connections refused or timed out', pick: (r) => r.connectFailures as number, ratio: false },
   ...(['churn-private', 'churn-presence'] as const).flatMap((scenario): Metric[] => [
     { scenario, label: 'subscribe+unsubscribe pairs/s', pick: (r) => r.pairsPerSec as number, ratio: true },
     { scenario, label: 'server CPU µs per pair', pick: (r) => r.serverCpuUsPerPair as number, ratio: true },
@@ -95,14 +107,18 @@ export const MULTI_HOST_METRICS: Metric[] = [
 ];
 
 export interface RunRecord {
-  target: TargetName;
+  /** The target's label: its name, with the worker count in a sweep ("sockudo-ts (1 worker)"). */
+  target: string;
+  /** The target's name (sockudo-ts, soketi, bare, url) and its threads serving sockets (null: unknown). */
+  name: string;
+  threads: number | null;
   scenario: string;
   /** '' for the scenario as is; otherwise a label such as "50 % V2" (same metrics, compared with ''). */
   variant: string;
   result: Record<string, unknown>;
 }
 
-function valuesOf(records: readonly RunRecord[], t: TargetName, m: Metric, variant: string): number[] {
+function valuesOf(records: readonly RunRecord[], t: string, m: Metric, variant: string): number[] {
   return records.filter((r) => r.target === t && r.scenario === m.scenario && r.variant === variant).map((r) => m.pick(r.result)).filter(Number.isFinite);
 }
 
@@ -117,14 +133,14 @@ function cell(values: readonly number[]): string {
 }
 
 /** Median (min–max) per target, and the ratios of medians sockudo-ts / soketi and sockudo-ts / bare where both ran. */
-export function markdownTable(records: readonly RunRecord[], targets: readonly TargetName[]): string {
+export function markdownTable(records: readonly RunRecord[], targets: readonly string[]): string {
   const head = ['scenario', 'metric', ...targets.map((t) => `${t} median (min–max)`)];
   const against = (['soketi', 'bare'] as const).filter((t) => targets.includes('sockudo-ts') && targets.includes(t));
   for (const t of against) head.push(`sockudo-ts / ${t}`);
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const m of METRICS) {
     for (const variant of variantsOf(records, m.scenario)) {
-      const medians = new Map<TargetName, number>();
+      const medians = new Map<string, number>();
       const cells = targets.map((t) => {
         const values = valuesOf(records, t, m, variant);
         if (values.length > 0) medians.set(t, median(values));
@@ -143,11 +159,12 @@ export function markdownTable(records: readonly RunRecord[], targets: readonly T
 }
 
 /** Each variant against its plain scenario, per target that ran both: medians and the ratio variant / plain. */
-export function variantTable(records: readonly RunRecord[], targets: readonly TargetName[]): string {
+export function variantTable(records: readonly RunRecord[], targets: readonly string[]): string {
   const head = ['scenario', 'metric', 'target', 'plain median (min–max)', 'variant median (min–max)', 'variant / plain'];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const m of METRICS) {
-    if (m.scenario === 'fanout-latency') continue; // its variants are phases, not variations of one plain run
+    // Latency phases and connection counts are not variations of one plain run.
+    if (m.scenario === 'fanout-latency' || m.scenario === 'connect') continue;
     for (const variant of variantsOf(records, m.scenario).filter((v) => v !== '')) {
       for (const t of targets) {
         const plain = valuesOf(records, t, m, '');
@@ -175,4 +192,59 @@ export function multiHostTable(records: readonly RunRecord[], layout: string, ba
     lines.push(`| ${m.label} | ${cell(base)} | ${cell(other)} | ${ratio} |`);
   }
   return lines.join('\n');
+}
+
+/**
+ * A worker sweep: per scenario (and variant), one row per sockudo-ts worker count with the scenario's main
+ * figures (those compared with peers, and server cores), and the first figure's ratio to the first count's.
+ */
+export function workersTable(records: readonly RunRecord[]): string {
+  const ours = records.filter((r) => r.name === 'sockudo-ts' && r.threads !== null);
+  const counts = [...new Set(ours.map((r) => r.threads as number))].sort((a, b) => a - b);
+  if (counts.length < 2) return '';
+  const tables: string[] = [];
+  for (const scenario of [...new Set(ours.map((r) => r.scenario))]) {
+    const metrics = METRICS.filter((m) => m.scenario === scenario && (m.ratio || m.label.startsWith('server cores busy')));
+    if (metrics.length === 0) continue;
+    const head = ['scenario', 'workers', ...metrics.map((m) => `${m.label} median (min–max)`), `${metrics[0].label}: / ${counts[0]} worker${counts[0] === 1 ? '' : 's'}`];
+    const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+    for (const variant of variantsOf(ours, scenario)) {
+      const of = (m: Metric, w: number) =>
+        ours.filter((r) => r.scenario === scenario && r.variant === variant && r.threads === w).map((r) => m.pick(r.result)).filter(Number.isFinite);
+      const first = median(of(metrics[0], counts[0]));
+      for (const w of counts) {
+        const headline = median(of(metrics[0], w));
+        const ratio = Number.isFinite(first) && first !== 0 && Number.isFinite(headline) ? `${(headline / first).toFixed(2)}×` : '';
+        lines.push(`| ${variant ? `${scenario} (${variant})` : scenario} | ${w} | ${metrics.map((m) => cell(of(m, w))).join(' | ')} | ${ratio} |`);
+      }
+    }
+    tables.push(lines.join('\n'));
+  }
+  return tables.join('\n\n');
+}
+
+/** What a target was, for the caption: its label, description and package versions. */
+export interface TargetInfo {
+  label: string;
+  description: string;
+  threads: number | null;
+  versions: Record<string, string>;
+}
+
+/** The uWS build(s) of the targets, e.g. "@trufflesuite/uws-js-unofficial@20.30.0-unofficial.0". */
+export function uwsBuilds(targets: readonly TargetInfo[]): string {
+  const builds = [...new Set(targets.map((t) => t.versions.uws).filter((v): v is string => v !== undefined))];
+  return builds.length > 0 ? builds.join(', ') : 'unknown';
+}
+
+/** Markdown lines saying what the tables were measured on: machine, Node, uWS, each target's threads, the loader. */
+export function settingsCaption(machine: MachineInfo, targets: readonly TargetInfo[], loader: string): string {
+  const workers = targets.map((t) => `${t.label}: ${t.threads === null ? 'unknown' : t.threads}`).join(', ');
+  return [
+    `- **Machine:** ${machine.nproc} cores, ${machine.cpuModel}, ${machine.memoryGiB} GiB, Linux ${machine.kernel}, load ${machine.loadAverage} at the start`,
+    `- **Node:** ${machine.node}; **uWS:** ${uwsBuilds(targets)}`,
+    `- **Threads serving sockets (worker count):** ${workers}`,
+    ...targets.map((t) => `- **${t.label}:** ${t.description}${Object.keys(t.versions).length > 0 ? ` (${Object.entries(t.versions).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}`),
+    `- **Loader:** ${loader}`,
+  ].join('\n');
 }

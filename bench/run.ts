@@ -1,36 +1,63 @@
-// Benchmark CLI: starts the servers under test on loopback, runs the scenarios alternating targets, prints one
-// JSON line per run and a markdown table of medians. Reports numbers; never fails on a machine's speed.
+// Benchmark CLI: starts the servers under test on loopback (or measures one already running, given by URL),
+// runs the scenarios alternating targets, prints one JSON line per run, a markdown table of medians with
+// the settings it was measured with and, with --out, an SVG chart next to the table. Reports numbers;
+// never fails on a machine's speed.
 //
 //   node --import tsx bench/run.ts --compare [--runs 3] [--target sockudo-ts,soketi,bare]
 //   node --import tsx bench/run.ts --scenario fanout --target sockudo-ts --runs 3 [--subscribers 5000] [--duration 10]
 //   node --import tsx bench/run.ts --compare --scenario fanout --v2-share 0,0.5   (V1-only and mixed V1+V2 fan-out)
 //   node --import tsx bench/run.ts --compare --scenario latency [--latency-phases 0:50,5000:10,5000:50]
 //   node --import tsx bench/run.ts --scenario multi-host --target sockudo-ts   (3 hosts + Redis against 1 host)
-import { appendFileSync, mkdtempSync } from 'node:fs';
+//   node --import tsx bench/run.ts --compare --scenario connect [--connections 10000,18000]   (accept rate, RSS per idle connection)
+//   node --import tsx bench/run.ts --scenario fanout --target sockudo-ts --workers 1,2   (a worker sweep)
+//   node --import tsx bench/run.ts --scenario http --target-url ws://127.0.0.1:6001 --app-id I --app-key K --app-secret S
+import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir, homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { chartPanels, chartSvg } from './chart.ts';
 import type { SubscriberClientKind } from './loaderMessages.ts';
 import { machineInfo, packageVersion } from './machine.ts';
 import { startRedis } from './redis.ts';
-import { type RunRecord, markdownTable, multiHostTable, variantTable } from './report.ts';
+import { type RunRecord, type TargetInfo, markdownTable, multiHostTable, settingsCaption, uwsBuilds, variantTable, workersTable } from './report.ts';
 import { runChurn } from './scenarios/churn.ts';
+import { checkConnectionCount, runConnect } from './scenarios/connect.ts';
 import { runFanout } from './scenarios/fanout.ts';
 import { runHttp } from './scenarios/http.ts';
 import { type LatencyPhase, runLatency } from './scenarios/latency.ts';
 import { runManyChannels } from './scenarios/manyChannels.ts';
 import { type Layout, runMultiHost } from './scenarios/multiHost.ts';
-import { REPO_DIR, type RunningTarget, TARGET_NAMES, type TargetName, sleep, sockudoHostSpec, startTarget, targetSpec } from './targets.ts';
+import {
+  REPO_DIR,
+  type RunningTarget,
+  TARGET_NAMES,
+  type TargetName,
+  type TargetSpec,
+  checkTargetUrls,
+  sleep,
+  sockudoHostSpec,
+  startTarget,
+  targetSpec,
+  urlTarget,
+} from './targets.ts';
 
-const SCENARIOS = ['fanout', 'fanout-steady', 'fanout-latency', 'http', 'many-channels', 'churn-private', 'churn-presence', 'multi-host'] as const;
+const SCENARIOS = ['fanout', 'fanout-steady', 'fanout-latency', 'http', 'many-channels', 'churn-private', 'churn-presence', 'connect', 'multi-host'] as const;
 type Scenario = (typeof SCENARIOS)[number];
-/** What --compare runs without --scenario: everything but multi-host (which needs redis-server). */
-const DEFAULT_SCENARIOS = SCENARIOS.filter((s) => s !== 'multi-host');
+/**
+ * What --compare runs without --scenario: everything but multi-host (which needs redis-server) and connect
+ * (which restarts the servers before every run and holds up to ~20k sockets).
+ */
+const DEFAULT_SCENARIOS = SCENARIOS.filter((s) => s !== 'multi-host' && s !== 'connect');
 /** Names accepted by --scenario that stand for other scenarios. */
 const ALIASES: Record<string, readonly Scenario[]> = { churn: ['churn-private', 'churn-presence'], latency: ['fanout-latency'] };
 /** The hosts of multi-host listen on these ports and the next ones (metrics on METRICS_PORT + i). */
 const MULTI_HOST_PORT = 6211;
 const MULTI_HOST_METRICS_PORT = 9211;
+/** sockudo-ts listens on this port (metrics on SOCKUDO_METRICS_PORT); in a worker sweep, one instance per count on the next ones. */
+const SOCKUDO_PORT = 6201;
+const SOCKUDO_METRICS_PORT = 9201;
+/** A sweep's instances must stay below the multi-host ports. */
+const MAX_SWEEP = MULTI_HOST_PORT - SOCKUDO_PORT;
 
 const { values: a } = parseArgs({
   options: {
@@ -64,8 +91,18 @@ const { values: a } = parseArgs({
     'noisy-cores': { type: 'string', default: '0.25' },
     'noisy-retries': { type: 'string', default: '0' },
     'loader-processes': { type: 'string', default: '2' },
+    connections: { type: 'string', default: '10000,18000' },
+    'connect-concurrency': { type: 'string', default: '64' },
+    'settle-quiet': { type: 'string', default: '20' },
+    'settle-seconds': { type: 'string', default: '90' },
     client: { type: 'string', default: 'raw' },
     workers: { type: 'string', default: '2' },
+    'target-url': { type: 'string' },
+    'http-url': { type: 'string' },
+    'app-id': { type: 'string' },
+    'app-key': { type: 'string' },
+    'app-secret': { type: 'string' },
+    'target-pid': { type: 'string' },
     padding: { type: 'string', default: '64' },
     peers: { type: 'string', default: process.env.PEERS ?? join(homedir(), 'peers') },
     'sockudo-dir': { type: 'string' },
@@ -78,7 +115,7 @@ const { values: a } = parseArgs({
 function usage(message?: string): never {
   if (message) process.stderr.write(`bench: ${message}\n`);
   process.stderr.write(
-    'usage: node --import tsx bench/run.ts (--compare | --scenario SCENARIOS --target sockudo-ts|soketi|bare)\n' +
+    'usage: node --import tsx bench/run.ts (--compare | --scenario SCENARIOS (--target sockudo-ts|soketi|bare | --target-url URL))\n' +
       '       [--runs 3] [--subscribers 5000] [--duration 10] [--warmup 2] [--window 64] [--steady-rate 10]\n' +
       '       [--v2-share 0[,0.5]] [--http-connections 64] [--fanout-http-connections 4]\n' +
       '       [--channels 2000] [--channel-subscribers 2] [--batch 10] [--many-http-connections 16]\n' +
@@ -86,9 +123,18 @@ function usage(message?: string): never {
       '       [--latency-phases 0:50,5000:10,5000:50] [--latency-probes 10]\n' +
       '       [--multi-hosts 3] [--multi-host-workers 1] [--multi-subscribers 900] [--multi-channels 100]\n' +
       '       [--multi-http-connections 16] [--multi-probe-channels 3] [--multi-probe-rate 30] [--multi-warmup-runs 1]\n' +
-      '       [--workers 2] [--padding 64] [--peers ~/peers] [--sockudo-dir DIR] [--out results.jsonl]\n' +
+      '       [--connections 10000,18000] [--connect-concurrency 64] [--settle-quiet 20] [--settle-seconds 90]\n' +
+      '       [--workers 2 | --workers 1,2,...] [--padding 64] [--peers ~/peers] [--sockudo-dir DIR] [--out results.jsonl]\n' +
+      '       [--target-url ws://127.0.0.1:PORT --app-id ID --app-key KEY --app-secret SECRET [--http-url http://127.0.0.1:PORT] [--target-pid PID]]\n' +
       `Scenarios: ${SCENARIOS.join(', ')} (churn = churn-private,churn-presence; latency = fanout-latency).\n` +
-      'Lists are comma-separated; --compare defaults to every scenario but multi-host and every target.\n' +
+      'Lists are comma-separated; --compare defaults to every scenario but multi-host and connect, and every target.\n' +
+      'connect: per --connections count, a fresh server (restarted before each run), N idle connections opened\n' +
+      '(--connect-concurrency handshakes in flight per loader process); accept rate and marginal RSS per connection,\n' +
+      'each RSS reading once it stayed within 1 % for --settle-quiet seconds (at most --settle-seconds).\n' +
+      '--workers with several counts runs sockudo-ts once per count (ports 6201...) and prints a table of the figures\n' +
+      'against the worker count; bare then runs with the highest count, soketi as always single-threaded.\n' +
+      '--target-url measures a Pusher-compatible server already running on loopback (never started or stopped\n' +
+      'here); its CPU and memory are read only with --target-pid. Without --target, it is the only target.\n' +
       '--latency-phases: bulk subscribers:publishes per second, one phase each (0 = the probes alone).\n' +
       'multi-host starts its own redis-server and hosts (ports 6211...) and compares them with the sockudo-ts\n' +
       'target (one host, --workers workers, no Redis), which must be among the targets. --v2-share (fraction of\n' +
@@ -113,18 +159,26 @@ function positive(name: string, value: string, allowZero = false): number {
 }
 
 if (a.help) usage();
-if (!a.compare && (a.scenario === undefined || a.target === undefined)) usage('give --compare, or both --scenario and --target');
+if (!a.compare && (a.scenario === undefined || (a.target === undefined && a['target-url'] === undefined))) {
+  usage('give --compare, or --scenario with --target or --target-url');
+}
 const scenarios = [
   ...new Set(list<Scenario | string>(a.scenario, [...SCENARIOS, ...Object.keys(ALIASES)], DEFAULT_SCENARIOS, 'scenario').flatMap((s) => ALIASES[s] ?? [s as Scenario])),
 ];
-const targets = list<TargetName>(a.target, TARGET_NAMES, TARGET_NAMES, 'target');
+/** The servers to start: --target, or every one unless a URL target stands alone. */
+const targets = list<TargetName>(a.target, TARGET_NAMES, a['target-url'] === undefined ? TARGET_NAMES : [], 'target');
 const runs = positive('runs', a.runs);
 const subscribers = positive('subscribers', a.subscribers);
 if (subscribers > 15_000) usage('--subscribers is capped at 15000 (file descriptors on these machines)');
 const duration = positive('duration', a.duration);
 if (duration > 120) usage('--duration is capped at 120 seconds');
 const warmup = positive('warmup', a.warmup, true);
-const workers = positive('workers', a.workers);
+/** sockudo-ts worker counts: one instance each (a sweep when there are several). */
+const workerCounts = [...new Set(a.workers.split(',').map((w) => Number(w.trim())))];
+for (const w of workerCounts) if (!Number.isInteger(w) || w < 1 || w > 64) usage('--workers takes worker counts from 1 to 64');
+if (workerCounts.length > MAX_SWEEP) usage(`--workers takes at most ${MAX_SWEEP} counts`);
+const sweep = workerCounts.length > 1;
+if (sweep && !targets.includes('sockudo-ts')) usage('--workers with several counts sweeps sockudo-ts: add it to --target');
 const loaderProcesses = positive('loader-processes', a['loader-processes']);
 const [client] = list<SubscriberClientKind>(a.client, ['raw', 'ws'], ['raw'], 'client');
 const v2Shares = [...new Set(a['v2-share'].split(',').map((v) => Number(v.trim())))];
@@ -211,14 +265,71 @@ if (multi.hosts > 8) usage('--multi-hosts is capped at 8');
 if (multi.subscribers > 15_000) usage('--multi-subscribers is capped at 15000');
 if (multi.subscribers % (multi.channels * multi.hosts) !== 0) usage('--multi-subscribers must be a multiple of --multi-channels × --multi-hosts');
 if (multi.probeChannels > multi.channels) usage('--multi-probe-channels cannot exceed --multi-channels');
+const connectLevels = [...new Set(a.connections.split(',').map((n) => Number(n.trim())))];
+for (const n of connectLevels) {
+  if (!Number.isInteger(n) || n < 1) usage('--connections takes positive connection counts');
+  if (!scenarios.includes('connect')) continue; // the open-file limit only matters when connect runs
+  try {
+    checkConnectionCount(n);
+  } catch (err) {
+    usage(`--connections: ${(err as Error).message}`);
+  }
+}
+const connect = {
+  loaderProcesses,
+  concurrency: positive('connect-concurrency', a['connect-concurrency']),
+  client,
+  settleQuietSeconds: positive('settle-quiet', a['settle-quiet']),
+  settleSeconds: positive('settle-seconds', a['settle-seconds']),
+};
+if (connect.settleQuietSeconds >= connect.settleSeconds) usage('--settle-quiet must be shorter than --settle-seconds');
 const sockudoDir = a['sockudo-dir'] === undefined ? REPO_DIR : resolve(a['sockudo-dir']);
 
-/** The runs one round holds for a target: fan-out once per V2 share the target speaks, the rest once. */
-function variants(scenario: Scenario, target: TargetName): { v2Share: number; variant: string }[] {
-  if (scenario !== 'fanout' && scenario !== 'fanout-steady') return [{ v2Share: 0, variant: '' }];
+/** A URL target's app: all three credentials are needed to connect, sign publishes and sign channel auth. */
+function urlApp(): { id: string; key: string; secret: string } {
+  const [id, key, secret] = [a['app-id'], a['app-key'], a['app-secret']];
+  if (id === undefined || key === undefined || secret === undefined) usage('--target-url needs --app-id, --app-key and --app-secret');
+  return { id, key, secret };
+}
+const targetPid = a['target-pid'] === undefined ? undefined : positive('target-pid', a['target-pid']);
+if (targetPid !== undefined && a['target-url'] === undefined) usage('--target-pid goes with --target-url');
+if (a['http-url'] !== undefined && a['target-url'] === undefined) usage('--http-url goes with --target-url');
+if (a['target-url'] !== undefined && scenarios.includes('multi-host')) usage('multi-host starts its own sockudo-ts hosts; it cannot use --target-url');
+if (a['target-url'] !== undefined) {
+  try {
+    checkTargetUrls(a['target-url'], a['http-url']);
+  } catch (err) {
+    usage((err as Error).message);
+  }
+  urlApp();
+}
+
+/** What to start for each target: one sockudo-ts per worker count, with its label in tables and lines. */
+const plans: { spec: TargetSpec; label: string }[] = targets.flatMap((name) => {
+  if (name === 'sockudo-ts' && sweep) {
+    return workerCounts.map((w, i): { spec: TargetSpec; label: string } => ({
+      spec: { ...sockudoHostSpec(sockudoDir, SOCKUDO_PORT + i, SOCKUDO_METRICS_PORT + i, w), label: `sockudo-ts-${w}-workers` }, // its own log file
+      label: `sockudo-ts (${w} worker${w === 1 ? '' : 's'})`,
+    }));
+  }
+  // Outside a sweep there is one count; in a sweep bare gets the highest, as the most threads compared.
+  return [{ spec: targetSpec(name, a.peers, Math.max(...workerCounts), sockudoDir), label: name }];
+});
+
+interface Variant {
+  v2Share: number;
+  /** Connections to open (the connect scenario). */
+  connections: number;
+  variant: string;
+}
+
+/** The runs one round holds for a target: fan-out once per V2 share it speaks, connect once per count, the rest once. */
+function variants(scenario: Scenario, target: RunningTarget['name']): Variant[] {
+  if (scenario === 'connect') return connectLevels.map((connections) => ({ v2Share: 0, connections, variant: `${connections.toLocaleString('en')} connections` }));
+  if (scenario !== 'fanout' && scenario !== 'fanout-steady') return [{ v2Share: 0, connections: 0, variant: '' }];
   return v2Shares
     .filter((v2Share) => v2Share === 0 || target === 'sockudo-ts')
-    .map((v2Share) => ({ v2Share, variant: v2Share === 0 ? '' : `${Math.round(v2Share * 100)} % V2` }));
+    .map((v2Share) => ({ v2Share, connections: 0, variant: v2Share === 0 ? '' : `${Math.round(v2Share * 100)} % V2` }));
 }
 
 /** One measured result; a run may give several (one per latency phase), each with its own variant label. */
@@ -227,8 +338,14 @@ interface Part {
   result: { otherCores: number } & object;
 }
 
-async function runScenario(scenario: Exclude<Scenario, 'multi-host'>, t: RunningTarget, v2Share: number): Promise<Part[]> {
+/** Runs one scenario against `running[index]` (connect first restarts it, so its process starts empty). */
+async function runScenario(scenario: Exclude<Scenario, 'multi-host'>, index: number, v: Variant): Promise<Part[]> {
+  const v2Share = v.v2Share;
+  const t = scenario === 'connect' ? await restart(index) : running[index];
+  used.add(t);
   switch (scenario) {
+    case 'connect':
+      return [{ result: await runConnect(t, { ...connect, connections: v.connections, freshProcess: t.spec !== undefined }) }];
     case 'fanout':
       return [{ result: await runFanout(t, { ...fanout, v2Share }) }];
     case 'fanout-steady':
@@ -254,6 +371,20 @@ const emit = (line: Record<string, unknown>) => {
 
 const logDir = mkdtempSync(join(tmpdir(), 'sockudo-bench-'));
 const running: RunningTarget[] = [];
+
+/** Targets that have served a run since they started (the others are as fresh as a restart would make them). */
+const used = new Set<RunningTarget>();
+
+/** Stops `running[index]` and starts it again, if this benchmark started it and it has served a run; a URL target is left as it is. */
+async function restart(index: number): Promise<RunningTarget> {
+  const old = running[index];
+  if (!old.spec || !used.has(old)) return old;
+  await old.stop();
+  const fresh = await startTarget(old.spec, logDir, old.label);
+  running[index] = fresh;
+  emit({ type: 'target-restart', target: fresh.label, pid: fresh.pid });
+  return fresh;
+}
 const stopAll = () => Promise.all(running.map((t) => t.stop()));
 process.on('SIGINT', () => {
   process.stderr.write('bench: interrupted; stopping the servers it started\n');
@@ -261,11 +392,12 @@ process.on('SIGINT', () => {
 });
 
 const started = new Date();
+const machine = machineInfo();
 emit({
   type: 'setup',
   startedAt: started.toISOString(),
   command: `node --import tsx bench/run.ts ${process.argv.slice(2).join(' ')}`,
-  machine: machineInfo(),
+  machine,
   loader: { processes: loaderProcesses, ws: packageVersion(process.cwd(), 'ws') },
   fanout,
   steady,
@@ -273,6 +405,8 @@ emit({
   manyChannels,
   churn,
   ...(scenarios.includes('fanout-latency') ? { latency } : {}),
+  ...(scenarios.includes('connect') ? { connect: { ...connect, levels: connectLevels } } : {}),
+  workers: workerCounts,
   ...(scenarios.includes('multi-host') ? { multiHost: { ...multi, warmupRuns: multiWarmupRuns } } : {}),
   v2Shares,
   scenarios,
@@ -280,20 +414,35 @@ emit({
   runs,
   logDir,
 });
-if (v2Shares.some((v) => v > 0) && targets.some((t) => t !== 'sockudo-ts')) {
-  emit({ type: 'note', note: 'only sockudo-ts speaks Protocol V2: --v2-share > 0 fan-out runs are skipped for soketi and bare' });
+if (v2Shares.some((v) => v > 0) && (targets.some((t) => t !== 'sockudo-ts') || a['target-url'] !== undefined)) {
+  emit({ type: 'note', note: 'only sockudo-ts speaks Protocol V2: --v2-share > 0 fan-out runs are skipped for the other targets' });
 }
 if (scenarios.some((s) => s.startsWith('churn')) && targets.includes('bare')) {
   emit({ type: 'note', note: 'the bare server answers subscriptions without checking auth and keeps no presence state' });
 }
 
+if (scenarios.includes('connect') && a['target-url'] !== undefined) {
+  emit({
+    type: 'note',
+    note: `the URL target is not restarted before connect runs: its "0 connections" baseline is whatever it holds now${targetPid === undefined ? '; without --target-pid its memory is not read' : ''}`,
+  });
+}
+
 const records: RunRecord[] = [];
+
+/** Who a run was against, as lines and records name it. */
+interface Who {
+  label: string;
+  name: string;
+  threads: number | null;
+}
+const whoOf = (t: RunningTarget): Who => ({ label: t.label, name: t.name, threads: t.threads });
 
 /**
  * One run (of one target or layout), repeated up to --noisy-retries times while other processes kept more
  * than --noisy-cores cores busy; every attempt is printed, the quietest is recorded.
  */
-async function measured(target: TargetName, scenario: Scenario, run: number, variant: string, attemptRun: () => Promise<Part[]>): Promise<void> {
+async function measured(who: Who, scenario: Scenario, run: number, variant: string, attemptRun: () => Promise<Part[]>): Promise<void> {
   // Other work on the machine (someone's test suite) takes cores from server and loader alike: such a
   // run may be repeated, and the quietest attempt is the one that counts.
   let quietest: Part[] | undefined;
@@ -304,18 +453,20 @@ async function measured(target: TargetName, scenario: Scenario, run: number, var
     try {
       const parts = await attemptRun();
       const other = Math.max(...parts.map((p) => p.result.otherCores));
-      for (const p of parts) emit({ type: 'run', target, run, attempt, at, variant: p.variant ?? variant, ...p.result });
+      for (const p of parts) emit({ type: 'run', target: who.label, workers: who.threads, run, attempt, at, variant: p.variant ?? variant, ...p.result });
       if (!quietest || other < quietestOther) {
         quietest = parts;
         quietestOther = other;
       }
       if (other <= noisyCores || attempt >= noisyRetries) break;
     } catch (err) {
-      emit({ type: 'run-error', target, scenario, variant, run, attempt, at, error: (err as Error).message });
+      emit({ type: 'run-error', target: who.label, scenario, variant, run, attempt, at, error: (err as Error).message });
       break;
     }
   }
-  for (const p of quietest ?? []) records.push({ target, scenario, variant: p.variant ?? variant, result: p.result as Record<string, unknown> });
+  for (const p of quietest ?? []) {
+    records.push({ target: who.label, name: who.name, threads: who.threads, scenario, variant: p.variant ?? variant, result: p.result as Record<string, unknown> });
+  }
   await sleep(1500); // let the server finish closing the last run's sockets before the next one starts
 }
 
@@ -323,13 +474,14 @@ let multiHostLabels: { layout: string; baseline: string } | undefined;
 
 /** Multi-host: starts redis-server and the hosts, alternates them with the one-host sockudo-ts target, stops them. */
 async function multiHostSession(): Promise<void> {
-  const single = running.find((t) => t.spec.name === 'sockudo-ts');
-  if (!single) {
+  const single = running.find((t) => t.name === 'sockudo-ts');
+  if (!single?.spec || single.pid === null) {
     emit({ type: 'note', note: 'multi-host compares with the sockudo-ts target (one host, no Redis): add sockudo-ts to --target' });
     return;
   }
   const redis = await startRedis(logDir);
   const hosts: RunningTarget[] = [];
+  const hostPorts: { port: number; pid: number }[] = [];
   try {
     emit({ type: 'target', target: 'redis', pid: redis.pid, port: redis.port, versions: { redis: redis.version }, log: redis.logFile });
     for (let h = 0; h < multi.hosts; h++) {
@@ -337,12 +489,13 @@ async function multiHostSession(): Promise<void> {
       const t = await startTarget(spec, logDir);
       hosts.push(t);
       emit({ type: 'target', target: 'sockudo-ts', host: h, pid: t.pid, port: spec.port, threads: spec.threads, description: spec.description, versions: spec.versions, log: t.logFile });
+      hostPorts.push({ port: spec.port, pid: t.pid as number });
     }
     const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
     const layouts: Layout[] = [
       {
         label: `${plural(multi.hosts, 'host')} × ${plural(multi.hostWorkers, 'worker')} + Redis`,
-        hosts: hosts.map((t) => ({ port: t.spec.port, pid: t.pid })),
+        hosts: hostPorts,
         workersPerHost: multi.hostWorkers,
         redisPid: redis.pid,
       },
@@ -356,9 +509,9 @@ async function multiHostSession(): Promise<void> {
       for (const layout of layouts) {
         try {
           const r = await runMultiHost(layout, multi);
-          emit({ type: 'warmup-run', target: 'sockudo-ts', variant: layout.label, publishesPerSec: r.publishesPerSec, deliveriesPerSec: r.deliveriesPerSec, p99Ms: r.p99Ms });
+          emit({ type: 'warmup-run', target: single.label, variant: layout.label, publishesPerSec: r.publishesPerSec, deliveriesPerSec: r.deliveriesPerSec, p99Ms: r.p99Ms });
         } catch (err) {
-          emit({ type: 'warmup-run-error', target: 'sockudo-ts', variant: layout.label, error: (err as Error).message });
+          emit({ type: 'warmup-run-error', target: single.label, variant: layout.label, error: (err as Error).message });
         }
         await sleep(1500);
       }
@@ -366,7 +519,7 @@ async function multiHostSession(): Promise<void> {
     for (let run = 1; run <= runs; run++) {
       const order = run % 2 === 1 ? layouts : [...layouts].reverse();
       for (const layout of order) {
-        await measured('sockudo-ts', 'multi-host', run, layout.label, async () => [{ variant: layout.label, result: await runMultiHost(layout, multi) }]);
+        await measured(whoOf(single), 'multi-host', run, layout.label, async () => [{ variant: layout.label, result: await runMultiHost(layout, multi) }]);
       }
     }
   } finally {
@@ -375,12 +528,21 @@ async function multiHostSession(): Promise<void> {
   }
 }
 
+/** What each target was, for the caption of the table and the chart (filled as they start). */
+const infos: TargetInfo[] = [];
+
 try {
-  for (const name of targets) {
-    const spec = targetSpec(name, a.peers, workers, sockudoDir);
-    const t = await startTarget(spec, logDir);
+  for (const { spec, label } of plans) {
+    const t = await startTarget(spec, logDir, label);
     running.push(t);
-    emit({ type: 'target', target: name, pid: t.pid, port: spec.port, threads: spec.threads, description: spec.description, versions: spec.versions, log: t.logFile });
+    infos.push(t);
+    emit({ type: 'target', target: label, pid: t.pid, port: spec.port, threads: spec.threads, description: spec.description, versions: spec.versions, log: t.logFile });
+  }
+  if (a['target-url'] !== undefined) {
+    const t = await urlTarget({ wsUrl: a['target-url'], httpUrl: a['http-url'], app: urlApp(), pid: targetPid });
+    running.push(t);
+    infos.push(t);
+    emit({ type: 'target', target: t.label, pid: t.pid, endpoint: { ws: t.endpoint.wsOrigin, http: t.endpoint.httpOrigin, appId: t.endpoint.app.id }, description: t.description });
   }
   for (const scenario of scenarios) {
     if (scenario === 'multi-host') {
@@ -389,24 +551,51 @@ try {
     }
     for (let run = 1; run <= runs; run++) {
       // Rotate the order each round so no target always runs first (or right after a heavy neighbour).
-      const order = running.map((_, i) => running[(i + run - 1) % running.length]);
-      for (const t of order) {
-        const own = variants(scenario, t.spec.name);
+      // Targets are taken by index: the connect scenario replaces a restarted target in `running`.
+      const order = running.map((_, i) => (i + run - 1) % running.length);
+      for (const index of order) {
+        const who = whoOf(running[index]);
+        const own = variants(scenario, running[index].name);
         // Alternate the variants' order too (V1-only first in odd rounds, last in even ones).
-        for (const { v2Share, variant } of run % 2 === 1 ? own : own.reverse()) {
-          await measured(t.spec.name, scenario, run, variant, () => runScenario(scenario, t, v2Share));
+        for (const v of run % 2 === 1 ? own : own.reverse()) {
+          await measured(who, scenario, run, v.variant, () => runScenario(scenario, index, v));
         }
       }
     }
   }
+} catch (err) {
+  // A target that would not start (port taken, pure-JS uWS, URL target not answering): nothing to report.
+  emit({ type: 'error', error: (err as Error).message });
+  process.stderr.write(`bench: ${(err as Error).message}\n`);
+  process.exitCode = 1;
 } finally {
   await stopAll();
 }
+if (process.exitCode === 1) process.exit(1);
 
-const variantsCompared = variantTable(records, targets);
+const labels = infos.map((t) => t.label);
+const loaderText = `${loaderProcesses} processes (at least) on the same machine, ${client} client`;
+const caption = settingsCaption(machine, infos, loaderText);
 const multiHost = multiHostLabels ? multiHostTable(records, multiHostLabels.layout, multiHostLabels.baseline) : '';
-const table = [markdownTable(records, targets), variantsCompared, multiHost].filter((t) => t !== '').join('\n\n');
+const tables = [markdownTable(records, labels), variantTable(records, labels), workersTable(records), multiHost].filter((t) => t !== '');
+const table = [caption, ...tables].join('\n\n');
 emit({ type: 'done', finishedAt: new Date().toISOString(), minutes: (Date.now() - started.getTime()) / 60_000 });
 process.stdout.write(`\n${table}\n`);
-if (a.out) appendFileSync(a.out.replace(/\.jsonl$/, '') + '.md', `${table}\n`);
+if (a.out) {
+  const base = a.out.replace(/\.jsonl$/, '');
+  const svg = `${base}.svg`;
+  const threads = infos.map((t) => `${t.label} ${t.threads === null ? '?' : t.threads}`).join(', ');
+  const chart = chartSvg(
+    `sockudo-ts bench ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC: ${scenarios.join(', ')}`,
+    [
+      `${machine.nproc} cores, ${machine.cpuModel}, ${machine.memoryGiB} GiB, Linux ${machine.kernel}; Node ${machine.node}; uWS ${uwsBuilds(infos)}`,
+      `threads serving sockets: ${threads}; loader: ${loaderText}`,
+      `bars: medians of up to ${runs} run${runs === 1 ? '' : 's'}, whiskers min–max; one session, targets taking turns`,
+    ],
+    chartPanels(records, labels),
+  );
+  writeFileSync(svg, chart);
+  appendFileSync(`${base}.md`, `${table}\n\nChart: ${svg.split('/').pop()}\n\n`);
+  process.stderr.write(`bench: wrote ${a.out}, ${base}.md and ${svg}\n`);
+}
 process.exit(0);

@@ -1,5 +1,5 @@
-// What a loader process needs from a subscriber implementation: open one, have it count marker frames into
-// shared counters, and drop it. Also the protocol details both implementations share (V1 `pusher:` and V2
+// What a loader process needs from a subscriber implementation: open one (subscribed to a channel, or idle:
+// just connected), have it count marker frames into shared counters, and drop it. Also the protocol details both implementations share (V1 `pusher:` and V2
 // `sockudo:` prefixes).
 
 export interface SubscriberCounts {
@@ -18,7 +18,10 @@ export interface Subscriber {
 /** Protocol V1 (Pusher, `pusher:` prefixes) or V2 (Sockudo, `sockudo:` prefixes, `?protocol=2`). */
 export type ProtocolVersion = 1 | 2;
 
-/** Resolves once the server confirmed the subscription; rejects with the reason it could not. */
+/** The channel of an idle connection: it subscribes to nothing and counts as ready at connection_established. */
+export const IDLE = '';
+
+/** Resolves once the server confirmed the subscription (or, for IDLE, the connection); rejects with the reason it could not. */
 export type OpenSubscriber = (url: string, channel: string, protocol: ProtocolVersion, marker: Buffer, counts: SubscriberCounts) => Promise<Subscriber>;
 
 export const SUBSCRIBE_TIMEOUT_MS = 20_000;

@@ -12,7 +12,7 @@ const counts: SubscriberCounts = { delivered: 0, lost: 0, closing: false };
 const subscribers: Subscriber[] = [];
 /** The count reporter, started by the first `connect`. */
 let reporter: NodeJS.Timeout | undefined;
-let reported = -1;
+let reported = { delivered: -1, lost: -1 };
 
 /** Whether the fleet-wide subscriber `index` speaks V2: exactly floor(n × share) of the first n do. */
 function isV2Subscriber(index: number, share: number): boolean {
@@ -46,8 +46,8 @@ async function connect(c: Extract<SubscriberCommand, { type: 'connect' }>): Prom
   await Promise.all(Array.from({ length: Math.min(c.concurrency, c.count) }, lane));
   send({ type: 'ready', subscribed: subscribers.length - before, v2Subscribed, failed, firstError });
   reporter ??= setInterval(() => {
-    if (counts.delivered === reported) return;
-    reported = counts.delivered;
+    if (counts.delivered === reported.delivered && counts.lost === reported.lost) return;
+    reported = { delivered: counts.delivered, lost: counts.lost };
     send({ type: 'count', delivered: counts.delivered, lostSockets: counts.lost });
   }, 10);
 }
@@ -68,3 +68,4 @@ process.on('message', (c: SubscriberCommand) => {
   }
 });
 process.on('disconnect', () => process.exit(0)); // the parent went away: never linger holding sockets
+send({ type: 'alive' });

@@ -2,7 +2,9 @@
 // them (each gets a contiguous range of fleet-wide indexes, which decide channel, protocol and host), and
 // keeps the running total of deliveries they report. It can connect in stages, with a pause between them
 // (the latency scenario connects a probe there, so probes sit at known places in the subscription order).
+// Starting the processes and connecting are two steps, so connecting can be timed on its own (accept rate).
 import { type ChildProcess, fork } from 'node:child_process';
+import { forkWithRaisedFdLimit } from './fdLimit.ts';
 import type { SubscriberClientKind, SubscriberCommand, SubscriberReport } from './loaderMessages.ts';
 
 const CHILD = new URL('./subscriberProcess.ts', import.meta.url);
@@ -31,7 +33,7 @@ export interface FleetOptions {
 }
 
 export class SubscriberFleet {
-  /** Subscriptions confirmed by the server. */
+  /** Subscriptions confirmed by the server (for idle connections: connections established). */
   subscribed = 0;
   /** Of which on Protocol V2. */
   v2Subscribed = 0;
@@ -40,6 +42,8 @@ export class SubscriberFleet {
   connectSeconds = 0;
   private readonly delivered: number[];
   private readonly lost: number[];
+  /** Per child, what its pending `connect` command waits on. */
+  private readonly pending: ({ resolve: () => void; reject: (e: Error) => void } | null)[] = [];
   private listener: () => void = () => {};
 
   private constructor(private readonly children: ChildProcess[]) {
@@ -47,30 +51,68 @@ export class SubscriberFleet {
     this.lost = children.map(() => 0);
   }
 
+  /** Forks the processes and connects them (see `spawn` and `connect`). */
   static async open(o: FleetOptions): Promise<SubscriberFleet> {
-    const children = Array.from({ length: o.processes }, () => fork(CHILD, [], { execArgv: ['--import', 'tsx'], stdio: 'inherit' }));
+    const fleet = await SubscriberFleet.spawn(o.processes);
+    try {
+      await fleet.connect(o);
+    } catch (err) {
+      await fleet.close();
+      throw err;
+    }
+    return fleet;
+  }
+
+  /**
+   * Forks `processes` loader processes (soft open-file limit raised to the hard one) and waits until each
+   * has loaded, so that what `connect` times is connecting, not Node and tsx starting.
+   */
+  static async spawn(processes: number): Promise<SubscriberFleet> {
+    const children = Array.from({ length: processes }, () => fork(CHILD, [], { ...forkWithRaisedFdLimit(['--import', 'tsx']), stdio: 'inherit' }));
     const fleet = new SubscriberFleet(children);
+    try {
+      await Promise.all(
+        children.map(
+          (child) =>
+            new Promise<void>((resolve, reject) => {
+              child.once('message', (m: SubscriberReport) => (m.type === 'alive' ? resolve() : reject(new Error(`unexpected ${m.type} from a loader`))));
+              child.once('exit', (code) => reject(new Error(`subscriber process exited with ${code} while starting`)));
+            }),
+        ),
+      );
+    } catch (err) {
+      await fleet.close();
+      throw err;
+    }
+    children.forEach((child, i) => child.on('message', (m: SubscriberReport) => fleet.onReport(i, m)));
+    return fleet;
+  }
+
+  private onReport(i: number, m: SubscriberReport): void {
+    if (m.type === 'ready') {
+      this.subscribed += m.subscribed;
+      this.v2Subscribed += m.v2Subscribed;
+      this.failed += m.failed;
+      this.firstError ??= m.firstError;
+      this.pending[i]?.resolve();
+      this.pending[i] = null;
+    } else if (m.type === 'count') {
+      this.delivered[i] = m.delivered;
+      this.lost[i] = m.lostSockets;
+      this.listener();
+    }
+  }
+
+  /** Splits `o.subscribers` over the processes and connects them, in `o.stages` stages; sets connectSeconds. */
+  async connect(o: Omit<FleetOptions, 'processes'>): Promise<void> {
+    const children = this.children;
     const started = performance.now();
-    const counts = children.map((_, i) => Math.floor(o.subscribers / o.processes) + (i < o.subscribers % o.processes ? 1 : 0));
+    const counts = children.map((_, i) => Math.floor(o.subscribers / children.length) + (i < o.subscribers % children.length ? 1 : 0));
     const offsets = counts.map((_, i) => counts.slice(0, i).reduce((a, b) => a + b, 0));
-    /** Per child, what its pending `connect` waits on. */
-    const pending: ({ resolve: () => void; reject: (e: Error) => void } | null)[] = children.map(() => null);
-    children.forEach((child, i) => {
-      child.on('message', (m: SubscriberReport) => {
-        if (m.type === 'ready') {
-          fleet.subscribed += m.subscribed;
-          fleet.v2Subscribed += m.v2Subscribed;
-          fleet.failed += m.failed;
-          fleet.firstError ??= m.firstError;
-          pending[i]?.resolve();
-          pending[i] = null;
-        } else {
-          fleet.delivered[i] = m.delivered;
-          fleet.lost[i] = m.lostSockets;
-          fleet.listener();
-        }
-      });
-      child.once('exit', (code) => pending[i]?.reject(new Error(`subscriber process exited with ${code} while connecting`)));
+    const exits = children.map((child, i) => {
+      const onExit = (code: number | null) => this.pending[i]?.reject(new Error(`subscriber process exited with ${code} while connecting`));
+      child.once('exit', onExit);
+      return () => child.off('exit', onExit);
     });
     const stages = Math.max(1, Math.floor(o.stages ?? 1));
     try {
@@ -81,7 +123,7 @@ export class SubscriberFleet {
               new Promise<void>((resolve, reject) => {
                 const from = Math.floor((counts[i] * stage) / stages);
                 const to = Math.floor((counts[i] * (stage + 1)) / stages);
-                pending[i] = { resolve, reject };
+                this.pending[i] = { resolve, reject };
                 const cmd: SubscriberCommand = {
                   type: 'connect',
                   url: o.url,
@@ -102,12 +144,10 @@ export class SubscriberFleet {
         );
         await o.betweenStages?.(stage);
       }
-    } catch (err) {
-      await fleet.close();
-      throw err;
+    } finally {
+      for (const off of exits) off();
     }
-    fleet.connectSeconds = (performance.now() - started) / 1000;
-    return fleet;
+    this.connectSeconds = (performance.now() - started) / 1000;
   }
 
   get pids(): number[] {

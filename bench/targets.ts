@@ -1,10 +1,14 @@
-// The servers under test: how to start each one on loopback, how to know it is ready, how to stop it.
+// The servers under test: how to start each one on loopback, how to know it is ready, how to stop it; and
+// a server already running somewhere on loopback, given by URL, that the benchmark only measures.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withRaisedFdLimit } from './fdLimit.ts';
+import { loopbackHost } from './loopback.ts';
 import { packageVersion } from './machine.ts';
+import { type AppCredentials, BENCH_APP } from './signing.ts';
 
 export const TARGET_NAMES = ['sockudo-ts', 'soketi', 'bare'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
@@ -21,7 +25,7 @@ export interface TargetSpec {
   env: Record<string, string>;
   /** Package versions that identify the build measured. */
   versions: Record<string, string>;
-  /** Names the log file when several instances of one target run (multi-host); the name otherwise. */
+  /** Names the log file when several instances of one target run (multi-host, a worker sweep); the name otherwise. */
   label?: string;
 }
 
@@ -111,21 +115,52 @@ export function sockudoHostSpec(sockudoDir: string, port: number, metricsPort: n
   };
 }
 
+/** Where a target is reached and with which app: what every scenario needs to connect and publish. */
+export interface Endpoint {
+  /** `ws://host:port`, no path: subscribers connect to `${wsOrigin}/app/${app.key}`. */
+  wsOrigin: string;
+  /** `http://host:port` of the HTTP API (the same port for every server started here). */
+  httpOrigin: string;
+  app: AppCredentials;
+}
+
+/** The pids to read a target's CPU from: none when its process is unknown. */
+export function serverPids(t: RunningTarget): number[] {
+  return t.pid === null ? [] : [t.pid];
+}
+
+/** The endpoint of a server this benchmark started on 127.0.0.1:port with the bench app. */
+export function localEndpoint(port: number): Endpoint {
+  return { wsOrigin: `ws://127.0.0.1:${port}`, httpOrigin: `http://127.0.0.1:${port}`, app: BENCH_APP };
+}
+
 export interface RunningTarget {
-  spec: TargetSpec;
-  pid: number;
-  logFile: string;
+  /** What tables and JSON lines call it: the target's name, with its worker count in a sweep. */
+  label: string;
+  name: TargetName | 'url';
+  /** Threads serving sockets (sockudo-ts workers, bare threads, soketi 1); null when unknown (a URL target). */
+  threads: number | null;
+  /** The server process whose CPU and memory are read; null when unknown (a URL target without --target-pid). */
+  pid: number | null;
+  endpoint: Endpoint;
+  description: string;
+  versions: Record<string, string>;
+  /** How it was started (absent for a URL target: the benchmark can neither restart nor stop it). */
+  spec?: TargetSpec;
+  logFile: string | null;
   stop(): Promise<void>;
 }
 
 /** Starts the server, waits until it answers HTTP on its port, and refuses a pure-JS uWS. */
-export async function startTarget(spec: TargetSpec, logDir: string): Promise<RunningTarget> {
+export async function startTarget(spec: TargetSpec, logDir: string, label: string = spec.name): Promise<RunningTarget> {
   // uWS listens with SO_REUSEPORT: a second server on a busy port starts fine and silently takes half the
   // connections, so a leftover server would corrupt every figure. Refuse instead.
   if (await answersHttp(spec.port)) throw new Error(`something already answers on 127.0.0.1:${spec.port}; stop it first`);
   const logFile = join(logDir, `${spec.label ?? spec.name}.log`);
   const fd = openSync(logFile, 'a');
-  const child = spawn(spec.command, spec.args, {
+  // Idle-connection scenarios hold up to ~20k sockets in the server: give it the hard open-file limit.
+  const { command, args } = withRaisedFdLimit(spec.command, spec.args);
+  const child = spawn(command, args, {
     cwd: spec.cwd,
     env: { ...process.env, ...spec.env },
     stdio: ['ignore', fd, fd],
@@ -161,7 +196,66 @@ export async function startTarget(spec: TargetSpec, logDir: string): Promise<Run
     await stop();
     throw new Error(`${spec.name} loaded the pure-JS uWS fallback, its numbers would mean nothing; see ${logFile}`);
   }
-  return { spec, pid: child.pid as number, logFile, stop };
+  return {
+    label,
+    name: spec.name,
+    threads: spec.threads,
+    pid: child.pid as number,
+    endpoint: localEndpoint(spec.port),
+    description: spec.description,
+    versions: spec.versions,
+    spec,
+    logFile,
+    stop,
+  };
+}
+
+export interface UrlTargetOptions {
+  /** `ws://host:port` of a Pusher-compatible server already running on loopback. */
+  wsUrl: string;
+  /** Its HTTP API; the WebSocket port by default. */
+  httpUrl?: string;
+  app: AppCredentials;
+  /** The server's process, if known: then its CPU (and memory, in the connect scenario) is read. */
+  pid?: number;
+}
+
+/** The WebSocket and HTTP URLs of a URL target; throws unless both are plain ws:// and http:// on loopback. */
+export function checkTargetUrls(wsUrl: string, httpUrl?: string): { ws: URL; http: URL } {
+  const parse = (what: string, text: string) => {
+    try {
+      return new URL(text);
+    } catch {
+      throw new Error(`${what} is not a URL: ${text}`);
+    }
+  };
+  const ws = parse('--target-url', wsUrl);
+  if (ws.protocol !== 'ws:') throw new Error(`--target-url must be a ws:// URL (TLS is not measured), not ${wsUrl}`);
+  if (ws.pathname !== '/' || ws.search) throw new Error('--target-url takes ws://host:port only; the benchmark adds /app/<key> itself');
+  const http = parse('--http-url', httpUrl ?? `http://${ws.host}`);
+  if (http.protocol !== 'http:') throw new Error(`--http-url must be an http:// URL, not ${httpUrl}`);
+  loopbackHost(ws);
+  loopbackHost(http);
+  return { ws, http };
+}
+
+/** A server the benchmark did not start: checked to be on loopback and answering, never stopped. */
+export async function urlTarget(o: UrlTargetOptions): Promise<RunningTarget> {
+  const { ws, http } = checkTargetUrls(o.wsUrl, o.httpUrl);
+  const port = (u: URL) => Number(u.port || 80);
+  if (!(await answersHttp(port(http), loopbackHost(http)))) throw new Error(`nothing answers HTTP at ${http.origin}; start the server first`);
+  if (o.pid !== undefined && !existsSync(`/proc/${o.pid}/stat`)) throw new Error(`--target-pid ${o.pid}: no such process`);
+  return {
+    label: `url ${ws.host}`,
+    name: 'url',
+    threads: null,
+    pid: o.pid ?? null,
+    endpoint: { wsOrigin: `ws://${ws.host}`, httpOrigin: http.origin, app: o.app },
+    description: `a Pusher-compatible server at ${ws.origin} (HTTP ${http.origin}), app ${o.app.id}, ${o.pid === undefined ? 'process unknown' : `pid ${o.pid}`}`,
+    versions: {},
+    logFile: null,
+    stop: () => Promise.resolve(),
+  };
 }
 
 /** The commit a checkout is at, "+dirty" if it has local changes; for a snapshot, what its REVISION file says. */
@@ -179,9 +273,9 @@ function sourceRevision(dir: string): string {
   }
 }
 
-function answersHttp(port: number): Promise<boolean> {
+function answersHttp(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', method: 'GET', timeout: 1000, agent: false }, (res) => {
+    const req = request({ host, port, path: '/', method: 'GET', timeout: 1000, agent: false }, (res) => {
       res.resume();
       resolve(true);
     });

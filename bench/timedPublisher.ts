@@ -7,6 +7,7 @@
 // recorded (`timerLagUs`); so is the wait for a connection (`connectionWaitUs`, included). Every body
 // differs, so every request is signed (MD5 + HMAC-SHA256, some µs: nothing at the rates used here).
 import { monotonicUs } from './clock.ts';
+import { loopbackHost } from './loopback.ts';
 import { Connection } from './publishClient.ts';
 import { type AppCredentials, BENCH_APP, signedPath } from './signing.ts';
 
@@ -22,8 +23,8 @@ class Pool {
     connections: number,
   ) {
     const url = new URL(host);
-    if (url.hostname !== '127.0.0.1') throw new Error('the benchmark only targets 127.0.0.1');
-    this.all = Array.from({ length: connections }, () => new Connection(url.hostname, Number(url.port)));
+    const hostname = loopbackHost(url);
+    this.all = Array.from({ length: connections }, () => new Connection(hostname, Number(url.port || 80)));
     this.idle = [...this.all];
   }
 

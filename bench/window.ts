@@ -1,6 +1,7 @@
 // A measurement window: wall time and the CPU seconds of the server (one process or several hosts), of
 // Redis when the hosts share one, of the loader and of the whole machine between two samples, so each
-// figure can be read against who was using the cores.
+// figure can be read against who was using the cores. A server whose process is unknown (a target given by
+// URL alone) has NaN server figures, and its CPU counts among the "other" cores.
 import { availableParallelism } from 'node:os';
 import { type MachineCpu, type ProcessCpu, coresBusy, machineCpu, processCpu, sumCpuSeconds } from './procStat.ts';
 
@@ -34,13 +35,13 @@ export class MeasureWindow {
 
   private readonly serverPids: readonly number[];
 
-  /** `server`: the server's pid, or every host's; `redisPids`: the Redis the hosts share, if any. */
+  /** `server`: the server's pid, or every host's (null or none: unknown); `redisPids`: the Redis the hosts share, if any. */
   constructor(
-    server: number | readonly number[],
+    server: number | null | readonly number[],
     private readonly loaderPids: readonly number[],
     private readonly redisPids: readonly number[] = [],
   ) {
-    this.serverPids = typeof server === 'number' ? [server] : server;
+    this.serverPids = server === null ? [] : typeof server === 'number' ? [server] : server;
     this.start = this.sample();
   }
 
@@ -64,8 +65,9 @@ export class MeasureWindow {
     const b = this.sample();
     const a = this.start;
     const seconds = (b.at - a.at) / 1000;
-    const serverSystem = b.server.system - a.server.system;
-    const serverCpuSeconds = b.server.user - a.server.user + serverSystem;
+    const known = this.serverPids.length > 0 ? 1 : Number.NaN;
+    const serverSystem = (b.server.system - a.server.system) * known;
+    const serverCpuSeconds = (b.server.user - a.server.user) * known + serverSystem;
     const serverCores = serverCpuSeconds / seconds;
     const loaderCores = (b.loader - a.loader) / seconds;
     const machineCores = coresBusy(a.machine, b.machine, availableParallelism());
@@ -77,7 +79,7 @@ export class MeasureWindow {
       serverCores,
       loaderCores,
       machineCores,
-      otherCores: Math.max(0, machineCores - serverCores - loaderCores - redisCores),
+      otherCores: Math.max(0, machineCores - (Number.isNaN(serverCores) ? 0 : serverCores) - loaderCores - redisCores),
       ...(this.redisPids.length > 0 ? { redisCores } : {}),
     };
   }

@@ -1,10 +1,12 @@
 // A subscriber on the `ws` client: the reference implementation, as a typical Node client receives frames.
 import WebSocket from 'ws';
-import { type OpenSubscriber, PONG, SUBSCRIBE_TIMEOUT_MS, controlEvent, subscribeFrame } from './subscriberClient.ts';
+import { loopbackHost } from './loopback.ts';
+import { IDLE, type OpenSubscriber, PONG, SUBSCRIBE_TIMEOUT_MS, controlEvent, subscribeFrame } from './subscriberClient.ts';
 
 export const openWsSubscriber: OpenSubscriber = (url, channel, protocol, marker, counts) =>
   new Promise((resolve, reject) => {
     let subscribed = false;
+    loopbackHost(url); // throws (rejecting) for a host that is not loopback
     const ws = new WebSocket(url, { perMessageDeflate: false, skipUTF8Validation: true, handshakeTimeout: 15_000 });
     const fail = (why: string) => {
       if (subscribed) return;
@@ -21,13 +23,17 @@ export const openWsSubscriber: OpenSubscriber = (url, channel, protocol, marker,
         return;
       }
       const m = JSON.parse(data.toString('utf8')) as { event?: string; data?: unknown };
+      const ready = () => {
+        subscribed = true;
+        clearTimeout(timer);
+        resolve({ close: () => ws.terminate() });
+      };
       switch (controlEvent(m.event)) {
         case 'connection_established':
-          return ws.send(subscribeFrame(channel, protocol));
+          // No channel: an idle connection, done once the server has accepted it.
+          return channel === IDLE ? ready() : ws.send(subscribeFrame(channel, protocol));
         case 'subscription_succeeded':
-          subscribed = true;
-          clearTimeout(timer);
-          return resolve({ close: () => ws.terminate() });
+          return ready();
         case 'error':
           return fail(`${m.event} ${JSON.stringify(m.data)}`);
       }

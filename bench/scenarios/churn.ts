@@ -31,7 +31,7 @@ export interface ChurnResult extends WindowCpu {
 }
 
 export async function runChurn(target: RunningTarget, o: ChurnOptions): Promise<ChurnResult> {
-  const loaders = await ChurnLoaders.open(wsUrl(target.spec.port), o.loaderProcesses, o.socketsPerProcess, o.kind);
+  const loaders = await ChurnLoaders.open(wsUrl(target.endpoint), o.loaderProcesses, o.socketsPerProcess, o.kind, target.endpoint.app);
   try {
     if (loaders.connected === 0) throw new Error(`no socket could connect: ${loaders.firstError}`);
     loaders.start();

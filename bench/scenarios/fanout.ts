@@ -4,7 +4,7 @@
 import type { SubscriberClientKind } from '../loaderMessages.ts';
 import { PublishClient, publishBody } from '../publishClient.ts';
 import { SubscriberFleet } from '../subscribers.ts';
-import { type RunningTarget, sleep } from '../targets.ts';
+import { type Endpoint, type RunningTarget, serverPids, sleep } from '../targets.ts';
 import { MeasureWindow, type WindowCpu } from '../window.ts';
 
 export interface FanoutOptions extends ClosedLoopOptions {
@@ -56,14 +56,15 @@ const CHANNEL = 'bench';
 const MARKER = 'bench-fanout';
 const DRAIN_TIMEOUT_MS = 20_000;
 
-export function wsUrl(port: number, protocol: 1 | 2 = 1): string {
-  return `ws://127.0.0.1:${port}/app/app-key?protocol=${protocol === 2 ? 2 : 7}&client=js&version=8.4.0&flash=false`;
+/** The URL a pusher-js 8.4 client opens for the endpoint's app (V1: protocol 7; V2: `?protocol=2`). */
+export function wsUrl(endpoint: Endpoint, protocol: 1 | 2 = 1): string {
+  return `${endpoint.wsOrigin}/app/${endpoint.app.key}?protocol=${protocol === 2 ? 2 : 7}&client=js&version=8.4.0&flash=false`;
 }
 
 export async function runFanout(target: RunningTarget, o: FanoutOptions): Promise<FanoutResult> {
   const fleet = await SubscriberFleet.open({
-    url: wsUrl(target.spec.port),
-    v2Url: wsUrl(target.spec.port, 2),
+    url: wsUrl(target.endpoint),
+    v2Url: wsUrl(target.endpoint, 2),
     subscribers: o.subscribers,
     processes: o.loaderProcesses,
     channel: CHANNEL,
@@ -73,11 +74,11 @@ export async function runFanout(target: RunningTarget, o: FanoutOptions): Promis
     client: o.client,
   });
   const body = publishBody(CHANNEL, MARKER, o.padding);
-  const client = new PublishClient(`http://127.0.0.1:${target.spec.port}`, o.httpConnections, body);
+  const client = new PublishClient(target.endpoint.httpOrigin, o.httpConnections, body, 'events', target.endpoint.app);
   try {
     const subs = fleet.subscribed;
     if (subs === 0) throw new Error(`no subscriber could subscribe: ${fleet.firstError}`);
-    const loop = await closedLoop({ server: [target.pid], loader: fleet.pids }, fleet, client, subs, o);
+    const loop = await closedLoop({ server: serverPids(target), loader: fleet.pids }, fleet, client, subs, o);
     return {
       scenario: o.rate > 0 ? 'fanout-steady' : 'fanout',
       client: o.client,

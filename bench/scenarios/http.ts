@@ -27,7 +27,7 @@ export interface HttpResult extends WindowCpu {
 export async function runHttp(target: RunningTarget, o: HttpOptions): Promise<HttpResult> {
   const body = publishBody('bench-empty', 'bench-http', o.padding);
   const perProcess = Math.max(1, Math.round(o.connections / o.loaderProcesses));
-  const loaders = await HttpLoaders.start(`http://127.0.0.1:${target.spec.port}`, o.loaderProcesses, perProcess, body);
+  const loaders = await HttpLoaders.start(target.endpoint.httpOrigin, o.loaderProcesses, perProcess, body, target.endpoint.app);
   try {
     await sleep(o.warmupSeconds * 1000);
     const before = await loaders.snapshot();

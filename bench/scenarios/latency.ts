@@ -61,9 +61,9 @@ export function phaseLabel(p: LatencyPhase): string {
 }
 
 export async function runLatency(target: RunningTarget, o: LatencyOptions): Promise<LatencyPhaseResult[]> {
-  const url = wsUrl(target.spec.port);
+  const url = wsUrl(target.endpoint);
   const probes = ProbeFleet.start();
-  const publisher = new TimedPublisher([`http://127.0.0.1:${target.spec.port}`], o.httpConnections, [CHANNEL], MARKER, o.padding);
+  const publisher = new TimedPublisher([target.endpoint.httpOrigin], o.httpConnections, [CHANNEL], MARKER, o.padding, target.endpoint.app);
   const results: LatencyPhaseResult[] = [];
   let fleet: SubscriberFleet | null = null;
   try {
@@ -76,7 +76,7 @@ export async function runLatency(target: RunningTarget, o: LatencyOptions): Prom
       else {
         fleet = await SubscriberFleet.open({
           url,
-          v2Url: wsUrl(target.spec.port, 2),
+          v2Url: wsUrl(target.endpoint, 2),
           subscribers,
           processes: o.loaderProcesses,
           channel: CHANNEL,

@@ -5,7 +5,7 @@
 import type { SubscriberClientKind } from '../loaderMessages.ts';
 import { PublishClient, batchBody } from '../publishClient.ts';
 import { SubscriberFleet } from '../subscribers.ts';
-import type { RunningTarget } from '../targets.ts';
+import { type RunningTarget, serverPids } from '../targets.ts';
 import { type ClosedLoopOptions, type ClosedLoopResult, closedLoop, wsUrl } from './fanout.ts';
 
 export interface ManyChannelsOptions extends ClosedLoopOptions {
@@ -37,8 +37,8 @@ const BODY_POOL = 500;
 
 export async function runManyChannels(target: RunningTarget, o: ManyChannelsOptions): Promise<ManyChannelsResult> {
   const fleet = await SubscriberFleet.open({
-    url: wsUrl(target.spec.port),
-    v2Url: wsUrl(target.spec.port, 2),
+    url: wsUrl(target.endpoint),
+    v2Url: wsUrl(target.endpoint, 2),
     subscribers: o.channels * o.subscribersPerChannel,
     processes: o.loaderProcesses,
     channel: CHANNEL,
@@ -54,11 +54,11 @@ export async function runManyChannels(target: RunningTarget, o: ManyChannelsOpti
       o.padding,
     ),
   );
-  const client = new PublishClient(`http://127.0.0.1:${target.spec.port}`, o.httpConnections, bodies, 'batch_events');
+  const client = new PublishClient(target.endpoint.httpOrigin, o.httpConnections, bodies, 'batch_events', target.endpoint.app);
   try {
     if (fleet.subscribed === 0) throw new Error(`no subscriber could subscribe: ${fleet.firstError}`);
     // Exact when every subscriber subscribed; with failures the run reports drained: false.
-    const loop = await closedLoop({ server: [target.pid], loader: fleet.pids }, fleet, client, o.batch * o.subscribersPerChannel, o);
+    const loop = await closedLoop({ server: serverPids(target), loader: fleet.pids }, fleet, client, o.batch * o.subscribersPerChannel, o);
     return {
       scenario: 'many-channels',
       channels: o.channels,

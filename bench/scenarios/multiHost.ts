@@ -15,6 +15,7 @@ import { type LatencySummary, probeLatency } from '../probeLatency.ts';
 import { ProbeFleet } from '../probes.ts';
 import { PublishClient, publishBody } from '../publishClient.ts';
 import { SubscriberFleet } from '../subscribers.ts';
+import { localEndpoint } from '../targets.ts';
 import { TimedPublisher } from '../timedPublisher.ts';
 import { type ClosedLoopOptions, type ClosedLoopResult, type LoopPublisher, closedLoop, wsUrl } from './fanout.ts';
 
@@ -86,7 +87,7 @@ class RoundRobin implements LoopPublisher {
 
 export async function runMultiHost(layout: Layout, o: MultiHostOptions): Promise<MultiHostResult> {
   const perChannel = o.subscribers / o.channels;
-  const hostUrls = layout.hosts.map((h) => ({ url: wsUrl(h.port), v2Url: wsUrl(h.port, 2) }));
+  const hostUrls = layout.hosts.map((h) => ({ url: wsUrl(localEndpoint(h.port)), v2Url: wsUrl(localEndpoint(h.port), 2) }));
   const origins = layout.hosts.map((h) => `http://127.0.0.1:${h.port}`);
   const probes = ProbeFleet.start();
   let fleet: SubscriberFleet | null = null;
