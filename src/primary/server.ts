@@ -217,6 +217,12 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
     await push?.stop();
     throw new Error(`cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`);
   }
+  // Several hosts: position the stream reader before any worker listens, so a client that connects as
+  // soon as /ready answers cannot miss messages published meanwhile.
+  if (cluster) {
+    await cluster.start();
+    hosts?.start();
+  }
   try {
     for (let tries = 1; ; tries++) {
       try {
@@ -238,13 +244,11 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
     })));
     metricsServer?.close();
     await push?.stop();
+    await hosts?.stop();
+    await cluster?.stop();
     throw err;
   }
-  if (cluster) {
-    await cluster.start();
-    hosts?.start();
-    for (const w of workers) w.post({ type: 'health', degraded: !cluster.isHealthy });
-  }
+  if (cluster) for (const w of workers) w.post({ type: 'health', degraded: !cluster.isHealthy });
   log.info({ host: config.host, port: port, workers: workerCount, metricsPort, mode: config.mode }, 'sockudo-ts listening');
 
   let shutdownPromise: Promise<void> | null = null;
