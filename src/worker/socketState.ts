@@ -13,15 +13,48 @@ export interface Subscription {
   wildcard: boolean;
 }
 
+/** Shared, always empty: writing to one is a bug, so it throws instead of leaking into other sockets. */
+class EmptyMap<K, V> extends Map<K, V> {
+  override set(): this {
+    throw new Error('write to a shared empty collection; use the writable*() helpers of socketState.ts');
+  }
+}
+class EmptySet<T> extends Set<T> {
+  override add(): this {
+    throw new Error('write to a shared empty collection; use the writable*() helpers of socketState.ts');
+  }
+}
+const NO_CHANNELS: Map<string, Subscription> = new EmptyMap();
+const NO_PRESENCE: Map<string, string> = new EmptyMap();
+const NO_PENDING: Set<string> = new EmptySet();
+
+export function writableChannels(s: SocketState): Map<string, Subscription> {
+  if (s.channels === NO_CHANNELS) s.channels = new Map();
+  return s.channels;
+}
+
+export function writablePresence(s: SocketState): Map<string, string> {
+  if (s.presence === NO_PRESENCE) s.presence = new Map();
+  return s.presence;
+}
+
+export function writablePendingPresence(s: SocketState): Set<string> {
+  if (s.pendingPresence === NO_PENDING) s.pendingPresence = new Set();
+  return s.pendingPresence;
+}
+
 export class SocketState {
   /** Set at open; null for sockets that are refused right after the upgrade, and after close. */
   ws: WebSocket<SocketState> | null = null;
+  // The three collections start as shared empty ones and become the socket's own on first write
+  // (writableChannels() & co.): a large idle crowd would otherwise hold a few hundred bytes of empty
+  // collections per connection. (uWS copies user data's own fields, so no getters here.)
   /** Channels (or V2 wildcard patterns) this socket is subscribed to; server-to-user channels excluded. */
-  readonly channels = new Map<string, Subscription>();
+  channels: Map<string, Subscription> = NO_CHANNELS;
   /** Presence channels joined → the user id the socket joined as. */
-  readonly presence = new Map<string, string>();
+  presence: Map<string, string> = NO_PRESENCE;
   /** Presence joins sent to the primary and not yet answered. */
-  readonly pendingPresence = new Set<string>();
+  pendingPresence: Set<string> = NO_PENDING;
   /** Set by pusher:signin. */
   userId: string | null = null;
   /** True once signed in or subscribed to a private/presence channel (the sign-in deadline is met). */

@@ -11,7 +11,7 @@ import { type CompiledFilter, compileFilter, wildcardError } from '../protocol/f
 import { cacheMiss, subscriptionSucceeded, subscriptionSucceededV2 } from '../protocol/frames.ts';
 import { SERVER_TO_USER_PREFIX, topicFor } from '../protocol/topics.ts';
 import { parseRewind, sendRewind } from './recovery.ts';
-import type { SocketState, Subscription } from './socketState.ts';
+import { type SocketState, type Subscription, writableChannels, writablePendingPresence, writablePresence } from './socketState.ts';
 import type { WsServer } from './wsServer.ts';
 
 export function subscribe(core: WsServer, s: SocketState, data: unknown): void {
@@ -68,7 +68,7 @@ export function subscribe(core: WsServer, s: SocketState, data: unknown): void {
   if (s.pendingPresence.has(channel)) return;
   if (!s.channels.has(channel) && s.channels.size >= app.limits.max_subscriptions_per_socket) return core.sendError(s, 'tooManySubscriptions');
   const requestId = core.nextRequestId++;
-  s.pendingPresence.add(channel);
+  writablePendingPresence(s).add(channel);
   core.pendingJoins.set(requestId, { s, channel, userId: member.userId, options: { filter, rewind } });
   core.deps.toPrimary({
     type: 'presence-join',
@@ -99,7 +99,7 @@ export function presenceJoined(core: WsServer, m: Extract<PrimaryToWorker, { typ
     if (newMembership) core.deps.toPrimary({ type: 'presence-leave', app: s.appIndex, channel, socketId: s.socketId, userId });
     return;
   }
-  if (newMembership) s.presence.set(channel, userId);
+  if (newMembership) writablePresence(s).set(channel, userId);
   if (!join(core, s, channel, m.data, options) && newMembership) leavePresence(core, s, channel);
 }
 
@@ -136,7 +136,7 @@ function join(core: WsServer, s: SocketState, channel: string, succeededData: st
         : wildcard
           ? core.fanout.joinWildcard(app.id, channel, options.filter)
           : core.fanout.join(app.id, channel, options.filter);
-    s.channels.set(channel, { topic, filter: options.filter, wildcard });
+    writableChannels(s).set(channel, { topic, filter: options.filter, wildcard });
     s.ws?.subscribe(topic);
     core.countSubscription(s, channel, FIELD.subscriptions);
   }
