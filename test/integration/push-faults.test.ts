@@ -4,7 +4,7 @@
 // of a fan-out. Every case ends in its documented state and no device receives a publish twice.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,10 @@ import { after, before, describe, test } from 'node:test';
 import { type PushClient, pushClient, pushConfig, registerDevice } from '../helpers/pushClient.ts';
 import { type ApnsServer, type FcmServer, type WebPushService, startApnsServer, startFcmServer, startWebPushService } from '../helpers/pushProviders.ts';
 import { type TestServer, eventually, startTestServer } from '../helpers/server.ts';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { loadConfig } from '../../src/config/load.ts';
+import { startServer } from '../../src/primary/server.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -197,6 +201,54 @@ describe('push to a provider that is not configured', () => {
     } finally {
       await server.shutdown();
       await web.close();
+    }
+  });
+});
+
+describe('push credentials', () => {
+  test('never appear in the logs (debug level, failures included) or in API answers', async () => {
+    const [web, fcm, apns] = await Promise.all([startWebPushService(), startFcmServer(), startApnsServer()]);
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'sockudo-push-secrets-'));
+    const config = loadConfig({
+      fileContents: { port: 0, workers: 1, metrics: { enabled: false }, log: { level: 'debug' }, push: { ...pushConfig(web, fcm, apns), storage: { sqlite_path: join(dir, 'push.sqlite') } } },
+      env: {},
+    });
+    const server = await startServer(config, pino({ level: 'debug' }, sink));
+    try {
+      const api = pushClient(server.port);
+      const sub = web.newSubscription();
+      await registerDevice(api, 's-web', { transportType: 'web', endpoint: sub.endpoint, ...sub.keys }, ['secrets']);
+      await registerDevice(api, 's-fcm', { transportType: 'gcm', registrationToken: 'secret-fcm-token' }, ['secrets']);
+      await registerDevice(api, 's-ios', { transportType: 'apns', deviceToken: 'e'.repeat(64) }, ['secrets']);
+      fcm.unregister('secret-fcm-token');
+      apns.override(() => ({ status: 500, body: '{"reason":"InternalServerError"}' }));
+      const res = await api.post('/publish', { recipients: [{ type: 'channel', channel: 'secrets' }], payload: { title: 's' }, sync: true });
+      apns.override(undefined);
+      const answers = JSON.stringify([res.body, (await api.get('/deviceRegistrations')).body, (await api.get('/deadLetters')).body, (await api.get('/publish/' + res.body.publishId + '/status')).body]);
+      const vapid = JSON.parse(readFileSync(join(dir, 'vapid-keys.json'), 'utf8')) as { privateKey: string };
+      const secrets = {
+        'FCM private key': fcm.serviceAccount.private_key.split('\n')[1],
+        'APNs private key': apns.privateKeyPem.split('\n')[1],
+        'VAPID private key': vapid.privateKey,
+        'device token': 'secret-fcm-token',
+        'Web Push auth secret': sub.keys.auth,
+      };
+      const logs = lines.join('');
+      assert.ok(logs.includes('push publish finished'), 'the logs were captured');
+      for (const [what, secret] of Object.entries(secrets)) {
+        assert.ok(!logs.includes(secret), `${what} is not in the logs`);
+        assert.ok(!answers.includes(secret), `${what} is not in API answers`);
+      }
+    } finally {
+      await server.shutdown();
+      await Promise.all([web.close(), fcm.close(), apns.close()]);
     }
   });
 });
