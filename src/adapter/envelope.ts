@@ -3,11 +3,28 @@
 import type { PublishEvent } from '../http/events.ts';
 import { SERVER_TO_USER_PREFIX } from '../protocol/topics.ts';
 
+/** What a reader needs to record an idempotency key as done with the answer its publish gave. */
+export interface IdempotentCompletion {
+  scope: string;
+  key: string;
+  print: string;
+  status: number;
+  body: string;
+  ttlMs: number;
+}
+
 /** A publish as it travels: its message ids are fixed by the origin so every host delivers the same ones. */
 export type WireEvent = Omit<PublishEvent, 'idempotencyKey'> & { messageIds: string[] };
 
 export type Envelope =
-  | { kind: 'events'; origin: string; app: string; events: WireEvent[] }
+  | {
+      kind: 'events';
+      origin: string;
+      app: string;
+      events: WireEvent[];
+      /** An idempotent publish: every host that reads it records the key as done (the origin may die first). */
+      completes?: IdempotentCompletion;
+    }
   | {
       kind: 'client-event';
       origin: string;

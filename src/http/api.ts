@@ -111,14 +111,18 @@ export class Api {
       const event = parseEventBody(body, app);
       const info = (body as Record<string, unknown>).info;
       if (event.ephemeral) this.deps.metrics.ephemeralMessage(app.id);
-      const publish = async () => {
-        const answer = info === undefined ? { ok: true } : await publishInfo(hub, app, event.channels, info);
-        await publisher.publish(index, app.id, [event]);
-        return { status: 200, body: JSON.stringify(answer) };
-      };
       const key = event.idempotencyKey ?? (req.idempotencyKey ? checkIdempotencyKey(req.idempotencyKey) : undefined);
-      if (key === undefined || !this.deps.config.idempotency.enabled) return json200((await publish()).body);
-      const stored = await this.idempotent.run(app.id, app.id, key, fingerprint('events', body), this.ttlMs(app), publish);
+      const keyed = key !== undefined && this.deps.config.idempotency.enabled;
+      const print = keyed ? fingerprint('events', body) : '';
+      const publish = async () => {
+        const answer = JSON.stringify(info === undefined ? { ok: true } : await publishInfo(hub, app, event.channels, info));
+        // With several hosts the key travels with the publish, so whichever host reads it marks it done.
+        const completes = keyed ? { scope: app.id, key: key as string, print, status: 200, body: answer, ttlMs: this.ttlMs(app) } : undefined;
+        await publisher.publish(index, app.id, [event], completes);
+        return { status: 200, body: answer };
+      };
+      if (!keyed) return json200((await publish()).body);
+      const stored = await this.idempotent.run(app.id, app.id, key as string, print, this.ttlMs(app), publish);
       return { status: stored.status, contentType: 'application/json', body: stored.body };
     }
     if (is('POST', 'batch_events')) {
@@ -135,17 +139,19 @@ export class Api {
         return { batch: await Promise.all(infos) };
       };
       const headerKey = req.idempotencyKey && this.deps.config.idempotency.enabled ? checkIdempotencyKey(req.idempotencyKey) : undefined;
+      const batchPrint = headerKey === undefined ? '' : fingerprint('batch_events', body);
       const items = await this.skipDuplicateItems(app, events, raw);
       let published = false;
       const publish = async () => {
         const reply = JSON.stringify(await answer());
         published = true; // even a local-only delivery has happened on this host
-        await publisher.publish(index, app.id, items.events);
+        const completes = headerKey === undefined ? undefined : { scope: `batch:${app.id}`, key: headerKey, print: batchPrint, status: 200, body: reply, ttlMs: this.ttlMs(app) };
+        await publisher.publish(index, app.id, items.events, completes);
         return { status: 200, body: reply };
       };
       try {
         // The header key covers the whole batch; item keys were claimed above.
-        const stored = headerKey === undefined ? await publish() : await this.idempotent.run(app.id, `batch:${app.id}`, headerKey, fingerprint('batch_events', body), this.ttlMs(app), publish);
+        const stored = headerKey === undefined ? await publish() : await this.idempotent.run(app.id, `batch:${app.id}`, headerKey, batchPrint, this.ttlMs(app), publish);
         return { status: stored.status, contentType: 'application/json', body: stored.body };
       } finally {
         // Item claims stand only if this request published them.

@@ -12,6 +12,12 @@ export interface IdempotencyMetrics {
 
 const WAIT_STEPS = 6;
 const WAIT_STEP_MS = 50;
+/**
+ * A claim in progress holds its key this long, not the whole window: if its host dies before finishing,
+ * a retry may publish after it. (A publish that reached the Redis stream is marked done by every host
+ * that reads it back, so such a retry gets the stored answer instead of publishing twice.)
+ */
+export const PENDING_LEASE_MS = 15_000;
 
 /** A stable fingerprint of what was asked: the route and the body without its key. */
 export function fingerprint(route: string, body: unknown): string {
@@ -45,7 +51,7 @@ export class IdempotentPublisher {
    */
   async run(appId: string, scope: string, key: string, print: string, ttlMs: number, publish: () => StoredResponse | Promise<StoredResponse>): Promise<StoredResponse> {
     for (let attempt = 0; ; attempt++) {
-      const claim = await this.store.claim(scope, key, print, ttlMs);
+      const claim = await this.store.claim(scope, key, print, Math.min(ttlMs, PENDING_LEASE_MS));
       if (claim.state === 'conflict') throw new HttpError('conflict', 'Idempotency key was already used with a different payload');
       if (claim.state === 'done') {
         this.metrics.idempotentDuplicate(appId);
@@ -71,7 +77,7 @@ export class IdempotentPublisher {
 
   /** For batch items: whether a per-item key was already used (same payload) — then the item is skipped. */
   async claimItem(scope: string, key: string, print: string, ttlMs: number): Promise<'claimed' | 'duplicate'> {
-    const claim = await this.store.claim(scope, key, print, ttlMs);
+    const claim = await this.store.claim(scope, key, print, Math.min(ttlMs, PENDING_LEASE_MS));
     if (claim.state === 'conflict') throw new HttpError('conflict', `Idempotency key ${JSON.stringify(key)} was already used with a different payload`);
     if (claim.state === 'pending') throw new HttpError('inProgress');
     return claim.state === 'claimed' ? 'claimed' : 'duplicate';

@@ -5,7 +5,7 @@
 // the serials; each host, this one included, delivers them when they come back.
 import { randomUUID } from 'node:crypto';
 import { TTLCache } from '@isaacs/ttlcache';
-import type { Envelope, Position, WireEvent } from '../adapter/envelope.ts';
+import type { Envelope, IdempotentCompletion, Position, WireEvent } from '../adapter/envelope.ts';
 import type { RedisCluster } from '../adapter/redisCluster.ts';
 import type { Config } from '../config/schema.ts';
 import type { PublishEvent } from '../http/events.ts';
@@ -51,6 +51,8 @@ export class Publisher {
   cluster: RedisCluster | null = null;
   /** Set with several hosts: answers another host's count query. */
   onQuery: ((env: Extract<Envelope, { kind: 'query' }>) => void) | null = null;
+  /** Set with several hosts: records an idempotent publish read back from the stream as done. */
+  onCompletion: ((c: IdempotentCompletion) => void) | null = null;
   private readonly cacheTtlMs: number;
   private readonly recovery: boolean;
   private readonly appIndex: Map<string, number>;
@@ -71,10 +73,10 @@ export class Publisher {
    * An HTTP publish. Every worker gets the frames: a native uWS publish on a topic nobody on that thread
    * holds costs almost nothing, and sending to all avoids racing a subscribe still on its way here.
    */
-  async publish(appIndex: number, appId: string, events: readonly PublishEvent[]): Promise<void> {
+  async publish(appIndex: number, appId: string, events: readonly PublishEvent[], completes?: IdempotentCompletion): Promise<void> {
     const wire: WireEvent[] = events.map(({ idempotencyKey: _key, ...e }) => ({ ...e, messageIds: e.channels.map(() => e.messageId ?? randomUUID()) }));
     if (!this.cluster) return this.deliverEvents(appIndex, appId, wire, this.localPosition);
-    await this.viaCluster({ kind: 'events', origin: this.cluster.hostId, app: appId, events: wire }, () =>
+    await this.viaCluster({ kind: 'events', origin: this.cluster.hostId, app: appId, events: wire, ...(completes ? { completes } : {}) }, () =>
       this.deliverEvents(appIndex, appId, wire, this.localPosition),
     );
   }
@@ -118,6 +120,7 @@ export class Publisher {
     const fromRedis: PositionSource = (_appId, m) => (this.needsPosition(m) ? positions[next++] : undefined);
     switch (env.kind) {
       case 'events':
+        if (env.completes) this.onCompletion?.(env.completes);
         return this.deliverEvents(appIndex, env.app, env.events, fromRedis);
       case 'client-event': {
         const m: ChannelMessage = { event: env.event, channel: env.channel, data: env.data, userId: env.userId, ephemeral: false, messageId: env.messageId };

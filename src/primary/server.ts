@@ -120,6 +120,12 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
   const idempotency: IdempotencyStore = cluster
     ? new RedisIdempotencyStore(cluster.redis, config.redis.key_prefix)
     : new MemoryIdempotencyStore(config.idempotency.max_entries);
+  if (cluster) {
+    // An idempotent publish read back from the stream is done, even if the host that made it died
+    // before recording it: a retry then gets the stored answer instead of a second delivery.
+    publisher.onCompletion = (c) =>
+      void idempotency.complete(c.scope, c.key, c.print, { status: c.status, body: c.body }, c.ttlMs).catch((err: Error) => log.warn({ err: err.message }, 'could not record an idempotent publish as done'));
+  }
   const api = new Api({ config, log, publisher, metrics, hub, idempotency, push });
   metrics.activeChannels = (appId) => hub.activeChannels(appId);
   const webhookApps = config.apps.filter((a) => a.webhooks.length > 0);
