@@ -74,6 +74,7 @@ export function handleResume(core: WsServer, s: SocketState, data: unknown): voi
   if (Object.keys(positions).length === 0 && Object.keys(legacy).length === 0) {
     return core.send(s, errorFrame(2, 4302, 'No channel recovery positions provided'));
   }
+  s.resumed = true;
   const now = Date.now();
   const recovered: unknown[] = [];
   const failed: unknown[] = [];
@@ -100,7 +101,10 @@ export function handleResume(core: WsServer, s: SocketState, data: unknown): voi
       });
       continue;
     }
-    const entries = visible(result.entries, s.channels.get(channel)?.filter);
+    // A held subscription already collected what came after it began: replay only what came before.
+    const held = core.holds.get(s, channel);
+    const missed = held ? result.entries.filter((e) => held.streamAtStart === result.streamId && e.serial <= held.serialAtStart) : result.entries;
+    const entries = visible(missed, s.channels.get(channel)?.filter);
     for (const e of entries) core.sendChannelFrame(s, e.frame);
     recovered.push({
       channel,
@@ -110,4 +114,6 @@ export function handleResume(core: WsServer, s: SocketState, data: unknown): voi
     });
   }
   core.send(s, JSON.stringify({ event: 'sockudo:resume_success', data: JSON.stringify({ recovered, failed }) }));
+  // Then the live messages held back since the subscribe, in order, and live delivery from here on.
+  core.holds.releaseAll(s);
 }

@@ -69,6 +69,8 @@ export class SocketState {
   clientEventCount = 0;
   /** V2: whether the socket receives its own client events (`?echo_messages=false` turns it off). */
   echo = true;
+  /** V2: a `sockudo:resume` has been handled (later subscriptions are not held back; see liveHold.ts). */
+  resumed = false;
   /** The IpQuota bucket this socket holds a place in, -1 when none. */
   ipBucket = -1;
 

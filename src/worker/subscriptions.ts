@@ -116,6 +116,7 @@ function join(core: WsServer, s: SocketState, channel: string, succeededData: st
   const current = s.channels.get(channel);
   // A V2 re-subscribe with another filter replaces the old subscription.
   if (current && s.protocol === 2 && current.filter?.key !== options.filter?.key) {
+    core.holds.drop(s, channel);
     s.ws?.unsubscribe(current.topic);
     core.fanout.leave(app.id, channel, current.filter, current.wildcard);
     s.channels.delete(channel);
@@ -137,7 +138,10 @@ function join(core: WsServer, s: SocketState, channel: string, succeededData: st
           ? core.fanout.joinWildcard(app.id, channel, options.filter)
           : core.fanout.join(app.id, channel, options.filter);
     writableChannels(s).set(channel, { topic, filter: options.filter, wildcard });
-    s.ws?.subscribe(topic);
+    const recovery = core.deps.config.connection_recovery.enabled;
+    // A fresh V2 socket may be reconnecting: its resume decides what it missed (see liveHold.ts).
+    if (recovery && !wildcard && !options.rewind && core.holds.shouldHold(s, Date.now())) core.holds.hold(s, channel, topic, core.replay.position(app.id, channel, Date.now()));
+    else s.ws?.subscribe(topic);
     core.countSubscription(s, channel, FIELD.subscriptions);
   }
   if (requiresAuth(channel)) s.authorized = true;
@@ -167,6 +171,7 @@ export function unsubscribe(core: WsServer, s: SocketState, data: unknown): void
   const sub = s.channels.get(channel);
   if (!sub) return;
   s.channels.delete(channel);
+  core.holds.drop(s, channel);
   s.ws?.unsubscribe(sub.topic);
   forget(core, s, channel, sub);
 }

@@ -20,6 +20,7 @@ import { LocalChannels } from './localChannels.ts';
 import { handleSignin, signout } from './signin.ts';
 import { SocketIdAllocator, SocketState } from './socketState.ts';
 import { handleResume } from './recovery.ts';
+import { type Hold, LiveHolds } from './liveHold.ts';
 import { ReplayMirror } from './replayMirror.ts';
 import { type JoinOptions, leaveAllChannels, presenceJoined, subscribe, unsubscribe } from './subscriptions.ts';
 import { V2Fanout } from './v2Fanout.ts';
@@ -49,6 +50,8 @@ export class WsServer {
   /** Presence joins waiting for the primary, by request id. */
   readonly pendingJoins = new Map<number, { s: SocketState; channel: string; userId: string; options: JoinOptions }>();
   readonly replay: ReplayMirror;
+  /** V2 subscriptions of freshly connected sockets whose live delivery waits for a resume. */
+  readonly holds: LiveHolds;
   readonly fanout: V2Fanout;
   nextRequestId = 1;
   app!: TemplatedApp;
@@ -66,6 +69,7 @@ export class WsServer {
     this.channels = new LocalChannels(deps.channelCounts, deps.workerIndex, deps.toPrimary);
     const recovery = deps.config.connection_recovery;
     this.replay = new ReplayMirror(recovery.max_buffer_size, recovery.buffer_ttl_seconds * 1000);
+    this.holds = new LiveHolds((s, holds) => this.releaseHolds(s, holds), recovery.max_buffer_size);
     this.fanout = new V2Fanout(this.replay);
     this.appIds = deps.config.apps.map((a) => a.id);
   }
@@ -163,6 +167,7 @@ export class WsServer {
     s.ws = null;
     if (s.rejection) return;
     this.sockets.delete(s.socketId);
+    this.holds.forget(s);
     this.deps.quota.release(s.appIndex);
     if (s.ipBucket >= 0) this.deps.ipQuota.release(s.ipBucket);
     this.deps.counters.add(s.appIndex, FIELD.disconnections);
@@ -245,8 +250,9 @@ export class WsServer {
 
   /** One native publish, skipping the socket `exclude` when it holds the topic; returns the recipients. */
   private readonly publishTopic = (topic: string, frame: string, exclude: string | undefined): number => {
+    const held = this.holds.collect(topic, frame, exclude);
     let recipients = this.app.numSubscribers(topic);
-    if (recipients === 0) return 0;
+    if (recipients === 0) return held;
     const excluded = exclude ? this.sockets.get(exclude)?.ws : undefined;
     if (excluded?.isSubscribed(topic)) {
       // ws.publish skips the publishing socket itself (and publishes nothing from a socket without topics).
@@ -255,8 +261,16 @@ export class WsServer {
     } else {
       this.app.publish(topic, frame);
     }
-    return recipients;
+    return recipients + held;
   };
+
+  /** Ends a socket's held subscriptions: the live frames collected meanwhile, then the topics themselves. */
+  private releaseHolds(s: SocketState, holds: Hold[]): void {
+    for (const h of holds) {
+      for (const frame of h.frames) this.sendChannelFrame(s, frame);
+      s.ws?.subscribe(h.topic);
+    }
+  }
 
   /**
    * Heartbeats: a ping after activity_timeout of client silence, close 4201 without an answer within
