@@ -1,7 +1,6 @@
 // A real redis-server (Debian package) on a free port, without persistence, for multi-host tests.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { freePort } from './ports.ts';
 
 export interface RedisProcess {
   url: string;
@@ -9,17 +8,6 @@ export interface RedisProcess {
   stop(): Promise<void>;
   /** Stops and starts it again on the same port (a Redis restart). */
   restart(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function launch(port: number): Promise<ChildProcess> {

@@ -2,24 +2,13 @@
 // sends every logical publish with an idempotency key and retries on another host, and clients that
 // record what they receive per connection so loss, duplicates and order can be checked exactly.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { after } from 'node:test';
 import { type Frame, RawClient, openV2 } from '../helpers/clients.ts';
 import { eventually } from '../helpers/server.ts';
+import { freePort } from '../helpers/ports.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** `n` distinct free ports. */
 export async function freePorts(n: number): Promise<number[]> {

@@ -5,12 +5,12 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type PushClient, pushClient, pushConfig, registerDevice } from '../helpers/pushClient.ts';
 import { type ApnsServer, type FcmServer, type WebPushService, startApnsServer, startFcmServer, startWebPushService } from '../helpers/pushProviders.ts';
+import { freePort } from '../helpers/ports.ts';
 import { type TestServer, eventually, startTestServer } from '../helpers/server.ts';
 import { Writable } from 'node:stream';
 import pino from 'pino';
@@ -119,12 +119,7 @@ describe('push faults', () => {
   });
 
   test('a provider that is down: network errors are retried, then dead-lettered', async () => {
-    const closedPort = await new Promise<number>((resolve) => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const { port } = s.address() as { port: number };
-        s.close(() => resolve(port));
-      });
-    });
+    const closedPort = await freePort(); // nothing listens there
     const res = await api.post('/publish', {
       recipients: [{ type: 'recipient', recipient: { transportType: 'web', endpoint: `http://127.0.0.1:${closedPort}/wp/x`, ...web.newSubscription().keys } }],
       payload: { title: 'nobody home' },
