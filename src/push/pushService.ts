@@ -11,7 +11,6 @@ import type { Logger } from '../log.ts';
 import { CryptoPool } from './cryptoPool.ts';
 import { setUpProviders } from './providerSetup.ts';
 import { PushMetrics } from './pushMetrics.ts';
-import { render } from './render.ts';
 import type { ParsedPublish } from './requests.ts';
 import { PushScheduler } from './scheduler.ts';
 import { SqlitePushStore } from './sqliteStore.ts';
@@ -95,8 +94,7 @@ export class PushService {
       const status = await this.status(app.id, publishId);
       return { status: state ? 200 : 202, body: status ?? { ...ids(publishId), state: 'queued' } };
     }
-    const rendered = render(intent);
-    const renderedPayloads = PROVIDERS.map((provider) => ({ provider, payload: rendered[provider], usedOverride: intent.overrides[provider] !== undefined }));
+    const renderedPayloads = PROVIDERS.map((provider) => ({ provider, payload: parsed.rendered[provider], usedOverride: intent.overrides[provider] !== undefined }));
     return { status: 202, body: { ...ids(publishId), status: 'accepted', expectedRecipients, fanoutRegime: 'fastPath', renderedPayloads } };
   }
 

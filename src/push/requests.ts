@@ -1,7 +1,7 @@
 // Validation of push API bodies (camelCase, as Sockudo): every refusal is a 400 that names the field.
 import { z } from 'zod';
 import { HttpError } from '../errors.ts';
-import { oversized, render } from './render.ts';
+import { type RenderedPayloads, oversized, render } from './render.ts';
 import type { Provider, PublishIntent, Recipient, Target } from './types.ts';
 
 const MAX_TARGETS = 1024;
@@ -74,6 +74,8 @@ const publishSchema = z.object({
 export interface ParsedPublish {
   publishId: string | undefined;
   intent: PublishIntent;
+  /** Each provider's message, rendered once for the size check and the 202's renderedPayloads. */
+  rendered: RenderedPayloads;
   sync: boolean;
 }
 
@@ -100,9 +102,10 @@ export function parsePublish(body: unknown, where = ''): ParsedPublish {
     notBeforeMs: p.notBeforeMs ?? 0,
     expiresAtMs: p.expiresAtMs ?? 0,
   };
-  const tooBig = oversized(render(intent));
+  const rendered = render(intent);
+  const tooBig = oversized(rendered);
   if (tooBig.length > 0) throw new HttpError('invalidInput', `${where}payload: the rendered ${tooBig.join(', ')} message is over 4096 bytes`);
-  return { publishId: p.publishId, intent, sync: p.sync === true };
+  return { publishId: p.publishId, intent, rendered, sync: p.sync === true };
 }
 
 const deviceSchema = z.object({
