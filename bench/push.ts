@@ -8,7 +8,7 @@
 //   node --import tsx bench/push.ts [--runs 3] [--devices 10000] [--admission-seconds 5] [--admission-clients 32]
 //                                   [--concurrency 64] [--crypto-threads 0] [--workers 1]
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createECDH, createHmac, randomBytes } from 'node:crypto';
+import { createECDH, randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,7 +20,7 @@ import webpush from 'web-push';
 import { CryptoPool } from '../src/push/cryptoPool.ts';
 import { machineInfo, packageVersion } from './machine.ts';
 import { processCpuSeconds } from './procStat.ts';
-import { BENCH_APP, signedPath } from './signing.ts';
+import { BENCH_APP, signedGetPath, signedPath } from './signing.ts';
 import { REPO_DIR } from './targets.ts';
 
 const { values: a } = parseArgs({
@@ -105,18 +105,10 @@ function stop(child: Child): Promise<void> {
 async function api(agent: Agent, port: number, method: 'POST' | 'GET', path: string, body?: unknown): Promise<{ status: number; json: any }> {
   const full = `/apps/${BENCH_APP.id}/push${path}`;
   const text = body === undefined ? '' : JSON.stringify(body);
-  const url = method === 'POST' ? signedPath(BENCH_APP, full, text, Math.floor(Date.now() / 1000)) : getPath(full);
+  const url = method === 'POST' ? signedPath(BENCH_APP, full, text, Math.floor(Date.now() / 1000)) : signedGetPath(BENCH_APP, full, Math.floor(Date.now() / 1000));
   const res = await request(`http://127.0.0.1:${port}${url}`, { method, body: method === 'POST' ? text : undefined, headers: { 'content-type': 'application/json' }, dispatcher: agent });
   const raw = await res.body.text();
   return { status: res.statusCode, json: raw ? JSON.parse(raw) : null };
-}
-
-/** GETs are signed without body_md5 (bench/signing.ts signs POSTs). */
-function getPath(path: string): string {
-  const params: Record<string, string> = { auth_key: BENCH_APP.key, auth_timestamp: String(Math.floor(Date.now() / 1000)), auth_version: '1.0' };
-  const canonical = Object.keys(params).sort().map((k) => `${k}=${params[k]}`).join('&');
-  const signature = createHmac('sha256', BENCH_APP.secret).update(`GET\n${path}\n${canonical}`).digest('hex');
-  return `${path}?${canonical}&auth_signature=${signature}`;
 }
 
 /** Registers `n` Web Push devices on `channel`, `parallel` requests at a time. */

@@ -13,17 +13,21 @@ export const BENCH_APP: AppCredentials = { id: 'app-id', key: 'app-key', secret:
 
 /** The signed request path with query for a POST of `body` to `path`, at `timestampSeconds`. */
 export function signedPath(app: AppCredentials, path: string, body: string, timestampSeconds: number): string {
-  const params: Record<string, string> = {
-    auth_key: app.key,
-    auth_timestamp: String(timestampSeconds),
-    auth_version: '1.0',
-    body_md5: createHash('md5').update(body).digest('hex'),
-  };
+  return signed(app, 'POST', path, { body_md5: createHash('md5').update(body).digest('hex') }, timestampSeconds);
+}
+
+/** The signed path with query for a GET of `path` (no body, so no body_md5). */
+export function signedGetPath(app: AppCredentials, path: string, timestampSeconds: number): string {
+  return signed(app, 'GET', path, {}, timestampSeconds);
+}
+
+function signed(app: AppCredentials, method: string, path: string, extra: Record<string, string>, timestampSeconds: number): string {
+  const params: Record<string, string> = { auth_key: app.key, auth_timestamp: String(timestampSeconds), auth_version: '1.0', ...extra };
   const query = Object.keys(params)
     .sort()
     .map((k) => `${k}=${params[k]}`)
     .join('&');
-  const signature = createHmac('sha256', app.secret).update(`POST\n${path}\n${query}`).digest('hex');
+  const signature = createHmac('sha256', app.secret).update(`${method}\n${path}\n${query}`).digest('hex');
   return `${path}?${query}&auth_signature=${signature}`;
 }
 
