@@ -18,14 +18,14 @@ import { CacheMirror } from './cacheMirror.ts';
 import { handleClientEvent } from './clientEvents.ts';
 import { LocalChannels } from './localChannels.ts';
 import { handleSignin, signout } from './signin.ts';
-import { SocketIdAllocator, SocketState } from './socketState.ts';
+import { SocketIdAllocator, SocketState, type UwsUserData } from './socketState.ts';
 import { handleResume } from './recovery.ts';
 import { type Hold, LiveHolds } from './liveHold.ts';
 import { ReplayMirror } from './replayMirror.ts';
 import { type JoinOptions, leaveAllChannels, presenceJoined, subscribe, unsubscribe } from './subscriptions.ts';
 import { V2Fanout } from './v2Fanout.ts';
 
-type Ws = WebSocket<SocketState>;
+type Ws = WebSocket<UwsUserData>;
 
 export interface WsServerDeps {
   config: Config;
@@ -79,7 +79,7 @@ export class WsServer {
     this.app = app;
     const { config } = this.deps;
     const idle = Math.min(960, Math.ceil((config.activity_timeout + config.pong_timeout + 10) / 4) * 4);
-    app.ws<SocketState>('/app/:key', {
+    app.ws<UwsUserData>('/app/:key', {
       compression: uws().DISABLED,
       // uWS drops a socket silently (1006) past its own limit, so it gets headroom and our limit is
       // enforced in onMessage with a proper 1009 close; frames past 4x the limit still drop at once.
@@ -101,8 +101,9 @@ export class WsServer {
         const state = this.admit(key, protocol);
         if (req.getQuery('echo_messages') === 'false') state.echo = false;
         this.admitAddress(state, res);
+        const userData: UwsUserData = { state };
         res.upgrade(
-          state,
+          userData,
           req.getHeader('sec-websocket-key'),
           req.getHeader('sec-websocket-protocol'),
           req.getHeader('sec-websocket-extensions'),
@@ -113,8 +114,8 @@ export class WsServer {
       message: (ws, message, isBinary) => this.onMessage(ws, message, isBinary),
       close: (ws) => this.onClose(ws),
       // Native control frames count as activity; a pong answers our V2 heartbeat ping.
-      ping: (ws) => this.touch(ws.getUserData()),
-      pong: (ws) => this.touch(ws.getUserData()),
+      ping: (ws) => this.touch(ws.getUserData().state),
+      pong: (ws) => this.touch(ws.getUserData().state),
     });
     setInterval(() => this.replay.sweep(Date.now()), Math.max(1000, (config.connection_recovery.buffer_ttl_seconds * 1000) / 4)).unref();
     // Four times a second: heartbeats, sign-in deadlines and slow consumers are all bounded by it.
@@ -150,7 +151,7 @@ export class WsServer {
   }
 
   private onOpen(ws: Ws): void {
-    const s = ws.getUserData();
+    const s = ws.getUserData().state;
     s.ws = ws;
     if (s.rejection) {
       this.deps.log.debug({ reason: s.rejection }, 'connection refused');
@@ -162,7 +163,7 @@ export class WsServer {
   }
 
   private onClose(ws: Ws): void {
-    const s = ws.getUserData();
+    const s = ws.getUserData().state;
     s.closed = true;
     s.ws = null;
     if (s.rejection) return;
@@ -177,7 +178,7 @@ export class WsServer {
   }
 
   private onMessage(ws: Ws, message: ArrayBuffer, isBinary: boolean): void {
-    const s = ws.getUserData();
+    const s = ws.getUserData().state;
     if (s.rejection || s.closed) return;
     this.touch(s);
     this.deps.counters.add(s.appIndex, FIELD.wsMessagesReceived);
