@@ -2,7 +2,7 @@
 // (each with its own scale, since the units differ), the targets side by side: each scenario's throughput,
 // the memory per idle connection, and latency p50/p99 where measured. Bars are medians, whiskers min–max.
 // Hand-written SVG text: no dependency, and the file diffs and renders anywhere (GitHub shows it inline).
-import { type RunRecord, fmt, median } from './report.ts';
+import { type RunRecord, fmt, median, variantLabel } from './report.ts';
 
 export interface Bar {
   /** Under the bar when a group holds several (p50, p99); empty for one bar per group. */
@@ -27,6 +27,7 @@ export interface Panel {
 const THROUGHPUT: Record<string, { title: string; pick: (r: Record<string, unknown>) => number }> = {
   fanout: { title: 'fan-out: deliveries/s at saturation', pick: (r) => r.deliveriesPerSec as number },
   'fanout-steady': { title: 'fan-out at a fixed rate: deliveries/s', pick: (r) => r.deliveriesPerSec as number },
+  v2: { title: 'V2 fan-out: deliveries/s at saturation', pick: (r) => r.deliveriesPerSec as number },
   http: { title: 'HTTP: signed publishes/s', pick: (r) => r.publishesPerSec as number },
   'many-channels': { title: 'many channels: deliveries/s', pick: (r) => r.deliveriesPerSec as number },
   'churn-private': { title: 'private subscribe+unsubscribe pairs/s', pick: (r) => r.pairsPerSec as number },
@@ -68,7 +69,8 @@ export function chartPanels(records: readonly RunRecord[], targets: readonly str
     }
     for (const variant of variants) {
       const rs = own.filter((r) => r.variant === variant);
-      const suffix = variant ? ` (${variant})` : '';
+      const label = variantLabel(scenario, variant);
+      const suffix = label ? ` (${label})` : '';
       const perTarget = (pick: (r: Record<string, unknown>) => number) =>
         targets
           .map((t) => ({ label: t, bars: [{ label: '', values: values(rs.filter((r) => r.target === t), pick), color: colorOf(t, targets) }] }))

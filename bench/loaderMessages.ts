@@ -20,6 +20,8 @@ export type SubscriberCommand =
       /** Fraction (0..1) of the subscribers, spread evenly over the indexes, that speak Protocol V2. */
       v2Share: number;
       marker: string;
+      /** The V2 subscribers subscribe with `filter` and count frames carrying `marker` instead of the one above. */
+      v2Filter?: { filter: object; marker: string };
       /** Handshakes in flight at once in this process. */
       concurrency: number;
       client: SubscriberClientKind;

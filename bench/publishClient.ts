@@ -166,9 +166,13 @@ export class PublishClient {
   }
 }
 
-/** A JSON publish body for `channel` whose frame carries `marker` (the event name) and `padding` bytes of data. */
-export function publishBody(channel: string, marker: string, padding: number): string {
-  return JSON.stringify({ name: marker, channel, data: JSON.stringify({ pad: 'x'.repeat(padding) }) });
+/**
+ * A JSON publish body for `channel` whose frame carries `marker` (the event name) and `padding` bytes of
+ * data; `tags` (Protocol V2, for subscription filters) only when given.
+ */
+export function publishBody(channel: string, marker: string, padding: number, tags?: Readonly<Record<string, string>>): string {
+  const data = JSON.stringify({ pad: 'x'.repeat(padding) });
+  return JSON.stringify(tags === undefined ? { name: marker, channel, data } : { name: marker, channel, data, tags });
 }
 
 /** A batch_events body of one event (marker as its name, `padding` bytes of data) per channel given. */

@@ -5,7 +5,7 @@
 import { RawSocket } from './rawSocket.ts';
 import { IDLE, type OpenSubscriber, PONG, SUBSCRIBE_TIMEOUT_MS, controlEvent, subscribeFrame } from './subscriberClient.ts';
 
-export const openRawSubscriber: OpenSubscriber = (url, channel, protocol, marker, counts) =>
+export const openRawSubscriber: OpenSubscriber = (url, channel, protocol, marker, counts, filter) =>
   new Promise((resolve, reject) => {
     let subscribed = false;
 
@@ -30,7 +30,7 @@ export const openRawSubscriber: OpenSubscriber = (url, channel, protocol, marker
       switch (controlEvent(m.event)) {
         case 'connection_established':
           // No channel: an idle connection, done once the server has accepted it.
-          return channel === IDLE ? ready() : socket.send(subscribeFrame(channel, protocol));
+          return channel === IDLE ? ready() : socket.send(subscribeFrame(channel, protocol, filter));
         case 'subscription_succeeded':
           return ready();
         case 'error':

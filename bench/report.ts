@@ -1,8 +1,8 @@
 // Turns run results into medians and markdown tables: ratios against soketi and bare uWS, for scenario
-// variants (fan-out with a share of V2 subscribers) the ratio to the plain scenario, for the latency phases
-// and connection counts one row per phase or count, for multi-host the hosts sharing Redis against the one
-// host, for a worker sweep each scenario's figures against sockudo-ts's worker count; and the caption saying
-// what was measured on (machine, Node, uWS builds, worker counts).
+// variants (fan-out with a share of V2 subscribers, the v2 scenario's V2 runs) the ratio to the plain one
+// (V1-only), for the latency phases and connection counts one row per phase or count, for multi-host the
+// hosts sharing Redis against the one host, for a worker sweep each scenario's figures against sockudo-ts's
+// worker count; and the caption saying what was measured on (machine, Node, uWS builds, worker counts).
 import type { MachineInfo } from './machine.ts';
 
 export function median(values: readonly number[]): number {
@@ -30,6 +30,12 @@ export interface Metric {
   ratio: boolean;
 }
 
+/** Deliveries counted against publishes × subscribers: below 1, some never arrived (or failed a filtered subscriber's check). */
+function deliveredShare(r: Record<string, unknown>): number {
+  const expected = r.expectedDeliveries as number;
+  return expected > 0 ? (r.deliveries as number) / expected : Number.NaN;
+}
+
 export const METRICS: Metric[] = [
   { scenario: 'fanout', label: 'deliveries/s at saturation', pick: (r) => r.deliveriesPerSec as number, ratio: true },
   { scenario: 'fanout', label: 'publishes/s accepted during fan-out', pick: (r) => r.publishesPerSec as number, ratio: true },
@@ -38,6 +44,14 @@ export const METRICS: Metric[] = [
   { scenario: 'fanout', label: 'server CPU share in kernel', pick: (r) => r.serverKernelShare as number, ratio: false },
   { scenario: 'fanout', label: 'loader cores busy', pick: (r) => r.loaderCores as number, ratio: false },
   { scenario: 'fanout', label: 'other cores busy (not server, not loader)', pick: (r) => r.otherCores as number, ratio: false },
+  { scenario: 'v2', label: 'deliveries/s at saturation', pick: (r) => r.deliveriesPerSec as number, ratio: true },
+  { scenario: 'v2', label: 'publishes/s accepted during fan-out', pick: (r) => r.publishesPerSec as number, ratio: true },
+  { scenario: 'v2', label: 'server CPU µs per delivery', pick: (r) => r.serverCpuUsPerDelivery as number, ratio: true },
+  { scenario: 'v2', label: 'deliveries / expected (1 = every publish reached every subscriber)', pick: deliveredShare, ratio: false },
+  { scenario: 'v2', label: 'server cores busy', pick: (r) => r.serverCores as number, ratio: false },
+  { scenario: 'v2', label: 'server CPU share in kernel', pick: (r) => r.serverKernelShare as number, ratio: false },
+  { scenario: 'v2', label: 'loader cores busy', pick: (r) => r.loaderCores as number, ratio: false },
+  { scenario: 'v2', label: 'other cores busy (not server, not loader)', pick: (r) => r.otherCores as number, ratio: false },
   { scenario: 'fanout-steady', label: 'deliveries/s (fixed publish rate)', pick: (r) => r.deliveriesPerSec as number, ratio: false },
   { scenario: 'fanout-steady', label: 'server CPU µs per delivery', pick: (r) => r.serverCpuUsPerDelivery as number, ratio: true },
   { scenario: 'fanout-steady', label: 'server cores busy', pick: (r) => r.serverCores as number, ratio: false },
@@ -106,6 +120,20 @@ export const MULTI_HOST_METRICS: Metric[] = [
   { scenario: 'multi-host', label: 'other cores busy', pick: (r) => r.otherCores as number, ratio: false },
 ];
 
+/** What the plain variant ('') of a scenario is, where it is not the scenario as is. */
+const PLAIN_VARIANT: Record<string, string> = { v2: 'V1 only' };
+
+/** A variant's name in tables and charts: its label, or what the scenario's plain run is ('' if the scenario as is). */
+export function variantLabel(scenario: string, variant: string): string {
+  return variant || (PLAIN_VARIANT[scenario] ?? '');
+}
+
+/** A scenario and variant as table rows name them: "fanout", "fanout (50 % V2)", "v2 (V1 only)". */
+export function scenarioLabel(scenario: string, variant: string): string {
+  const v = variantLabel(scenario, variant);
+  return v ? `${scenario} (${v})` : scenario;
+}
+
 export interface RunRecord {
   /** The target's label: its name, with the worker count in a sweep ("sockudo-ts (1 worker)"). */
   target: string;
@@ -146,7 +174,7 @@ export function markdownTable(records: readonly RunRecord[], targets: readonly s
         if (values.length > 0) medians.set(t, median(values));
         return cell(values);
       });
-      const row = [variant ? `${m.scenario} (${variant})` : m.scenario, m.label, ...cells];
+      const row = [scenarioLabel(m.scenario, variant), m.label, ...cells];
       for (const t of against) {
         const ours = medians.get('sockudo-ts');
         const theirs = medians.get(t);
@@ -171,7 +199,7 @@ export function variantTable(records: readonly RunRecord[], targets: readonly st
         const other = valuesOf(records, t, m, variant);
         if (plain.length === 0 || other.length === 0) continue;
         const ratio = median(plain) !== 0 ? `${(median(other) / median(plain)).toFixed(2)}×` : '';
-        lines.push(`| ${m.scenario} (${variant}) | ${m.label} | ${t} | ${cell(plain)} | ${cell(other)} | ${ratio} |`);
+        lines.push(`| ${scenarioLabel(m.scenario, variant)} | ${m.label} | ${t} | ${cell(plain)} | ${cell(other)} | ${ratio} |`);
       }
     }
   }
@@ -215,7 +243,7 @@ export function workersTable(records: readonly RunRecord[]): string {
       for (const w of counts) {
         const headline = median(of(metrics[0], w));
         const ratio = Number.isFinite(first) && first !== 0 && Number.isFinite(headline) ? `${(headline / first).toFixed(2)}×` : '';
-        lines.push(`| ${variant ? `${scenario} (${variant})` : scenario} | ${w} | ${metrics.map((m) => cell(of(m, w))).join(' | ')} | ${ratio} |`);
+        lines.push(`| ${scenarioLabel(scenario, variant)} | ${w} | ${metrics.map((m) => cell(of(m, w))).join(' | ')} | ${ratio} |`);
       }
     }
     tables.push(lines.join('\n'));

@@ -6,6 +6,7 @@
 //   node --import tsx bench/run.ts --compare [--runs 3] [--target sockudo-ts,soketi,bare]
 //   node --import tsx bench/run.ts --scenario fanout --target sockudo-ts --runs 3 [--subscribers 5000] [--duration 10]
 //   node --import tsx bench/run.ts --compare --scenario fanout --v2-share 0,0.5   (V1-only and mixed V1+V2 fan-out)
+//   node --import tsx bench/run.ts --scenario v2 --target sockudo-ts   (V1-only, all-V2, all-V2 filtered fan-out)
 //   node --import tsx bench/run.ts --compare --scenario latency [--latency-phases 0:50,5000:10,5000:50]
 //   node --import tsx bench/run.ts --scenario multi-host --target sockudo-ts   (3 hosts + Redis against 1 host)
 //   node --import tsx bench/run.ts --compare --scenario connect [--connections 10000,18000]   (accept rate, RSS per idle connection)
@@ -41,13 +42,14 @@ import {
   urlTarget,
 } from './targets.ts';
 
-const SCENARIOS = ['fanout', 'fanout-steady', 'fanout-latency', 'http', 'many-channels', 'churn-private', 'churn-presence', 'connect', 'multi-host'] as const;
+const SCENARIOS = ['fanout', 'fanout-steady', 'fanout-latency', 'http', 'many-channels', 'churn-private', 'churn-presence', 'connect', 'multi-host', 'v2'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 /**
- * What --compare runs without --scenario: everything but multi-host (which needs redis-server) and connect
- * (which restarts the servers before every run and holds up to ~20k sockets).
+ * What --compare runs without --scenario: everything but multi-host (which needs redis-server), connect
+ * (which restarts the servers before every run and holds up to ~20k sockets) and v2 (sockudo-ts against
+ * itself: nothing to compare with the peers).
  */
-const DEFAULT_SCENARIOS = SCENARIOS.filter((s) => s !== 'multi-host' && s !== 'connect');
+const DEFAULT_SCENARIOS = SCENARIOS.filter((s) => s !== 'multi-host' && s !== 'connect' && s !== 'v2');
 /** Names accepted by --scenario that stand for other scenarios. */
 const ALIASES: Record<string, readonly Scenario[]> = { churn: ['churn-private', 'churn-presence'], latency: ['fanout-latency'] };
 /** The hosts of multi-host listen on these ports and the next ones (metrics on METRICS_PORT + i). */
@@ -73,6 +75,7 @@ const { values: a } = parseArgs({
     'fanout-http-connections': { type: 'string', default: '4' },
     'http-connections': { type: 'string', default: '64' },
     'v2-share': { type: 'string', default: '0' },
+    'v2-filter': { type: 'boolean', default: false },
     channels: { type: 'string', default: '2000' },
     'channel-subscribers': { type: 'string', default: '2' },
     batch: { type: 'string', default: '10' },
@@ -117,7 +120,7 @@ function usage(message?: string): never {
   process.stderr.write(
     'usage: node --import tsx bench/run.ts (--compare | --scenario SCENARIOS (--target sockudo-ts|soketi|bare | --target-url URL))\n' +
       '       [--runs 3] [--subscribers 5000] [--duration 10] [--warmup 2] [--window 64] [--steady-rate 10]\n' +
-      '       [--v2-share 0[,0.5]] [--http-connections 64] [--fanout-http-connections 4]\n' +
+      '       [--v2-share 0[,0.5]] [--v2-filter] [--http-connections 64] [--fanout-http-connections 4]\n' +
       '       [--channels 2000] [--channel-subscribers 2] [--batch 10] [--many-http-connections 16]\n' +
       '       [--churn-sockets 200] [--loader-processes 2] [--client raw|ws] [--noisy-retries 0] [--noisy-cores 0.25]\n' +
       '       [--latency-phases 0:50,5000:10,5000:50] [--latency-probes 10]\n' +
@@ -138,7 +141,9 @@ function usage(message?: string): never {
       '--latency-phases: bulk subscribers:publishes per second, one phase each (0 = the probes alone).\n' +
       'multi-host starts its own redis-server and hosts (ports 6211...) and compares them with the sockudo-ts\n' +
       'target (one host, --workers workers, no Redis), which must be among the targets. --v2-share (fraction of\n' +
-      'fan-out subscribers on Protocol V2, one run per value) applies to sockudo-ts only. --noisy-retries N repeats,\n' +
+      'fan-out subscribers on Protocol V2, one run per value) applies to sockudo-ts only; with --v2-filter the\n' +
+      'publishes carry a tag and the V2 subscribers filter on it (every publish matches). v2 (sockudo-ts only) is\n' +
+      'fanout three times per round: V1-only, all V2, all V2 with that filter. --noisy-retries N repeats,\n' +
       'up to N times, a run during which other processes kept more than --noisy-cores cores busy; the table keeps\n' +
       'the quietest attempt, the JSON lines keep them all.\n',
   );
@@ -183,6 +188,7 @@ const loaderProcesses = positive('loader-processes', a['loader-processes']);
 const [client] = list<SubscriberClientKind>(a.client, ['raw', 'ws'], ['raw'], 'client');
 const v2Shares = [...new Set(a['v2-share'].split(',').map((v) => Number(v.trim())))];
 for (const v of v2Shares) if (!Number.isFinite(v) || v < 0 || v > 1) usage('--v2-share takes fractions between 0 and 1');
+if (a['v2-filter'] && !v2Shares.some((v) => v > 0) && !scenarios.includes('v2')) usage('--v2-filter filters the V2 subscribers: give a --v2-share above 0');
 const fanout = {
   subscribers,
   loaderProcesses,
@@ -194,6 +200,7 @@ const fanout = {
   httpConnections: positive('fanout-http-connections', a['fanout-http-connections']),
   padding: positive('padding', a.padding, true),
   v2Share: 0,
+  v2Filter: false,
 };
 /** The same fan-out at a fixed publish rate every target sustains: CPU per delivery at equal load. */
 const steady = { ...fanout, rate: positive('steady-rate', a['steady-rate']) };
@@ -318,18 +325,30 @@ const plans: { spec: TargetSpec; label: string }[] = targets.flatMap((name) => {
 
 interface Variant {
   v2Share: number;
+  /** V2 subscribers filter on a tag every publish carries (bench/v2Filter.ts). */
+  v2Filter: boolean;
   /** Connections to open (the connect scenario). */
   connections: number;
   variant: string;
 }
 
-/** The runs one round holds for a target: fan-out once per V2 share it speaks, connect once per count, the rest once. */
+/** A fan-out variant with this V2 share (filtered or not), labelled as the tables show it ('' = V1-only). */
+function fanoutVariant(v2Share: number, v2Filter: boolean): Variant {
+  const filter = v2Filter && v2Share > 0;
+  return { v2Share, v2Filter: filter, connections: 0, variant: v2Share === 0 ? '' : `${Math.round(v2Share * 100)} % V2${filter ? ', filtered' : ''}` };
+}
+
+/**
+ * The runs one round holds for a target: fan-out once per V2 share it speaks, v2 its three variants (none
+ * for a server without Protocol V2), connect once per count, the rest once.
+ */
 function variants(scenario: Scenario, target: RunningTarget['name']): Variant[] {
-  if (scenario === 'connect') return connectLevels.map((connections) => ({ v2Share: 0, connections, variant: `${connections.toLocaleString('en')} connections` }));
-  if (scenario !== 'fanout' && scenario !== 'fanout-steady') return [{ v2Share: 0, connections: 0, variant: '' }];
-  return v2Shares
-    .filter((v2Share) => v2Share === 0 || target === 'sockudo-ts')
-    .map((v2Share) => ({ v2Share, connections: 0, variant: v2Share === 0 ? '' : `${Math.round(v2Share * 100)} % V2` }));
+  if (scenario === 'connect') {
+    return connectLevels.map((connections) => ({ v2Share: 0, v2Filter: false, connections, variant: `${connections.toLocaleString('en')} connections` }));
+  }
+  if (scenario === 'v2') return target === 'sockudo-ts' ? [fanoutVariant(0, false), fanoutVariant(1, false), fanoutVariant(1, true)] : [];
+  if (scenario !== 'fanout' && scenario !== 'fanout-steady') return [{ v2Share: 0, v2Filter: false, connections: 0, variant: '' }];
+  return v2Shares.filter((v2Share) => v2Share === 0 || target === 'sockudo-ts').map((v2Share) => fanoutVariant(v2Share, a['v2-filter']));
 }
 
 /** One measured result; a run may give several (one per latency phase), each with its own variant label. */
@@ -340,16 +359,21 @@ interface Part {
 
 /** Runs one scenario against `running[index]` (connect first restarts it, so its process starts empty). */
 async function runScenario(scenario: Exclude<Scenario, 'multi-host'>, index: number, v: Variant): Promise<Part[]> {
-  const v2Share = v.v2Share;
+  const { v2Share, v2Filter } = v;
   const t = scenario === 'connect' ? await restart(index) : running[index];
   used.add(t);
   switch (scenario) {
     case 'connect':
       return [{ result: await runConnect(t, { ...connect, connections: v.connections, freshProcess: t.spec !== undefined }) }];
     case 'fanout':
-      return [{ result: await runFanout(t, { ...fanout, v2Share }) }];
+      return [{ result: await runFanout(t, { ...fanout, v2Share, v2Filter }) }];
     case 'fanout-steady':
-      return [{ result: await runFanout(t, { ...steady, v2Share }) }];
+      return [{ result: await runFanout(t, { ...steady, v2Share, v2Filter }) }];
+    case 'v2': {
+      // The same fan-out, its JSON line named after the scenario it ran in.
+      const result = { ...(await runFanout(t, { ...fanout, v2Share, v2Filter })), scenario: 'v2' };
+      return [{ result }];
+    }
     case 'fanout-latency':
       return (await runLatency(t, latency)).map((result) => ({ variant: result.phase, result }));
     case 'http':
@@ -409,6 +433,7 @@ emit({
   workers: workerCounts,
   ...(scenarios.includes('multi-host') ? { multiHost: { ...multi, warmupRuns: multiWarmupRuns } } : {}),
   v2Shares,
+  v2Filter: a['v2-filter'],
   scenarios,
   noisy: { cores: noisyCores, retries: noisyRetries },
   runs,
@@ -416,6 +441,9 @@ emit({
 });
 if (v2Shares.some((v) => v > 0) && (targets.some((t) => t !== 'sockudo-ts') || a['target-url'] !== undefined)) {
   emit({ type: 'note', note: 'only sockudo-ts speaks Protocol V2: --v2-share > 0 fan-out runs are skipped for the other targets' });
+}
+if (scenarios.includes('v2') && (targets.some((t) => t !== 'sockudo-ts') || a['target-url'] !== undefined)) {
+  emit({ type: 'note', note: 'only sockudo-ts speaks Protocol V2: the v2 scenario is skipped for the other targets' });
 }
 if (scenarios.some((s) => s.startsWith('churn')) && targets.includes('bare')) {
   emit({ type: 'note', note: 'the bare server answers subscriptions without checking auth and keeps no presence state' });

@@ -21,13 +21,24 @@ export type ProtocolVersion = 1 | 2;
 /** The channel of an idle connection: it subscribes to nothing and counts as ready at connection_established. */
 export const IDLE = '';
 
-/** Resolves once the server confirmed the subscription (or, for IDLE, the connection); rejects with the reason it could not. */
-export type OpenSubscriber = (url: string, channel: string, protocol: ProtocolVersion, marker: Buffer, counts: SubscriberCounts) => Promise<Subscriber>;
+/**
+ * Resolves once the server confirmed the subscription (or, for IDLE, the connection); rejects with the reason
+ * it could not. `filter` (V2 only) goes into the subscribe's data as is.
+ */
+export type OpenSubscriber = (
+  url: string,
+  channel: string,
+  protocol: ProtocolVersion,
+  marker: Buffer,
+  counts: SubscriberCounts,
+  filter?: object,
+) => Promise<Subscriber>;
 
 export const SUBSCRIBE_TIMEOUT_MS = 20_000;
 
-export function subscribeFrame(channel: string, protocol: ProtocolVersion = 1): string {
-  return JSON.stringify({ event: protocol === 2 ? 'sockudo:subscribe' : 'pusher:subscribe', data: { channel } });
+export function subscribeFrame(channel: string, protocol: ProtocolVersion = 1, filter?: object): string {
+  const data = filter === undefined ? { channel } : { channel, filter };
+  return JSON.stringify({ event: protocol === 2 ? 'sockudo:subscribe' : 'pusher:subscribe', data });
 }
 
 /** The pong answering an app-level ping (V1 only: V2 servers ping natively). */

@@ -22,6 +22,7 @@ function isV2Subscriber(index: number, share: number): boolean {
 async function connect(c: Extract<SubscriberCommand, { type: 'connect' }>): Promise<void> {
   const open: OpenSubscriber = c.client === 'ws' ? openWsSubscriber : openRawSubscriber;
   const marker = Buffer.from(c.marker);
+  const v2Marker = c.v2Filter ? Buffer.from(c.v2Filter.marker) : marker;
   const before = subscribers.length;
   let next = 0;
   let failed = 0;
@@ -35,7 +36,9 @@ async function connect(c: Extract<SubscriberCommand, { type: 'connect' }>): Prom
       const v2 = isV2Subscriber(index, c.v2Share);
       const host = c.hosts ? c.hosts[Math.floor(index / Math.max(1, c.channels)) % c.hosts.length] : c;
       try {
-        subscribers.push(await open(v2 ? host.v2Url : host.url, channel, v2 ? 2 : 1, marker, counts));
+        subscribers.push(
+          await (v2 ? open(host.v2Url, channel, 2, v2Marker, counts, c.v2Filter?.filter) : open(host.url, channel, 1, marker, counts)),
+        );
         if (v2) v2Subscribed++;
       } catch (err) {
         failed++;

@@ -21,6 +21,8 @@ export interface FleetOptions {
   /** Fraction of the subscribers speaking Protocol V2 (interleaved with the V1 ones). */
   v2Share: number;
   marker: string;
+  /** The V2 subscribers subscribe with this filter and count frames carrying its marker (bench/v2Filter.ts). */
+  v2Filter?: { filter: object; marker: string };
   client: SubscriberClientKind;
   /** Handshakes in flight per process. */
   concurrency?: number;
@@ -134,6 +136,7 @@ export class SubscriberFleet {
                   channels: o.channels,
                   v2Share: o.v2Share,
                   marker: o.marker,
+                  v2Filter: o.v2Filter,
                   concurrency: o.concurrency ?? 64,
                   client: o.client,
                   hosts: o.hosts,

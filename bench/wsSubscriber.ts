@@ -3,7 +3,7 @@ import WebSocket from 'ws';
 import { loopbackHost } from './loopback.ts';
 import { IDLE, type OpenSubscriber, PONG, SUBSCRIBE_TIMEOUT_MS, controlEvent, subscribeFrame } from './subscriberClient.ts';
 
-export const openWsSubscriber: OpenSubscriber = (url, channel, protocol, marker, counts) =>
+export const openWsSubscriber: OpenSubscriber = (url, channel, protocol, marker, counts, filter) =>
   new Promise((resolve, reject) => {
     let subscribed = false;
     loopbackHost(url); // throws (rejecting) for a host that is not loopback
@@ -31,7 +31,7 @@ export const openWsSubscriber: OpenSubscriber = (url, channel, protocol, marker,
       switch (controlEvent(m.event)) {
         case 'connection_established':
           // No channel: an idle connection, done once the server has accepted it.
-          return channel === IDLE ? ready() : ws.send(subscribeFrame(channel, protocol));
+          return channel === IDLE ? ready() : ws.send(subscribeFrame(channel, protocol, filter));
         case 'subscription_succeeded':
           return ready();
         case 'error':

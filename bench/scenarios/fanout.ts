@@ -1,10 +1,12 @@
-// Fan-out: one public channel, N subscribers (optionally a share of them on Protocol V2), signed HTTP
-// publishes. Reports deliveries per second counted by the subscribers, with the clock stopped only once
-// every accepted publish has reached every subscriber. The closed loop is shared with many-channels.
+// Fan-out: one public channel, N subscribers (optionally a share of them on Protocol V2, optionally
+// filtering on a tag every publish carries), signed HTTP publishes. Reports deliveries per second counted
+// by the subscribers, with the clock stopped only once every accepted publish has reached every
+// subscriber. The closed loop is shared with many-channels.
 import type { SubscriberClientKind } from '../loaderMessages.ts';
 import { PublishClient, publishBody } from '../publishClient.ts';
 import { SubscriberFleet } from '../subscribers.ts';
 import { type Endpoint, type RunningTarget, serverPids, sleep } from '../targets.ts';
+import { V2_FILTER, V2_FILTER_MARKER, V2_FILTER_TAGS } from '../v2Filter.ts';
 import { MeasureWindow, type WindowCpu } from '../window.ts';
 
 export interface FanoutOptions extends ClosedLoopOptions {
@@ -15,6 +17,8 @@ export interface FanoutOptions extends ClosedLoopOptions {
   padding: number;
   /** Fraction of the subscribers that connect with `?protocol=2` and subscribe with `sockudo:subscribe`. */
   v2Share: number;
+  /** Publishes carry a tag and the V2 subscribers subscribe with a filter it matches (bench/v2Filter.ts). */
+  v2Filter: boolean;
 }
 
 export interface ClosedLoopOptions {
@@ -46,6 +50,7 @@ export interface FanoutResult extends ClosedLoopResult {
   client: SubscriberClientKind;
   subscribers: number;
   v2Share: number;
+  v2Filter: boolean;
   v2Subscribers: number;
   connectSeconds: number;
   connectFailures: number;
@@ -71,9 +76,10 @@ export async function runFanout(target: RunningTarget, o: FanoutOptions): Promis
     channels: 0,
     v2Share: o.v2Share,
     marker: MARKER,
+    v2Filter: o.v2Filter ? { filter: V2_FILTER, marker: V2_FILTER_MARKER } : undefined,
     client: o.client,
   });
-  const body = publishBody(CHANNEL, MARKER, o.padding);
+  const body = publishBody(CHANNEL, MARKER, o.padding, o.v2Filter ? V2_FILTER_TAGS : undefined);
   const client = new PublishClient(target.endpoint.httpOrigin, o.httpConnections, body, 'events', target.endpoint.app);
   try {
     const subs = fleet.subscribed;
@@ -84,6 +90,7 @@ export async function runFanout(target: RunningTarget, o: FanoutOptions): Promis
       client: o.client,
       subscribers: subs,
       v2Share: o.v2Share,
+      v2Filter: o.v2Filter,
       v2Subscribers: fleet.v2Subscribed,
       connectSeconds: fleet.connectSeconds,
       connectFailures: fleet.failed,
