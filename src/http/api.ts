@@ -14,6 +14,7 @@ import type { IdempotencyStore } from '../idempotency/store.ts';
 import { channelInfo, listChannels, presenceUsers, publishInfo } from './queries.ts';
 import type { PushService } from '../push/pushService.ts';
 import { handlePush } from './pushApi.ts';
+import { parseRoute } from './route.ts';
 
 export interface ApiResponse {
   status: number;
@@ -34,26 +35,9 @@ export interface ApiDeps {
   now?: () => number;
 }
 
-interface Route {
-  appId: string;
-  /** Path segments after /apps/{appId}/, decoded. */
-  rest: string[];
-}
-
-/** Splits /apps/{appId}/... into decoded segments; a trailing slash is ignored. */
-function parseRoute(path: string): Route | null {
-  const parts = path.replace(/\/+$/, '').split('/');
-  if (parts.length < 4 || parts[0] !== '' || parts[1] !== 'apps') return null;
-  try {
-    const [appId, ...rest] = parts.slice(2).map(decodeURIComponent);
-    return appId ? { appId, rest } : null;
-  } catch {
-    throw new HttpError('invalidInput', 'Malformed percent-encoding in the path');
-  }
-}
-
 export class Api {
   private readonly appsByKey: Map<string, AppConfig>;
+  private readonly appsById: Map<string, AppConfig>;
   private readonly appIndex: Map<string, number>;
   private readonly idempotent: IdempotentPublisher;
   /** Per-app request budgets (only for apps with max_api_requests_per_second). */
@@ -61,6 +45,7 @@ export class Api {
 
   constructor(private readonly deps: ApiDeps) {
     this.appsByKey = new Map(deps.config.apps.map((a) => [a.key, a]));
+    this.appsById = new Map(deps.config.apps.map((a) => [a.id, a]));
     this.appIndex = new Map(deps.config.apps.map((a, i) => [a.id, i]));
     this.idempotent = new IdempotentPublisher(deps.idempotency, deps.metrics);
     for (const a of deps.config.apps) {
@@ -87,6 +72,9 @@ export class Api {
 
   private authenticate(req: HttpRequestMessage, routeAppId: string): { app: AppConfig; params: Map<string, string> } {
     const params = parseQuery(req.query);
+    // The worker that read the request checked its signature already (worker/apiPrecheck.ts).
+    const verified = req.verifiedAppId === routeAppId ? this.appsById.get(routeAppId) : undefined;
+    if (verified) return { app: verified, params };
     if (!params.has('auth_key') && !params.has('auth_signature')) {
       const app = this.deps.config.apps.find((a) => a.id === routeAppId);
       // Development mode only: the default app accepts the guide's unsigned curl. Never in production.

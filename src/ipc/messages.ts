@@ -59,6 +59,8 @@ export interface HttpRequestMessage {
   idempotencyKey: string;
   body: string;
   remoteAddress: string;
+  /** Set when the worker found the request correctly signed for this app (worker/apiPrecheck.ts). */
+  verifiedAppId?: string;
   /** Push routes only: x-sockudo-push-capability, the device identity token, and the rotate flag. */
   push?: { capability: string; identityToken: string; rotate: boolean };
 }

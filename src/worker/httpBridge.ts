@@ -7,6 +7,7 @@ import { healthResponse } from '../http/health.ts';
 import type { HttpRequestMessage, PrimaryToWorker } from '../ipc/messages.ts';
 import type { Logger } from '../log.ts';
 import type { HttpResponse, TemplatedApp } from '../transport/uws.ts';
+import { ApiPrecheck } from './apiPrecheck.ts';
 
 interface Pending {
   res: HttpResponse;
@@ -26,10 +27,13 @@ const decoder = new TextDecoder();
 export class HttpBridge {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
+  private readonly precheck: ApiPrecheck;
   /** Set by the primary while Redis is unreachable. */
   degraded = false;
 
-  constructor(private readonly deps: HttpBridgeDeps) {}
+  constructor(private readonly deps: HttpBridgeDeps) {
+    this.precheck = new ApiPrecheck(deps.config);
+  }
 
   get inFlight(): number {
     return this.pending.size;
@@ -89,7 +93,20 @@ export class HttpBridge {
       p.timer = setTimeout(() => this.timeout(requestId), this.deps.config.http_request_timeout * 1000);
       this.pending.set(requestId, p);
       const body = chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8');
-      this.deps.toPrimary({ type: 'http-request', requestId, method, path, query, contentType, idempotencyKey, body, remoteAddress, ...(push ? { push } : {}) });
+      const verifiedAppId = this.precheck.verifiedAppId(method, path, query, body);
+      this.deps.toPrimary({
+        type: 'http-request',
+        requestId,
+        method,
+        path,
+        query,
+        contentType,
+        idempotencyKey,
+        body,
+        remoteAddress,
+        ...(verifiedAppId === undefined ? {} : { verifiedAppId }),
+        ...(push ? { push } : {}),
+      });
     });
   }
 
