@@ -13,9 +13,10 @@
 //   node --import tsx bench/run.ts --scenario fanout --target sockudo-ts --workers 1,2   (a worker sweep)
 //   node --import tsx bench/run.ts --scenario http --target-url ws://127.0.0.1:6001 --app-id I --app-key K --app-secret S
 import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir, homedir } from 'node:os';
+import { availableParallelism, homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { resolveWorkerCount } from '../src/primary/workerCount.ts';
 import { chartPanels, chartSvg } from './chart.ts';
 import type { SubscriberClientKind } from './loaderMessages.ts';
 import { machineInfo, packageVersion } from './machine.ts';
@@ -99,7 +100,10 @@ const { values: a } = parseArgs({
     'settle-quiet': { type: 'string', default: '20' },
     'settle-seconds': { type: 'string', default: '90' },
     client: { type: 'string', default: 'raw' },
-    workers: { type: 'string', default: '2' },
+    // Both default to what each server runs with on this machine: sockudo-ts its own default (cores − 1),
+    // the bare server one thread per core.
+    workers: { type: 'string', default: String(resolveWorkerCount(0)) },
+    'bare-threads': { type: 'string', default: String(availableParallelism()) },
     'target-url': { type: 'string' },
     'http-url': { type: 'string' },
     'app-id': { type: 'string' },
@@ -127,15 +131,16 @@ function usage(message?: string): never {
       '       [--multi-hosts 3] [--multi-host-workers 1] [--multi-subscribers 900] [--multi-channels 100]\n' +
       '       [--multi-http-connections 16] [--multi-probe-channels 3] [--multi-probe-rate 30] [--multi-warmup-runs 1]\n' +
       '       [--connections 10000,18000] [--connect-concurrency 64] [--settle-quiet 20] [--settle-seconds 90]\n' +
-      '       [--workers 2 | --workers 1,2,...] [--padding 64] [--peers ~/peers] [--sockudo-dir DIR] [--out results.jsonl]\n' +
+      '       [--workers N | --workers 1,2,...] [--bare-threads N] [--padding 64] [--peers ~/peers] [--sockudo-dir DIR] [--out results.jsonl]\n' +
       '       [--target-url ws://127.0.0.1:PORT --app-id ID --app-key KEY --app-secret SECRET [--http-url http://127.0.0.1:PORT] [--target-pid PID]]\n' +
       `Scenarios: ${SCENARIOS.join(', ')} (churn = churn-private,churn-presence; latency = fanout-latency).\n` +
       'Lists are comma-separated; --compare defaults to every scenario but multi-host and connect, and every target.\n' +
       'connect: per --connections count, a fresh server (restarted before each run), N idle connections opened\n' +
       '(--connect-concurrency handshakes in flight per loader process); accept rate and marginal RSS per connection,\n' +
       'each RSS reading once it stayed within 1 % for --settle-quiet seconds (at most --settle-seconds).\n' +
-      '--workers with several counts runs sockudo-ts once per count (ports 6201...) and prints a table of the figures\n' +
-      'against the worker count; bare then runs with the highest count, soketi as always single-threaded.\n' +
+      '--workers: sockudo-ts uWS workers (default: its own default here, cores - 1); with several counts sockudo-ts runs\n' +
+      'once per count (ports 6201...) and a table of the figures against the worker count follows. --bare-threads:\n' +
+      'the bare server\'s threads (default: one per core). soketi is single-threaded.\n' +
       '--target-url measures a Pusher-compatible server already running on loopback (never started or stopped\n' +
       'here); its CPU and memory are read only with --target-pid. Without --target, it is the only target.\n' +
       '--latency-phases: bulk subscribers:publishes per second, one phase each (0 = the probes alone).\n' +
@@ -183,6 +188,7 @@ const workerCounts = [...new Set(a.workers.split(',').map((w) => Number(w.trim()
 for (const w of workerCounts) if (!Number.isInteger(w) || w < 1 || w > 64) usage('--workers takes worker counts from 1 to 64');
 if (workerCounts.length > MAX_SWEEP) usage(`--workers takes at most ${MAX_SWEEP} counts`);
 const sweep = workerCounts.length > 1;
+const bareThreads = positive('bare-threads', a['bare-threads']);
 if (sweep && !targets.includes('sockudo-ts')) usage('--workers with several counts sweeps sockudo-ts: add it to --target');
 const loaderProcesses = positive('loader-processes', a['loader-processes']);
 const [client] = list<SubscriberClientKind>(a.client, ['raw', 'ws'], ['raw'], 'client');
@@ -319,8 +325,7 @@ const plans: { spec: TargetSpec; label: string }[] = targets.flatMap((name) => {
       label: `sockudo-ts (${w} worker${w === 1 ? '' : 's'})`,
     }));
   }
-  // Outside a sweep there is one count; in a sweep bare gets the highest, as the most threads compared.
-  return [{ spec: targetSpec(name, a.peers, Math.max(...workerCounts), sockudoDir), label: name }];
+  return [{ spec: targetSpec(name, a.peers, name === 'bare' ? bareThreads : workerCounts[0], sockudoDir), label: name }];
 });
 
 interface Variant {

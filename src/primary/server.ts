@@ -1,6 +1,5 @@
 // The primary thread: starts the uWS workers and the metrics listener, answers API requests the workers
 // hand over, publishes, and runs the shutdown protocol. It never touches a socket.
-import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Server } from 'node:http';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
@@ -27,6 +26,7 @@ import { WebhookSender } from '../webhooks/webhookSender.ts';
 import { PushService } from '../push/pushService.ts';
 import { Hub } from './hub.ts';
 import { Publisher } from './publisher.ts';
+import { resolveWorkerCount } from './workerCount.ts';
 
 const WORKER_ENTRY = new URL('../../workers/ws-worker.mjs', import.meta.url);
 
@@ -70,7 +70,7 @@ function probePort(host: string, wanted: number): Promise<number> {
 
 export async function startServer(config: Config, log: Logger): Promise<ServerHandle> {
   uws(); // refuse to start here, with a clear error, if the native binary does not load
-  const workerCount = config.workers > 0 ? config.workers : availableParallelism();
+  const workerCount = resolveWorkerCount(config.workers);
   const connectionCounts = ConnectionQuota.allocate(config.apps.length);
   const metricCounters = WorkerCounters.allocate(workerCount, config.apps.length);
   const channelCountsBuffer = ChannelCounts.allocate(workerCount, config.max_channels_per_worker);

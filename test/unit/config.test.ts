@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/schema.ts';
+import { resolveWorkerCount } from '../../src/primary/workerCount.ts';
 
 /** Runs loadConfig and returns the ConfigError it must throw. */
 function configError(opts: Parameters<typeof loadConfig>[0]): ConfigError {
@@ -458,4 +459,13 @@ test('push settings from the environment (ours and Sockudo names) and a bad one 
   assert.equal(config.push.acceptance_rps, 7);
   assert.equal(config.push.apns.topic, 'com.example');
   assert.throws(() => loadConfig({ env: { SOCKUDO_PUSH_STORAGE_DRIVER: 'mysql' } }), /push\.storage\.driver \(from SOCKUDO_PUSH_STORAGE_DRIVER\)/);
+});
+
+describe('worker count', () => {
+  test('workers: 0 leaves a core to the primary thread, and never runs fewer than one worker', () => {
+    assert.equal(resolveWorkerCount(0, 1), 1);
+    assert.equal(resolveWorkerCount(0, 2), 1);
+    assert.equal(resolveWorkerCount(0, 8), 7);
+    assert.equal(resolveWorkerCount(3, 2), 3, 'a configured count is used as it is');
+  });
 });
