@@ -194,6 +194,7 @@ export class Hub {
   activeChannels(appId: string): Record<string, number> {
     const byType: Record<string, number> = {};
     for (const name of this.channels.channels(appId)) {
+      if (this.channels.subscriptionCount(appId, name) <= 0) continue; // empty, its slot not yet given back
       const t = channelType(name);
       byType[t] = (byType[t] ?? 0) + 1;
     }

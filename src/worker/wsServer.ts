@@ -279,6 +279,7 @@ export class WsServer {
    */
   private sweep(): void {
     const now = Date.now();
+    this.channels.sweep(now);
     const { config } = this.deps;
     const activityMs = config.activity_timeout * 1000;
     const pongMs = config.pong_timeout * 1000;
