@@ -76,7 +76,7 @@ export class Api {
     const verified = req.verifiedAppId === routeAppId ? this.appsById.get(routeAppId) : undefined;
     if (verified) return { app: verified, params };
     if (!params.has('auth_key') && !params.has('auth_signature')) {
-      const app = this.deps.config.apps.find((a) => a.id === routeAppId);
+      const app = this.appsById.get(routeAppId);
       // Development mode only: the default app accepts the guide's unsigned curl. Never in production.
       if (this.deps.config.mode === 'development' && app?.development_app) return { app, params };
       throw new HttpError('missingAuth');
