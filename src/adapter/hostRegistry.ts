@@ -20,15 +20,15 @@ export class HostRegistry {
     private readonly log: Logger,
   ) {}
 
-  start(): void {
-    const tick = () => {
+  /** Resolves after the first heartbeat, so other hosts' queries wait for this one before it takes traffic. */
+  async start(): Promise<void> {
+    const tick = () =>
       this.beat()
         .then(() => this.reapDead())
         .catch((err: Error) => this.log.debug({ err: err.message }, 'host heartbeat failed'));
-    };
-    tick();
     this.timer = setInterval(tick, BEAT_MS);
     this.timer.unref();
+    await tick();
   }
 
   async stop(): Promise<void> {

@@ -223,11 +223,12 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
     await push?.stop();
     throw new Error(`cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`);
   }
-  // Several hosts: position the stream reader before any worker listens, so a client that connects as
-  // soon as /ready answers cannot miss messages published meanwhile.
+  // Several hosts: position the stream reader, and be among the live hosts other hosts' queries wait for,
+  // before any worker listens: a client that connects as soon as /ready answers cannot miss messages
+  // published meanwhile, nor be left out of a count.
   if (cluster) {
     await cluster.start();
-    hosts?.start();
+    await hosts?.start();
   }
   try {
     for (let tries = 1; ; tries++) {
