@@ -13,6 +13,13 @@ export interface Subscription {
   wildcard: boolean;
 }
 
+/** A private or presence subscription's signature that was found valid for this socket. */
+export interface VerifiedAuth {
+  readonly channel: string;
+  readonly auth: string;
+  readonly channelData: string | undefined;
+}
+
 /** Shared, always empty: writing to one is a bug, so it throws instead of leaking into other sockets. */
 class EmptyMap<K, V> extends Map<K, V> {
   override set(): this {
@@ -82,6 +89,8 @@ export class SocketState {
   resumed = false;
   /** The IpQuota bucket this socket holds a place in, -1 when none. */
   ipBucket = -1;
+  /** The last channel auth this socket presented that checked out (see subscriptions.ts). */
+  verifiedAuth: VerifiedAuth | null = null;
 
   constructor(
     readonly socketId: string,

@@ -52,7 +52,13 @@ export function subscribe(core: WsServer, s: SocketState, data: unknown): void {
     const auth = d?.auth;
     if (typeof auth !== 'string' || auth === '') return core.sendError(s, 'authRequired');
     const channelData = presence && typeof d?.channel_data === 'string' ? d.channel_data : undefined;
-    if (!channelAuthValid(app.key, app.secret, s.socketId, channel, auth, channelData)) return core.sendError(s, 'unauthorized');
+    // The signature is a pure function of socket_id, channel, channel_data and the app secret, so the same
+    // auth for the same channel on the same socket (a leave and re-join) needs no second HMAC.
+    const last = s.verifiedAuth;
+    if (last === null || last.channel !== channel || last.auth !== auth || last.channelData !== channelData) {
+      if (!channelAuthValid(app.key, app.secret, s.socketId, channel, auth, channelData)) return core.sendError(s, 'unauthorized');
+      s.verifiedAuth = { channel, auth, channelData };
+    }
   }
   if (!presence) {
     join(core, s, channel, '{}', { filter, rewind });

@@ -120,6 +120,31 @@ describe('protocol V1', () => {
     c.close();
   });
 
+  test('a re-join with the remembered signature succeeds; anything else presented after it is still checked', async () => {
+    const sdk = new Pusher({ appId: 'app-id', key: 'app-key', secret: 'app-secret', host: '127.0.0.1' });
+    const c = await RawClient.open(server.port);
+    const good = sdk.authorizeChannel(c.socketId, 'private-r');
+    await c.request({ event: 'pusher:subscribe', data: { channel: 'private-r', auth: good.auth } }, succeeded('private-r'));
+    c.send({ event: 'pusher:unsubscribe', data: { channel: 'private-r' } });
+    await c.request({ event: 'pusher:subscribe', data: { channel: 'private-r', auth: good.auth } }, succeeded('private-r'));
+    // The same auth for another channel, and a tampered one for the same channel, are refused.
+    await c.request({ event: 'pusher:subscribe', data: { channel: 'private-s', auth: good.auth } }, isError(4009));
+    const tampered = `${good.auth.slice(0, -1)}${good.auth.endsWith('0') ? '1' : '0'}`;
+    await c.request({ event: 'pusher:subscribe', data: { channel: 'private-r', auth: tampered } }, isError(4009));
+    // Presence: the signature covers channel_data, so a changed member with the remembered auth is refused.
+    const member = JSON.stringify({ user_id: 'u1' });
+    const presence = sdk.authorizeChannel(c.socketId, 'presence-r', { user_id: 'u1' });
+    assert.equal(presence.channel_data, member);
+    const joined = (f: { event: string; channel?: string }) => f.event === 'pusher_internal:subscription_succeeded' && f.channel === 'presence-r';
+    await c.request({ event: 'pusher:subscribe', data: { channel: 'presence-r', auth: presence.auth, channel_data: member } }, joined);
+    c.send({ event: 'pusher:unsubscribe', data: { channel: 'presence-r' } });
+    const forged = JSON.stringify({ user_id: 'admin' });
+    await c.request({ event: 'pusher:subscribe', data: { channel: 'presence-r', auth: presence.auth, channel_data: forged } }, isError(4009));
+    await c.request({ event: 'pusher:subscribe', data: { channel: 'presence-r', auth: presence.auth, channel_data: member } }, joined);
+    assert.equal(c.closeCode, null);
+    c.close();
+  });
+
   test('subscriptions per socket are limited (4300)', async () => {
     const c = await RawClient.open(server.port, 'tiny-key');
     for (const ch of ['a', 'b', 'c']) await c.request({ event: 'pusher:subscribe', data: { channel: ch } }, succeeded(ch));
