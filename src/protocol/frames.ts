@@ -30,7 +30,15 @@ export function namedError(v: ProtocolVersion, name: WsErrorName, detail?: strin
 
 /** A channel event as delivered to subscribers; `data` must already be a string. */
 export function channelEvent(event: string, channel: string, data: string): string {
-  return `{"event":${JSON.stringify(event)},"channel":${JSON.stringify(channel)},"data":${JSON.stringify(data)}}`;
+  return `${channelEventHead(JSON.stringify(event), JSON.stringify(channel), JSON.stringify(data))}}`;
+}
+
+/**
+ * The unclosed start `{"event":…,"channel":…,"data":…` that a channel event's V1 and V2 frames share, from
+ * parts already JSON-encoded: a publisher encodes an event's name and data once for every channel and version.
+ */
+export function channelEventHead(eventJson: string, channelJson: string, dataJson: string): string {
+  return `{"event":${eventJson},"channel":${channelJson},"data":${dataJson}`;
 }
 
 // Constant frames, built once.
@@ -82,7 +90,12 @@ export interface V2Fields {
 
 /** A channel event for V2 subscribers: the V1 shape plus message_id, stream_id, serial, extras, tags. */
 export function channelEventV2(event: string, channel: string, data: unknown, f: V2Fields): string {
-  let s = `{"event":${JSON.stringify(event)},"channel":${JSON.stringify(channel)},"data":${JSON.stringify(data)}`;
+  return v2FrameFromHead(channelEventHead(JSON.stringify(event), JSON.stringify(channel), JSON.stringify(data)), f);
+}
+
+/** Closes a channelEventHead() with the V2-only fields. */
+export function v2FrameFromHead(head: string, f: V2Fields): string {
+  let s = head;
   if (f.userId !== undefined) s += `,"user_id":${JSON.stringify(f.userId)}`;
   if (f.messageId !== undefined) s += `,"message_id":${JSON.stringify(f.messageId)}`;
   if (f.streamId !== undefined) s += `,"stream_id":${JSON.stringify(f.streamId)},"serial":${f.serial}`;
