@@ -88,11 +88,11 @@ export class HttpBridge {
       if (p.aborted) return;
       size += chunk.byteLength;
       if (size > cap) return tooLarge();
-      chunks.push(Buffer.from(chunk.slice(0))); // uWS neuters the chunk after this callback
-      if (!isLast) return;
+      // uWS neuters the chunk after this callback: a body in one chunk is decoded straight from it, others copied.
+      if (!isLast) return void chunks.push(Buffer.from(chunk.slice(0)));
+      const body = chunks.length === 0 ? Buffer.from(chunk).toString('utf8') : Buffer.concat([...chunks, Buffer.from(chunk)]).toString('utf8');
       p.timer = setTimeout(() => this.timeout(requestId), this.deps.config.http_request_timeout * 1000);
       this.pending.set(requestId, p);
-      const body = chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8');
       const verifiedAppId = this.precheck.verifiedAppId(method, path, query, body);
       this.deps.toPrimary({
         type: 'http-request',

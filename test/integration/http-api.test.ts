@@ -1,6 +1,8 @@
 // The HTTP API through the real server: authentication, validation errors (JSON, right status, never a
 // 500), batch publishing, data pass-through, and the health endpoints.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { DEVELOPMENT_APP } from '../../src/config/schema.ts';
 import { RawClient, serverSdk } from '../helpers/clients.ts';
@@ -111,6 +113,29 @@ describe('HTTP API', () => {
     assert.equal(tooBig.body.code, 'limit_exceeded');
     const badItem = await post(`/apps/${app.id}/batch_events`, JSON.stringify({ batch: [batch[0], { name: 'x' }] }));
     assert.equal(badItem.status, 400);
+    c.close();
+  });
+
+  test('a body that arrives in two TCP segments, split inside a UTF-8 character, is read whole', async () => {
+    const c = await RawClient.open(server.port, app.key);
+    await c.request({ event: 'pusher:subscribe', data: { channel: 'split' } }, (f) => f.event.endsWith('subscription_succeeded'));
+    const data = `é€😀 ${'ü'.repeat(200)}`;
+    const body = Buffer.from(JSON.stringify({ name: 'u', channel: 'split', data }));
+    const url = new URL(signedUrl(base, { path: events, body: body.toString(), key: app.key, secret: app.secret }));
+    const cut = body.indexOf(Buffer.from('€')) + 1; // inside the 3-byte €
+    const socket = connect(server.port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.setNoDelay(true);
+    socket.write(`POST ${url.pathname}${url.search} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
+    socket.write(body.subarray(0, cut));
+    // A pause the server sees as the end of one read, so the body reaches it as two chunks.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    socket.write(body.subarray(cut));
+    const [answer] = (await once(socket, 'data')) as [Buffer];
+    socket.destroy();
+    assert.match(answer.toString(), /^HTTP\/1\.1 200 OK/);
+    const got = await c.next((f) => f.event === 'u');
+    assert.equal(got.data, data);
     c.close();
   });
 
