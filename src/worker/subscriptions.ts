@@ -14,6 +14,9 @@ import { parseRewind, sendRewind } from './recovery.ts';
 import { type SocketState, type Subscription, writableChannels, writablePendingPresence, writablePresence } from './socketState.ts';
 import type { WsServer } from './wsServer.ts';
 
+/** Longest presence channel_data a socket remembers with its last verified auth (characters). */
+const MAX_REMEMBERED_CHANNEL_DATA = 256;
+
 export function subscribe(core: WsServer, s: SocketState, data: unknown): void {
   const app = s.app as AppConfig;
   const d = dataObject(data);
@@ -57,7 +60,8 @@ export function subscribe(core: WsServer, s: SocketState, data: unknown): void {
     const last = s.verifiedAuth;
     if (last === null || last.channel !== channel || last.auth !== auth || last.channelData !== channelData) {
       if (!channelAuthValid(app.key, app.secret, s.socketId, channel, auth, channelData)) return core.sendError(s, 'unauthorized');
-      s.verifiedAuth = { channel, auth, channelData };
+      // Large member data is not kept alive per socket for this (idle sockets must stay small).
+      s.verifiedAuth = (channelData?.length ?? 0) <= MAX_REMEMBERED_CHANNEL_DATA ? { channel, auth, channelData } : null;
     }
   }
   if (!presence) {

@@ -141,6 +141,16 @@ describe('protocol V1', () => {
     const forged = JSON.stringify({ user_id: 'admin' });
     await c.request({ event: 'pusher:subscribe', data: { channel: 'presence-r', auth: presence.auth, channel_data: forged } }, isError(4009));
     await c.request({ event: 'pusher:subscribe', data: { channel: 'presence-r', auth: presence.auth, channel_data: member } }, joined);
+    // Member data too long to be remembered is checked on every join, and still accepted when valid.
+    const bigInfo = { user_id: 'u2', user_info: { bio: 'b'.repeat(400) } };
+    const big = sdk.authorizeChannel(c.socketId, 'presence-big', bigInfo);
+    const bigJoined = (f: { event: string; channel?: string }) => f.event === 'pusher_internal:subscription_succeeded' && f.channel === 'presence-big';
+    for (let i = 0; i < 2; i++) {
+      await c.request({ event: 'pusher:subscribe', data: { channel: 'presence-big', auth: big.auth, channel_data: big.channel_data } }, bigJoined);
+      c.send({ event: 'pusher:unsubscribe', data: { channel: 'presence-big' } });
+    }
+    const bigForged = JSON.stringify({ ...bigInfo, user_id: 'admin' });
+    await c.request({ event: 'pusher:subscribe', data: { channel: 'presence-big', auth: big.auth, channel_data: bigForged } }, isError(4009));
     assert.equal(c.closeCode, null);
     c.close();
   });
