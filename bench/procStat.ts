@@ -1,6 +1,6 @@
 // CPU time from /proc: a process's utime+stime (the kernel sums every thread of the process into
 // /proc/PID/stat) and the machine's busy/total jiffies from /proc/stat.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 
 /** Linux USER_HZ; 100 on every mainstream kernel (`getconf CLK_TCK`). */
 const TICKS_PER_SECOND = 100;
@@ -12,7 +12,24 @@ export interface ProcessCpu {
 
 /** CPU seconds in user and kernel mode, all threads, the process has used so far. */
 export function processCpu(pid: number): ProcessCpu {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return statCpu(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+}
+
+/** CPU seconds (user + system) of each thread of the process so far, by thread id; threads that ended are absent. */
+export function threadCpuSeconds(pid: number): Map<number, number> {
+  const byThread = new Map<number, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const { user, system } = statCpu(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
+      byThread.set(Number(tid), user + system);
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return byThread;
+}
+
+function statCpu(stat: string): ProcessCpu {
   // The command name (field 2) may hold spaces or parentheses; the fields after its last ')' are fixed.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return { user: Number(fields[11]) / TICKS_PER_SECOND, system: Number(fields[12]) / TICKS_PER_SECOND };

@@ -36,11 +36,21 @@ function deliveredShare(r: Record<string, unknown>): number {
   return expected > 0 ? (r.deliveries as number) / expected : Number.NaN;
 }
 
+/** The two busiest server threads (per-thread CPU from /proc/PID/task): which thread limits, or whether they take turns. */
+function threadRows(scenario: string): Metric[] {
+  const nth = (r: Record<string, unknown>, i: number) => (r.serverThreadCores as number[] | undefined)?.[i] ?? Number.NaN;
+  return [
+    { scenario, label: "server's busiest thread, cores", pick: (r) => nth(r, 0), ratio: false },
+    { scenario, label: "server's second-busiest thread, cores", pick: (r) => nth(r, 1), ratio: false },
+  ];
+}
+
 export const METRICS: Metric[] = [
   { scenario: 'fanout', label: 'deliveries/s at saturation', pick: (r) => r.deliveriesPerSec as number, ratio: true },
   { scenario: 'fanout', label: 'publishes/s accepted during fan-out', pick: (r) => r.publishesPerSec as number, ratio: true },
   { scenario: 'fanout', label: 'server CPU µs per delivery', pick: (r) => r.serverCpuUsPerDelivery as number, ratio: true },
   { scenario: 'fanout', label: 'server cores busy', pick: (r) => r.serverCores as number, ratio: false },
+  ...threadRows('fanout'),
   { scenario: 'fanout', label: 'server CPU share in kernel', pick: (r) => r.serverKernelShare as number, ratio: false },
   { scenario: 'fanout', label: 'loader cores busy', pick: (r) => r.loaderCores as number, ratio: false },
   { scenario: 'fanout', label: 'other cores busy (not server, not loader)', pick: (r) => r.otherCores as number, ratio: false },
@@ -49,18 +59,21 @@ export const METRICS: Metric[] = [
   { scenario: 'v2', label: 'server CPU µs per delivery', pick: (r) => r.serverCpuUsPerDelivery as number, ratio: true },
   { scenario: 'v2', label: 'deliveries / expected (1 = every publish reached every subscriber)', pick: deliveredShare, ratio: false },
   { scenario: 'v2', label: 'server cores busy', pick: (r) => r.serverCores as number, ratio: false },
+  ...threadRows('v2'),
   { scenario: 'v2', label: 'server CPU share in kernel', pick: (r) => r.serverKernelShare as number, ratio: false },
   { scenario: 'v2', label: 'loader cores busy', pick: (r) => r.loaderCores as number, ratio: false },
   { scenario: 'v2', label: 'other cores busy (not server, not loader)', pick: (r) => r.otherCores as number, ratio: false },
   { scenario: 'fanout-steady', label: 'deliveries/s (fixed publish rate)', pick: (r) => r.deliveriesPerSec as number, ratio: false },
   { scenario: 'fanout-steady', label: 'server CPU µs per delivery', pick: (r) => r.serverCpuUsPerDelivery as number, ratio: true },
   { scenario: 'fanout-steady', label: 'server cores busy', pick: (r) => r.serverCores as number, ratio: false },
+  ...threadRows('fanout-steady'),
   { scenario: 'fanout-steady', label: 'server CPU share in kernel', pick: (r) => r.serverKernelShare as number, ratio: false },
   { scenario: 'fanout-steady', label: 'loader cores busy', pick: (r) => r.loaderCores as number, ratio: false },
   { scenario: 'fanout-steady', label: 'other cores busy (not server, not loader)', pick: (r) => r.otherCores as number, ratio: false },
   { scenario: 'http', label: 'signed publishes/s (empty channel)', pick: (r) => r.publishesPerSec as number, ratio: true },
   { scenario: 'http', label: 'server CPU µs per publish', pick: (r) => r.serverCpuUsPerPublish as number, ratio: true },
   { scenario: 'http', label: 'server cores busy', pick: (r) => r.serverCores as number, ratio: false },
+  ...threadRows('http'),
   { scenario: 'http', label: 'server CPU share in kernel', pick: (r) => r.serverKernelShare as number, ratio: false },
   { scenario: 'http', label: 'loader cores busy', pick: (r) => r.loaderCores as number, ratio: false },
   { scenario: 'http', label: 'other cores busy (not server, not loader)', pick: (r) => r.otherCores as number, ratio: false },
@@ -69,6 +82,7 @@ export const METRICS: Metric[] = [
   { scenario: 'many-channels', label: 'server CPU µs per delivery', pick: (r) => r.serverCpuUsPerDelivery as number, ratio: true },
   { scenario: 'many-channels', label: 'server CPU µs per batch request', pick: (r) => r.serverCpuUsPerBatch as number, ratio: true },
   { scenario: 'many-channels', label: 'server cores busy', pick: (r) => r.serverCores as number, ratio: false },
+  ...threadRows('many-channels'),
   { scenario: 'many-channels', label: 'server CPU share in kernel', pick: (r) => r.serverKernelShare as number, ratio: false },
   { scenario: 'many-channels', label: 'loader cores busy', pick: (r) => r.loaderCores as number, ratio: false },
   { scenario: 'many-channels', label: 'other cores busy (not server, not loader)', pick: (r) => r.otherCores as number, ratio: false },
@@ -99,6 +113,7 @@ export const METRICS: Metric[] = [
     { scenario, label: 'server CPU µs per pair', pick: (r) => r.serverCpuUsPerPair as number, ratio: true },
     { scenario, label: 'subscribe errors in window', pick: (r) => r.errors as number, ratio: false },
     { scenario, label: 'server cores busy', pick: (r) => r.serverCores as number, ratio: false },
+    ...threadRows(scenario),
     { scenario, label: 'server CPU share in kernel', pick: (r) => r.serverKernelShare as number, ratio: false },
     { scenario, label: 'loader cores busy', pick: (r) => r.loaderCores as number, ratio: false },
     { scenario, label: 'other cores busy (not server, not loader)', pick: (r) => r.otherCores as number, ratio: false },
