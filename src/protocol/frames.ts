@@ -88,12 +88,7 @@ export interface V2Fields {
   userId?: string;
 }
 
-/** A channel event for V2 subscribers: the V1 shape plus message_id, stream_id, serial, extras, tags. */
-export function channelEventV2(event: string, channel: string, data: unknown, f: V2Fields): string {
-  return v2FrameFromHead(channelEventHead(JSON.stringify(event), JSON.stringify(channel), JSON.stringify(data)), f);
-}
-
-/** Closes a channelEventHead() with the V2-only fields. */
+/** A channel event for V2 subscribers: a channelEventHead() closed with message_id, stream_id, serial, extras, tags. */
 export function v2FrameFromHead(head: string, f: V2Fields): string {
   let s = head;
   if (f.userId !== undefined) s += `,"user_id":${JSON.stringify(f.userId)}`;
