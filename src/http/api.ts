@@ -3,7 +3,7 @@ import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { verifyApiRequest, parseQuery } from '../auth/apiSignature.ts';
 import type { AppConfig, Config } from '../config/schema.ts';
 import { HttpError } from '../errors.ts';
-import type { HttpRequestMessage } from '../ipc/messages.ts';
+import type { HttpRequestMessage, WorkerToPrimary } from '../ipc/messages.ts';
 import type { Logger } from '../log.ts';
 import type { ApiMetrics } from '../metrics/registry.ts';
 import type { Hub } from '../primary/hub.ts';
@@ -68,6 +68,17 @@ export class Api {
     }
     this.deps.metrics.httpCall(appLabel, Buffer.byteLength(req.body), Buffer.byteLength(res.body));
     return res;
+  }
+
+  /**
+   * A publish a worker has already answered (worker/publishAdmission.ts): signed, validated, single host, no
+   * idempotency key, so delivering it cannot fail here; only its metrics are left to record.
+   */
+  acceptedPublish(m: Extract<WorkerToPrimary, { type: 'accepted-publish' }>): void {
+    const appId = this.deps.config.apps[m.app].id;
+    for (const e of m.events) if (e.ephemeral) this.deps.metrics.ephemeralMessage(appId);
+    this.deps.publisher.publish(m.app, appId, m.events).catch((err: unknown) => this.deps.log.error({ err, app: appId }, 'accepted publish failed'));
+    this.deps.metrics.httpCall(appId, m.receivedBytes, m.sentBytes);
   }
 
   /** The request's app, and its query parameters (parsed when first asked for). */

@@ -1,6 +1,7 @@
 // THE union of every message between the primary thread and the uWS worker threads.
 // Dispatch on `type` with an exhaustive switch so a new message breaks the build until it is handled.
 import type { Config } from '../config/schema.ts';
+import type { PublishEvent } from '../http/events.ts';
 
 /** What a worker is started with (structured-cloned into workerData). */
 export interface WorkerInit {
@@ -17,6 +18,8 @@ export interface WorkerInit {
   channelCounts: SharedArrayBuffer;
   /** Int32 connection counts per client-address bucket (see apps/ipQuota.ts). */
   ipCounts: SharedArrayBuffer;
+  /** The Int32 counter that stamps API requests in host-wide order (see ipc/requestOrder.ts). */
+  requestSequence: SharedArrayBuffer;
 }
 
 /** What workers need of a V2 channel message beyond its frame: replay position and filter inputs. */
@@ -50,6 +53,8 @@ export interface TopicFrame {
 
 export interface HttpRequestMessage {
   type: 'http-request';
+  /** Host-wide order stamp (ipc/requestOrder.ts). */
+  seq: number;
   requestId: number;
   method: string;
   path: string;
@@ -70,6 +75,11 @@ export type WorkerToPrimary =
   | { type: 'batch'; messages: WorkerToPrimary[] }
   | { type: 'ready'; index: number; port: number; workerPort?: number }
   | HttpRequestMessage
+  /**
+   * A publish the worker has already answered with 200 (worker/publishAdmission.ts): signed, validated, to be
+   * delivered. The primary answers `publish-taken` once it has.
+   */
+  | { type: 'accepted-publish'; seq: number; app: number; events: PublishEvent[]; receivedBytes: number; sentBytes: number }
   | { type: 'drained'; index: number }
   /** The first local subscriber of a channel arrived; its count lives in `slot` of the worker's region. */
   | { type: 'channel-occupied'; worker: number; app: number; channel: string; slot: number }
@@ -105,6 +115,8 @@ export type PrimaryToWorker =
   /** `at`: when the primary handed it over (epoch ms, fractional), for the broadcast latency metric. */
   | { type: 'publish'; frames: TopicFrame[]; at: number }
   | { type: 'http-response'; requestId: number; status: number; contentType: string; body: string; headers?: Record<string, string> }
+  /** The primary has delivered one `accepted-publish` of this worker. */
+  | { type: 'publish-taken' }
   /** Stop taking WebSocket upgrades, close sockets with 4200 over `windowMs`, report `drained`. */
   | { type: 'drain'; windowMs: number }
   /** Close the listen sockets and let the thread end. */

@@ -14,6 +14,7 @@ import { Metrics } from '../metrics/registry.ts';
 import { startMetricsServer } from '../metrics/server.ts';
 import { WorkerCounters } from '../metrics/workerCounters.ts';
 import { Outbox } from '../ipc/outbox.ts';
+import { InOrder, RequestSequence } from '../ipc/requestOrder.ts';
 import { uws } from '../transport/uws.ts';
 import { ClusterPresence } from '../adapter/clusterPresence.ts';
 import { ClusterQueries } from '../adapter/clusterQueries.ts';
@@ -75,6 +76,8 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
   const metricCounters = WorkerCounters.allocate(workerCount, config.apps.length);
   const channelCountsBuffer = ChannelCounts.allocate(workerCount, config.max_channels_per_worker);
   const ipCounts = IpQuota.allocate();
+  const requestSequence = RequestSequence.allocate();
+  const inOrder = new InOrder((err) => log.error({ err }, 'API request failed'));
   const quota = new ConnectionQuota(connectionCounts);
   const metrics = new Metrics(config, quota, new WorkerCounters(metricCounters, workerCount, config.apps.length, 0));
   // Push first: a push configuration error stops start-up before anything listens.
@@ -153,7 +156,12 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
         return; // handled by the start-up handshake
       case 'http-request':
         // handle() never rejects: every failure becomes a coded JSON answer.
-        return void api.handle(m).then((res) => w.post({ type: 'http-response', requestId: m.requestId, ...res }));
+        return inOrder.run(m.seq, () => void api.handle(m).then((res) => w.post({ type: 'http-response', requestId: m.requestId, ...res })));
+      case 'accepted-publish':
+        return inOrder.run(m.seq, () => {
+          api.acceptedPublish(m);
+          w.post({ type: 'publish-taken' });
+        });
       case 'drained':
         drained.add(m.index);
         if (drained.size === workers.length) onAllDrained();
@@ -174,7 +182,7 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
 
   const spawn = (index: number, port: number) =>
     new Promise<WorkerHandle>((resolve, reject) => {
-      const init: WorkerInit = { index, workerCount, config, port, connectionCounts, metricCounters, channelCounts: channelCountsBuffer, ipCounts };
+      const init: WorkerInit = { index, workerCount, config, port, connectionCounts, metricCounters, channelCounts: channelCountsBuffer, ipCounts, requestSequence };
       const thread = new Worker(WORKER_ENTRY, { workerData: init });
       const handle = new WorkerHandle(index, thread);
       let started = false;

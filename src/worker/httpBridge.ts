@@ -4,10 +4,12 @@ import { STATUS_CODES } from 'node:http';
 import type { Config } from '../config/schema.ts';
 import { HttpError } from '../errors.ts';
 import { healthResponse } from '../http/health.ts';
-import type { HttpRequestMessage, PrimaryToWorker } from '../ipc/messages.ts';
+import type { HttpRequestMessage, PrimaryToWorker, WorkerToPrimary } from '../ipc/messages.ts';
+import type { RequestSequence } from '../ipc/requestOrder.ts';
 import type { Logger } from '../log.ts';
 import type { HttpResponse, TemplatedApp } from '../transport/uws.ts';
 import { ApiPrecheck } from './apiPrecheck.ts';
+import { PublishAdmission } from './publishAdmission.ts';
 
 interface Pending {
   res: HttpResponse;
@@ -18,7 +20,8 @@ interface Pending {
 export interface HttpBridgeDeps {
   config: Config;
   log: Logger;
-  toPrimary: (m: HttpRequestMessage) => void;
+  toPrimary: (m: Extract<WorkerToPrimary, { seq: number }>) => void;
+  sequence: RequestSequence;
   isDraining: () => boolean;
 }
 
@@ -28,11 +31,13 @@ export class HttpBridge {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private readonly precheck: ApiPrecheck;
+  private readonly admission: PublishAdmission;
   /** Set by the primary while Redis is unreachable. */
   degraded = false;
 
   constructor(private readonly deps: HttpBridgeDeps) {
     this.precheck = new ApiPrecheck(deps.config);
+    this.admission = new PublishAdmission(deps.config);
   }
 
   get inFlight(): number {
@@ -91,11 +96,19 @@ export class HttpBridge {
       // uWS neuters the chunk after this callback: a body in one chunk is decoded straight from it, others copied.
       if (!isLast) return void chunks.push(Buffer.from(chunk.slice(0)));
       const body = chunks.length === 0 ? Buffer.from(chunk).toString('utf8') : Buffer.concat([...chunks, Buffer.from(chunk)]).toString('utf8');
+      const verifiedAppId = this.precheck.verifiedAppId(method, path, query, body);
+      const seq = this.deps.sequence.take();
+      const admitted = verifiedAppId === undefined ? undefined : this.admission.admit({ method, path, contentType, idempotencyKey, body }, verifiedAppId);
+      if (admitted) {
+        const { app, events, answer } = admitted;
+        this.deps.toPrimary({ type: 'accepted-publish', seq, app, events, receivedBytes: size, sentBytes: answer.length });
+        return void res.cork(() => res.writeStatus('200 OK').writeHeader('Content-Type', 'application/json').end(answer));
+      }
       p.timer = setTimeout(() => this.timeout(requestId), this.deps.config.http_request_timeout * 1000);
       this.pending.set(requestId, p);
-      const verifiedAppId = this.precheck.verifiedAppId(method, path, query, body);
       this.deps.toPrimary({
         type: 'http-request',
+        seq,
         requestId,
         method,
         path,
@@ -108,6 +121,11 @@ export class HttpBridge {
         ...(push ? { push } : {}),
       });
     });
+  }
+
+  /** The primary has delivered a publish answered here. */
+  publishTaken(): void {
+    this.admission.confirmed();
   }
 
   /** The primary's answer. */

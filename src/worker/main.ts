@@ -7,6 +7,7 @@ import { IpQuota } from '../apps/ipQuota.ts';
 import { type PrimaryToWorker, type WorkerInit, type WorkerToPrimary, assertNever } from '../ipc/messages.ts';
 import { createLogger } from '../log.ts';
 import { Outbox } from '../ipc/outbox.ts';
+import { RequestSequence } from '../ipc/requestOrder.ts';
 import { WorkerCounters } from '../metrics/workerCounters.ts';
 import { type us_listen_socket, uws } from '../transport/uws.ts';
 import { HttpBridge } from './httpBridge.ts';
@@ -27,7 +28,7 @@ const counters = new WorkerCounters(init.metricCounters, init.workerCount, confi
 const channelCounts = new ChannelCounts(init.channelCounts, config.max_channels_per_worker, index);
 const ipQuota = new IpQuota(init.ipCounts);
 const ws = new WsServer({ config, workerIndex: index, quota, ipQuota, counters, channelCounts, log, toPrimary, isDraining: () => draining });
-const http = new HttpBridge({ config, log, toPrimary, isDraining: () => draining });
+const http = new HttpBridge({ config, log, toPrimary, sequence: new RequestSequence(init.requestSequence), isDraining: () => draining });
 
 const app = uws().App();
 ws.attach(app);
@@ -65,6 +66,8 @@ function onMessage(m: PrimaryToWorker): void {
       return ws.onPrimaryMessage(m);
     case 'http-response':
       return http.respond(m);
+    case 'publish-taken':
+      return http.publishTaken();
     case 'drain':
       return drain(m.windowMs);
     case 'stop':

@@ -116,6 +116,31 @@ describe('HTTP API', () => {
     c.close();
   });
 
+  test('publishes answered by either worker arrive in the order their answers came back, and are counted', async () => {
+    // Both workers answer ordinary publishes themselves (worker/publishAdmission.ts); the primary must still
+    // deliver them in the order the answers went out, though they reach it over two message ports.
+    const c = await RawClient.open(server.workerPorts[0], app.key);
+    await c.request({ event: 'pusher:subscribe', data: { channel: 'ordered' } }, (f) => f.event.endsWith('subscription_succeeded'));
+    const calls = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith(`sockudo_http_calls_received_total{app_id="${app.id}"`));
+      return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+    };
+    const before = await calls();
+    const n = 200;
+    for (let i = 0; i < n; i++) {
+      const body = JSON.stringify({ name: 'seq', channel: 'ordered', data: String(i) });
+      const url = signedUrl(`http://127.0.0.1:${server.workerPorts[i % 2]}`, { path: events, body, key: app.key, secret: app.secret });
+      const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+      assert.deepEqual([res.status, await res.text()], [200, '{"ok":true}']);
+    }
+    await c.next((f) => f.event === 'seq' && f.data === String(n - 1));
+    const got = c.frames.filter((f) => f.event === 'seq').map((f) => Number(f.data));
+    assert.deepEqual(got, [...Array(n).keys()]);
+    assert.equal((await calls()) - before, n);
+    c.close();
+  });
+
   test('a body that arrives in two TCP segments, split inside a UTF-8 character, is read whole', async () => {
     const c = await RawClient.open(server.port, app.key);
     await c.request({ event: 'pusher:subscribe', data: { channel: 'split' } }, (f) => f.event.endsWith('subscription_succeeded'));

@@ -1,0 +1,87 @@
+// Lets a worker answer an ordinary publish itself. A correctly signed POST /events or /batch_events that
+// validates, on a single host, with no idempotency key, no `info`, no cache channel and no API rate limit can
+// only succeed on the primary: the worker answers 200 at once and hands the parsed events over, instead of
+// waiting for the primary's answer (one thread crossing instead of two, and the worker no longer waits for the
+// primary between requests; measured in docs/benchmarks.md "Session 5").
+// Anything else goes the ordinary way, so every refusal, log line and error code still comes from the primary.
+// Order holds through the request stamps (ipc/requestOrder.ts); a bound on publishes the primary has not taken
+// yet keeps a slow primary from piling up work: past it, requests wait for the primary's answer again.
+import type { AppConfig, Config } from '../config/schema.ts';
+import { type PublishEvent, parseBatchBody, parseEventBody } from '../http/events.ts';
+import { isCacheChannel } from '../protocol/channels.ts';
+
+/** Publishes answered here that the primary has not confirmed yet, at most. */
+export const MAX_UNCONFIRMED_PUBLISHES = 256;
+
+export interface AdmittedPublish {
+  app: number;
+  events: PublishEvent[];
+  /** The 200 answer, exactly what the primary gives: `{"ok":true}` for /events, `{}` for /batch_events. */
+  answer: string;
+}
+
+export interface PublishRequest {
+  method: string;
+  path: string;
+  contentType: string;
+  /** The X-Idempotency-Key header, '' when absent. */
+  idempotencyKey: string;
+  body: string;
+}
+
+export class PublishAdmission {
+  private readonly apps = new Map<string, { app: AppConfig; index: number }>();
+  private readonly enabled: boolean;
+  private unconfirmed = 0;
+
+  constructor(config: Config) {
+    // With several hosts a publish goes through Redis and can fail there: the primary answers those.
+    this.enabled = config.redis.url === '';
+    config.apps.forEach((app, index) => {
+      if (app.enabled && app.limits.max_api_requests_per_second === 0) this.apps.set(app.id, { app, index });
+    });
+  }
+
+  /** The publish to hand over when this worker may answer it; undefined when the primary must. */
+  admit(req: PublishRequest, verifiedAppId: string): AdmittedPublish | undefined {
+    if (!this.enabled || this.unconfirmed >= MAX_UNCONFIRMED_PUBLISHES) return undefined;
+    if (req.method !== 'POST' || req.idempotencyKey !== '' || !/^application\/json\b/i.test(req.contentType)) return undefined;
+    const entry = this.apps.get(verifiedAppId);
+    if (!entry) return undefined;
+    const batch = publishRoute(req.path, verifiedAppId);
+    if (batch === undefined) return undefined;
+    let events: PublishEvent[];
+    try {
+      const body = JSON.parse(req.body) as Record<string, unknown>;
+      if (batch) {
+        events = parseBatchBody(body, entry.app);
+        if ((body.batch as Record<string, unknown>[]).some((item) => item.info !== undefined)) return undefined;
+      } else {
+        events = [parseEventBody(body, entry.app)];
+        if (body.info !== undefined) return undefined;
+      }
+    } catch {
+      return undefined; // the primary gives the coded answer
+    }
+    for (const e of events) {
+      if (e.idempotencyKey !== undefined || e.channels.some(isCacheChannel)) return undefined;
+    }
+    this.unconfirmed++;
+    return { app: entry.index, events, answer: batch ? '{}' : '{"ok":true}' };
+  }
+
+  /** The primary has taken one of the publishes answered here. */
+  confirmed(): void {
+    this.unconfirmed--;
+  }
+}
+
+/** False for /apps/{id}/events, true for /apps/{id}/batch_events, undefined for any other path. */
+function publishRoute(path: string, appId: string): boolean | undefined {
+  const prefix = `/apps/${appId}/`;
+  if (!path.startsWith(prefix)) return undefined;
+  const rest = path.endsWith('/') ? path.slice(prefix.length, -1) : path.slice(prefix.length);
+  if (rest === 'events') return false;
+  if (rest === 'batch_events') return true;
+  return undefined;
+}

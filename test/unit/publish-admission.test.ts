@@ -1,0 +1,73 @@
+// Which publishes a worker may answer itself (worker/publishAdmission.ts): only those the primary could not
+// refuse; everything else must go to the primary, which gives the coded answer.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { loadConfig } from '../../src/config/load.ts';
+import { MAX_UNCONFIRMED_PUBLISHES, PublishAdmission, type PublishRequest } from '../../src/worker/publishAdmission.ts';
+
+const apps = [
+  { id: 'app-id', key: 'app-key', secret: 'app-secret', limits: { max_event_batch_size: 3 } },
+  { id: 'limited', key: 'limited-key', secret: 's', limits: { max_api_requests_per_second: 100 } },
+  { id: 'off', key: 'off-key', secret: 's', enabled: false },
+];
+const config = loadConfig({ env: {}, fileContents: { apps } });
+
+const event = (extra: Record<string, unknown> = {}) => JSON.stringify({ name: 'e', channel: 'c', data: 'd', ...extra });
+const request = (o: Partial<PublishRequest> = {}): PublishRequest => ({
+  method: 'POST',
+  path: '/apps/app-id/events',
+  contentType: 'application/json',
+  idempotencyKey: '',
+  body: event(),
+  ...o,
+});
+
+describe('publishes a worker answers itself', () => {
+  test('a valid event or batch is admitted with the answer the primary would give', () => {
+    const admission = new PublishAdmission(config);
+    const one = admission.admit(request(), 'app-id');
+    assert.equal(one?.answer, '{"ok":true}');
+    assert.equal(one?.app, 0);
+    assert.deepEqual(one?.events.map((e) => [e.name, e.channels, e.data]), [['e', ['c'], 'd']]);
+    const batch = admission.admit(request({ path: '/apps/app-id/batch_events', body: JSON.stringify({ batch: [{ name: 'a', channel: 'x', data: { n: 1 } }, { name: 'b', channel: 'y' }] }) }), 'app-id');
+    assert.equal(batch?.answer, '{}');
+    assert.deepEqual(batch?.events.map((e) => [e.name, e.channels, e.data]), [['a', ['x'], '{"n":1}'], ['b', ['y'], 'null']]);
+    assert.ok(admission.admit(request({ contentType: 'application/json; charset=utf-8', path: '/apps/app-id/events/' }), 'app-id'));
+  });
+
+  test('anything the primary could refuse, or must answer with more than ok, is left to it', () => {
+    const admission = new PublishAdmission(config);
+    const cases: [string, PublishRequest, string][] = [
+      ['invalid JSON', request({ body: '{"name":' }), 'app-id'],
+      ['no channel', request({ body: JSON.stringify({ name: 'e', data: 'd' }) }), 'app-id'],
+      ['batch over the app limit', request({ path: '/apps/app-id/batch_events', body: JSON.stringify({ batch: [1, 2, 3, 4].map(() => ({ name: 'e', channel: 'c' })) }) }), 'app-id'],
+      ['not JSON content', request({ contentType: 'text/plain' }), 'app-id'],
+      ['GET', request({ method: 'GET' }), 'app-id'],
+      ['another route', request({ path: '/apps/app-id/channels' }), 'app-id'],
+      ['idempotency header', request({ idempotencyKey: 'k' }), 'app-id'],
+      ['idempotency key in the body', request({ body: event({ idempotency_key: 'k' }) }), 'app-id'],
+      ['idempotency key on a batch item', request({ path: '/apps/app-id/batch_events', body: JSON.stringify({ batch: [{ name: 'e', channel: 'c', idempotency_key: 'k' }] }) }), 'app-id'],
+      ['info asked for', request({ body: event({ info: 'subscription_count' }) }), 'app-id'],
+      ['info on a batch item', request({ path: '/apps/app-id/batch_events', body: JSON.stringify({ batch: [{ name: 'e', channel: 'c', info: 'user_count' }] }) }), 'app-id'],
+      ['a cache channel (new subscribers must find it cached)', request({ body: JSON.stringify({ name: 'e', channels: ['c', 'cache-c'], data: 'd' }) }), 'app-id'],
+      ['an app with an API rate limit', request({ path: '/apps/limited/events' }), 'limited'],
+      ['a disabled app', request({ path: '/apps/off/events' }), 'off'],
+      ['a path of another app', request({ path: '/apps/limited/events' }), 'app-id'],
+    ];
+    for (const [what, req, appId] of cases) assert.equal(admission.admit(req, appId), undefined, what);
+  });
+
+  test('with several hosts the primary answers every publish (Redis can fail)', () => {
+    const clustered = loadConfig({ env: {}, fileContents: { apps, redis: { url: 'redis://127.0.0.1:6379' } } });
+    assert.equal(new PublishAdmission(clustered).admit(request(), 'app-id'), undefined);
+  });
+
+  test('past the bound of unconfirmed publishes, requests wait for the primary again', () => {
+    const admission = new PublishAdmission(config);
+    for (let i = 0; i < MAX_UNCONFIRMED_PUBLISHES; i++) assert.ok(admission.admit(request(), 'app-id'));
+    assert.equal(admission.admit(request(), 'app-id'), undefined);
+    admission.confirmed();
+    assert.ok(admission.admit(request(), 'app-id'));
+    assert.equal(admission.admit(request(), 'app-id'), undefined);
+  });
+});

@@ -1,0 +1,55 @@
+// The host-wide order of API requests (ipc/requestOrder.ts): stamps from one shared counter, and the
+// primary's InOrder runs stamped work in stamp order whatever order it arrives in.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { InOrder, RequestSequence } from '../../src/ipc/requestOrder.ts';
+
+describe('request order', () => {
+  test('two workers sharing the counter never get the same stamp', () => {
+    const buffer = RequestSequence.allocate();
+    const a = new RequestSequence(buffer);
+    const b = new RequestSequence(buffer);
+    assert.deepEqual([a.take(), b.take(), a.take(), b.take()], [0, 1, 2, 3]);
+  });
+
+  test('work that arrives ahead of its turn waits for the earlier stamps', () => {
+    const ran: number[] = [];
+    const order = new InOrder((err) => assert.fail(String(err)));
+    for (const stamp of [2, 1, 4]) order.run(stamp, () => ran.push(stamp));
+    assert.equal(ran.length, 0);
+    assert.equal(order.waiting, 3);
+    order.run(0, () => ran.push(0));
+    assert.deepEqual(ran, [0, 1, 2]);
+    order.run(3, () => ran.push(3));
+    assert.deepEqual(ran, [0, 1, 2, 3, 4]);
+    assert.equal(order.waiting, 0);
+  });
+
+  test('the order carries on across the Int32 wrap-around', () => {
+    const buffer = RequestSequence.allocate();
+    new Int32Array(buffer)[0] = 2 ** 31 - 2;
+    const seq = new RequestSequence(buffer);
+    const stamps = [seq.take(), seq.take(), seq.take()];
+    assert.deepEqual(stamps, [2 ** 31 - 2, 2 ** 31 - 1, -(2 ** 31)]);
+    const order = new InOrder((err) => assert.fail(String(err)), stamps[0]);
+    const ran: number[] = [];
+    order.run(stamps[2], () => ran.push(stamps[2]));
+    order.run(stamps[1], () => ran.push(stamps[1]));
+    assert.equal(ran.length, 0);
+    order.run(stamps[0], () => ran.push(stamps[0]));
+    assert.deepEqual(ran, stamps);
+  });
+
+  test('work that throws is reported and does not stop the work after it', () => {
+    const errors: unknown[] = [];
+    const ran: number[] = [];
+    const order = new InOrder((err) => errors.push(err));
+    order.run(1, () => ran.push(1));
+    order.run(0, () => {
+      throw new Error('boom');
+    });
+    order.run(2, () => ran.push(2));
+    assert.deepEqual(ran, [1, 2]);
+    assert.equal((errors[0] as Error).message, 'boom');
+  });
+});
