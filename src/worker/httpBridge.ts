@@ -74,7 +74,6 @@ export class HttpBridge {
 
   private forward(res: HttpResponse, method: string, path: string, query: string, contentType: string, contentLength: string, idempotencyKey: string, push: HttpRequestMessage['push']): void {
     const cap = this.deps.config.http_max_body_kb * 1024;
-    const remoteAddress = decoder.decode(res.getRemoteAddressAsText());
     const requestId = this.nextId++;
     const p: Pending = { res, aborted: false, timer: undefined as unknown as NodeJS.Timeout };
     res.onAborted(() => {
@@ -97,8 +96,9 @@ export class HttpBridge {
       if (!isLast) return void chunks.push(Buffer.from(chunk.slice(0)));
       const body = chunks.length === 0 ? Buffer.from(chunk).toString('utf8') : Buffer.concat([...chunks, Buffer.from(chunk)]).toString('utf8');
       const verifiedAppId = this.precheck.verifiedAppId(method, path, query, body);
-      const seq = this.deps.sequence.take();
       const admitted = verifiedAppId === undefined ? undefined : this.admission.admit({ method, path, contentType, idempotencyKey, body }, verifiedAppId);
+      // Stamped right before it is posted, in the same turn: the primary waits for every stamp it has not seen.
+      const seq = this.deps.sequence.take();
       if (admitted) {
         const { app, events, answer } = admitted;
         this.deps.toPrimary({ type: 'accepted-publish', seq, app, events, receivedBytes: size, sentBytes: answer.length });
@@ -116,7 +116,7 @@ export class HttpBridge {
         contentType,
         idempotencyKey,
         body,
-        remoteAddress,
+        remoteAddress: decoder.decode(res.getRemoteAddressAsText()),
         ...(verifiedAppId === undefined ? {} : { verifiedAppId }),
         ...(push ? { push } : {}),
       });
