@@ -1,8 +1,14 @@
 // HMAC-SHA256 signing and constant-time comparison, the primitives of every Pusher signature.
-import { createHmac, hash, timingSafeEqual } from 'node:crypto';
+import { type KeyObject, createHmac, createSecretKey, hash, timingSafeEqual } from 'node:crypto';
+
+/** Secrets come from the app configuration only, so this stays as small as the list of apps. */
+const keys = new Map<string, KeyObject>();
 
 export function sign(secret: string, message: string): string {
-  return createHmac('sha256', secret).update(message).digest('hex');
+  // A key object made once per secret spares every HMAC converting and checking the secret again.
+  let key = keys.get(secret);
+  if (!key) keys.set(secret, (key = createSecretKey(secret, 'utf8')));
+  return createHmac('sha256', key).update(message).digest('hex');
 }
 
 /** One-shot hash: no Hash object per request (1.2 KB body: 2.9 µs against 4.0 µs for createHash here). */

@@ -9,6 +9,8 @@ import { parseRoute } from '../http/route.ts';
 export class ApiPrecheck {
   private readonly appsByKey: Map<string, AppConfig>;
 
+  private readonly findApp = (key: string) => this.appsByKey.get(key);
+
   constructor(config: Config) {
     this.appsByKey = new Map(config.apps.map((a) => [a.key, a]));
   }
@@ -20,7 +22,7 @@ export class ApiPrecheck {
       if (!route) return undefined;
       const params = parseQuery(query);
       if (!params.has('auth_signature')) return undefined;
-      const app = verifyApiRequest({ method, path, query, body }, params, (k) => this.appsByKey.get(k), route.appId, Math.floor(Date.now() / 1000));
+      const app = verifyApiRequest({ method, path, query, body }, params, this.findApp, route.appId, Math.floor(Date.now() / 1000));
       return app.id;
     } catch {
       return undefined;
