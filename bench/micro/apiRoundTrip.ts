@@ -1,6 +1,8 @@
-// One request at a time against a running server: GET /up (answered by the worker alone) against a signed
-// POST /apps/{id}/events to an empty channel (worker → primary → worker). The difference is what the two
-// thread crossings and the publish path add to a request when nothing else is happening.
+// One request at a time against a running server: GET /up (answered by the worker alone), a signed
+// POST /apps/{id}/events to an empty channel (answered by the worker, which hands the publish to the primary:
+// worker/publishAdmission.ts) and the same publish to an empty cache channel (which the primary answers:
+// worker → primary → worker). The differences are what the signature check and the two thread crossings add
+// to a request when nothing else is happening.
 //   node --import tsx bench/micro/apiRoundTrip.ts [--port 6001] [--requests 3000]
 import { parseArgs } from 'node:util';
 import { Connection } from '../publishClient.ts';
@@ -25,9 +27,14 @@ async function measure(name: string, request: () => string): Promise<void> {
 }
 
 await measure('GET /up', () => 'GET /up HTTP/1.1\r\nHost: bench\r\n\r\n');
-const publish = new SignedPublish(BENCH_APP, JSON.stringify({ name: 'e', channel: 'empty', data: 'x'.repeat(64) }), 'events');
-await measure('POST events', () => {
-  const body = publish.body;
-  return `POST ${publish.path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
-});
+for (const [name, channel] of [
+  ['POST events (answered by the worker)', 'empty'],
+  ['POST events to a cache channel (answered by the primary)', 'cache-empty'],
+]) {
+  const publish = new SignedPublish(BENCH_APP, JSON.stringify({ name: 'e', channel, data: 'x'.repeat(64) }), 'events');
+  await measure(name, () => {
+    const body = publish.body;
+    return `POST ${publish.path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  });
+}
 conn.close();
