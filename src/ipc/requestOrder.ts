@@ -3,7 +3,8 @@
 // while the first is still on its way to the primary. Each worker stamps every request it hands over with a
 // number from one shared counter, and the primary takes them in that order: a request answered before another
 // was sent is always processed first. A gap only lasts until its request, posted in the same turn as its
-// stamp, arrives (a worker that dies ends the process).
+// stamp, arrives (a worker that dies ends the process); should one never come (a bug), the primary skips it
+// after `GAP_TIMEOUT_MS` and says so in the log rather than hold every later request.
 
 /** The shared counter: workers stamp requests with it. */
 export class RequestSequence {
@@ -23,17 +24,22 @@ export class RequestSequence {
   }
 }
 
+/** How long work may wait for an earlier stamp before that stamp is given up. */
+export const GAP_TIMEOUT_MS = 1000;
+
 /** On the primary: runs stamped work in stamp order, holding anything that arrives ahead of its turn. */
 export class InOrder {
   private readonly early = new Map<number, () => void>();
+  private gapTimer: NodeJS.Timeout | undefined;
 
   /**
-   * `onError` gets whatever a piece of work throws, so one failure cannot stop the ones after it; `next` is the
-   * first stamp (the counter starts at 0).
+   * `onError` gets whatever a piece of work throws, so one failure cannot stop the ones after it, and the
+   * stamps given up; `next` is the first stamp (the counter starts at 0).
    */
   constructor(
     private readonly onError: (err: unknown) => void,
     private next = 0,
+    private readonly gapTimeoutMs = GAP_TIMEOUT_MS,
   ) {}
 
   /** How many arrived ahead of their turn and wait for an earlier stamp. */
@@ -42,19 +48,50 @@ export class InOrder {
   }
 
   run(stamp: number, work: () => void): void {
-    if (stamp !== this.next) {
+    const ahead = (stamp - this.next) | 0; // distance along the wrapping counter
+    if (ahead < 0) {
+      this.onError(new Error(`API request stamp ${stamp} arrived after it was given up; processed out of order`));
+      return this.guarded(work);
+    }
+    if (ahead > 0) {
       this.early.set(stamp, work);
+      this.gapTimer ??= setTimeout(this.skipGap, this.gapTimeoutMs, this.next).unref();
       return;
     }
     this.runOne(work);
+    this.drain();
+  }
+
+  private drain(): void {
     for (let held = this.early.get(this.next); held; held = this.early.get(this.next)) {
       this.early.delete(this.next);
       this.runOne(held);
     }
+    clearTimeout(this.gapTimer);
+    this.gapTimer = this.early.size > 0 ? setTimeout(this.skipGap, this.gapTimeoutMs, this.next).unref() : undefined;
   }
+
+  /** The stamps from `missing` up to the earliest one held never arrived: go on without them. */
+  private readonly skipGap = (missing: number): void => {
+    this.gapTimer = undefined;
+    if (missing !== this.next || this.early.size === 0) return;
+    let earliest = this.next;
+    let distance = Number.POSITIVE_INFINITY;
+    for (const stamp of this.early.keys()) {
+      const d = (stamp - this.next) | 0; // distance along the wrapping counter
+      if (d > 0 && d < distance) [earliest, distance] = [stamp, d];
+    }
+    this.onError(new Error(`API request stamps ${missing} to ${(earliest - 1) | 0} never reached the primary; going on without them`));
+    this.next = earliest;
+    this.drain();
+  };
 
   private runOne(work: () => void): void {
     this.next = (this.next + 1) | 0;
+    this.guarded(work);
+  }
+
+  private guarded(work: () => void): void {
     try {
       work();
     } catch (err) {

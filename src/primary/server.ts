@@ -77,7 +77,7 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
   const channelCountsBuffer = ChannelCounts.allocate(workerCount, config.max_channels_per_worker);
   const ipCounts = IpQuota.allocate();
   const requestSequence = RequestSequence.allocate();
-  const inOrder = new InOrder((err) => log.error({ err }, 'API request failed'));
+  const inOrder = new InOrder((err) => log.error({ err }, 'API request ordering or processing failed'));
   const quota = new ConnectionQuota(connectionCounts);
   const metrics = new Metrics(config, quota, new WorkerCounters(metricCounters, workerCount, config.apps.length, 0));
   // Push first: a push configuration error stops start-up before anything listens.

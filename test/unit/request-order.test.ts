@@ -52,4 +52,27 @@ describe('request order', () => {
     assert.deepEqual(ran, [1, 2]);
     assert.equal((errors[0] as Error).message, 'boom');
   });
+
+  test('a stamp that never arrives is given up after the timeout, with an error, and the rest runs in order', async () => {
+    const errors: unknown[] = [];
+    const ran: number[] = [];
+    const order = new InOrder((err) => errors.push(err), 0, 20);
+    for (const stamp of [3, 2]) order.run(stamp, () => ran.push(stamp));
+    order.run(0, () => ran.push(0));
+    assert.deepEqual(ran, [0]); // 1 is missing
+    const deadline = Date.now() + 2000;
+    while (ran.length < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.deepEqual(ran, [0, 2, 3]);
+    assert.match(String(errors[0]), /stamps 1 to 1 never reached the primary/);
+    assert.equal(order.waiting, 0);
+    order.run(4, () => ran.push(4));
+    assert.deepEqual(ran, [0, 2, 3, 4]);
+    // The given-up stamp turns up after all: it still runs (out of order, said so), and nothing waits on it.
+    order.run(1, () => ran.push(1));
+    assert.deepEqual(ran, [0, 2, 3, 4, 1]);
+    assert.match(String(errors[1]), /stamp 1 arrived after it was given up/);
+    order.run(5, () => ran.push(5));
+    assert.deepEqual(ran, [0, 2, 3, 4, 1, 5]);
+    assert.equal(order.waiting, 0);
+  });
 });
