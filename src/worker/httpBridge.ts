@@ -1,5 +1,7 @@
-// A worker's HTTP side: health endpoints answered locally; API requests read here with a body-size cap and
-// handed to the primary, whose answer is written back on the same connection.
+// A worker's HTTP side: health endpoints answered locally; API requests read here with a body-size cap,
+// stamped in host-wide order (ipc/requestOrder.ts), and either answered here (ordinary publishes the primary
+// cannot refuse: publishAdmission.ts) or handed to the primary, whose answer is written back on the same
+// connection.
 import { STATUS_CODES } from 'node:http';
 import type { Config } from '../config/schema.ts';
 import { HttpError } from '../errors.ts';
