@@ -72,7 +72,7 @@ export class Api {
 
   /**
    * A publish a worker has already answered (worker/publishAdmission.ts): signed, validated, single host, no
-   * idempotency key, so delivering it cannot fail here; only its metrics are left to record.
+   * idempotency key, so delivering it cannot fail here: it is delivered and counted.
    */
   acceptedPublish(m: Extract<WorkerToPrimary, { type: 'accepted-publish' }>): void {
     const appId = this.deps.config.apps[m.app].id;
