@@ -250,12 +250,19 @@ describe('protocol V2', () => {
     quiet.send({ event: 'client-b', channel: ch, data: { from: 'quiet' } });
     echoing.send({ event: 'client-c', channel: ch, data: {}, extras: { echo: false } });
     v1.send({ event: 'client-d', channel: ch, data: {} });
+    const expected = new Map([
+      [echoing, ['client-a', 'client-b', 'client-d']],
+      [quiet, ['client-a', 'client-c', 'client-d']],
+      [v1, ['client-a', 'client-b', 'client-c']],
+    ]);
+    // Client events and an HTTP publish come from different connections, with no order between them: wait for
+    // every expected event first, then the fence shows nothing else was on its way (it follows them through the
+    // primary to every worker).
+    for (const [c, events] of expected) for (const e of events) await c.next(isEvent(e));
     await serverSdk(server.port).trigger(ch, 'fence', {});
-    for (const c of [echoing, quiet, v1]) await c.next(isEvent('fence'));
+    for (const c of expected.keys()) await c.next(isEvent('fence'));
     const seen = (c: RawClient) => c.frames.filter((f) => f.event.startsWith('client-')).map((f) => f.event).sort();
-    assert.deepEqual(seen(echoing), ['client-a', 'client-b', 'client-d']);
-    assert.deepEqual(seen(quiet), ['client-a', 'client-c', 'client-d']);
-    assert.deepEqual(seen(v1), ['client-a', 'client-b', 'client-c']);
+    for (const [c, events] of expected) assert.deepEqual(seen(c), events);
     const v2Copy = echoing.frames.find((f) => f.event === 'client-b');
     assert.equal(typeof v2Copy?.serial, 'number', 'V2 client events carry a serial');
     assert.equal(v1.frames.find((f) => f.event === 'client-a')?.serial, undefined);
