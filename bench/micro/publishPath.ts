@@ -1,5 +1,5 @@
 // Microbenchmark of the primary's publish path on its own: Publisher.publish() for one batch of 10 events to
-// 10 channels (the many-channels scenario's request), building the V1 and V2 frames and, unless --no-clone,
+// 10 channels (the many-channels scenario's request), building the V1 frames with their V2 fields and, unless --no-clone,
 // the structured clone that carries them to a worker. Prints µs per batch (min and median of 8 rounds).
 // Not a test and not a server benchmark: it isolates one cost for before/after comparisons (docs/benchmarks.md).
 //   node --import tsx bench/micro/publishPath.ts [--no-clone]

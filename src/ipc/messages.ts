@@ -22,18 +22,20 @@ export interface WorkerInit {
   requestSequence: SharedArrayBuffer;
 }
 
-/** What workers need of a V2 channel message beyond its frame: replay position and filter inputs. */
+/**
+ * What workers need of a V2 channel message beyond its frame: replay position and filter inputs. The data
+ * is not repeated here: a filter that reads it parses the frame (see worker/v2Message.ts).
+ */
 export interface V2Meta {
   channel: string;
   event: string;
-  /** The data as delivered (a string for HTTP publishes, any JSON for client events). */
-  data: unknown;
   messageId: string;
   streamId?: string;
   serial?: number;
   ephemeral: boolean;
   tags?: Record<string, string>;
-  headers?: Record<string, unknown>;
+  /** As published; V2 frames carry them whole, filters read `extras.headers`. */
+  extras?: Record<string, unknown>;
   userId?: string;
   publishedAt: number;
 }
@@ -47,8 +49,14 @@ export interface TopicFrame {
   exclude?: string;
   /** Set for HTTP publishes to cache channels: workers keep the frame for new subscribers this long. */
   cacheTtlMs?: number;
-  /** Set on V2 channel frames: workers buffer them for resume/rewind and apply subscription filters. */
+  /** Set on V2 channel frames (topic and frame are V2's): workers buffer them for resume/rewind and apply filters. */
   v2?: V2Meta;
+  /**
+   * Set on the V1 frame of an HTTP publish: the same message for V2 subscribers. Each worker derives the V2
+   * frame from this V1 frame only when it has a V2 audience for the channel or replays the message, so a
+   * channel nobody follows over V2 costs neither the primary nor the workers a second frame.
+   */
+  alsoV2?: V2Meta;
 }
 
 export interface HttpRequestMessage {

@@ -1,6 +1,8 @@
-// Publish ordering and fan-out. Each event is serialized here once per protocol version (V1: event,
-// channel, data; V2: plus message_id, stream_id, serial, extras, tags), and handed to every worker in one
-// message per request, so per-channel order — and the serial order — is the order of acceptance.
+// Publish ordering and fan-out. Each HTTP-published event is serialized here once as its V1 frame (event,
+// channel, data) with the V2 fields beside it (message_id, stream_id, serial, extras, tags), from which each
+// worker derives the V2 frame only if it needs it; client events and presence notifications get both frames
+// here. Everything goes to every worker in one message per request, so per-channel order, and the serial
+// order, is the order of acceptance.
 // With several hosts, messages first go through Redis (RedisCluster), which fixes one global order and
 // the serials; each host, this one included, delivers them when they come back.
 import { randomUUID } from 'node:crypto';
@@ -181,18 +183,18 @@ export class Publisher {
   private deliverEvents(appIndex: number, appId: string, events: readonly WireEvent[], position: PositionSource): void {
     const frames: TopicFrame[] = [];
     for (const e of events) {
-      // The name and data are JSON-encoded once for every channel and both protocol versions.
+      // The name and data are JSON-encoded once for every channel; workers derive V2 frames from the V1 frame.
       const nameJson = JSON.stringify(e.name);
       const dataJson = JSON.stringify(e.data);
       for (let i = 0; i < e.channels.length; i++) {
         const channel = e.channels[i];
-        const head = channelEventHead(nameJson, JSON.stringify(channel), dataJson);
-        const v1 = `${head}}`;
+        const v1 = `${channelEventHead(nameJson, JSON.stringify(channel), dataJson)}}`;
         const cacheTtlMs = isCacheChannel(channel) ? this.cacheTtlMs : undefined;
         if (cacheTtlMs) this.cache.set(`${appId}\n${channel}`, v1, { ttl: cacheTtlMs });
         const m: ChannelMessage = { event: e.name, channel, data: e.data, messageId: e.messageIds[i], extras: e.extras, tags: e.tags, ephemeral: e.ephemeral };
-        frames.push(topicFrame(appIndex, publishTopic(1, appId, channel), v1, e.socketId, cacheTtlMs));
-        frames.push(this.v2Frame(appIndex, appId, m, position(appId, m), e.socketId, cacheTtlMs, head));
+        const f = topicFrame(appIndex, publishTopic(1, appId, channel), v1, e.socketId, cacheTtlMs);
+        f.alsoV2 = v2Meta(m, m.messageId as string, position(appId, m));
+        frames.push(f);
       }
     }
     this.broadcast(frames);
@@ -215,35 +217,24 @@ export class Publisher {
   }
 
   /** Builds the V2 frame of a channel message at the given position. */
-  private v2Frame(
-    appIndex: number,
-    appId: string,
-    m: ChannelMessage,
-    position: Position | undefined,
-    exclude?: string,
-    cacheTtlMs?: number,
-    head = channelEventHead(JSON.stringify(m.event), JSON.stringify(m.channel), JSON.stringify(m.data)),
-  ): TopicFrame {
-    const userChannel = m.channel.startsWith(SERVER_TO_USER_PREFIX);
-    const messageId = m.messageId ?? randomUUID();
-    const frame = v2FrameFromHead(head, {
-      userId: m.userId,
-      messageId,
-      streamId: position?.streamId,
-      serial: position?.serial,
-      extras: m.extras,
-      tags: m.tags,
-    });
-    const v2: V2Meta = { channel: m.channel, event: m.event, data: m.data, messageId, ephemeral: m.ephemeral, publishedAt: Date.now() };
-    if (position) {
-      v2.streamId = position.streamId;
-      v2.serial = position.serial;
-    }
-    if (m.tags) v2.tags = m.tags;
-    if (m.extras?.headers) v2.headers = m.extras.headers as Record<string, unknown>;
-    if (m.userId !== undefined) v2.userId = m.userId;
-    return topicFrame(appIndex, publishTopic(2, appId, m.channel), frame, exclude, cacheTtlMs, userChannel ? undefined : v2);
+  private v2Frame(appIndex: number, appId: string, m: ChannelMessage, position: Position | undefined, exclude?: string): TopicFrame {
+    const meta = v2Meta(m, m.messageId ?? randomUUID(), position);
+    const frame = v2FrameFromHead(channelEventHead(JSON.stringify(m.event), JSON.stringify(m.channel), JSON.stringify(m.data)), meta);
+    return topicFrame(appIndex, publishTopic(2, appId, m.channel), frame, exclude, undefined, m.channel.startsWith(SERVER_TO_USER_PREFIX) ? undefined : meta);
   }
+}
+
+/** What workers need of a V2 channel message besides its frame (absent fields left out: each costs the clone). */
+function v2Meta(m: ChannelMessage, messageId: string, position: Position | undefined): V2Meta {
+  const meta: V2Meta = { channel: m.channel, event: m.event, messageId, ephemeral: m.ephemeral, publishedAt: Date.now() };
+  if (position) {
+    meta.streamId = position.streamId;
+    meta.serial = position.serial;
+  }
+  if (m.tags) meta.tags = m.tags;
+  if (m.extras) meta.extras = m.extras;
+  if (m.userId !== undefined) meta.userId = m.userId;
+  return meta;
 }
 
 /** What travels to the workers (and through Redis) for one published event: its fields and a message id per channel. */

@@ -50,6 +50,11 @@ export class LiveHolds {
     set.add(h);
   }
 
+  /** Whether any held subscription waits for frames of `topic`. */
+  holding(topic: string): boolean {
+    return this.byTopic.has(topic);
+  }
+
   /** Called for every live publish: held sockets of the topic collect the frame. Returns how many. */
   collect(topic: string, frame: string, exclude: string | undefined): number {
     const set = this.byTopic.get(topic);

@@ -28,7 +28,7 @@ export function parseRewind(v: unknown): { count?: number; seconds?: number } | 
 }
 
 function visible(entries: ReplayEntry[], filter: CompiledFilter | undefined): ReplayEntry[] {
-  return filter ? entries.filter((e) => filter.matches(filterView(e.meta))) : entries;
+  return filter ? entries.filter((e) => filter.matches(filterView(e))) : entries;
 }
 
 /** After subscription_succeeded: retained messages, then `sockudo:rewind_complete`. */

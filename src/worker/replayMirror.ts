@@ -1,17 +1,17 @@
 // A worker's copy of each channel's recent V2 messages (the hot replay buffer): every worker receives
 // every publish, so any worker can serve a resume or a rewind on its own, synchronously, which is what
 // makes replay-then-live free of gaps and duplicates (no live message can interleave).
-import type { V2Meta } from '../ipc/messages.ts';
+import type { V2Message } from './v2Message.ts';
 
-export interface ReplayEntry {
-  serial: number;
-  frame: string;
-  meta: V2Meta;
-}
+/** A recorded message: one with a position (stream_id and serial). */
+export type ReplayEntry = V2Message & { readonly serial: number };
 
 interface ChannelReplay {
+  channel: string;
   streamId: string;
   serial: number;
+  /** The event name of the last message: consecutive messages often share it. */
+  event: string;
   entries: ReplayEntry[];
 }
 
@@ -27,13 +27,18 @@ export class ReplayMirror {
     private readonly ttlMs: number,
   ) {}
 
-  record(appId: string, meta: V2Meta, frame: string): void {
-    if (meta.streamId === undefined || meta.serial === undefined) return;
-    const key = `${appId}\n${meta.channel}`;
+  record(appId: string, message: V2Message): void {
+    if (message.streamId === undefined || message.serial === undefined) return;
+    const key = `${appId}\n${message.channel}`;
     let r = this.channels.get(key);
-    if (!r || r.streamId !== meta.streamId) this.channels.set(key, (r = { streamId: meta.streamId, serial: 0, entries: [] }));
-    r.serial = meta.serial;
-    r.entries.push({ serial: meta.serial, frame, meta });
+    if (!r || r.streamId !== message.streamId) {
+      r = { channel: message.channel, streamId: message.streamId, serial: 0, event: message.event, entries: [] };
+      this.channels.set(key, r);
+    }
+    if (message.event !== r.event) r.event = message.event;
+    message.share(r.channel, r.event, r.streamId);
+    r.serial = message.serial;
+    r.entries.push(message as ReplayEntry);
     // Trim in chunks: one splice per maxSize/4 messages instead of a shift for every message.
     if (r.entries.length > this.maxSize + Math.max(1, this.maxSize >> 2)) r.entries.splice(0, r.entries.length - this.maxSize);
   }
@@ -61,7 +66,7 @@ export class ReplayMirror {
     const entries = this.kept(r).filter((e) => e.serial > serial);
     const expectedCount = r.serial - serial;
     if (entries.length !== expectedCount) return fail('position_expired', 'recovery_window_exceeded');
-    return { ok: true, entries, streamId: r.streamId, serial: r.serial, lastMessageId: r.entries.at(-1)?.meta.messageId };
+    return { ok: true, entries, streamId: r.streamId, serial: r.serial, lastMessageId: r.entries.at(-1)?.messageId };
   }
 
   /** The last `count` messages, or those of the last `seconds`, oldest first. */
@@ -69,7 +74,7 @@ export class ReplayMirror {
     const r = this.live(`${appId}\n${channel}`, now);
     if (!r) return [];
     const kept = this.kept(r);
-    if (want.seconds !== undefined) return kept.filter((e) => now - e.meta.publishedAt <= (want.seconds as number) * 1000);
+    if (want.seconds !== undefined) return kept.filter((e) => now - e.publishedAt <= (want.seconds as number) * 1000);
     return kept.slice(-(want.count as number));
   }
 
@@ -88,7 +93,7 @@ export class ReplayMirror {
     if (!r) return undefined;
     const cutoff = now - this.ttlMs;
     let drop = 0;
-    while (drop < r.entries.length && r.entries[drop].meta.publishedAt < cutoff) drop++;
+    while (drop < r.entries.length && r.entries[drop].publishedAt < cutoff) drop++;
     if (drop > 0) r.entries.splice(0, drop);
     if (r.entries.length === 0) {
       // Nothing left to replay: forget the stream (the primary forgets it after the same idle time).

@@ -1,10 +1,10 @@
 // Protocol V2 fan-out on a worker: the plain V2 topic for unfiltered subscribers, one uWS topic per
 // distinct filter of a channel (the filter is evaluated once per message, not once per subscriber), and
 // wildcard subscriptions (`prefix*`). Also keeps the replay mirror current.
-import type { TopicFrame } from '../ipc/messages.ts';
 import { type CompiledFilter, type FilterView, wildcardMatches } from '../protocol/filters.ts';
 import { topicFor } from '../protocol/topics.ts';
 import type { ReplayMirror } from './replayMirror.ts';
+import type { V2Message } from './v2Message.ts';
 
 interface Group {
   topic: string;
@@ -69,46 +69,55 @@ export class V2Fanout {
     if (groups?.size === 0) this.filtered.delete(key);
   }
 
-  /** Delivers one V2 channel frame to every matching subscription on this worker. */
-  deliver(appId: string, f: TopicFrame, publish: TopicPublisher, suppressed: (sockets: number) => void = () => {}): number {
-    const meta = f.v2;
-    if (!meta) return publish(f.topic, f.frame, f.exclude);
-    if (!meta.ephemeral) this.mirror.record(appId, meta, f.frame);
-    let recipients = publish(f.topic, f.frame, f.exclude);
-    const groups = this.filtered.get(`${appId}\n${meta.channel}`);
+  /**
+   * Delivers one V2 channel message to every matching subscription on this worker and records it for replay.
+   * `reaches(topic)` says whether a topic has anyone to receive a frame; the message's frame is only asked for
+   * (and, for one derived from a V1 frame, built) when something does.
+   */
+  deliver(appId: string, topic: string, message: V2Message, exclude: string | undefined, publish: TopicPublisher, reaches: (topic: string) => boolean, suppressed: (sockets: number) => void = () => {}): number {
+    if (!message.ephemeral) this.mirror.record(appId, message);
+    let recipients = reaches(topic) ? publish(topic, message.frame, exclude) : 0;
+    const groups = this.filtered.get(`${appId}\n${message.channel}`);
     const wildcards = this.wildcards.get(appId);
     if (!groups && !wildcards) return recipients;
-    const view = filterView(meta);
+    const view = filterView(message);
     for (const g of groups?.values() ?? []) {
-      if (g.filter?.matches(view)) recipients += publish(g.topic, f.frame, f.exclude);
+      if (g.filter?.matches(view)) recipients += publish(g.topic, message.frame, exclude);
       else suppressed(g.count);
     }
     for (const g of wildcards?.values() ?? []) {
-      if (wildcardMatches(g.pattern, meta.channel) && (!g.filter || g.filter.matches(view))) recipients += publish(g.topic, f.frame, f.exclude);
+      if (wildcardMatches(g.pattern, message.channel) && (!g.filter || g.filter.matches(view))) recipients += publish(g.topic, message.frame, exclude);
     }
     return recipients;
   }
 }
 
-/** What a filter sees; data strings holding JSON are parsed once so expressions can reach into them. */
-export function filterView(meta: NonNullable<TopicFrame['v2']>): FilterView {
-  let data = meta.data;
+/** What a filter sees; data strings holding JSON are parsed (once, and only if a filter reads the data). */
+export function filterView(message: V2Message): FilterView {
+  let data: { value: unknown } | undefined;
+  return {
+    event: message.event,
+    channel: message.channel,
+    get data() {
+      data ??= { value: parsedData(message.data()) };
+      return data.value;
+    },
+    tags: message.tags,
+    headers: message.extras?.headers as Record<string, unknown> | undefined,
+    userId: message.userId,
+    messageId: message.messageId,
+    streamId: message.streamId,
+    serial: message.serial,
+  };
+}
+
+function parsedData(data: unknown): unknown {
   if (typeof data === 'string' && (data.startsWith('{') || data.startsWith('['))) {
     try {
-      data = JSON.parse(data);
+      return JSON.parse(data);
     } catch {
       // not JSON after all: filters see the string
     }
   }
-  return {
-    event: meta.event,
-    channel: meta.channel,
-    data,
-    tags: meta.tags,
-    headers: meta.headers,
-    userId: meta.userId,
-    messageId: meta.messageId,
-    streamId: meta.streamId,
-    serial: meta.serial,
-  };
+  return data;
 }

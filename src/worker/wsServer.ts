@@ -6,13 +6,14 @@ import { IpQuota } from '../apps/ipQuota.ts';
 import type { ChannelCounts } from '../channels/channelCounts.ts';
 import type { AppConfig, Config } from '../config/schema.ts';
 import { WS_ERRORS, type WsErrorName } from '../errors.ts';
-import type { PrimaryToWorker, TopicFrame, WorkerToPrimary } from '../ipc/messages.ts';
+import type { PrimaryToWorker, TopicFrame, V2Meta, WorkerToPrimary } from '../ipc/messages.ts';
 import type { Logger } from '../log.ts';
 import { CHANNEL_TYPES, FIELD, type WorkerCounters, errorTypeIndex } from '../metrics/workerCounters.ts';
 import { channelType } from '../protocol/channels.ts';
 import { canonicalEvent, parseClientFrame } from '../protocol/clientFrame.ts';
 import { randomUUID } from 'node:crypto';
 import { PING, PONG, type ProtocolVersion, connectionEstablished, errorFrame, namedError, watchlistEvents, withMessageId } from '../protocol/frames.ts';
+import { publishTopic } from '../protocol/topics.ts';
 import { type TemplatedApp, type WebSocket, uws } from '../transport/uws.ts';
 import { CacheMirror } from './cacheMirror.ts';
 import { handleClientEvent } from './clientEvents.ts';
@@ -24,6 +25,7 @@ import { type Hold, LiveHolds } from './liveHold.ts';
 import { ReplayMirror } from './replayMirror.ts';
 import { type JoinOptions, leaveAllChannels, presenceJoined, subscribe, unsubscribe } from './subscriptions.ts';
 import { V2Fanout } from './v2Fanout.ts';
+import { V2Message } from './v2Message.ts';
 
 type Ws = WebSocket<UwsUserData>;
 
@@ -72,8 +74,11 @@ export class WsServer {
     this.holds = new LiveHolds((s, holds) => this.releaseHolds(s, holds), recovery.max_buffer_size);
     this.fanout = new V2Fanout(this.replay);
     this.appIds = deps.config.apps.map((a) => a.id);
+    this.filterSuppressed = deps.config.apps.map((_, app) => (n: number) => deps.counters.add(app, FIELD.filterSuppressed, n));
   }
   private readonly appIds: string[];
+  /** Per app: counts subscriptions a V2 filter kept a message from. */
+  private readonly filterSuppressed: ((sockets: number) => void)[];
 
   attach(app: TemplatedApp): void {
     this.app = app;
@@ -237,17 +242,39 @@ export class WsServer {
     let delivered = -1;
     for (const f of frames) {
       if (f.cacheTtlMs) this.cache.store(f.topic, f.frame, f.cacheTtlMs);
-      const recipients = f.v2
-        ? this.fanout.deliver(this.appIds[f.app], f, this.publishTopic, (n) => this.deps.counters.add(f.app, FIELD.filterSuppressed, n))
-        : this.publishTopic(f.topic, f.frame, f.exclude);
-      if (recipients === 0) continue;
-      delivered = f.app;
-      this.deps.counters.add(f.app, FIELD.wsMessagesSent, recipients);
-      this.deps.counters.add(f.app, FIELD.socketBytesSent, recipients * f.frame.length);
+      let recipients: number;
+      if (f.v2) {
+        recipients = this.fanout.deliver(this.appIds[f.app], f.topic, V2Message.built(f.v2, f.frame), f.exclude, this.publishTopic, this.reaches, this.filterSuppressed[f.app]);
+      } else {
+        recipients = this.publishTopic(f.topic, f.frame, f.exclude);
+      }
+      if (recipients > 0) this.countSent(f.app, recipients, f.frame.length);
+      if (f.alsoV2) recipients += this.deliverDerivedV2(f, f.alsoV2);
+      if (recipients > 0) delivered = f.app;
     }
     // sockudo_broadcast_latency_ms: from the primary handing the message over to uWS having it.
     if (delivered >= 0 && handedOverAt !== undefined) this.deps.counters.observeLatency(delivered, performance.timeOrigin + performance.now() - handedOverAt);
   }
+
+  /** The V2 side of an HTTP publish's V1 frame; returns its recipients. */
+  private deliverDerivedV2(f: TopicFrame, meta: V2Meta): number {
+    const appId = this.appIds[f.app];
+    const message = V2Message.fromV1(meta, f.frame);
+    const topic = publishTopic(2, appId, meta.channel);
+    if (f.cacheTtlMs) this.cache.store(topic, message.frame, f.cacheTtlMs);
+    const recipients = this.fanout.deliver(appId, topic, message, f.exclude, this.publishTopic, this.reaches, this.filterSuppressed[f.app]);
+    if (recipients > 0) this.countSent(f.app, recipients, message.frame.length);
+    return recipients;
+  }
+
+  private countSent(app: number, recipients: number, frameLength: number): void {
+    this.deps.counters.add(app, FIELD.wsMessagesSent, recipients);
+    this.deps.counters.add(app, FIELD.socketBytesSent, recipients * frameLength);
+  }
+
+
+  /** Whether a publish on `topic` would reach anyone on this thread (a subscriber, or a held subscription). */
+  private readonly reaches = (topic: string): boolean => this.app.numSubscribers(topic) > 0 || this.holds.holding(topic);
 
   /** One native publish, skipping the socket `exclude` when it holds the topic; returns the recipients. */
   private readonly publishTopic = (topic: string, frame: string, exclude: string | undefined): number => {

@@ -2,9 +2,11 @@
 // wildcard subscription patterns.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { TopicFrame, V2Meta } from '../../src/ipc/messages.ts';
+import type { V2Meta } from '../../src/ipc/messages.ts';
 import { type CompiledFilter, type FilterView, compileFilter, wildcardError, wildcardMatches } from '../../src/protocol/filters.ts';
-import { V2Fanout } from '../../src/worker/v2Fanout.ts';
+import { type TopicPublisher, V2Fanout } from '../../src/worker/v2Fanout.ts';
+import { V2Message } from '../../src/worker/v2Message.ts';
+import { channelEvent } from '../../src/protocol/frames.ts';
 import { ReplayMirror } from '../../src/worker/replayMirror.ts';
 
 function compiled(spec: unknown): CompiledFilter {
@@ -394,9 +396,9 @@ describe('wildcardMatches', () => {
 });
 
 describe('wildcard subscriptions deliver public channels only', () => {
-  function frame(channel: string): TopicFrame {
-    const meta: V2Meta = { channel, event: 'e', data: '{}', messageId: `m-${channel}`, ephemeral: false, publishedAt: 0 };
-    return { app: 0, topic: `2\napp\n${channel}`, frame: `frame:${channel}`, v2: meta };
+  function deliver(fanout: V2Fanout, channel: string, publish: TopicPublisher): void {
+    const meta: V2Meta = { channel, event: 'e', messageId: `m-${channel}`, ephemeral: false, publishedAt: 0 };
+    fanout.deliver('app', `2\napp\n${channel}`, V2Message.built(meta, channelEvent('e', channel, '{}')), undefined, publish, () => true);
   }
 
   test('a broad pattern that passes wildcardError never receives private or presence publishes', () => {
@@ -411,11 +413,11 @@ describe('wildcard subscriptions deliver public channels only', () => {
         if (topic === wildTopic) got.push(f);
         return 0;
       };
-      for (const ch of ['private-secret', 'private-encrypted-x', 'presence-room']) fanout.deliver('app', frame(ch), publish);
+      for (const ch of ['private-secret', 'private-encrypted-x', 'presence-room']) deliver(fanout, ch, publish);
       assert.deepEqual(got, [], `pattern ${pattern} received private/presence frames`);
-      fanout.deliver('app', frame('public-feed'), publish);
-      fanout.deliver('app', frame('pub'), publish);
-      const expectPublic = ['public-feed', 'pub'].filter((ch) => wildcardMatches(pattern, ch)).map((ch) => `frame:${ch}`);
+      deliver(fanout, 'public-feed', publish);
+      deliver(fanout, 'pub', publish);
+      const expectPublic = ['public-feed', 'pub'].filter((ch) => wildcardMatches(pattern, ch)).map((ch) => channelEvent('e', ch, '{}'));
       assert.deepEqual(got, expectPublic, `pattern ${pattern} still receives public channels`);
     }
   });

@@ -2,9 +2,10 @@
 // the ring-size cap, TTL expiry and stream changes. Time is the injected `now`.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { TopicFrame, V2Meta } from '../../src/ipc/messages.ts';
+import type { V2Meta } from '../../src/ipc/messages.ts';
 import { ReplayMirror, type SinceResult } from '../../src/worker/replayMirror.ts';
 import { V2Fanout } from '../../src/worker/v2Fanout.ts';
+import { V2Message } from '../../src/worker/v2Message.ts';
 
 const APP = 'app1';
 const CH = 'orders';
@@ -13,7 +14,6 @@ function meta(serial: number | undefined, publishedAt: number, over: Partial<V2M
   return {
     channel: CH,
     event: 'order.created',
-    data: `{"n":${serial}}`,
     messageId: `m${serial}`,
     streamId: serial === undefined ? undefined : 's1',
     serial,
@@ -23,9 +23,13 @@ function meta(serial: number | undefined, publishedAt: number, over: Partial<V2M
   };
 }
 
+function record(m: ReplayMirror, app: string, meta: V2Meta, frame: string): void {
+  m.record(app, V2Message.built(meta, frame));
+}
+
 /** Records serials `from..to` of stream `streamId` on CH, one per ms starting at `t0`. */
 function fill(m: ReplayMirror, from: number, to: number, t0 = 0, streamId = 's1'): void {
-  for (let s = from; s <= to; s++) m.record(APP, meta(s, t0 + (s - from), { streamId }), `frame${s}`);
+  for (let s = from; s <= to; s++) record(m, APP, meta(s, t0 + (s - from), { streamId }), `frame${s}`);
 }
 
 function serials(r: SinceResult): number[] {
@@ -44,15 +48,15 @@ describe('ReplayMirror: record and position', () => {
     const m = new ReplayMirror(100, 120_000);
     fill(m, 1, 3);
     assert.deepEqual(m.position(APP, CH, 10), { streamId: 's1', serial: 3 });
-    m.record(APP, meta(4, 11), 'frame4');
+    record(m, APP, meta(4, 11), 'frame4');
     assert.deepEqual(m.position(APP, CH, 12), { streamId: 's1', serial: 4 });
   });
 
   test('channels and apps are kept apart', () => {
     const m = new ReplayMirror(100, 120_000);
     fill(m, 1, 3);
-    m.record(APP, meta(7, 0, { channel: 'other', streamId: 's2' }), 'x');
-    m.record('app2', meta(9, 0, { streamId: 's3' }), 'y');
+    record(m, APP, meta(7, 0, { channel: 'other', streamId: 's2' }), 'x');
+    record(m, 'app2', meta(9, 0, { streamId: 's3' }), 'y');
     assert.deepEqual(m.position(APP, CH, 1), { streamId: 's1', serial: 3 });
     assert.deepEqual(m.position(APP, 'other', 1), { streamId: 's2', serial: 7 });
     assert.deepEqual(m.position('app2', CH, 1), { streamId: 's3', serial: 9 });
@@ -61,9 +65,9 @@ describe('ReplayMirror: record and position', () => {
 
   test('metas without a position (recovery off, or ephemeral) are not recorded', () => {
     const m = new ReplayMirror(100, 120_000);
-    m.record(APP, meta(undefined, 0), 'no-position');
-    m.record(APP, meta(undefined, 0, { ephemeral: true }), 'ephemeral');
-    m.record(APP, meta(1, 0, { streamId: undefined }), 'serial-only');
+    record(m, APP, meta(undefined, 0), 'no-position');
+    record(m, APP, meta(undefined, 0, { ephemeral: true }), 'ephemeral');
+    record(m, APP, meta(1, 0, { streamId: undefined }), 'serial-only');
     assert.equal(m.position(APP, CH, 1), undefined);
     assert.deepEqual(m.recent(APP, CH, { count: 10 }, 1), []);
   });
@@ -72,9 +76,9 @@ describe('ReplayMirror: record and position', () => {
     const m = new ReplayMirror(100, 120_000);
     const fanout = new V2Fanout(m);
     const publish = () => 0;
-    const frame = (v2: V2Meta): TopicFrame => ({ app: 0, topic: `2\n${APP}\n${CH}`, frame: `f${v2.serial}`, v2 });
-    fanout.deliver(APP, frame(meta(1, 0)), publish);
-    fanout.deliver(APP, frame(meta(2, 1, { ephemeral: true })), publish);
+    const deliver = (v2: V2Meta) => fanout.deliver(APP, `2\n${APP}\n${CH}`, V2Message.built(v2, `f${v2.serial}`), undefined, publish, () => true);
+    deliver(meta(1, 0));
+    deliver(meta(2, 1, { ephemeral: true }));
     assert.deepEqual(
       m.recent(APP, CH, { count: 10 }, 2).map((e) => e.frame),
       ['f1'],
@@ -166,7 +170,7 @@ describe('ReplayMirror: since (resume)', () => {
 
   test('a hole in the recorded serials is not replayed as if contiguous', () => {
     const m = new ReplayMirror(100, 120_000);
-    for (const s of [1, 2, 4, 5]) m.record(APP, meta(s, s), `frame${s}`);
+    for (const s of [1, 2, 4, 5]) record(m, APP, meta(s, s), `frame${s}`);
     assert.equal(m.since(APP, CH, 's1', 1, 10).ok, false);
     assert.deepEqual(serials(m.since(APP, CH, 's1', 3, 10)), [4, 5]);
   });
@@ -192,9 +196,9 @@ describe('ReplayMirror: ring size and TTL', () => {
 
   test('entries older than the TTL are dropped; those within it stay', () => {
     const m = new ReplayMirror(100, 1_000);
-    m.record(APP, meta(1, 0), 'frame1');
-    m.record(APP, meta(2, 500), 'frame2');
-    m.record(APP, meta(3, 900), 'frame3');
+    record(m, APP, meta(1, 0), 'frame1');
+    record(m, APP, meta(2, 500), 'frame2');
+    record(m, APP, meta(3, 900), 'frame3');
     // At exactly the TTL an entry is still kept.
     assert.deepEqual(serials(m.since(APP, CH, 's1', 0, 1_000)), [1, 2, 3]);
     // 1 ms later serial 1 is gone, so a resume from 0 has a gap ...
@@ -220,7 +224,7 @@ describe('ReplayMirror: ring size and TTL', () => {
     assert.ok(!r.ok);
     assert.equal(r.code, 'position_expired');
     // A later publish of the same stream starts a fresh buffer at its serial.
-    m.record(APP, meta(4, 5_000), 'frame4');
+    record(m, APP, meta(4, 5_000), 'frame4');
     assert.deepEqual(m.position(APP, CH, 5_000), { streamId: 's1', serial: 4 });
     assert.deepEqual(serials(m.since(APP, CH, 's1', 3, 5_000)), [4]);
   });
@@ -228,8 +232,8 @@ describe('ReplayMirror: ring size and TTL', () => {
   test('sweep drops expired entries of every channel', () => {
     const m = new ReplayMirror(100, 1_000);
     fill(m, 1, 2, 0);
-    m.record(APP, meta(1, 0, { channel: 'other' }), 'o1');
-    m.record(APP, meta(2, 2_000, { channel: 'other' }), 'o2');
+    record(m, APP, meta(1, 0, { channel: 'other' }), 'o1');
+    record(m, APP, meta(2, 2_000, { channel: 'other' }), 'o2');
     m.sweep(2_500);
     assert.equal(m.position(APP, CH, 2_500), undefined);
     assert.deepEqual(
@@ -243,7 +247,7 @@ describe('ReplayMirror: stream change', () => {
   test('a message on a new stream id clears the old stream', () => {
     const m = new ReplayMirror(100, 120_000);
     fill(m, 1, 5, 0, 's1');
-    m.record(APP, meta(1, 10, { streamId: 's2' }), 'new1');
+    record(m, APP, meta(1, 10, { streamId: 's2' }), 'new1');
     assert.deepEqual(m.position(APP, CH, 11), { streamId: 's2', serial: 1 });
     assert.deepEqual(
       m.recent(APP, CH, { count: 100 }, 11).map((e) => e.frame),
@@ -277,10 +281,10 @@ describe('ReplayMirror: recent (rewind)', () => {
 
   test('by seconds: those published within the window, oldest first', () => {
     const m = new ReplayMirror(100, 120_000);
-    m.record(APP, meta(1, 0), 'frame1');
-    m.record(APP, meta(2, 5_000), 'frame2');
-    m.record(APP, meta(3, 8_000), 'frame3');
-    m.record(APP, meta(4, 9_500), 'frame4');
+    record(m, APP, meta(1, 0), 'frame1');
+    record(m, APP, meta(2, 5_000), 'frame2');
+    record(m, APP, meta(3, 8_000), 'frame3');
+    record(m, APP, meta(4, 9_500), 'frame4');
     const now = 10_000;
     assert.deepEqual(
       m.recent(APP, CH, { seconds: 2 }, now).map((e) => e.serial),
@@ -299,8 +303,8 @@ describe('ReplayMirror: recent (rewind)', () => {
 
   test('recent never returns expired entries', () => {
     const m = new ReplayMirror(100, 1_000);
-    m.record(APP, meta(1, 0), 'frame1');
-    m.record(APP, meta(2, 1_500), 'frame2');
+    record(m, APP, meta(1, 0), 'frame1');
+    record(m, APP, meta(2, 1_500), 'frame2');
     assert.deepEqual(
       m.recent(APP, CH, { seconds: 60 }, 2_000).map((e) => e.serial),
       [2],

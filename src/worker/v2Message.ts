@@ -1,0 +1,69 @@
+// One V2 channel message as a worker holds it, live and in the replay mirror. Messages the primary built a V2
+// frame for (client events) carry it; HTTP publishes carry only their V1 frame, and the V2 frame, which is the
+// V1 frame's head closed with message_id, stream_id, serial, tags and extras, is derived on first use: a
+// channel without V2 subscribers on this thread never pays for it unless someone resumes or rewinds it.
+// The fields are copied out of the cloned V2Meta (one object retained instead of two), and the mirror
+// swaps repeated strings for the ones it already holds: with the default buffer a busy host retains
+// 100 messages per channel, and what each of them keeps alive is what the garbage collector walks.
+import type { V2Meta } from '../ipc/messages.ts';
+import { v2FrameFromHead } from '../protocol/frames.ts';
+
+export class V2Message implements V2Meta {
+  channel: string;
+  event: string;
+  streamId: string | undefined;
+  readonly messageId: string;
+  readonly serial: number | undefined;
+  readonly ephemeral: boolean;
+  readonly publishedAt: number;
+  readonly tags: Record<string, string> | undefined;
+  readonly extras: Record<string, unknown> | undefined;
+  readonly userId: string | undefined;
+  private built: string | undefined;
+
+  private constructor(
+    meta: V2Meta,
+    /** The V2 frame, or the V1 frame it derives from. */
+    private readonly source: string,
+    built: string | undefined,
+  ) {
+    this.channel = meta.channel;
+    this.event = meta.event;
+    this.streamId = meta.streamId;
+    this.messageId = meta.messageId;
+    this.serial = meta.serial;
+    this.ephemeral = meta.ephemeral;
+    this.publishedAt = meta.publishedAt;
+    this.tags = meta.tags;
+    this.extras = meta.extras;
+    this.userId = meta.userId;
+    this.built = built;
+  }
+
+  /** A message whose V2 frame is already built. */
+  static built(meta: V2Meta, v2Frame: string): V2Message {
+    return new V2Message(meta, v2Frame, v2Frame);
+  }
+
+  /** A message known by its V1 frame (`{"event":…,"channel":…,"data":…}`); the V2 frame is built when asked for. */
+  static fromV1(meta: V2Meta, v1Frame: string): V2Message {
+    return new V2Message(meta, v1Frame, undefined);
+  }
+
+  get frame(): string {
+    this.built ??= v2FrameFromHead(this.source.slice(0, -1), this);
+    return this.built;
+  }
+
+  /** The event's data as published (a string for HTTP publishes, any JSON for client events), for filters. */
+  data(): unknown {
+    return (JSON.parse(this.source) as { data: unknown }).data;
+  }
+
+  /** Uses the given equal strings instead of this message's own copies (see the top of the file). */
+  share(channel: string, event: string, streamId: string | undefined): void {
+    this.channel = channel;
+    this.event = event;
+    this.streamId = streamId;
+  }
+}
