@@ -27,6 +27,33 @@ describe('protocol V2', () => {
   });
   after(() => server.shutdown());
 
+  // First in the file: no V2 socket is open on any worker yet, so no worker builds a V2 frame when the messages
+  // arrive; a V2 client that connects afterwards must still get the full frames, derived from the recorded ones.
+  test('messages published while no V2 socket is connected are replayed with every V2 field on both workers', async () => {
+    const ch = 'before-any-v2';
+    const v1 = await RawClient.open(server.workerPorts[0]);
+    await sub(v1, { channel: ch }, 'pusher');
+    for (const n of [1, 2]) await publish(ch, { name: `b${n}`, data: `d${n}`, tags: { region: 'eu' }, extras: { headers: { trace: 't' } } });
+    await v1.next(isEvent('b2', ch));
+    for (const workerPort of server.workerPorts) {
+      const c = await openV2(workerPort);
+      await sub(c, { channel: ch, rewind: { count: 10 } });
+      await c.next(isEvent('sockudo:rewind_complete', ch));
+      const got = userFrames(c, ch);
+      assert.deepEqual(
+        got.map((f) => [f.event, f.data, f.serial, f.tags, f.extras]),
+        [
+          ['b1', 'd1', 1, { region: 'eu' }, { headers: { trace: 't' } }],
+          ['b2', 'd2', 2, { region: 'eu' }, { headers: { trace: 't' } }],
+        ],
+      );
+      assert.equal(new Set(got.map((f) => f.message_id)).size, 2);
+      assert.equal(new Set(got.map((f) => f.stream_id)).size, 1);
+      c.close();
+    }
+    v1.close();
+  });
+
   test('V1 and V2 subscribers of one channel: V2 fields only for V2, idempotency_key for nobody', async () => {
     const v1 = await RawClient.open(server.workerPorts[0]);
     const v2 = await openV2(server.workerPorts[1]);
