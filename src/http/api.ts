@@ -1,4 +1,5 @@
 // The HTTP API, run on the primary: routing, authentication, and the JSON answers for /apps/{id}/... .
+import { randomUUID } from 'node:crypto';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { verifyApiRequest, parseQuery } from '../auth/apiSignature.ts';
 import type { AppConfig, Config } from '../config/schema.ts';
@@ -116,12 +117,13 @@ export class Api {
       const body = this.jsonBody(req);
       const event = parseEventBody(body, app);
       const info = (body as Record<string, unknown>).info;
+      const acknowledged = acknowledge(event, info);
       if (event.ephemeral) this.deps.metrics.ephemeralMessage(app.id);
       const key = event.idempotencyKey ?? (req.idempotencyKey ? checkIdempotencyKey(req.idempotencyKey) : undefined);
       const keyed = key !== undefined && this.deps.config.idempotency.enabled;
       const print = keyed ? fingerprint('events', body) : '';
       const publish = async () => {
-        const answer = JSON.stringify(info === undefined ? { ok: true } : await publishInfo(hub, app, event.channels, info));
+        const answer = JSON.stringify(acknowledged ? await publishInfo(hub, app, event.channels, info, event.messageId as string) : { ok: true });
         // With several hosts the key travels with the publish, so whichever host reads it marks it done.
         const completes = keyed ? { scope: app.id, key: key as string, print, status: 200, body: answer, ttlMs: this.ttlMs(app) } : undefined;
         await publisher.publish(index, app.id, [event], completes);
@@ -136,11 +138,12 @@ export class Api {
       const events = parseBatchBody(body, app);
       for (const e of events) if (e.ephemeral) this.deps.metrics.ephemeralMessage(app.id);
       const raw = (body as { batch: Record<string, unknown>[] }).batch;
-      // Pusher: with `info` on any item the answer lists each item's channel counts ({} for the others).
+      // With `info` or a `message_id` on any item, the answer lists each such item's first channel ({} for the others).
+      const acknowledged = events.map((e, i) => acknowledge(e, raw[i].info));
       const answer = async () => {
-        if (!raw.some((item) => item.info !== undefined)) return {};
-        const infos = raw.map(async (item, i) =>
-          item.info === undefined ? {} : ((await publishInfo(hub, app, events[i].channels, item.info)) as { channels: Record<string, unknown> }).channels[events[i].channels[0]],
+        if (!acknowledged.includes(true)) return {};
+        const infos = events.map(async (e, i) =>
+          acknowledged[i] ? (await publishInfo(hub, app, e.channels, raw[i].info, e.messageId as string)).channels[e.channels[0]] : {},
         );
         return { batch: await Promise.all(infos) };
       };
@@ -258,4 +261,15 @@ function json200(body: string): ApiResponse {
 
 function json(status: number, value: unknown): ApiResponse {
   return { status, contentType: 'application/json', body: JSON.stringify(value) };
+}
+
+/**
+ * Sockudo answers a publish that asks for `info` or carries a `message_id` with an acknowledgement id per
+ * channel: the message id it was delivered with. Such a publish without a `message_id` gets one now, shared
+ * by all its channels (Sockudo assigns one per publish too), so the id answered is the id V2 subscribers see.
+ */
+function acknowledge(event: PublishEvent, info: unknown): boolean {
+  if (info === undefined && event.messageId === undefined) return false;
+  event.messageId ??= randomUUID();
+  return true;
 }

@@ -64,13 +64,17 @@ export async function presenceUsers(hub: Hub, app: AppConfig, channel: string): 
 }
 
 /** The `info` answer of POST /events: counts for each channel right after the publish. */
-export async function publishInfo(hub: Hub, app: AppConfig, channels: readonly string[], infoParam: unknown): Promise<unknown> {
-  if (typeof infoParam !== 'string') throw new HttpError('invalidInput', "'info' must be a comma-separated string");
-  const info = parseInfo(infoParam, ['subscription_count', 'user_count']);
+/**
+ * The answer to a publish that asked for `info` or carried a `message_id`: per channel its acknowledgement id
+ * (the message id it was delivered with) and the counts `info` names.
+ */
+export async function publishInfo(hub: Hub, app: AppConfig, channels: readonly string[], infoParam: unknown, acknowledgementId: string): Promise<{ channels: Record<string, Record<string, unknown>> }> {
+  if (infoParam !== undefined && typeof infoParam !== 'string') throw new HttpError('invalidInput', "'info' must be a comma-separated string");
+  const info = infoParam === undefined ? new Set<string>() : parseInfo(infoParam, ['subscription_count', 'user_count']);
   const { counts } = info.has('subscription_count') ? await hub.subscriptionCounts(app.id, '', [...channels]) : { counts: {} as Record<string, number> };
-  const out: Record<string, Record<string, number>> = {};
+  const out: Record<string, Record<string, unknown>> = {};
   for (const channel of channels) {
-    const entry: Record<string, number> = {};
+    const entry: Record<string, unknown> = { acknowledgement_id: acknowledgementId };
     if (info.has('subscription_count')) entry.subscription_count = counts[channel] ?? 0;
     if (info.has('user_count') && isPresenceChannel(channel)) entry.user_count = (await hub.presenceMembers(app.id, channel)).size;
     out[channel] = entry;

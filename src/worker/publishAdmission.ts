@@ -64,7 +64,8 @@ export class PublishAdmission {
       return undefined; // the primary gives the coded answer
     }
     for (const e of events) {
-      if (e.idempotencyKey !== undefined || e.channels.some(isCacheChannel)) return undefined;
+      // A message_id asks for an acknowledgement answer, which the primary gives (as for `info`).
+      if (e.idempotencyKey !== undefined || e.messageId !== undefined || e.channels.some(isCacheChannel)) return undefined;
     }
     this.unconfirmed++;
     return { app: entry.index, events, answer: batch ? '{}' : '{"ok":true}' };

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Pusher from 'pusher';
-import { type Frame, RawClient, serverSdk } from '../helpers/clients.ts';
+import { type Frame, RawClient, V2_QUERY, serverSdk } from '../helpers/clients.ts';
 import { type TestServer, eventually, startTestServer } from '../helpers/server.ts';
 import { signedUrl } from '../helpers/signing.ts';
 
@@ -12,6 +12,9 @@ import { signedUrl } from '../helpers/signing.ts';
 const app = { id: 'q-app', key: 'q-key', secret: 'q-secret' };
 
 const succeeded = (channel: string) => (f: Frame) => f.event === 'pusher_internal:subscription_succeeded' && f.channel === channel;
+
+/** A publish answer with acknowledgement ids (`info` or `message_id` given). */
+type Acknowledged = { channels: Record<string, { acknowledgement_id: string }> };
 
 interface Answer {
   status: number;
@@ -213,18 +216,23 @@ describe('HTTP channel queries', () => {
     await subscribe(watcher, 'other');
     const res = await sdk.trigger(['news', 'other', 'presence-room', 'nobody-here'], 'counted', { n: 1 }, { info: 'subscription_count,user_count' });
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), {
+    const body = (await res.json()) as Acknowledged;
+    // One acknowledgement id for the publish, on every channel (the message id V2 subscribers get).
+    const ack = body.channels.news.acknowledgement_id;
+    assert.match(ack, /^[0-9a-f-]{36}$/);
+    assert.deepEqual(body, {
       channels: {
-        news: { subscription_count: 3 },
-        other: { subscription_count: 2 },
-        'presence-room': { subscription_count: 3, user_count: 2 },
-        'nobody-here': { subscription_count: 0 },
+        news: { acknowledgement_id: ack, subscription_count: 3 },
+        other: { acknowledgement_id: ack, subscription_count: 2 },
+        'presence-room': { acknowledgement_id: ack, subscription_count: 3, user_count: 2 },
+        'nobody-here': { acknowledgement_id: ack, subscription_count: 0 },
       },
     });
     assert.deepEqual(await watcher.next((f) => f.event === 'counted'), { event: 'counted', channel: 'other', data: '{"n":1}' });
 
-    const only = await sdk.trigger('presence-lobby', 'counted', {}, { info: 'user_count' });
-    assert.deepEqual(await only.json(), { channels: { 'presence-lobby': { user_count: 1 } } });
+    const only = (await (await sdk.trigger('presence-lobby', 'counted', {}, { info: 'user_count' })).json()) as Acknowledged;
+    assert.deepEqual(only, { channels: { 'presence-lobby': { acknowledgement_id: only.channels['presence-lobby'].acknowledgement_id, user_count: 1 } } });
+    assert.notEqual(only.channels['presence-lobby'].acknowledgement_id, ack, 'each publish gets its own id');
 
     // Without info the answer stays {"ok":true}.
     const plain = await sdk.trigger('news', 'plain', {});
@@ -235,6 +243,36 @@ describe('HTTP channel queries', () => {
       const r = await get('/channels/other', { info: 'subscription_count' });
       return (r.body as { subscription_count: number }).subscription_count === 1;
     }, 'the unsubscribe counted');
+  });
+
+  test('a publish with message_id is answered with it as the acknowledgement id, and V2 subscribers get that id', async () => {
+    const v2 = await RawClient.open(server.workerPorts[1], app.key, V2_QUERY);
+    clients.push(v2);
+    await v2.request({ event: 'sockudo:subscribe', data: { channel: 'acked' } }, (f) => f.event === 'sockudo_internal:subscription_succeeded');
+    const res = await sdk.post({ path: '/events', body: { name: 'a1', channels: ['acked', 'nobody-here'], data: 'x', message_id: 'my-id-1' } as unknown as string });
+    assert.deepEqual(await res.json(), { channels: { acked: { acknowledgement_id: 'my-id-1' }, 'nobody-here': { acknowledgement_id: 'my-id-1' } } });
+    assert.equal((await v2.next((f) => f.event === 'a1')).message_id, 'my-id-1');
+
+    // info without message_id: the id answered is the id delivered.
+    const counted = (await (await sdk.trigger('acked', 'a2', 'y', { info: 'subscription_count' })).json()) as Acknowledged;
+    assert.equal((await v2.next((f) => f.event === 'a2')).message_id, counted.channels.acked.acknowledgement_id);
+
+    // A batch: items with message_id or info are acknowledged (their first channel), the others get {}.
+    const batch = await sdk.triggerBatch([
+      { channel: 'acked', name: 'b1', data: '1', message_id: 'batch-id-1' } as Pusher.BatchEvent,
+      { channel: 'acked', name: 'b2', data: '2' },
+      { channel: 'news', name: 'b3', data: '3', info: 'subscription_count' },
+    ]);
+    const answer = (await batch.json()) as { batch: Record<string, unknown>[] };
+    assert.deepEqual(answer.batch[0], { acknowledgement_id: 'batch-id-1' });
+    assert.deepEqual(answer.batch[1], {});
+    assert.deepEqual(answer.batch[2], { acknowledgement_id: answer.batch[2].acknowledgement_id, subscription_count: 3 });
+    assert.match(String(answer.batch[2].acknowledgement_id), /^[0-9a-f-]{36}$/);
+    assert.equal((await v2.next((f) => f.event === 'b1')).message_id, 'batch-id-1');
+
+    // Without either, the answers stay {"ok":true} and {}.
+    assert.deepEqual(await (await sdk.trigger('acked', 'plain', 'z')).json(), { ok: true });
+    assert.deepEqual(await (await sdk.triggerBatch([{ channel: 'acked', name: 'plain', data: 'z' }])).json(), {});
   });
 
   test('counts fall as sockets leave; occupied is false once everyone has gone', async () => {
@@ -282,7 +320,7 @@ describe('HTTP channel queries', () => {
 });
 
 describe('batch_events with info', () => {
-  test('answers each item with its channel counts, {} for items without info', async () => {
+  test('answers each item with its acknowledgement id and channel counts, {} for items without info', async () => {
     const server = await startTestServer();
     try {
       const c = await RawClient.open(server.workerPorts[1]);
@@ -294,7 +332,12 @@ describe('batch_events with info', () => {
         { channel: 'empty', name: 'c', data: '3', info: 'subscription_count' } as never,
       ]);
       assert.equal(res.status, 200);
-      assert.deepEqual(await res.json(), { batch: [{ subscription_count: 1 }, {}, { subscription_count: 0 }] });
+      const { batch } = (await res.json()) as { batch: { acknowledgement_id?: string }[] };
+      // Acknowledged items carry the id their message was delivered with, one per item.
+      const [first, , third] = batch.map((b) => b.acknowledgement_id);
+      assert.deepEqual(batch, [{ acknowledgement_id: first, subscription_count: 1 }, {}, { acknowledgement_id: third, subscription_count: 0 }]);
+      assert.match(String(first), /^[0-9a-f-]{36}$/);
+      assert.notEqual(first, third);
       await c.next((f) => f.event === 'a');
       c.close();
     } finally {

@@ -48,6 +48,8 @@ describe('publishes a worker answers itself', () => {
       ['idempotency key in the body', request({ body: event({ idempotency_key: 'k' }) }), 'app-id'],
       ['idempotency key on a batch item', request({ path: '/apps/app-id/batch_events', body: JSON.stringify({ batch: [{ name: 'e', channel: 'c', idempotency_key: 'k' }] }) }), 'app-id'],
       ['info asked for', request({ body: event({ info: 'subscription_count' }) }), 'app-id'],
+      ['a message_id (answered with its acknowledgement id)', request({ body: event({ message_id: 'm-1' }) }), 'app-id'],
+      ['a message_id on a batch item', request({ path: '/apps/app-id/batch_events', body: JSON.stringify({ batch: [{ name: 'e', channel: 'c', message_id: 'm-1' }] }) }), 'app-id'],
       ['info on a batch item', request({ path: '/apps/app-id/batch_events', body: JSON.stringify({ batch: [{ name: 'e', channel: 'c', info: 'user_count' }] }) }), 'app-id'],
       ['a cache channel (new subscribers must find it cached)', request({ body: JSON.stringify({ name: 'e', channels: ['c', 'cache-c'], data: 'd' }) }), 'app-id'],
       ['an app with an API rate limit', request({ path: '/apps/limited/events' }), 'limited'],
