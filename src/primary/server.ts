@@ -47,7 +47,7 @@ class WorkerHandle {
   workerPort = 0;
   private readonly outbox: Outbox<PrimaryToWorker>;
   constructor(readonly index: number, readonly thread: Worker) {
-    this.outbox = new Outbox((m) => thread.postMessage(m));
+    this.outbox = new Outbox<PrimaryToWorker>((m) => thread.postMessage(m), (m) => m.type === 'presence-joined');
   }
   post(m: PrimaryToWorker): void {
     this.outbox.post(m);

@@ -17,7 +17,7 @@ const init = workerData as WorkerInit;
 const port = parentPort as NonNullable<typeof parentPort>;
 const { config, index } = init;
 const log = createLogger(config, `worker-${index}`);
-const outbox = new Outbox<WorkerToPrimary>((m) => port.postMessage(m));
+const outbox = new Outbox<WorkerToPrimary>((m) => port.postMessage(m), (m) => m.type === 'presence-join');
 // A channel's first subscriber is news the primary's queries must see before the client can act on its
 // subscription_succeeded, so it is not held back for batching.
 const toPrimary = (m: WorkerToPrimary) => (m.type === 'channel-occupied' ? outbox.postNow(m) : outbox.post(m));

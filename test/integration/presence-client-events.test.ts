@@ -91,6 +91,36 @@ describe('presence', () => {
     one.c.close();
   });
 
+  test('a burst of joins larger than a cross-thread chunk: every join answered, in order, with the whole host', async () => {
+    // 100 joins sent at once cross to the primary and back in chunks (ipc/outbox.ts AWAITED_CHUNK).
+    const JOINS = 100;
+    const burst = async (port: number, userId: string): Promise<{ c: RawClient; answers: Frame[] }> => {
+      const c = await RawClient.open(port);
+      const channelData = JSON.stringify({ user_id: userId });
+      for (let i = 0; i < JOINS; i++) {
+        const channel = `presence-burst-${i}`;
+        const { auth } = sdk.authorizeChannel(c.socketId, channel, { user_id: userId });
+        c.send({ event: 'pusher:subscribe', data: { channel, auth, channel_data: channelData } });
+      }
+      await c.next((f) => f.channel === `presence-burst-${JOINS - 1}`, 10_000);
+      return { c, answers: c.frames.filter((f) => f.event.startsWith('pusher') && !f.event.endsWith('connection_established')) };
+    };
+    const first = await burst(server.workerPorts[0], 'b1');
+    assert.deepEqual(
+      first.answers.map((f) => [f.event, f.channel]),
+      Array.from({ length: JOINS }, (_, i) => ['pusher_internal:subscription_succeeded', `presence-burst-${i}`]),
+    );
+    for (const f of first.answers) assert.deepEqual(JSON.parse(f.data as string).presence.ids, ['b1']);
+    const second = await burst(server.workerPorts[1], 'b2');
+    assert.deepEqual(
+      second.answers.map((f) => f.channel),
+      Array.from({ length: JOINS }, (_, i) => `presence-burst-${i}`),
+    );
+    for (const f of second.answers) assert.deepEqual(JSON.parse(f.data as string).presence, { ids: ['b1', 'b2'], hash: { b1: {}, b2: {} }, count: 2 });
+    first.c.close();
+    second.c.close();
+  });
+
   test('numeric user ids are accepted as Pusher does', async () => {
     const { c, reply } = await rawPresence(server.port, 'presence-num', { user_id: 42 });
     assert.deepEqual(JSON.parse(reply.data as string).presence.ids, ['42']);

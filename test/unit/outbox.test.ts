@@ -1,0 +1,60 @@
+// The cross-thread outbox (ipc/outbox.ts): one postMessage per event-loop turn, order kept, and awaited
+// messages (presence joins and their answers) leaving in chunks without waiting for the end of the turn.
+import assert from 'node:assert/strict';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { describe, test } from 'node:test';
+import { AWAITED_CHUNK, type Batch, Outbox } from '../../src/ipc/outbox.ts';
+
+interface Msg {
+  type: 'publish' | 'join';
+  n: number;
+}
+
+/** Records what was sent, each send as the list of message numbers it carried. */
+function recorder(): { sent: number[][]; outbox: Outbox<Msg> } {
+  const sent: number[][] = [];
+  const outbox = new Outbox<Msg>(
+    (m) => sent.push('messages' in m ? (m as Batch<Msg>).messages.map((x) => x.n) : [(m as Msg).n]),
+    (m) => m.type === 'join',
+  );
+  return { sent, outbox };
+}
+
+describe('outbox', () => {
+  test('the messages of one turn leave as one batch, in order, at the end of the turn', async () => {
+    const { sent, outbox } = recorder();
+    for (let n = 0; n < 100; n++) outbox.post({ type: 'publish', n });
+    assert.equal(sent.length, 0);
+    await nextTurn();
+    assert.deepEqual(sent, [Array.from({ length: 100 }, (_, n) => n)]);
+  });
+
+  test('a lone message leaves as itself, not wrapped in a batch', async () => {
+    const messages: unknown[] = [];
+    const outbox = new Outbox<Msg>((m) => messages.push(m));
+    outbox.post({ type: 'publish', n: 7 });
+    await nextTurn();
+    assert.deepEqual(messages, [{ type: 'publish', n: 7 }]);
+  });
+
+  test('awaited messages leave in chunks during the turn, with everything queued before them', async () => {
+    const { sent, outbox } = recorder();
+    let n = 0;
+    outbox.post({ type: 'publish', n: n++ });
+    for (let i = 0; i < AWAITED_CHUNK - 1; i++) outbox.post({ type: 'join', n: n++ });
+    assert.equal(sent.length, 0, 'one short of a chunk: nothing sent yet');
+    outbox.post({ type: 'join', n: n++ });
+    assert.deepEqual(sent, [Array.from({ length: AWAITED_CHUNK + 1 }, (_, i) => i)]);
+    for (let i = 0; i < 5; i++) outbox.post({ type: 'join', n: n++ });
+    await nextTurn();
+    assert.equal(sent.length, 2, 'the rest at the end of the turn');
+    assert.deepEqual(sent.flat(), Array.from({ length: n }, (_, i) => i));
+  });
+
+  test('postNow sends at once, after what is queued', () => {
+    const { sent, outbox } = recorder();
+    outbox.post({ type: 'publish', n: 0 });
+    outbox.postNow({ type: 'publish', n: 1 });
+    assert.deepEqual(sent, [[0, 1]]);
+  });
+});
