@@ -23,7 +23,7 @@ port2.on('message', () => received++);
 const link: WorkerLink = {
   index: 0,
   publish(frames: TopicFrame[]) {
-    if (clone) port1.postMessage({ type: 'publish', frames, at: 0 } satisfies PrimaryToWorker);
+    if (clone) port1.postMessage({ type: 'publish', frames, at: 0, through: 0 } satisfies PrimaryToWorker);
   },
   post() {},
 };

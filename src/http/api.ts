@@ -75,10 +75,10 @@ export class Api {
    * A publish a worker has already answered (worker/publishAdmission.ts): signed, validated, single host, no
    * idempotency key, so delivering it cannot fail here: it is delivered and counted.
    */
-  acceptedPublish(m: Extract<WorkerToPrimary, { type: 'accepted-publish' }>): void {
+  acceptedPublish(m: Extract<WorkerToPrimary, { type: 'accepted-publish' }>, fromWorker: number): void {
     const appId = this.deps.config.apps[m.app].id;
     for (const e of m.events) if (e.ephemeral) this.deps.metrics.ephemeralMessage(appId);
-    this.deps.publisher.publish(m.app, appId, m.events).catch((err: unknown) => this.deps.log.error({ err, app: appId }, 'accepted publish failed'));
+    this.deps.publisher.publish(m.app, appId, m.events, undefined, m.deliveredV1 ? fromWorker : -1).catch((err: unknown) => this.deps.log.error({ err, app: appId }, 'accepted publish failed'));
     this.deps.metrics.httpCall(appId, m.receivedBytes, m.sentBytes);
   }
 

@@ -87,7 +87,16 @@ export type WorkerToPrimary =
    * A publish the worker has already answered with 200 (worker/publishAdmission.ts): signed, validated, to be
    * delivered. The primary answers `publish-taken` once it has.
    */
-  | { type: 'accepted-publish'; seq: number; app: number; events: PublishEvent[]; receivedBytes: number; sentBytes: number }
+  | {
+      type: 'accepted-publish';
+      seq: number;
+      app: number;
+      events: PublishEvent[];
+      receivedBytes: number;
+      sentBytes: number;
+      /** The worker delivered the V1 frames to its own sockets already (worker/localPublishOrder.ts). */
+      deliveredV1: boolean;
+    }
   | { type: 'drained'; index: number }
   /** The first local subscriber of a channel arrived; its count lives in `slot` of the worker's region. */
   | { type: 'channel-occupied'; worker: number; app: number; channel: string; slot: number }
@@ -120,8 +129,12 @@ export type WorkerToPrimary =
 export type PrimaryToWorker =
   /** Several messages of one event-loop turn (see outbox.ts). */
   | { type: 'batch'; messages: PrimaryToWorker[] }
-  /** `at`: when the primary handed it over (epoch ms, fractional), for the broadcast latency metric. */
-  | { type: 'publish'; frames: TopicFrame[]; at: number }
+  /**
+   * `at`: when the primary handed it over (epoch ms, fractional), for the broadcast latency metric. `through`:
+   * the last request stamp the primary has started (worker/localPublishOrder.ts). `v1Delivered`: this worker
+   * delivered the V1 frames of this HTTP publish itself, only the V2 side is left.
+   */
+  | { type: 'publish'; frames: TopicFrame[]; at: number; through: number; v1Delivered?: true }
   | { type: 'http-response'; requestId: number; status: number; contentType: string; body: string; headers?: Record<string, string> }
   /** The primary has delivered one `accepted-publish` of this worker. */
   | { type: 'publish-taken' }

@@ -42,6 +42,11 @@ export class InOrder {
     private readonly gapTimeoutMs = GAP_TIMEOUT_MS,
   ) {}
 
+  /** The last stamp whose work has started (or been given up); -1 before the first. */
+  get startedThrough(): number {
+    return (this.next - 1) | 0;
+  }
+
   /** How many arrived ahead of their turn and wait for an earlier stamp. */
   get waiting(): number {
     return this.early.size;

@@ -14,13 +14,14 @@ import type { PublishEvent } from '../http/events.ts';
 import type { PrimaryToWorker, TopicFrame, V2Meta } from '../ipc/messages.ts';
 import type { Logger } from '../log.ts';
 import { isCacheChannel } from '../protocol/channels.ts';
-import { type ProtocolVersion, channelEventHead, memberAdded, memberRemoved, v2FrameFromHead } from '../protocol/frames.ts';
+import { type ProtocolVersion, channelEventHead, memberAdded, memberRemoved, publishedV1Frame, v2FrameFromHead } from '../protocol/frames.ts';
 import { SERVER_TO_USER_PREFIX, publishTopic, topicFor } from '../protocol/topics.ts';
 import { StreamRegistry } from '../v2/streams.ts';
 
 export interface WorkerLink {
   readonly index: number;
-  publish(frames: TopicFrame[]): void;
+  /** `v1Delivered`: this worker has delivered the V1 frames already (an HTTP publish it admitted). */
+  publish(frames: TopicFrame[], v1Delivered?: boolean): void;
   post(m: PrimaryToWorker): void;
 }
 
@@ -75,9 +76,9 @@ export class Publisher {
    * An HTTP publish. Every worker gets the frames: a native uWS publish on a topic nobody on that thread
    * holds costs almost nothing, and sending to all avoids racing a subscribe still on its way here.
    */
-  async publish(appIndex: number, appId: string, events: readonly PublishEvent[], completes?: IdempotentCompletion): Promise<void> {
+  async publish(appIndex: number, appId: string, events: readonly PublishEvent[], completes?: IdempotentCompletion, v1DeliveredBy = -1): Promise<void> {
     const wire = events.map(toWire);
-    if (!this.cluster) return this.deliverEvents(appIndex, appId, wire, this.localPosition);
+    if (!this.cluster) return this.deliverEvents(appIndex, appId, wire, this.localPosition, v1DeliveredBy);
     await this.viaCluster({ kind: 'events', origin: this.cluster.hostId, app: appId, events: wire, ...(completes ? { completes } : {}) }, () =>
       this.deliverEvents(appIndex, appId, wire, this.localPosition),
     );
@@ -158,9 +159,9 @@ export class Publisher {
     this.broadcast(VERSIONS.map((v) => ({ app: appIndex, topic: topicFor(v, appId, channel), frame: frame(v), exclude })));
   }
 
-  /** Hands ready frames to every worker. */
-  broadcast(frames: TopicFrame[]): void {
-    for (const w of this.workers()) w.publish(frames);
+  /** Hands ready frames to every worker; worker `v1DeliveredBy` has delivered the V1 frames itself. */
+  broadcast(frames: TopicFrame[], v1DeliveredBy = -1): void {
+    for (const w of this.workers()) w.publish(frames, w.index === v1DeliveredBy);
   }
 
   /** Sends through Redis; if Redis is unreachable, delivers here only and says so. */
@@ -180,7 +181,7 @@ export class Publisher {
 
   private readonly localPosition: PositionSource = (appId, m) => (this.needsPosition(m) ? this.streams.next(appId, m.channel, Date.now()) : undefined);
 
-  private deliverEvents(appIndex: number, appId: string, events: readonly WireEvent[], position: PositionSource): void {
+  private deliverEvents(appIndex: number, appId: string, events: readonly WireEvent[], position: PositionSource, v1DeliveredBy = -1): void {
     const frames: TopicFrame[] = [];
     for (const e of events) {
       // The name and data are JSON-encoded once for every channel; workers derive V2 frames from the V1 frame.
@@ -188,7 +189,7 @@ export class Publisher {
       const dataJson = JSON.stringify(e.data);
       for (let i = 0; i < e.channels.length; i++) {
         const channel = e.channels[i];
-        const v1 = `${channelEventHead(nameJson, JSON.stringify(channel), dataJson)}}`;
+        const v1 = publishedV1Frame(nameJson, channel, dataJson);
         const cacheTtlMs = isCacheChannel(channel) ? this.cacheTtlMs : undefined;
         if (cacheTtlMs) this.cache.set(`${appId}\n${channel}`, v1, { ttl: cacheTtlMs });
         const m: ChannelMessage = { event: e.name, channel, data: e.data, messageId: e.messageIds[i], extras: e.extras, tags: e.tags, ephemeral: e.ephemeral };
@@ -197,7 +198,7 @@ export class Publisher {
         frames.push(f);
       }
     }
-    this.broadcast(frames);
+    this.broadcast(frames, v1DeliveredBy);
   }
 
   private deliverClientEvent(

@@ -46,14 +46,22 @@ class WorkerHandle {
   readyPort = 0;
   workerPort = 0;
   private readonly outbox: Outbox<PrimaryToWorker>;
-  constructor(readonly index: number, readonly thread: Worker) {
+  /** `startedThrough`: the last request stamp the primary has started (InOrder). */
+  constructor(
+    readonly index: number,
+    readonly thread: Worker,
+    private readonly startedThrough: () => number,
+  ) {
     this.outbox = new Outbox<PrimaryToWorker>((m) => thread.postMessage(m), (m) => m.type === 'presence-joined');
   }
   post(m: PrimaryToWorker): void {
     this.outbox.post(m);
   }
-  publish(frames: TopicFrame[]): void {
-    this.post({ type: 'publish', frames, at: performance.timeOrigin + performance.now() });
+  publish(frames: TopicFrame[], v1Delivered = false): void {
+    // Everything the primary did for the stamps up to `through` was posted here before this message.
+    const m: Extract<PrimaryToWorker, { type: 'publish' }> = { type: 'publish', frames, at: performance.timeOrigin + performance.now(), through: this.startedThrough() };
+    if (v1Delivered) m.v1Delivered = true;
+    this.post(m);
   }
 }
 
@@ -159,7 +167,7 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
         return inOrder.run(m.seq, () => void api.handle(m).then((res) => w.post({ type: 'http-response', requestId: m.requestId, ...res })));
       case 'accepted-publish':
         return inOrder.run(m.seq, () => {
-          api.acceptedPublish(m);
+          api.acceptedPublish(m, w.index);
           w.post({ type: 'publish-taken' });
         });
       case 'drained':
@@ -184,7 +192,7 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
     new Promise<WorkerHandle>((resolve, reject) => {
       const init: WorkerInit = { index, workerCount, config, port, connectionCounts, metricCounters, channelCounts: channelCountsBuffer, ipCounts, requestSequence };
       const thread = new Worker(WORKER_ENTRY, { workerData: init });
-      const handle = new WorkerHandle(index, thread);
+      const handle = new WorkerHandle(index, thread, () => inOrder.startedThrough);
       let started = false;
       thread.on('message', (m: WorkerToPrimary) => {
         if (m.type === 'ready' && !started) {

@@ -41,6 +41,14 @@ export function channelEventHead(eventJson: string, channelJson: string, dataJso
   return `{"event":${eventJson},"channel":${channelJson},"data":${dataJson}`;
 }
 
+/**
+ * The V1 frame of an HTTP-published event on one of its channels, from its name and data already JSON-encoded.
+ * The primary and the admitting worker (worker/localPublishOrder.ts) both build it: the bytes must match.
+ */
+export function publishedV1Frame(nameJson: string, channel: string, dataJson: string): string {
+  return `${channelEventHead(nameJson, JSON.stringify(channel), dataJson)}}`;
+}
+
 // Constant frames, built once.
 export const PONG = { 1: '{"event":"pusher:pong"}', 2: '{"event":"sockudo:pong"}' } as const;
 export const PING = { 1: '{"event":"pusher:ping"}', 2: '{"event":"sockudo:ping"}' } as const;

@@ -11,6 +11,8 @@ import type { RequestSequence } from '../ipc/requestOrder.ts';
 import type { Logger } from '../log.ts';
 import type { HttpResponse, TemplatedApp } from '../transport/uws.ts';
 import { ApiPrecheck } from './apiPrecheck.ts';
+import type { PublishEvent } from '../http/events.ts';
+import type { LocalPublishOrder } from './localPublishOrder.ts';
 import { PublishAdmission } from './publishAdmission.ts';
 
 interface Pending {
@@ -24,6 +26,10 @@ export interface HttpBridgeDeps {
   log: Logger;
   toPrimary: (m: Extract<WorkerToPrimary, { seq: number }>) => void;
   sequence: RequestSequence;
+  /** Whether an admitted publish may reach this worker's V1 sockets before the primary has seen it. */
+  localOrder: LocalPublishOrder;
+  /** Delivers an admitted publish's V1 frames to this worker's sockets. */
+  deliverV1: (app: number, events: readonly PublishEvent[]) => void;
   isDraining: () => boolean;
 }
 
@@ -99,7 +105,9 @@ export class HttpBridge {
       const seq = this.deps.sequence.take();
       if (admitted) {
         const { app, events, answer } = admitted;
-        this.deps.toPrimary({ type: 'accepted-publish', seq, app, events, receivedBytes: size, sentBytes: answer.length });
+        const deliveredV1 = this.deps.localOrder.claim(seq);
+        if (deliveredV1) this.deps.deliverV1(app, events);
+        this.deps.toPrimary({ type: 'accepted-publish', seq, app, events, receivedBytes: size, sentBytes: answer.length, deliveredV1 });
         return void res.cork(() => res.writeStatus('200 OK').writeHeader('Content-Type', 'application/json').end(answer));
       }
       p.timer = setTimeout(() => this.timeout(requestId), this.deps.config.http_request_timeout * 1000);

@@ -11,6 +11,7 @@ import { RequestSequence } from '../ipc/requestOrder.ts';
 import { WorkerCounters } from '../metrics/workerCounters.ts';
 import { type us_listen_socket, uws } from '../transport/uws.ts';
 import { HttpBridge } from './httpBridge.ts';
+import { LocalPublishOrder } from './localPublishOrder.ts';
 import { WsServer } from './wsServer.ts';
 
 const init = workerData as WorkerInit;
@@ -28,7 +29,16 @@ const counters = new WorkerCounters(init.metricCounters, init.workerCount, confi
 const channelCounts = new ChannelCounts(init.channelCounts, config.max_channels_per_worker, index);
 const ipQuota = new IpQuota(init.ipCounts);
 const ws = new WsServer({ config, workerIndex: index, quota, ipQuota, counters, channelCounts, log, toPrimary, isDraining: () => draining });
-const http = new HttpBridge({ config, log, toPrimary, sequence: new RequestSequence(init.requestSequence), isDraining: () => draining });
+const localOrder = new LocalPublishOrder();
+const http = new HttpBridge({
+  config,
+  log,
+  toPrimary,
+  sequence: new RequestSequence(init.requestSequence),
+  localOrder,
+  deliverV1: (app, events) => ws.deliverAdmitted(app, events),
+  isDraining: () => draining,
+});
 
 const app = uws().App();
 ws.attach(app);
@@ -58,7 +68,8 @@ function onMessage(m: PrimaryToWorker): void {
       for (const inner of m.messages) onMessage(inner);
       return;
     case 'publish':
-      return ws.publish(m.frames, m.at);
+      ws.publish(m.frames, m.at, m.v1Delivered);
+      return localOrder.applied(m.through);
     case 'slot-released':
     case 'presence-joined':
     case 'terminate-user':

@@ -7,12 +7,13 @@ import type { ChannelCounts } from '../channels/channelCounts.ts';
 import type { AppConfig, Config } from '../config/schema.ts';
 import { WS_ERRORS, type WsErrorName } from '../errors.ts';
 import type { PrimaryToWorker, TopicFrame, V2Meta, WorkerToPrimary } from '../ipc/messages.ts';
+import type { PublishEvent } from '../http/events.ts';
 import type { Logger } from '../log.ts';
 import { CHANNEL_TYPES, FIELD, type WorkerCounters, errorTypeIndex } from '../metrics/workerCounters.ts';
 import { channelType } from '../protocol/channels.ts';
 import { canonicalEvent, parseClientFrame } from '../protocol/clientFrame.ts';
 import { randomUUID } from 'node:crypto';
-import { PING, PONG, type ProtocolVersion, connectionEstablished, errorFrame, namedError, watchlistEvents, withMessageId } from '../protocol/frames.ts';
+import { PING, PONG, type ProtocolVersion, connectionEstablished, errorFrame, namedError, publishedV1Frame, watchlistEvents, withMessageId } from '../protocol/frames.ts';
 import { publishTopic } from '../protocol/topics.ts';
 import { type TemplatedApp, type WebSocket, uws } from '../transport/uws.ts';
 import { CacheMirror } from './cacheMirror.ts';
@@ -237,13 +238,18 @@ export class WsServer {
     this.deps.counters.add(s.appIndex, base + (this.channelTypeIndex.get(channelType(channel)) ?? 0));
   }
 
-  /** Hands frames the primary serialized once to uWS: one native publish per topic, no per-subscriber JS. */
-  publish(frames: readonly TopicFrame[], handedOverAt?: number): void {
+  /**
+   * Hands frames the primary serialized once to uWS: one native publish per topic, no per-subscriber JS.
+   * `v1Delivered`: an HTTP publish this worker admitted and delivered to its V1 sockets already (deliverAdmitted).
+   */
+  publish(frames: readonly TopicFrame[], handedOverAt?: number, v1Delivered = false): void {
     let delivered = -1;
     for (const f of frames) {
       if (f.cacheTtlMs) this.cache.store(f.topic, f.frame, f.cacheTtlMs);
       let recipients: number;
-      if (f.v2) {
+      if (v1Delivered) {
+        recipients = 0;
+      } else if (f.v2) {
         recipients = this.fanout.deliver(this.appIds[f.app], f.topic, V2Message.built(f.v2, f.frame), f.exclude, this.publishTopic, this.reaches, this.filterSuppressed[f.app]);
       } else {
         recipients = this.publishTopic(f.topic, f.frame, f.exclude);
@@ -254,6 +260,30 @@ export class WsServer {
     }
     // sockudo_broadcast_latency_ms: from the primary handing the message over to uWS having it.
     if (delivered >= 0 && handedOverAt !== undefined) this.deps.counters.observeLatency(delivered, performance.timeOrigin + performance.now() - handedOverAt);
+  }
+
+  /**
+   * The V1 frames of an HTTP publish this worker admitted, to its own sockets, before the primary has it
+   * (worker/localPublishOrder.ts decides when); the same bytes the primary builds for the other workers.
+   */
+  deliverAdmitted(app: number, events: readonly PublishEvent[]): void {
+    const started = performance.now();
+    const appId = this.appIds[app];
+    let delivered = false;
+    for (const e of events) {
+      const nameJson = JSON.stringify(e.name);
+      const dataJson = JSON.stringify(e.data);
+      for (const channel of e.channels) {
+        const frame = publishedV1Frame(nameJson, channel, dataJson);
+        const recipients = this.publishTopic(publishTopic(1, appId, channel), frame, e.socketId);
+        if (recipients > 0) {
+          this.countSent(app, recipients, frame.length);
+          delivered = true;
+        }
+      }
+    }
+    // sockudo_broadcast_latency_ms: here, from the admitted request to uWS having its frames.
+    if (delivered) this.deps.counters.observeLatency(app, performance.now() - started);
   }
 
   /** The V2 side of an HTTP publish's V1 frame; returns its recipients. */
@@ -295,7 +325,8 @@ export class WsServer {
   /** Ends a socket's held subscriptions: the live frames collected meanwhile, then the topics themselves. */
   private releaseHolds(s: SocketState, holds: Hold[]): void {
     for (const h of holds) {
-      for (const frame of h.frames) this.sendChannelFrame(s, frame);
+      // Counted in the metrics when collected (publishTopic counts held sockets among the recipients).
+      if (s.ws && !s.closed) for (const frame of h.frames) s.ws.send(frame);
       s.ws?.subscribe(h.topic);
     }
   }

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { DEVELOPMENT_APP } from '../../src/config/schema.ts';
-import { RawClient, serverSdk } from '../helpers/clients.ts';
+import { RawClient, V2_QUERY, serverSdk } from '../helpers/clients.ts';
 import { type TestServer, eventually, startTestServer } from '../helpers/server.ts';
 import { signedUrl } from '../helpers/signing.ts';
 
@@ -139,6 +139,54 @@ describe('HTTP API', () => {
     assert.deepEqual(got, [...Array(n).keys()]);
     assert.equal((await calls()) - before, n);
     c.close();
+  });
+
+  test('a publish reaches the sockets of the worker that admitted it once, V1 and V2, in order, and is counted once', async () => {
+    // The admitting worker delivers V1 frames itself when no earlier request is still on its way through the
+    // primary (worker/localPublishOrder.ts); the primary then sends it only the V2 side, the other worker both.
+    const ch = 'admitted-here';
+    const here = await RawClient.open(server.workerPorts[0], app.key);
+    const excluded = await RawClient.open(server.workerPorts[0], app.key);
+    const v2 = await RawClient.open(server.workerPorts[0], app.key, V2_QUERY);
+    const there = await RawClient.open(server.workerPorts[1], app.key);
+    for (const c of [here, excluded, there]) await c.request({ event: 'pusher:subscribe', data: { channel: ch } }, (f) => f.event.endsWith('subscription_succeeded'));
+    await v2.request({ event: 'sockudo:subscribe', data: { channel: ch } }, (f) => f.event.endsWith('subscription_succeeded'));
+    const sent = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
+      return text
+        .split('\n')
+        .filter((l) => l.startsWith(`sockudo_ws_messages_sent_total{app_id="${app.id}"`))
+        .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    };
+    const before = await sent();
+    const n = 30;
+    const skipsExcluded = (i: number) => i % 3 === 0;
+    for (let i = 0; i < n; i++) {
+      const body = JSON.stringify({ name: 'here', channel: ch, data: String(i), ...(skipsExcluded(i) ? { socket_id: excluded.socketId } : {}) });
+      const url = signedUrl(`http://127.0.0.1:${server.workerPorts[0]}`, { path: events, body, key: app.key, secret: app.secret });
+      const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+      assert.equal(res.status, 200);
+    }
+    const all = [...Array(n).keys()];
+    for (const c of [here, there, v2]) await c.next((f) => f.event === 'here' && f.data === String(n - 1));
+    await excluded.next((f) => f.event === 'here' && f.data === String(n - 1));
+    const got = (c: RawClient) => c.frames.filter((f) => f.event === 'here').map((f) => Number(f.data));
+    assert.deepEqual(got(here), all);
+    assert.deepEqual(got(there), all);
+    assert.deepEqual(got(excluded), all.filter((i) => !skipsExcluded(i)));
+    assert.deepEqual(got(v2), all);
+    assert.deepEqual(
+      v2.frames.filter((f) => f.event === 'here').map((f) => f.serial),
+      all.map((i) => i + 1),
+    );
+    // Delivered frames are counted once each, whichever thread built them (and the V2 socket, subscribed right
+    // after connecting, had its first frames held back for a possible resume: counted once too).
+    await eventually(async () => (await sent()) - before === 3 * n + got(excluded).length, 'every delivered frame counted once');
+    assert.equal((await sent()) - before, 3 * n + got(excluded).length);
+    // Nothing arrives twice later on.
+    await here.request({ event: 'pusher:ping', data: {} }, (f) => f.event === 'pusher:pong');
+    assert.deepEqual(got(here), all);
+    for (const c of [here, excluded, v2, there]) c.close();
   });
 
   test('a flood of concurrent publishes through both workers is delivered exactly once each', async () => {

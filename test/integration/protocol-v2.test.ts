@@ -84,6 +84,11 @@ describe('protocol V2', () => {
   test('subscription_succeeded carries the position; a resume on another thread replays exactly what was missed', async () => {
     const ch = 'resume-me';
     const first = await openV2(server.workerPorts[0]);
+    // A worker answers a publish before the primary has given it a serial, so a subscribe right after the 200
+    // may find the previous position; a V2 watcher on the resuming thread says when m5's serial got there (a V1
+    // one would not: the admitting worker delivers V1 frames before the primary has the publish).
+    const watcher = await openV2(server.workerPorts[1]);
+    await sub(watcher, { channel: ch });
     await sub(first, { channel: ch });
     await publish(ch, { name: 'm1' });
     await publish(ch, { name: 'm2' });
@@ -91,6 +96,7 @@ describe('protocol V2', () => {
     first.terminate(); // an abrupt disconnect
     await first.closed();
     for (const n of [3, 4, 5]) await publish(ch, { name: `m${n}` });
+    await watcher.next(isEvent('m5', ch));
 
     const again = await openV2(server.workerPorts[1]);
     const ok = await sub(again, { channel: ch });
@@ -112,6 +118,7 @@ describe('protocol V2', () => {
     assert.equal(data.recovered[0].replayed, 3);
     assert.equal(data.recovered[0].position.serial, 5);
     again.close();
+    watcher.close();
   });
 
   test('a publish between a reconnecting client\'s subscribe and its resume: delivered once, in order', async () => {

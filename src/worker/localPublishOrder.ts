@@ -1,0 +1,29 @@
+// When a worker may deliver a publish it admitted (worker/publishAdmission.ts) to its own V1 subscribers at
+// once, instead of waiting for the primary to send the frames back: two thread crossings less between the
+// publisher and the subscribers (idle-channel latency p50 0.74×, docs/benchmarks.md "Session 9").
+//
+// The host-wide order of API requests (ipc/requestOrder.ts) must still hold on this thread: a publish stamped
+// s may only reach this worker's sockets once the V1 deliveries of every earlier stamp have. The worker knows
+// that for stamps up to a watermark: the primary puts on each `publish` message the last stamp it has started
+// (everything it did for that stamp and the ones before was posted to this worker ahead of the message), and a
+// publish delivered here moves the watermark itself. When the watermark is not s − 1 (another request is
+// still on its way through the primary), the publish goes the ordinary way and the primary delivers it.
+// V2 frames (serials) always come from the primary, in stamp order.
+
+export class LocalPublishOrder {
+  /** Every stamp up to this one has had its V1 deliveries on this worker; -1: none yet (stamps start at 0). */
+  private through = -1;
+
+  /** Whether the publish stamped `seq` may be delivered here now; if so, it counts as delivered. */
+  claim(seq: number): boolean {
+    if (this.through !== ((seq - 1) | 0)) return false;
+    this.through = seq;
+    return true;
+  }
+
+  /** The primary has started every stamp up to `through`, and this worker has applied what that posted here. */
+  applied(through: number): void {
+    // Distance along the wrapping Int32 counter: only ever move forward.
+    if (((through - this.through) | 0) > 0) this.through = through;
+  }
+}
