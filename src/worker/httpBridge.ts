@@ -105,10 +105,12 @@ export class HttpBridge {
       const seq = this.deps.sequence.take();
       if (admitted) {
         const { app, events, answer } = admitted;
-        const deliveredV1 = this.deps.localOrder.claim(seq);
-        if (deliveredV1) this.deps.deliverV1(app, events);
+        const deliveredV1 = admitted.primaryCaughtUp && this.deps.localOrder.claim(seq);
         this.deps.toPrimary({ type: 'accepted-publish', seq, app, events, receivedBytes: size, sentBytes: answer.length, deliveredV1 });
-        return void res.cork(() => res.writeStatus('200 OK').writeHeader('Content-Type', 'application/json').end(answer));
+        res.cork(() => res.writeStatus('200 OK').writeHeader('Content-Type', 'application/json').end(answer));
+        // After the answer: a publish to thousands of sockets must not hold the publisher's 200 back.
+        if (deliveredV1) this.deps.deliverV1(app, events);
+        return;
       }
       p.timer = setTimeout(() => this.timeout(requestId), this.deps.config.http_request_timeout * 1000);
       this.pending.set(requestId, p);

@@ -18,6 +18,12 @@ export interface AdmittedPublish {
   events: PublishEvent[];
   /** The 200 answer, exactly what the primary gives: `{"ok":true}` for /events, `{}` for /batch_events. */
   answer: string;
+  /**
+   * The primary has taken every earlier publish this worker answered: the worker is not ahead of it, which is
+   * when delivering this one here at once pays (worker/localPublishOrder.ts). Under load the primary's
+   * messages bring several publishes at a time, and uWS writes each socket's frames in one go.
+   */
+  primaryCaughtUp: boolean;
 }
 
 export interface PublishRequest {
@@ -67,8 +73,9 @@ export class PublishAdmission {
       // A message_id asks for an acknowledgement answer, which the primary gives (as for `info`).
       if (e.idempotencyKey !== undefined || e.messageId !== undefined || e.channels.some(isCacheChannel)) return undefined;
     }
+    const primaryCaughtUp = this.unconfirmed === 0;
     this.unconfirmed++;
-    return { app: entry.index, events, answer: batch ? '{}' : '{"ok":true}' };
+    return { app: entry.index, events, answer: batch ? '{}' : '{"ok":true}', primaryCaughtUp };
   }
 
   /** The primary has taken one of the publishes answered here. */

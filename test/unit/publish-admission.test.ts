@@ -64,6 +64,17 @@ describe('publishes a worker answers itself', () => {
     assert.equal(new PublishAdmission(clustered).admit(request(), 'app-id'), undefined);
   });
 
+  test('says whether the primary had taken every earlier publish answered here', () => {
+    const admission = new PublishAdmission(config);
+    assert.equal(admission.admit(request(), 'app-id')?.primaryCaughtUp, true);
+    assert.equal(admission.admit(request(), 'app-id')?.primaryCaughtUp, false);
+    admission.confirmed();
+    assert.equal(admission.admit(request(), 'app-id')?.primaryCaughtUp, false);
+    admission.confirmed();
+    admission.confirmed();
+    assert.equal(admission.admit(request(), 'app-id')?.primaryCaughtUp, true);
+  });
+
   test('past the bound of unconfirmed publishes, requests wait for the primary again', () => {
     const admission = new PublishAdmission(config);
     for (let i = 0; i < MAX_UNCONFIRMED_PUBLISHES; i++) assert.ok(admission.admit(request(), 'app-id'));
