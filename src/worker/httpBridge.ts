@@ -30,6 +30,8 @@ export interface HttpBridgeDeps {
   localOrder: LocalPublishOrder;
   /** Delivers an admitted publish's V1 frames to this worker's sockets. */
   deliverV1: (app: number, events: readonly PublishEvent[]) => void;
+  /** Whether publishes with recipients are streaming through this thread (then they go via the primary). */
+  broadcasting: () => boolean;
   isDraining: () => boolean;
 }
 
@@ -105,7 +107,7 @@ export class HttpBridge {
       const seq = this.deps.sequence.take();
       if (admitted) {
         const { app, events, answer } = admitted;
-        const deliveredV1 = admitted.primaryCaughtUp && this.deps.localOrder.claim(seq);
+        const deliveredV1 = admitted.primaryCaughtUp && !this.deps.broadcasting() && this.deps.localOrder.claim(seq);
         this.deps.toPrimary({ type: 'accepted-publish', seq, app, events, receivedBytes: size, sentBytes: answer.length, deliveredV1 });
         res.cork(() => res.writeStatus('200 OK').writeHeader('Content-Type', 'application/json').end(answer));
         // After the answer: a publish to thousands of sockets must not hold the publisher's 200 back.

@@ -13,6 +13,12 @@
 // still on its way through the primary), the publish goes the ordinary way and the primary delivers it.
 // V2 frames (serials) always come from the primary, in stamp order.
 
+/**
+ * A publish with recipients went out on this thread less than this long ago: publishes are streaming, and
+ * going through the primary hands them over several at a time, so uWS writes each socket once per turn.
+ */
+export const STREAMING_MS = 2;
+
 export class LocalPublishOrder {
   /** Every stamp up to this one has had its V1 deliveries on this worker; -1: none yet (stamps start at 0). */
   private through = -1;

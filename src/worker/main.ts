@@ -11,7 +11,7 @@ import { RequestSequence } from '../ipc/requestOrder.ts';
 import { WorkerCounters } from '../metrics/workerCounters.ts';
 import { type us_listen_socket, uws } from '../transport/uws.ts';
 import { HttpBridge } from './httpBridge.ts';
-import { LocalPublishOrder } from './localPublishOrder.ts';
+import { LocalPublishOrder, STREAMING_MS } from './localPublishOrder.ts';
 import { WsServer } from './wsServer.ts';
 
 const init = workerData as WorkerInit;
@@ -37,6 +37,7 @@ const http = new HttpBridge({
   sequence: new RequestSequence(init.requestSequence),
   localOrder,
   deliverV1: (app, events) => ws.deliverAdmitted(app, events),
+  broadcasting: () => ws.broadcastWithin(STREAMING_MS),
   isDraining: () => draining,
 });
 

@@ -258,8 +258,18 @@ export class WsServer {
       if (f.alsoV2) recipients += this.deliverDerivedV2(f, f.alsoV2);
       if (recipients > 0) delivered = f.app;
     }
+    if (delivered < 0) return;
+    this.lastBroadcastAt = performance.now();
     // sockudo_broadcast_latency_ms: from the primary handing the message over to uWS having it.
-    if (delivered >= 0 && handedOverAt !== undefined) this.deps.counters.observeLatency(delivered, performance.timeOrigin + performance.now() - handedOverAt);
+    if (handedOverAt !== undefined) this.deps.counters.observeLatency(delivered, performance.timeOrigin + this.lastBroadcastAt - handedOverAt);
+  }
+
+  /** When this thread last handed a publish with recipients to uWS (performance.now()). */
+  private lastBroadcastAt = Number.NEGATIVE_INFINITY;
+
+  /** Whether a publish with recipients went out here within the last `ms`: publishes are coming in a stream. */
+  broadcastWithin(ms: number): boolean {
+    return performance.now() - this.lastBroadcastAt < ms;
   }
 
   /**
@@ -282,8 +292,10 @@ export class WsServer {
         }
       }
     }
+    if (!delivered) return;
+    this.lastBroadcastAt = performance.now();
     // sockudo_broadcast_latency_ms: here, from the admitted request to uWS having its frames.
-    if (delivered) this.deps.counters.observeLatency(app, performance.now() - started);
+    this.deps.counters.observeLatency(app, this.lastBroadcastAt - started);
   }
 
   /** The V2 side of an HTTP publish's V1 frame; returns its recipients. */
