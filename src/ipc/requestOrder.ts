@@ -29,7 +29,7 @@ export const GAP_TIMEOUT_MS = 1000;
 
 /** On the primary: runs stamped work in stamp order, holding anything that arrives ahead of its turn. */
 export class InOrder {
-  private readonly early = new Map<number, () => void>();
+  private readonly early = new Map<number, () => unknown>();
   private gapTimer: NodeJS.Timeout | undefined;
 
   /**
@@ -47,16 +47,30 @@ export class InOrder {
     return (this.next - 1) | 0;
   }
 
+  /** Stamps whose work returned a promise that has not settled yet, in stamp order. */
+  private readonly unsettled = new Set<number>();
+
+  /**
+   * The last stamp such that the work of every stamp up to it has finished, promises included (or was given
+   * up): whatever that work sent anywhere has been sent. -1 before the first.
+   */
+  get settledThrough(): number {
+    for (const stamp of this.unsettled) return (stamp - 1) | 0; // the earliest one still running
+    return this.startedThrough;
+  }
+
   /** How many arrived ahead of their turn and wait for an earlier stamp. */
   get waiting(): number {
     return this.early.size;
   }
 
-  run(stamp: number, work: () => void): void {
+  /** `work` may return a promise: its stamp counts as settled once that promise has (see settledThrough). */
+  run(stamp: number, work: () => unknown): void {
     const ahead = (stamp - this.next) | 0; // distance along the wrapping counter
     if (ahead < 0) {
       this.onError(new Error(`API request stamp ${stamp} arrived after it was given up; processed out of order`));
-      return this.guarded(work);
+      this.guarded(work);
+      return;
     }
     if (ahead > 0) {
       this.early.set(stamp, work);
@@ -91,16 +105,27 @@ export class InOrder {
     this.drain();
   };
 
-  private runOne(work: () => void): void {
+  private runOne(work: () => unknown): void {
+    const stamp = this.next;
     this.next = (this.next + 1) | 0;
-    this.guarded(work);
+    const result = this.guarded(work);
+    if (!(result instanceof Promise)) return;
+    this.unsettled.add(stamp);
+    result.then(
+      () => this.unsettled.delete(stamp),
+      (err: unknown) => {
+        this.unsettled.delete(stamp);
+        this.onError(err);
+      },
+    );
   }
 
-  private guarded(work: () => void): void {
+  private guarded(work: () => unknown): unknown {
     try {
-      work();
+      return work();
     } catch (err) {
       this.onError(err);
+      return undefined;
     }
   }
 }

@@ -75,6 +75,8 @@ export class Publisher {
   /**
    * An HTTP publish. Every worker gets the frames: a native uWS publish on a topic nobody on that thread
    * holds costs almost nothing, and sending to all avoids racing a subscribe still on its way here.
+   * `v1DeliveredBy`: the worker that delivered the V1 frames itself; only on a single host (workers answer
+   * publishes themselves only without Redis), so the Redis path below does not carry it.
    */
   async publish(appIndex: number, appId: string, events: readonly PublishEvent[], completes?: IdempotentCompletion, v1DeliveredBy = -1): Promise<void> {
     const wire = events.map(toWire);

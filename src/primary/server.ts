@@ -46,11 +46,11 @@ class WorkerHandle {
   readyPort = 0;
   workerPort = 0;
   private readonly outbox: Outbox<PrimaryToWorker>;
-  /** `startedThrough`: the last request stamp the primary has started (InOrder). */
+  /** `settledThrough`: the last request stamp up to which the primary has finished every request (InOrder). */
   constructor(
     readonly index: number,
     readonly thread: Worker,
-    private readonly startedThrough: () => number,
+    private readonly settledThrough: () => number,
   ) {
     this.outbox = new Outbox<PrimaryToWorker>((m) => thread.postMessage(m), (m) => m.type === 'presence-joined');
   }
@@ -58,8 +58,9 @@ class WorkerHandle {
     this.outbox.post(m);
   }
   publish(frames: TopicFrame[], v1Delivered = false): void {
-    // Everything the primary did for the stamps up to `through` was posted here before this message.
-    const m: Extract<PrimaryToWorker, { type: 'publish' }> = { type: 'publish', frames, at: performance.timeOrigin + performance.now(), through: this.startedThrough() };
+    // Everything the primary did for the stamps up to `through` was posted here before this message (a request
+    // still waiting for something, e.g. an idempotency claim, holds `through` back: worker/localPublishOrder.ts).
+    const m: Extract<PrimaryToWorker, { type: 'publish' }> = { type: 'publish', frames, at: performance.timeOrigin + performance.now(), through: this.settledThrough() };
     if (v1Delivered) m.v1Delivered = true;
     this.post(m);
   }
@@ -164,7 +165,7 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
         return; // handled by the start-up handshake
       case 'http-request':
         // handle() never rejects: every failure becomes a coded JSON answer.
-        return inOrder.run(m.seq, () => void api.handle(m).then((res) => w.post({ type: 'http-response', requestId: m.requestId, ...res })));
+        return inOrder.run(m.seq, () => api.handle(m).then((res) => w.post({ type: 'http-response', requestId: m.requestId, ...res })));
       case 'accepted-publish':
         return inOrder.run(m.seq, () => {
           api.acceptedPublish(m, w.index);
@@ -192,7 +193,7 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
     new Promise<WorkerHandle>((resolve, reject) => {
       const init: WorkerInit = { index, workerCount, config, port, connectionCounts, metricCounters, channelCounts: channelCountsBuffer, ipCounts, requestSequence };
       const thread = new Worker(WORKER_ENTRY, { workerData: init });
-      const handle = new WorkerHandle(index, thread, () => inOrder.startedThrough);
+      const handle = new WorkerHandle(index, thread, () => inOrder.settledThrough);
       let started = false;
       thread.on('message', (m: WorkerToPrimary) => {
         if (m.type === 'ready' && !started) {

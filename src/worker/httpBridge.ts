@@ -5,13 +5,13 @@
 import { STATUS_CODES } from 'node:http';
 import type { Config } from '../config/schema.ts';
 import { HttpError } from '../errors.ts';
+import type { PublishEvent } from '../http/events.ts';
 import { healthResponse } from '../http/health.ts';
 import type { HttpRequestMessage, PrimaryToWorker, WorkerToPrimary } from '../ipc/messages.ts';
 import type { RequestSequence } from '../ipc/requestOrder.ts';
 import type { Logger } from '../log.ts';
 import type { HttpResponse, TemplatedApp } from '../transport/uws.ts';
 import { ApiPrecheck } from './apiPrecheck.ts';
-import type { PublishEvent } from '../http/events.ts';
 import type { LocalPublishOrder } from './localPublishOrder.ts';
 import { PublishAdmission } from './publishAdmission.ts';
 
@@ -109,9 +109,13 @@ export class HttpBridge {
         const { app, events, answer } = admitted;
         const deliveredV1 = admitted.primaryCaughtUp && !this.deps.broadcasting() && this.deps.localOrder.claim(seq);
         this.deps.toPrimary({ type: 'accepted-publish', seq, app, events, receivedBytes: size, sentBytes: answer.length, deliveredV1 });
-        res.cork(() => res.writeStatus('200 OK').writeHeader('Content-Type', 'application/json').end(answer));
-        // After the answer: a publish to thousands of sockets must not hold the publisher's 200 back.
-        if (deliveredV1) this.deps.deliverV1(app, events);
+        try {
+          res.cork(() => res.writeStatus('200 OK').writeHeader('Content-Type', 'application/json').end(answer));
+        } finally {
+          // After the answer (a publish to thousands of sockets must not hold the 200 back), and whatever it did:
+          // the primary was told these frames are out.
+          if (deliveredV1) this.deps.deliverV1(app, events);
+        }
         return;
       }
       p.timer = setTimeout(() => this.timeout(requestId), this.deps.config.http_request_timeout * 1000);

@@ -8,9 +8,10 @@
 //
 // The host-wide order of API requests (ipc/requestOrder.ts) must still hold on this thread: a publish stamped
 // s may only reach this worker's sockets once the V1 deliveries of every earlier stamp have. The worker knows
-// that for stamps up to a watermark: the primary puts on each `publish` message the last stamp it has started
-// (everything it did for that stamp and the ones before was posted to this worker ahead of the message), and a
-// publish delivered here moves the watermark itself. When the watermark is not s − 1 (another request is
+// that for stamps up to a watermark: the primary puts on each `publish` message the last stamp up to which it
+// has finished every request (InOrder.settledThrough: everything it did for those stamps was posted to this
+// worker ahead of the message; a request still waiting for something, such as an idempotency claim, holds the
+// figure back), and a publish delivered here moves the watermark itself. When the watermark is not s − 1 (another request is
 // still on its way through the primary), the publish goes the ordinary way and the primary delivers it.
 // V2 frames (serials) always come from the primary, in stamp order.
 
@@ -31,7 +32,7 @@ export class LocalPublishOrder {
     return true;
   }
 
-  /** The primary has started every stamp up to `through`, and this worker has applied what that posted here. */
+  /** The primary has finished every stamp up to `through`, and this worker has applied what that posted here. */
   applied(through: number): void {
     // Distance along the wrapping Int32 counter: only ever move forward.
     if (((through - this.through) | 0) > 0) this.through = through;

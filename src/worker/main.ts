@@ -21,7 +21,9 @@ const log = createLogger(config, `worker-${index}`);
 const outbox = new Outbox<WorkerToPrimary>((m) => port.postMessage(m), (m) => m.type === 'presence-join');
 // A channel's first subscriber is news the primary's queries must see before the client can act on its
 // subscription_succeeded, so it is not held back for batching.
-const toPrimary = (m: WorkerToPrimary) => (m.type === 'channel-occupied' ? outbox.postNow(m) : outbox.post(m));
+// So is a publish this worker delivers itself: the primary (and every other worker's later requests) should not
+// wait for uWS to write its frames.
+const toPrimary = (m: WorkerToPrimary) => (m.type === 'channel-occupied' || (m.type === 'accepted-publish' && m.deliveredV1) ? outbox.postNow(m) : outbox.post(m));
 
 let draining = false;
 const quota = new ConnectionQuota(init.connectionCounts);

@@ -247,10 +247,10 @@ export class WsServer {
     for (const f of frames) {
       if (f.cacheTtlMs) this.cache.store(f.topic, f.frame, f.cacheTtlMs);
       let recipients: number;
-      if (v1Delivered) {
-        recipients = 0;
-      } else if (f.v2) {
+      if (f.v2) {
         recipients = this.fanout.deliver(this.appIds[f.app], f.topic, V2Message.built(f.v2, f.frame), f.exclude, this.publishTopic, this.reaches, this.filterSuppressed[f.app]);
+      } else if (v1Delivered) {
+        recipients = 0;
       } else {
         recipients = this.publishTopic(f.topic, f.frame, f.exclude);
       }
@@ -294,7 +294,7 @@ export class WsServer {
     }
     if (!delivered) return;
     this.lastBroadcastAt = performance.now();
-    // sockudo_broadcast_latency_ms: here, from the admitted request to uWS having its frames.
+    // sockudo_broadcast_latency_ms: here no thread hands anything over; this is the time uWS took the frames in.
     this.deps.counters.observeLatency(app, this.lastBroadcastAt - started);
   }
 
@@ -337,7 +337,8 @@ export class WsServer {
   /** Ends a socket's held subscriptions: the live frames collected meanwhile, then the topics themselves. */
   private releaseHolds(s: SocketState, holds: Hold[]): void {
     for (const h of holds) {
-      // Counted in the metrics when collected (publishTopic counts held sockets among the recipients).
+      // Counted in the metrics when collected (publishTopic counts held sockets among the recipients; a socket that
+      // closes during its hold leaves a few counted, unsent).
       if (s.ws && !s.closed) for (const frame of h.frames) s.ws.send(frame);
       s.ws?.subscribe(h.topic);
     }

@@ -142,8 +142,9 @@ describe('HTTP API', () => {
   });
 
   test('a publish reaches the sockets of the worker that admitted it once, V1 and V2, in order, and is counted once', async () => {
-    // The admitting worker delivers V1 frames itself when no earlier request is still on its way through the
-    // primary (worker/localPublishOrder.ts); the primary then sends it only the V2 side, the other worker both.
+    // The admitting worker delivers an occasional publish's V1 frames itself (worker/localPublishOrder.ts; the
+    // primary then sends it only the V2 side, the other worker both), others go through the primary: a run of
+    // sequential publishes mixes the two paths (local-delivery.test.ts shows the local one on its own).
     const ch = 'admitted-here';
     const here = await RawClient.open(server.workerPorts[0], app.key);
     const excluded = await RawClient.open(server.workerPorts[0], app.key);

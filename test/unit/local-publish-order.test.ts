@@ -41,14 +41,45 @@ describe('local publish order', () => {
     assert.equal(order.claim(-(2 ** 31) + 1), true);
   });
 
-  test("the primary's watermark is the last stamp it has started, given up ones included", () => {
+  test("the primary's watermark: the last stamp up to which every request has run", () => {
     const errors: unknown[] = [];
     const inOrder = new InOrder((err) => errors.push(err), 0, 20);
-    assert.equal(inOrder.startedThrough, -1);
+    assert.equal(inOrder.settledThrough, -1);
     inOrder.run(1, () => {});
-    assert.equal(inOrder.startedThrough, -1); // stamp 0 has not arrived: stamp 1 waits
+    assert.equal(inOrder.settledThrough, -1); // stamp 0 has not arrived: stamp 1 waits
     inOrder.run(0, () => assert.equal(inOrder.startedThrough, 0));
     assert.equal(inOrder.startedThrough, 1);
+    assert.equal(inOrder.settledThrough, 1);
     assert.equal(errors.length, 0);
+  });
+
+  test('a request still waiting for something holds the watermark back, whatever runs after it', async () => {
+    const errors: unknown[] = [];
+    const inOrder = new InOrder((err) => errors.push(err));
+    let finish: () => void = () => {};
+    let fail: (err: Error) => void = () => {};
+    inOrder.run(0, () => new Promise<void>((resolve) => (finish = resolve))); // e.g. an idempotency claim
+    inOrder.run(1, () => {});
+    inOrder.run(2, () => new Promise<void>((_, reject) => (fail = reject)));
+    inOrder.run(3, () => {});
+    assert.equal(inOrder.startedThrough, 3);
+    assert.equal(inOrder.settledThrough, -1);
+    finish();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(inOrder.settledThrough, 1);
+    fail(new Error('broken'));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(inOrder.settledThrough, 3);
+    assert.deepEqual(errors.map((e) => (e as Error).message), ['broken']); // a failure is reported, not lost
+  });
+
+  test('a stamp given up counts as done', async () => {
+    const errors: unknown[] = [];
+    const inOrder = new InOrder((err) => errors.push(err), 0, 20);
+    inOrder.run(1, () => {});
+    // Stamp 0 never comes: given up after 20 ms, with an error.
+    for (const deadline = Date.now() + 2000; errors.length === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(inOrder.settledThrough, 1);
+    assert.equal(errors.length, 1);
   });
 });
