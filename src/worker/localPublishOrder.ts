@@ -21,6 +21,9 @@
  */
 export const STREAMING_MS = 2;
 
+/** Event-loop utilization since the previous admitted publish above which publishes count as streaming. */
+export const BUSY_LOOP = 0.6;
+
 export class LocalPublishOrder {
   /** Every stamp up to this one has had its V1 deliveries on this worker; -1: none yet (stamps start at 0). */
   private through = -1;

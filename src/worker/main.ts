@@ -1,5 +1,6 @@
 // Entry of one uWS worker thread: builds the uWS app, listens on the shared public port (SO_REUSEPORT),
 // and follows the primary's messages (publish, API answers, drain, stop).
+import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { ConnectionQuota } from '../apps/connectionQuota.ts';
 import { ChannelCounts } from '../channels/channelCounts.ts';
@@ -11,7 +12,7 @@ import { RequestSequence } from '../ipc/requestOrder.ts';
 import { WorkerCounters } from '../metrics/workerCounters.ts';
 import { type us_listen_socket, uws } from '../transport/uws.ts';
 import { HttpBridge } from './httpBridge.ts';
-import { LocalPublishOrder, STREAMING_MS } from './localPublishOrder.ts';
+import { BUSY_LOOP, LocalPublishOrder, STREAMING_MS } from './localPublishOrder.ts';
 import { WsServer } from './wsServer.ts';
 
 const init = workerData as WorkerInit;
@@ -21,9 +22,7 @@ const log = createLogger(config, `worker-${index}`);
 const outbox = new Outbox<WorkerToPrimary>((m) => port.postMessage(m), (m) => m.type === 'presence-join');
 // A channel's first subscriber is news the primary's queries must see before the client can act on its
 // subscription_succeeded, so it is not held back for batching.
-// So is a publish this worker delivers itself: the primary (and every other worker's later requests) should not
-// wait for uWS to write its frames.
-const toPrimary = (m: WorkerToPrimary) => (m.type === 'channel-occupied' || (m.type === 'accepted-publish' && m.deliveredV1) ? outbox.postNow(m) : outbox.post(m));
+const toPrimary = (m: WorkerToPrimary) => (m.type === 'channel-occupied' ? outbox.postNow(m) : outbox.post(m));
 
 let draining = false;
 const quota = new ConnectionQuota(init.connectionCounts);
@@ -32,6 +31,15 @@ const channelCounts = new ChannelCounts(init.channelCounts, config.max_channels_
 const ipQuota = new IpQuota(init.ipCounts);
 const ws = new WsServer({ config, workerIndex: index, quota, ipQuota, counters, channelCounts, log, toPrimary, isDraining: () => draining });
 const localOrder = new LocalPublishOrder();
+// How busy this thread's event loop was since the last admitted publish: a publish read right after uWS spent
+// milliseconds writing a fan-out is part of a stream, though the last hand-over was longer ago than STREAMING_MS.
+let loopUsage = performance.eventLoopUtilization();
+const loopBusy = (): boolean => {
+  const now = performance.eventLoopUtilization();
+  const busy = performance.eventLoopUtilization(now, loopUsage).utilization > BUSY_LOOP;
+  loopUsage = now;
+  return busy;
+};
 const http = new HttpBridge({
   config,
   log,
@@ -39,7 +47,7 @@ const http = new HttpBridge({
   sequence: new RequestSequence(init.requestSequence),
   localOrder,
   deliverV1: (app, events) => ws.deliverAdmitted(app, events),
-  broadcasting: () => ws.broadcastWithin(STREAMING_MS),
+  broadcasting: () => loopBusy() || ws.broadcastWithin(STREAMING_MS),
   isDraining: () => draining,
 });
 
