@@ -2,9 +2,9 @@
 // once, instead of waiting for the primary to send the frames back: two thread crossings less between the
 // publisher and the subscribers (idle-channel latency p50 0.75×, docs/benchmarks.md "Session 9"). Only for
 // occasional publishes: the primary has taken every earlier one of this worker (PublishAdmission
-// .primaryCaughtUp) and none with recipients went out here within STREAMING_MS. A stream of publishes goes
-// through the primary, which hands them over several per message, so uWS writes each socket once per turn
-// (fan-out fell to 0.6–0.75× without those conditions).
+// .primaryCaughtUp), none with recipients went out here within STREAMING_MS, and the loop was not BUSY_LOOP
+// busy since the previous one. A stream of publishes goes through the primary, which hands them over several
+// per message, so uWS writes each socket once per turn (fan-out fell to 0.6–0.9× without those conditions).
 //
 // The host-wide order of API requests (ipc/requestOrder.ts) must still hold on this thread: a publish stamped
 // s may only reach this worker's sockets once the V1 deliveries of every earlier stamp have. The worker knows
