@@ -130,9 +130,10 @@ export type PrimaryToWorker =
   /** Several messages of one event-loop turn (see outbox.ts). */
   | { type: 'batch'; messages: PrimaryToWorker[] }
   /**
-   * `at`: when the primary handed it over (epoch ms, fractional), for the broadcast latency metric. `through`:
-   * the last request stamp up to which the primary has finished every request (worker/localPublishOrder.ts). `v1Delivered`: this worker
-   * delivered the V1 frames of this HTTP publish itself, only the V2 side is left.
+   * `at`: when the primary handed it over (epoch ms, fractional), for the broadcast latency metric.
+   * `through`: the last request stamp up to which the primary has finished every request
+   * (worker/localPublishOrder.ts). `v1Delivered`: this worker delivered the V1 frames of this HTTP publish
+   * itself, only the V2 side is left.
    */
   | { type: 'publish'; frames: TopicFrame[]; at: number; through: number; v1Delivered?: true }
   | { type: 'http-response'; requestId: number; status: number; contentType: string; body: string; headers?: Record<string, string> }

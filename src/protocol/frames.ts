@@ -30,7 +30,7 @@ export function namedError(v: ProtocolVersion, name: WsErrorName, detail?: strin
 
 /** A channel event as delivered to subscribers; `data` must already be a string. */
 export function channelEvent(event: string, channel: string, data: string): string {
-  return `${channelEventHead(JSON.stringify(event), JSON.stringify(channel), JSON.stringify(data))}}`;
+  return publishedV1Frame(JSON.stringify(event), channel, JSON.stringify(data));
 }
 
 /**

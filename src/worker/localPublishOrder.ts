@@ -11,9 +11,12 @@
 // that for stamps up to a watermark: the primary puts on each `publish` message the last stamp up to which it
 // has finished every request (InOrder.settledThrough: everything it did for those stamps was posted to this
 // worker ahead of the message; a request still waiting for something, such as an idempotency claim, holds the
-// figure back), and a publish delivered here moves the watermark itself. When the watermark is not s − 1 (another request is
-// still on its way through the primary), the publish goes the ordinary way and the primary delivers it.
+// figure back), and a publish delivered here moves the watermark itself. When the watermark is not s − 1
+// (another request is still on its way through the primary), the publish goes the ordinary way and the
+// primary delivers it.
 // V2 frames (serials) always come from the primary, in stamp order.
+
+import { performance } from 'node:perf_hooks';
 
 /**
  * A publish with recipients went out on this thread less than this long ago: publishes are streaming, and
@@ -21,8 +24,23 @@
  */
 export const STREAMING_MS = 2;
 
-/** Event-loop utilization since the previous admitted publish above which publishes count as streaming. */
+/** Event-loop utilization (since LoopLoad was last asked) above which publishes count as streaming. */
 export const BUSY_LOOP = 0.6;
+
+/**
+ * How busy this thread's event loop was since the last time it was asked: a publish read right after uWS spent
+ * milliseconds writing a fan-out is part of a stream, though the last hand-over was longer ago than STREAMING_MS.
+ */
+export class LoopLoad {
+  private last = performance.eventLoopUtilization();
+
+  busy(): boolean {
+    const now = performance.eventLoopUtilization();
+    const busy = performance.eventLoopUtilization(now, this.last).utilization > BUSY_LOOP;
+    this.last = now;
+    return busy;
+  }
+}
 
 export class LocalPublishOrder {
   /** Every stamp up to this one has had its V1 deliveries on this worker; -1: none yet (stamps start at 0). */

@@ -1,6 +1,5 @@
 // Entry of one uWS worker thread: builds the uWS app, listens on the shared public port (SO_REUSEPORT),
 // and follows the primary's messages (publish, API answers, drain, stop).
-import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { ConnectionQuota } from '../apps/connectionQuota.ts';
 import { ChannelCounts } from '../channels/channelCounts.ts';
@@ -12,7 +11,7 @@ import { RequestSequence } from '../ipc/requestOrder.ts';
 import { WorkerCounters } from '../metrics/workerCounters.ts';
 import { type us_listen_socket, uws } from '../transport/uws.ts';
 import { HttpBridge } from './httpBridge.ts';
-import { BUSY_LOOP, LocalPublishOrder, STREAMING_MS } from './localPublishOrder.ts';
+import { LocalPublishOrder, LoopLoad, STREAMING_MS } from './localPublishOrder.ts';
 import { WsServer } from './wsServer.ts';
 
 const init = workerData as WorkerInit;
@@ -31,15 +30,7 @@ const channelCounts = new ChannelCounts(init.channelCounts, config.max_channels_
 const ipQuota = new IpQuota(init.ipCounts);
 const ws = new WsServer({ config, workerIndex: index, quota, ipQuota, counters, channelCounts, log, toPrimary, isDraining: () => draining });
 const localOrder = new LocalPublishOrder();
-// How busy this thread's event loop was since the last admitted publish: a publish read right after uWS spent
-// milliseconds writing a fan-out is part of a stream, though the last hand-over was longer ago than STREAMING_MS.
-let loopUsage = performance.eventLoopUtilization();
-const loopBusy = (): boolean => {
-  const now = performance.eventLoopUtilization();
-  const busy = performance.eventLoopUtilization(now, loopUsage).utilization > BUSY_LOOP;
-  loopUsage = now;
-  return busy;
-};
+const loopLoad = new LoopLoad();
 const http = new HttpBridge({
   config,
   log,
@@ -47,7 +38,7 @@ const http = new HttpBridge({
   sequence: new RequestSequence(init.requestSequence),
   localOrder,
   deliverV1: (app, events) => ws.deliverAdmitted(app, events),
-  broadcasting: () => loopBusy() || ws.broadcastWithin(STREAMING_MS),
+  broadcasting: () => loopLoad.busy() || ws.broadcastWithin(STREAMING_MS),
   isDraining: () => draining,
 });
 
