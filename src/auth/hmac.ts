@@ -1,14 +1,47 @@
 // HMAC-SHA256 signing and constant-time comparison, the primitives of every Pusher signature.
-import { type KeyObject, createHmac, createSecretKey, hash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 
-/** Secrets come from the app configuration only, so this stays as small as the list of apps. */
-const keys = new Map<string, KeyObject>();
+/** SHA-256's block size: HMAC keys are padded (or first hashed) to this many bytes. */
+const BLOCK = 64;
+const DIGEST = 32;
 
-export function sign(secret: string, message: string): string {
-  // A key object made once per secret spares every HMAC converting and checking the secret again.
+/** One secret's HMAC pads, made once (secrets come from the app configuration only). */
+interface HmacKey {
+  /** K ⊕ ipad as a string when every byte is ASCII (then its UTF-8 encoding is those bytes), else undefined. */
+  innerText: string | undefined;
+  inner: Buffer;
+  /** K ⊕ opad followed by room for the inner digest: the whole outer message, reused by every signature. */
+  outer: Buffer;
+}
+
+const keys = new Map<string, HmacKey>();
+
+function hmacKey(secret: string): HmacKey {
   let key = keys.get(secret);
-  if (!key) keys.set(secret, (key = createSecretKey(secret, 'utf8')));
-  return createHmac('sha256', key).update(message).digest('hex');
+  if (key) return key;
+  let bytes = Buffer.from(secret, 'utf8');
+  if (bytes.length > BLOCK) bytes = hash('sha256', bytes, 'buffer');
+  const padded = Buffer.alloc(BLOCK);
+  bytes.copy(padded);
+  const inner = Buffer.from(padded.map((b) => b ^ 0x36));
+  const outer = Buffer.alloc(BLOCK + DIGEST);
+  for (let i = 0; i < BLOCK; i++) outer[i] = padded[i] ^ 0x5c;
+  key = { innerText: inner.every((b) => b < 0x80) ? inner.toString('latin1') : undefined, inner, outer };
+  keys.set(secret, key);
+  return key;
+}
+
+/**
+ * Lowercase hex HMAC-SHA256 of the UTF-8 message (RFC 2104), from two one-shot hashes. Every API request and
+ * private subscription is signed: `createHmac` made a native Hmac object per call, which with its garbage
+ * collection cost a fifth of a worker's CPU per signed publish (docs/benchmarks.md, "Session 10").
+ * Checked against `createHmac` in test/unit/api-signature.test.ts.
+ */
+export function sign(secret: string, message: string): string {
+  const key = hmacKey(secret);
+  const innerDigest = hash('sha256', key.innerText !== undefined ? key.innerText + message : Buffer.concat([key.inner, Buffer.from(message, 'utf8')]), 'buffer');
+  innerDigest.copy(key.outer, BLOCK);
+  return hash('sha256', key.outer, 'hex');
 }
 
 /** One-shot hash: no Hash object per request (1.2 KB body: 2.9 µs against 4.0 µs for createHash here). */

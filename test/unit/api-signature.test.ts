@@ -103,6 +103,20 @@ describe('hmac primitives', () => {
     assert.equal(sign('Jefe', 'what do ya want for nothing?'), '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843');
   });
 
+  test('sign equals createHmac for ASCII, non-ASCII and longer-than-a-block secrets and messages', () => {
+    const secrets = ['app-secret', '', 's'.repeat(64), 's'.repeat(65), 'ünïcødé-sécret', '🔑'.repeat(20), '6'.repeat(10), '\u007f\u0000x'];
+    const messages = ['', 'POST\n/apps/1/events\nauth_key=k&auth_timestamp=1', 'héllo wörld', '1234.5678:presence-room:{"user_id":"ü"}', 'x'.repeat(5000), 'lone \ud800 surrogate'];
+    for (const secret of secrets) {
+      for (const message of messages) {
+        assert.equal(sign(secret, message), createHmac('sha256', secret).update(message).digest('hex'), `${JSON.stringify(secret)} / ${message.slice(0, 20)}`);
+      }
+    }
+    // Repeated signing with one secret reuses its buffers: results must not bleed into each other.
+    const a = sign('app-secret', 'first');
+    sign('app-secret', 'second');
+    assert.equal(sign('app-secret', 'first'), a);
+  });
+
   test('md5Hex of strings and bytes', () => {
     assert.equal(md5Hex(''), 'd41d8cd98f00b204e9800998ecf8427e');
     assert.equal(md5Hex('héllo'), md5Hex(new TextEncoder().encode('héllo')));
