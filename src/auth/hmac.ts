@@ -33,8 +33,8 @@ function hmacKey(secret: string): HmacKey {
 
 /**
  * Lowercase hex HMAC-SHA256 of the UTF-8 message (RFC 2104), from two one-shot hashes. Every API request and
- * private subscription is signed: `createHmac` made a native Hmac object per call, which with its garbage
- * collection cost a fifth of a worker's CPU per signed publish (docs/benchmarks.md, "Session 10").
+ * private subscription is signed, and `createHmac`, a native object per call, made the HMAC a fifth of a signed
+ * publish's server CPU; this way measured 1.07× the publishes/s (docs/benchmarks.md, "Session 10").
  * Checked against `createHmac` in test/unit/api-signature.test.ts.
  */
 export function sign(secret: string, message: string): string {

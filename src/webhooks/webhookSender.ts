@@ -1,7 +1,7 @@
 // Webhook delivery (§8): Pusher-format signed POSTs, batched and ordered per app+target, retried with
 // backoff, with a bounded queue per target so a dead endpoint costs at most `maxQueue` events of memory.
-import { createHmac } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { sign } from '../auth/hmac.ts';
 import type { Logger } from '../log.ts';
 
 export type WebhookEvent =
@@ -212,7 +212,7 @@ export class WebhookSender {
     const headers = {
       'Content-Type': 'application/json', // exactly this: the pusher SDK rejects anything else, charset included
       'X-Pusher-Key': q.app.key,
-      'X-Pusher-Signature': createHmac('sha256', q.app.secret).update(body).digest('hex'),
+      'X-Pusher-Signature': sign(q.app.secret, body),
     };
     for (let attempt = 1; ; attempt++) {
       const outcome = await this.attempt(q.url, body, headers);
