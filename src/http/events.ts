@@ -92,7 +92,15 @@ function parseEvent(body: unknown, app: AppConfig, allowChannelList: boolean, wh
     throw new HttpError('invalidInput', `${where}message_id must be a string of 1 to 128 characters`);
   }
   const idempotencyKey = body.idempotency_key === undefined ? undefined : checkIdempotencyKey(body.idempotency_key, where);
-  return { name, channels, data, socketId: socketId ?? undefined, messageId, extras, tags, ephemeral, idempotencyKey };
+  // Absent fields are left out rather than set to undefined: every property, even an undefined one, costs the
+  // structured clone that carries a worker's admitted publishes to the primary.
+  const event: PublishEvent = { name, channels, data, ephemeral };
+  if (socketId !== undefined && socketId !== null) event.socketId = socketId;
+  if (messageId !== undefined) event.messageId = messageId;
+  if (extras !== undefined) event.extras = extras;
+  if (tags !== undefined) event.tags = tags;
+  if (idempotencyKey !== undefined) event.idempotencyKey = idempotencyKey;
+  return event;
 }
 
 /** `extras`: `headers` (flat scalars), `ephemeral`, `echo`, plus opaque keys passed through to V2. */

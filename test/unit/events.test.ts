@@ -42,8 +42,8 @@ function assertHttpError(fn: () => unknown, status: number, code: string, messag
   return caught;
 }
 
-/** The fields a plain Pusher publish leaves empty (V2 extras, tags, ids, idempotency key). */
-const NO_V2 = { ephemeral: false, extras: undefined, idempotencyKey: undefined, messageId: undefined, tags: undefined };
+/** A plain Pusher publish: not ephemeral, and no V2 extras, tags, ids or idempotency key (absent, not undefined). */
+const NO_V2 = { ephemeral: false };
 
 describe('parseEventBody: accepted', () => {
   test('single channel, string data untouched', () => {
@@ -51,9 +51,18 @@ describe('parseEventBody: accepted', () => {
       name: 'order.created',
       channels: ['orders'],
       data: '{"id":"ord_123"}',
-      socketId: undefined,
       ...NO_V2,
     });
+  });
+
+  test('absent optional fields are not properties at all (each one costs the clone to the primary)', () => {
+    assert.deepEqual(Object.keys(parseEventBody({ name: 'e', channel: 'c', data: 'x', socket_id: null }, app)).sort(), ['channels', 'data', 'ephemeral', 'name']);
+    const full = parseEventBody(
+      { name: 'e', channel: 'c', data: 'x', socket_id: '1.2', message_id: 'm1', extras: { ephemeral: true }, tags: { k: 'v' }, idempotency_key: 'k1' },
+      app,
+    );
+    assert.deepEqual(Object.keys(full).sort(), ['channels', 'data', 'ephemeral', 'extras', 'idempotencyKey', 'messageId', 'name', 'socketId', 'tags']);
+    assert.equal(full.ephemeral, true);
   });
 
   test('object data is stringified once', () => {
@@ -211,9 +220,9 @@ describe('parseBatchBody', () => {
       { ...app, limits: { ...app.limits, max_event_batch_size: 3 } },
     );
     assert.deepEqual(events, [
-      { name: 'e1', channels: ['a'], data: '{"n":1}', socketId: undefined, ...NO_V2 },
+      { name: 'e1', channels: ['a'], data: '{"n":1}', ...NO_V2 },
       { name: 'e2', channels: ['b'], data: 'two', socketId: '1.2', ...NO_V2 },
-      { name: 'e3', channels: ['c'], data: 'null', socketId: undefined, ...NO_V2 },
+      { name: 'e3', channels: ['c'], data: 'null', ...NO_V2 },
     ]);
   });
 
