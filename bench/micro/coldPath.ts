@@ -34,7 +34,7 @@ const admit = () => {
 };
 
 const pieces: Record<string, () => unknown> = {
-  all: () => admit() && precheck.verifiedAppId('POST', path, query, body),
+  all: () => precheck.verifiedAppId('POST', path, query, body) && admit(), // in the worker's order
   verifiedAppId: () => precheck.verifiedAppId('POST', path, query, body),
   admit,
   parseRoute: () => parseRoute(path),

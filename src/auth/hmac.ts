@@ -21,11 +21,13 @@ function hmacKey(secret: string): HmacKey {
   if (key) return key;
   let bytes = Buffer.from(secret, 'utf8');
   if (bytes.length > BLOCK) bytes = hash('sha256', bytes, 'buffer');
-  const padded = Buffer.alloc(BLOCK);
-  bytes.copy(padded);
-  const inner = Buffer.from(padded.map((b) => b ^ 0x36));
+  const inner = Buffer.alloc(BLOCK);
   const outer = Buffer.alloc(BLOCK + DIGEST);
-  for (let i = 0; i < BLOCK; i++) outer[i] = padded[i] ^ 0x5c;
+  for (let i = 0; i < BLOCK; i++) {
+    const k = bytes[i] ?? 0; // the key, zero-padded to a block
+    inner[i] = k ^ 0x36;
+    outer[i] = k ^ 0x5c;
+  }
   key = { innerText: inner.every((b) => b < 0x80) ? inner.toString('latin1') : undefined, inner, outer };
   keys.set(secret, key);
   return key;

@@ -69,7 +69,8 @@ export class InOrder {
     const ahead = (stamp - this.next) | 0; // distance along the wrapping counter
     if (ahead < 0) {
       this.onError(new Error(`API request stamp ${stamp} arrived after it was given up; processed out of order`));
-      this.guarded(work);
+      const late = this.guarded(work);
+      if (late instanceof Promise) late.catch(this.onError); // below settledThrough already: only its failure is news
       return;
     }
     if (ahead > 0) {

@@ -75,4 +75,18 @@ describe('request order', () => {
     assert.deepEqual(ran, [0, 2, 3, 4, 1, 5]);
     assert.equal(order.waiting, 0);
   });
+
+  test('late work for a given-up stamp that fails asynchronously is reported, not left unhandled', async () => {
+    const errors: unknown[] = [];
+    const order = new InOrder((err) => errors.push(err), 0, 20);
+    order.run(1, () => {});
+    const deadline = Date.now() + 2000;
+    while (errors.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.match(String(errors[0]), /never reached the primary/); // stamp 0 given up
+    order.run(0, () => Promise.reject(new Error('late failure')));
+    assert.match(String(errors[1]), /stamp 0 arrived after it was given up/);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.match(String(errors[2]), /late failure/);
+    assert.equal(order.settledThrough, 1); // the late stamp is behind the watermark: it holds nothing back
+  });
 });
