@@ -23,9 +23,11 @@ interface Held {
 }
 
 export class LocalChannels {
-  private readonly held = new Map<string, Held>();
-  /** Keys of held channels whose count is 0, oldest first. */
-  private readonly empty = new Set<string>();
+  /** app index → channel → its slot and count. Two lookups instead of one on a joined key: every subscribe and
+   * unsubscribe passes here, and a joined key is a new string to flatten and hash each time. */
+  private readonly held = new Map<number, Map<string, Held>>();
+  /** Held channels whose count is 0, oldest first. */
+  private readonly empty = new Set<Held>();
 
   constructor(
     private readonly counts: ChannelCounts,
@@ -35,10 +37,10 @@ export class LocalChannels {
 
   /** Counts one more local subscriber; false when this worker cannot track another channel. */
   add(app: number, channel: string): boolean {
-    const key = `${app}\n${channel}`;
-    const h = this.held.get(key);
+    let channels = this.held.get(app);
+    const h = channels?.get(channel);
     if (h) {
-      if (h.count === 0) this.empty.delete(key);
+      if (h.count === 0) this.empty.delete(h);
       this.counts.set(h.slot, ++h.count);
       return true;
     }
@@ -48,29 +50,30 @@ export class LocalChannels {
       this.sweep(Number.POSITIVE_INFINITY);
       return false;
     }
-    this.held.set(key, { app, channel, slot, count: 1, emptySince: 0 });
+    if (!channels) this.held.set(app, (channels = new Map()));
+    channels.set(channel, { app, channel, slot, count: 1, emptySince: 0 });
     this.counts.set(slot, 1);
     this.toPrimary({ type: 'channel-occupied', worker: this.worker, app, channel, slot });
     return true;
   }
 
   remove(app: number, channel: string, now = Date.now()): void {
-    const key = `${app}\n${channel}`;
-    const h = this.held.get(key);
+    const h = this.held.get(app)?.get(channel);
     if (!h || h.count === 0) return;
     this.counts.set(h.slot, --h.count);
     if (h.count > 0) return;
     h.emptySince = now;
-    this.empty.add(key);
+    this.empty.add(h);
   }
 
   /** Releases channels that stayed empty for LINGER_MS (called by the worker's periodic sweep). */
   sweep(now: number): void {
-    for (const key of this.empty) {
-      const h = this.held.get(key) as Held;
+    for (const h of this.empty) {
       if (now - h.emptySince < LINGER_MS) return; // the rest emptied later
-      this.empty.delete(key);
-      this.held.delete(key);
+      this.empty.delete(h);
+      const channels = this.held.get(h.app) as Map<string, Held>;
+      channels.delete(h.channel);
+      if (channels.size === 0) this.held.delete(h.app);
       this.toPrimary({ type: 'channel-vacated', worker: this.worker, app: h.app, channel: h.channel, slot: h.slot });
     }
   }

@@ -20,7 +20,9 @@ export type SinceResult =
   | { ok: false; code: 'stream_reset' | 'position_expired'; reason: string; currentStreamId?: string; oldest?: number; newest?: number };
 
 export class ReplayMirror {
-  private readonly channels = new Map<string, ChannelReplay>();
+  /** appId → channel → its replay. Two lookups instead of one on a joined key: every message is recorded, and a
+   * joined key is a new string to flatten and hash each time. */
+  private readonly byApp = new Map<string, Map<string, ChannelReplay>>();
 
   constructor(
     private readonly maxSize: number,
@@ -29,11 +31,12 @@ export class ReplayMirror {
 
   record(appId: string, message: V2Message): void {
     if (message.streamId === undefined || message.serial === undefined) return;
-    const key = `${appId}\n${message.channel}`;
-    let r = this.channels.get(key);
+    let channels = this.byApp.get(appId);
+    if (!channels) this.byApp.set(appId, (channels = new Map()));
+    let r = channels.get(message.channel);
     if (!r || r.streamId !== message.streamId) {
       r = { channel: message.channel, streamId: message.streamId, serial: 0, event: message.event, entries: [] };
-      this.channels.set(key, r);
+      channels.set(message.channel, r);
     }
     if (message.event !== r.event) r.event = message.event;
     message.share(r.channel, r.event, r.streamId);
@@ -45,13 +48,13 @@ export class ReplayMirror {
 
   /** The channel's current position, for subscription_succeeded; undefined when nothing is retained. */
   position(appId: string, channel: string, now: number): { streamId: string; serial: number } | undefined {
-    const r = this.live(`${appId}\n${channel}`, now);
+    const r = this.live(appId, channel, now);
     return r && { streamId: r.streamId, serial: r.serial };
   }
 
   /** Messages after `serial` on `streamId`, or why they cannot be had. */
   since(appId: string, channel: string, streamId: string, serial: number, now: number): SinceResult {
-    const r = this.live(`${appId}\n${channel}`, now);
+    const r = this.live(appId, channel, now);
     if (!r) return { ok: false, code: 'position_expired', reason: 'recovery_window_exceeded' };
     const fail = (code: 'stream_reset' | 'position_expired', reason: string): SinceResult => ({
       ok: false,
@@ -71,7 +74,7 @@ export class ReplayMirror {
 
   /** The last `count` messages, or those of the last `seconds`, oldest first. */
   recent(appId: string, channel: string, want: { count?: number; seconds?: number }, now: number): ReplayEntry[] {
-    const r = this.live(`${appId}\n${channel}`, now);
+    const r = this.live(appId, channel, now);
     if (!r) return [];
     const kept = this.kept(r);
     if (want.seconds !== undefined) return kept.filter((e) => now - e.publishedAt <= (want.seconds as number) * 1000);
@@ -85,19 +88,21 @@ export class ReplayMirror {
 
   /** Drops expired entries everywhere (called periodically). */
   sweep(now: number): void {
-    for (const key of this.channels.keys()) this.live(key, now);
+    for (const [appId, channels] of this.byApp) for (const channel of channels.keys()) this.live(appId, channel, now);
   }
 
-  private live(key: string, now: number): ChannelReplay | undefined {
-    const r = this.channels.get(key);
-    if (!r) return undefined;
+  private live(appId: string, channel: string, now: number): ChannelReplay | undefined {
+    const channels = this.byApp.get(appId);
+    const r = channels?.get(channel);
+    if (!channels || !r) return undefined;
     const cutoff = now - this.ttlMs;
     let drop = 0;
     while (drop < r.entries.length && r.entries[drop].publishedAt < cutoff) drop++;
     if (drop > 0) r.entries.splice(0, drop);
     if (r.entries.length === 0) {
       // Nothing left to replay: forget the stream (the primary forgets it after the same idle time).
-      this.channels.delete(key);
+      channels.delete(channel);
+      if (channels.size === 0) this.byApp.delete(appId);
       return undefined;
     }
     return r;

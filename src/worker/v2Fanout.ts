@@ -77,7 +77,8 @@ export class V2Fanout {
   deliver(appId: string, topic: string, message: V2Message, exclude: string | undefined, publish: TopicPublisher, reaches: (topic: string) => boolean, suppressed: (sockets: number) => void = () => {}): number {
     if (!message.ephemeral) this.mirror.record(appId, message);
     let recipients = reaches(topic) ? publish(topic, message.frame, exclude) : 0;
-    const groups = this.filtered.get(`${appId}\n${message.channel}`);
+    // Most hosts have no filtered subscriptions: then no key is built (every message passes here).
+    const groups = this.filtered.size === 0 ? undefined : this.filtered.get(`${appId}\n${message.channel}`);
     const wildcards = this.wildcards.get(appId);
     if (!groups && !wildcards) return recipients;
     const view = filterView(message);

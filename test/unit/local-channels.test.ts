@@ -37,6 +37,28 @@ describe('local channel counts', () => {
     assert.deepEqual(types(), ['channel-occupied', 'channel-vacated', 'channel-occupied'], 'a released channel is announced again');
   });
 
+  test('the same channel name in two apps is two channels, each released on its own', () => {
+    const { counts, sent, local, types } = setup();
+    local.add(0, 'orders');
+    local.add(1, 'orders');
+    local.add(1, 'orders');
+    const occupied = sent as Extract<WorkerToPrimary, { type: 'channel-occupied' }>[];
+    assert.deepEqual(occupied.map((m) => m.app), [0, 1]);
+    const [slot0, slot1] = occupied.map((m) => m.slot);
+    assert.notEqual(slot0, slot1);
+    local.remove(0, 'orders', 1);
+    assert.equal(counts.read(0, slot0), 0);
+    assert.equal(counts.read(0, slot1), 2, "app 1's subscribers are not app 0's");
+    local.sweep(1 + LINGER_MS);
+    assert.deepEqual(types(), ['channel-occupied', 'channel-occupied', 'channel-vacated']);
+    assert.equal((sent[2] as Extract<WorkerToPrimary, { type: 'channel-vacated' }>).app, 0);
+    local.add(0, 'orders');
+    assert.equal(sent.at(-1)?.type, 'channel-occupied', 'app 0 announces it again; app 1 still holds its slot');
+    local.add(1, 'orders');
+    assert.equal(sent.length, 4);
+    assert.equal(counts.read(0, slot1), 3);
+  });
+
   test('an extra remove never drives a count below 0', () => {
     const { counts, sent, local } = setup();
     local.add(0, 'c');

@@ -105,6 +105,29 @@ describe('PresenceRegistry.snapshot', () => {
   test('empty channel', () => {
     assert.deepEqual(JSON.parse(PresenceRegistry.snapshot(new Map())), { presence: { ids: [], hash: {}, count: 0 } });
   });
+
+  test('written out, it parses to what the object form gives, for awkward ids and info', () => {
+    const info = new Map<string, unknown>([
+      ['u"quoted\\', { nested: { list: [1, 'two', null], 'é': '☃' } }],
+      ['10', 'plain string'],
+      ['2', 3.5],
+      ['no-info', undefined],
+      ['emoji 😀', null],
+    ]);
+    const data = PresenceRegistry.snapshotOfInfo(info);
+    const hash: Record<string, unknown> = {};
+    for (const [id, i] of info) hash[id] = i;
+    assert.deepEqual(JSON.parse(data), JSON.parse(JSON.stringify({ presence: { ids: [...info.keys()], hash, count: info.size } })));
+    assert.deepEqual(JSON.parse(data).presence.ids, ['u"quoted\\', '10', '2', 'no-info', 'emoji 😀'], 'ids in join order');
+  });
+
+  test('a user id that names an object property is kept like any other', () => {
+    const data = JSON.parse(PresenceRegistry.snapshotOfInfo(new Map([['__proto__', { name: 'P' }], ['constructor', {}]])));
+    assert.deepEqual(data.presence.ids, ['__proto__', 'constructor']);
+    assert.deepEqual(Object.keys(data.presence.hash), ['__proto__', 'constructor']);
+    assert.deepEqual(Object.getOwnPropertyDescriptor(data.presence.hash, '__proto__')?.value, { name: 'P' });
+    assert.equal(data.presence.count, 2);
+  });
 });
 
 describe('parsePresenceData', () => {

@@ -57,4 +57,17 @@ describe('StreamRegistry', () => {
     assert.equal(stillBusy.streamId, busy.streamId);
     assert.equal(stillBusy.serial, 3);
   });
+
+  test('a sweep covers every app, and an app whose streams all went idle starts afresh', () => {
+    const r = new StreamRegistry();
+    const idle = r.next('app1', 'orders', 0);
+    const kept = r.next('app2', 'orders', 5_000);
+    r.sweep(10_001, 10_000);
+    assert.equal(r.size, 1);
+    assert.equal(r.next('app2', 'orders', 10_002).streamId, kept.streamId);
+    const fresh = r.next('app1', 'orders', 10_002);
+    assert.notEqual(fresh.streamId, idle.streamId);
+    assert.equal(fresh.serial, 1);
+    assert.equal(r.size, 2);
+  });
 });
