@@ -73,13 +73,23 @@ export class Api {
 
   /**
    * A publish a worker has already answered (worker/publishAdmission.ts): signed, validated, single host, no
-   * idempotency key, so delivering it cannot fail here: it is delivered and counted.
+   * idempotency key, so delivering it cannot fail here: it is delivered and counted. The body comes as read and
+   * is parsed again with the code that admitted it, under the same configuration, so it validates.
    */
   acceptedPublish(m: Extract<WorkerToPrimary, { type: 'accepted-publish' }>, fromWorker: number): void {
-    const appId = this.deps.config.apps[m.app].id;
-    for (const e of m.events) if (e.ephemeral) this.deps.metrics.ephemeralMessage(appId);
-    this.deps.publisher.publish(m.app, appId, m.events, undefined, m.deliveredV1 ? fromWorker : -1).catch((err: unknown) => this.deps.log.error({ err, app: appId }, 'accepted publish failed'));
-    this.deps.metrics.httpCall(appId, m.receivedBytes, m.sentBytes);
+    const app = this.deps.config.apps[m.app];
+    this.deps.metrics.httpCall(app.id, m.receivedBytes, m.sentBytes);
+    let events: PublishEvent[];
+    try {
+      const body: unknown = JSON.parse(m.body);
+      events = m.batch ? parseBatchBody(body, app) : [parseEventBody(body, app)];
+    } catch (err) {
+      // Cannot happen short of a bug (the worker validated it with this code): the client has its 200 already.
+      this.deps.log.error({ err, app: app.id }, 'an accepted publish did not validate on the primary; not delivered');
+      return;
+    }
+    for (const e of events) if (e.ephemeral) this.deps.metrics.ephemeralMessage(app.id);
+    this.deps.publisher.publish(m.app, app.id, events, undefined, m.deliveredV1 ? fromWorker : -1).catch((err: unknown) => this.deps.log.error({ err, app: app.id }, 'accepted publish failed'));
   }
 
   /** The request's app, and its query parameters (parsed when first asked for). */

@@ -1,7 +1,6 @@
 // THE union of every message between the primary thread and the uWS worker threads.
 // Dispatch on `type` with an exhaustive switch so a new message breaks the build until it is handled.
 import type { Config } from '../config/schema.ts';
-import type { PublishEvent } from '../http/events.ts';
 
 /** What a worker is started with (structured-cloned into workerData). */
 export interface WorkerInit {
@@ -91,7 +90,14 @@ export type WorkerToPrimary =
       type: 'accepted-publish';
       seq: number;
       app: number;
-      events: PublishEvent[];
+      /**
+       * The body as read, not the parsed events: the primary parses and validates it again with the same code
+       * (so it passes), which costs it less than the structured clone of the parsed events cost the worker,
+       * the busier of the two threads (docs/benchmarks.md, "Session 11").
+       */
+      body: string;
+      /** POST /batch_events (else /events). */
+      batch: boolean;
       receivedBytes: number;
       sentBytes: number;
       /** The worker delivered the V1 frames to its own sockets already (worker/localPublishOrder.ts). */

@@ -1,6 +1,6 @@
 // Lets a worker answer an ordinary publish itself. A correctly signed POST /events or /batch_events that
 // validates, on a single host, with no idempotency key, no `info`, no cache channel and no API rate limit can
-// only succeed on the primary: the worker answers 200 at once and hands the parsed events over, instead of
+// only succeed on the primary: the worker answers 200 at once and hands the body over (ipc/messages.ts), instead of
 // waiting for the primary's answer (one thread crossing instead of two, and the worker no longer waits for the
 // primary between requests; measured in docs/benchmarks.md "Session 5").
 // Anything else goes the ordinary way, so every refusal, log line and error code still comes from the primary.
@@ -16,6 +16,8 @@ export const MAX_UNCONFIRMED_PUBLISHES = 256;
 export interface AdmittedPublish {
   app: number;
   events: PublishEvent[];
+  /** POST /batch_events (else /events). */
+  batch: boolean;
   /** The 200 answer, exactly what the primary gives: `{"ok":true}` for /events, `{}` for /batch_events. */
   answer: string;
   /**
@@ -75,7 +77,7 @@ export class PublishAdmission {
     }
     const primaryCaughtUp = this.unconfirmed === 0;
     this.unconfirmed++;
-    return { app: entry.index, events, answer: batch ? '{}' : '{"ok":true}', primaryCaughtUp };
+    return { app: entry.index, events, batch, answer: batch ? '{}' : '{"ok":true}', primaryCaughtUp };
   }
 
   /** The primary has taken one of the publishes answered here. */
