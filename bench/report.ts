@@ -1,8 +1,8 @@
 // Turns run results into medians and markdown tables: ratios against soketi and bare uWS, for scenario
 // variants (fan-out with a share of V2 subscribers, the v2 scenario's V2 runs) the ratio to the plain one
 // (V1-only), for the latency phases and connection counts one row per phase or count, for multi-host the
-// hosts sharing Redis against the one host, for a worker sweep each scenario's figures against sockudo-ts's
-// worker count; and the caption saying what was measured on (machine, Node, uWS builds, worker counts).
+// hosts sharing Redis against the one host, for several sockudo-ts instances (worker counts, source trees,
+// configuration variants) each scenario's figures against the first; and the caption saying what was measured on (machine, Node, uWS builds, worker counts).
 import type { MachineInfo } from './machine.ts';
 
 export function median(values: readonly number[]): number {
@@ -238,27 +238,29 @@ export function multiHostTable(records: readonly RunRecord[], layout: string, ba
 }
 
 /**
- * A worker sweep: per scenario (and variant), one row per sockudo-ts worker count with the scenario's main
- * figures (those compared with peers, and server cores), and the first figure's ratio to the first count's.
+ * Several sockudo-ts instances (a worker sweep, source trees, configuration variants): per scenario (and
+ * variant), one row per instance with the scenario's main figures (those compared with peers, and server
+ * cores), and the first figure's ratio to the first instance's. `labels` gives the instances' order.
  */
-export function workersTable(records: readonly RunRecord[]): string {
-  const ours = records.filter((r) => r.name === 'sockudo-ts' && r.threads !== null);
-  const counts = [...new Set(ours.map((r) => r.threads as number))].sort((a, b) => a - b);
-  if (counts.length < 2) return '';
+export function instancesTable(records: readonly RunRecord[], labels: readonly string[]): string {
+  const ours = records.filter((r) => r.name === 'sockudo-ts');
+  const instances = labels.filter((l) => ours.some((r) => r.target === l));
+  if (instances.length < 2) return '';
+  const short = (label: string) => label.replace(/^sockudo-ts \((.*)\)$/, '$1');
   const tables: string[] = [];
   for (const scenario of [...new Set(ours.map((r) => r.scenario))]) {
     const metrics = METRICS.filter((m) => m.scenario === scenario && (m.ratio || m.label.startsWith('server cores busy')));
     if (metrics.length === 0) continue;
-    const head = ['scenario', 'workers', ...metrics.map((m) => `${m.label} median (min–max)`), `${metrics[0].label}: / ${counts[0]} worker${counts[0] === 1 ? '' : 's'}`];
+    const head = ['scenario', 'sockudo-ts', ...metrics.map((m) => `${m.label} median (min–max)`), `${metrics[0].label}: / ${short(instances[0])}`];
     const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
     for (const variant of variantsOf(ours, scenario)) {
-      const of = (m: Metric, w: number) =>
-        ours.filter((r) => r.scenario === scenario && r.variant === variant && r.threads === w).map((r) => m.pick(r.result)).filter(Number.isFinite);
-      const first = median(of(metrics[0], counts[0]));
-      for (const w of counts) {
-        const headline = median(of(metrics[0], w));
+      const of = (m: Metric, label: string) =>
+        ours.filter((r) => r.scenario === scenario && r.variant === variant && r.target === label).map((r) => m.pick(r.result)).filter(Number.isFinite);
+      const first = median(of(metrics[0], instances[0]));
+      for (const label of instances) {
+        const headline = median(of(metrics[0], label));
         const ratio = Number.isFinite(first) && first !== 0 && Number.isFinite(headline) ? `${(headline / first).toFixed(2)}×` : '';
-        lines.push(`| ${scenarioLabel(scenario, variant)} | ${w} | ${metrics.map((m) => cell(of(m, w))).join(' | ')} | ${ratio} |`);
+        lines.push(`| ${scenarioLabel(scenario, variant)} | ${short(label)} | ${metrics.map((m) => cell(of(m, label))).join(' | ')} | ${ratio} |`);
       }
     }
     tables.push(lines.join('\n'));

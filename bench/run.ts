@@ -11,6 +11,8 @@
 //   node --import tsx bench/run.ts --scenario multi-host --target sockudo-ts   (3 hosts + Redis against 1 host)
 //   node --import tsx bench/run.ts --compare --scenario connect [--connections 10000,18000]   (accept rate, RSS per idle connection)
 //   node --import tsx bench/run.ts --scenario fanout --target sockudo-ts --workers 1,2   (a worker sweep)
+//   node --import tsx bench/run.ts --scenario http --target sockudo-ts --sockudo-dir ~/snap/abc1234,.   (an A/B of two builds)
+//   node --import tsx bench/run.ts --scenario many-channels --target sockudo-ts --sockudo-env 'default;SOCKUDO_CONNECTION_RECOVERY_ENABLED=false'
 //   node --import tsx bench/run.ts --scenario http --target-url ws://127.0.0.1:6001 --app-id I --app-key K --app-secret S
 import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { availableParallelism, homedir, tmpdir } from 'node:os';
@@ -21,7 +23,7 @@ import { chartPanels, chartSvg } from './chart.ts';
 import type { SubscriberClientKind } from './loaderMessages.ts';
 import { machineInfo, packageVersion } from './machine.ts';
 import { startRedis } from './redis.ts';
-import { type RunRecord, type TargetInfo, markdownTable, multiHostTable, settingsCaption, uwsBuilds, variantTable, workersTable } from './report.ts';
+import { type RunRecord, type TargetInfo, instancesTable, markdownTable, multiHostTable, settingsCaption, uwsBuilds, variantTable } from './report.ts';
 import { runChurn } from './scenarios/churn.ts';
 import { checkConnectionCount, runConnect } from './scenarios/connect.ts';
 import { runFanout } from './scenarios/fanout.ts';
@@ -113,6 +115,7 @@ const { values: a } = parseArgs({
     padding: { type: 'string', default: '64' },
     peers: { type: 'string', default: process.env.PEERS ?? join(homedir(), 'peers') },
     'sockudo-dir': { type: 'string' },
+    'sockudo-env': { type: 'string' },
     out: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -131,7 +134,8 @@ function usage(message?: string): never {
       '       [--multi-hosts 3] [--multi-host-workers 1] [--multi-subscribers 900] [--multi-channels 100]\n' +
       '       [--multi-http-connections 16] [--multi-probe-channels 3] [--multi-probe-rate 30] [--multi-warmup-runs 1]\n' +
       '       [--connections 10000,18000] [--connect-concurrency 64] [--settle-quiet 20] [--settle-seconds 90]\n' +
-      '       [--workers N | --workers 1,2,...] [--bare-threads N] [--padding 64] [--peers ~/peers] [--sockudo-dir DIR] [--out results.jsonl]\n' +
+      '       [--workers N | --workers 1,2,...] [--bare-threads N] [--padding 64] [--peers ~/peers] [--out results.jsonl]\n' +
+      "       [--sockudo-dir DIR | --sockudo-dir DIR,DIR,...] [--sockudo-env 'default;NAME=VALUE,NAME=VALUE;...']\n" +
       '       [--target-url ws://127.0.0.1:PORT --app-id ID --app-key KEY --app-secret SECRET [--http-url http://127.0.0.1:PORT] [--target-pid PID]]\n' +
       `Scenarios: ${SCENARIOS.join(', ')} (churn = churn-private,churn-presence; latency = fanout-latency).\n` +
       'Lists are comma-separated; --compare defaults to every scenario but multi-host and connect, and every target.\n' +
@@ -141,6 +145,11 @@ function usage(message?: string): never {
       '--workers: sockudo-ts uWS workers (default: its own default here, cores - 1); with several counts sockudo-ts runs\n' +
       'once per count (ports 6201...) and a table of the figures against the worker count follows. --bare-threads:\n' +
       'the bare server\'s threads (default: one per core). soketi is single-threaded.\n' +
+      '--sockudo-dir: the sockudo-ts source tree to run (default: this one); with several, one instance each (an A/B\n' +
+      'of two builds in one session). --sockudo-env: configuration variants, separated by ";", each "default" or\n' +
+      'comma-separated SOCKUDO_* settings (e.g. "default;SOCKUDO_CONNECTION_RECOVERY_ENABLED=false"), one instance\n' +
+      'each. Only one of --workers, --sockudo-dir and --sockudo-env may list several; a table of each instance\n' +
+      'against the first follows.\n' +
       '--target-url measures a Pusher-compatible server already running on loopback (never started or stopped\n' +
       'here); its CPU and memory are read only with --target-pid. Without --target, it is the only target.\n' +
       '--latency-phases: bulk subscribers:publishes per second, one phase each (0 = the probes alone).\n' +
@@ -296,7 +305,29 @@ const connect = {
   settleSeconds: positive('settle-seconds', a['settle-seconds']),
 };
 if (connect.settleQuietSeconds >= connect.settleSeconds) usage('--settle-quiet must be shorter than --settle-seconds');
-const sockudoDir = a['sockudo-dir'] === undefined ? REPO_DIR : resolve(a['sockudo-dir']);
+/** sockudo-ts source trees: one instance each (an A/B of builds when there are several). */
+const sockudoDirs = a['sockudo-dir'] === undefined ? [REPO_DIR] : [...new Set(a['sockudo-dir'].split(',').map((d) => resolve(d.trim())))];
+/** sockudo-ts configuration variants (environment settings): one instance each when there are several. */
+const sockudoEnvs = a['sockudo-env'] === undefined ? [{}] : a['sockudo-env'].split(';').map(parseEnvVariant);
+const sockudoDir = sockudoDirs[0];
+const listed = [workerCounts.length, sockudoDirs.length, sockudoEnvs.length].filter((n) => n > 1);
+if (listed.length > 1) usage('only one of --workers, --sockudo-dir and --sockudo-env may list several');
+if (sockudoDirs.length * sockudoEnvs.length > MAX_SWEEP) usage(`at most ${MAX_SWEEP} sockudo-ts instances`);
+if ((sockudoDirs.length > 1 || sockudoEnvs.length > 1) && !targets.includes('sockudo-ts')) usage('--sockudo-dir and --sockudo-env run sockudo-ts: add it to --target');
+
+/** "default", or NAME=VALUE settings separated by commas; only the server's own SOCKUDO_* settings. */
+function parseEnvVariant(text: string): Record<string, string> {
+  const variant: Record<string, string> = {};
+  if (text.trim() === 'default') return variant;
+  for (const item of text.split(',')) {
+    const eq = item.indexOf('=');
+    const name = item.slice(0, eq).trim();
+    if (eq < 0 || !/^SOCKUDO_[A-Z0-9_]+$/.test(name)) usage(`--sockudo-env takes "default" or SOCKUDO_NAME=VALUE settings, not "${item.trim()}"`);
+    if (['SOCKUDO_PORT', 'SOCKUDO_METRICS_PORT', 'SOCKUDO_WORKERS'].includes(name)) usage(`--sockudo-env cannot set ${name} (the benchmark sets it; use --workers for workers)`);
+    variant[name] = item.slice(eq + 1).trim();
+  }
+  return variant;
+}
 
 /** A URL target's app: all three credentials are needed to connect, sign publishes and sign channel auth. */
 function urlApp(): { id: string; key: string; secret: string } {
@@ -325,8 +356,26 @@ const plans: { spec: TargetSpec; label: string }[] = targets.flatMap((name) => {
       label: `sockudo-ts (${w} worker${w === 1 ? '' : 's'})`,
     }));
   }
+  if (name === 'sockudo-ts' && (sockudoDirs.length > 1 || sockudoEnvs.length > 1)) return sockudoInstances();
   return [{ spec: targetSpec(name, a.peers, name === 'bare' ? bareThreads : workerCounts[0], sockudoDir), label: name }];
 });
+
+/** One sockudo-ts per source tree or per configuration variant, labelled by its revision or its settings. */
+function sockudoInstances(): { spec: TargetSpec; label: string }[] {
+  const combos = sockudoDirs.flatMap((dir) => sockudoEnvs.map((env) => ({ dir, env })));
+  const bases = combos.map(({ dir }, i) => sockudoHostSpec(dir, SOCKUDO_PORT + i, SOCKUDO_METRICS_PORT + i, workerCounts[0]));
+  return combos.map(({ env }, i) => {
+    const base = bases[i];
+    const settings = Object.entries(env).map(([k, v]) => `${k}=${v}`).join(', ');
+    const source = base.versions.source;
+    // Two trees at the same revision (a snapshot and its working copy, say) are told apart by position.
+    const what = sockudoDirs.length === 1 ? settings || 'default' : bases.filter((b) => b.versions.source === source).length > 1 ? `${source} #${i + 1}` : source;
+    return {
+      spec: { ...base, env: { ...base.env, ...env }, description: settings ? `${base.description}, ${settings}` : base.description, label: `sockudo-ts-${i + 1}` }, // its own log file
+      label: `sockudo-ts (${what})`,
+    };
+  });
+}
 
 interface Variant {
   v2Share: number;
@@ -610,7 +659,7 @@ const labels = infos.map((t) => t.label);
 const loaderText = `${loaderProcesses} processes (at least) on the same machine, ${client} client`;
 const caption = settingsCaption(machine, infos, loaderText);
 const multiHost = multiHostLabels ? multiHostTable(records, multiHostLabels.layout, multiHostLabels.baseline) : '';
-const tables = [markdownTable(records, labels), variantTable(records, labels), workersTable(records), multiHost].filter((t) => t !== '');
+const tables = [markdownTable(records, labels), variantTable(records, labels), instancesTable(records, labels), multiHost].filter((t) => t !== '');
 const table = [caption, ...tables].join('\n\n');
 emit({ type: 'done', finishedAt: new Date().toISOString(), minutes: (Date.now() - started.getTime()) / 60_000 });
 process.stdout.write(`\n${table}\n`);
