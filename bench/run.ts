@@ -14,7 +14,7 @@
 //   node --import tsx bench/run.ts --scenario http --target sockudo-ts --sockudo-dir ~/snap/abc1234,.   (an A/B of two builds)
 //   node --import tsx bench/run.ts --scenario many-channels --target sockudo-ts --sockudo-env 'default;SOCKUDO_CONNECTION_RECOVERY_ENABLED=false'
 //   node --import tsx bench/run.ts --scenario http --target-url ws://127.0.0.1:6001 --app-id I --app-key K --app-secret S
-import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { availableParallelism, homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -193,7 +193,7 @@ const duration = positive('duration', a.duration);
 if (duration > 120) usage('--duration is capped at 120 seconds');
 const warmup = positive('warmup', a.warmup, true);
 /** sockudo-ts worker counts: one instance each (a sweep when there are several). */
-const workerCounts = [...new Set(a.workers.split(',').map((w) => Number(w.trim())))];
+const workerCounts = [...new Set(a.workers.split(',').map((w) => Number(w.trim())))].sort((x, y) => x - y);
 for (const w of workerCounts) if (!Number.isInteger(w) || w < 1 || w > 64) usage('--workers takes worker counts from 1 to 64');
 if (workerCounts.length > MAX_SWEEP) usage(`--workers takes at most ${MAX_SWEEP} counts`);
 const sweep = workerCounts.length > 1;
@@ -305,15 +305,31 @@ const connect = {
   settleSeconds: positive('settle-seconds', a['settle-seconds']),
 };
 if (connect.settleQuietSeconds >= connect.settleSeconds) usage('--settle-quiet must be shorter than --settle-seconds');
+/** Settings the benchmark itself needs (where the server listens, its app credentials, one host): not variants. */
+const FIXED_SETTINGS = /^SOCKUDO_(HOST|PORT|METRICS_PORT|METRICS_HOST|METRICS_ENABLED|WORKERS|REDIS_URL|REDIS_PREFIX|(DEFAULT_)?APP_(ID|KEY|SECRET)|DEFAULT_APP_ENABLED)$/;
+
 /** sockudo-ts source trees: one instance each (an A/B of builds when there are several). */
-const sockudoDirs = a['sockudo-dir'] === undefined ? [REPO_DIR] : [...new Set(a['sockudo-dir'].split(',').map((d) => resolve(d.trim())))];
+const sockudoDirs = a['sockudo-dir'] === undefined ? [REPO_DIR] : a['sockudo-dir'].split(',').map(sourceTree);
 /** sockudo-ts configuration variants (environment settings): one instance each when there are several. */
 const sockudoEnvs = a['sockudo-env'] === undefined ? [{}] : a['sockudo-env'].split(';').map(parseEnvVariant);
 const sockudoDir = sockudoDirs[0];
-const listed = [workerCounts.length, sockudoDirs.length, sockudoEnvs.length].filter((n) => n > 1);
-if (listed.length > 1) usage('only one of --workers, --sockudo-dir and --sockudo-env may list several');
-if (sockudoDirs.length * sockudoEnvs.length > MAX_SWEEP) usage(`at most ${MAX_SWEEP} sockudo-ts instances`);
-if ((sockudoDirs.length > 1 || sockudoEnvs.length > 1) && !targets.includes('sockudo-ts')) usage('--sockudo-dir and --sockudo-env run sockudo-ts: add it to --target');
+/** Settings every sockudo-ts started here runs with (a single --sockudo-env variant). */
+const sockudoEnv = sockudoEnvs.length === 1 ? sockudoEnvs[0] : {};
+const instances = sockudoDirs.length * sockudoEnvs.length;
+if ([workerCounts.length, sockudoDirs.length, sockudoEnvs.length].filter((n) => n > 1).length > 1) usage('only one of --workers, --sockudo-dir and --sockudo-env may list several');
+if (new Set(sockudoDirs).size < sockudoDirs.length) usage('--sockudo-dir names a tree twice');
+if (new Set(sockudoEnvs.map((e) => JSON.stringify(Object.entries(e).sort()))).size < sockudoEnvs.length) usage('--sockudo-env gives the same variant twice');
+if (instances > MAX_SWEEP) usage(`at most ${MAX_SWEEP} sockudo-ts instances`);
+if (instances > 1 && !targets.includes('sockudo-ts')) usage('--sockudo-dir and --sockudo-env run sockudo-ts: add it to --target');
+if (instances > 1 && scenarios.includes('multi-host')) usage('multi-host compares its hosts with one sockudo-ts: give one --sockudo-dir and one --sockudo-env variant');
+
+/** A sockudo-ts source tree to run: an existing directory with the server's entry point. */
+function sourceTree(text: string): string {
+  if (text.trim() === '') usage('--sockudo-dir has an empty item');
+  const dir = resolve(text.trim());
+  if (!existsSync(join(dir, 'src', 'main.ts'))) usage(`--sockudo-dir: ${dir} holds no src/main.ts (note that the shell expands ~ only at the start of a word)`);
+  return dir;
+}
 
 /** "default", or NAME=VALUE settings separated by commas; only the server's own SOCKUDO_* settings. */
 function parseEnvVariant(text: string): Record<string, string> {
@@ -323,7 +339,7 @@ function parseEnvVariant(text: string): Record<string, string> {
     const eq = item.indexOf('=');
     const name = item.slice(0, eq).trim();
     if (eq < 0 || !/^SOCKUDO_[A-Z0-9_]+$/.test(name)) usage(`--sockudo-env takes "default" or SOCKUDO_NAME=VALUE settings, not "${item.trim()}"`);
-    if (['SOCKUDO_PORT', 'SOCKUDO_METRICS_PORT', 'SOCKUDO_WORKERS'].includes(name)) usage(`--sockudo-env cannot set ${name} (the benchmark sets it; use --workers for workers)`);
+    if (FIXED_SETTINGS.test(name)) usage(`--sockudo-env cannot set ${name}: the benchmark sets where the server listens, its app and its workers (use --workers)`);
     variant[name] = item.slice(eq + 1).trim();
   }
   return variant;
@@ -352,13 +368,20 @@ if (a['target-url'] !== undefined) {
 const plans: { spec: TargetSpec; label: string }[] = targets.flatMap((name) => {
   if (name === 'sockudo-ts' && sweep) {
     return workerCounts.map((w, i): { spec: TargetSpec; label: string } => ({
-      spec: { ...sockudoHostSpec(sockudoDir, SOCKUDO_PORT + i, SOCKUDO_METRICS_PORT + i, w), label: `sockudo-ts-${w}-workers` }, // its own log file
+      spec: { ...withSettings(sockudoHostSpec(sockudoDir, SOCKUDO_PORT + i, SOCKUDO_METRICS_PORT + i, w), sockudoEnv), label: `sockudo-ts-${w}-workers` }, // its own log file
       label: `sockudo-ts (${w} worker${w === 1 ? '' : 's'})`,
     }));
   }
   if (name === 'sockudo-ts' && (sockudoDirs.length > 1 || sockudoEnvs.length > 1)) return sockudoInstances();
-  return [{ spec: targetSpec(name, a.peers, name === 'bare' ? bareThreads : workerCounts[0], sockudoDir), label: name }];
+  const spec = targetSpec(name, a.peers, name === 'bare' ? bareThreads : workerCounts[0], sockudoDir);
+  return [{ spec: name === 'sockudo-ts' ? withSettings(spec, sockudoEnv) : spec, label: name }];
 });
+
+/** A sockudo-ts spec with extra SOCKUDO_* settings, which its description names. */
+function withSettings(spec: TargetSpec, env: Record<string, string>): TargetSpec {
+  const settings = Object.entries(env).map(([k, v]) => `${k}=${v}`).join(', ');
+  return settings ? { ...spec, env: { ...spec.env, ...env }, description: `${spec.description}, ${settings}` } : spec;
+}
 
 /** One sockudo-ts per source tree or per configuration variant, labelled by its revision or its settings. */
 function sockudoInstances(): { spec: TargetSpec; label: string }[] {
@@ -370,10 +393,7 @@ function sockudoInstances(): { spec: TargetSpec; label: string }[] {
     const source = base.versions.source;
     // Two trees at the same revision (a snapshot and its working copy, say) are told apart by position.
     const what = sockudoDirs.length === 1 ? settings || 'default' : bases.filter((b) => b.versions.source === source).length > 1 ? `${source} #${i + 1}` : source;
-    return {
-      spec: { ...base, env: { ...base.env, ...env }, description: settings ? `${base.description}, ${settings}` : base.description, label: `sockudo-ts-${i + 1}` }, // its own log file
-      label: `sockudo-ts (${what})`,
-    };
+    return { spec: { ...withSettings(base, env), label: `sockudo-ts-${i + 1}` }, label: `sockudo-ts (${what})` }; // its own log file
   });
 }
 
@@ -567,7 +587,7 @@ async function multiHostSession(): Promise<void> {
   try {
     emit({ type: 'target', target: 'redis', pid: redis.pid, port: redis.port, versions: { redis: redis.version }, log: redis.logFile });
     for (let h = 0; h < multi.hosts; h++) {
-      const spec = sockudoHostSpec(sockudoDir, MULTI_HOST_PORT + h, MULTI_HOST_METRICS_PORT + h, multi.hostWorkers, { url: redis.url, prefix: 'bench:' });
+      const spec = withSettings(sockudoHostSpec(sockudoDir, MULTI_HOST_PORT + h, MULTI_HOST_METRICS_PORT + h, multi.hostWorkers, { url: redis.url, prefix: 'bench:' }), sockudoEnv);
       const t = await startTarget(spec, logDir);
       hosts.push(t);
       emit({ type: 'target', target: 'sockudo-ts', host: h, pid: t.pid, port: spec.port, threads: spec.threads, description: spec.description, versions: spec.versions, log: t.logFile });
