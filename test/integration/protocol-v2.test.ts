@@ -156,8 +156,14 @@ describe('protocol V2', () => {
 
   test('resume failures: unknown stream, V1, no positions', async () => {
     const ch = 'resume-fail';
+    // The worker must have recorded x before the resume (a publish's 200 can come before the primary has
+    // numbered it: README, "Recovery"); a watcher on that worker says when.
+    const watcher = await openV2(server.workerPorts[0]);
+    await sub(watcher, { channel: ch });
     await publish(ch, { name: 'x' });
-    const c = await openV2(server.port);
+    await watcher.next(isEvent('x', ch));
+    watcher.close();
+    const c = await openV2(server.workerPorts[0]);
     await sub(c, { channel: ch });
     const from = c.frames.length;
     c.send({ event: 'sockudo:resume', data: { channel_positions: { [ch]: { stream_id: 'not-the-stream', serial: 1 } } } });
@@ -176,8 +182,14 @@ describe('protocol V2', () => {
 
   test('rewind delivers retained messages, then rewind_complete, then live, without duplicates', async () => {
     const ch = 'rewind-me';
+    // A publish's 200 comes from the worker before the primary has numbered it (README, "Recovery"), so a rewind
+    // right after it may not find it yet (it then arrives live). A watcher on the same worker tells when that
+    // worker has r4: it records a message before delivering it.
+    const watcher = await openV2(server.workerPorts[0]);
+    await sub(watcher, { channel: ch });
     for (const n of [1, 2, 3, 4]) await publish(ch, { name: `r${n}` });
-    const c = await openV2(server.port);
+    await watcher.next(isEvent('r4', ch));
+    const c = await openV2(server.workerPorts[0]);
     await sub(c, { channel: ch, rewind: { count: 2 } });
     const done = await c.next(isEvent('sockudo:rewind_complete', ch));
     assert.deepEqual(done.data, { historical_count: 2, live_count: 0, complete: true, truncated_by_retention: false, truncated_by_limit: false });
@@ -187,7 +199,7 @@ describe('protocol V2', () => {
       c.frames.filter((f) => f.channel === ch && !f.event.includes('subscription')).map((f) => f.event),
       ['r3', 'r4', 'sockudo:rewind_complete', 'r5'],
     );
-    const bySeconds = await openV2(server.port);
+    const bySeconds = await openV2(server.workerPorts[0]); // the worker that has r5 (c got it there)
     await sub(bySeconds, { channel: ch, rewind: { seconds: 60 } });
     const all = await bySeconds.next(isEvent('sockudo:rewind_complete', ch));
     assert.equal((all.data as { historical_count: number }).historical_count, 5);
@@ -195,6 +207,7 @@ describe('protocol V2', () => {
     assert.equal((bad.data as { code: number }).code, 4000);
     c.close();
     bySeconds.close();
+    watcher.close();
   });
 
   test('ephemeral messages reach V1 and V2 now, without a serial, and are never replayed', async () => {
@@ -212,7 +225,7 @@ describe('protocol V2', () => {
     assert.deepEqual(got.extras, { ephemeral: true });
     assert.equal((await v2.next(isEvent('kept2'))).serial, 2, 'serials skip ephemeral messages');
     assert.deepEqual(v1.frames.filter((f) => f.channel === ch && !f.event.includes(':')).map((f) => f.event), ['kept', 'passing', 'kept2']);
-    const late = await openV2(server.port);
+    const late = await openV2(server.workerPorts[1]); // where v2 got kept2: that worker has recorded it
     await sub(late, { channel: ch, rewind: { count: 10 } });
     await late.next(isEvent('sockudo:rewind_complete'));
     assert.deepEqual(userFrames(late, ch).map((f) => f.event), ['kept', 'kept2']);
