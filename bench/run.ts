@@ -377,9 +377,14 @@ const plans: { spec: TargetSpec; label: string }[] = targets.flatMap((name) => {
   return [{ spec: name === 'sockudo-ts' ? withSettings(spec, sockudoEnv) : spec, label: name }];
 });
 
+/** `NAME=VALUE, NAME=VALUE`: how a variant's settings are named in labels and descriptions ('' for none). */
+function settingsText(env: Record<string, string>): string {
+  return Object.entries(env).map(([k, v]) => `${k}=${v}`).join(', ');
+}
+
 /** A sockudo-ts spec with extra SOCKUDO_* settings, which its description names. */
 function withSettings(spec: TargetSpec, env: Record<string, string>): TargetSpec {
-  const settings = Object.entries(env).map(([k, v]) => `${k}=${v}`).join(', ');
+  const settings = settingsText(env);
   return settings ? { ...spec, env: { ...spec.env, ...env }, description: `${spec.description}, ${settings}` } : spec;
 }
 
@@ -389,7 +394,7 @@ function sockudoInstances(): { spec: TargetSpec; label: string }[] {
   const bases = combos.map(({ dir }, i) => sockudoHostSpec(dir, SOCKUDO_PORT + i, SOCKUDO_METRICS_PORT + i, workerCounts[0]));
   return combos.map(({ env }, i) => {
     const base = bases[i];
-    const settings = Object.entries(env).map(([k, v]) => `${k}=${v}`).join(', ');
+    const settings = settingsText(env);
     const source = base.versions.source;
     // Two trees at the same revision (a snapshot and its working copy, say) are told apart by position.
     const what = sockudoDirs.length === 1 ? settings || 'default' : bases.filter((b) => b.versions.source === source).length > 1 ? `${source} #${i + 1}` : source;

@@ -1,5 +1,6 @@
 // Presence state for the host, owned by the primary: members per channel and the sockets behind each
 // member, so member_added / member_removed go out exactly once per user however many tabs and threads.
+import { AppChannelMap } from './appChannelMap.ts';
 
 export interface Member {
   info: unknown;
@@ -11,17 +12,15 @@ export type JoinResult =
   | { ok: false; reason: 'overCapacity' };
 
 export class PresenceRegistry {
-  /** appId → channel → user id → member. Nested rather than on a joined key: every join and leave looks a
-   * channel up, and a joined key is a new string to flatten and hash each time. */
-  private readonly apps = new Map<string, Map<string, Map<string, Member>>>();
+  /** (appId, channel) → user id → member */
+  private readonly channels = new AppChannelMap<string, Map<string, Member>>();
 
   join(appId: string, channel: string, userId: string, info: unknown, socketId: string, maxMembers: number): JoinResult {
-    let channels = this.apps.get(appId);
-    let members = channels?.get(channel);
-    const existing = members?.get(userId);
-    if (!existing && (members?.size ?? 0) >= maxMembers) return { ok: false, reason: 'overCapacity' };
-    if (!channels) this.apps.set(appId, (channels = new Map()));
-    if (!members) channels.set(channel, (members = new Map()));
+    const current = this.channels.get(appId, channel);
+    const existing = current?.get(userId);
+    if (!existing && (current?.size ?? 0) >= maxMembers) return { ok: false, reason: 'overCapacity' };
+    let members = current;
+    if (!members) this.channels.set(appId, channel, (members = new Map()));
     if (existing) {
       existing.sockets.add(socketId);
       return { ok: true, firstSocketOfUser: false, members };
@@ -32,24 +31,22 @@ export class PresenceRegistry {
 
   /** Returns true when this was the user's last socket in the channel (the member left). */
   leave(appId: string, channel: string, userId: string, socketId: string): boolean {
-    const channels = this.apps.get(appId);
-    const members = channels?.get(channel);
+    const members = this.channels.get(appId, channel);
     const member = members?.get(userId);
-    if (!channels || !members || !member || !member.sockets.delete(socketId)) return false;
+    if (!members || !member || !member.sockets.delete(socketId)) return false;
     if (member.sockets.size > 0) return false;
     members.delete(userId);
-    if (members.size === 0) channels.delete(channel);
-    if (channels.size === 0) this.apps.delete(appId);
+    if (members.size === 0) this.channels.delete(appId, channel);
     return true;
   }
 
   /** Whether this socket has joined the channel (as any user). */
   hasSocket(appId: string, channel: string, userId: string, socketId: string): boolean {
-    return this.apps.get(appId)?.get(channel)?.get(userId)?.sockets.has(socketId) ?? false;
+    return this.channels.get(appId, channel)?.get(userId)?.sockets.has(socketId) ?? false;
   }
 
   members(appId: string, channel: string): ReadonlyMap<string, Member> {
-    return this.apps.get(appId)?.get(channel) ?? new Map();
+    return this.channels.get(appId, channel) ?? new Map();
   }
 
   /** The `data` of presence subscription_succeeded: `{presence: {ids, hash, count}}` as a JSON string. */

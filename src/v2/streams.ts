@@ -2,6 +2,7 @@
 // (changes when continuity is lost) and a serial from 1. Idle streams are forgotten after the replay
 // window, so memory follows active channels only.
 import { randomUUID } from 'node:crypto';
+import { AppChannelMap } from '../channels/appChannelMap.ts';
 
 interface Stream {
   streamId: string;
@@ -10,15 +11,11 @@ interface Stream {
 }
 
 export class StreamRegistry {
-  /** appId → channel → stream. Two lookups instead of one on a joined key: every published message passes
-   * here, and a joined key is a new string to flatten and hash each time (7 % of the primary in many-channels). */
-  private readonly byApp = new Map<string, Map<string, Stream>>();
+  private readonly streams = new AppChannelMap<string, Stream>();
 
   next(appId: string, channel: string, now: number): { streamId: string; serial: number } {
-    let streams = this.byApp.get(appId);
-    if (!streams) this.byApp.set(appId, (streams = new Map()));
-    let s = streams.get(channel);
-    if (!s) streams.set(channel, (s = { streamId: randomUUID(), serial: 0, lastUsed: now }));
+    let s = this.streams.get(appId, channel);
+    if (!s) this.streams.set(appId, channel, (s = { streamId: randomUUID(), serial: 0, lastUsed: now }));
     s.serial++;
     s.lastUsed = now;
     return { streamId: s.streamId, serial: s.serial };
@@ -26,15 +23,10 @@ export class StreamRegistry {
 
   /** Forgets streams idle for longer than `idleMs`; a later publish starts a new stream. */
   sweep(now: number, idleMs: number): void {
-    for (const [appId, streams] of this.byApp) {
-      for (const [channel, s] of streams) if (now - s.lastUsed > idleMs) streams.delete(channel);
-      if (streams.size === 0) this.byApp.delete(appId);
-    }
+    for (const [appId, channel, s] of this.streams.entries()) if (now - s.lastUsed > idleMs) this.streams.delete(appId, channel);
   }
 
   get size(): number {
-    let n = 0;
-    for (const streams of this.byApp.values()) n += streams.size;
-    return n;
+    return this.streams.size;
   }
 }

@@ -7,6 +7,7 @@
 // channel) then cost no cross-thread message at all; the churn benchmark found one message per subscribe
 // and per unsubscribe to be the largest cost of a subscription on a worker. Queries read the count (0:
 // not occupied), so they see the channel leave at once; only channel_vacated waits, as Sockudo's does.
+import { AppChannelMap } from '../channels/appChannelMap.ts';
 import type { ChannelCounts } from '../channels/channelCounts.ts';
 import type { WorkerToPrimary } from '../ipc/messages.ts';
 
@@ -23,9 +24,8 @@ interface Held {
 }
 
 export class LocalChannels {
-  /** app index → channel → its slot and count. Two lookups instead of one on a joined key: every subscribe and
-   * unsubscribe passes here, and a joined key is a new string to flatten and hash each time. */
-  private readonly held = new Map<number, Map<string, Held>>();
+  /** (app index, channel) → its slot and count. */
+  private readonly held = new AppChannelMap<number, Held>();
   /** Held channels whose count is 0, oldest first. */
   private readonly empty = new Set<Held>();
 
@@ -37,8 +37,7 @@ export class LocalChannels {
 
   /** Counts one more local subscriber; false when this worker cannot track another channel. */
   add(app: number, channel: string): boolean {
-    let channels = this.held.get(app);
-    const h = channels?.get(channel);
+    const h = this.held.get(app, channel);
     if (h) {
       if (h.count === 0) this.empty.delete(h);
       this.counts.set(h.slot, ++h.count);
@@ -50,15 +49,14 @@ export class LocalChannels {
       this.sweep(Number.POSITIVE_INFINITY);
       return false;
     }
-    if (!channels) this.held.set(app, (channels = new Map()));
-    channels.set(channel, { app, channel, slot, count: 1, emptySince: 0 });
+    this.held.set(app, channel, { app, channel, slot, count: 1, emptySince: 0 });
     this.counts.set(slot, 1);
     this.toPrimary({ type: 'channel-occupied', worker: this.worker, app, channel, slot });
     return true;
   }
 
   remove(app: number, channel: string, now = Date.now()): void {
-    const h = this.held.get(app)?.get(channel);
+    const h = this.held.get(app, channel);
     if (!h || h.count === 0) return;
     this.counts.set(h.slot, --h.count);
     if (h.count > 0) return;
@@ -71,9 +69,7 @@ export class LocalChannels {
     for (const h of this.empty) {
       if (now - h.emptySince < LINGER_MS) return; // the rest emptied later
       this.empty.delete(h);
-      const channels = this.held.get(h.app) as Map<string, Held>;
-      channels.delete(h.channel);
-      if (channels.size === 0) this.held.delete(h.app);
+      this.held.delete(h.app, h.channel);
       this.toPrimary({ type: 'channel-vacated', worker: this.worker, app: h.app, channel: h.channel, slot: h.slot });
     }
   }

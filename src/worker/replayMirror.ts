@@ -1,6 +1,7 @@
 // A worker's copy of each channel's recent V2 messages (the hot replay buffer): every worker receives
 // every publish, so any worker can serve a resume or a rewind on its own, synchronously, which is what
 // makes replay-then-live free of gaps and duplicates (no live message can interleave).
+import { AppChannelMap } from '../channels/appChannelMap.ts';
 import type { V2Message } from './v2Message.ts';
 
 /** A recorded message: one with a position (stream_id and serial). */
@@ -20,9 +21,7 @@ export type SinceResult =
   | { ok: false; code: 'stream_reset' | 'position_expired'; reason: string; currentStreamId?: string; oldest?: number; newest?: number };
 
 export class ReplayMirror {
-  /** appId → channel → its replay. Two lookups instead of one on a joined key: every message is recorded, and a
-   * joined key is a new string to flatten and hash each time. */
-  private readonly byApp = new Map<string, Map<string, ChannelReplay>>();
+  private readonly channels = new AppChannelMap<string, ChannelReplay>();
 
   constructor(
     private readonly maxSize: number,
@@ -31,12 +30,10 @@ export class ReplayMirror {
 
   record(appId: string, message: V2Message): void {
     if (message.streamId === undefined || message.serial === undefined) return;
-    let channels = this.byApp.get(appId);
-    if (!channels) this.byApp.set(appId, (channels = new Map()));
-    let r = channels.get(message.channel);
+    let r = this.channels.get(appId, message.channel);
     if (!r || r.streamId !== message.streamId) {
       r = { channel: message.channel, streamId: message.streamId, serial: 0, event: message.event, entries: [] };
-      channels.set(message.channel, r);
+      this.channels.set(appId, message.channel, r);
     }
     if (message.event !== r.event) r.event = message.event;
     message.share(r.channel, r.event, r.streamId);
@@ -88,21 +85,19 @@ export class ReplayMirror {
 
   /** Drops expired entries everywhere (called periodically). */
   sweep(now: number): void {
-    for (const [appId, channels] of this.byApp) for (const channel of channels.keys()) this.live(appId, channel, now);
+    for (const [appId, channel] of this.channels.entries()) this.live(appId, channel, now);
   }
 
   private live(appId: string, channel: string, now: number): ChannelReplay | undefined {
-    const channels = this.byApp.get(appId);
-    const r = channels?.get(channel);
-    if (!channels || !r) return undefined;
+    const r = this.channels.get(appId, channel);
+    if (!r) return undefined;
     const cutoff = now - this.ttlMs;
     let drop = 0;
     while (drop < r.entries.length && r.entries[drop].publishedAt < cutoff) drop++;
     if (drop > 0) r.entries.splice(0, drop);
     if (r.entries.length === 0) {
       // Nothing left to replay: forget the stream (the primary forgets it after the same idle time).
-      channels.delete(channel);
-      if (channels.size === 0) this.byApp.delete(appId);
+      this.channels.delete(appId, channel);
       return undefined;
     }
     return r;
