@@ -147,7 +147,7 @@ function usage(message?: string): never {
       'the bare server\'s threads (default: one per core). soketi is single-threaded.\n' +
       '--sockudo-dir: the sockudo-ts source tree to run (default: this one); with several, one instance each (an A/B\n' +
       'of two builds in one session). --sockudo-env: configuration variants, separated by ";", each "default" or\n' +
-      'comma-separated SOCKUDO_* settings (e.g. "default;SOCKUDO_CONNECTION_RECOVERY_ENABLED=false"), one instance\n' +
+      'comma-separated SOCKUDO_* settings or NODE_OPTIONS (e.g. "default;SOCKUDO_CONNECTION_RECOVERY_ENABLED=false"), one instance\n' +
       'each. Only one of --workers, --sockudo-dir and --sockudo-env may list several; a table of each instance\n' +
       'against the first follows.\n' +
       '--target-url measures a Pusher-compatible server already running on loopback (never started or stopped\n' +
@@ -338,7 +338,8 @@ function parseEnvVariant(text: string): Record<string, string> {
   for (const item of text.split(',')) {
     const eq = item.indexOf('=');
     const name = item.slice(0, eq).trim();
-    if (eq < 0 || !/^SOCKUDO_[A-Z0-9_]+$/.test(name)) usage(`--sockudo-env takes "default" or SOCKUDO_NAME=VALUE settings, not "${item.trim()}"`);
+    // NODE_OPTIONS too: Node's own flags (heap and GC sizes) are settings a user tunes as well.
+    if (eq < 0 || !/^(SOCKUDO_[A-Z0-9_]+|NODE_OPTIONS)$/.test(name)) usage(`--sockudo-env takes "default" or SOCKUDO_NAME=VALUE and NODE_OPTIONS=FLAGS settings, not "${item.trim()}"`);
     if (FIXED_SETTINGS.test(name)) usage(`--sockudo-env cannot set ${name}: the benchmark sets where the server listens, its app and its workers (use --workers)`);
     variant[name] = item.slice(eq + 1).trim();
   }

@@ -69,13 +69,18 @@ export class V2Fanout {
     if (groups?.size === 0) this.filtered.delete(key);
   }
 
+  /** Keeps a message for resume and rewind (ephemeral ones are never replayed). */
+  record(appId: string, message: V2Message): void {
+    if (!message.ephemeral) this.mirror.record(appId, message);
+  }
+
   /**
    * Delivers one V2 channel message to every matching subscription on this worker and records it for replay.
    * `reaches(topic)` says whether a topic has anyone to receive a frame; the message's frame is only asked for
    * (and, for one derived from a V1 frame, built) when something does.
    */
   deliver(appId: string, topic: string, message: V2Message, exclude: string | undefined, publish: TopicPublisher, reaches: (topic: string) => boolean, suppressed: (sockets: number) => void = () => {}): number {
-    if (!message.ephemeral) this.mirror.record(appId, message);
+    this.record(appId, message);
     let recipients = reaches(topic) ? publish(topic, message.frame, exclude) : 0;
     // Most hosts have no filtered subscriptions: then no key is built (every message passes here).
     const groups = this.filtered.size === 0 ? undefined : this.filtered.get(`${appId}\n${message.channel}`);

@@ -75,9 +75,15 @@ export class WsServer {
     this.holds = new LiveHolds((s, holds) => this.releaseHolds(s, holds), recovery.max_buffer_size);
     this.fanout = new V2Fanout(this.replay);
     this.appIds = deps.config.apps.map((a) => a.id);
+    this.v2Sockets = deps.config.apps.map(() => 0);
     this.filterSuppressed = deps.config.apps.map((_, app) => (n: number) => deps.counters.add(app, FIELD.filterSuppressed, n));
   }
   private readonly appIds: string[];
+  /**
+   * Per app: open V2 sockets on this thread. With none, a V2 message has nobody here to reach (no topic, filter
+   * group, hold or signed-in user), so only the replay mirror takes it and no topic is looked up.
+   */
+  private readonly v2Sockets: number[];
   /** Per app: counts subscriptions a V2 filter kept a message from. */
   private readonly filterSuppressed: ((sockets: number) => void)[];
 
@@ -164,6 +170,7 @@ export class WsServer {
       return this.closeWith(s, s.rejection);
     }
     this.sockets.set(s.socketId, s);
+    if (s.protocol === 2) this.v2Sockets[s.appIndex]++;
     this.deps.counters.add(s.appIndex, FIELD.newConnections);
     this.send(s, connectionEstablished(s.protocol, s.socketId, this.deps.config.activity_timeout));
   }
@@ -174,6 +181,7 @@ export class WsServer {
     s.ws = null;
     if (s.rejection) return;
     this.sockets.delete(s.socketId);
+    if (s.protocol === 2) this.v2Sockets[s.appIndex]--;
     this.holds.forget(s);
     this.deps.quota.release(s.appIndex);
     if (s.ipBucket >= 0) this.deps.ipQuota.release(s.ipBucket);
@@ -248,7 +256,7 @@ export class WsServer {
       if (f.cacheTtlMs) this.cache.store(f.topic, f.frame, f.cacheTtlMs);
       let recipients: number;
       if (f.v2) {
-        recipients = this.fanout.deliver(this.appIds[f.app], f.topic, V2Message.built(f.v2, f.frame), f.exclude, this.publishTopic, this.reaches, this.filterSuppressed[f.app]);
+        recipients = this.deliverV2(f.app, f.topic, V2Message.built(f.v2, f.frame), f.exclude);
       } else if (v1Delivered) {
         recipients = 0;
       } else {
@@ -300,13 +308,22 @@ export class WsServer {
 
   /** The V2 side of an HTTP publish's V1 frame; returns its recipients. */
   private deliverDerivedV2(f: TopicFrame, meta: V2Meta): number {
-    const appId = this.appIds[f.app];
     const message = V2Message.fromV1(meta, f.frame);
-    const topic = publishTopic(2, appId, meta.channel);
+    const topic = publishTopic(2, this.appIds[f.app], meta.channel);
     if (f.cacheTtlMs) this.cache.store(topic, message.frame, f.cacheTtlMs);
-    const recipients = this.fanout.deliver(appId, topic, message, f.exclude, this.publishTopic, this.reaches, this.filterSuppressed[f.app]);
+    const recipients = this.deliverV2(f.app, topic, message, f.exclude);
     if (recipients > 0) this.countSent(f.app, recipients, message.frame.length);
     return recipients;
+  }
+
+  /** A V2 channel message to this thread's V2 sockets (none to look for when the app has none here) and the replay mirror. */
+  private deliverV2(app: number, topic: string, message: V2Message, exclude: string | undefined): number {
+    const appId = this.appIds[app];
+    if (this.v2Sockets[app] === 0) {
+      this.fanout.record(appId, message);
+      return 0;
+    }
+    return this.fanout.deliver(appId, topic, message, exclude, this.publishTopic, this.reaches, this.filterSuppressed[app]);
   }
 
   private countSent(app: number, recipients: number, frameLength: number): void {

@@ -54,6 +54,36 @@ describe('protocol V2', () => {
     v1.close();
   });
 
+  // A worker skips the V2 side of a publish while an app has no V2 socket on it (it only records the message):
+  // once its last V2 socket has gone, messages must still be recorded, and the next V2 socket must get them
+  // replayed and later ones live.
+  test('after the last V2 socket of a worker closes, publishes are still recorded and the next V2 socket gets them', async () => {
+    const ch = 'after-last-v2';
+    const workerPort = server.workerPorts[0];
+    const first = await openV2(workerPort);
+    await sub(first, { channel: ch });
+    first.close();
+    await first.closed();
+    const watcher = await RawClient.open(workerPort);
+    await sub(watcher, { channel: ch }, 'pusher');
+    await publish(ch, { name: 'while-none', data: 'a' });
+    await watcher.next(isEvent('while-none', ch));
+    const next = await openV2(workerPort);
+    await sub(next, { channel: ch, rewind: { count: 10 } });
+    await next.next(isEvent('sockudo:rewind_complete', ch));
+    await publish(ch, { name: 'live', data: 'b' });
+    await next.next(isEvent('live', ch));
+    assert.deepEqual(
+      userFrames(next, ch).map((f) => [f.event, f.data, f.serial]),
+      [
+        ['while-none', 'a', 1],
+        ['live', 'b', 2],
+      ],
+    );
+    next.close();
+    watcher.close();
+  });
+
   test('V1 and V2 subscribers of one channel: V2 fields only for V2, idempotency_key for nobody', async () => {
     const v1 = await RawClient.open(server.workerPorts[0]);
     const v2 = await openV2(server.workerPorts[1]);
