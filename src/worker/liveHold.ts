@@ -57,7 +57,8 @@ export class LiveHolds {
 
   /** Called for every live publish: held sockets of the topic collect the frame. Returns how many. */
   collect(topic: string, frame: string, exclude: string | undefined): number {
-    const set = this.byTopic.get(topic);
+    // Usually nothing is held (holds last 250 ms after a V2 connect): then no topic string is hashed.
+    const set = this.byTopic.size === 0 ? undefined : this.byTopic.get(topic);
     if (!set) return 0;
     let n = 0;
     for (const h of set) {
