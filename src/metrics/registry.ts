@@ -255,9 +255,20 @@ export class Metrics implements ApiMetrics, WebhookMetrics, ClusterMetrics {
   }
 
   httpCall(appId: string, receivedBytes: number, sentBytes: number): void {
-    const labels = { app_id: appId, port: this.port };
-    this.httpCalls.inc(labels);
-    this.httpReceived.inc(labels, receivedBytes);
-    this.httpSent.inc(labels, sentBytes);
+    let c = this.httpCallCounters.get(appId);
+    if (!c) {
+      const labels = { app_id: appId, port: this.port };
+      c = { calls: this.httpCalls.labels(labels), received: this.httpReceived.labels(labels), sent: this.httpSent.labels(labels) };
+      this.httpCallCounters.set(appId, c);
+    }
+    c.calls.inc();
+    c.received.inc(receivedBytes);
+    c.sent.inc(sentBytes);
   }
+
+  /**
+   * The three HTTP counters bound to each app's labels: every API call counts in all three, and an `inc` with a
+   * labels object hashes it each time (6 % of the primary in the signed-publish benchmark).
+   */
+  private readonly httpCallCounters = new Map<string, Record<'calls' | 'received' | 'sent', { inc(value?: number): void }>>();
 }
