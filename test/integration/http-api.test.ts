@@ -121,15 +121,20 @@ describe('HTTP API', () => {
     // deliver them in the order the answers went out, though they reach it over two message ports.
     const c = await RawClient.open(server.workerPorts[0], app.key);
     await c.request({ event: 'pusher:subscribe', data: { channel: 'ordered' } }, (f) => f.event.endsWith('subscription_succeeded'));
-    const calls = async () => {
+    const counted = async () => {
       const text = await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
-      const line = text.split('\n').find((l) => l.startsWith(`sockudo_http_calls_received_total{app_id="${app.id}"`));
-      return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+      const value = (name: string) => {
+        const line = text.split('\n').find((l) => l.startsWith(`${name}{app_id="${app.id}"`));
+        return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+      };
+      return { calls: value('sockudo_http_calls_received_total'), received: value('sockudo_http_received_bytes'), sent: value('sockudo_http_transmitted_bytes') };
     };
-    const before = await calls();
+    const before = await counted();
     const n = 200;
+    let bodyBytes = 0;
     for (let i = 0; i < n; i++) {
       const body = JSON.stringify({ name: 'seq', channel: 'ordered', data: String(i) });
+      bodyBytes += Buffer.byteLength(body);
       const url = signedUrl(`http://127.0.0.1:${server.workerPorts[i % 2]}`, { path: events, body, key: app.key, secret: app.secret });
       const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
       assert.deepEqual([res.status, await res.text()], [200, '{"ok":true}']);
@@ -137,7 +142,11 @@ describe('HTTP API', () => {
     await c.next((f) => f.event === 'seq' && f.data === String(n - 1));
     const got = c.frames.filter((f) => f.event === 'seq').map((f) => Number(f.data));
     assert.deepEqual(got, [...Array(n).keys()]);
-    assert.equal((await calls()) - before, n);
+    const after = await counted();
+    assert.deepEqual(
+      [after.calls - before.calls, after.received - before.received, after.sent - before.sent],
+      [n, bodyBytes, n * '{"ok":true}'.length],
+    );
     c.close();
   });
 
