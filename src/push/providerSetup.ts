@@ -1,7 +1,8 @@
 // Builds the enabled push providers from configuration: reads credential files, checks that each enabled
 // provider has what it needs (failing start-up with the key to fix), and keeps VAPID keys for development.
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { threadId } from 'node:worker_threads';
 import webpush from 'web-push';
 import type { PushConfig } from '../config/pushSchema.ts';
 import { ConfigError } from '../config/load.ts';
@@ -80,13 +81,41 @@ function vapidKeys(config: PushConfig, mode: 'development' | 'production', log: 
     return null;
   }
   const file = join(dirname(config.storage.sqlite_path), 'vapid-keys.json');
-  if (existsSync(file)) {
-    const stored = JSON.parse(readFileSync(file, 'utf8')) as { publicKey: string; privateKey: string };
-    return { subject, ...stored };
+  const { keys, created } = developmentVapidKeys(file);
+  if (created) log.info({ file, publicKey: keys.publicKey }, 'push: generated development VAPID keys');
+  return { subject, ...keys };
+}
+
+/**
+ * The development VAPID keys kept in `file`, generated when it does not exist yet. Several hosts started together
+ * from one directory share the file: a new one is written whole under a temporary name and linked into place,
+ * which fails if another host got there first, so each host either creates the file or reads a complete one, and
+ * all of them use the same keys (reading a file another host had only begun to write failed its start-up).
+ */
+export function developmentVapidKeys(file: string): { keys: { publicKey: string; privateKey: string }; created: boolean } {
+  const read = () => {
+    const text = readFileSync(file, 'utf8');
+    try {
+      return JSON.parse(text) as { publicKey: string; privateKey: string };
+    } catch {
+      throw new ConfigError(`push: ${file} holds no valid VAPID keys (delete it to have new ones generated)`);
+    }
+  };
+  try {
+    return { keys: read(), created: false };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  const generated = webpush.generateVAPIDKeys();
-  writeFileSync(file, JSON.stringify(generated), { mode: 0o600 });
-  chmodSync(file, 0o600);
-  log.info({ file, publicKey: generated.publicKey }, 'push: generated development VAPID keys');
-  return { subject, ...generated };
+  const keys = webpush.generateVAPIDKeys();
+  const temporary = `${file}.${process.pid}.${threadId}.tmp`;
+  writeFileSync(temporary, JSON.stringify(keys), { mode: 0o600 });
+  try {
+    linkSync(temporary, file);
+    return { keys, created: true };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return { keys: read(), created: false };
+  } finally {
+    unlinkSync(temporary);
+  }
 }
