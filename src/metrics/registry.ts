@@ -16,6 +16,9 @@ export interface ApiMetrics {
   ephemeralMessage(appId: string): void;
 }
 
+/** One app's labels and the value a scraped counter reports for it. */
+type AppSample = [{ app_id: string; port: string }, number];
+
 export class Metrics implements ApiMetrics, WebhookMetrics, ClusterMetrics {
   readonly registry = new Registry();
   private readonly port: string;
@@ -54,7 +57,8 @@ export class Metrics implements ApiMetrics, WebhookMetrics, ClusterMetrics {
         for (const a of apps) this.set(a.labels, quota.appConnections(a.index));
       },
     });
-    const fromWorkers = (name: string, help: string, field: number) =>
+    /** A counter whose per-app values are read when scraped (shared worker counters, plain totals), not counted through prom-client. */
+    const scraped = (name: string, help: string, values: () => Iterable<AppSample>) =>
       new Counter({
         name,
         help,
@@ -62,9 +66,11 @@ export class Metrics implements ApiMetrics, WebhookMetrics, ClusterMetrics {
         registers,
         collect() {
           this.reset();
-          for (const a of apps) this.inc(a.labels, counters.sum(a.index, field));
+          for (const [labels, value] of values()) this.inc(labels, value);
         },
       });
+    const fromWorkers = (name: string, help: string, field: number) =>
+      scraped(name, help, () => apps.map((a): AppSample => [a.labels, counters.sum(a.index, field)]));
     fromWorkers('sockudo_new_connections_total', 'Total number of new connections', FIELD.newConnections);
     fromWorkers('sockudo_new_disconnections_total', 'Total number of disconnections', FIELD.disconnections);
     fromWorkers('sockudo_ws_messages_received_total', 'Total WebSocket messages received', FIELD.wsMessagesReceived);
@@ -178,19 +184,8 @@ export class Metrics implements ApiMetrics, WebhookMetrics, ClusterMetrics {
     perChannelType('sockudo_channel_unsubscriptions_total', 'Total channel unsubscriptions', FIELD.unsubscriptions);
 
     const http = (name: string, help: string) => new Counter({ name, help, labelNames: ['app_id', 'port'], registers });
-    const totals = this.httpTotals;
-    const port = this.port;
     const httpTotal = (name: string, help: string, field: 'calls' | 'received' | 'sent') =>
-      new Counter({
-        name,
-        help,
-        labelNames: ['app_id', 'port'],
-        registers,
-        collect() {
-          this.reset();
-          for (const [appId, t] of totals) this.inc({ app_id: appId, port }, t[field]);
-        },
-      });
+      scraped(name, help, () => [...this.httpTotals].map(([appId, t]): AppSample => [{ app_id: appId, port: this.port }, t[field]]));
     httpTotal('sockudo_http_calls_received_total', 'Total HTTP API calls received', 'calls');
     httpTotal('sockudo_http_received_bytes', 'Bytes received by the HTTP API', 'received');
     httpTotal('sockudo_http_transmitted_bytes', 'Bytes sent by the HTTP API', 'sent');
