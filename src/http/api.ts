@@ -4,7 +4,7 @@ import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { verifyApiRequest, parseQuery } from '../auth/apiSignature.ts';
 import type { AppConfig, Config } from '../config/schema.ts';
 import { HttpError } from '../errors.ts';
-import type { HttpRequestMessage, WorkerToPrimary } from '../ipc/messages.ts';
+import type { HttpRequestMessage, OwnPublishPositions, WorkerToPrimary } from '../ipc/messages.ts';
 import type { Logger } from '../log.ts';
 import type { ApiMetrics } from '../metrics/registry.ts';
 import type { Hub } from '../primary/hub.ts';
@@ -74,9 +74,10 @@ export class Api {
   /**
    * A publish a worker has already answered (worker/publishAdmission.ts): signed, validated, single host, no
    * idempotency key, so delivering it cannot fail here: it is delivered and counted. The body comes as read and
-   * is parsed again with the code that admitted it, under the same configuration, so it validates.
+   * is parsed again with the code that admitted it, under the same configuration, so it validates. Returns what
+   * the admitting worker needs to deliver it itself (Publisher.publishAdmitted).
    */
-  acceptedPublish(m: Extract<WorkerToPrimary, { type: 'accepted-publish' }>, fromWorker: number): void {
+  acceptedPublish(m: Extract<WorkerToPrimary, { type: 'accepted-publish' }>, fromWorker: number): OwnPublishPositions | undefined {
     const app = this.deps.config.apps[m.app];
     this.deps.metrics.httpCall(app.id, m.receivedBytes, m.sentBytes);
     let events: PublishEvent[];
@@ -86,10 +87,10 @@ export class Api {
     } catch (err) {
       // Cannot happen short of a bug (the worker validated it with this code): the client has its 200 already.
       this.deps.log.error({ err, app: app.id }, 'an accepted publish did not validate on the primary; not delivered');
-      return;
+      return undefined;
     }
     for (const e of events) if (e.ephemeral) this.deps.metrics.ephemeralMessage(app.id);
-    this.deps.publisher.publish(m.app, app.id, events, undefined, m.deliveredV1 ? fromWorker : -1).catch((err: unknown) => this.deps.log.error({ err, app: app.id }, 'accepted publish failed'));
+    return this.deps.publisher.publishAdmitted(m.app, app.id, events, fromWorker);
   }
 
   /** The request's app, and its query parameters (parsed when first asked for). */

@@ -39,6 +39,18 @@ export interface V2Meta {
   publishedAt: number;
 }
 
+/**
+ * What the worker that admitted an HTTP publish needs from the primary to deliver it: per frame (each event's
+ * channels in order) the message id and the V2 position (stream id '' and serial -1: none, e.g. ephemeral),
+ * columns rather than an object per frame, which is what the structured clone charges for.
+ */
+export interface OwnPublishPositions {
+  messageIds: string[];
+  streamIds: string[];
+  serials: number[];
+  publishedAt: number;
+}
+
 /** One frame to hand to uWS under a topic; `exclude` is a socket_id that must not receive it. */
 export interface TopicFrame {
   /** Index of the app in config.apps (for metrics). */
@@ -84,7 +96,8 @@ export type WorkerToPrimary =
   | HttpRequestMessage
   /**
    * A publish the worker has already answered with 200 (worker/publishAdmission.ts): signed, validated, to be
-   * delivered. The primary answers `publish-taken` once it has.
+   * delivered. The primary answers `publish-taken` with the messages' ids and positions, from which the worker
+   * builds and delivers its own frames (the other workers get frames from the primary).
    */
   | {
       type: 'accepted-publish';
@@ -138,13 +151,16 @@ export type PrimaryToWorker =
   /**
    * `at`: when the primary handed it over (epoch ms, fractional), for the broadcast latency metric.
    * `through`: the last request stamp up to which the primary has finished every request
-   * (worker/localPublishOrder.ts). `v1Delivered`: this worker delivered the V1 frames of this HTTP publish
-   * itself, only the V2 side is left.
+   * (worker/localPublishOrder.ts).
    */
-  | { type: 'publish'; frames: TopicFrame[]; at: number; through: number; v1Delivered?: true }
+  | { type: 'publish'; frames: TopicFrame[]; at: number; through: number }
   | { type: 'http-response'; requestId: number; status: number; contentType: string; body: string; headers?: Record<string, string> }
-  /** The primary has delivered one `accepted-publish` of this worker. */
-  | { type: 'publish-taken' }
+  /**
+   * The primary has taken the oldest `accepted-publish` of this worker it had not answered (they are taken in
+   * stamp order) and delivered it to the other workers; `positions` is absent if it did not validate there
+   * (a bug: nothing is delivered). `at` and `through` as on `publish`.
+   */
+  | { type: 'publish-taken'; positions?: OwnPublishPositions; at: number; through: number }
   /** Stop taking WebSocket upgrades, close sockets with 4200 over `windowMs`, report `drained`. */
   | { type: 'drain'; windowMs: number }
   /** Close the listen sockets and let the thread end. */

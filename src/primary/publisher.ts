@@ -11,7 +11,7 @@ import type { Envelope, IdempotentCompletion, Position, WireEvent } from '../ada
 import type { RedisCluster } from '../adapter/redisCluster.ts';
 import type { Config } from '../config/schema.ts';
 import type { PublishEvent } from '../http/events.ts';
-import type { PrimaryToWorker, TopicFrame, V2Meta } from '../ipc/messages.ts';
+import type { OwnPublishPositions, PrimaryToWorker, TopicFrame, V2Meta } from '../ipc/messages.ts';
 import type { Logger } from '../log.ts';
 import { isCacheChannel } from '../protocol/channels.ts';
 import { type ProtocolVersion, channelEventHead, memberAdded, memberRemoved, publishedV1Frame, v2FrameFromHead } from '../protocol/frames.ts';
@@ -20,8 +20,7 @@ import { StreamRegistry } from '../v2/streams.ts';
 
 export interface WorkerLink {
   readonly index: number;
-  /** `v1Delivered`: this worker has delivered the V1 frames already (an HTTP publish it admitted). */
-  publish(frames: TopicFrame[], v1Delivered?: boolean): void;
+  publish(frames: TopicFrame[]): void;
   post(m: PrimaryToWorker): void;
 }
 
@@ -75,12 +74,10 @@ export class Publisher {
   /**
    * An HTTP publish. Every worker gets the frames: a native uWS publish on a topic nobody on that thread
    * holds costs almost nothing, and sending to all avoids racing a subscribe still on its way here.
-   * `v1DeliveredBy`: the worker that delivered the V1 frames itself; only on a single host (workers answer
-   * publishes themselves only without Redis), so the Redis path below does not carry it.
    */
-  async publish(appIndex: number, appId: string, events: readonly PublishEvent[], completes?: IdempotentCompletion, v1DeliveredBy = -1): Promise<void> {
+  async publish(appIndex: number, appId: string, events: readonly PublishEvent[], completes?: IdempotentCompletion): Promise<void> {
     const wire = events.map(toWire);
-    if (!this.cluster) return this.deliverEvents(appIndex, appId, wire, this.localPosition, v1DeliveredBy);
+    if (!this.cluster) return void this.deliverEvents(appIndex, appId, wire, this.localPosition);
     await this.viaCluster({ kind: 'events', origin: this.cluster.hostId, app: appId, events: wire, ...(completes ? { completes } : {}) }, () =>
       this.deliverEvents(appIndex, appId, wire, this.localPosition),
     );
@@ -126,7 +123,8 @@ export class Publisher {
     switch (env.kind) {
       case 'events':
         if (env.completes) this.onCompletion?.(env.completes);
-        return this.deliverEvents(appIndex, env.app, env.events, fromRedis);
+        this.deliverEvents(appIndex, env.app, env.events, fromRedis);
+        return;
       case 'client-event': {
         const m: ChannelMessage = { event: env.event, channel: env.channel, data: env.data, userId: env.userId, ephemeral: false, messageId: env.messageId };
         const fromWorker = env.origin === this.cluster?.hostId ? env.worker : -1;
@@ -161,9 +159,18 @@ export class Publisher {
     this.broadcast(VERSIONS.map((v) => ({ app: appIndex, topic: topicFor(v, appId, channel), frame: frame(v), exclude })));
   }
 
-  /** Hands ready frames to every worker; worker `v1DeliveredBy` has delivered the V1 frames itself. */
-  broadcast(frames: TopicFrame[], v1DeliveredBy = -1): void {
-    for (const w of this.workers()) w.publish(frames, w.index === v1DeliveredBy);
+  /**
+   * A publish worker `admittedBy` answered itself (worker/publishAdmission.ts; single host only, so no Redis
+   * path). That worker holds the parsed events and builds the frames itself: it gets only what it cannot know,
+   * each message's id and V2 position, in stamp order. The other workers get the frames as for any publish.
+   */
+  publishAdmitted(appIndex: number, appId: string, events: readonly PublishEvent[], admittedBy: number): OwnPublishPositions {
+    return this.deliverEvents(appIndex, appId, events.map(toWire), this.localPosition, admittedBy);
+  }
+
+  /** Hands ready frames to every worker except `skip`. */
+  broadcast(frames: TopicFrame[], skip = -1): void {
+    for (const w of this.workers()) if (w.index !== skip) w.publish(frames);
   }
 
   /** Sends through Redis; if Redis is unreachable, delivers here only and says so. */
@@ -183,24 +190,38 @@ export class Publisher {
 
   private readonly localPosition: PositionSource = (appId, m) => (this.needsPosition(m) ? this.streams.next(appId, m.channel, Date.now()) : undefined);
 
-  private deliverEvents(appIndex: number, appId: string, events: readonly WireEvent[], position: PositionSource, v1DeliveredBy = -1): void {
+  /**
+   * Builds and hands over the frames of HTTP-published events; with `admittedBy`, that worker builds its own
+   * from the events it parsed, and the message ids and positions are returned for it, in frame order.
+   */
+  private deliverEvents(appIndex: number, appId: string, events: readonly WireEvent[], position: PositionSource, admittedBy = -1): OwnPublishPositions {
+    const others = admittedBy < 0 || this.workers().length > 1;
+    const own: OwnPublishPositions = { messageIds: [], streamIds: [], serials: [], publishedAt: Date.now() };
     const frames: TopicFrame[] = [];
     for (const e of events) {
       // The name and data are JSON-encoded once for every channel; workers derive V2 frames from the V1 frame.
-      const nameJson = JSON.stringify(e.name);
-      const dataJson = JSON.stringify(e.data);
+      const nameJson = others ? JSON.stringify(e.name) : '';
+      const dataJson = others ? JSON.stringify(e.data) : '';
       for (let i = 0; i < e.channels.length; i++) {
         const channel = e.channels[i];
+        const m: ChannelMessage = { event: e.name, channel, data: e.data, messageId: e.messageIds[i], extras: e.extras, tags: e.tags, ephemeral: e.ephemeral };
+        const at = position(appId, m);
+        if (admittedBy >= 0) {
+          own.messageIds.push(e.messageIds[i]);
+          own.streamIds.push(at?.streamId ?? '');
+          own.serials.push(at?.serial ?? -1);
+        }
+        if (!others) continue;
         const v1 = publishedV1Frame(nameJson, channel, dataJson);
         const cacheTtlMs = isCacheChannel(channel) ? this.cacheTtlMs : undefined;
         if (cacheTtlMs) this.cache.set(`${appId}\n${channel}`, v1, { ttl: cacheTtlMs });
-        const m: ChannelMessage = { event: e.name, channel, data: e.data, messageId: e.messageIds[i], extras: e.extras, tags: e.tags, ephemeral: e.ephemeral };
         const f = topicFrame(appIndex, publishTopic(1, appId, channel), v1, e.socketId, cacheTtlMs);
-        f.alsoV2 = v2Meta(m, m.messageId as string, position(appId, m));
+        f.alsoV2 = v2Meta(m, m.messageId as string, at, own.publishedAt);
         frames.push(f);
       }
     }
-    this.broadcast(frames, v1DeliveredBy);
+    if (others) this.broadcast(frames, admittedBy);
+    return own;
   }
 
   private deliverClientEvent(
@@ -228,8 +249,8 @@ export class Publisher {
 }
 
 /** What workers need of a V2 channel message besides its frame (absent fields left out: each costs the clone). */
-function v2Meta(m: ChannelMessage, messageId: string, position: Position | undefined): V2Meta {
-  const meta: V2Meta = { channel: m.channel, event: m.event, messageId, ephemeral: m.ephemeral, publishedAt: Date.now() };
+function v2Meta(m: ChannelMessage, messageId: string, position: Position | undefined, publishedAt = Date.now()): V2Meta {
+  const meta: V2Meta = { channel: m.channel, event: m.event, messageId, ephemeral: m.ephemeral, publishedAt };
   if (position) {
     meta.streamId = position.streamId;
     meta.serial = position.serial;

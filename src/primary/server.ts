@@ -8,7 +8,7 @@ import { ChannelCounts } from '../channels/channelCounts.ts';
 import { IpQuota } from '../apps/ipQuota.ts';
 import type { Config } from '../config/schema.ts';
 import { Api } from '../http/api.ts';
-import { type PrimaryToWorker, type TopicFrame, type WorkerInit, type WorkerToPrimary, assertNever } from '../ipc/messages.ts';
+import { type OwnPublishPositions, type PrimaryToWorker, type TopicFrame, type WorkerInit, type WorkerToPrimary, assertNever } from '../ipc/messages.ts';
 import type { Logger } from '../log.ts';
 import { Metrics } from '../metrics/registry.ts';
 import { startMetricsServer } from '../metrics/server.ts';
@@ -57,11 +57,14 @@ class WorkerHandle {
   post(m: PrimaryToWorker): void {
     this.outbox.post(m);
   }
-  publish(frames: TopicFrame[], v1Delivered = false): void {
-    // Everything the primary did for the stamps up to `through` was posted here before this message (a request
-    // still waiting for something, e.g. an idempotency claim, holds `through` back: worker/localPublishOrder.ts).
-    const m: Extract<PrimaryToWorker, { type: 'publish' }> = { type: 'publish', frames, at: performance.timeOrigin + performance.now(), through: this.settledThrough() };
-    if (v1Delivered) m.v1Delivered = true;
+  // On both: everything the primary did for the stamps up to `through` was posted here before this message (a
+  // request still waiting for something, e.g. an idempotency claim, holds `through` back: worker/localPublishOrder.ts).
+  publish(frames: TopicFrame[]): void {
+    this.post({ type: 'publish', frames, at: performance.timeOrigin + performance.now(), through: this.settledThrough() });
+  }
+  publishTaken(positions: OwnPublishPositions | undefined): void {
+    const m: Extract<PrimaryToWorker, { type: 'publish-taken' }> = { type: 'publish-taken', at: performance.timeOrigin + performance.now(), through: this.settledThrough() };
+    if (positions) m.positions = positions;
     this.post(m);
   }
 }
@@ -167,10 +170,7 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
         // handle() never rejects: every failure becomes a coded JSON answer.
         return inOrder.run(m.seq, () => api.handle(m).then((res) => w.post({ type: 'http-response', requestId: m.requestId, ...res })));
       case 'accepted-publish':
-        return inOrder.run(m.seq, () => {
-          api.acceptedPublish(m, w.index);
-          w.post({ type: 'publish-taken' });
-        });
+        return inOrder.run(m.seq, () => w.publishTaken(api.acceptedPublish(m, w.index)));
       case 'drained':
         drained.add(m.index);
         if (drained.size === workers.length) onAllDrained();

@@ -7,13 +7,13 @@ import type { Config } from '../config/schema.ts';
 import { HttpError } from '../errors.ts';
 import type { PublishEvent } from '../http/events.ts';
 import { healthResponse } from '../http/health.ts';
-import type { HttpRequestMessage, PrimaryToWorker, WorkerToPrimary } from '../ipc/messages.ts';
+import type { HttpRequestMessage, OwnPublishPositions, PrimaryToWorker, WorkerToPrimary } from '../ipc/messages.ts';
 import type { RequestSequence } from '../ipc/requestOrder.ts';
 import type { Logger } from '../log.ts';
 import type { HttpResponse, TemplatedApp } from '../transport/uws.ts';
 import { ApiPrecheck } from './apiPrecheck.ts';
 import type { LocalPublishOrder } from './localPublishOrder.ts';
-import { PublishAdmission } from './publishAdmission.ts';
+import { type AdmittedPublish, PublishAdmission } from './publishAdmission.ts';
 
 interface Pending {
   res: HttpResponse;
@@ -30,6 +30,8 @@ export interface HttpBridgeDeps {
   localOrder: LocalPublishOrder;
   /** Delivers an admitted publish's V1 frames to this worker's sockets. */
   deliverV1: (app: number, events: readonly PublishEvent[]) => void;
+  /** Delivers an admitted publish the primary has taken, with its message ids and positions (the V2 side only when `deliveredV1`). */
+  deliverTaken: (admitted: AdmittedPublish, positions: OwnPublishPositions, handedOverAt: number) => void;
   /** Whether publishes with recipients are streaming through this thread (then they go via the primary). */
   broadcasting: () => boolean;
   isDraining: () => boolean;
@@ -108,6 +110,7 @@ export class HttpBridge {
       if (admitted) {
         const { app, events, batch, answer } = admitted;
         const deliveredV1 = admitted.primaryCaughtUp && !this.deps.broadcasting() && this.deps.localOrder.claim(seq);
+        admitted.deliveredV1 = deliveredV1;
         this.deps.toPrimary({ type: 'accepted-publish', seq, app, body, batch, receivedBytes: size, sentBytes: answer.length, deliveredV1 });
         try {
           res.cork(() => res.writeStatus('200 OK').writeHeader('Content-Type', 'application/json').end(answer));
@@ -143,9 +146,10 @@ export class HttpBridge {
     writeError(p.res, new HttpError('payloadTooLarge', `Request body exceeds ${this.deps.config.http_max_body_kb} KiB`));
   }
 
-  /** The primary has delivered a publish answered here. */
-  publishTaken(): void {
-    this.admission.confirmed();
+  /** The primary has taken the oldest publish answered here and delivered it to the other workers: now this one. */
+  publishTaken(m: Extract<PrimaryToWorker, { type: 'publish-taken' }>): void {
+    const admitted = this.admission.taken();
+    if (admitted && m.positions) this.deps.deliverTaken(admitted, m.positions, m.at);
   }
 
   /** The primary's answer. */

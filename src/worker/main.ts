@@ -38,6 +38,7 @@ const http = new HttpBridge({
   sequence: new RequestSequence(init.requestSequence),
   localOrder,
   deliverV1: (app, events) => ws.deliverAdmitted(app, events),
+  deliverTaken: (admitted, positions, handedOverAt) => ws.deliverOwnPublish(admitted.app, admitted.events, positions, admitted.deliveredV1, handedOverAt),
   broadcasting: () => loopLoad.busy() || ws.broadcastWithin(STREAMING_MS),
   isDraining: () => draining,
 });
@@ -70,7 +71,7 @@ function onMessage(m: PrimaryToWorker): void {
       for (const inner of m.messages) onMessage(inner);
       return;
     case 'publish':
-      ws.publish(m.frames, m.at, m.v1Delivered);
+      ws.publish(m.frames, m.at);
       return localOrder.applied(m.through);
     case 'slot-released':
     case 'presence-joined':
@@ -80,7 +81,8 @@ function onMessage(m: PrimaryToWorker): void {
     case 'http-response':
       return http.respond(m);
     case 'publish-taken':
-      return http.publishTaken();
+      http.publishTaken(m);
+      return localOrder.applied(m.through);
     case 'drain':
       return drain(m.windowMs);
     case 'stop':

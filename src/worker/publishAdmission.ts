@@ -6,6 +6,8 @@
 // Anything else goes the ordinary way, so every refusal, log line and error code still comes from the primary.
 // Order holds through the request stamps (ipc/requestOrder.ts); a bound on publishes the primary has not taken
 // yet keeps a slow primary from piling up work: past it, requests wait for the primary's answer again.
+// The admitted publishes wait here, in stamp order, for the primary's `publish-taken` with their message ids
+// and positions; the worker then builds and delivers their frames itself (WsServer.deliverOwnPublish).
 import type { AppConfig, Config } from '../config/schema.ts';
 import { type PublishEvent, parseBatchBody, parseEventBody } from '../http/events.ts';
 import { isCacheChannel } from '../protocol/channels.ts';
@@ -26,6 +28,8 @@ export interface AdmittedPublish {
    * messages bring several publishes at a time, and uWS writes each socket's frames in one go.
    */
   primaryCaughtUp: boolean;
+  /** Set by the caller: the V1 frames went out on this thread at admission (worker/localPublishOrder.ts). */
+  deliveredV1: boolean;
 }
 
 export interface PublishRequest {
@@ -40,7 +44,8 @@ export interface PublishRequest {
 export class PublishAdmission {
   private readonly apps = new Map<string, { app: AppConfig; index: number }>();
   private readonly enabled: boolean;
-  private unconfirmed = 0;
+  /** Answered here, not yet taken by the primary, oldest first (the primary takes them in stamp order). */
+  private readonly awaitingPrimary: AdmittedPublish[] = [];
 
   constructor(config: Config) {
     // With several hosts a publish goes through Redis and can fail there: the primary answers those.
@@ -52,7 +57,7 @@ export class PublishAdmission {
 
   /** The publish to hand over when this worker may answer it; undefined when the primary must. */
   admit(req: PublishRequest, verifiedAppId: string): AdmittedPublish | undefined {
-    if (!this.enabled || this.unconfirmed >= MAX_UNCONFIRMED_PUBLISHES) return undefined;
+    if (!this.enabled || this.awaitingPrimary.length >= MAX_UNCONFIRMED_PUBLISHES) return undefined;
     if (req.method !== 'POST' || req.idempotencyKey !== '' || !/^application\/json\b/i.test(req.contentType)) return undefined;
     const entry = this.apps.get(verifiedAppId);
     if (!entry) return undefined;
@@ -75,14 +80,14 @@ export class PublishAdmission {
       // A message_id asks for an acknowledgement answer, which the primary gives (as for `info`).
       if (e.idempotencyKey !== undefined || e.messageId !== undefined || e.channels.some(isCacheChannel)) return undefined;
     }
-    const primaryCaughtUp = this.unconfirmed === 0;
-    this.unconfirmed++;
-    return { app: entry.index, events, batch, answer: batch ? '{}' : '{"ok":true}', primaryCaughtUp };
+    const admitted = { app: entry.index, events, batch, answer: batch ? '{}' : '{"ok":true}', primaryCaughtUp: this.awaitingPrimary.length === 0, deliveredV1: false };
+    this.awaitingPrimary.push(admitted);
+    return admitted;
   }
 
-  /** The primary has taken one of the publishes answered here. */
-  confirmed(): void {
-    this.unconfirmed--;
+  /** The primary has taken the oldest publish answered here: that one. */
+  taken(): AdmittedPublish | undefined {
+    return this.awaitingPrimary.shift();
   }
 }
 

@@ -6,7 +6,7 @@ import { IpQuota } from '../apps/ipQuota.ts';
 import type { ChannelCounts } from '../channels/channelCounts.ts';
 import type { AppConfig, Config } from '../config/schema.ts';
 import { WS_ERRORS, type WsErrorName } from '../errors.ts';
-import type { PrimaryToWorker, TopicFrame, V2Meta, WorkerToPrimary } from '../ipc/messages.ts';
+import type { OwnPublishPositions, PrimaryToWorker, TopicFrame, V2Meta, WorkerToPrimary } from '../ipc/messages.ts';
 import type { PublishEvent } from '../http/events.ts';
 import type { Logger } from '../log.ts';
 import { CHANNEL_TYPES, FIELD, type WorkerCounters, errorTypeIndex } from '../metrics/workerCounters.ts';
@@ -246,19 +246,14 @@ export class WsServer {
     this.deps.counters.add(s.appIndex, base + (this.channelTypeIndex.get(channelType(channel)) ?? 0));
   }
 
-  /**
-   * Hands frames the primary serialized once to uWS: one native publish per topic, no per-subscriber JS.
-   * `v1Delivered`: an HTTP publish this worker admitted and delivered to its V1 sockets already (deliverAdmitted).
-   */
-  publish(frames: readonly TopicFrame[], handedOverAt?: number, v1Delivered = false): void {
+  /** Hands frames the primary serialized once to uWS: one native publish per topic, no per-subscriber JS. */
+  publish(frames: readonly TopicFrame[], handedOverAt?: number): void {
     let delivered = -1;
     for (const f of frames) {
       if (f.cacheTtlMs) this.cache.store(f.topic, f.frame, f.cacheTtlMs);
       let recipients: number;
       if (f.v2) {
         recipients = this.deliverV2(f.app, f.topic, V2Message.built(f.v2, f.frame), f.exclude);
-      } else if (v1Delivered) {
-        recipients = 0;
       } else {
         recipients = this.publishTopic(f.topic, f.frame, f.exclude);
       }
@@ -266,10 +261,13 @@ export class WsServer {
       if (f.alsoV2) recipients += this.deliverDerivedV2(f, f.alsoV2);
       if (recipients > 0) delivered = f.app;
     }
-    if (delivered < 0) return;
+    if (delivered >= 0) this.delivered(delivered, handedOverAt);
+  }
+
+  /** A publish with recipients went out; sockudo_broadcast_latency_ms from the primary handing it over. */
+  private delivered(app: number, handedOverAt: number | undefined): void {
     this.lastBroadcastAt = performance.now();
-    // sockudo_broadcast_latency_ms: from the primary handing the message over to uWS having it.
-    if (handedOverAt !== undefined) this.deps.counters.observeLatency(delivered, performance.timeOrigin + this.lastBroadcastAt - handedOverAt);
+    if (handedOverAt !== undefined) this.deps.counters.observeLatency(app, performance.timeOrigin + this.lastBroadcastAt - handedOverAt);
   }
 
   /** When this thread last handed a publish with recipients to uWS (performance.now()). */
@@ -293,17 +291,55 @@ export class WsServer {
       const dataJson = JSON.stringify(e.data);
       for (const channel of e.channels) {
         const frame = publishedV1Frame(nameJson, channel, dataJson);
-        const recipients = this.publishTopic(publishTopic(1, appId, channel), frame, e.socketId);
-        if (recipients > 0) {
-          this.countSent(app, recipients, frame.length);
-          delivered = true;
-        }
+        if (this.deliverV1(app, appId, channel, frame, e.socketId)) delivered = true;
       }
     }
     if (!delivered) return;
     this.lastBroadcastAt = performance.now();
     // sockudo_broadcast_latency_ms: here no thread hands anything over; this is the time uWS took the frames in.
     this.deps.counters.observeLatency(app, this.lastBroadcastAt - started);
+  }
+
+  /**
+   * An HTTP publish this worker admitted, once the primary has taken it and given each message its id and V2
+   * position: the frames the primary builds for the other workers, built here from the events parsed at
+   * admission (the primary sends this thread a few columns instead of the frames). `v1Delivered`: the V1
+   * frames went out at admission (deliverAdmitted); the V2 side is left.
+   */
+  deliverOwnPublish(app: number, events: readonly PublishEvent[], positions: OwnPublishPositions, v1Delivered: boolean, handedOverAt: number): void {
+    const appId = this.appIds[app];
+    let delivered = false;
+    let k = 0;
+    for (const e of events) {
+      const nameJson = JSON.stringify(e.name);
+      const dataJson = JSON.stringify(e.data);
+      for (const channel of e.channels) {
+        const frame = publishedV1Frame(nameJson, channel, dataJson);
+        if (!v1Delivered && this.deliverV1(app, appId, channel, frame, e.socketId)) delivered = true;
+        const meta: V2Meta = { channel, event: e.name, messageId: positions.messageIds[k], ephemeral: e.ephemeral, publishedAt: positions.publishedAt };
+        if (positions.serials[k] >= 0) {
+          meta.streamId = positions.streamIds[k];
+          meta.serial = positions.serials[k];
+        }
+        if (e.tags) meta.tags = e.tags;
+        if (e.extras) meta.extras = e.extras;
+        k++;
+        const message = V2Message.fromV1(meta, frame);
+        const recipients = this.deliverV2(app, publishTopic(2, appId, channel), message, e.socketId);
+        if (recipients > 0) {
+          this.countSent(app, recipients, message.frame.length);
+          delivered = true;
+        }
+      }
+    }
+    if (delivered) this.delivered(app, handedOverAt);
+  }
+
+  /** One V1 frame of an HTTP publish to this thread's subscribers; whether anyone got it. */
+  private deliverV1(app: number, appId: string, channel: string, frame: string, exclude: string | undefined): boolean {
+    const recipients = this.publishTopic(publishTopic(1, appId, channel), frame, exclude);
+    if (recipients > 0) this.countSent(app, recipients, frame.length);
+    return recipients > 0;
   }
 
   /** The V2 side of an HTTP publish's V1 frame; returns its recipients. */

@@ -1,7 +1,9 @@
 // The primary's side of a publish a worker answered itself (worker/publishAdmission.ts): the worker hands over
 // the body as it read it, and Api.acceptedPublish parses and validates it again with the code that admitted it.
-// It delivers exactly the events the worker validated; a body that does not validate (a bug somewhere, since
-// the worker checked it) is logged and delivers nothing, and the request is still counted.
+// It delivers exactly the events the worker validated: frames to the other workers, and to the admitting one
+// only each message's id and V2 position (it builds its frames from the events it parsed); a body that does
+// not validate (a bug somewhere, since the worker checked it) is logged and delivers nothing, and the request
+// is still counted.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import pino from 'pino';
@@ -12,12 +14,13 @@ import type { ApiMetrics } from '../../src/metrics/registry.ts';
 import { MemoryIdempotencyStore } from '../../src/idempotency/memoryStore.ts';
 import { Publisher, type WorkerLink } from '../../src/primary/publisher.ts';
 
-function setup() {
+function setup(alone = false) {
   const config = loadConfig({ env: {} });
   const lines: { level: number; msg: string }[] = [];
   const log = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
   const published: TopicFrame[][] = [];
-  const link: WorkerLink = { index: 0, publish: (frames) => void published.push(frames), post() {} };
+  const admitting: WorkerLink = { index: 0, publish: () => assert.fail('the admitting worker builds its own frames'), post() {} };
+  const other: WorkerLink = { index: 1, publish: (frames) => void published.push(frames), post() {} };
   const counted = { calls: 0, ephemeral: 0 };
   const metrics: ApiMetrics = {
     httpCall: () => void counted.calls++,
@@ -26,7 +29,7 @@ function setup() {
     apiRateChecked() {},
     ephemeralMessage: () => void counted.ephemeral++,
   };
-  const publisher = new Publisher(() => [link], config, log);
+  const publisher = new Publisher(() => (alone ? [admitting] : [admitting, other]), config, log);
   const api = new Api({ config, log, publisher, metrics, hub: undefined as never, idempotency: new MemoryIdempotencyStore(100), push: null });
   const accepted = (body: string, batch: boolean) =>
     api.acceptedPublish({ type: 'accepted-publish', seq: 0, app: 0, body, batch, receivedBytes: body.length, sentBytes: 2, deliveredV1: false }, 0);
@@ -36,7 +39,7 @@ function setup() {
 describe('accepted publishes on the primary', () => {
   test('a batch body is delivered as the events the worker validated, data objects as JSON strings', () => {
     const { accepted, published, counted } = setup();
-    accepted(
+    const positions = accepted(
       JSON.stringify({
         batch: [
           { name: 'a', channel: 'one', data: { n: 1 } },
@@ -53,6 +56,14 @@ describe('accepted publishes on the primary', () => {
     ]);
     assert.equal(counted.ephemeral, 1);
     assert.equal(counted.calls, 1);
+    // The admitting worker's columns, frame by frame: the same message ids and positions the others got.
+    assert.ok(positions);
+    assert.deepEqual(positions.messageIds, published[0].map((f) => f.alsoV2?.messageId));
+    assert.equal(new Set(positions.messageIds).size, 2);
+    assert.deepEqual(positions.serials, [1, -1]); // the ephemeral message has no position
+    assert.equal(positions.streamIds[0], published[0][0].alsoV2?.streamId);
+    assert.equal(positions.streamIds[1], '');
+    assert.equal(positions.publishedAt, published[0][0].alsoV2?.publishedAt);
   });
 
   test('a single-event body with several channels', () => {
@@ -64,10 +75,20 @@ describe('accepted publishes on the primary', () => {
     );
   });
 
+  test('with one worker, the one that admitted it, no frame is built: it gets the positions only', () => {
+    const { accepted, published } = setup(true);
+    const first = accepted(JSON.stringify({ name: 'e', channels: ['x', 'y'], data: '{}' }), false);
+    const second = accepted(JSON.stringify({ name: 'e', channel: 'x', data: '{}' }), false);
+    assert.equal(published.length, 0);
+    assert.deepEqual(first?.serials, [1, 1]);
+    assert.deepEqual(second?.serials, [2]);
+    assert.equal(second?.streamIds[0], first?.streamIds[0]);
+  });
+
   test('a body that does not validate delivers nothing and is logged as an error; the call still counts', () => {
     const { accepted, published, lines, counted } = setup();
-    accepted(JSON.stringify({ name: 'e', data: 'no channel' }), false);
-    accepted('{not json', true);
+    assert.equal(accepted(JSON.stringify({ name: 'e', data: 'no channel' }), false), undefined);
+    assert.equal(accepted('{not json', true), undefined);
     assert.equal(published.length, 0);
     const errors = lines.filter((l) => l.level === 50);
     assert.equal(errors.length, 2);

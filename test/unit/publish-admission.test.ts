@@ -68,10 +68,10 @@ describe('publishes a worker answers itself', () => {
     const admission = new PublishAdmission(config);
     assert.equal(admission.admit(request(), 'app-id')?.primaryCaughtUp, true);
     assert.equal(admission.admit(request(), 'app-id')?.primaryCaughtUp, false);
-    admission.confirmed();
+    admission.taken();
     assert.equal(admission.admit(request(), 'app-id')?.primaryCaughtUp, false);
-    admission.confirmed();
-    admission.confirmed();
+    admission.taken();
+    admission.taken();
     assert.equal(admission.admit(request(), 'app-id')?.primaryCaughtUp, true);
   });
 
@@ -79,7 +79,7 @@ describe('publishes a worker answers itself', () => {
     const admission = new PublishAdmission(config);
     for (let i = 0; i < MAX_UNCONFIRMED_PUBLISHES; i++) assert.ok(admission.admit(request(), 'app-id'));
     assert.equal(admission.admit(request(), 'app-id'), undefined);
-    admission.confirmed();
+    admission.taken();
     assert.ok(admission.admit(request(), 'app-id'));
     assert.equal(admission.admit(request(), 'app-id'), undefined);
   });
