@@ -27,13 +27,18 @@ export class ReplayLog {
   count = 0;
   private serials: Float64Array;
   private times: Float64Array;
-  private ids: string[];
-  private sources: string[];
+  /** Where each entry's id starts in `bytes`, the id's and the frame's byte lengths (the frame follows the id). */
+  private offsets: Int32Array;
+  private idLengths: Int32Array;
+  private frameLengths: Int32Array;
   /** 1: the frame is the V2 frame (client events, presence); 0: the V1 frame it derives from. */
   private builtFlags: Uint8Array;
   /** Event names (consecutive messages share one string). */
   private events: string[];
   private rare: (Rare | undefined)[] | undefined;
+  /** Live bytes are [offsets[head], end): entries are appended at `end` and dropped from the front. */
+  private bytes = Buffer.alloc(0);
+  private end = 0;
 
   constructor(
     readonly channel: string,
@@ -43,8 +48,9 @@ export class ReplayLog {
     const capacity = Math.min(FIRST_CAPACITY, maxSize);
     this.serials = new Float64Array(capacity);
     this.times = new Float64Array(capacity);
-    this.ids = new Array<string>(capacity);
-    this.sources = new Array<string>(capacity);
+    this.offsets = new Int32Array(capacity);
+    this.idLengths = new Int32Array(capacity);
+    this.frameLengths = new Int32Array(capacity);
     this.builtFlags = new Uint8Array(capacity);
     this.events = new Array<string>(capacity);
   }
@@ -54,8 +60,16 @@ export class ReplayLog {
     if (this.count === this.maxSize) this.dropOldest(1);
     if (this.count === this.serials.length) this.grow();
     const i = (this.head + this.count) % this.serials.length;
-    this.ids[i] = message.messageId;
-    this.sources[i] = message.source;
+    const source = message.source;
+    const idLength = Buffer.byteLength(message.messageId);
+    const frameLength = Buffer.byteLength(source);
+    this.reserve(idLength + frameLength);
+    this.bytes.write(message.messageId, this.end, idLength);
+    this.bytes.write(source, this.end + idLength, frameLength);
+    this.offsets[i] = this.end;
+    this.idLengths[i] = idLength;
+    this.frameLengths[i] = frameLength;
+    this.end += idLength + frameLength;
     this.serials[i] = serial;
     this.times[i] = message.publishedAt;
     this.builtFlags[i] = message.sourceIsV2 ? 1 : 0;
@@ -91,7 +105,8 @@ export class ReplayLog {
   /** The message id of the newest entry. */
   newestMessageId(): string | undefined {
     if (this.count === 0) return undefined;
-    return this.ids[(this.head + this.count - 1) % this.serials.length];
+    const i = (this.head + this.count - 1) % this.serials.length;
+    return this.bytes.toString('utf8', this.offsets[i], this.offsets[i] + this.idLengths[i]);
   }
 
   /** Held entries k ≥ from, oldest first, rebuilt as messages. */
@@ -102,12 +117,14 @@ export class ReplayLog {
   }
 
   private entry(i: number): ReplayEntry {
-    const source = this.sources[i];
+    const start = this.offsets[i];
+    const idEnd = start + this.idLengths[i];
+    const source = this.bytes.toString('utf8', idEnd, idEnd + this.frameLengths[i]);
     const rare = this.rare?.[i];
     const meta = {
       channel: this.channel,
       event: this.events[i],
-      messageId: this.ids[i],
+      messageId: this.bytes.toString('utf8', start, idEnd),
       streamId: this.streamId,
       serial: this.serials[i],
       ephemeral: false,
@@ -123,13 +140,27 @@ export class ReplayLog {
     for (let k = 0; k < n; k++) {
       const i = (this.head + k) % this.serials.length;
       this.events[i] = '';
-      this.ids[i] = '';
-      this.sources[i] = '';
       if (this.rare) this.rare[i] = undefined;
     }
     this.head = (this.head + n) % this.serials.length;
     this.count -= n;
-    if (this.count === 0) this.head = 0;
+    if (this.count === 0) {
+      this.head = 0;
+      this.end = 0;
+    }
+  }
+
+  /** Makes room for `need` more bytes at `end`: moves the live bytes to the front, growing the buffer if half of it would not do. */
+  private reserve(need: number): void {
+    if (this.end + need <= this.bytes.length) return;
+    const start = this.count === 0 ? this.end : this.offsets[this.head];
+    const live = this.end - start;
+    const target = live + need;
+    const bytes = target * 2 > this.bytes.length ? Buffer.allocUnsafe(Math.max(target * 2, this.bytes.length * 2)) : this.bytes;
+    this.bytes.copy(bytes, 0, start, this.end);
+    this.bytes = bytes;
+    this.end = live;
+    for (let k = 0; k < this.count; k++) this.offsets[(this.head + k) % this.serials.length] -= start;
   }
 
   /** Doubles the ring (up to maxSize), oldest entry first in the new arrays. */
@@ -138,8 +169,9 @@ export class ReplayLog {
     const order = (k: number) => (this.head + k) % this.serials.length;
     const serials = new Float64Array(capacity);
     const times = new Float64Array(capacity);
-    const ids = new Array<string>(capacity);
-    const sources = new Array<string>(capacity);
+    const offsets = new Int32Array(capacity);
+    const idLengths = new Int32Array(capacity);
+    const frameLengths = new Int32Array(capacity);
     const builtFlags = new Uint8Array(capacity);
     const events = new Array<string>(capacity);
     const rare = this.rare ? new Array<Rare | undefined>(capacity) : undefined;
@@ -147,16 +179,18 @@ export class ReplayLog {
       const i = order(k);
       serials[k] = this.serials[i];
       times[k] = this.times[i];
-      ids[k] = this.ids[i];
-      sources[k] = this.sources[i];
+      offsets[k] = this.offsets[i];
+      idLengths[k] = this.idLengths[i];
+      frameLengths[k] = this.frameLengths[i];
       builtFlags[k] = this.builtFlags[i];
       events[k] = this.events[i];
       if (rare) rare[k] = this.rare?.[i];
     }
     this.serials = serials;
     this.times = times;
-    this.ids = ids;
-    this.sources = sources;
+    this.offsets = offsets;
+    this.idLengths = idLengths;
+    this.frameLengths = frameLengths;
     this.builtFlags = builtFlags;
     this.events = events;
     this.rare = rare;
