@@ -2,15 +2,16 @@
 // frame for (client events) carry it; HTTP publishes carry only their V1 frame, and the V2 frame, which is the
 // V1 frame's head closed with message_id, stream_id, serial, tags and extras, is derived on first use: a
 // channel without V2 subscribers on this thread never pays for it unless someone resumes or rewinds it.
-// The replay mirror does not keep these objects: it stores the id, the source frame and the position
-// (worker/replayLog.ts) and rebuilds a message when a resume or rewind replays it.
+// The fields are copied out of the cloned V2Meta (one object retained instead of two), and the mirror
+// swaps repeated strings for the ones it already holds: with the default buffer a busy host retains
+// 100 messages per channel, and what each of them keeps alive is what the garbage collector walks.
 import type { V2Meta } from '../ipc/messages.ts';
 import { v2FrameFromHead } from '../protocol/frames.ts';
 
 export class V2Message implements V2Meta {
-  readonly channel: string;
-  readonly event: string;
-  readonly streamId: string | undefined;
+  channel: string;
+  event: string;
+  streamId: string | undefined;
   readonly messageId: string;
   readonly serial: number | undefined;
   readonly ephemeral: boolean;
@@ -19,15 +20,13 @@ export class V2Message implements V2Meta {
   readonly extras: Record<string, unknown> | undefined;
   readonly userId: string | undefined;
   private built: string | undefined;
-  readonly sourceIsV2: boolean;
 
   private constructor(
     meta: V2Meta,
-    /** The V2 frame, or the V1 frame it derives from (`sourceIsV2` says which). */
-    readonly source: string,
+    /** The V2 frame, or the V1 frame it derives from. */
+    private readonly source: string,
     built: string | undefined,
   ) {
-    this.sourceIsV2 = built !== undefined;
     this.channel = meta.channel;
     this.event = meta.event;
     this.streamId = meta.streamId;
@@ -59,5 +58,12 @@ export class V2Message implements V2Meta {
   /** The event's data as published (a string for HTTP publishes, any JSON for client events), for filters. */
   data(): unknown {
     return (JSON.parse(this.source) as { data: unknown }).data;
+  }
+
+  /** Uses the given equal strings instead of this message's own copies (see the top of the file). */
+  share(channel: string, event: string, streamId: string | undefined): void {
+    this.channel = channel;
+    this.event = event;
+    this.streamId = streamId;
   }
 }
