@@ -29,7 +29,7 @@ const query = `${unsigned}&auth_signature=${sign(app.secret, `POST\n${path}\n${u
 const params = parseQuery(query);
 const admit = () => {
   const admitted = admission.admit({ method: 'POST', path, contentType: 'application/json', idempotencyKey: '', body }, app.id);
-  admission.taken(); // as the primary's answer would: the next call is admitted the same way
+  if (admitted) admission.taken(admitted.seq); // as the primary's answer would: the next call is admitted the same way
   return admitted;
 };
 

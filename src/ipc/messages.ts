@@ -113,8 +113,6 @@ export type WorkerToPrimary =
       batch: boolean;
       receivedBytes: number;
       sentBytes: number;
-      /** The worker delivered the V1 frames to its own sockets already (worker/localPublishOrder.ts). */
-      deliveredV1: boolean;
     }
   | { type: 'drained'; index: number }
   /** The first local subscriber of a channel arrived; its count lives in `slot` of the worker's region. */
@@ -156,11 +154,11 @@ export type PrimaryToWorker =
   | { type: 'publish'; frames: TopicFrame[]; at: number; through: number }
   | { type: 'http-response'; requestId: number; status: number; contentType: string; body: string; headers?: Record<string, string> }
   /**
-   * The primary has taken the oldest `accepted-publish` of this worker it had not answered (they are taken in
-   * stamp order) and delivered it to the other workers; `positions` is absent if it did not validate there
-   * (a bug: nothing is delivered). `at` and `through` as on `publish`.
+   * The primary has taken the `accepted-publish` stamped `seq` (it answers each, in stamp order) and delivered
+   * it to the other workers; `positions` is absent if it did not validate there (a bug: nothing is
+   * delivered). `at` and `through` as on `publish`.
    */
-  | { type: 'publish-taken'; positions?: OwnPublishPositions; at: number; through: number }
+  | { type: 'publish-taken'; seq: number; positions?: OwnPublishPositions; at: number; through: number }
   /** Stop taking WebSocket upgrades, close sockets with 4200 over `windowMs`, report `drained`. */
   | { type: 'drain'; windowMs: number }
   /** Close the listen sockets and let the thread end. */

@@ -2,7 +2,8 @@
 // channel, data) with the V2 fields beside it (message_id, stream_id, serial, extras, tags), from which each
 // worker derives the V2 frame only if it needs it; client events and presence notifications get both frames
 // here. Everything goes to every worker in one message per request, so per-channel order, and the serial
-// order, is the order of acceptance.
+// order, is the order of acceptance; a publish a worker answered itself is the exception: that worker builds
+// its own frames and gets only the message ids and positions, in the same order (publishAdmitted).
 // With several hosts, messages first go through Redis (RedisCluster), which fixes one global order and
 // the serials; each host, this one included, delivers them when they come back.
 import { randomUUID } from 'node:crypto';
@@ -16,6 +17,7 @@ import type { Logger } from '../log.ts';
 import { isCacheChannel } from '../protocol/channels.ts';
 import { type ProtocolVersion, channelEventHead, memberAdded, memberRemoved, publishedV1Frame, v2FrameFromHead } from '../protocol/frames.ts';
 import { SERVER_TO_USER_PREFIX, publishTopic, topicFor } from '../protocol/topics.ts';
+import { NO_SERIAL, v2Meta } from '../v2/meta.ts';
 import { StreamRegistry } from '../v2/streams.ts';
 
 export interface WorkerLink {
@@ -191,12 +193,16 @@ export class Publisher {
   private readonly localPosition: PositionSource = (appId, m) => (this.needsPosition(m) ? this.streams.next(appId, m.channel, Date.now()) : undefined);
 
   /**
-   * Builds and hands over the frames of HTTP-published events; with `admittedBy`, that worker builds its own
-   * from the events it parsed, and the message ids and positions are returned for it, in frame order.
+   * Builds and hands over the frames of HTTP-published events, to every worker but `admittedBy`; with
+   * `admittedBy`, returns the message ids and positions that worker builds its own frames from.
    */
-  private deliverEvents(appIndex: number, appId: string, events: readonly WireEvent[], position: PositionSource, admittedBy = -1): OwnPublishPositions {
-    const others = admittedBy < 0 || this.workers().length > 1;
-    const own: OwnPublishPositions = { messageIds: [], streamIds: [], serials: [], publishedAt: Date.now() };
+  private deliverEvents(appIndex: number, appId: string, events: readonly WireEvent[], position: PositionSource): void;
+  private deliverEvents(appIndex: number, appId: string, events: readonly WireEvent[], position: PositionSource, admittedBy: number): OwnPublishPositions;
+  private deliverEvents(appIndex: number, appId: string, events: readonly WireEvent[], position: PositionSource, admittedBy = -1): OwnPublishPositions | undefined {
+    const own: OwnPublishPositions | undefined = admittedBy < 0 ? undefined : { messageIds: [], streamIds: [], serials: [], publishedAt: 0 };
+    // With one worker, the one that answered the publish, no frame is built here at all.
+    const others = !own || this.workers().length > 1;
+    const publishedAt = Date.now();
     const frames: TopicFrame[] = [];
     for (const e of events) {
       // The name and data are JSON-encoded once for every channel; workers derive V2 frames from the V1 frame.
@@ -204,23 +210,23 @@ export class Publisher {
       const dataJson = others ? JSON.stringify(e.data) : '';
       for (let i = 0; i < e.channels.length; i++) {
         const channel = e.channels[i];
-        const m: ChannelMessage = { event: e.name, channel, data: e.data, messageId: e.messageIds[i], extras: e.extras, tags: e.tags, ephemeral: e.ephemeral };
-        const at = position(appId, m);
-        if (admittedBy >= 0) {
+        const at = position(appId, { event: e.name, channel, data: e.data, ephemeral: e.ephemeral });
+        if (own) {
           own.messageIds.push(e.messageIds[i]);
           own.streamIds.push(at?.streamId ?? '');
-          own.serials.push(at?.serial ?? -1);
+          own.serials.push(at?.serial ?? NO_SERIAL);
         }
         if (!others) continue;
         const v1 = publishedV1Frame(nameJson, channel, dataJson);
         const cacheTtlMs = isCacheChannel(channel) ? this.cacheTtlMs : undefined;
         if (cacheTtlMs) this.cache.set(`${appId}\n${channel}`, v1, { ttl: cacheTtlMs });
         const f = topicFrame(appIndex, publishTopic(1, appId, channel), v1, e.socketId, cacheTtlMs);
-        f.alsoV2 = v2Meta(m, m.messageId as string, at, own.publishedAt);
+        f.alsoV2 = v2Meta(channel, e.name, e.messageIds[i], e.ephemeral, publishedAt, at?.streamId, at?.serial, e.tags, e.extras);
         frames.push(f);
       }
     }
     if (others) this.broadcast(frames, admittedBy);
+    if (own) own.publishedAt = publishedAt;
     return own;
   }
 
@@ -242,23 +248,10 @@ export class Publisher {
 
   /** Builds the V2 frame of a channel message at the given position. */
   private v2Frame(appIndex: number, appId: string, m: ChannelMessage, position: Position | undefined, exclude?: string): TopicFrame {
-    const meta = v2Meta(m, m.messageId ?? randomUUID(), position);
+    const meta = v2Meta(m.channel, m.event, m.messageId ?? randomUUID(), m.ephemeral, Date.now(), position?.streamId, position?.serial, m.tags, m.extras, m.userId);
     const frame = v2FrameFromHead(channelEventHead(JSON.stringify(m.event), JSON.stringify(m.channel), JSON.stringify(m.data)), meta);
     return topicFrame(appIndex, publishTopic(2, appId, m.channel), frame, exclude, undefined, m.channel.startsWith(SERVER_TO_USER_PREFIX) ? undefined : meta);
   }
-}
-
-/** What workers need of a V2 channel message besides its frame (absent fields left out: each costs the clone). */
-function v2Meta(m: ChannelMessage, messageId: string, position: Position | undefined, publishedAt = Date.now()): V2Meta {
-  const meta: V2Meta = { channel: m.channel, event: m.event, messageId, ephemeral: m.ephemeral, publishedAt };
-  if (position) {
-    meta.streamId = position.streamId;
-    meta.serial = position.serial;
-  }
-  if (m.tags) meta.tags = m.tags;
-  if (m.extras) meta.extras = m.extras;
-  if (m.userId !== undefined) meta.userId = m.userId;
-  return meta;
 }
 
 /** What travels to the workers (and through Redis) for one published event: its fields and a message id per channel. */

@@ -62,8 +62,8 @@ class WorkerHandle {
   publish(frames: TopicFrame[]): void {
     this.post({ type: 'publish', frames, at: performance.timeOrigin + performance.now(), through: this.settledThrough() });
   }
-  publishTaken(positions: OwnPublishPositions | undefined): void {
-    const m: Extract<PrimaryToWorker, { type: 'publish-taken' }> = { type: 'publish-taken', at: performance.timeOrigin + performance.now(), through: this.settledThrough() };
+  publishTaken(seq: number, positions: OwnPublishPositions | undefined): void {
+    const m: Extract<PrimaryToWorker, { type: 'publish-taken' }> = { type: 'publish-taken', seq, at: performance.timeOrigin + performance.now(), through: this.settledThrough() };
     if (positions) m.positions = positions;
     this.post(m);
   }
@@ -170,7 +170,15 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
         // handle() never rejects: every failure becomes a coded JSON answer.
         return inOrder.run(m.seq, () => api.handle(m).then((res) => w.post({ type: 'http-response', requestId: m.requestId, ...res })));
       case 'accepted-publish':
-        return inOrder.run(m.seq, () => w.publishTaken(api.acceptedPublish(m, w.index)));
+        return inOrder.run(m.seq, () => {
+          let positions: OwnPublishPositions | undefined;
+          try {
+            positions = api.acceptedPublish(m, w.index);
+          } finally {
+            // Always answered: the worker holds the publish until then, and counts it against its bound.
+            w.publishTaken(m.seq, positions);
+          }
+        });
       case 'drained':
         drained.add(m.index);
         if (drained.size === workers.length) onAllDrained();

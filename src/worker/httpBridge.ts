@@ -110,8 +110,9 @@ export class HttpBridge {
       if (admitted) {
         const { app, events, batch, answer } = admitted;
         const deliveredV1 = admitted.primaryCaughtUp && !this.deps.broadcasting() && this.deps.localOrder.claim(seq);
+        admitted.seq = seq;
         admitted.deliveredV1 = deliveredV1;
-        this.deps.toPrimary({ type: 'accepted-publish', seq, app, body, batch, receivedBytes: size, sentBytes: answer.length, deliveredV1 });
+        this.deps.toPrimary({ type: 'accepted-publish', seq, app, body, batch, receivedBytes: size, sentBytes: answer.length });
         try {
           res.cork(() => res.writeStatus('200 OK').writeHeader('Content-Type', 'application/json').end(answer));
         } finally {
@@ -148,7 +149,11 @@ export class HttpBridge {
 
   /** The primary has taken the oldest publish answered here and delivered it to the other workers: now this one. */
   publishTaken(m: Extract<PrimaryToWorker, { type: 'publish-taken' }>): void {
-    const admitted = this.admission.taken();
+    const skipped: AdmittedPublish[] = [];
+    const admitted = this.admission.taken(m.seq, skipped);
+    if (skipped.length > 0 || !admitted) {
+      this.deps.log.error({ seq: m.seq, skipped: skipped.map((p) => p.seq), held: admitted !== undefined }, 'the primary answered publishes out of order; unanswered ones were not delivered');
+    }
     if (admitted && m.positions) this.deps.deliverTaken(admitted, m.positions, m.at);
   }
 

@@ -1,20 +1,20 @@
 // When a worker may deliver a publish it admitted (worker/publishAdmission.ts) to its own V1 subscribers at
-// once, instead of waiting for the primary to send the frames back: two thread crossings less between the
+// once, instead of waiting for the primary's answer (`publish-taken`): two thread crossings less between the
 // publisher and the subscribers (idle-channel latency p50 0.75×, docs/benchmarks.md "Session 9"). Only for
 // occasional publishes: the primary has taken every earlier one of this worker (PublishAdmission
 // .primaryCaughtUp), none with recipients went out here within STREAMING_MS, and the loop was not BUSY_LOOP
-// busy since the previous one. A stream of publishes goes through the primary, which hands them over several
-// per message, so uWS writes each socket once per turn (fan-out fell to 0.6–0.9× without those conditions).
+// busy since the previous one. A stream of publishes waits for the primary, whose answers come several per
+// message, so uWS writes each socket once per turn (fan-out fell to 0.6–0.9× without those conditions).
 //
 // The host-wide order of API requests (ipc/requestOrder.ts) must still hold on this thread: a publish stamped
 // s may only reach this worker's sockets once the V1 deliveries of every earlier stamp have. The worker knows
-// that for stamps up to a watermark: the primary puts on each `publish` message the last stamp up to which it
+// that for stamps up to a watermark: the primary puts on each `publish` and `publish-taken` message the last stamp up to which it
 // has finished every request (InOrder.settledThrough: everything it did for those stamps was posted to this
 // worker ahead of the message; a request still waiting for something, such as an idempotency claim, holds the
 // figure back), and a publish delivered here moves the watermark itself. When the watermark is not s − 1
-// (another request is still on its way through the primary), the publish goes the ordinary way and the
-// primary delivers it.
-// V2 frames (serials) always come from the primary, in stamp order.
+// (another request is still on its way through the primary), the publish waits for the primary's answer like
+// any other. V2 positions (serials) always come from the primary, in stamp order, so the V2 side of a publish
+// delivered here goes out when that answer comes.
 
 import { performance } from 'node:perf_hooks';
 

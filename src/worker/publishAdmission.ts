@@ -12,7 +12,7 @@ import type { AppConfig, Config } from '../config/schema.ts';
 import { type PublishEvent, parseBatchBody, parseEventBody } from '../http/events.ts';
 import { isCacheChannel } from '../protocol/channels.ts';
 
-/** Publishes answered here that the primary has not confirmed yet, at most. */
+/** Publishes answered here that the primary has not taken yet, at most. */
 export const MAX_UNCONFIRMED_PUBLISHES = 256;
 
 export interface AdmittedPublish {
@@ -28,7 +28,10 @@ export interface AdmittedPublish {
    * messages bring several publishes at a time, and uWS writes each socket's frames in one go.
    */
   primaryCaughtUp: boolean;
-  /** Set by the caller: the V1 frames went out on this thread at admission (worker/localPublishOrder.ts). */
+  // Set by the caller on the object this class holds until the primary answers:
+  /** The request's order stamp (ipc/requestOrder.ts), which the primary's `publish-taken` names. */
+  seq: number;
+  /** The V1 frames went out on this thread at admission (worker/localPublishOrder.ts). */
   deliveredV1: boolean;
 }
 
@@ -80,14 +83,20 @@ export class PublishAdmission {
       // A message_id asks for an acknowledgement answer, which the primary gives (as for `info`).
       if (e.idempotencyKey !== undefined || e.messageId !== undefined || e.channels.some(isCacheChannel)) return undefined;
     }
-    const admitted = { app: entry.index, events, batch, answer: batch ? '{}' : '{"ok":true}', primaryCaughtUp: this.awaitingPrimary.length === 0, deliveredV1: false };
+    const admitted = { app: entry.index, events, batch, answer: batch ? '{}' : '{"ok":true}', primaryCaughtUp: this.awaitingPrimary.length === 0, seq: 0, deliveredV1: false };
     this.awaitingPrimary.push(admitted);
     return admitted;
   }
 
-  /** The primary has taken the oldest publish answered here: that one. */
-  taken(): AdmittedPublish | undefined {
-    return this.awaitingPrimary.shift();
+  /**
+   * The primary has taken the publish stamped `seq`: that one, or undefined if it is not held. The primary
+   * answers in stamp order, so it is the oldest; older ones would be publishes it never answered (a bug), which
+   * are dropped and returned in `skipped`.
+   */
+  taken(seq: number, skipped: AdmittedPublish[] = []): AdmittedPublish | undefined {
+    // Distance along the wrapping Int32 stamp counter.
+    while (this.awaitingPrimary.length > 0 && ((this.awaitingPrimary[0].seq - seq) | 0) < 0) skipped.push(this.awaitingPrimary.shift() as AdmittedPublish);
+    return this.awaitingPrimary[0]?.seq === seq ? this.awaitingPrimary.shift() : undefined;
   }
 }
 

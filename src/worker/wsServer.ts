@@ -15,6 +15,7 @@ import { canonicalEvent, parseClientFrame } from '../protocol/clientFrame.ts';
 import { randomUUID } from 'node:crypto';
 import { PING, PONG, type ProtocolVersion, connectionEstablished, errorFrame, namedError, publishedV1Frame, watchlistEvents, withMessageId } from '../protocol/frames.ts';
 import { publishTopic } from '../protocol/topics.ts';
+import { NO_SERIAL, v2Meta } from '../v2/meta.ts';
 import { type TemplatedApp, type WebSocket, uws } from '../transport/uws.ts';
 import { CacheMirror } from './cacheMirror.ts';
 import { handleClientEvent } from './clientEvents.ts';
@@ -316,13 +317,8 @@ export class WsServer {
       for (const channel of e.channels) {
         const frame = publishedV1Frame(nameJson, channel, dataJson);
         if (!v1Delivered && this.deliverV1(app, appId, channel, frame, e.socketId)) delivered = true;
-        const meta: V2Meta = { channel, event: e.name, messageId: positions.messageIds[k], ephemeral: e.ephemeral, publishedAt: positions.publishedAt };
-        if (positions.serials[k] >= 0) {
-          meta.streamId = positions.streamIds[k];
-          meta.serial = positions.serials[k];
-        }
-        if (e.tags) meta.tags = e.tags;
-        if (e.extras) meta.extras = e.extras;
+        const positioned = positions.serials[k] !== NO_SERIAL;
+        const meta = v2Meta(channel, e.name, positions.messageIds[k], e.ephemeral, positions.publishedAt, positioned ? positions.streamIds[k] : undefined, positioned ? positions.serials[k] : undefined, e.tags, e.extras);
         k++;
         const message = V2Message.fromV1(meta, frame);
         const recipients = this.deliverV2(app, publishTopic(2, appId, channel), message, e.socketId);

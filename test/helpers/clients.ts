@@ -68,6 +68,8 @@ export function openV2(port: number, extraQuery = '', options: WebSocket.ClientO
 /** A raw WebSocket that keeps every text frame and its close code. */
 export class RawClient {
   readonly frames: Frame[] = [];
+  /** Every text frame as received, for byte-for-byte comparisons. */
+  readonly texts: string[] = [];
   closeCode: number | null = null;
   private readonly ws: WebSocket;
   private readonly waiters = new Set<() => void>();
@@ -75,7 +77,10 @@ export class RawClient {
   private constructor(url: string, options: WebSocket.ClientOptions = {}) {
     this.ws = new WebSocket(url, options);
     this.ws.on('message', (data, isBinary) => {
-      if (!isBinary) this.frames.push(JSON.parse(data.toString()) as Frame);
+      if (!isBinary) {
+        this.texts.push(data.toString());
+        this.frames.push(JSON.parse(this.texts[this.texts.length - 1]) as Frame);
+      }
       this.wake();
     });
     this.ws.on('close', (code) => {

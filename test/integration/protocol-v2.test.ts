@@ -86,6 +86,44 @@ describe('protocol V2', () => {
     watcher.close();
   });
 
+  // The worker that answered a publish builds its own frames from the primary's message ids and positions;
+  // the other worker gets the primary's frames. Sent all at once, the first publishes go out to the V1
+  // subscriber at admission (V2 side later) and the rest wait for the primary (worker/localPublishOrder.ts):
+  // whichever way, both threads must send the same bytes, in the same order.
+  test('publishes answered by one worker reach V2 subscribers on both workers as identical frames', async () => {
+    const ch = 'same-bytes';
+    const v1 = await RawClient.open(server.workerPorts[0]);
+    const here = await openV2(server.workerPorts[0]);
+    const there = await openV2(server.workerPorts[1]);
+    await sub(v1, { channel: ch }, 'pusher');
+    await sub(here, { channel: ch });
+    await sub(there, { channel: ch });
+    const http = serverSdk(server.workerPorts[0]);
+    const count = 100;
+    await Promise.all(
+      Array.from({ length: count }, (_, n) =>
+        http.post({ path: '/batch_events', body: { batch: [{ channel: ch, name: `b${n}`, data: `é${n}`, tags: n % 2 ? { k: `t${n}` } : undefined }] } as unknown as string }),
+      ),
+    );
+    const all = (c: RawClient) => c.next(() => userFrames(c, ch).length === count);
+    await Promise.all([all(v1), all(here), all(there)]);
+    const texts = (c: RawClient) => c.texts.filter((t, i) => c.frames[i].channel === ch && !c.frames[i].event.includes(':'));
+    assert.deepEqual(texts(here), texts(there));
+    const mine = userFrames(here, ch);
+    assert.deepEqual(
+      mine.map((f) => f.serial),
+      Array.from({ length: count }, (_, n) => n + 1),
+    );
+    assert.deepEqual(
+      userFrames(v1, ch).map((f) => f.event),
+      mine.map((f) => f.event),
+      'V1 in the order of the serials',
+    );
+    assert.equal(new Set(mine.map((f) => f.message_id)).size, count);
+    assert.equal(mine.filter((f) => f.tags !== undefined).length, count / 2);
+    for (const c of [v1, here, there]) c.close();
+  });
+
   test('V1 and V2 subscribers of one channel: V2 fields only for V2, idempotency_key for nobody', async () => {
     const v1 = await RawClient.open(server.workerPorts[0]);
     const v2 = await openV2(server.workerPorts[1]);

@@ -32,7 +32,7 @@ function setup(alone = false) {
   const publisher = new Publisher(() => (alone ? [admitting] : [admitting, other]), config, log);
   const api = new Api({ config, log, publisher, metrics, hub: undefined as never, idempotency: new MemoryIdempotencyStore(100), push: null });
   const accepted = (body: string, batch: boolean) =>
-    api.acceptedPublish({ type: 'accepted-publish', seq: 0, app: 0, body, batch, receivedBytes: body.length, sentBytes: 2, deliveredV1: false }, 0);
+    api.acceptedPublish({ type: 'accepted-publish', seq: 0, app: 0, body, batch, receivedBytes: body.length, sentBytes: 2 }, 0);
   return { api, accepted, published, lines, counted };
 }
 

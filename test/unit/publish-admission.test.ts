@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { loadConfig } from '../../src/config/load.ts';
-import { MAX_UNCONFIRMED_PUBLISHES, PublishAdmission, type PublishRequest } from '../../src/worker/publishAdmission.ts';
+import { type AdmittedPublish, MAX_UNCONFIRMED_PUBLISHES, PublishAdmission, type PublishRequest } from '../../src/worker/publishAdmission.ts';
 
 const apps = [
   { id: 'app-id', key: 'app-key', secret: 'app-secret', limits: { max_event_batch_size: 3 } },
@@ -64,23 +64,47 @@ describe('publishes a worker answers itself', () => {
     assert.equal(new PublishAdmission(clustered).admit(request(), 'app-id'), undefined);
   });
 
+  /** Admits a request as the worker does: stamped with the next sequence number. */
+  function admitStamped(admission: PublishAdmission, seq: number): AdmittedPublish {
+    const admitted = admission.admit(request(), 'app-id');
+    assert.ok(admitted);
+    admitted.seq = seq;
+    return admitted;
+  }
+
   test('says whether the primary had taken every earlier publish answered here', () => {
     const admission = new PublishAdmission(config);
-    assert.equal(admission.admit(request(), 'app-id')?.primaryCaughtUp, true);
-    assert.equal(admission.admit(request(), 'app-id')?.primaryCaughtUp, false);
-    admission.taken();
-    assert.equal(admission.admit(request(), 'app-id')?.primaryCaughtUp, false);
-    admission.taken();
-    admission.taken();
-    assert.equal(admission.admit(request(), 'app-id')?.primaryCaughtUp, true);
+    assert.equal(admitStamped(admission, 0)?.primaryCaughtUp, true);
+    assert.equal(admitStamped(admission, 1)?.primaryCaughtUp, false);
+    admission.taken(0);
+    assert.equal(admitStamped(admission, 2)?.primaryCaughtUp, false);
+    admission.taken(1);
+    admission.taken(2);
+    assert.equal(admitStamped(admission, 3)?.primaryCaughtUp, true);
+  });
+
+  test('hands back the publish the primary names, oldest first; ones it skipped are dropped and reported', () => {
+    const admission = new PublishAdmission(config);
+    const held = [5, 6, 7, 8].map((seq) => admitStamped(admission, seq));
+    assert.equal(admission.taken(5), held[0]);
+    const skipped: AdmittedPublish[] = [];
+    assert.equal(admission.taken(7, skipped), held[2]);
+    assert.deepEqual(skipped, [held[1]]);
+    assert.equal(admission.taken(7), undefined, 'not held any more');
+    assert.equal(admission.taken(8), held[3]);
+    // Stamps wrap around the Int32 counter.
+    const a = admitStamped(admission, 2 ** 31 - 1);
+    const b = admitStamped(admission, -(2 ** 31));
+    assert.equal(admission.taken(-(2 ** 31), skipped), b);
+    assert.equal(skipped.at(-1), a);
   });
 
   test('past the bound of unconfirmed publishes, requests wait for the primary again', () => {
     const admission = new PublishAdmission(config);
-    for (let i = 0; i < MAX_UNCONFIRMED_PUBLISHES; i++) assert.ok(admission.admit(request(), 'app-id'));
+    for (let i = 0; i < MAX_UNCONFIRMED_PUBLISHES; i++) admitStamped(admission, i);
     assert.equal(admission.admit(request(), 'app-id'), undefined);
-    admission.taken();
-    assert.ok(admission.admit(request(), 'app-id'));
+    admission.taken(0);
+    admitStamped(admission, MAX_UNCONFIRMED_PUBLISHES);
     assert.equal(admission.admit(request(), 'app-id'), undefined);
   });
 });

@@ -1,0 +1,32 @@
+// The V2 fields of a channel message (what a worker needs besides the frame), built in one place for both
+// threads: the primary builds them for the frames it sends, and a worker that answered an HTTP publish itself
+// builds them from the primary's message ids and positions (ipc/messages.ts OwnPublishPositions). Both must
+// produce the same V2 frame byte for byte.
+import type { V2Meta } from '../ipc/messages.ts';
+
+/** Serial of a message without a position (ephemeral, or recovery off) in OwnPublishPositions. */
+export const NO_SERIAL = -1;
+
+/** Absent fields are left out: every property, even an undefined one, costs the structured clone. */
+export function v2Meta(
+  channel: string,
+  event: string,
+  messageId: string,
+  ephemeral: boolean,
+  publishedAt: number,
+  streamId: string | undefined,
+  serial: number | undefined,
+  tags: Record<string, string> | undefined,
+  extras: Record<string, unknown> | undefined,
+  userId?: string,
+): V2Meta {
+  const meta: V2Meta = { channel, event, messageId, ephemeral, publishedAt };
+  if (streamId !== undefined && serial !== undefined) {
+    meta.streamId = streamId;
+    meta.serial = serial;
+  }
+  if (tags) meta.tags = tags;
+  if (extras) meta.extras = extras;
+  if (userId !== undefined) meta.userId = userId;
+  return meta;
+}
