@@ -32,7 +32,7 @@ export function handleClientEvent(core: WsServer, s: SocketState, event: string,
   if (frame.length > app.limits.max_event_payload_in_kb * 1024) return core.sendError(s, 'clientEventTooLarge');
 
   // V1 subscribers on this thread get it now; the primary assigns the V2 serial and relays the rest.
-  core.publish([{ app: s.appIndex, topic: topicFor(1, app.id, channel), frame, exclude: s.socketId }]);
+  core.delivery.publish([{ app: s.appIndex, topic: topicFor(1, app.id, channel), frame, exclude: s.socketId }]);
   const echo = s.protocol === 2 && s.echo && extrasEcho(extras) !== false;
   if (s.protocol === 2 && !echo) core.deps.counters.add(s.appIndex, FIELD.echoSuppressed);
   core.deps.toPrimary({ type: 'client-event', worker: core.deps.workerIndex, app: s.appIndex, channel, event, data, v1Frame: frame, userId, socketId: s.socketId, echo });

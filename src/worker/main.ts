@@ -37,9 +37,9 @@ const http = new HttpBridge({
   toPrimary,
   sequence: new RequestSequence(init.requestSequence),
   localOrder,
-  deliverV1: (app, events) => ws.deliverAdmitted(app, events),
-  deliverTaken: (admitted, positions, handedOverAt) => ws.deliverOwnPublish(admitted.app, admitted.events, positions, admitted.deliveredV1, handedOverAt),
-  broadcasting: () => loopLoad.busy() || ws.broadcastWithin(STREAMING_MS),
+  deliverV1: (app, events) => ws.delivery.deliverAdmitted(app, events),
+  deliverTaken: (admitted, positions, handedOverAt) => ws.delivery.deliverOwnPublish(admitted.app, admitted.events, positions, admitted.deliveredV1, handedOverAt),
+  broadcasting: () => loopLoad.busy() || ws.delivery.broadcastWithin(STREAMING_MS),
   isDraining: () => draining,
 });
 
@@ -71,7 +71,7 @@ function onMessage(m: PrimaryToWorker): void {
       for (const inner of m.messages) onMessage(inner);
       return;
     case 'publish':
-      ws.publish(m.frames, m.at);
+      ws.delivery.publish(m.frames, m.at);
       return localOrder.applied(m.through);
     case 'slot-released':
     case 'presence-joined':

@@ -7,7 +7,7 @@
 // Order holds through the request stamps (ipc/requestOrder.ts); a bound on publishes the primary has not taken
 // yet keeps a slow primary from piling up work: past it, requests wait for the primary's answer again.
 // The admitted publishes wait here, in stamp order, for the primary's `publish-taken` with their message ids
-// and positions; the worker then builds and delivers their frames itself (WsServer.deliverOwnPublish).
+// and positions; the worker then builds and delivers their frames itself (ChannelDelivery.deliverOwnPublish).
 import type { AppConfig, Config } from '../config/schema.ts';
 import { type PublishEvent, parseBatchBody, parseEventBody } from '../http/events.ts';
 import { isCacheChannel } from '../protocol/channels.ts';

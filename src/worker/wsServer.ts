@@ -6,16 +6,13 @@ import { IpQuota } from '../apps/ipQuota.ts';
 import type { ChannelCounts } from '../channels/channelCounts.ts';
 import type { AppConfig, Config } from '../config/schema.ts';
 import { WS_ERRORS, type WsErrorName } from '../errors.ts';
-import type { OwnPublishPositions, PrimaryToWorker, TopicFrame, V2Meta, WorkerToPrimary } from '../ipc/messages.ts';
-import type { PublishEvent } from '../http/events.ts';
+import type { PrimaryToWorker, WorkerToPrimary } from '../ipc/messages.ts';
 import type { Logger } from '../log.ts';
 import { CHANNEL_TYPES, FIELD, type WorkerCounters, errorTypeIndex } from '../metrics/workerCounters.ts';
 import { channelType } from '../protocol/channels.ts';
 import { canonicalEvent, parseClientFrame } from '../protocol/clientFrame.ts';
 import { randomUUID } from 'node:crypto';
-import { PING, PONG, type ProtocolVersion, connectionEstablished, errorFrame, namedError, publishedV1Frame, watchlistEvents, withMessageId } from '../protocol/frames.ts';
-import { publishTopic } from '../protocol/topics.ts';
-import { NO_SERIAL, v2Meta } from '../v2/meta.ts';
+import { PING, PONG, type ProtocolVersion, connectionEstablished, errorFrame, namedError, watchlistEvents, withMessageId } from '../protocol/frames.ts';
 import { type TemplatedApp, type WebSocket, uws } from '../transport/uws.ts';
 import { CacheMirror } from './cacheMirror.ts';
 import { handleClientEvent } from './clientEvents.ts';
@@ -26,8 +23,8 @@ import { handleResume } from './recovery.ts';
 import { type Hold, LiveHolds } from './liveHold.ts';
 import { ReplayMirror } from './replayMirror.ts';
 import { type JoinOptions, leaveAllChannels, presenceJoined, subscribe, unsubscribe } from './subscriptions.ts';
+import { ChannelDelivery } from './channelDelivery.ts';
 import { V2Fanout } from './v2Fanout.ts';
-import { V2Message } from './v2Message.ts';
 
 type Ws = WebSocket<UwsUserData>;
 
@@ -57,6 +54,8 @@ export class WsServer {
   /** V2 subscriptions of freshly connected sockets whose live delivery waits for a resume. */
   readonly holds: LiveHolds;
   readonly fanout: V2Fanout;
+  /** Channel frames into uWS: the primary's publishes and the ones this worker answered itself. */
+  readonly delivery: ChannelDelivery;
   nextRequestId = 1;
   app!: TemplatedApp;
 
@@ -75,21 +74,12 @@ export class WsServer {
     this.replay = new ReplayMirror(recovery.max_buffer_size, recovery.buffer_ttl_seconds * 1000);
     this.holds = new LiveHolds((s, holds) => this.releaseHolds(s, holds), recovery.max_buffer_size);
     this.fanout = new V2Fanout(this.replay);
-    this.appIds = deps.config.apps.map((a) => a.id);
-    this.v2Sockets = deps.config.apps.map(() => 0);
-    this.filterSuppressed = deps.config.apps.map((_, app) => (n: number) => deps.counters.add(app, FIELD.filterSuppressed, n));
+    this.delivery = new ChannelDelivery({ config: deps.config, counters: deps.counters, sockets: this.sockets, holds: this.holds, cache: this.cache, fanout: this.fanout });
   }
-  private readonly appIds: string[];
-  /**
-   * Per app: open V2 sockets on this thread. With none, a V2 message has nobody here to reach (no topic, filter
-   * group, hold or signed-in user), so only the replay mirror takes it and no topic is looked up.
-   */
-  private readonly v2Sockets: number[];
-  /** Per app: counts subscriptions a V2 filter kept a message from. */
-  private readonly filterSuppressed: ((sockets: number) => void)[];
 
   attach(app: TemplatedApp): void {
     this.app = app;
+    this.delivery.app = app;
     const { config } = this.deps;
     const idle = Math.min(960, Math.ceil((config.activity_timeout + config.pong_timeout + 10) / 4) * 4);
     app.ws<UwsUserData>('/app/:key', {
@@ -171,7 +161,7 @@ export class WsServer {
       return this.closeWith(s, s.rejection);
     }
     this.sockets.set(s.socketId, s);
-    if (s.protocol === 2) this.v2Sockets[s.appIndex]++;
+    if (s.protocol === 2) this.delivery.v2Sockets[s.appIndex]++;
     this.deps.counters.add(s.appIndex, FIELD.newConnections);
     this.send(s, connectionEstablished(s.protocol, s.socketId, this.deps.config.activity_timeout));
   }
@@ -182,7 +172,7 @@ export class WsServer {
     s.ws = null;
     if (s.rejection) return;
     this.sockets.delete(s.socketId);
-    if (s.protocol === 2) this.v2Sockets[s.appIndex]--;
+    if (s.protocol === 2) this.delivery.v2Sockets[s.appIndex]--;
     this.holds.forget(s);
     this.deps.quota.release(s.appIndex);
     if (s.ipBucket >= 0) this.deps.ipQuota.release(s.ipBucket);
@@ -247,146 +237,10 @@ export class WsServer {
     this.deps.counters.add(s.appIndex, base + (this.channelTypeIndex.get(channelType(channel)) ?? 0));
   }
 
-  /** Hands frames the primary serialized once to uWS: one native publish per topic, no per-subscriber JS. */
-  publish(frames: readonly TopicFrame[], handedOverAt?: number): void {
-    let delivered = -1;
-    for (const f of frames) {
-      if (f.cacheTtlMs) this.cache.store(f.topic, f.frame, f.cacheTtlMs);
-      let recipients: number;
-      if (f.v2) {
-        recipients = this.deliverV2(f.app, f.topic, V2Message.built(f.v2, f.frame), f.exclude);
-      } else {
-        recipients = this.publishTopic(f.topic, f.frame, f.exclude);
-      }
-      if (recipients > 0) this.countSent(f.app, recipients, f.frame.length);
-      if (f.alsoV2) recipients += this.deliverDerivedV2(f, f.alsoV2);
-      if (recipients > 0) delivered = f.app;
-    }
-    if (delivered >= 0) this.delivered(delivered, handedOverAt);
-  }
-
-  /** A publish with recipients went out; sockudo_broadcast_latency_ms from the primary handing it over. */
-  private delivered(app: number, handedOverAt: number | undefined): void {
-    this.lastBroadcastAt = performance.now();
-    if (handedOverAt !== undefined) this.deps.counters.observeLatency(app, performance.timeOrigin + this.lastBroadcastAt - handedOverAt);
-  }
-
-  /** When this thread last handed a publish with recipients to uWS (performance.now()). */
-  private lastBroadcastAt = Number.NEGATIVE_INFINITY;
-
-  /** Whether a publish with recipients went out here within the last `ms`: publishes are coming in a stream. */
-  broadcastWithin(ms: number): boolean {
-    return performance.now() - this.lastBroadcastAt < ms;
-  }
-
-  /**
-   * The V1 frames of an HTTP publish this worker admitted, to its own sockets, before the primary has it
-   * (worker/localPublishOrder.ts decides when); the same bytes the primary builds for the other workers.
-   */
-  deliverAdmitted(app: number, events: readonly PublishEvent[]): void {
-    const started = performance.now();
-    const appId = this.appIds[app];
-    let delivered = false;
-    for (const e of events) {
-      const nameJson = JSON.stringify(e.name);
-      const dataJson = JSON.stringify(e.data);
-      for (const channel of e.channels) {
-        const frame = publishedV1Frame(nameJson, channel, dataJson);
-        if (this.deliverV1(app, appId, channel, frame, e.socketId)) delivered = true;
-      }
-    }
-    if (!delivered) return;
-    this.lastBroadcastAt = performance.now();
-    // sockudo_broadcast_latency_ms: here no thread hands anything over; this is the time uWS took the frames in.
-    this.deps.counters.observeLatency(app, this.lastBroadcastAt - started);
-  }
-
-  /**
-   * An HTTP publish this worker admitted, once the primary has taken it and given each message its id and V2
-   * position: the frames the primary builds for the other workers, built here from the events parsed at
-   * admission (the primary sends this thread a few columns instead of the frames). `v1Delivered`: the V1
-   * frames went out at admission (deliverAdmitted); the V2 side is left.
-   */
-  deliverOwnPublish(app: number, events: readonly PublishEvent[], positions: OwnPublishPositions, v1Delivered: boolean, handedOverAt: number): void {
-    const appId = this.appIds[app];
-    let delivered = false;
-    let k = 0;
-    for (const e of events) {
-      const nameJson = JSON.stringify(e.name);
-      const dataJson = JSON.stringify(e.data);
-      for (const channel of e.channels) {
-        const frame = publishedV1Frame(nameJson, channel, dataJson);
-        if (!v1Delivered && this.deliverV1(app, appId, channel, frame, e.socketId)) delivered = true;
-        const positioned = positions.serials[k] !== NO_SERIAL;
-        const meta = v2Meta(channel, e.name, positions.messageIds[k], e.ephemeral, positions.publishedAt, positioned ? positions.streamIds[k] : undefined, positioned ? positions.serials[k] : undefined, e.tags, e.extras);
-        k++;
-        const message = V2Message.fromV1(meta, frame);
-        const recipients = this.deliverV2(app, publishTopic(2, appId, channel), message, e.socketId);
-        if (recipients > 0) {
-          this.countSent(app, recipients, message.frame.length);
-          delivered = true;
-        }
-      }
-    }
-    if (delivered) this.delivered(app, handedOverAt);
-  }
-
-  /** One V1 frame of an HTTP publish to this thread's subscribers; whether anyone got it. */
-  private deliverV1(app: number, appId: string, channel: string, frame: string, exclude: string | undefined): boolean {
-    const recipients = this.publishTopic(publishTopic(1, appId, channel), frame, exclude);
-    if (recipients > 0) this.countSent(app, recipients, frame.length);
-    return recipients > 0;
-  }
-
-  /** The V2 side of an HTTP publish's V1 frame; returns its recipients. */
-  private deliverDerivedV2(f: TopicFrame, meta: V2Meta): number {
-    const message = V2Message.fromV1(meta, f.frame);
-    const topic = publishTopic(2, this.appIds[f.app], meta.channel);
-    if (f.cacheTtlMs) this.cache.store(topic, message.frame, f.cacheTtlMs);
-    const recipients = this.deliverV2(f.app, topic, message, f.exclude);
-    if (recipients > 0) this.countSent(f.app, recipients, message.frame.length);
-    return recipients;
-  }
-
-  /** A V2 channel message to this thread's V2 sockets (none to look for when the app has none here) and the replay mirror. */
-  private deliverV2(app: number, topic: string, message: V2Message, exclude: string | undefined): number {
-    const appId = this.appIds[app];
-    if (this.v2Sockets[app] === 0) {
-      this.fanout.record(appId, message);
-      return 0;
-    }
-    return this.fanout.deliver(appId, topic, message, exclude, this.publishTopic, this.reaches, this.filterSuppressed[app]);
-  }
-
-  private countSent(app: number, recipients: number, frameLength: number): void {
-    this.deps.counters.add(app, FIELD.wsMessagesSent, recipients);
-    this.deps.counters.add(app, FIELD.socketBytesSent, recipients * frameLength);
-  }
-
-
-  /** Whether a publish on `topic` would reach anyone on this thread (a subscriber, or a held subscription). */
-  private readonly reaches = (topic: string): boolean => this.app.numSubscribers(topic) > 0 || this.holds.holding(topic);
-
-  /** One native publish, skipping the socket `exclude` when it holds the topic; returns the recipients. */
-  private readonly publishTopic = (topic: string, frame: string, exclude: string | undefined): number => {
-    const held = this.holds.collect(topic, frame, exclude);
-    let recipients = this.app.numSubscribers(topic);
-    if (recipients === 0) return held;
-    const excluded = exclude ? this.sockets.get(exclude)?.ws : undefined;
-    if (excluded?.isSubscribed(topic)) {
-      // ws.publish skips the publishing socket itself (and publishes nothing from a socket without topics).
-      recipients--;
-      excluded.publish(topic, frame);
-    } else {
-      this.app.publish(topic, frame);
-    }
-    return recipients + held;
-  };
-
   /** Ends a socket's held subscriptions: the live frames collected meanwhile, then the topics themselves. */
   private releaseHolds(s: SocketState, holds: Hold[]): void {
     for (const h of holds) {
-      // Counted in the metrics when collected (publishTopic counts held sockets among the recipients; a socket that
+      // Counted in the metrics when collected (ChannelDelivery counts held sockets among the recipients; a socket that
       // closes during its hold leaves a few counted, unsent).
       if (s.ws && !s.closed) for (const frame of h.frames) s.ws.send(frame);
       s.ws?.subscribe(h.topic);
