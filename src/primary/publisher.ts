@@ -41,7 +41,7 @@ export interface ChannelMessage {
 }
 
 /** Where V2 positions come from: this host's registry, or the ones Redis assigned. */
-type PositionSource = (appId: string, m: ChannelMessage) => Position | undefined;
+type PositionSource = (appId: string, channel: string, ephemeral: boolean) => Position | undefined;
 
 /** Thrown when Redis was unreachable and the message went to this host's subscribers only. */
 export class LocalOnlyDelivery extends Error {
@@ -121,7 +121,7 @@ export class Publisher {
     const appIndex = this.appIndex.get(env.app);
     if (appIndex === undefined) return; // an app this host does not serve
     let next = 0;
-    const fromRedis: PositionSource = (_appId, m) => (this.needsPosition(m) ? positions[next++] : undefined);
+    const fromRedis: PositionSource = (_appId, channel, ephemeral) => (this.needsPosition(channel, ephemeral) ? positions[next++] : undefined);
     switch (env.kind) {
       case 'events':
         if (env.completes) this.onCompletion?.(env.completes);
@@ -186,11 +186,11 @@ export class Publisher {
     }
   }
 
-  private needsPosition(m: ChannelMessage): boolean {
-    return this.recovery && !m.ephemeral && !m.channel.startsWith(SERVER_TO_USER_PREFIX);
+  private needsPosition(channel: string, ephemeral: boolean): boolean {
+    return this.recovery && !ephemeral && !channel.startsWith(SERVER_TO_USER_PREFIX);
   }
 
-  private readonly localPosition: PositionSource = (appId, m) => (this.needsPosition(m) ? this.streams.next(appId, m.channel, Date.now()) : undefined);
+  private readonly localPosition: PositionSource = (appId, channel, ephemeral) => (this.needsPosition(channel, ephemeral) ? this.streams.next(appId, channel, Date.now()) : undefined);
 
   /**
    * Builds and hands over the frames of HTTP-published events, to every worker but `admittedBy`; with
@@ -199,10 +199,10 @@ export class Publisher {
   private deliverEvents(appIndex: number, appId: string, events: readonly WireEvent[], position: PositionSource): void;
   private deliverEvents(appIndex: number, appId: string, events: readonly WireEvent[], position: PositionSource, admittedBy: number): OwnPublishPositions;
   private deliverEvents(appIndex: number, appId: string, events: readonly WireEvent[], position: PositionSource, admittedBy = -1): OwnPublishPositions | undefined {
-    const own: OwnPublishPositions | undefined = admittedBy < 0 ? undefined : { messageIds: [], streamIds: [], serials: [], publishedAt: 0 };
+    const publishedAt = Date.now();
+    const own: OwnPublishPositions | undefined = admittedBy < 0 ? undefined : { messageIds: [], streamIds: [], serials: [], publishedAt };
     // With one worker, the one that answered the publish, no frame is built here at all.
     const others = !own || this.workers().length > 1;
-    const publishedAt = Date.now();
     const frames: TopicFrame[] = [];
     for (const e of events) {
       // The name and data are JSON-encoded once for every channel; workers derive V2 frames from the V1 frame.
@@ -210,7 +210,7 @@ export class Publisher {
       const dataJson = others ? JSON.stringify(e.data) : '';
       for (let i = 0; i < e.channels.length; i++) {
         const channel = e.channels[i];
-        const at = position(appId, { event: e.name, channel, data: e.data, ephemeral: e.ephemeral });
+        const at = position(appId, channel, e.ephemeral);
         if (own) {
           own.messageIds.push(e.messageIds[i]);
           own.streamIds.push(at?.streamId ?? '');
@@ -226,7 +226,6 @@ export class Publisher {
       }
     }
     if (others) this.broadcast(frames, admittedBy);
-    if (own) own.publishedAt = publishedAt;
     return own;
   }
 
@@ -241,7 +240,7 @@ export class Publisher {
     position: PositionSource,
   ): void {
     const v1: TopicFrame = { app: appIndex, topic: topicFor(1, appId, m.channel), frame: v1Frame, exclude: socketId };
-    const v2 = this.v2Frame(appIndex, appId, m, position(appId, m), echo ? undefined : socketId);
+    const v2 = this.v2Frame(appIndex, appId, m, position(appId, m.channel, m.ephemeral), echo ? undefined : socketId);
     // The sender's worker delivered the V1 frame already.
     for (const w of this.workers()) w.publish(w.index === fromWorker ? [v2] : [v1, v2]);
   }

@@ -44,6 +44,8 @@ export class HttpBridge {
   private nextId = 1;
   private readonly precheck: ApiPrecheck;
   private readonly admission: PublishAdmission;
+  /** Reused by publishTaken for the publishes the primary skipped (none, short of a bug): no array per publish. */
+  private readonly skipped: AdmittedPublish[] = [];
   /** Set by the primary while Redis is unreachable. */
   degraded = false;
 
@@ -149,7 +151,8 @@ export class HttpBridge {
 
   /** The primary has taken the oldest publish answered here and delivered it to the other workers: now this one. */
   publishTaken(m: Extract<PrimaryToWorker, { type: 'publish-taken' }>): void {
-    const skipped: AdmittedPublish[] = [];
+    const skipped = this.skipped;
+    skipped.length = 0;
     const admitted = this.admission.taken(m.seq, skipped);
     if (skipped.length > 0 || !admitted) {
       this.deps.log.error({ seq: m.seq, skipped: skipped.map((p) => p.seq), held: admitted !== undefined }, 'the primary answered publishes out of order; unanswered ones were not delivered');
