@@ -1,5 +1,5 @@
 // HMAC-SHA256 signing and constant-time comparison, the primitives of every Pusher signature.
-import { hash, timingSafeEqual } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** SHA-256's block size: HMAC keys are padded (or first hashed) to this many bytes. */
 const BLOCK = 64;
@@ -51,15 +51,16 @@ export function md5Hex(body: string | Uint8Array): string {
   return hash('md5', body, 'hex');
 }
 
-/** Compares two strings in time independent of where they differ (lengths may leak, as with any MAC check). */
+/**
+ * Compares two strings in time independent of where they differ (lengths may leak, as with any MAC check): every
+ * UTF-16 code unit is XORed into one accumulator, with no early exit. Two `Buffer.from` copies and
+ * `timingSafeEqual` cost 5 % of a signed publish's worker time, twice per request (docs/benchmarks.md, "Session 14").
+ */
 export function safeEqual(a: string, b: string): boolean {
-  const ab = Buffer.from(a);
-  const bb = Buffer.from(b);
-  if (ab.length !== bb.length) {
-    timingSafeEqual(ab, ab); // keep the work similar on a length mismatch
-    return false;
-  }
-  return timingSafeEqual(ab, bb);
+  const n = a.length;
+  let diff = n ^ b.length;
+  for (let i = 0; i < n; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i); // NaN past b's end: ^ makes it 0, diff already non-zero
+  return diff === 0;
 }
 
 /** Private-channel auth: `key:` + hex HMAC of `socket_id:channel` (presence adds `:channel_data`). */

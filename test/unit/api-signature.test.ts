@@ -129,6 +129,14 @@ describe('hmac primitives', () => {
     assert.equal(safeEqual('abc', 'abcd'), false);
     assert.equal(safeEqual('', ''), true);
     assert.equal(safeEqual('é', 'e\u0301'), false);
+    assert.equal(safeEqual('abcd', 'abc'), false);
+    assert.equal(safeEqual('', 'a'), false);
+    const hex = sign('secret', 'message');
+    assert.equal(safeEqual(hex, sign('secret', 'message')), true);
+    assert.equal(safeEqual(hex, `${hex.slice(0, -1)}${hex.endsWith('0') ? '1' : '0'}`), false, 'last character differs');
+    assert.equal(safeEqual(hex, `${hex.startsWith('0') ? '1' : '0'}${hex.slice(1)}`), false, 'first character differs');
+    // Two different lone surrogates both became U+FFFD when the comparison went through UTF-8 Buffers.
+    assert.equal(safeEqual('\ud800', '\ud801'), false);
   });
 });
 
