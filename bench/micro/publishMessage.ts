@@ -1,14 +1,19 @@
-// What the primary's answer to one admitted publish costs to carry across threads: the many-channels request
-// (a batch of 10 events to 10 channels) as the `publish` message of frames other workers get, against the
-// `publish-taken` message with the message ids and positions the admitting worker builds its own frames from
-// (docs/benchmarks.md, "Session 13"). Both messages come from the real Publisher. Prints µs per message for
-// postMessage on the sending thread and for taking it off the port (the structured clone's deserialization)
-// on a worker thread, medians of 5 rounds. Not a test; it sizes one cost for before/after comparisons.
+// What the primary's answer to admitted publishes costs to carry across threads (docs/benchmarks.md, "Session 13"
+// and "Session 14"), from the real Publisher:
+// - the many-channels request (a batch of 10 events to 10 channels) as the `publish` message of frames other
+//   workers get, against the `publishes-taken` answer with the message ids and positions the admitting worker
+//   builds its own frames from;
+// - 50 single-event HTTP publishes answered in a row (what the primary's outbox queues for one worker under
+//   load), as an object with three arrays per publish in a `batch` (the shape before session 14) against one
+//   `publishes-taken` of columns.
+// Prints µs per publish for postMessage on the sending thread and for taking the messages off the port (the
+// structured clone's deserialization) on a worker thread, medians of 5 rounds. Not a test; it sizes one cost.
 //   node --import tsx bench/micro/publishMessage.ts
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { loadConfig } from '../../src/config/load.ts';
 import type { PublishEvent } from '../../src/http/events.ts';
-import type { OwnPublishPositions, PrimaryToWorker, TopicFrame } from '../../src/ipc/messages.ts';
+import type { OwnPublishPositions, TopicFrame } from '../../src/ipc/messages.ts';
+import { appendTaken, emptyPublishesTaken } from '../../src/ipc/publishesTaken.ts';
 import { createLogger } from '../../src/log.ts';
 import { Publisher, type WorkerLink } from '../../src/primary/publisher.ts';
 
@@ -25,12 +30,30 @@ const publisher = new Publisher(() => links, config, createLogger(config, 'micro
 const data = JSON.stringify({ m: 'bench-many', t: 123456789, pad: 'x'.repeat(64) });
 const batch = (k: number): PublishEvent[] => Array.from({ length: 10 }, (_, i) => ({ name: 'bench', channels: [`many-${(k * 10 + i) % 2000}`], data, ephemeral: false }));
 
-const frames: PrimaryToWorker[] = [];
-const positions: PrimaryToWorker[] = [];
+const IN_A_ROW = 50;
+const frames: unknown[] = [];
+const positions: unknown[] = [];
 for (let k = 0; k < MESSAGES; k++) {
   const own: OwnPublishPositions = publisher.publishAdmitted(0, config.apps[0].id, batch(k), 0);
-  positions.push({ type: 'publish-taken', seq: k, positions: own, at: 0, through: k });
+  const taken = emptyPublishesTaken();
+  appendTaken(taken, k, 0, k, own);
+  positions.push(taken);
   frames.push({ type: 'publish', frames: others[k], at: 0, through: k });
+}
+const single = (k: number): PublishEvent[] => [{ name: 'bench', channels: [`many-${k % 2000}`], data, ephemeral: false }];
+const objects: unknown[] = [];
+const columns: unknown[] = [];
+for (let k = 0; k < MESSAGES / IN_A_ROW; k++) {
+  const taken = emptyPublishesTaken();
+  const messages: unknown[] = [];
+  for (let j = 0; j < IN_A_ROW; j++) {
+    const seq = k * IN_A_ROW + j;
+    const own = publisher.publishAdmitted(0, config.apps[0].id, single(seq), 0);
+    messages.push({ type: 'publish-taken', seq, positions: own, at: 0, through: seq });
+    appendTaken(taken, seq, 0, seq, own);
+  }
+  objects.push({ type: 'batch', messages });
+  columns.push(taken);
 }
 
 // The receiving thread waits until every message is queued, then times taking them off the port.
@@ -44,7 +67,7 @@ while (receiveMessageOnPort(port)) n++;
 parentPort.postMessage(((performance.now() - started) * 1000) / n);
 `;
 
-async function round(messages: PrimaryToWorker[]): Promise<{ post: number; receive: number }> {
+async function round(messages: unknown[]): Promise<{ post: number; receive: number }> {
   const { port1, port2 } = new MessageChannel();
   const ready = new Int32Array(new SharedArrayBuffer(4));
   const worker = new Worker(RECEIVER, { eval: true, workerData: { port: port2, ready }, transferList: [port2] });
@@ -60,16 +83,19 @@ async function round(messages: PrimaryToWorker[]): Promise<{ post: number; recei
 }
 
 const median = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1];
-const results: Record<string, { post: number[]; receive: number[] }> = { frames: { post: [], receive: [] }, positions: { post: [], receive: [] } };
+const variants = [
+  { label: 'one batch of 10: `publish`, 10 frames with their V2 fields', messages: frames, perMessage: 1 },
+  { label: 'one batch of 10: `publishes-taken`, ids and positions', messages: positions, perMessage: 1 },
+  { label: `${IN_A_ROW} single-event publishes: an object per publish in a \`batch\``, messages: objects, perMessage: IN_A_ROW },
+  { label: `${IN_A_ROW} single-event publishes: one \`publishes-taken\` of columns`, messages: columns, perMessage: IN_A_ROW },
+];
+const results = variants.map(() => ({ post: [] as number[], receive: [] as number[] }));
 for (let r = 0; r < ROUNDS; r++) {
-  for (const [name, messages] of [
-    ['frames', frames],
-    ['positions', positions],
-  ] as const) {
-    const { post, receive } = await round(messages);
-    results[name].post.push(post);
-    results[name].receive.push(receive);
+  for (const [i, v] of variants.entries()) {
+    const { post, receive } = await round(v.messages);
+    results[i].post.push(post / v.perMessage);
+    results[i].receive.push(receive / v.perMessage);
   }
 }
-console.log('| message for one batch of 10 | postMessage, µs | taken off the port, µs |\n|---|---|---|');
-for (const [name, r] of Object.entries(results)) console.log(`| ${name === 'frames' ? '`publish`: 10 frames with their V2 fields' : '`publish-taken`: ids and positions'} | ${median(r.post).toFixed(2)} | ${median(r.receive).toFixed(2)} |`);
+console.log('| message | postMessage, µs per publish | taken off the port, µs per publish |\n|---|---|---|');
+for (const [i, v] of variants.entries()) console.log(`| ${v.label} | ${median(results[i].post).toFixed(2)} | ${median(results[i].receive).toFixed(2)} |`);

@@ -51,6 +51,29 @@ export interface OwnPublishPositions {
   publishedAt: number;
 }
 
+/**
+ * The primary has taken these `accepted-publish`es of one worker (it answers each, in stamp order) and delivered
+ * them to the other workers: every answer queued for that worker in a row, as columns. An object with three
+ * arrays per publish cost the worker 1.1–1.6 µs to take off the port, these columns 0.2 µs (docs/benchmarks.md,
+ * "Session 14"). Publish `i` owns `counts[i]` entries of the per-message columns, after those of the publishes
+ * before it; a count of -1 means it did not validate on the primary (a bug: nothing is delivered) and owns none.
+ */
+export interface PublishesTaken {
+  type: 'publishes-taken';
+  // Per publish:
+  seqs: number[];
+  counts: number[];
+  publishedAt: number[];
+  /** As `at` on `publish`. */
+  at: number[];
+  /** As `through` on `publish`, after this publish. */
+  through: number[];
+  // Per message (each event's channels in order), as in OwnPublishPositions:
+  messageIds: string[];
+  streamIds: string[];
+  serials: number[];
+}
+
 /** One frame to hand to uWS under a topic; `exclude` is a socket_id that must not receive it. */
 export interface TopicFrame {
   /** Index of the app in config.apps (for metrics). */
@@ -96,7 +119,7 @@ export type WorkerToPrimary =
   | HttpRequestMessage
   /**
    * A publish the worker has already answered with 200 (worker/publishAdmission.ts): signed, validated, to be
-   * delivered. The primary answers `publish-taken` with the messages' ids and positions, from which the worker
+   * delivered. The primary answers `publishes-taken` with the messages' ids and positions, from which the worker
    * builds and delivers its own frames (the other workers get frames from the primary).
    */
   | {
@@ -153,12 +176,7 @@ export type PrimaryToWorker =
    */
   | { type: 'publish'; frames: TopicFrame[]; at: number; through: number }
   | { type: 'http-response'; requestId: number; status: number; contentType: string; body: string; headers?: Record<string, string> }
-  /**
-   * The primary has taken the `accepted-publish` stamped `seq` (it answers each, in stamp order) and delivered
-   * it to the other workers; `positions` is absent if it did not validate there (a bug: nothing is
-   * delivered). `at` and `through` as on `publish`.
-   */
-  | { type: 'publish-taken'; seq: number; positions?: OwnPublishPositions; at: number; through: number }
+  | PublishesTaken
   /** Stop taking WebSocket upgrades, close sockets with 4200 over `windowMs`, report `drained`. */
   | { type: 'drain'; windowMs: number }
   /** Close the listen sockets and let the thread end. */

@@ -35,6 +35,11 @@ export class Outbox<M> {
     setImmediate(this.flush);
   }
 
+  /** The last message queued and not sent yet: a sender may add to it instead of queueing another. */
+  tail(): M | undefined {
+    return this.queue[this.queue.length - 1];
+  }
+
   /** Sends at once (after whatever is queued, so order holds): for news the other side must see quickly. */
   postNow(m: M): void {
     this.queue.push(m);

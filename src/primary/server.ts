@@ -14,6 +14,7 @@ import { Metrics } from '../metrics/registry.ts';
 import { startMetricsServer } from '../metrics/server.ts';
 import { WorkerCounters } from '../metrics/workerCounters.ts';
 import { Outbox } from '../ipc/outbox.ts';
+import { appendTaken, emptyPublishesTaken } from '../ipc/publishesTaken.ts';
 import { InOrder, RequestSequence } from '../ipc/requestOrder.ts';
 import { uws } from '../transport/uws.ts';
 import { ClusterPresence } from '../adapter/clusterPresence.ts';
@@ -62,10 +63,12 @@ class WorkerHandle {
   publish(frames: TopicFrame[]): void {
     this.post({ type: 'publish', frames, at: performance.timeOrigin + performance.now(), through: this.settledThrough() });
   }
+  /** Joins the answers queued for this worker in a row into one `publishes-taken` (ipc/messages.ts). */
   publishTaken(seq: number, positions: OwnPublishPositions | undefined): void {
-    const m: Extract<PrimaryToWorker, { type: 'publish-taken' }> = { type: 'publish-taken', seq, at: performance.timeOrigin + performance.now(), through: this.settledThrough() };
-    if (positions) m.positions = positions;
-    this.post(m);
+    const tail = this.outbox.tail();
+    const m = tail?.type === 'publishes-taken' ? tail : emptyPublishesTaken();
+    appendTaken(m, seq, performance.timeOrigin + performance.now(), this.settledThrough(), positions);
+    if (m !== tail) this.post(m);
   }
 }
 

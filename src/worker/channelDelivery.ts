@@ -1,12 +1,12 @@
 // Channel frames into uWS on one worker: one native publish per topic, no per-subscriber JavaScript. Frames
 // come two ways (docs/architecture.md, "The path of a publish"): from the primary's `publish` messages, serialized
 // once there for every worker, and, for an HTTP publish this worker answered itself, built here from the events it
-// parsed, with the message ids and V2 positions of the primary's `publish-taken` (the V1 frames possibly at once,
+// parsed, with the message ids and V2 positions of the primary's `publishes-taken` (the V1 frames possibly at once,
 // worker/localPublishOrder.ts). V2 frames are derived from V1 frames only where a V2 subscriber, filter group or
 // held subscription wants them; every V2 message goes into the replay mirror. Counts what it sends for the metrics.
 import type { Config } from '../config/schema.ts';
 import type { PublishEvent } from '../http/events.ts';
-import type { OwnPublishPositions, TopicFrame, V2Meta } from '../ipc/messages.ts';
+import type { PublishesTaken, TopicFrame, V2Meta } from '../ipc/messages.ts';
 import { FIELD, type WorkerCounters } from '../metrics/workerCounters.ts';
 import { publishedV1Frame } from '../protocol/frames.ts';
 import { publishTopic } from '../protocol/topics.ts';
@@ -104,21 +104,24 @@ export class ChannelDelivery {
   /**
    * An HTTP publish this worker admitted, once the primary has taken it and given each message its id and V2
    * position: the frames the primary builds for the other workers, built here from the events parsed at
-   * admission (the primary sends this thread a few columns instead of the frames). `v1Delivered`: the V1
-   * frames went out at admission (deliverAdmitted); the V2 side is left.
+   * admission (the primary sends this thread a few columns instead of the frames: publish `i` of `taken`, its
+   * messages from `first` on). `v1Delivered`: the V1 frames went out at admission (deliverAdmitted); the V2
+   * side is left.
    */
-  deliverOwnPublish(app: number, events: readonly PublishEvent[], positions: OwnPublishPositions, v1Delivered: boolean, handedOverAt: number): void {
+  deliverOwnPublish(app: number, events: readonly PublishEvent[], v1Delivered: boolean, taken: PublishesTaken, i: number, first: number): void {
     const appId = this.appIds[app];
+    const publishedAt = taken.publishedAt[i];
     let delivered = false;
-    let k = 0;
+    let k = first;
     for (const e of events) {
       const nameJson = JSON.stringify(e.name);
       const dataJson = JSON.stringify(e.data);
       for (const channel of e.channels) {
         const frame = publishedV1Frame(nameJson, channel, dataJson);
         if (!v1Delivered && this.deliverV1(app, appId, channel, frame, e.socketId)) delivered = true;
-        const positioned = positions.serials[k] !== NO_SERIAL;
-        const meta = v2Meta(channel, e.name, positions.messageIds[k], e.ephemeral, positions.publishedAt, positioned ? positions.streamIds[k] : undefined, positioned ? positions.serials[k] : undefined, e.tags, e.extras);
+        const serial = taken.serials[k];
+        const positioned = serial !== NO_SERIAL;
+        const meta = v2Meta(channel, e.name, taken.messageIds[k], e.ephemeral, publishedAt, positioned ? taken.streamIds[k] : undefined, positioned ? serial : undefined, e.tags, e.extras);
         k++;
         const message = V2Message.fromV1(meta, frame);
         const recipients = this.deliverV2(app, publishTopic(2, appId, channel), message, e.socketId);
@@ -128,7 +131,7 @@ export class ChannelDelivery {
         }
       }
     }
-    if (delivered) this.delivered(app, handedOverAt);
+    if (delivered) this.delivered(app, taken.at[i]);
   }
 
   /** One V1 frame of an HTTP publish to this thread's subscribers; whether anyone got it. */

@@ -7,7 +7,7 @@ import type { Config } from '../config/schema.ts';
 import { HttpError } from '../errors.ts';
 import type { PublishEvent } from '../http/events.ts';
 import { healthResponse } from '../http/health.ts';
-import type { HttpRequestMessage, OwnPublishPositions, PrimaryToWorker, WorkerToPrimary } from '../ipc/messages.ts';
+import type { HttpRequestMessage, PrimaryToWorker, PublishesTaken, WorkerToPrimary } from '../ipc/messages.ts';
 import type { RequestSequence } from '../ipc/requestOrder.ts';
 import type { Logger } from '../log.ts';
 import type { HttpResponse, TemplatedApp } from '../transport/uws.ts';
@@ -30,8 +30,11 @@ export interface HttpBridgeDeps {
   localOrder: LocalPublishOrder;
   /** Delivers an admitted publish's V1 frames to this worker's sockets. */
   deliverV1: (app: number, events: readonly PublishEvent[]) => void;
-  /** Delivers an admitted publish the primary has taken, with its message ids and positions (the V2 side only when `deliveredV1`). */
-  deliverTaken: (admitted: AdmittedPublish, positions: OwnPublishPositions, handedOverAt: number) => void;
+  /**
+   * Delivers an admitted publish the primary has taken, publish `i` of `taken`, whose messages' ids and positions
+   * start at `first` (the V2 side only when `deliveredV1`).
+   */
+  deliverTaken: (admitted: AdmittedPublish, taken: PublishesTaken, i: number, first: number) => void;
   /** Whether publishes with recipients are streaming through this thread (then they go via the primary). */
   broadcasting: () => boolean;
   isDraining: () => boolean;
@@ -149,15 +152,19 @@ export class HttpBridge {
     writeError(p.res, new HttpError('payloadTooLarge', `Request body exceeds ${this.deps.config.http_max_body_kb} KiB`));
   }
 
-  /** The primary has taken the oldest publish answered here and delivered it to the other workers: now this one. */
-  publishTaken(m: Extract<PrimaryToWorker, { type: 'publish-taken' }>): void {
+  /**
+   * The primary has taken the oldest publish answered here (publish `i` of `m`, its messages from `first` in the
+   * per-message columns) and delivered it to the other workers: now this one.
+   */
+  publishTaken(m: PublishesTaken, i: number, first: number): void {
+    const seq = m.seqs[i];
     const skipped = this.skipped;
     skipped.length = 0;
-    const admitted = this.admission.taken(m.seq, skipped);
+    const admitted = this.admission.taken(seq, skipped);
     if (skipped.length > 0 || !admitted) {
-      this.deps.log.error({ seq: m.seq, skipped: skipped.map((p) => p.seq), held: admitted !== undefined }, 'the primary answered publishes out of order; unanswered ones were not delivered');
+      this.deps.log.error({ seq, skipped: skipped.map((p) => p.seq), held: admitted !== undefined }, 'the primary answered publishes out of order; unanswered ones were not delivered');
     }
-    if (admitted && m.positions) this.deps.deliverTaken(admitted, m.positions, m.at);
+    if (admitted && m.counts[i] >= 0) this.deps.deliverTaken(admitted, m, i, first);
   }
 
   /** The primary's answer. */

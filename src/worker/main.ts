@@ -7,6 +7,7 @@ import { IpQuota } from '../apps/ipQuota.ts';
 import { type PrimaryToWorker, type WorkerInit, type WorkerToPrimary, assertNever } from '../ipc/messages.ts';
 import { createLogger } from '../log.ts';
 import { Outbox } from '../ipc/outbox.ts';
+import { forEachTaken } from '../ipc/publishesTaken.ts';
 import { RequestSequence } from '../ipc/requestOrder.ts';
 import { WorkerCounters } from '../metrics/workerCounters.ts';
 import { type us_listen_socket, uws } from '../transport/uws.ts';
@@ -38,7 +39,7 @@ const http = new HttpBridge({
   sequence: new RequestSequence(init.requestSequence),
   localOrder,
   deliverV1: (app, events) => ws.delivery.deliverAdmitted(app, events),
-  deliverTaken: (admitted, positions, handedOverAt) => ws.delivery.deliverOwnPublish(admitted.app, admitted.events, positions, admitted.deliveredV1, handedOverAt),
+  deliverTaken: (admitted, taken, i, first) => ws.delivery.deliverOwnPublish(admitted.app, admitted.events, admitted.deliveredV1, taken, i, first),
   broadcasting: () => loopLoad.busy() || ws.delivery.broadcastWithin(STREAMING_MS),
   isDraining: () => draining,
 });
@@ -80,9 +81,11 @@ function onMessage(m: PrimaryToWorker): void {
       return ws.onPrimaryMessage(m);
     case 'http-response':
       return http.respond(m);
-    case 'publish-taken':
-      http.publishTaken(m);
-      return localOrder.applied(m.through);
+    case 'publishes-taken':
+      return forEachTaken(m, (i, first) => {
+        http.publishTaken(m, i, first);
+        localOrder.applied(m.through[i]);
+      });
     case 'drain':
       return drain(m.windowMs);
     case 'stop':

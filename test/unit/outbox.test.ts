@@ -29,6 +29,19 @@ describe('outbox', () => {
     assert.deepEqual(sent, [Array.from({ length: 100 }, (_, n) => n)]);
   });
 
+  test('tail is the last message queued this turn, and nothing once the turn has sent it', async () => {
+    const { sent, outbox } = recorder();
+    assert.equal(outbox.tail(), undefined);
+    const first = { type: 'publish' as const, n: 1 };
+    outbox.post(first);
+    assert.equal(outbox.tail(), first);
+    // A sender adds to the queued message instead of queueing another (the primary's publishes-taken).
+    (outbox.tail() as Msg).n = 2;
+    await nextTurn();
+    assert.deepEqual(sent, [[2]]);
+    assert.equal(outbox.tail(), undefined);
+  });
+
   test('a lone message leaves as itself, not wrapped in a batch', async () => {
     const messages: unknown[] = [];
     const outbox = new Outbox<Msg>((m) => messages.push(m));
