@@ -1,5 +1,5 @@
 // When a worker may deliver a publish it admitted (worker/publishAdmission.ts) to its own V1 subscribers at
-// once, instead of waiting for the primary's answer (`publish-taken`): two thread crossings less between the
+// once, instead of waiting for the primary's answer (`publishes-taken`): two thread crossings less between the
 // publisher and the subscribers (idle-channel latency p50 0.75×, docs/benchmarks.md "Session 9"). Only for
 // occasional publishes: the primary has taken every earlier one of this worker (PublishAdmission
 // .primaryCaughtUp), none with recipients went out here within STREAMING_MS, and the loop was not BUSY_LOOP
@@ -8,7 +8,7 @@
 //
 // The host-wide order of API requests (ipc/requestOrder.ts) must still hold on this thread: a publish stamped
 // s may only reach this worker's sockets once the V1 deliveries of every earlier stamp have. The worker knows
-// that for stamps up to a watermark: the primary puts on each `publish` and `publish-taken` message the last stamp up to which it
+// that for stamps up to a watermark: the primary puts on each `publish` and `publishes-taken` message the last stamp up to which it
 // has finished every request (InOrder.settledThrough: everything it did for those stamps was posted to this
 // worker ahead of the message; a request still waiting for something, such as an idempotency claim, holds the
 // figure back), and a publish delivered here moves the watermark itself. When the watermark is not s − 1

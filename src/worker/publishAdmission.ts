@@ -6,7 +6,7 @@
 // Anything else goes the ordinary way, so every refusal, log line and error code still comes from the primary.
 // Order holds through the request stamps (ipc/requestOrder.ts); a bound on publishes the primary has not taken
 // yet keeps a slow primary from piling up work: past it, requests wait for the primary's answer again.
-// The admitted publishes wait here, in stamp order, for the primary's `publish-taken` with their message ids
+// The admitted publishes wait here, in stamp order, for the primary's `publishes-taken` with their message ids
 // and positions; the worker then builds and delivers their frames itself (ChannelDelivery.deliverOwnPublish).
 import type { AppConfig, Config } from '../config/schema.ts';
 import { type PublishEvent, parseBatchBody, parseEventBody } from '../http/events.ts';
@@ -29,7 +29,7 @@ export interface AdmittedPublish {
    */
   primaryCaughtUp: boolean;
   // Set by the caller on the object this class holds until the primary answers:
-  /** The request's order stamp (ipc/requestOrder.ts), which the primary's `publish-taken` names. */
+  /** The request's order stamp (ipc/requestOrder.ts), which the primary's `publishes-taken` names. */
   seq: number;
   /** The V1 frames went out on this thread at admission (worker/localPublishOrder.ts). */
   deliveredV1: boolean;
