@@ -53,9 +53,9 @@ export interface OwnPublishPositions {
 
 /**
  * The primary has taken these `accepted-publish`es of one worker (it answers each, in stamp order) and delivered
- * them to the other workers: every answer queued for that worker in a row, as columns. An object with three
- * arrays per publish cost the worker 1.1–1.6 µs to take off the port, these columns 0.2 µs (docs/benchmarks.md,
- * "Session 14"). Publish `i` owns `counts[i]` entries of the per-message columns, after those of the publishes
+ * them to the other workers: every answer queued for that worker in a row, as columns. For 50 single-event
+ * publishes, an object with three arrays per publish cost the worker 1.25 µs each to take off the port, these
+ * columns 0.34 µs (bench/micro/publishMessage.ts, docs/benchmarks.md "Session 14"). Publish `i` owns `counts[i]` entries of the per-message columns, after those of the publishes
  * before it; a count of -1 means it did not validate on the primary (a bug: nothing is delivered) and owns none.
  */
 export interface PublishesTaken {

@@ -1,6 +1,6 @@
 // Builds the primary's `publishes-taken` answers (ipc/messages.ts PublishesTaken): the answers queued for one
-// worker in a row go as one message of columns, which the worker takes off its port for a fifth of what an
-// object per publish cost it (docs/benchmarks.md, "Session 14").
+// worker in a row go as one message of columns, which the worker takes off its port for about a quarter of
+// what an object per publish cost it (docs/benchmarks.md, "Session 14").
 import type { OwnPublishPositions, PublishesTaken } from './messages.ts';
 
 export function emptyPublishesTaken(): PublishesTaken {
