@@ -59,6 +59,16 @@ export class SqlitePushStore implements PushStore {
     this.db.pragma('busy_timeout = 5000');
   }
 
+  /**
+   * Runs `fn` as one write transaction that takes the write lock at BEGIN (BEGIN IMMEDIATE, waiting up to
+   * busy_timeout for it). A deferred transaction that reads and then writes fails at once with "database is
+   * locked" when another process wrote in between, whatever busy_timeout says: two processes on one file (the
+   * old and the new process of a restart) hit that at start-up.
+   */
+  private write<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
   /** Prepared statements, compiled once (preparing costs more than running most of these). */
   private readonly statements = new Map<string, Database.Statement>();
   private sql(text: string): Database.Statement {
@@ -101,24 +111,24 @@ export class SqlitePushStore implements PushStore {
   }
 
   async deleteDevice(appId: string, id: string): Promise<boolean> {
-    return this.db.transaction(() => {
+    return this.write(() => {
       this.sql('DELETE FROM push_subscriptions WHERE app_id = ? AND device_id = ?').run(appId, id);
       return this.sql('DELETE FROM push_devices WHERE app_id = ? AND id = ?').run(appId, id).changes > 0;
-    })();
+    });
   }
 
   async deleteDevicesOfClient(appId: string, clientId: string): Promise<number> {
-    return this.db.transaction(() => {
+    return this.write(() => {
       this.sql('DELETE FROM push_subscriptions WHERE app_id = ? AND device_id IN (SELECT id FROM push_devices WHERE app_id = ? AND client_id = ?)').run(appId, appId, clientId);
       return this.sql('DELETE FROM push_devices WHERE app_id = ? AND client_id = ?').run(appId, clientId).changes;
-    })();
+    });
   }
 
   async markDeviceInvalid(appId: string, id: string): Promise<void> {
-    this.db.transaction(() => {
+    this.write(() => {
       this.sql("UPDATE push_devices SET push_state = 'FAILED', failure_count = failure_count + 1 WHERE app_id = ? AND id = ?").run(appId, id);
       this.sql('DELETE FROM push_subscriptions WHERE app_id = ? AND device_id = ?').run(appId, id);
-    })();
+    });
   }
 
   async subscribe(s: ChannelSubscription): Promise<void> {
@@ -163,7 +173,7 @@ export class SqlitePushStore implements PushStore {
   }
 
   async createPublish(p: PublishRecord, nowMs: number): Promise<{ created: true } | { created: false; existing: PublishRecord }> {
-    return this.db.transaction(() => {
+    return this.write(() => {
       const row = this.sql('SELECT * FROM push_publishes WHERE app_id = ? AND publish_id = ?').get(p.appId, p.publishId) as Row | undefined;
       if (row && Number(row.keep_until) > nowMs) return { created: false as const, existing: publishFromRow(row) };
       if (row) {
@@ -175,7 +185,7 @@ export class SqlitePushStore implements PushStore {
         .prepare('INSERT INTO push_publishes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
         .run(p.appId, p.publishId, p.state, JSON.stringify(p.intent), p.expectedRecipients, p.createdAtMs, p.keepUntilMs, p.intent.notBeforeMs, p.intent.expiresAtMs, p.errorReason);
       return { created: true as const };
-    })();
+    });
   }
 
   async getPublish(appId: string, publishId: string): Promise<PublishRecord | null> {
@@ -189,7 +199,7 @@ export class SqlitePushStore implements PushStore {
   }
 
   async planPublish(appId: string, publishId: string, nowMs: number): Promise<number> {
-    return this.db.transaction(() => {
+    return this.write(() => {
       const row = this.sql("SELECT * FROM push_publishes WHERE app_id = ? AND publish_id = ? AND state = 'queued'").get(appId, publishId) as Row | undefined;
       if (!row) return 0;
       const intent = publishFromRow(row).intent;
@@ -220,7 +230,7 @@ export class SqlitePushStore implements PushStore {
       for (const r of raw) planned += insertRaw.run(appId, publishId, `raw:${tokenHash(recipientToken(r))}`, providerOf(r), JSON.stringify(r), nowMs, nowMs).changes;
       this.sql("UPDATE push_publishes SET state = 'dispatching' WHERE app_id = ? AND publish_id = ?").run(appId, publishId);
       return planned;
-    })();
+    });
   }
 
   async setPublishState(appId: string, publishId: string, state: PublishState, errorReason: string | null): Promise<void> {
@@ -250,14 +260,14 @@ export class SqlitePushStore implements PushStore {
   }
 
   async claimDeliveries(provider: string, nowMs: number, limit: number, leaseUntilMs: number): Promise<Delivery[]> {
-    return this.db.transaction(() => {
+    return this.write(() => {
       const rows = this.db
         .prepare("SELECT * FROM push_deliveries WHERE provider = ? AND state = 'pending' AND next_at <= ? ORDER BY next_at LIMIT ?")
         .all(provider, nowMs, limit) as Row[];
       const claim = this.sql("UPDATE push_deliveries SET state = 'inflight', attempts = attempts + 1, lease_until = ?, updated_at = ? WHERE id = ?");
       for (const r of rows) claim.run(leaseUntilMs, nowMs, r.id);
       return rows.map((r) => deliveryFromRow({ ...r, attempts: Number(r.attempts) + 1 }));
-    })();
+    });
   }
 
   async recordOutcomes(outcomes: { id: number; outcome: DeliveryOutcome }[], nowMs: number): Promise<void> {
@@ -265,33 +275,33 @@ export class SqlitePushStore implements PushStore {
     const update = this.sql(
       "UPDATE push_deliveries SET state = @state, next_at = @next, last_error = @error, lease_until = 0, updated_at = @now WHERE id = @id AND (state = 'inflight' OR @state = 'succeeded')",
     );
-    this.db.transaction(() => {
+    this.write(() => {
       for (const { id, outcome: o } of outcomes) {
         if (o.kind === 'succeeded') update.run({ state: 'succeeded', next: 0, error: null, now: nowMs, id });
         else if (o.kind === 'retry') update.run({ state: 'pending', next: o.nextAtMs, error: o.error, now: nowMs, id });
         else update.run({ state: o.kind, next: 0, error: o.error, now: nowMs, id });
       }
-    })();
+    });
   }
 
   async failExpiredLeases(nowMs: number): Promise<{ appId: string; publishId: string }[]> {
-    return this.db.transaction(() => {
+    return this.write(() => {
       const rows = this.sql("SELECT DISTINCT app_id, publish_id FROM push_deliveries WHERE state = 'inflight' AND lease_until < ?").all(nowMs) as Row[];
       this.db
         .prepare("UPDATE push_deliveries SET state = 'failed', last_error = 'interrupted: the sending host stopped before the provider answered', updated_at = ? WHERE state = 'inflight' AND lease_until < ?")
         .run(nowMs, nowMs);
       return rows.map(publishKey);
-    })();
+    });
   }
 
   async expireDeliveries(nowMs: number): Promise<{ appId: string; publishId: string }[]> {
-    return this.db.transaction(() => {
+    return this.write(() => {
       const expiring = `state = 'pending' AND EXISTS (SELECT 1 FROM push_publishes p WHERE p.app_id = push_deliveries.app_id
         AND p.publish_id = push_deliveries.publish_id AND p.expires_at > 0 AND p.expires_at <= @now)`;
       const rows = this.sql(`SELECT DISTINCT app_id, publish_id FROM push_deliveries WHERE ${expiring}`).all({ now: nowMs }) as Row[];
       if (rows.length > 0) this.sql(`UPDATE push_deliveries SET state = 'expired', updated_at = @now WHERE ${expiring}`).run({ now: nowMs });
       return rows.map(publishKey);
-    })();
+    });
   }
 
   async cancelDeliveries(appId: string, publishId: string): Promise<number> {
@@ -315,21 +325,21 @@ export class SqlitePushStore implements PushStore {
   }
 
   async replayDeadLetter(appId: string, id: number, nowMs: number): Promise<{ publishId: string } | null> {
-    return this.db.transaction(() => {
+    return this.write(() => {
       const row = this.sql("SELECT publish_id FROM push_deliveries WHERE app_id = ? AND id = ? AND state = 'dead'").get(appId, id) as Row | undefined;
       if (!row) return null;
       this.sql("UPDATE push_deliveries SET state = 'pending', attempts = 0, next_at = ?, updated_at = ? WHERE id = ?").run(nowMs, nowMs, id);
       this.sql("UPDATE push_publishes SET state = 'dispatching', error_reason = NULL WHERE app_id = ? AND publish_id = ?").run(appId, row.publish_id);
       return { publishId: String(row.publish_id) };
-    })();
+    });
   }
 
   async purge(nowMs: number): Promise<number> {
-    return this.db.transaction(() => {
+    return this.write(() => {
       const old = "state IN ('succeeded', 'partiallySucceeded', 'failed', 'dead_lettered', 'expired', 'cancelled') AND keep_until <= ?";
       this.sql(`DELETE FROM push_deliveries WHERE (app_id, publish_id) IN (SELECT app_id, publish_id FROM push_publishes WHERE ${old})`).run(nowMs);
       return this.sql(`DELETE FROM push_publishes WHERE ${old}`).run(nowMs).changes;
-    })();
+    });
   }
 }
 

@@ -3,9 +3,11 @@
 // new PostgreSQL schema. `b` is a second store instance on the same data (another thread or host).
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import { PostgresPushStore } from '../../src/push/postgresStore.ts';
 import { SqlitePushStore } from '../../src/push/sqliteStore.ts';
@@ -486,6 +488,55 @@ function contract(name: string, backend: Backend): void {
     },
   });
 }
+
+// Two processes on one SQLite file (the old and the new process of a restart on one volume): a transaction
+// that reads and then writes must wait for the other's write lock, not fail with "database is locked".
+describe('SQLite shared by two processes', () => {
+  const HOLDER = `
+const { workerData, parentPort } = require('node:worker_threads');
+const Database = require(workerData.driver);
+const db = new Database(workerData.file);
+db.exec('BEGIN IMMEDIATE');
+db.exec('CREATE TABLE IF NOT EXISTS lock_holder (x INTEGER)');
+db.prepare('INSERT INTO lock_holder VALUES (1)').run();
+parentPort.postMessage('locked');
+Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, workerData.holdMs);
+db.exec('COMMIT');
+db.close();
+parentPort.postMessage('committed');
+`;
+
+  test('a read-then-write transaction waits for the other process to commit', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sockudo-push-lock-'));
+    const file = join(dir, 'push.sqlite');
+    const store = new SqlitePushStore(file);
+    try {
+      await store.init();
+      const holder = new Worker(HOLDER, { eval: true, workerData: { file, holdMs: 300, driver: createRequire(import.meta.url).resolve('better-sqlite3') } });
+      const messages: string[] = [];
+      const committed = new Promise<void>((resolve, reject) => {
+        holder.on('message', (m: string) => {
+          messages.push(m);
+          if (m === 'committed') resolve();
+        });
+        holder.once('error', reject);
+      });
+      await new Promise<void>((resolve) => holder.once('message', () => resolve()));
+      // The other process holds the write lock now: this SELECT reads the old snapshot, and the UPDATE after
+      // it needs the lock. Deferred, SQLite would fail it as soon as the holder commits.
+      const started = performance.now();
+      assert.deepEqual(await store.failExpiredLeases(NOW), []);
+      const waitedMs = performance.now() - started;
+      await committed;
+      assert.deepEqual(messages, ['locked', 'committed']);
+      assert.ok(waitedMs >= 100, `waited ${waitedMs} ms for the other process's lock`);
+      await holder.terminate();
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 // PostgreSQL: one throwaway server; a new schema per test (search_path in the URL); `b` is a second pool.
 {
