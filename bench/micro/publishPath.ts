@@ -1,12 +1,14 @@
 // Microbenchmark of the primary's publish path on its own: Publisher.publish() for one batch of 10 events to
-// 10 channels (the many-channels scenario's request), building the V1 frames with their V2 fields and, unless --no-clone,
-// the structured clone that carries them to a worker. Prints µs per batch (min and median of 8 rounds).
+// 10 channels (the many-channels scenario's request), building the V1 frames with their V2 fields and, unless
+// --no-clone, the `frames` message of columns and the structured clone that carry them to a worker. Prints µs per
+// batch (min and median of 8 rounds).
 // Not a test and not a server benchmark: it isolates one cost for before/after comparisons (docs/benchmarks.md).
 //   node --import tsx bench/micro/publishPath.ts [--no-clone]
 import { parseArgs } from 'node:util';
 import { MessageChannel } from 'node:worker_threads';
 import { loadConfig } from '../../src/config/load.ts';
 import type { PublishEvent } from '../../src/http/events.ts';
+import { appendFrames, emptyFrameColumns } from '../../src/ipc/frameColumns.ts';
 import type { PrimaryToWorker, TopicFrame } from '../../src/ipc/messages.ts';
 import { createLogger } from '../../src/log.ts';
 import { Publisher, type WorkerLink } from '../../src/primary/publisher.ts';
@@ -23,7 +25,10 @@ port2.on('message', () => received++);
 const link: WorkerLink = {
   index: 0,
   publish(frames: TopicFrame[]) {
-    if (clone) port1.postMessage({ type: 'publish', frames, at: 0, through: 0 } satisfies PrimaryToWorker);
+    if (!clone) return;
+    const m = emptyFrameColumns();
+    appendFrames(m, frames, 0, 0);
+    port1.postMessage(m satisfies PrimaryToWorker);
   },
   post() {},
 };

@@ -64,14 +64,53 @@ export interface PublishesTaken {
   seqs: number[];
   counts: number[];
   publishedAt: number[];
-  /** As `at` on `publish`. */
+  /** As `at` on `frames`. */
   at: number[];
-  /** As `through` on `publish`, after this publish. */
+  /** As `through` on `frames`, after this publish. */
   through: number[];
   // Per message (each event's channels in order), as in OwnPublishPositions:
   messageIds: string[];
   streamIds: string[];
   serials: number[];
+}
+
+/**
+ * Frames for a worker's sockets: every hand-over the primary queued for one worker in a row (each Publisher
+ * call that gave it TopicFrames), as columns built and read by ipc/frameColumns.ts. Hand-over `i` owns
+ * `counts[i]` entries of the per-frame columns, after those of the hand-overs before it.
+ */
+export interface FrameColumns {
+  type: 'frames';
+  // Per hand-over:
+  /** When the primary handed it over (epoch ms, fractional), for the broadcast latency metric. */
+  at: number[];
+  /**
+   * The last request stamp up to which the primary had finished every request when it handed this over
+   * (worker/localPublishOrder.ts): everything it did for those stamps was posted here before or with it.
+   */
+  through: number[];
+  counts: number[];
+  // Per frame, as in TopicFrame:
+  apps: number[];
+  topics: string[];
+  frames: string[];
+  /** '' when no socket is excluded. */
+  excludes: string[];
+  /** 0 unless a cache channel's frame. */
+  cacheTtlMs: number[];
+  /** FRAME_V1, FRAME_V2 (TopicFrame.v2) or FRAME_V1_ALSO_V2 (TopicFrame.alsoV2): ipc/frameColumns.ts. */
+  kinds: number[];
+  // Per frame, the V2 fields (placeholders for FRAME_V1); stream id '' and serial NO_SERIAL: no position.
+  channels: string[];
+  events: string[];
+  messageIds: string[];
+  streamIds: string[];
+  serials: number[];
+  ephemeral: boolean[];
+  publishedAt: number[];
+  tags: (Record<string, string> | undefined)[];
+  extras: (Record<string, unknown> | undefined)[];
+  userIds: (string | undefined)[];
 }
 
 /** One frame to hand to uWS under a topic; `exclude` is a socket_id that must not receive it. */
@@ -169,12 +208,8 @@ export type WorkerToPrimary =
 export type PrimaryToWorker =
   /** Several messages of one event-loop turn (see outbox.ts). */
   | { type: 'batch'; messages: PrimaryToWorker[] }
-  /**
-   * `at`: when the primary handed it over (epoch ms, fractional), for the broadcast latency metric.
-   * `through`: the last request stamp up to which the primary has finished every request
-   * (worker/localPublishOrder.ts).
-   */
-  | { type: 'publish'; frames: TopicFrame[]; at: number; through: number }
+  /** Frames for this worker's sockets, every hand-over queued in a row (ipc/frameColumns.ts). */
+  | FrameColumns
   | { type: 'http-response'; requestId: number; status: number; contentType: string; body: string; headers?: Record<string, string> }
   | PublishesTaken
   /** Stop taking WebSocket upgrades, close sockets with 4200 over `windowMs`, report `drained`. */

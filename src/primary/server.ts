@@ -14,6 +14,7 @@ import { Metrics } from '../metrics/registry.ts';
 import { startMetricsServer } from '../metrics/server.ts';
 import { WorkerCounters } from '../metrics/workerCounters.ts';
 import { Outbox } from '../ipc/outbox.ts';
+import { appendFrames, emptyFrameColumns } from '../ipc/frameColumns.ts';
 import { appendTaken, emptyPublishesTaken } from '../ipc/publishesTaken.ts';
 import { InOrder, RequestSequence } from '../ipc/requestOrder.ts';
 import { uws } from '../transport/uws.ts';
@@ -60,8 +61,12 @@ class WorkerHandle {
   }
   // On both: everything the primary did for the stamps up to `through` was posted here before this message (a
   // request still waiting for something, e.g. an idempotency claim, holds `through` back: worker/localPublishOrder.ts).
+  /** Joins the frames queued for this worker in a row into one `frames` message of columns (ipc/frameColumns.ts). */
   publish(frames: TopicFrame[]): void {
-    this.post({ type: 'publish', frames, at: performance.timeOrigin + performance.now(), through: this.settledThrough() });
+    const tail = this.outbox.tail();
+    const m = tail?.type === 'frames' ? tail : emptyFrameColumns();
+    appendFrames(m, frames, performance.timeOrigin + performance.now(), this.settledThrough());
+    if (m !== tail) this.post(m);
   }
   /** Joins the answers queued for this worker in a row into one `publishes-taken` (ipc/messages.ts). */
   publishTaken(seq: number, positions: OwnPublishPositions | undefined): void {

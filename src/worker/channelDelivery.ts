@@ -1,12 +1,13 @@
 // Channel frames into uWS on one worker: one native publish per topic, no per-subscriber JavaScript. Frames
-// come two ways (docs/architecture.md, "The path of a publish"): from the primary's `publish` messages, serialized
-// once there for every worker, and, for an HTTP publish this worker answered itself, built here from the events it
-// parsed, with the message ids and V2 positions of the primary's `publishes-taken` (the V1 frames possibly at once,
-// worker/localPublishOrder.ts). V2 frames are derived from V1 frames only where a V2 subscriber, filter group or
+// come two ways (docs/architecture.md, "The path of a publish"): from the primary's `frames` messages (columns,
+// ipc/frameColumns.ts), built once there for every other worker, and, for an HTTP publish this worker answered
+// itself, built here from the events it parsed, with the message ids and V2 positions of the primary's
+// `publishes-taken` (the V1 frames possibly at once, worker/localPublishOrder.ts). V2 frames are derived from V1 frames only where a V2 subscriber, filter group or
 // held subscription wants them; every V2 message goes into the replay mirror. Counts what it sends for the metrics.
 import type { Config } from '../config/schema.ts';
 import type { PublishEvent } from '../http/events.ts';
-import type { PublishesTaken, TopicFrame, V2Meta } from '../ipc/messages.ts';
+import { FRAME_V1, FRAME_V1_ALSO_V2, FRAME_V2, metaAt } from '../ipc/frameColumns.ts';
+import type { FrameColumns, PublishesTaken, TopicFrame, V2Meta } from '../ipc/messages.ts';
 import { FIELD, type WorkerCounters } from '../metrics/workerCounters.ts';
 import { publishedV1Frame } from '../protocol/frames.ts';
 import { publishTopic } from '../protocol/topics.ts';
@@ -47,22 +48,39 @@ export class ChannelDelivery {
     this.filterSuppressed = deps.config.apps.map((_, app) => (n: number) => deps.counters.add(app, FIELD.filterSuppressed, n));
   }
 
-  /** Hands frames the primary serialized once to uWS: one native publish per topic, no per-subscriber JS. */
-  publish(frames: readonly TopicFrame[], handedOverAt?: number): void {
+  /** Hands ready frames to uWS (a client event's V1 frame for this worker's other sockets): one native publish per topic. */
+  publish(frames: readonly TopicFrame[]): void {
     let delivered = -1;
     for (const f of frames) {
-      if (f.cacheTtlMs) this.deps.cache.store(f.topic, f.frame, f.cacheTtlMs);
-      let recipients: number;
-      if (f.v2) {
-        recipients = this.deliverV2(f.app, f.topic, V2Message.built(f.v2, f.frame), f.exclude);
-      } else {
-        recipients = this.publishTopic(f.topic, f.frame, f.exclude);
-      }
-      if (recipients > 0) this.countSent(f.app, recipients, f.frame.length);
-      if (f.alsoV2) recipients += this.deliverDerivedV2(f, f.alsoV2);
-      if (recipients > 0) delivered = f.app;
+      const kind = f.v2 ? FRAME_V2 : f.alsoV2 ? FRAME_V1_ALSO_V2 : FRAME_V1;
+      if (this.deliverFrame(f.app, f.topic, f.frame, f.exclude, f.cacheTtlMs ?? 0, kind, f.v2 ?? f.alsoV2) > 0) delivered = f.app;
+    }
+    if (delivered >= 0) this.delivered(delivered, undefined);
+  }
+
+  /** One hand-over of the primary's `frames` message: frames `first` to `first + count - 1`, no per-subscriber JavaScript. */
+  publishColumns(m: FrameColumns, first: number, count: number, handedOverAt: number): void {
+    let delivered = -1;
+    for (let k = first; k < first + count; k++) {
+      const kind = m.kinds[k];
+      const recipients = this.deliverFrame(m.apps[k], m.topics[k], m.frames[k], m.excludes[k] || undefined, m.cacheTtlMs[k], kind, kind === FRAME_V1 ? undefined : metaAt(m, k));
+      if (recipients > 0) delivered = m.apps[k];
     }
     if (delivered >= 0) this.delivered(delivered, handedOverAt);
+  }
+
+  /** One frame (as TopicFrame describes it; `meta` unless FRAME_V1) to uWS and the mirrors; returns its recipients. */
+  private deliverFrame(app: number, topic: string, frame: string, exclude: string | undefined, cacheTtlMs: number, kind: number, meta: V2Meta | undefined): number {
+    if (cacheTtlMs > 0) this.deps.cache.store(topic, frame, cacheTtlMs);
+    if (kind === FRAME_V2) {
+      const recipients = this.deliverV2(app, topic, V2Message.built(meta as V2Meta, frame), exclude);
+      if (recipients > 0) this.countSent(app, recipients, frame.length);
+      return recipients;
+    }
+    let recipients = this.publishTopic(topic, frame, exclude);
+    if (recipients > 0) this.countSent(app, recipients, frame.length);
+    if (kind === FRAME_V1_ALSO_V2) recipients += this.deliverDerivedV2(app, frame, exclude, cacheTtlMs, meta as V2Meta);
+    return recipients;
   }
 
   /** A publish with recipients went out; sockudo_broadcast_latency_ms from the primary handing it over. */
@@ -142,12 +160,12 @@ export class ChannelDelivery {
   }
 
   /** The V2 side of an HTTP publish's V1 frame; returns its recipients. */
-  private deliverDerivedV2(f: TopicFrame, meta: V2Meta): number {
-    const message = V2Message.fromV1(meta, f.frame);
-    const topic = publishTopic(2, this.appIds[f.app], meta.channel);
-    if (f.cacheTtlMs) this.deps.cache.store(topic, message.frame, f.cacheTtlMs);
-    const recipients = this.deliverV2(f.app, topic, message, f.exclude);
-    if (recipients > 0) this.countSent(f.app, recipients, message.frame.length);
+  private deliverDerivedV2(app: number, v1Frame: string, exclude: string | undefined, cacheTtlMs: number, meta: V2Meta): number {
+    const message = V2Message.fromV1(meta, v1Frame);
+    const topic = publishTopic(2, this.appIds[app], meta.channel);
+    if (cacheTtlMs > 0) this.deps.cache.store(topic, message.frame, cacheTtlMs);
+    const recipients = this.deliverV2(app, topic, message, exclude);
+    if (recipients > 0) this.countSent(app, recipients, message.frame.length);
     return recipients;
   }
 

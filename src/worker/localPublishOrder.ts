@@ -8,13 +8,13 @@
 //
 // The host-wide order of API requests (ipc/requestOrder.ts) must still hold on this thread: a publish stamped
 // s may only reach this worker's sockets once the V1 deliveries of every earlier stamp have. The worker knows
-// that for stamps up to a watermark: the primary puts on each `publish` and `publishes-taken` message the last stamp up to which it
-// has finished every request (InOrder.settledThrough: everything it did for those stamps was posted to this
-// worker ahead of the message; a request still waiting for something, such as an idempotency claim, holds the
-// figure back), and a publish delivered here moves the watermark itself. When the watermark is not s − 1
-// (another request is still on its way through the primary), the publish waits for the primary's answer like
-// any other. V2 positions (serials) always come from the primary, in stamp order, so the V2 side of a publish
-// delivered here goes out when that answer comes.
+// that for stamps up to a watermark: the primary puts on each hand-over of `frames` and each answer of
+// `publishes-taken` the last stamp up to which it has finished every request (InOrder.settledThrough:
+// everything it did for those stamps was posted to this worker ahead of the message; a request still waiting
+// for something, such as an idempotency claim, holds the figure back), and a publish delivered here moves the
+// watermark itself. When the watermark is not s − 1 (another request is still on its way through the primary),
+// the publish waits for the primary's answer like any other. V2 positions (serials) always come from the
+// primary, in stamp order, so the V2 side of a publish delivered here goes out when that answer comes.
 
 import { performance } from 'node:perf_hooks';
 

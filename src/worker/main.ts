@@ -7,6 +7,7 @@ import { IpQuota } from '../apps/ipQuota.ts';
 import { type PrimaryToWorker, type WorkerInit, type WorkerToPrimary, assertNever } from '../ipc/messages.ts';
 import { createLogger } from '../log.ts';
 import { Outbox } from '../ipc/outbox.ts';
+import { forEachHandOver } from '../ipc/frameColumns.ts';
 import { forEachTaken } from '../ipc/publishesTaken.ts';
 import { RequestSequence } from '../ipc/requestOrder.ts';
 import { WorkerCounters } from '../metrics/workerCounters.ts';
@@ -71,9 +72,11 @@ function onMessage(m: PrimaryToWorker): void {
     case 'batch':
       for (const inner of m.messages) onMessage(inner);
       return;
-    case 'publish':
-      ws.delivery.publish(m.frames, m.at);
-      return localOrder.applied(m.through);
+    case 'frames':
+      return forEachHandOver(m, (i, first, count) => {
+        ws.delivery.publishColumns(m, first, count, m.at[i]);
+        localOrder.applied(m.through[i]);
+      });
     case 'slot-released':
     case 'presence-joined':
     case 'terminate-user':

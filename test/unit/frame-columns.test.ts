@@ -1,0 +1,95 @@
+// The primary's `frames` message (ipc/frameColumns.ts): the frames it hands one worker in a row travel as
+// columns, and the worker gets each hand-over's frames back, V2 fields and all, after the structured clone.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { FRAME_V1, FRAME_V1_ALSO_V2, FRAME_V2, appendFrames, emptyFrameColumns, forEachHandOver, metaAt } from '../../src/ipc/frameColumns.ts';
+import type { FrameColumns, TopicFrame } from '../../src/ipc/messages.ts';
+import { v2Meta } from '../../src/v2/meta.ts';
+
+/** Frame `k` of the columns as the TopicFrame the primary appended. */
+function frameAt(m: FrameColumns, k: number): TopicFrame {
+  const f: TopicFrame = { app: m.apps[k], topic: m.topics[k], frame: m.frames[k] };
+  if (m.excludes[k] !== '') f.exclude = m.excludes[k];
+  if (m.cacheTtlMs[k] > 0) f.cacheTtlMs = m.cacheTtlMs[k];
+  if (m.kinds[k] === FRAME_V2) f.v2 = metaAt(m, k);
+  if (m.kinds[k] === FRAME_V1_ALSO_V2) f.alsoV2 = metaAt(m, k);
+  return f;
+}
+
+describe('frames as columns', () => {
+  // An HTTP publish to two channels (one of them a cache channel, one message ephemeral), a client event (its V1
+  // frame and its V2 frame with the sender's user id, tags and extras), and a presence change with no V2 fields.
+  const publish: TopicFrame[] = [
+    {
+      app: 0,
+      topic: 'v1\napp\nnews',
+      frame: '{"event":"e","channel":"news","data":"x"}',
+      alsoV2: v2Meta('news', 'e', 'id-1', false, 1000, 'stream-news', 41, { region: 'eu' }, { headers: { h: 'v' } }),
+    },
+    {
+      app: 0,
+      topic: 'v1\napp\ncache-x',
+      frame: '{"event":"e","channel":"cache-x","data":"x"}',
+      exclude: '1.2',
+      cacheTtlMs: 30_000,
+      alsoV2: v2Meta('cache-x', 'e', 'id-2', true, 1000, undefined, undefined, undefined, undefined),
+    },
+  ];
+  const clientEvent: TopicFrame[] = [
+    { app: 1, topic: 'v1\nother\nprivate-a', frame: '{"event":"client-a","channel":"private-a","data":{}}', exclude: '3.4' },
+    {
+      app: 1,
+      topic: 'v2\nother\nprivate-a',
+      frame: '{"event":"client-a","channel":"private-a","data":{},"message_id":"id-3"}',
+      exclude: '3.4',
+      v2: v2Meta('private-a', 'client-a', 'id-3', false, 2000, 'stream-a', 7, undefined, undefined, 'user-9'),
+    },
+  ];
+  const presence: TopicFrame[] = [{ app: 0, topic: 'v1\napp\npresence-room', frame: '{"event":"pusher_internal:member_added"}' }];
+
+  test('every hand-over gets back exactly its frames, with their watermark and time', () => {
+    const m = emptyFrameColumns();
+    appendFrames(m, publish, 1.5, 7);
+    appendFrames(m, clientEvent, 2.5, 7);
+    appendFrames(m, presence, 3.5, 9);
+    // Through the structured clone, as between threads.
+    const wire = structuredClone(m);
+
+    const seen: { at: number; through: number; frames: TopicFrame[] }[] = [];
+    forEachHandOver(wire, (i, first, count) => {
+      const frames: TopicFrame[] = [];
+      for (let k = first; k < first + count; k++) frames.push(frameAt(wire, k));
+      seen.push({ at: wire.at[i], through: wire.through[i], frames });
+    });
+    assert.deepEqual(seen, [
+      { at: 1.5, through: 7, frames: publish },
+      { at: 2.5, through: 7, frames: clientEvent },
+      { at: 3.5, through: 9, frames: presence },
+    ]);
+    assert.deepEqual(wire.kinds, [FRAME_V1_ALSO_V2, FRAME_V1_ALSO_V2, FRAME_V1, FRAME_V2, FRAME_V1]);
+  });
+
+  test('a message without a position gets none back, not serial -1', () => {
+    const m = emptyFrameColumns();
+    appendFrames(m, publish, 0, 0);
+    const meta = metaAt(structuredClone(m), 1);
+    assert.equal('streamId' in meta, false);
+    assert.equal('serial' in meta, false);
+    assert.equal(meta.ephemeral, true);
+  });
+
+  test('an empty hand-over keeps its place, and an empty message visits nothing', () => {
+    const m = emptyFrameColumns();
+    appendFrames(m, [], 1, 1);
+    appendFrames(m, presence, 2, 2);
+    const visits: [number, number, number][] = [];
+    forEachHandOver(m, (i, first, count) => visits.push([i, first, count]));
+    assert.deepEqual(visits, [
+      [0, 0, 0],
+      [1, 0, 1],
+    ]);
+    let none = 0;
+    forEachHandOver(emptyFrameColumns(), () => none++);
+    assert.equal(none, 0);
+  });
+});
