@@ -113,6 +113,61 @@ export interface FrameColumns {
   userIds: (string | undefined)[];
 }
 
+/** A presence join a worker asks the primary for (one entry of `presence-changes`), answered by a PresenceJoined. */
+export interface PresenceJoin {
+  type: 'presence-join';
+  requestId: number;
+  worker: number;
+  app: number;
+  channel: string;
+  socketId: string;
+  userId: string;
+  userInfo: unknown;
+}
+
+/** A socket left a presence channel it had joined (one entry of `presence-changes`). */
+export interface PresenceLeave {
+  type: 'presence-leave';
+  app: number;
+  channel: string;
+  socketId: string;
+  userId: string;
+}
+
+/** The primary's answer to a PresenceJoin (one entry of `presence-answers`). */
+export type PresenceJoined =
+  | { type: 'presence-joined'; requestId: number; ok: true; data: string }
+  | { type: 'presence-joined'; requestId: number; ok: false; reason: 'full' | 'unavailable' };
+
+/**
+ * A worker's presence joins and leaves queued in a row, in the order it made them, as columns: an object per
+ * join cost the worker, the busy thread in presence churn, twice as much to post (ipc/presenceColumns.ts).
+ */
+export interface PresenceChanges {
+  type: 'presence-changes';
+  worker: number;
+  /** Per change: a join (answered by its request id) or a leave. */
+  joins: boolean[];
+  /** -1 for a leave. */
+  requestIds: number[];
+  apps: number[];
+  channels: string[];
+  socketIds: string[];
+  userIds: string[];
+  /** undefined for a leave. */
+  userInfos: unknown[];
+}
+
+/** The primary's answers to one worker's presence joins queued in a row, as columns (ipc/presenceColumns.ts). */
+export interface PresenceAnswers {
+  type: 'presence-answers';
+  requestIds: number[];
+  /** The presence data for subscription_succeeded; '' when refused. */
+  data: string[];
+  /** '' when accepted, else why not. */
+  refusals: ('' | 'full' | 'unavailable')[];
+}
+
 /** One frame to hand to uWS under a topic; `exclude` is a socket_id that must not receive it. */
 export interface TopicFrame {
   /** Index of the app in config.apps (for metrics). */
@@ -181,8 +236,8 @@ export type WorkerToPrimary =
   | { type: 'channel-occupied'; worker: number; app: number; channel: string; slot: number }
   /** The last local subscriber left; the primary answers `slot-released`. */
   | { type: 'channel-vacated'; worker: number; app: number; channel: string; slot: number }
-  | { type: 'presence-join'; requestId: number; worker: number; app: number; channel: string; socketId: string; userId: string; userInfo: unknown }
-  | { type: 'presence-leave'; app: number; channel: string; socketId: string; userId: string }
+  /** Presence joins and leaves, every one queued in a row (ipc/presenceColumns.ts). */
+  | PresenceChanges
   /**
    * A client event already delivered to V1 subscribers on the sender's thread; the primary relays the V1
    * frame to the other workers and builds the V2 frame (with its serial) for everyone.
@@ -217,8 +272,8 @@ export type PrimaryToWorker =
   /** Close the listen sockets and let the thread end. */
   | { type: 'stop' }
   | { type: 'slot-released'; slot: number }
-  | { type: 'presence-joined'; requestId: number; ok: true; data: string }
-  | { type: 'presence-joined'; requestId: number; ok: false; reason: 'full' | 'unavailable' }
+  /** Answers to presence joins, every one queued in a row (ipc/presenceColumns.ts). */
+  | PresenceAnswers
   /** Close every socket signed in as this user with 4009. */
   | { type: 'terminate-user'; app: number; userId: string }
   /** Redis reachability changed: `/up` says DEGRADED while it is not. */

@@ -2,8 +2,8 @@
 // under load a publish, its fan-out and its HTTP answer share one structured clone and one wake-up.
 // Order is kept; a lone message goes as it is.
 //
-// Messages a client is waiting on (a presence join and its answer) also leave in chunks of AWAITED_CHUNK,
-// without waiting for the end of the turn: with hundreds of joins in one turn, the other thread starts on
+// What a client is waiting on (a presence join and its answer; the sender says so with awaitedAdded) also
+// leaves in chunks of AWAITED_CHUNK, without waiting for the end of the turn: with hundreds of joins in one turn, the other thread starts on
 // the first chunk while this one reads the rest, instead of the two threads taking turns on one convoy
 // (presence churn 1.36×, docs/benchmarks.md "Session 7"). Publishes are not chunked: their deliveries
 // write better in bulk (chunking every message cost fan-out 0.91×).
@@ -13,26 +13,30 @@ export interface Batch<M> {
   messages: M[];
 }
 
-/** Awaited messages queued before the outbox flushes early (8 and 64 measured worse). */
+/** Awaited items queued before the outbox flushes early (8 and 64 measured worse). */
 export const AWAITED_CHUNK = 32;
 
 export class Outbox<M> {
   private queue: M[] = [];
   private scheduled = false;
-  /** Awaited messages in the queue. */
+  /** Awaited items in the queue. */
   private awaited = 0;
 
-  constructor(
-    private readonly send: (m: M | Batch<M>) => void,
-    private readonly isAwaited: (m: M) => boolean = () => false,
-  ) {}
+  constructor(private readonly send: (m: M | Batch<M>) => void) {}
 
   post(m: M): void {
     this.queue.push(m);
-    if (this.isAwaited(m) && ++this.awaited >= AWAITED_CHUNK) return this.flush();
     if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(this.flush);
+  }
+
+  /**
+   * One more awaited item is queued (a presence join or its answer, added to a message in the queue): the
+   * AWAITED_CHUNK-th since the last send sends everything queued at once.
+   */
+  awaitedAdded(): void {
+    if (++this.awaited >= AWAITED_CHUNK) this.flush();
   }
 
   /** The last message queued and not sent yet: a sender may add to it instead of queueing another. */

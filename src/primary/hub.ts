@@ -8,17 +8,20 @@ import type { WebhookEvent, WebhookSender } from '../webhooks/webhookSender.ts';
 import { ChannelIndex } from '../channels/channelIndex.ts';
 import { PresenceRegistry } from '../channels/presence.ts';
 import type { Config } from '../config/schema.ts';
-import type { PrimaryToWorker, WorkerToPrimary } from '../ipc/messages.ts';
+import type { PresenceJoin, PresenceJoined, PresenceLeave, PrimaryToWorker, WorkerToPrimary } from '../ipc/messages.ts';
 import { channelType } from '../protocol/channels.ts';
 import { watchlistEvents } from '../protocol/frames.ts';
 import { userTopic } from '../protocol/topics.ts';
 import { UserRegistry } from '../users/userRegistry.ts';
 import type { Publisher } from './publisher.ts';
 
-type HubMessage = Extract<
-  WorkerToPrimary,
-  { type: 'channel-occupied' | 'channel-vacated' | 'presence-join' | 'presence-leave' | 'client-event' | 'user-signin' | 'user-signout' | 'cache-miss' }
->;
+type HubMessage =
+  | Extract<WorkerToPrimary, { type: 'channel-occupied' | 'channel-vacated' | 'client-event' | 'user-signin' | 'user-signout' | 'cache-miss' }>
+  | PresenceJoin
+  | PresenceLeave;
+
+/** What the hub answers a worker: a message, or a presence join's answer (which travels in a `presence-answers`). */
+type HubReply = (m: PrimaryToWorker | PresenceJoined) => void;
 
 export class Hub {
   readonly channels: ChannelIndex;
@@ -36,7 +39,7 @@ export class Hub {
     this.channels = new ChannelIndex(counts);
   }
 
-  handle(m: HubMessage, reply: (m: PrimaryToWorker) => void): void {
+  handle(m: HubMessage, reply: HubReply): void {
     switch (m.type) {
       case 'channel-occupied': {
         const appId = this.appId(m.app);
@@ -77,7 +80,7 @@ export class Hub {
    * The host's own registry knows which sockets joined (so a re-subscribe is not counted twice); with
    * several hosts, ClusterPresence decides the member list, the cap and the first/last transitions.
    */
-  private presenceJoin(m: Extract<HubMessage, { type: 'presence-join' }>, reply: (m: PrimaryToWorker) => void): void {
+  private presenceJoin(m: PresenceJoin, reply: HubReply): void {
     const app = this.config.apps[m.app];
     const max = app.limits.max_presence_members_per_channel;
     if (!this.cluster) {

@@ -8,13 +8,14 @@ import { ChannelCounts } from '../channels/channelCounts.ts';
 import { IpQuota } from '../apps/ipQuota.ts';
 import type { Config } from '../config/schema.ts';
 import { Api } from '../http/api.ts';
-import { type OwnPublishPositions, type PrimaryToWorker, type TopicFrame, type WorkerInit, type WorkerToPrimary, assertNever } from '../ipc/messages.ts';
+import { type OwnPublishPositions, type PresenceJoined, type PrimaryToWorker, type TopicFrame, type WorkerInit, type WorkerToPrimary, assertNever } from '../ipc/messages.ts';
 import type { Logger } from '../log.ts';
 import { Metrics } from '../metrics/registry.ts';
 import { startMetricsServer } from '../metrics/server.ts';
 import { WorkerCounters } from '../metrics/workerCounters.ts';
 import { Outbox } from '../ipc/outbox.ts';
 import { appendFrames, emptyFrameColumns } from '../ipc/frameColumns.ts';
+import { appendPresenceAnswer, emptyPresenceAnswers, forEachPresenceChange } from '../ipc/presenceColumns.ts';
 import { appendTaken, emptyPublishesTaken } from '../ipc/publishesTaken.ts';
 import { InOrder, RequestSequence } from '../ipc/requestOrder.ts';
 import { uws } from '../transport/uws.ts';
@@ -54,10 +55,19 @@ class WorkerHandle {
     readonly thread: Worker,
     private readonly settledThrough: () => number,
   ) {
-    this.outbox = new Outbox<PrimaryToWorker>((m) => thread.postMessage(m), (m) => m.type === 'presence-joined');
+    this.outbox = new Outbox<PrimaryToWorker>((m) => thread.postMessage(m));
   }
   post(m: PrimaryToWorker): void {
     this.outbox.post(m);
+  }
+  /** A hub reply: answers to presence joins join the `presence-answers` at the end of the queue (ipc/presenceColumns.ts). */
+  reply(m: PrimaryToWorker | PresenceJoined): void {
+    if (m.type !== 'presence-joined') return this.post(m);
+    const tail = this.outbox.tail();
+    const answers = tail?.type === 'presence-answers' ? tail : emptyPresenceAnswers();
+    appendPresenceAnswer(answers, m);
+    if (answers !== tail) this.post(answers);
+    this.outbox.awaitedAdded();
   }
   // On both: everything the primary did for the stamps up to `through` was posted here before this message (a
   // request still waiting for something, e.g. an idempotency claim, holds `through` back: worker/localPublishOrder.ts).
@@ -191,15 +201,15 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
         drained.add(m.index);
         if (drained.size === workers.length) onAllDrained();
         return;
+      case 'presence-changes':
+        return forEachPresenceChange(m, (c) => hub.handle(c, (reply) => w.reply(reply)));
       case 'channel-occupied':
       case 'channel-vacated':
-      case 'presence-join':
-      case 'presence-leave':
       case 'client-event':
       case 'user-signin':
       case 'user-signout':
       case 'cache-miss':
-        return hub.handle(m, (reply) => w.post(reply));
+        return hub.handle(m, (reply) => w.reply(reply));
       default:
         assertNever(m);
     }

@@ -4,10 +4,11 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { ConnectionQuota } from '../apps/connectionQuota.ts';
 import { ChannelCounts } from '../channels/channelCounts.ts';
 import { IpQuota } from '../apps/ipQuota.ts';
-import { type PrimaryToWorker, type WorkerInit, type WorkerToPrimary, assertNever } from '../ipc/messages.ts';
+import { type PresenceJoin, type PresenceLeave, type PrimaryToWorker, type WorkerInit, type WorkerToPrimary, assertNever } from '../ipc/messages.ts';
 import { createLogger } from '../log.ts';
 import { Outbox } from '../ipc/outbox.ts';
 import { forEachHandOver } from '../ipc/frameColumns.ts';
+import { appendPresenceChange, emptyPresenceChanges, forEachPresenceAnswer } from '../ipc/presenceColumns.ts';
 import { forEachTaken } from '../ipc/publishesTaken.ts';
 import { RequestSequence } from '../ipc/requestOrder.ts';
 import { WorkerCounters } from '../metrics/workerCounters.ts';
@@ -20,17 +21,25 @@ const init = workerData as WorkerInit;
 const port = parentPort as NonNullable<typeof parentPort>;
 const { config, index } = init;
 const log = createLogger(config, `worker-${index}`);
-const outbox = new Outbox<WorkerToPrimary>((m) => port.postMessage(m), (m) => m.type === 'presence-join');
+const outbox = new Outbox<WorkerToPrimary>((m) => port.postMessage(m));
 // A channel's first subscriber is news the primary's queries must see before the client can act on its
 // subscription_succeeded, so it is not held back for batching.
 const toPrimary = (m: WorkerToPrimary) => (m.type === 'channel-occupied' ? outbox.postNow(m) : outbox.post(m));
+/** Joins and leaves go into the `presence-changes` at the end of the queue, if any (ipc/presenceColumns.ts). */
+const presenceToPrimary = (c: PresenceJoin | PresenceLeave) => {
+  const tail = outbox.tail();
+  const m = tail?.type === 'presence-changes' ? tail : emptyPresenceChanges(index);
+  appendPresenceChange(m, c);
+  if (m !== tail) outbox.post(m);
+  if (c.type === 'presence-join') outbox.awaitedAdded();
+};
 
 let draining = false;
 const quota = new ConnectionQuota(init.connectionCounts);
 const counters = new WorkerCounters(init.metricCounters, init.workerCount, config.apps.length, index);
 const channelCounts = new ChannelCounts(init.channelCounts, config.max_channels_per_worker, index);
 const ipQuota = new IpQuota(init.ipCounts);
-const ws = new WsServer({ config, workerIndex: index, quota, ipQuota, counters, channelCounts, log, toPrimary, isDraining: () => draining });
+const ws = new WsServer({ config, workerIndex: index, quota, ipQuota, counters, channelCounts, log, toPrimary, presenceToPrimary, isDraining: () => draining });
 const localOrder = new LocalPublishOrder();
 const loopLoad = new LoopLoad();
 const http = new HttpBridge({
@@ -77,8 +86,9 @@ function onMessage(m: PrimaryToWorker): void {
         ws.delivery.publishColumns(m, first, count, m.at[i]);
         localOrder.applied(m.through[i]);
       });
+    case 'presence-answers':
+      return forEachPresenceAnswer(m, (a) => ws.onPrimaryMessage(a));
     case 'slot-released':
-    case 'presence-joined':
     case 'terminate-user':
     case 'watchlist':
       return ws.onPrimaryMessage(m);

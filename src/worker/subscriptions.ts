@@ -3,7 +3,7 @@
 import { channelAuthValid } from '../auth/hmac.ts';
 import { parsePresenceData } from '../channels/presenceData.ts';
 import type { AppConfig } from '../config/schema.ts';
-import type { PrimaryToWorker } from '../ipc/messages.ts';
+import type { PresenceJoined } from '../ipc/messages.ts';
 import { FIELD } from '../metrics/workerCounters.ts';
 import { channelNameError, isCacheChannel, isPresenceChannel, requiresAuth } from '../protocol/channels.ts';
 import { dataObject } from '../protocol/clientFrame.ts';
@@ -80,7 +80,7 @@ export function subscribe(core: WsServer, s: SocketState, data: unknown): void {
   const requestId = core.nextRequestId++;
   writablePendingPresence(s).add(channel);
   core.pendingJoins.set(requestId, { s, channel, userId: member.userId, options: { filter, rewind } });
-  core.deps.toPrimary({
+  core.deps.presenceToPrimary({
     type: 'presence-join',
     requestId,
     worker: core.deps.workerIndex,
@@ -93,7 +93,7 @@ export function subscribe(core: WsServer, s: SocketState, data: unknown): void {
 }
 
 /** The primary's answer to a presence join. */
-export function presenceJoined(core: WsServer, m: Extract<PrimaryToWorker, { type: 'presence-joined' }>): void {
+export function presenceJoined(core: WsServer, m: PresenceJoined): void {
   const pending = core.pendingJoins.get(m.requestId);
   if (!pending) return;
   core.pendingJoins.delete(m.requestId);
@@ -106,7 +106,7 @@ export function presenceJoined(core: WsServer, m: Extract<PrimaryToWorker, { typ
   }
   const newMembership = !s.presence.has(channel);
   if (!stillWanted) {
-    if (newMembership) core.deps.toPrimary({ type: 'presence-leave', app: s.appIndex, channel, socketId: s.socketId, userId });
+    if (newMembership) core.deps.presenceToPrimary({ type: 'presence-leave', app: s.appIndex, channel, socketId: s.socketId, userId });
     return;
   }
   if (newMembership) writablePresence(s).set(channel, userId);
@@ -204,5 +204,5 @@ function leavePresence(core: WsServer, s: SocketState, channel: string): void {
   const userId = s.presence.get(channel);
   if (userId === undefined) return;
   s.presence.delete(channel);
-  core.deps.toPrimary({ type: 'presence-leave', app: s.appIndex, channel, socketId: s.socketId, userId });
+  core.deps.presenceToPrimary({ type: 'presence-leave', app: s.appIndex, channel, socketId: s.socketId, userId });
 }

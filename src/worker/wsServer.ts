@@ -6,7 +6,7 @@ import { IpQuota } from '../apps/ipQuota.ts';
 import type { ChannelCounts } from '../channels/channelCounts.ts';
 import type { AppConfig, Config } from '../config/schema.ts';
 import { WS_ERRORS, type WsErrorName } from '../errors.ts';
-import type { PrimaryToWorker, WorkerToPrimary } from '../ipc/messages.ts';
+import type { PresenceJoin, PresenceJoined, PresenceLeave, PrimaryToWorker, WorkerToPrimary } from '../ipc/messages.ts';
 import type { Logger } from '../log.ts';
 import { CHANNEL_TYPES, FIELD, type WorkerCounters, errorTypeIndex } from '../metrics/workerCounters.ts';
 import { channelType } from '../protocol/channels.ts';
@@ -37,6 +37,8 @@ export interface WsServerDeps {
   channelCounts: ChannelCounts;
   log: Logger;
   toPrimary: (m: WorkerToPrimary) => void;
+  /** A presence join or leave for the primary (carried in a `presence-changes` of columns). */
+  presenceToPrimary: (c: PresenceJoin | PresenceLeave) => void;
   /** True once the host is shutting down: upgrades are refused with 503. */
   isDraining: () => boolean;
 }
@@ -216,7 +218,7 @@ export class WsServer {
   }
 
   /** Messages from the primary that concern sockets. */
-  onPrimaryMessage(m: Extract<PrimaryToWorker, { type: 'slot-released' | 'presence-joined' | 'terminate-user' | 'watchlist' }>): void {
+  onPrimaryMessage(m: Extract<PrimaryToWorker, { type: 'slot-released' | 'terminate-user' | 'watchlist' }> | PresenceJoined): void {
     switch (m.type) {
       case 'slot-released':
         return this.channels.released(m.slot);

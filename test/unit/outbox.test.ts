@@ -1,5 +1,5 @@
 // The cross-thread outbox (ipc/outbox.ts): one postMessage per event-loop turn, order kept, and awaited
-// messages (presence joins and their answers) leaving in chunks without waiting for the end of the turn.
+// items (presence joins and their answers) leaving in chunks without waiting for the end of the turn.
 import assert from 'node:assert/strict';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, test } from 'node:test';
@@ -13,10 +13,7 @@ interface Msg {
 /** Records what was sent, each send as the list of message numbers it carried. */
 function recorder(): { sent: number[][]; outbox: Outbox<Msg> } {
   const sent: number[][] = [];
-  const outbox = new Outbox<Msg>(
-    (m) => sent.push('messages' in m ? (m as Batch<Msg>).messages.map((x) => x.n) : [(m as Msg).n]),
-    (m) => m.type === 'join',
-  );
+  const outbox = new Outbox<Msg>((m) => sent.push('messages' in m ? (m as Batch<Msg>).messages.map((x) => x.n) : [(m as Msg).n]));
   return { sent, outbox };
 }
 
@@ -50,15 +47,19 @@ describe('outbox', () => {
     assert.deepEqual(messages, [{ type: 'publish', n: 7 }]);
   });
 
-  test('awaited messages leave in chunks during the turn, with everything queued before them', async () => {
+  test('awaited items leave in chunks during the turn, with everything queued before them', async () => {
     const { sent, outbox } = recorder();
     let n = 0;
+    const join = () => {
+      outbox.post({ type: 'join', n: n++ });
+      outbox.awaitedAdded();
+    };
     outbox.post({ type: 'publish', n: n++ });
-    for (let i = 0; i < AWAITED_CHUNK - 1; i++) outbox.post({ type: 'join', n: n++ });
+    for (let i = 0; i < AWAITED_CHUNK - 1; i++) join();
     assert.equal(sent.length, 0, 'one short of a chunk: nothing sent yet');
-    outbox.post({ type: 'join', n: n++ });
+    join();
     assert.deepEqual(sent, [Array.from({ length: AWAITED_CHUNK + 1 }, (_, i) => i)]);
-    for (let i = 0; i < 5; i++) outbox.post({ type: 'join', n: n++ });
+    for (let i = 0; i < 5; i++) join();
     await nextTurn();
     assert.equal(sent.length, 2, 'the rest at the end of the turn');
     assert.deepEqual(sent.flat(), Array.from({ length: n }, (_, i) => i));

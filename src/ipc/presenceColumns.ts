@@ -1,0 +1,46 @@
+// Builds and reads the presence messages between a worker and the primary (ipc/messages.ts PresenceChanges and
+// PresenceAnswers): the joins and leaves one worker queues in a row, and the primary's answers to them, go as one
+// message of columns each way. In presence churn the worker is the saturated thread, and an object per join and
+// per answer cost it about twice as much to post and to take off its port (docs/benchmarks.md, "Session 15").
+import type { PresenceAnswers, PresenceChanges, PresenceJoin, PresenceJoined, PresenceLeave } from './messages.ts';
+
+export function emptyPresenceChanges(worker: number): PresenceChanges {
+  return { type: 'presence-changes', worker, joins: [], requestIds: [], apps: [], channels: [], socketIds: [], userIds: [], userInfos: [] };
+}
+
+export function appendPresenceChange(m: PresenceChanges, c: PresenceJoin | PresenceLeave): void {
+  const join = c.type === 'presence-join';
+  m.joins.push(join);
+  m.requestIds.push(join ? c.requestId : -1);
+  m.apps.push(c.app);
+  m.channels.push(c.channel);
+  m.socketIds.push(c.socketId);
+  m.userIds.push(c.userId);
+  m.userInfos.push(join ? c.userInfo : undefined);
+}
+
+/** Calls `each` with every change of `m`, in the order the worker made them. */
+export function forEachPresenceChange(m: PresenceChanges, each: (c: PresenceJoin | PresenceLeave) => void): void {
+  for (let k = 0; k < m.joins.length; k++) {
+    const common = { app: m.apps[k], channel: m.channels[k], socketId: m.socketIds[k], userId: m.userIds[k] };
+    each(m.joins[k] ? { type: 'presence-join', requestId: m.requestIds[k], worker: m.worker, ...common, userInfo: m.userInfos[k] } : { type: 'presence-leave', ...common });
+  }
+}
+
+export function emptyPresenceAnswers(): PresenceAnswers {
+  return { type: 'presence-answers', requestIds: [], data: [], refusals: [] };
+}
+
+export function appendPresenceAnswer(m: PresenceAnswers, a: PresenceJoined): void {
+  m.requestIds.push(a.requestId);
+  m.data.push(a.ok ? a.data : '');
+  m.refusals.push(a.ok ? '' : a.reason);
+}
+
+/** Calls `each` with every answer of `m`, in order. */
+export function forEachPresenceAnswer(m: PresenceAnswers, each: (a: PresenceJoined) => void): void {
+  for (let k = 0; k < m.requestIds.length; k++) {
+    const refusal = m.refusals[k];
+    each(refusal === '' ? { type: 'presence-joined', requestId: m.requestIds[k], ok: true, data: m.data[k] } : { type: 'presence-joined', requestId: m.requestIds[k], ok: false, reason: refusal });
+  }
+}
