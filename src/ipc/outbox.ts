@@ -16,7 +16,7 @@ export interface Batch<M> {
 /** Awaited items queued before the outbox flushes early (8 and 64 measured worse). */
 export const AWAITED_CHUNK = 32;
 
-export class Outbox<M> {
+export class Outbox<M extends { type: string }> {
   private queue: M[] = [];
   private scheduled = false;
   /** Awaited items in the queue. */
@@ -42,6 +42,19 @@ export class Outbox<M> {
   /** The last message queued and not sent yet: a sender may add to it instead of queueing another. */
   tail(): M | undefined {
     return this.queue[this.queue.length - 1];
+  }
+
+  /**
+   * The message of `type` to add to: the last one queued if it is of that type, else a new one from `create`,
+   * queued now (filled in before the turn sends it). Keeps the order of messages, and joins what a sender
+   * queues in a row into one message of columns (ipc/publishesTaken.ts, frameColumns.ts, presenceColumns.ts).
+   */
+  addTo<K extends M['type']>(type: K, create: () => Extract<M, { type: K }>): Extract<M, { type: K }> {
+    const tail = this.tail();
+    if (tail?.type === type) return tail as Extract<M, { type: K }>;
+    const m = create();
+    this.post(m);
+    return m;
   }
 
   /** Sends at once (after whatever is queued, so order holds): for news the other side must see quickly. */

@@ -63,27 +63,18 @@ class WorkerHandle {
   /** A hub reply: answers to presence joins join the `presence-answers` at the end of the queue (ipc/presenceColumns.ts). */
   reply(m: PrimaryToWorker | PresenceJoined): void {
     if (m.type !== 'presence-joined') return this.post(m);
-    const tail = this.outbox.tail();
-    const answers = tail?.type === 'presence-answers' ? tail : emptyPresenceAnswers();
-    appendPresenceAnswer(answers, m);
-    if (answers !== tail) this.post(answers);
+    appendPresenceAnswer(this.outbox.addTo('presence-answers', emptyPresenceAnswers), m);
     this.outbox.awaitedAdded();
   }
   // On both: everything the primary did for the stamps up to `through` was posted here before this message (a
   // request still waiting for something, e.g. an idempotency claim, holds `through` back: worker/localPublishOrder.ts).
   /** Joins the frames queued for this worker in a row into one `frames` message of columns (ipc/frameColumns.ts). */
   publish(frames: TopicFrame[]): void {
-    const tail = this.outbox.tail();
-    const m = tail?.type === 'frames' ? tail : emptyFrameColumns();
-    appendFrames(m, frames, performance.timeOrigin + performance.now(), this.settledThrough());
-    if (m !== tail) this.post(m);
+    appendFrames(this.outbox.addTo('frames', emptyFrameColumns), frames, performance.timeOrigin + performance.now(), this.settledThrough());
   }
   /** Joins the answers queued for this worker in a row into one `publishes-taken` (ipc/messages.ts). */
   publishTaken(seq: number, positions: OwnPublishPositions | undefined): void {
-    const tail = this.outbox.tail();
-    const m = tail?.type === 'publishes-taken' ? tail : emptyPublishesTaken();
-    appendTaken(m, seq, performance.timeOrigin + performance.now(), this.settledThrough(), positions);
-    if (m !== tail) this.post(m);
+    appendTaken(this.outbox.addTo('publishes-taken', emptyPublishesTaken), seq, performance.timeOrigin + performance.now(), this.settledThrough(), positions);
   }
 }
 

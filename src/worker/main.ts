@@ -27,10 +27,7 @@ const outbox = new Outbox<WorkerToPrimary>((m) => port.postMessage(m));
 const toPrimary = (m: WorkerToPrimary) => (m.type === 'channel-occupied' ? outbox.postNow(m) : outbox.post(m));
 /** Joins and leaves go into the `presence-changes` at the end of the queue, if any (ipc/presenceColumns.ts). */
 const presenceToPrimary = (c: PresenceJoin | PresenceLeave) => {
-  const tail = outbox.tail();
-  const m = tail?.type === 'presence-changes' ? tail : emptyPresenceChanges(index);
-  appendPresenceChange(m, c);
-  if (m !== tail) outbox.post(m);
+  appendPresenceChange(outbox.addTo('presence-changes', () => emptyPresenceChanges(index)), c);
   if (c.type === 'presence-join') outbox.awaitedAdded();
 };
 

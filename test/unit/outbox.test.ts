@@ -5,10 +5,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import { AWAITED_CHUNK, type Batch, Outbox } from '../../src/ipc/outbox.ts';
 
-interface Msg {
-  type: 'publish' | 'join';
-  n: number;
-}
+type Msg = { type: 'publish'; n: number } | { type: 'join'; n: number };
 
 /** Records what was sent, each send as the list of message numbers it carried. */
 function recorder(): { sent: number[][]; outbox: Outbox<Msg> } {
@@ -37,6 +34,20 @@ describe('outbox', () => {
     await nextTurn();
     assert.deepEqual(sent, [[2]]);
     assert.equal(outbox.tail(), undefined);
+  });
+
+  test('addTo adds to the last message of its type, and queues a new one after another type or a send', async () => {
+    const { sent, outbox } = recorder();
+    const create = (n: number) => () => ({ type: 'join' as const, n });
+    const first = outbox.addTo('join', create(1));
+    assert.equal(outbox.addTo('join', create(2)), first, 'the queued join is added to');
+    outbox.post({ type: 'publish', n: 3 });
+    const second = outbox.addTo('join', create(4));
+    assert.notEqual(second, first, 'a publish in between: order needs a new message');
+    second.n = 5; // filled in after it was queued, before the turn sends it
+    await nextTurn();
+    assert.deepEqual(sent, [[1, 3, 5]]);
+    assert.notEqual(outbox.addTo('join', create(6)), second, 'the sent message is not added to');
   });
 
   test('a lone message leaves as itself, not wrapped in a batch', async () => {
