@@ -10,7 +10,6 @@
 // Prints µs per publish for postMessage on the sending thread and for taking the messages off the port (the
 // structured clone's deserialization) on a worker thread, medians of 5 rounds. Not a test; it sizes one cost.
 //   node --import tsx bench/micro/publishMessage.ts
-import { MessageChannel, Worker } from 'node:worker_threads';
 import { loadConfig } from '../../src/config/load.ts';
 import type { PublishEvent } from '../../src/http/events.ts';
 import { appendFrames, emptyFrameColumns } from '../../src/ipc/frameColumns.ts';
@@ -18,6 +17,7 @@ import type { OwnPublishPositions, TopicFrame } from '../../src/ipc/messages.ts'
 import { appendTaken, emptyPublishesTaken } from '../../src/ipc/publishesTaken.ts';
 import { createLogger } from '../../src/log.ts';
 import { Publisher, type WorkerLink } from '../../src/primary/publisher.ts';
+import { printPortCosts } from './portCost.ts';
 
 const MESSAGES = 20_000;
 const ROUNDS = 5;
@@ -72,33 +72,6 @@ for (let k = 0; k < MESSAGES / IN_A_ROW; k++) {
   otherColumns.push(forOthers);
 }
 
-// The receiving thread waits until every message is queued, then times taking them off the port.
-const RECEIVER = `
-const { workerData, parentPort, receiveMessageOnPort } = require('node:worker_threads');
-const { port, ready } = workerData;
-Atomics.wait(ready, 0, 0);
-const started = performance.now();
-let n = 0;
-while (receiveMessageOnPort(port)) n++;
-parentPort.postMessage(((performance.now() - started) * 1000) / n);
-`;
-
-async function round(messages: unknown[]): Promise<{ post: number; receive: number }> {
-  const { port1, port2 } = new MessageChannel();
-  const ready = new Int32Array(new SharedArrayBuffer(4));
-  const worker = new Worker(RECEIVER, { eval: true, workerData: { port: port2, ready }, transferList: [port2] });
-  await new Promise((resolve) => worker.once('online', resolve));
-  const started = performance.now();
-  for (const m of messages) port1.postMessage(m);
-  const post = ((performance.now() - started) * 1000) / messages.length;
-  Atomics.store(ready, 0, 1);
-  Atomics.notify(ready, 0);
-  const receive = (await new Promise((resolve) => worker.once('message', resolve))) as number;
-  await worker.terminate();
-  return { post, receive };
-}
-
-const median = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1];
 const variants = [
   { label: 'one batch of 10, other workers: `publish`, 10 frame objects with their V2 fields (before)', messages: frames, perMessage: 1 },
   { label: 'one batch of 10, other workers: one `frames` of columns', messages: frameColumns, perMessage: 1 },
@@ -108,13 +81,4 @@ const variants = [
   { label: `${IN_A_ROW} single-event publishes, other workers: a \`publish\` object per publish in a \`batch\` (before)`, messages: otherObjects, perMessage: IN_A_ROW },
   { label: `${IN_A_ROW} single-event publishes, other workers: one \`frames\` of columns`, messages: otherColumns, perMessage: IN_A_ROW },
 ];
-const results = variants.map(() => ({ post: [] as number[], receive: [] as number[] }));
-for (let r = 0; r < ROUNDS; r++) {
-  for (const [i, v] of variants.entries()) {
-    const { post, receive } = await round(v.messages);
-    results[i].post.push(post / v.perMessage);
-    results[i].receive.push(receive / v.perMessage);
-  }
-}
-console.log('| message | postMessage, µs per publish | taken off the port, µs per publish |\n|---|---|---|');
-for (const [i, v] of variants.entries()) console.log(`| ${v.label} | ${median(results[i].post).toFixed(2)} | ${median(results[i].receive).toFixed(2)} |`);
+await printPortCosts(variants, ROUNDS, 'publish');
