@@ -73,13 +73,16 @@ export class Api {
 
   /**
    * A publish a worker has already answered (worker/publishAdmission.ts): signed, validated, single host, no
-   * idempotency key, so delivering it cannot fail here: it is delivered and counted. The body comes as read and
-   * is parsed again with the code that admitted it, under the same configuration, so it validates. Returns what
-   * the admitting worker needs to deliver it itself (Publisher.publishAdmitted).
+   * idempotency key, so delivering it cannot fail here: it is delivered and counted. Returns what the admitting
+   * worker needs to deliver it itself (Publisher.publishAdmitted). With no other worker to hand frames to, the
+   * message ids and positions come from the channels the worker listed; otherwise the body, as read, is parsed
+   * again with the code that admitted it, under the same configuration, so it validates.
    */
   acceptedPublish(m: Extract<WorkerToPrimary, { type: 'accepted-publish' }>, fromWorker: number): OwnPublishPositions | undefined {
     const app = this.deps.config.apps[m.app];
     this.deps.metrics.httpCall(app.id, m.receivedBytes, m.sentBytes);
+    for (let i = 0; i < m.ephemeralEvents; i++) this.deps.metrics.ephemeralMessage(app.id);
+    if (!this.deps.publisher.othersNeedFrames()) return this.deps.publisher.positionsOnly(app.id, m.positionChannels);
     let events: PublishEvent[];
     try {
       const body: unknown = JSON.parse(m.body);
@@ -89,7 +92,6 @@ export class Api {
       this.deps.log.error({ err, app: app.id }, 'an accepted publish did not validate on the primary; not delivered');
       return undefined;
     }
-    for (const e of events) if (e.ephemeral) this.deps.metrics.ephemeralMessage(app.id);
     return this.deps.publisher.publishAdmitted(m.app, app.id, events, fromWorker);
   }
 

@@ -221,13 +221,21 @@ export type WorkerToPrimary =
       seq: number;
       app: number;
       /**
-       * The body as read, not the parsed events: the primary parses and validates it again with the same code
-       * (so it passes), which costs it less than the structured clone of the parsed events cost the worker,
-       * the busier of the two threads (docs/benchmarks.md, "Session 11").
+       * The body as read, not the parsed events: with other workers to hand frames to, the primary parses and
+       * validates it again with the same code (so it passes), which costs it less than the structured clone of
+       * the parsed events cost the worker, the busier of the two threads (docs/benchmarks.md, "Session 11").
        */
       body: string;
       /** POST /batch_events (else /events). */
       batch: boolean;
+      /**
+       * Each message's channel (each event's channels, in the body's order), '' where it takes no position (its
+       * event is ephemeral): with no other worker, all the primary needs, so it does not parse the body
+       * (a quarter of its time in many-channels; docs/benchmarks.md "Session 16").
+       */
+      positionChannels: string[];
+      /** Events marked ephemeral, for the metric. */
+      ephemeralEvents: number;
       receivedBytes: number;
       sentBytes: number;
     }

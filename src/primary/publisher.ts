@@ -170,6 +170,21 @@ export class Publisher {
     return this.deliverEvents(appIndex, appId, events.map(toWire), this.localPosition, admittedBy);
   }
 
+  /** Whether a publish one worker admitted has frames to build here: false with one worker, the admitting one. */
+  othersNeedFrames(): boolean {
+    return this.workers().length > 1;
+  }
+
+  /**
+   * The message ids and positions of a publish the only worker admitted, from each message's channel ('' for
+   * one that takes no position), as publishAdmitted gives them, with nothing to build for other workers.
+   */
+  positionsOnly(appId: string, channels: readonly string[]): OwnPublishPositions {
+    const own: OwnPublishPositions = { messageIds: [], streamIds: [], serials: [], publishedAt: Date.now() };
+    for (const channel of channels) addPosition(own, randomUUID(), channel === '' ? undefined : this.localPosition(appId, channel, false));
+    return own;
+  }
+
   /** Hands ready frames to every worker except `skip`. */
   broadcast(frames: TopicFrame[], skip = -1): void {
     for (const w of this.workers()) if (w.index !== skip) w.publish(frames);
@@ -201,22 +216,15 @@ export class Publisher {
   private deliverEvents(appIndex: number, appId: string, events: readonly WireEvent[], position: PositionSource, admittedBy = -1): OwnPublishPositions | undefined {
     const publishedAt = Date.now();
     const own: OwnPublishPositions | undefined = admittedBy < 0 ? undefined : { messageIds: [], streamIds: [], serials: [], publishedAt };
-    // With one worker, the one that answered the publish, no frame is built here at all.
-    const others = !own || this.workers().length > 1;
     const frames: TopicFrame[] = [];
     for (const e of events) {
       // The name and data are JSON-encoded once for every channel; workers derive V2 frames from the V1 frame.
-      const nameJson = others ? JSON.stringify(e.name) : '';
-      const dataJson = others ? JSON.stringify(e.data) : '';
+      const nameJson = JSON.stringify(e.name);
+      const dataJson = JSON.stringify(e.data);
       for (let i = 0; i < e.channels.length; i++) {
         const channel = e.channels[i];
         const at = position(appId, channel, e.ephemeral);
-        if (own) {
-          own.messageIds.push(e.messageIds[i]);
-          own.streamIds.push(at?.streamId ?? '');
-          own.serials.push(at?.serial ?? NO_SERIAL);
-        }
-        if (!others) continue;
+        if (own) addPosition(own, e.messageIds[i], at);
         const v1 = publishedV1Frame(nameJson, channel, dataJson);
         const cacheTtlMs = isCacheChannel(channel) ? this.cacheTtlMs : undefined;
         if (cacheTtlMs) this.cache.set(`${appId}\n${channel}`, v1, { ttl: cacheTtlMs });
@@ -225,7 +233,7 @@ export class Publisher {
         frames.push(f);
       }
     }
-    if (others) this.broadcast(frames, admittedBy);
+    this.broadcast(frames, admittedBy);
     return own;
   }
 
@@ -251,6 +259,13 @@ export class Publisher {
     const frame = v2FrameFromHead(channelEventHead(JSON.stringify(m.event), JSON.stringify(m.channel), JSON.stringify(m.data)), meta);
     return topicFrame(appIndex, publishTopic(2, appId, m.channel), frame, exclude, undefined, m.channel.startsWith(SERVER_TO_USER_PREFIX) ? undefined : meta);
   }
+}
+
+/** Appends one message's id and position (or none) to the admitting worker's columns. */
+function addPosition(own: OwnPublishPositions, messageId: string, at: Position | undefined): void {
+  own.messageIds.push(messageId);
+  own.streamIds.push(at?.streamId ?? '');
+  own.serials.push(at?.serial ?? NO_SERIAL);
 }
 
 /** What travels to the workers (and through Redis) for one published event: its fields and a message id per channel. */

@@ -113,11 +113,11 @@ export class HttpBridge {
       // Stamped right before it is posted, in the same turn: the primary waits for every stamp it has not seen.
       const seq = this.deps.sequence.take();
       if (admitted) {
-        const { app, events, batch, answer } = admitted;
+        const { app, events, batch, answer, positionChannels, ephemeralEvents } = admitted;
         const deliveredV1 = admitted.primaryCaughtUp && !this.deps.broadcasting() && this.deps.localOrder.claim(seq);
         admitted.seq = seq;
         admitted.deliveredV1 = deliveredV1;
-        this.deps.toPrimary({ type: 'accepted-publish', seq, app, body, batch, receivedBytes: size, sentBytes: answer.length });
+        this.deps.toPrimary({ type: 'accepted-publish', seq, app, body, batch, positionChannels, ephemeralEvents, receivedBytes: size, sentBytes: answer.length });
         try {
           res.cork(() => res.writeStatus('200 OK').writeHeader('Content-Type', 'application/json').end(answer));
         } finally {

@@ -22,6 +22,9 @@ export interface AdmittedPublish {
   batch: boolean;
   /** The 200 answer, exactly what the primary gives: `{"ok":true}` for /events, `{}` for /batch_events. */
   answer: string;
+  /** What the primary needs to give the messages positions without parsing the body (`accepted-publish`). */
+  positionChannels: string[];
+  ephemeralEvents: number;
   /**
    * The primary has taken every earlier publish this worker answered: the worker is not ahead of it, which is
    * when delivering this one here at once pays (worker/localPublishOrder.ts). Under load the primary's
@@ -79,11 +82,25 @@ export class PublishAdmission {
     } catch {
       return undefined; // the primary gives the coded answer
     }
+    const positionChannels: string[] = [];
+    let ephemeralEvents = 0;
     for (const e of events) {
       // A message_id asks for an acknowledgement answer, which the primary gives (as for `info`).
       if (e.idempotencyKey !== undefined || e.messageId !== undefined || e.channels.some(isCacheChannel)) return undefined;
+      if (e.ephemeral) ephemeralEvents++;
+      for (const channel of e.channels) positionChannels.push(e.ephemeral ? '' : channel);
     }
-    const admitted = { app: entry.index, events, batch, answer: batch ? '{}' : '{"ok":true}', primaryCaughtUp: this.awaitingPrimary.length === 0, seq: 0, deliveredV1: false };
+    const admitted = {
+      app: entry.index,
+      events,
+      batch,
+      answer: batch ? '{}' : '{"ok":true}',
+      positionChannels,
+      ephemeralEvents,
+      primaryCaughtUp: this.awaitingPrimary.length === 0,
+      seq: 0,
+      deliveredV1: false,
+    };
     this.awaitingPrimary.push(admitted);
     return admitted;
   }

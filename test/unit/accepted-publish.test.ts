@@ -1,9 +1,10 @@
 // The primary's side of a publish a worker answered itself (worker/publishAdmission.ts): the worker hands over
-// the body as it read it, and Api.acceptedPublish parses and validates it again with the code that admitted it.
-// It delivers exactly the events the worker validated: frames to the other workers, and to the admitting one
-// only each message's id and V2 position (it builds its frames from the events it parsed); a body that does
-// not validate (a bug somewhere, since the worker checked it) is logged and delivers nothing, and the request
-// is still counted.
+// the body as it read it with each message's channel, and with other workers Api.acceptedPublish parses and
+// validates the body again with the code that admitted it. It delivers exactly the events the worker validated:
+// frames to the other workers, and to the admitting one only each message's id and V2 position (it builds its
+// frames from the events it parsed); a body that does not validate (a bug somewhere, since the worker checked
+// it) is logged and delivers nothing, and the request is still counted. With one worker there are no frames to
+// build, and the positions come from the channels alone.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import pino from 'pino';
@@ -13,6 +14,7 @@ import type { TopicFrame } from '../../src/ipc/messages.ts';
 import type { ApiMetrics } from '../../src/metrics/registry.ts';
 import { MemoryIdempotencyStore } from '../../src/idempotency/memoryStore.ts';
 import { Publisher, type WorkerLink } from '../../src/primary/publisher.ts';
+import { PublishAdmission } from '../../src/worker/publishAdmission.ts';
 
 function setup(alone = false) {
   const config = loadConfig({ env: {} });
@@ -31,8 +33,19 @@ function setup(alone = false) {
   };
   const publisher = new Publisher(() => (alone ? [admitting] : [admitting, other]), config, log);
   const api = new Api({ config, log, publisher, metrics, hub: undefined as never, idempotency: new MemoryIdempotencyStore(100), push: null });
-  const accepted = (body: string, batch: boolean) =>
-    api.acceptedPublish({ type: 'accepted-publish', seq: 0, app: 0, body, batch, receivedBytes: body.length, sentBytes: 2 }, 0);
+  const admission = new PublishAdmission(config);
+  // The message as the worker's HTTP bridge sends it; a body the worker would not admit lists no channels.
+  const accepted = (body: string, batch: boolean) => {
+    const path = `/apps/${config.apps[0].id}/${batch ? 'batch_events' : 'events'}`;
+    const admitted = admission.admit({ method: 'POST', path, contentType: 'application/json', idempotencyKey: '', body }, config.apps[0].id);
+    const positionChannels = admitted?.positionChannels ?? [];
+    const ephemeralEvents = admitted?.ephemeralEvents ?? 0;
+    if (admitted) admission.taken(admitted.seq);
+    return api.acceptedPublish(
+      { type: 'accepted-publish', seq: 0, app: 0, body, batch, positionChannels, ephemeralEvents, receivedBytes: body.length, sentBytes: 2 },
+      0,
+    );
+  };
   return { api, accepted, published, lines, counted };
 }
 
@@ -76,13 +89,37 @@ describe('accepted publishes on the primary', () => {
   });
 
   test('with one worker, the one that admitted it, no frame is built: it gets the positions only', () => {
-    const { accepted, published } = setup(true);
+    const { accepted, published, counted } = setup(true);
     const first = accepted(JSON.stringify({ name: 'e', channels: ['x', 'y'], data: '{}' }), false);
     const second = accepted(JSON.stringify({ name: 'e', channel: 'x', data: '{}' }), false);
+    const batch = accepted(
+      JSON.stringify({
+        batch: [
+          { name: 'a', channel: 'y', data: '1' },
+          { name: 'b', channel: 'x', data: '2', extras: { ephemeral: true } },
+        ],
+      }),
+      true,
+    );
     assert.equal(published.length, 0);
     assert.deepEqual(first?.serials, [1, 1]);
     assert.deepEqual(second?.serials, [2]);
     assert.equal(second?.streamIds[0], first?.streamIds[0]);
+    // The ephemeral message takes no position (and does not use up a serial of x); each message has its own id.
+    assert.deepEqual(batch?.serials, [2, -1]);
+    assert.equal(batch?.streamIds[1], '');
+    assert.equal(new Set([...(first?.messageIds ?? []), ...(second?.messageIds ?? []), ...(batch?.messageIds ?? [])]).size, 5);
+    assert.equal(counted.ephemeral, 1);
+    assert.equal(counted.calls, 3);
+  });
+
+  test('with one worker the body is not parsed again: the positions follow the channels the worker listed', () => {
+    const { api, published } = setup(true);
+    const body = '{"name":"e","channel":"z","data":"1"}';
+    const m = { type: 'accepted-publish' as const, seq: 0, app: 0, body, batch: false, ephemeralEvents: 0, receivedBytes: 1, sentBytes: 2 };
+    assert.deepEqual(api.acceptedPublish({ ...m, positionChannels: ['z', 'w'] }, 0)?.serials, [1, 1]);
+    assert.deepEqual(api.acceptedPublish({ ...m, positionChannels: ['z'] }, 0)?.serials, [2]);
+    assert.equal(published.length, 0);
   });
 
   test('a body that does not validate delivers nothing and is logged as an error; the call still counts', () => {
