@@ -22,7 +22,7 @@ import {
   recipientToken,
 } from './types.ts';
 import { tokenHash } from './tokens.ts';
-import { type Row, countersFromStates, deadLetterFromRow, decodeCursor, deliveryFromRow, deviceFromRow, pageOf, publishFromRow, publishKey, subscriptionFromRow } from './storeRows.ts';
+import { NEXT_DUE_SQL, type Row, countersFromStates, deadLetterFromRow, decodeCursor, deliveryFromRow, deviceFromRow, pageOf, publishFromRow, publishKey, subscriptionFromRow } from './storeRows.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS push_devices (
@@ -323,6 +323,12 @@ export class PostgresPushStore implements PushStore {
       [provider, nowMs, limit, leaseUntilMs],
     );
     return rows.map(deliveryFromRow).sort((a: Delivery, b: Delivery) => a.nextAtMs - b.nextAtMs || a.id - b.id);
+  }
+
+  async nextDueAt(): Promise<number | null> {
+    const { rows } = await this.pool.query(NEXT_DUE_SQL);
+    const t = (rows[0] as { t: string | number | null }).t;
+    return t === null ? null : Number(t);
   }
 
   async recordOutcomes(outcomes: { id: number; outcome: DeliveryOutcome }[], nowMs: number): Promise<void> {

@@ -14,8 +14,13 @@ import { type Delivery, type DeliveryState, PROVIDERS, type Provider, type Publi
 
 /** How long a claimed delivery belongs to this host; past it another host may decide it was interrupted. */
 const LEASE_MS = 60_000;
-/** The idle poll: how soon a retry or a delayed publish is noticed at worst. */
+/** The shortest idle pause: a retry or a delayed publish due sooner is noticed up to this late. */
 const IDLE_POLL_MS = 100;
+/**
+ * Housekeeping's period, and the longest idle pause: an idle scheduler sleeps until the next retry or delayed
+ * publish is due (PushStore.nextDueAt), but wakes at least this often for housekeeping and for work another
+ * host stored. New publishes on this host wake it at once (wake()).
+ */
 const HOUSEKEEPING_MS = 1000;
 const PURGE_MS = 10 * 60_000;
 /** Deliveries sent as one unit (one crypto task, one outcome transaction). */
@@ -122,8 +127,10 @@ export class PushScheduler {
     if (this.stopped) return;
     this.ticking = true;
     let busy = false;
+    let idleMs = IDLE_POLL_MS;
     try {
       busy = await this.step();
+      if (!busy) idleMs = await this.idlePause();
     } catch (err) {
       this.o.log.error({ err }, 'push scheduler step failed; retrying');
     } finally {
@@ -132,7 +139,14 @@ export class PushScheduler {
     if (this.stopped) return;
     const again = this.wakeAgain || busy;
     this.wakeAgain = false;
-    this.schedule(again ? 0 : IDLE_POLL_MS);
+    this.schedule(again ? 0 : idleMs);
+  }
+
+  /** How long to sleep after a step that found nothing to do: until the next work is due, within bounds. */
+  private async idlePause(): Promise<number> {
+    const due = await this.o.store.nextDueAt();
+    const untilDue = due === null ? HOUSEKEEPING_MS : due - this.now();
+    return Math.min(HOUSEKEEPING_MS, Math.max(IDLE_POLL_MS, untilDue));
   }
 
   /** One scheduling step; true when it found work (so the next step runs at once). */

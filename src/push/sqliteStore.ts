@@ -20,7 +20,7 @@ import {
   recipientToken,
 } from './types.ts';
 import { tokenHash } from './tokens.ts';
-import { type Row, countersFromStates, deadLetterFromRow, decodeCursor, deliveryFromRow, deviceFromRow, pageOf, publishFromRow, publishKey, subscriptionFromRow } from './storeRows.ts';
+import { NEXT_DUE_SQL, type Row, countersFromStates, deadLetterFromRow, decodeCursor, deliveryFromRow, deviceFromRow, pageOf, publishFromRow, publishKey, subscriptionFromRow } from './storeRows.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS push_devices (
@@ -268,6 +268,11 @@ export class SqlitePushStore implements PushStore {
       for (const r of rows) claim.run(leaseUntilMs, nowMs, r.id);
       return rows.map((r) => deliveryFromRow({ ...r, attempts: Number(r.attempts) + 1 }));
     });
+  }
+
+  async nextDueAt(): Promise<number | null> {
+    const { t } = this.sql(NEXT_DUE_SQL).get() as { t: number | bigint | null };
+    return t === null ? null : Number(t);
   }
 
   async recordOutcomes(outcomes: { id: number; outcome: DeliveryOutcome }[], nowMs: number): Promise<void> {

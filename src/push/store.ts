@@ -64,6 +64,11 @@ export interface PushStore {
    * `leaseUntilMs`, counting the attempt; no two callers (threads or hosts) ever get the same delivery.
    */
   claimDeliveries(provider: string, nowMs: number, limit: number, leaseUntilMs: number): Promise<Delivery[]>;
+  /**
+   * The earliest time anything becomes due: a queued publish's notBeforeMs or a pending delivery's nextAtMs
+   * (null when nothing is queued or pending). Lets an idle scheduler sleep until then instead of polling.
+   */
+  nextDueAt(): Promise<number | null>;
   /** Records outcomes of claimed deliveries. */
   recordOutcomes(outcomes: { id: number; outcome: DeliveryOutcome }[], nowMs: number): Promise<void>;
   /**

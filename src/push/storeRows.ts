@@ -1,5 +1,15 @@
-// Row mapping shared by the SQL stores (SQLite and PostgreSQL use the same column names), and pagination.
-import type { ChannelSubscription, DeadLetter, Delivery, DeliveryState, DeviceRecord, Page, Provider, PublishCounters, PublishRecord, PublishState } from './types.ts';
+// Row mapping shared by the SQL stores (SQLite and PostgreSQL use the same column names), pagination, and the
+// queries both run as they are.
+import { type ChannelSubscription, type DeadLetter, type Delivery, type DeliveryState, type DeviceRecord, type Page, PROVIDERS, type Provider, type PublishCounters, type PublishRecord, type PublishState } from './types.ts';
+
+/**
+ * PushStore.nextDueAt: the earliest notBefore of a queued publish or nextAt of a pending delivery, as `t`. One
+ * MIN per provider, so each reads the end of the (provider, state, next_at) index instead of scanning the table.
+ */
+export const NEXT_DUE_SQL = `SELECT MIN(t) AS t FROM (
+  SELECT MIN(not_before) AS t FROM push_publishes WHERE state = 'queued'
+  ${PROVIDERS.map((p) => `UNION ALL SELECT MIN(next_at) AS t FROM push_deliveries WHERE provider = '${p}' AND state = 'pending'`).join('\n  ')}
+) due`;
 
 export type Row = Record<string, unknown>;
 

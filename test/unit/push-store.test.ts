@@ -310,6 +310,23 @@ function contract(name: string, backend: Backend): void {
       assert.equal(retried[0].nextAtMs, NOW + 500);
     });
 
+    test('nextDueAt: the earliest queued publish or pending delivery, across providers; null when none', async () => {
+      const { a: s, b } = await stores();
+      assert.equal(await s.nextDueAt(), null);
+      await s.createPublish(publish('later', [], { intent: { notBeforeMs: NOW + 5000 } }), NOW);
+      assert.equal(await s.nextDueAt(), NOW + 5000);
+      await planned(s, 'p1', ['d1', 'i1']); // fcm and apns deliveries, due at NOW
+      assert.equal(await b.nextDueAt(), NOW);
+      const claimed = [...(await s.claimDeliveries('fcm', NOW, 10, NOW + 1000)), ...(await s.claimDeliveries('apns', NOW, 10, NOW + 1000))];
+      assert.equal(claimed.length, 2);
+      assert.equal(await s.nextDueAt(), NOW + 5000); // in flight is not due; the delayed publish is
+      await s.recordOutcomes([{ id: claimed[1].id, outcome: { kind: 'retry', nextAtMs: NOW + 700, error: 'busy' } }], NOW + 10);
+      assert.equal(await s.nextDueAt(), NOW + 700);
+      await s.setPublishState(APP, 'later', 'cancelled', null);
+      await s.recordOutcomes([{ id: claimed[0].id, outcome: { kind: 'succeeded' } }], NOW + 20);
+      assert.equal(await s.nextDueAt(), NOW + 700);
+    });
+
     test('claimDeliveries: concurrent claimers on the same data split the work without overlap', async () => {
       const { a: s, b } = await stores();
       const devices = Array.from({ length: 30 }, (_, i) => `d${String(i).padStart(2, '0')}`);
