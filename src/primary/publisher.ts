@@ -3,7 +3,8 @@
 // worker derives the V2 frame only if it needs it; client events and presence notifications get both frames
 // here. Everything goes to every worker in one message per request, so per-channel order, and the serial
 // order, is the order of acceptance; a publish a worker answered itself is the exception: that worker builds
-// its own frames and gets only the message ids and positions, in the same order (publishAdmitted).
+// its own frames and gets only the message ids and positions, in the same order (publishAdmitted; with no
+// other worker, positionsOnly, from the channel list the worker sends).
 // With several hosts, messages first go through Redis (RedisCluster), which fixes one global order and
 // the serials; each host, this one included, delivers them when they come back.
 import { randomUUID } from 'node:crypto';
