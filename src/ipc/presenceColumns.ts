@@ -22,8 +22,11 @@ export function appendPresenceChange(m: PresenceChanges, c: PresenceJoin | Prese
 /** Calls `each` with every change of `m`, in the order the worker made them. */
 export function forEachPresenceChange(m: PresenceChanges, each: (c: PresenceJoin | PresenceLeave) => void): void {
   for (let k = 0; k < m.joins.length; k++) {
-    const common = { app: m.apps[k], channel: m.channels[k], socketId: m.socketIds[k], userId: m.userIds[k] };
-    each(m.joins[k] ? { type: 'presence-join', requestId: m.requestIds[k], worker: m.worker, ...common, userInfo: m.userInfos[k] } : { type: 'presence-leave', ...common });
+    const app = m.apps[k];
+    const channel = m.channels[k];
+    const socketId = m.socketIds[k];
+    const userId = m.userIds[k];
+    each(m.joins[k] ? { type: 'presence-join', requestId: m.requestIds[k], worker: m.worker, app, channel, socketId, userId, userInfo: m.userInfos[k] } : { type: 'presence-leave', app, channel, socketId, userId });
   }
 }
 

@@ -60,12 +60,15 @@ class WorkerHandle {
   post(m: PrimaryToWorker): void {
     this.outbox.post(m);
   }
-  /** A hub reply: answers to presence joins join the `presence-answers` at the end of the queue (ipc/presenceColumns.ts). */
-  reply(m: PrimaryToWorker | PresenceJoined): void {
+  /**
+   * A hub reply: answers to presence joins join the `presence-answers` at the end of the queue
+   * (ipc/presenceColumns.ts). A bound function, so the hub can be handed it for every message as it is.
+   */
+  readonly reply = (m: PrimaryToWorker | PresenceJoined): void => {
     if (m.type !== 'presence-joined') return this.post(m);
     appendPresenceAnswer(this.outbox.addTo('presence-answers', emptyPresenceAnswers), m);
     this.outbox.awaitedAdded();
-  }
+  };
   // On both: everything the primary did for the stamps up to `through` was posted here before this message (a
   // request still waiting for something, e.g. an idempotency claim, holds `through` back: worker/localPublishOrder.ts).
   /** Joins the frames queued for this worker in a row into one `frames` message of columns (ipc/frameColumns.ts). */
@@ -193,14 +196,14 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
         if (drained.size === workers.length) onAllDrained();
         return;
       case 'presence-changes':
-        return forEachPresenceChange(m, (c) => hub.handle(c, (reply) => w.reply(reply)));
+        return forEachPresenceChange(m, (c) => hub.handle(c, w.reply));
       case 'channel-occupied':
       case 'channel-vacated':
       case 'client-event':
       case 'user-signin':
       case 'user-signout':
       case 'cache-miss':
-        return hub.handle(m, (reply) => w.reply(reply));
+        return hub.handle(m, w.reply);
       default:
         assertNever(m);
     }

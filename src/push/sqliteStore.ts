@@ -261,9 +261,7 @@ export class SqlitePushStore implements PushStore {
 
   async claimDeliveries(provider: string, nowMs: number, limit: number, leaseUntilMs: number): Promise<Delivery[]> {
     return this.write(() => {
-      const rows = this.db
-        .prepare("SELECT * FROM push_deliveries WHERE provider = ? AND state = 'pending' AND next_at <= ? ORDER BY next_at LIMIT ?")
-        .all(provider, nowMs, limit) as Row[];
+      const rows = this.sql("SELECT * FROM push_deliveries WHERE provider = ? AND state = 'pending' AND next_at <= ? ORDER BY next_at LIMIT ?").all(provider, nowMs, limit) as Row[];
       const claim = this.sql("UPDATE push_deliveries SET state = 'inflight', attempts = attempts + 1, lease_until = ?, updated_at = ? WHERE id = ?");
       for (const r of rows) claim.run(leaseUntilMs, nowMs, r.id);
       return rows.map((r) => deliveryFromRow({ ...r, attempts: Number(r.attempts) + 1 }));
