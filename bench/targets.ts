@@ -9,6 +9,7 @@ import { withRaisedFdLimit } from './fdLimit.ts';
 import { loopbackHost } from './loopback.ts';
 import { packageVersion } from './machine.ts';
 import { type AppCredentials, BENCH_APP } from './signing.ts';
+import { serverStartArgs } from './startCommand.ts';
 
 export const TARGET_NAMES = ['sockudo-ts', 'soketi', 'bare'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
@@ -102,7 +103,7 @@ export function sockudoHostSpec(sockudoDir: string, port: number, metricsPort: n
     threads: workers,
     description: `sockudo-ts, ${workers} uWS worker thread${workers === 1 ? '' : 's'} + primary${redis ? `, sharing ${redis.url}` : ''}`,
     command: process.execPath,
-    args: ['--import', 'tsx', 'src/main.ts'],
+    args: serverStartArgs(sockudoDir),
     cwd: sockudoDir,
     env: {
       SOCKUDO_PORT: String(port),

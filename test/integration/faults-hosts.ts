@@ -6,6 +6,7 @@ import { after } from 'node:test';
 import { type Frame, RawClient, openV2 } from '../helpers/clients.ts';
 import { eventually } from '../helpers/server.ts';
 import { freePort } from '../helpers/ports.ts';
+import { serverStartArgs } from '../../bench/startCommand.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -39,7 +40,7 @@ export interface HostProcess {
 }
 
 export async function startHost(env: Record<string, string>): Promise<HostProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, serverStartArgs(ROOT), {
     cwd: ROOT,
     env: { PATH: process.env.PATH, SOCKUDO_PORT: '0', SOCKUDO_METRICS_ENABLED: 'false', SOCKUDO_WORKERS: '2', SOCKUDO_LOG_PRETTY: 'false', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

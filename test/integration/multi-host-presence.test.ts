@@ -9,6 +9,7 @@ import { type Frame, RawClient, serverSdk } from '../helpers/clients.ts';
 import { type RedisProcess, startRedis } from '../helpers/redis.ts';
 import { type TestServer, eventually, startTestServer } from '../helpers/server.ts';
 import { WebhookReceiver } from '../helpers/webhookReceiver.ts';
+import { serverStartArgs } from '../../bench/startCommand.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const app = { id: 'app-id', key: 'app-key', secret: 'app-secret' };
@@ -101,7 +102,7 @@ describe('presence and counts across hosts', () => {
   });
 
   test('a host killed with SIGKILL: its members are removed once, within 15 s, and no query counts it', async (t) => {
-    const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    const child: ChildProcess = spawn(process.execPath, serverStartArgs(ROOT), {
       cwd: ROOT,
       env: { PATH: process.env.PATH, SOCKUDO_PORT: '0', SOCKUDO_METRICS_ENABLED: 'false', SOCKUDO_WORKERS: '1', SOCKUDO_LOG_PRETTY: 'false', SOCKUDO_REDIS_URL: redis.url, SOCKUDO_REDIS_PREFIX: prefix },
       stdio: ['ignore', 'pipe', 'pipe'],

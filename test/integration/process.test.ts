@@ -2,13 +2,14 @@
 // SIGTERM shutdown protocol (readiness 503 at once, no new sockets, 4200 closes, clean exit).
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { RawClient } from '../helpers/clients.ts';
 import { eventually } from '../helpers/server.ts';
+import { serverStartArgs } from '../../bench/startCommand.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -20,7 +21,7 @@ interface Run {
 }
 
 function startProcess(env: Record<string, string>, args: string[] = []): Run {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+  const child = spawn(process.execPath, [...serverStartArgs(ROOT), ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, SOCKUDO_LOG_PRETTY: 'false', SOCKUDO_PORT: '0', SOCKUDO_METRICS_PORT: '0', SOCKUDO_WORKERS: '2', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -83,6 +84,14 @@ describe('start-up', () => {
     const file = join(dir, 'bad.json');
     writeFileSync(file, JSON.stringify({ port: 6001, activty_timeout: 5 }));
     return refuses({}, /unrecognized key.*activty_timeout/i, ['--config', file]);
+  });
+
+  test('npm start and the Docker image run node with the same flags, single-threaded GC among them', () => {
+    const args = serverStartArgs(ROOT);
+    assert.ok(args.includes('--single-threaded-gc'), 'docs/architecture.md, "Threads": the GC runs on the thread it collects');
+    const cmd = readFileSync(join(ROOT, 'Dockerfile'), 'utf8').match(/^CMD (\[.*\])$/m);
+    assert.ok(cmd, 'the Dockerfile has an exec-form CMD');
+    assert.deepEqual(JSON.parse(cmd[1]), ['node', ...args]);
   });
 
   test('the documented example config file is valid', async () => {

@@ -16,6 +16,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/load.ts';
 import { startServer } from '../../src/primary/server.ts';
+import { serverStartArgs } from '../../bench/startCommand.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -332,7 +333,7 @@ interface Child {
 }
 
 function startChild(configFile: string): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', configFile], {
+  const child = spawn(process.execPath, [...serverStartArgs(ROOT), '--config', configFile], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, SOCKUDO_LOG_PRETTY: 'false', SOCKUDO_PORT: '0', SOCKUDO_METRICS_ENABLED: 'false', SOCKUDO_WORKERS: '1' },
     stdio: ['ignore', 'pipe', 'inherit'],
