@@ -21,6 +21,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import Pusher from 'pusher';
 import WebSocket from 'ws';
+import { serverStartArgs } from '../bench/startCommand.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -54,7 +55,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------- server child process
 async function startServer(): Promise<{ child: ChildProcess; port: number; metricsPort: number; exit: Promise<number | null> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, serverStartArgs(ROOT), {
     cwd: ROOT,
     env: { PATH: process.env.PATH, SOCKUDO_PORT: '0', SOCKUDO_METRICS_PORT: '0', SOCKUDO_WORKERS: String(WORKERS), SOCKUDO_LOG_PRETTY: 'false', SOCKUDO_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
