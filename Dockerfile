@@ -23,6 +23,6 @@ USER node
 EXPOSE 6001 9601
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.SOCKUDO_PORT||6001)+'/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-# SIGTERM goes straight to node (no shell in between), which runs the drain protocol. The flags are package.json's
+# SIGTERM goes straight to node (no shell in between), which runs the drain protocol. The arguments are package.json's
 # start script's (test/integration/process.test.ts checks that they agree).
-CMD ["node", "--single-threaded-gc", "--import", "tsx", "src/main.ts"]
+CMD ["node", "--import", "tsx", "src/main.ts"]

@@ -1,7 +1,6 @@
 // The node arguments `npm start` runs a checkout's server with: its package.json `start` script without the
-// leading `node`. Tests and benchmarks start hosts this way, so they run with the flags users run with
-// (`--single-threaded-gc` among them, docs/benchmarks.md "Session 17"), and a benchmark of an older snapshot
-// runs with that snapshot's own flags.
+// leading `node`. Tests and benchmarks start hosts this way, so they run with whatever flags users run with,
+// and a benchmark of an older snapshot runs with that snapshot's own.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 

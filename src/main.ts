@@ -1,4 +1,4 @@
-// Command-line entry: `npm start` (`node --single-threaded-gc --import tsx src/main.ts [--config path]`). Loads the configuration, starts the
+// Command-line entry: `npm start` (`node --import tsx src/main.ts [--config path]`). Loads the configuration, starts the
 // server, and turns SIGTERM/SIGINT into the shutdown protocol.
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config/load.ts';
