@@ -2,6 +2,7 @@
 // WAL with synchronous=NORMAL: a committed transaction survives a crash of the process.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import type { DeliveryOutcome, PageQuery, PushStore } from './store.ts';
 import {
@@ -48,15 +49,16 @@ CREATE INDEX IF NOT EXISTS push_deliveries_publish ON push_deliveries (app_id, p
 CREATE INDEX IF NOT EXISTS push_deliveries_lease ON push_deliveries (state, lease_until);
 `;
 
+/** How long a statement waits for another process's lock before failing with "database is locked". */
+const BUSY_TIMEOUT_MS = 5000;
+
 export class SqlitePushStore implements PushStore {
   private readonly db: Database.Database;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
+    this.db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
     this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
   }
 
   /**
@@ -81,7 +83,29 @@ export class SqlitePushStore implements PushStore {
   }
 
   async init(): Promise<void> {
-    this.db.exec(SCHEMA);
+    await this.useWal();
+    // In one write transaction: hosts starting together on a new file would otherwise each read "no such
+    // table" and then fail to write it (the deferred read-then-write of write() above).
+    this.write(() => this.db.exec(SCHEMA));
+  }
+
+  /**
+   * Switches the file to WAL (a persistent setting; a no-op once done). While another process opens the file
+   * and switches it too, SQLite refuses at once with SQLITE_BUSY, whatever busy_timeout says: hosts started
+   * together from one directory (the rolling-restart test) failed start-up with "database is locked" that way.
+   * So the switch is tried again for up to BUSY_TIMEOUT_MS.
+   */
+  private async useWal(): Promise<void> {
+    const deadline = Date.now() + BUSY_TIMEOUT_MS;
+    for (;;) {
+      try {
+        this.db.pragma('journal_mode = WAL');
+        return;
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw err;
+        await sleep(10 + Math.random() * 20);
+      }
+    }
   }
 
   async close(): Promise<void> {

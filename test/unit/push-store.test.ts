@@ -2,6 +2,7 @@
 // (a throwaway cluster from test/helpers/postgres.ts). Every test gets an empty store: a new SQLite file, or a
 // new PostgreSQL schema. `b` is a second store instance on the same data (another thread or host).
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -550,6 +551,35 @@ parentPort.postMessage('committed');
       await holder.terminate();
     } finally {
       await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('hosts starting together on a new file all start (processes racing to switch it to WAL)', async () => {
+    // SQLite refuses the switch to WAL at once (SQLITE_BUSY, whatever busy_timeout says) when another process
+    // holds a lock at that instant: hosts started together from one directory failed start-up with "database
+    // is locked" (CI, the rolling-restart test). Separate processes: within one, SQLite's own lock emulation
+    // never showed it. With the switch tried once, in the constructor, this test failed 3 runs of 3.
+    const store = new URL('../../src/push/sqliteStore.ts', import.meta.url).pathname;
+    const child = `const { SqlitePushStore } = await import(${JSON.stringify(store)});
+      const [file, at] = process.argv.slice(-2);
+      while (Date.now() < Number(at)) {}
+      try { const s = new SqlitePushStore(file); await s.init(); await s.close(); console.log('started'); }
+      catch (err) { console.log(String(err)); }`;
+    const run = (file: string, at: number) =>
+      new Promise<string>((resolve) =>
+        execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', child, file, String(at)], (err, out) => resolve(err ? String(err) : out.trim())),
+      );
+    const dir = mkdtempSync(join(tmpdir(), 'sockudo-push-race-'));
+    try {
+      for (let round = 0; round < 6; round++) {
+        const file = join(dir, `push-${round}.sqlite`);
+        // Every process spins until the same instant, so they open the file together.
+        const at = Date.now() + 1200;
+        const answers = await Promise.all([0, 1, 2, 3].map(() => run(file, at)));
+        assert.deepEqual(answers, ['started', 'started', 'started', 'started'], `round ${round}`);
+      }
+    } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
