@@ -177,9 +177,13 @@ describe('client events', () => {
     const got: Record<string, unknown[]> = { alice: [], bob: [], carol: [] };
     const channels = await Promise.all([alice, bob, carol].map((c) => subscribed(c, 'private-chat')));
     channels.forEach((ch, i) => ch.bind('client-typing', (d: unknown) => got[['alice', 'bob', 'carol'][i]].push(d)));
-    // Order per channel: a later server event on the channel arrives after the client event.
-    const fenced = channels.map((ch) => new Promise<void>((resolve) => ch.bind('done', () => resolve())));
+    const received = (name: string) => new Promise<void>((resolve) => channels[1 + ['bob', 'carol'].indexOf(name)].bind('client-typing', () => resolve()));
+    const delivered = Promise.all([received('bob'), received('carol')]);
     assert.equal(channels[0].trigger('client-typing', { who: 'alice' }), true);
+    // The client event and an HTTP publish travel on different connections, with no order between them: wait
+    // for both copies first; then a publish is a fence (it follows the client event through alice's worker).
+    await delivered;
+    const fenced = channels.map((ch) => new Promise<void>((resolve) => ch.bind('done', () => resolve())));
     await serverSdk(server.port).trigger('private-chat', 'done', {});
     await Promise.all(fenced);
     assert.deepEqual(got.bob, [{ who: 'alice' }]);
