@@ -60,6 +60,10 @@ describe('presence and counts across hosts', () => {
     assert.deepEqual(list, { channels: { 'presence-x': { subscription_count: 3, user_count: 2 } } });
 
     tab1.close();
+    // The close and the fence travel on different connections: wait until the server has taken the close.
+    const count = async () =>
+      ((await (await serverSdk(hosts[0].port).get({ path: '/channels/presence-x', params: { info: 'subscription_count' } })).json()) as { subscription_count: number }).subscription_count;
+    await eventually(async () => (await count()) === 2, 'tab 1 closed on its host');
     await serverSdk(hosts[0].port).trigger('presence-x', 'fence2', 'x');
     await watcher.next((f) => f.event === 'fence2');
     assert.equal(watcher.frames.filter((f) => f.event === 'pusher_internal:member_removed').length, 0, 'u1 still has a tab');

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Pusher from 'pusher';
 import { type Frame, type PusherClient, RawClient, connectPusherJs, serverSdk, subscribed } from '../helpers/clients.ts';
-import { type TestServer, startTestServer } from '../helpers/server.ts';
+import { type TestServer, eventually, startTestServer } from '../helpers/server.ts';
 
 const sdk = new Pusher({ appId: 'app-id', key: 'app-key', secret: 'app-secret', host: '127.0.0.1' });
 
@@ -67,10 +67,16 @@ describe('presence', () => {
     await barrier('b-joined');
     assert.equal(added.length, 1, 'the second tab adds no member');
 
+    // A tab's close and an HTTP publish travel on different connections: wait until the server has taken the
+    // close (the channel's count drops) before a barrier says what it did or did not publish.
+    const subscriptions = async () =>
+      ((await (await sdkHttp.get({ path: '/channels/presence-room', params: { info: 'subscription_count' } })).json()) as { subscription_count: number }).subscription_count;
     tabA.disconnect();
+    await eventually(async () => (await subscriptions()) === 2, 'tab A closed on the server');
     await barrier('a-left');
     assert.deepEqual(removed, [], 'the user still has a tab');
     tabB.disconnect();
+    await eventually(() => removed.length > 0, 'member_removed for u1');
     await barrier('b-left');
     assert.deepEqual(removed, ['u1']);
     watcher.disconnect();
