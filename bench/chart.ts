@@ -32,6 +32,7 @@ const THROUGHPUT: Record<string, { title: string; pick: (r: Record<string, unkno
   'many-channels': { title: 'many channels: deliveries/s', pick: (r) => r.deliveriesPerSec as number },
   'churn-private': { title: 'private subscribe+unsubscribe pairs/s', pick: (r) => r.pairsPerSec as number },
   'churn-presence': { title: 'presence subscribe+unsubscribe pairs/s', pick: (r) => r.pairsPerSec as number },
+  'churn-presence-rooms': { title: 'presence pairs/s, members sharing rooms', pick: (r) => r.pairsPerSec as number },
   connect: { title: 'connections established/s', pick: (r) => r.acceptPerSec as number },
   'multi-host': { title: 'multi-host: publishes/s', pick: (r) => r.publishesPerSec as number },
 };

@@ -8,6 +8,7 @@ const CHILD = new URL('./churnProcess.ts', import.meta.url);
 
 export interface ChurnCounts {
   pairs: number;
+  memberEvents: number;
   errors: number;
   lostSockets: number;
   firstError: string | null;
@@ -29,6 +30,7 @@ export class ChurnLoaders {
         const w = this.waiting.get(m.id);
         if (!w) return;
         w.sum.pairs += m.pairs;
+        w.sum.memberEvents += m.memberEvents;
         w.sum.errors += m.errors;
         w.sum.lostSockets += m.lostSockets;
         w.sum.firstError ??= m.firstError;
@@ -40,8 +42,11 @@ export class ChurnLoaders {
     }
   }
 
-  /** Starts `processes` loaders with `socketsPerProcess` connected sockets each (auth signed for `app`); churning starts with start(). */
-  static async open(url: string, processes: number, socketsPerProcess: number, kind: ChurnKind, app: AppCredentials): Promise<ChurnLoaders> {
+  /**
+   * Starts `processes` loaders with `socketsPerProcess` connected sockets each (auth signed for `app`; with
+   * presence-rooms, `roomSize` consecutive sockets to a channel); churning starts with start().
+   */
+  static async open(url: string, processes: number, socketsPerProcess: number, kind: ChurnKind, roomSize: number, app: AppCredentials): Promise<ChurnLoaders> {
     const children = Array.from({ length: processes }, () => fork(CHILD, [], { execArgv: ['--import', 'tsx'], stdio: 'inherit' }));
     const loaders = new ChurnLoaders(children);
     const started = performance.now();
@@ -59,7 +64,7 @@ export class ChurnLoaders {
             };
             child.on('message', onReady);
             child.once('exit', (code) => reject(new Error(`churn loader exited with ${code} while connecting`)));
-            const cmd: ChurnCommand = { type: 'connect', url, count: socketsPerProcess, offset: i * socketsPerProcess, kind, concurrency: 64, app };
+            const cmd: ChurnCommand = { type: 'connect', url, count: socketsPerProcess, offset: i * socketsPerProcess, kind, roomSize, concurrency: 64, app };
             child.send(cmd);
           }),
       ),
@@ -89,7 +94,7 @@ export class ChurnLoaders {
       }, 10_000);
       this.waiting.set(id, {
         left: this.children.length,
-        sum: { pairs: 0, errors: 0, lostSockets: 0, firstError: null },
+        sum: { pairs: 0, memberEvents: 0, errors: 0, lostSockets: 0, firstError: null },
         resolve: (c) => {
           clearTimeout(timer);
           resolve(c);

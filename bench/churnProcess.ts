@@ -1,19 +1,22 @@
 // One loader child process for the churn scenario: holds `count` sockets, each cycling through one
-// private or presence channel of its own: subscribe, and on subscription_succeeded count a pair, then send
-// unsubscribe and the next subscribe in the same write. Answers the parent's snapshots with its counts.
+// private or presence channel (its own, or with presence-rooms a room it shares with roomSize - 1 others):
+// subscribe, and on subscription_succeeded count a pair, then send unsubscribe and the next subscribe in the
+// same write. Counts the member_added / member_removed frames the rooms' other members get. Answers the
+// parent's snapshots with its counts.
 import type { ChurnCommand, ChurnKind, ChurnReport } from './loaderMessages.ts';
 import { RawSocket, clientText } from './rawSocket.ts';
 import { type AppCredentials, channelAuth } from './signing.ts';
 import { PONG, SUBSCRIBE_TIMEOUT_MS, controlEvent } from './subscriberClient.ts';
 
 const send = (m: ChurnReport) => process.send?.(m);
-const counts = { pairs: 0, errors: 0, lost: 0 };
+const counts = { pairs: 0, memberEvents: 0, errors: 0, lost: 0 };
 let firstError: string | null = null;
 let churning = false;
 let closing = false;
 const sockets: ChurnSocket[] = [];
 
 const SUCCEEDED = Buffer.from('subscription_succeeded');
+const MEMBER = Buffer.from('pusher_internal:member_');
 /** After a pusher:error (refused subscribe), wait this long before trying again. */
 const RETRY_MS = 100;
 
@@ -24,7 +27,7 @@ class ChurnSocket {
   private cycle!: Buffer;
 
   /** Resolves once connection_established gave the socket id (the channel auth signs it). */
-  static open(url: string, index: number, kind: ChurnKind, app: AppCredentials): Promise<ChurnSocket> {
+  static open(url: string, index: number, kind: ChurnKind, roomSize: number, app: AppCredentials): Promise<ChurnSocket> {
     return new Promise((resolve, reject) => {
       const s = new ChurnSocket();
       let ready = false;
@@ -39,7 +42,7 @@ class ChurnSocket {
           if (controlEvent(m.event) !== 'connection_established') return;
           ready = true;
           clearTimeout(timer);
-          s.prepare(JSON.parse(m.data as string).socket_id as string, index, kind, app);
+          s.prepare(JSON.parse(m.data as string).socket_id as string, index, kind, roomSize, app);
           resolve(s);
         },
         end: (why) => {
@@ -54,10 +57,10 @@ class ChurnSocket {
     });
   }
 
-  private prepare(socketId: string, index: number, kind: ChurnKind, app: AppCredentials): void {
-    const channel = `${kind}-churn-${index}`;
+  private prepare(socketId: string, index: number, kind: ChurnKind, roomSize: number, app: AppCredentials): void {
+    const channel = kind === 'presence-rooms' ? `presence-churn-room-${Math.floor(index / roomSize)}` : `${kind}-churn-${index}`;
     const data: Record<string, string> = { channel };
-    if (kind === 'presence') {
+    if (kind !== 'private') {
       data.channel_data = JSON.stringify({ user_id: `u${index}` });
       data.auth = channelAuth(app, socketId, channel, data.channel_data);
     } else data.auth = channelAuth(app, socketId, channel);
@@ -78,6 +81,11 @@ class ChurnSocket {
     if (at !== -1 && at < end) {
       counts.pairs++;
       if (churning) this.socket.write(this.cycle);
+      return;
+    }
+    const member = buf.indexOf(MEMBER, start);
+    if (member !== -1 && member < end) {
+      counts.memberEvents++;
       return;
     }
     const m = JSON.parse(buf.toString('utf8', start, end)) as { event?: string; data?: unknown };
@@ -102,7 +110,7 @@ async function connect(c: Extract<ChurnCommand, { type: 'connect' }>): Promise<v
     while (next < c.count) {
       const index = c.offset + next++;
       try {
-        sockets.push(await ChurnSocket.open(c.url, index, c.kind, c.app));
+        sockets.push(await ChurnSocket.open(c.url, index, c.kind, c.roomSize, c.app));
       } catch (err) {
         failed++;
         connectError ??= (err as Error).message;
@@ -122,7 +130,7 @@ process.on('message', (c: ChurnCommand) => {
       for (const s of sockets) s.start();
       return;
     case 'snapshot':
-      return void send({ type: 'snapshot', id: c.id, pairs: counts.pairs, errors: counts.errors, lostSockets: counts.lost, firstError });
+      return void send({ type: 'snapshot', id: c.id, pairs: counts.pairs, memberEvents: counts.memberEvents, errors: counts.errors, lostSockets: counts.lost, firstError });
     case 'stop':
       churning = false;
       closing = true;

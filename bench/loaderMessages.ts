@@ -49,18 +49,21 @@ export type HttpLoadCommand =
 
 export type HttpLoadReport = { type: 'snapshot'; id: number; ok: number; failed: number; firstError: string | null };
 
-/** `private`: auth over socket_id:channel; `presence`: auth over socket_id:channel:channel_data. */
-export type ChurnKind = 'private' | 'presence';
+/**
+ * `private`: auth over socket_id:channel; `presence`: auth over socket_id:channel:channel_data, a channel per
+ * socket; `presence-rooms`: the same, with `roomSize` sockets (users) to a channel.
+ */
+export type ChurnKind = 'private' | 'presence' | 'presence-rooms';
 
 export type ChurnCommand =
-  | { type: 'connect'; url: string; count: number; offset: number; kind: ChurnKind; concurrency: number; app: AppCredentials }
+  | { type: 'connect'; url: string; count: number; offset: number; kind: ChurnKind; roomSize: number; concurrency: number; app: AppCredentials }
   | { type: 'start' }
   | { type: 'snapshot'; id: number }
   | { type: 'stop' };
 
 export type ChurnReport =
   | { type: 'ready'; connected: number; failed: number; firstError: string | null }
-  | { type: 'snapshot'; id: number; pairs: number; errors: number; lostSockets: number; firstError: string | null };
+  | { type: 'snapshot'; id: number; pairs: number; memberEvents: number; errors: number; lostSockets: number; firstError: string | null };
 
 
 /** The latency probes' process: a few subscribers that timestamp every marked frame they receive. */

@@ -115,9 +115,10 @@ export const METRICS: Metric[] = [
   { scenario: 'connect', label: 'loader cores busy', pick: (r) => r.loaderCores as number, ratio: false },
   { scenario: 'connect', label: 'other cores busy (not server, not loader)', pick: (r) => r.otherCores as number, ratio: false },
   { scenario: 'connect', label: 'connections refused or timed out', pick: (r) => r.connectFailures as number, ratio: false },
-  ...(['churn-private', 'churn-presence'] as const).flatMap((scenario): Metric[] => [
+  ...(['churn-private', 'churn-presence', 'churn-presence-rooms'] as const).flatMap((scenario): Metric[] => [
     { scenario, label: 'subscribe+unsubscribe pairs/s', pick: (r) => r.pairsPerSec as number, ratio: true },
     { scenario, label: 'server CPU µs per pair', pick: (r) => r.serverCpuUsPerPair as number, ratio: true },
+    ...(scenario === 'churn-presence-rooms' ? [{ scenario, label: 'member_added / member_removed frames received/s', pick: (r: Record<string, unknown>) => r.memberEventsPerSec as number, ratio: true }] : []),
     { scenario, label: 'subscribe errors in window', pick: (r) => r.errors as number, ratio: false },
     { scenario, label: 'server cores busy', pick: (r) => r.serverCores as number, ratio: false },
     ...threadRows(scenario),

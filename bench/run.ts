@@ -45,7 +45,7 @@ import {
   urlTarget,
 } from './targets.ts';
 
-const SCENARIOS = ['fanout', 'fanout-steady', 'fanout-latency', 'http', 'many-channels', 'churn-private', 'churn-presence', 'connect', 'multi-host', 'v2'] as const;
+const SCENARIOS = ['fanout', 'fanout-steady', 'fanout-latency', 'http', 'many-channels', 'churn-private', 'churn-presence', 'churn-presence-rooms', 'connect', 'multi-host', 'v2'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 /**
  * What --compare runs without --scenario: everything but multi-host (which needs redis-server), connect
@@ -54,7 +54,7 @@ type Scenario = (typeof SCENARIOS)[number];
  */
 const DEFAULT_SCENARIOS = SCENARIOS.filter((s) => s !== 'multi-host' && s !== 'connect' && s !== 'v2');
 /** Names accepted by --scenario that stand for other scenarios. */
-const ALIASES: Record<string, readonly Scenario[]> = { churn: ['churn-private', 'churn-presence'], latency: ['fanout-latency'] };
+const ALIASES: Record<string, readonly Scenario[]> = { churn: ['churn-private', 'churn-presence', 'churn-presence-rooms'], latency: ['fanout-latency'] };
 /** The hosts of multi-host listen on these ports and the next ones (metrics on METRICS_PORT + i). */
 const MULTI_HOST_PORT = 6211;
 const MULTI_HOST_METRICS_PORT = 9211;
@@ -84,6 +84,7 @@ const { values: a } = parseArgs({
     batch: { type: 'string', default: '10' },
     'many-http-connections': { type: 'string', default: '16' },
     'churn-sockets': { type: 'string', default: '200' },
+    'room-size': { type: 'string', default: '10' },
     'latency-phases': { type: 'string', default: '0:50,5000:10,5000:50' },
     'latency-probes': { type: 'string', default: '10' },
     'multi-hosts': { type: 'string', default: '3' },
@@ -129,7 +130,7 @@ function usage(message?: string): never {
       '       [--runs 3] [--subscribers 5000] [--duration 10] [--warmup 2] [--window 64] [--steady-rate 10]\n' +
       '       [--v2-share 0[,0.5]] [--v2-filter] [--http-connections 64] [--fanout-http-connections 4]\n' +
       '       [--channels 2000] [--channel-subscribers 2] [--batch 10] [--many-http-connections 16]\n' +
-      '       [--churn-sockets 200] [--loader-processes 2] [--client raw|ws] [--noisy-retries 0] [--noisy-cores 0.25]\n' +
+      '       [--churn-sockets 200] [--room-size 10] [--loader-processes 2] [--client raw|ws] [--noisy-retries 0] [--noisy-cores 0.25]\n' +
       '       [--latency-phases 0:50,5000:10,5000:50] [--latency-probes 10]\n' +
       '       [--multi-hosts 3] [--multi-host-workers 1] [--multi-subscribers 900] [--multi-channels 100]\n' +
       '       [--multi-http-connections 16] [--multi-probe-channels 3] [--multi-probe-rate 30] [--multi-warmup-runs 1]\n' +
@@ -137,7 +138,9 @@ function usage(message?: string): never {
       '       [--workers N | --workers 1,2,...] [--bare-threads N] [--padding 64] [--peers ~/peers] [--out results.jsonl]\n' +
       "       [--sockudo-dir DIR | --sockudo-dir DIR,DIR,...] [--sockudo-env 'default;NAME=VALUE,NAME=VALUE;...']\n" +
       '       [--target-url ws://127.0.0.1:PORT --app-id ID --app-key KEY --app-secret SECRET [--http-url http://127.0.0.1:PORT] [--target-pid PID]]\n' +
-      `Scenarios: ${SCENARIOS.join(', ')} (churn = churn-private,churn-presence; latency = fanout-latency).\n` +
+      `Scenarios: ${SCENARIOS.join(', ')} (churn = churn-private,churn-presence,churn-presence-rooms; latency = fanout-latency).\n` +
+      'churn-presence-rooms: the presence churn with --room-size sockets (users) to a channel, so every pair also\n' +
+      "sends member_removed and member_added to the room's other members.\n" +
       'Lists are comma-separated; --compare defaults to every scenario but multi-host and connect, and every target.\n' +
       'connect: per --connections count, a fresh server (restarted before each run), N idle connections opened\n' +
       '(--connect-concurrency handshakes in flight per loader process); accept rate and marginal RSS per connection,\n' +
@@ -243,7 +246,7 @@ if (manyChannels.channels * manyChannels.subscribersPerChannel > 15_000) usage('
 if (manyChannels.batch > 10) usage('--batch is capped at 10 (the Pusher limit every target enforces)');
 const noisyCores = positive('noisy-cores', a['noisy-cores'], true);
 const noisyRetries = positive('noisy-retries', a['noisy-retries'], true);
-const churn = { loaderProcesses, socketsPerProcess: positive('churn-sockets', a['churn-sockets']), warmupSeconds: warmup, durationSeconds: duration };
+const churn = { loaderProcesses, socketsPerProcess: positive('churn-sockets', a['churn-sockets']), roomSize: positive('room-size', a['room-size']), warmupSeconds: warmup, durationSeconds: duration };
 if (churn.socketsPerProcess * loaderProcesses > 15_000) usage('--churn-sockets × --loader-processes is capped at 15000');
 const latencyPhases: LatencyPhase[] = a['latency-phases'].split(',').map((p) => {
   const [subs, rate] = p.split(':').map((v) => Number(v.trim()));
@@ -464,6 +467,8 @@ async function runScenario(scenario: Exclude<Scenario, 'multi-host'>, index: num
       return [{ result: await runChurn(t, { ...churn, kind: 'private' }) }];
     case 'churn-presence':
       return [{ result: await runChurn(t, { ...churn, kind: 'presence' }) }];
+    case 'churn-presence-rooms':
+      return [{ result: await runChurn(t, { ...churn, kind: 'presence-rooms' }) }];
   }
 }
 

@@ -2,6 +2,8 @@
 // (or presence) channel of its own, auth signed by the loader as an auth endpoint would. Reports
 // subscribe+unsubscribe pairs per second and server CPU per pair: channel auth, channel creation and
 // removal, and for presence the member bookkeeping (one member per channel, so no member_added audience).
+// churn-presence-rooms puts `roomSize` sockets (users) in each presence channel, as in a chat room: every
+// pair also sends member_removed and member_added to the room's other members, and the member list grows.
 import { ChurnLoaders } from '../churnLoaders.ts';
 import type { ChurnKind } from '../loaderMessages.ts';
 import { type RunningTarget, sleep } from '../targets.ts';
@@ -10,6 +12,8 @@ import { wsUrl } from './fanout.ts';
 
 export interface ChurnOptions {
   kind: ChurnKind;
+  /** presence-rooms: sockets to a channel. */
+  roomSize: number;
   loaderProcesses: number;
   socketsPerProcess: number;
   warmupSeconds: number;
@@ -17,13 +21,16 @@ export interface ChurnOptions {
 }
 
 export interface ChurnResult extends WindowCpu {
-  scenario: 'churn-private' | 'churn-presence';
+  scenario: 'churn-private' | 'churn-presence' | 'churn-presence-rooms';
   sockets: number;
+  roomSize: number;
   connectSeconds: number;
   connectFailures: number;
   pairs: number;
   pairsPerSec: number;
   serverCpuUsPerPair: number;
+  /** member_added / member_removed frames the loaders received, per second. */
+  memberEventsPerSec: number;
   /** pusher:error frames answering a subscribe (each retried after 100 ms). */
   errors: number;
   lostSockets: number;
@@ -31,7 +38,7 @@ export interface ChurnResult extends WindowCpu {
 }
 
 export async function runChurn(target: RunningTarget, o: ChurnOptions): Promise<ChurnResult> {
-  const loaders = await ChurnLoaders.open(wsUrl(target.endpoint), o.loaderProcesses, o.socketsPerProcess, o.kind, target.endpoint.app);
+  const loaders = await ChurnLoaders.open(wsUrl(target.endpoint), o.loaderProcesses, o.socketsPerProcess, o.kind, o.roomSize, target.endpoint.app);
   try {
     if (loaders.connected === 0) throw new Error(`no socket could connect: ${loaders.firstError}`);
     loaders.start();
@@ -43,13 +50,15 @@ export async function runChurn(target: RunningTarget, o: ChurnOptions): Promise<
     const cpu = window.end();
     const pairs = after.pairs - before.pairs;
     return {
-      scenario: o.kind === 'presence' ? 'churn-presence' : 'churn-private',
+      scenario: `churn-${o.kind}`,
       sockets: loaders.connected,
+      roomSize: o.kind === 'presence-rooms' ? o.roomSize : 1,
       connectSeconds: loaders.connectSeconds,
       connectFailures: loaders.failed,
       pairs,
       pairsPerSec: pairs / cpu.seconds,
       serverCpuUsPerPair: pairs > 0 ? (cpu.serverCpuSeconds * 1e6) / pairs : Number.NaN,
+      memberEventsPerSec: (after.memberEvents - before.memberEvents) / cpu.seconds,
       errors: after.errors - before.errors,
       lostSockets: after.lostSockets,
       firstError: after.firstError ?? loaders.firstError,

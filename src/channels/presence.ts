@@ -1,58 +1,89 @@
 // Presence state for the host, owned by the primary: members per channel and the sockets behind each
 // member, so member_added / member_removed go out exactly once per user however many tabs and threads.
+// It also counts each channel's sockets per protocol version: member frames are built and handed to the
+// workers only for the versions someone here holds (every presence subscriber joins through here).
+import type { ProtocolVersion } from '../protocol/frames.ts';
 import { AppChannelMap } from './appChannelMap.ts';
 
 export interface Member {
   info: unknown;
-  sockets: Set<string>;
+  /** socket_id → the socket's protocol version. */
+  sockets: Map<string, ProtocolVersion>;
+  /** The member's entry in the subscription_succeeded snapshot, serialized once at join: `"id"` and `"id":info`. */
+  idJson: string;
+  hashEntry: string | undefined;
 }
+
+interface PresenceChannel {
+  members: Map<string, Member>;
+  /** Sockets in the channel per protocol version (index 1 and 2). */
+  sockets: [number, number, number];
+}
+
+const NO_MEMBERS: ReadonlyMap<string, Member> = new Map();
+const VERSIONS_BY_MASK: readonly (readonly ProtocolVersion[])[] = [[], [1], [2], [1, 2]];
 
 export type JoinResult =
   | { ok: true; firstSocketOfUser: boolean; members: Map<string, Member> }
   | { ok: false; reason: 'overCapacity' };
 
 export class PresenceRegistry {
-  /** (appId, channel) → user id → member */
-  private readonly channels = new AppChannelMap<string, Map<string, Member>>();
+  /** (appId, channel) → its members by user id, and its sockets per version */
+  private readonly channels = new AppChannelMap<string, PresenceChannel>();
 
-  join(appId: string, channel: string, userId: string, info: unknown, socketId: string, maxMembers: number): JoinResult {
+  join(appId: string, channel: string, userId: string, info: unknown, socketId: string, protocol: ProtocolVersion, maxMembers: number): JoinResult {
     const current = this.channels.get(appId, channel);
-    const existing = current?.get(userId);
-    if (!existing && (current?.size ?? 0) >= maxMembers) return { ok: false, reason: 'overCapacity' };
-    let members = current;
-    if (!members) this.channels.set(appId, channel, (members = new Map()));
+    const existing = current?.members.get(userId);
+    if (!existing && (current?.members.size ?? 0) >= maxMembers) return { ok: false, reason: 'overCapacity' };
+    let ch = current;
+    if (!ch) this.channels.set(appId, channel, (ch = { members: new Map(), sockets: [0, 0, 0] }));
     if (existing) {
-      existing.sockets.add(socketId);
-      return { ok: true, firstSocketOfUser: false, members };
+      if (!existing.sockets.has(socketId)) ch.sockets[protocol]++;
+      existing.sockets.set(socketId, protocol);
+      return { ok: true, firstSocketOfUser: false, members: ch.members };
     }
-    members.set(userId, { info, sockets: new Set([socketId]) });
-    return { ok: true, firstSocketOfUser: true, members };
+    const idJson = JSON.stringify(userId);
+    const infoJson = JSON.stringify(info);
+    // As JSON.stringify leaves out an undefined property.
+    ch.members.set(userId, { info, sockets: new Map([[socketId, protocol]]), idJson, hashEntry: infoJson === undefined ? undefined : `${idJson}:${infoJson}` });
+    ch.sockets[protocol]++;
+    return { ok: true, firstSocketOfUser: true, members: ch.members };
   }
 
   /** Returns true when this was the user's last socket in the channel (the member left). */
   leave(appId: string, channel: string, userId: string, socketId: string): boolean {
-    const members = this.channels.get(appId, channel);
-    const member = members?.get(userId);
-    if (!members || !member || !member.sockets.delete(socketId)) return false;
+    const ch = this.channels.get(appId, channel);
+    const member = ch?.members.get(userId);
+    const protocol = member?.sockets.get(socketId);
+    if (!ch || !member || protocol === undefined) return false;
+    member.sockets.delete(socketId);
+    ch.sockets[protocol]--;
     if (member.sockets.size > 0) return false;
-    members.delete(userId);
-    if (members.size === 0) this.channels.delete(appId, channel);
+    ch.members.delete(userId);
+    if (ch.members.size === 0) this.channels.delete(appId, channel);
     return true;
   }
 
   /** Whether this socket has joined the channel (as any user). */
   hasSocket(appId: string, channel: string, userId: string, socketId: string): boolean {
-    return this.channels.get(appId, channel)?.get(userId)?.sockets.has(socketId) ?? false;
+    return this.channels.get(appId, channel)?.members.get(userId)?.sockets.has(socketId) ?? false;
   }
 
   members(appId: string, channel: string): ReadonlyMap<string, Member> {
-    return this.channels.get(appId, channel) ?? new Map();
+    return this.channels.get(appId, channel)?.members ?? NO_MEMBERS;
+  }
+
+  /** The protocol versions of the channel's sockets here: the member frames worth building for this host. */
+  versions(appId: string, channel: string): readonly ProtocolVersion[] {
+    const ch = this.channels.get(appId, channel);
+    if (!ch) return VERSIONS_BY_MASK[0];
+    return VERSIONS_BY_MASK[(ch.sockets[1] > 0 ? 1 : 0) | (ch.sockets[2] > 0 ? 2 : 0)];
   }
 
   /** The `data` of presence subscription_succeeded: `{presence: {ids, hash, count}}` as a JSON string. */
   static snapshot(members: ReadonlyMap<string, Member>): string {
     const json = new PresenceJson();
-    for (const [id, m] of members) json.add(id, m.info);
+    for (const m of members.values()) json.addSerialized(m.idJson, m.hashEntry);
     return json.end();
   }
 
@@ -76,10 +107,14 @@ class PresenceJson {
   add(id: string, info: unknown): void {
     const key = JSON.stringify(id);
     const value = JSON.stringify(info);
-    const sep = this.count === 0 ? '' : ',';
-    this.ids += sep + key;
     // As JSON.stringify leaves out an undefined property.
-    if (value !== undefined) this.hash += (this.hash === '' ? '' : ',') + key + ':' + value;
+    this.addSerialized(key, value === undefined ? undefined : `${key}:${value}`);
+  }
+
+  /** A member whose `"id"` and `"id":info` are already JSON (a Member's, made at join). */
+  addSerialized(idJson: string, hashEntry: string | undefined): void {
+    this.ids += (this.count === 0 ? '' : ',') + idJson;
+    if (hashEntry !== undefined) this.hash += (this.hash === '' ? '' : ',') + hashEntry;
     this.count++;
   }
 

@@ -1,6 +1,7 @@
 // THE union of every message between the primary thread and the uWS worker threads.
 // Dispatch on `type` with an exhaustive switch so a new message breaks the build until it is handled.
 import type { Config } from '../config/schema.ts';
+import type { ProtocolVersion } from '../protocol/frames.ts';
 
 /** What a worker is started with (structured-cloned into workerData). */
 export interface WorkerInit {
@@ -121,6 +122,8 @@ export interface PresenceJoin {
   app: number;
   channel: string;
   socketId: string;
+  /** The joining socket's protocol: the primary builds member frames only for the versions in the channel. */
+  protocol: ProtocolVersion;
   userId: string;
   userInfo: unknown;
 }
@@ -153,6 +156,8 @@ export interface PresenceChanges {
   apps: number[];
   channels: string[];
   socketIds: string[];
+  /** The joining socket's protocol version; 0 for a leave. */
+  protocols: (ProtocolVersion | 0)[];
   userIds: string[];
   /** undefined for a leave. */
   userInfos: unknown[];

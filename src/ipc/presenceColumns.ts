@@ -2,10 +2,11 @@
 // PresenceAnswers): the joins and leaves one worker queues in a row, and the primary's answers to them, go as one
 // message of columns each way. In presence churn the worker is the saturated thread, and an object per join and
 // per answer cost it about twice as much to post and to take off its port (docs/benchmarks.md, "Session 15").
+import type { ProtocolVersion } from '../protocol/frames.ts';
 import type { PresenceAnswers, PresenceChanges, PresenceJoin, PresenceJoined, PresenceLeave } from './messages.ts';
 
 export function emptyPresenceChanges(worker: number): PresenceChanges {
-  return { type: 'presence-changes', worker, joins: [], requestIds: [], apps: [], channels: [], socketIds: [], userIds: [], userInfos: [] };
+  return { type: 'presence-changes', worker, joins: [], requestIds: [], apps: [], channels: [], socketIds: [], protocols: [], userIds: [], userInfos: [] };
 }
 
 export function appendPresenceChange(m: PresenceChanges, c: PresenceJoin | PresenceLeave): void {
@@ -15,6 +16,7 @@ export function appendPresenceChange(m: PresenceChanges, c: PresenceJoin | Prese
   m.apps.push(c.app);
   m.channels.push(c.channel);
   m.socketIds.push(c.socketId);
+  m.protocols.push(join ? c.protocol : 0);
   m.userIds.push(c.userId);
   m.userInfos.push(join ? c.userInfo : undefined);
 }
@@ -26,7 +28,11 @@ export function forEachPresenceChange(m: PresenceChanges, each: (c: PresenceJoin
     const channel = m.channels[k];
     const socketId = m.socketIds[k];
     const userId = m.userIds[k];
-    each(m.joins[k] ? { type: 'presence-join', requestId: m.requestIds[k], worker: m.worker, app, channel, socketId, userId, userInfo: m.userInfos[k] } : { type: 'presence-leave', app, channel, socketId, userId });
+    each(
+      m.joins[k]
+        ? { type: 'presence-join', requestId: m.requestIds[k], worker: m.worker, app, channel, socketId, protocol: m.protocols[k] as ProtocolVersion, userId, userInfo: m.userInfos[k] }
+        : { type: 'presence-leave', app, channel, socketId, userId },
+    );
   }
 }
 

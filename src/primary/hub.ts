@@ -37,6 +37,7 @@ export class Hub {
     private readonly cluster: ClusterPresence | null = null,
   ) {
     this.channels = new ChannelIndex(counts);
+    publisher.presenceVersions = (appId, channel) => this.presence.versions(appId, channel);
   }
 
   handle(m: HubMessage, reply: HubReply): void {
@@ -84,7 +85,7 @@ export class Hub {
     const app = this.config.apps[m.app];
     const max = app.limits.max_presence_members_per_channel;
     if (!this.cluster) {
-      const result = this.presence.join(app.id, m.channel, m.userId, m.userInfo, m.socketId, max);
+      const result = this.presence.join(app.id, m.channel, m.userId, m.userInfo, m.socketId, m.protocol, max);
       if (!result.ok) return reply({ type: 'presence-joined', requestId: m.requestId, ok: false, reason: 'full' });
       // member_added goes out before the join is confirmed; the joining socket is excluded either way.
       // Nobody else is in the channel to be told when the joiner is its only member.
@@ -97,7 +98,7 @@ export class Hub {
     joined.then(
       (r) => {
         if (!r.ok) return reply({ type: 'presence-joined', requestId: m.requestId, ok: false, reason: 'full' });
-        this.presence.join(app.id, m.channel, m.userId, m.userInfo, m.socketId, Number.POSITIVE_INFINITY);
+        this.presence.join(app.id, m.channel, m.userId, m.userInfo, m.socketId, m.protocol, Number.POSITIVE_INFINITY);
         if (r.first) this.memberChanged(m.app, m.channel, 'added', m.userId, m.userInfo, m.socketId, r.members.size > 1);
         reply({ type: 'presence-joined', requestId: m.requestId, ok: true, data: PresenceRegistry.snapshotOfInfo(r.members) });
       },

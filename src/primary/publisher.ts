@@ -58,6 +58,8 @@ export class Publisher {
   onQuery: ((env: Extract<Envelope, { kind: 'query' }>) => void) | null = null;
   /** Set with several hosts: records an idempotent publish read back from the stream as done. */
   onCompletion: ((c: IdempotentCompletion) => void) | null = null;
+  /** The protocol versions of a presence channel's sockets on this host (Hub sets it): its member frames are built for those only. */
+  presenceVersions: (appId: string, channel: string) => readonly ProtocolVersion[] = () => VERSIONS;
   private readonly cacheTtlMs: number;
   private readonly recovery: boolean;
   private readonly appIndex: Map<string, number>;
@@ -154,12 +156,10 @@ export class Publisher {
   }
 
   private memberFrames(appIndex: number, appId: string, channel: string, change: 'added' | 'removed', userId: string, userInfo: unknown, exclude?: string): void {
-    this.publishToChannel(appIndex, appId, channel, (v) => (change === 'added' ? memberAdded(v, channel, userId, userInfo ?? {}) : memberRemoved(v, channel, userId)), exclude);
-  }
-
-  /** Frames built per protocol version (presence notifications and the like) for one channel. */
-  publishToChannel(appIndex: number, appId: string, channel: string, frame: (v: ProtocolVersion) => string, exclude?: string): void {
-    this.broadcast(VERSIONS.map((v) => ({ app: appIndex, topic: topicFor(v, appId, channel), frame: frame(v), exclude })));
+    const versions = this.presenceVersions(appId, channel);
+    if (versions.length === 0) return;
+    const frame = (v: ProtocolVersion) => (change === 'added' ? memberAdded(v, channel, userId, userInfo ?? {}) : memberRemoved(v, channel, userId));
+    this.broadcast(versions.map((v) => ({ app: appIndex, topic: topicFor(v, appId, channel), frame: frame(v), exclude })));
   }
 
   /**

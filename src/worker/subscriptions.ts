@@ -87,6 +87,7 @@ export function subscribe(core: WsServer, s: SocketState, data: unknown): void {
     app: s.appIndex,
     channel,
     socketId: s.socketId,
+    protocol: s.protocol,
     userId: member.userId,
     userInfo: member.userInfo,
   });

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Pusher from 'pusher';
-import { type Frame, type PusherClient, RawClient, connectPusherJs, serverSdk, subscribed } from '../helpers/clients.ts';
+import { type Frame, type PusherClient, RawClient, connectPusherJs, openV2, serverSdk, subscribed } from '../helpers/clients.ts';
 import { type TestServer, eventually, startTestServer } from '../helpers/server.ts';
 
 const sdk = new Pusher({ appId: 'app-id', key: 'app-key', secret: 'app-secret', host: '127.0.0.1' });
@@ -95,6 +95,50 @@ describe('presence', () => {
     const removedFrame = await one.c.next((f) => f.event === 'pusher_internal:member_removed');
     assert.deepEqual(JSON.parse(removedFrame.data as string), { user_id: 'x2' });
     one.c.close();
+  });
+
+  test('V1 and V2 members on both threads each hear member events in their own protocol, as members come and go', async () => {
+    // The primary builds a channel's member frames only for the protocol versions of the sockets in it: this
+    // follows those versions as V2 members leave and come back.
+    const ch = 'presence-mixed';
+    const join = async (c: RawClient, userId: string, v: 1 | 2) => {
+      const data = { user_id: userId };
+      const { auth } = sdk.authorizeChannel(c.socketId, ch, data);
+      const prefix = v === 1 ? 'pusher' : 'sockudo';
+      const reply = await c.request({ event: `${prefix}:subscribe`, data: { channel: ch, auth, channel_data: JSON.stringify(data) } }, (f) => f.event.endsWith('subscription_succeeded'));
+      assert.equal(reply.event, `${prefix}_internal:subscription_succeeded`);
+    };
+    const memberEvent = (v: 1 | 2, change: 'added' | 'removed', userId: string) => (f: Frame) =>
+      f.event === `${v === 1 ? 'pusher' : 'sockudo'}_internal:member_${change}` && f.channel === ch && JSON.parse(f.data as string).user_id === userId;
+    const subscriptions = async () =>
+      ((await (await serverSdk(server.port).get({ path: `/channels/${ch}`, params: { info: 'subscription_count' } })).json()) as { subscription_count: number }).subscription_count;
+
+    const v1Watcher = await RawClient.open(server.workerPorts[0]);
+    await join(v1Watcher, 'w1', 1);
+    let v2Watcher = await openV2(server.workerPorts[1]);
+    await join(v2Watcher, 'w2', 2);
+    await v1Watcher.next(memberEvent(1, 'added', 'w2'));
+    const guest = await RawClient.open(server.workerPorts[1]);
+    await join(guest, 'g', 1);
+    await v1Watcher.next(memberEvent(1, 'added', 'g'));
+    await v2Watcher.next(memberEvent(2, 'added', 'g'));
+    assert.equal(v2Watcher.frames.filter((f) => f.event.startsWith('pusher')).length, 0, 'no V1 frame reaches the V2 socket');
+
+    // The only V2 member leaves: the V1 members still hear everything.
+    v2Watcher.close();
+    await v1Watcher.next(memberEvent(1, 'removed', 'w2'));
+    guest.close();
+    await v1Watcher.next(memberEvent(1, 'removed', 'g'));
+    await eventually(async () => (await subscriptions()) === 1, 'only the V1 watcher left');
+
+    // A V2 member comes back: it hears the next member, and so does the V1 watcher.
+    v2Watcher = await openV2(server.workerPorts[0]);
+    await join(v2Watcher, 'w2', 2);
+    const late = await RawClient.open(server.workerPorts[1]);
+    await join(late, 'late', 1);
+    await v2Watcher.next(memberEvent(2, 'added', 'late'));
+    await v1Watcher.next(memberEvent(1, 'added', 'late'));
+    for (const c of [v1Watcher, v2Watcher, late]) c.close();
   });
 
   test('a burst of joins larger than a cross-thread chunk: every join answered, in order, with the whole host', async () => {

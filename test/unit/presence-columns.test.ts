@@ -8,11 +8,11 @@ import { appendPresenceAnswer, appendPresenceChange, emptyPresenceAnswers, empty
 describe('presence messages as columns', () => {
   test('joins and leaves come back in the order the worker made them, user info included', () => {
     const changes: (PresenceJoin | PresenceLeave)[] = [
-      { type: 'presence-join', requestId: 1, worker: 3, app: 0, channel: 'presence-a', socketId: '1.1', userId: 'u1', userInfo: { name: 'Ann', tags: ['x'] } },
+      { type: 'presence-join', requestId: 1, worker: 3, app: 0, channel: 'presence-a', socketId: '1.1', protocol: 1, userId: 'u1', userInfo: { name: 'Ann', tags: ['x'] } },
       { type: 'presence-leave', app: 0, channel: 'presence-a', socketId: '1.1', userId: 'u1' },
-      { type: 'presence-join', requestId: 2, worker: 3, app: 1, channel: 'presence-b', socketId: '1.2', userId: 'u2', userInfo: undefined },
+      { type: 'presence-join', requestId: 2, worker: 3, app: 1, channel: 'presence-b', socketId: '1.2', protocol: 2, userId: 'u2', userInfo: undefined },
       // The same socket joining again right after leaving: order is what keeps the membership right.
-      { type: 'presence-join', requestId: 3, worker: 3, app: 0, channel: 'presence-a', socketId: '1.1', userId: 'u1', userInfo: null },
+      { type: 'presence-join', requestId: 3, worker: 3, app: 0, channel: 'presence-a', socketId: '1.1', protocol: 1, userId: 'u1', userInfo: null },
     ];
     const m = emptyPresenceChanges(3);
     for (const c of changes) appendPresenceChange(m, c);

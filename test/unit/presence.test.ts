@@ -2,8 +2,13 @@
 // snapshot, and validation of `channel_data`.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import pino from 'pino';
 import { type JoinResult, PresenceRegistry } from '../../src/channels/presence.ts';
 import { parsePresenceData } from '../../src/channels/presenceData.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import type { TopicFrame } from '../../src/ipc/messages.ts';
+import { Publisher } from '../../src/primary/publisher.ts';
+import { topicFor } from '../../src/protocol/topics.ts';
 
 const CH = 'presence-room';
 const UNLIMITED = Number.MAX_SAFE_INTEGER;
@@ -16,18 +21,18 @@ function joined(r: JoinResult): { firstSocketOfUser: boolean; ids: string[] } {
 describe('PresenceRegistry: join and leave', () => {
   test("a user's first socket adds the member; a second tab does not", () => {
     const p = new PresenceRegistry();
-    assert.deepEqual(joined(p.join('app', CH, 'u1', { name: 'Ann' }, 's1', UNLIMITED)), { firstSocketOfUser: true, ids: ['u1'] });
-    assert.deepEqual(joined(p.join('app', CH, 'u2', { name: 'Bob' }, 's2', UNLIMITED)), { firstSocketOfUser: true, ids: ['u1', 'u2'] });
-    assert.deepEqual(joined(p.join('app', CH, 'u1', { name: 'Ann' }, 's3', UNLIMITED)), { firstSocketOfUser: false, ids: ['u1', 'u2'] });
-    assert.deepEqual([...(p.members('app', CH).get('u1')?.sockets ?? [])], ['s1', 's3']);
+    assert.deepEqual(joined(p.join('app', CH, 'u1', { name: 'Ann' }, 's1', 1, UNLIMITED)), { firstSocketOfUser: true, ids: ['u1'] });
+    assert.deepEqual(joined(p.join('app', CH, 'u2', { name: 'Bob' }, 's2', 1, UNLIMITED)), { firstSocketOfUser: true, ids: ['u1', 'u2'] });
+    assert.deepEqual(joined(p.join('app', CH, 'u1', { name: 'Ann' }, 's3', 1, UNLIMITED)), { firstSocketOfUser: false, ids: ['u1', 'u2'] });
+    assert.deepEqual([...(p.members('app', CH).get('u1')?.sockets.keys() ?? [])], ['s1', 's3']);
     assert.deepEqual(p.members('app', CH).get('u1')?.info, { name: 'Ann' });
   });
 
   test('the member leaves with their last socket only', () => {
     const p = new PresenceRegistry();
-    p.join('app', CH, 'u1', {}, 's1', UNLIMITED);
-    p.join('app', CH, 'u1', {}, 's2', UNLIMITED);
-    p.join('app', CH, 'u2', {}, 's3', UNLIMITED);
+    p.join('app', CH, 'u1', {}, 's1', 1, UNLIMITED);
+    p.join('app', CH, 'u1', {}, 's2', 1, UNLIMITED);
+    p.join('app', CH, 'u2', {}, 's3', 1, UNLIMITED);
     assert.equal(p.leave('app', CH, 'u1', 's1'), false, 'another tab is still there');
     assert.deepEqual([...p.members('app', CH).keys()], ['u1', 'u2']);
     assert.equal(p.leave('app', CH, 'u1', 's2'), true, 'last socket: the member left');
@@ -38,7 +43,7 @@ describe('PresenceRegistry: join and leave', () => {
 
   test('leaves that do not match a membership change nothing', () => {
     const p = new PresenceRegistry();
-    p.join('app', CH, 'u1', {}, 's1', UNLIMITED);
+    p.join('app', CH, 'u1', {}, 's1', 1, UNLIMITED);
     assert.equal(p.leave('app', CH, 'u1', 'not-a-socket'), false);
     assert.equal(p.leave('app', CH, 'u9', 's1'), false, 'socket of another user');
     assert.equal(p.leave('app', 'presence-other', 'u1', 's1'), false);
@@ -50,16 +55,16 @@ describe('PresenceRegistry: join and leave', () => {
 
   test('a member who left and comes back is a first socket again', () => {
     const p = new PresenceRegistry();
-    p.join('app', CH, 'u1', {}, 's1', UNLIMITED);
+    p.join('app', CH, 'u1', {}, 's1', 1, UNLIMITED);
     p.leave('app', CH, 'u1', 's1');
-    assert.equal(joined(p.join('app', CH, 'u1', {}, 's2', UNLIMITED)).firstSocketOfUser, true);
+    assert.equal(joined(p.join('app', CH, 'u1', {}, 's2', 1, UNLIMITED)).firstSocketOfUser, true);
   });
 
   test('channels and apps are separate', () => {
     const p = new PresenceRegistry();
-    p.join('app', CH, 'u1', {}, 's1', UNLIMITED);
-    assert.equal(joined(p.join('app', 'presence-other', 'u1', {}, 's1', UNLIMITED)).firstSocketOfUser, true);
-    assert.equal(joined(p.join('app2', CH, 'u1', {}, 's1', UNLIMITED)).firstSocketOfUser, true);
+    p.join('app', CH, 'u1', {}, 's1', 1, UNLIMITED);
+    assert.equal(joined(p.join('app', 'presence-other', 'u1', {}, 's1', 1, UNLIMITED)).firstSocketOfUser, true);
+    assert.equal(joined(p.join('app2', CH, 'u1', {}, 's1', 1, UNLIMITED)).firstSocketOfUser, true);
     assert.equal(p.members('app', CH).size, 1);
     assert.equal(p.members('app3', CH).size, 0);
   });
@@ -68,35 +73,79 @@ describe('PresenceRegistry: join and leave', () => {
 describe('PresenceRegistry: member cap', () => {
   test('at the cap a new user is refused, a known user may add sockets', () => {
     const p = new PresenceRegistry();
-    joined(p.join('app', CH, 'u1', {}, 's1', 2));
-    joined(p.join('app', CH, 'u2', {}, 's2', 2));
-    assert.deepEqual(p.join('app', CH, 'u3', {}, 's3', 2), { ok: false, reason: 'overCapacity' });
+    joined(p.join('app', CH, 'u1', {}, 's1', 1, 2));
+    joined(p.join('app', CH, 'u2', {}, 's2', 1, 2));
+    assert.deepEqual(p.join('app', CH, 'u3', {}, 's3', 1, 2), { ok: false, reason: 'overCapacity' });
     assert.deepEqual([...p.members('app', CH).keys()], ['u1', 'u2'], 'the refused user was not added');
-    assert.equal(joined(p.join('app', CH, 'u1', {}, 's4', 2)).firstSocketOfUser, false);
+    assert.equal(joined(p.join('app', CH, 'u1', {}, 's4', 1, 2)).firstSocketOfUser, false);
     // a place frees up when a member leaves
     p.leave('app', CH, 'u2', 's2');
-    assert.equal(joined(p.join('app', CH, 'u3', {}, 's3', 2)).firstSocketOfUser, true);
+    assert.equal(joined(p.join('app', CH, 'u3', {}, 's3', 1, 2)).firstSocketOfUser, true);
   });
 
   test('the cap counts users, not sockets', () => {
     const p = new PresenceRegistry();
-    for (let i = 0; i < 5; i++) joined(p.join('app', CH, 'u1', {}, `s${i}`, 2));
-    assert.equal(joined(p.join('app', CH, 'u2', {}, 'x', 2)).firstSocketOfUser, true);
+    for (let i = 0; i < 5; i++) joined(p.join('app', CH, 'u1', {}, `s${i}`, 1, 2));
+    assert.equal(joined(p.join('app', CH, 'u2', {}, 'x', 1, 2)).firstSocketOfUser, true);
   });
 
   test('a refused first join leaves no empty channel behind', () => {
     const p = new PresenceRegistry();
-    assert.deepEqual(p.join('app', CH, 'u1', {}, 's1', 0), { ok: false, reason: 'overCapacity' });
+    assert.deepEqual(p.join('app', CH, 'u1', {}, 's1', 1, 0), { ok: false, reason: 'overCapacity' });
     assert.equal(p.members('app', CH).size, 0);
+  });
+});
+
+describe('PresenceRegistry.versions: the protocols of a channel\'s sockets', () => {
+  test('follow joins and leaves, one count per socket however often it joins', () => {
+    const p = new PresenceRegistry();
+    assert.deepEqual(p.versions('app', CH), []);
+    p.join('app', CH, 'u1', {}, 's1', 1, UNLIMITED);
+    assert.deepEqual(p.versions('app', CH), [1]);
+    p.join('app', CH, 'u1', {}, 's2', 2, UNLIMITED); // a second tab of the same user, on V2
+    p.join('app', CH, 'u2', {}, 's3', 2, UNLIMITED);
+    p.join('app', CH, 'u2', {}, 's3', 2, UNLIMITED); // the same socket joining again
+    assert.deepEqual(p.versions('app', CH), [1, 2]);
+    p.leave('app', CH, 'u2', 's3');
+    assert.deepEqual(p.versions('app', CH), [1, 2], "u1's V2 tab is still there");
+    p.leave('app', CH, 'u1', 's2');
+    assert.deepEqual(p.versions('app', CH), [1]);
+    p.leave('app', CH, 'u1', 'not-a-socket');
+    p.leave('app', CH, 'u1', 's1');
+    assert.deepEqual(p.versions('app', CH), []);
+    p.join('app', CH, 'u3', {}, 's4', 2, UNLIMITED);
+    assert.deepEqual(p.versions('app', CH), [2]);
+    assert.deepEqual(p.versions('app', 'presence-other'), []);
+  });
+
+  test('the publisher builds member frames for those versions only', () => {
+    const config = loadConfig({ env: {} });
+    const published: TopicFrame[][] = [];
+    const publisher = new Publisher(() => [{ index: 0, publish: (f) => void published.push(f), post() {} }], config, pino({ level: 'silent' }));
+    const p = new PresenceRegistry();
+    publisher.presenceVersions = (appId, channel) => p.versions(appId, channel);
+    const change = () => publisher.presenceChange(0, 'app', CH, 'added', 'u9', { n: 1 });
+    p.join('app', CH, 'u1', {}, 's1', 2, UNLIMITED);
+    change();
+    assert.deepEqual(published.pop()?.map((f) => f.topic), [topicFor(2, 'app', CH)]);
+    p.join('app', CH, 'u2', {}, 's2', 1, UNLIMITED);
+    change();
+    const both = published.pop() ?? [];
+    assert.deepEqual(both.map((f) => f.topic), [topicFor(1, 'app', CH), topicFor(2, 'app', CH)]);
+    assert.deepEqual(both.map((f) => JSON.parse(f.frame).event), ['pusher_internal:member_added', 'sockudo_internal:member_added']);
+    p.leave('app', CH, 'u1', 's1');
+    p.leave('app', CH, 'u2', 's2');
+    change();
+    assert.equal(published.length, 0, 'nobody here: nothing built or handed over');
   });
 });
 
 describe('PresenceRegistry.snapshot', () => {
   test('{presence: {ids, hash, count}} as a JSON string', () => {
     const p = new PresenceRegistry();
-    p.join('app', CH, 'u1', { name: 'Ann' }, 's1', UNLIMITED);
-    p.join('app', CH, 'u2', {}, 's2', UNLIMITED);
-    p.join('app', CH, 'u1', { name: 'Ann' }, 's3', UNLIMITED);
+    p.join('app', CH, 'u1', { name: 'Ann' }, 's1', 1, UNLIMITED);
+    p.join('app', CH, 'u2', {}, 's2', 1, UNLIMITED);
+    p.join('app', CH, 'u1', { name: 'Ann' }, 's3', 1, UNLIMITED);
     const data = PresenceRegistry.snapshot(p.members('app', CH));
     assert.equal(typeof data, 'string');
     assert.deepEqual(JSON.parse(data), { presence: { ids: ['u1', 'u2'], hash: { u1: { name: 'Ann' }, u2: {} }, count: 2 } });
