@@ -184,6 +184,10 @@ describe('Laravel Echo on pusher-js', () => {
     const annTab = makeEcho(1, { user_id: '1', user_info: { id: 1, name: 'Ann' } });
     await whenSubscribed(annTab.join('room'));
     annTab.disconnect();
+    // The close travels on the tab's own connection: wait until the server has taken it before Carol joins.
+    const subscriptions = async () =>
+      ((await (await sdk.get({ path: '/channels/presence-room', params: { info: 'subscription_count' } })).json()) as { subscription_count: number }).subscription_count;
+    await eventually(async () => (await subscriptions()) === 1, "Ann's tab closed on the server");
     const carol = makeEcho(1, { user_id: '3', user_info: { id: 3, name: 'Carol' } });
     await whenSubscribed(carol.join('room'));
     await eventually(() => joining.length === 2, 'Ann sees Carol joining');

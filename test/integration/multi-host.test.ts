@@ -56,11 +56,18 @@ describe('several hosts through Redis', () => {
     const ch = 'cross-resume';
     const first = await openV2(hosts[0].port);
     await first.request({ event: 'sockudo:subscribe', data: { channel: ch } }, (f) => f.event.endsWith('subscription_succeeded'));
+    // A 200 means Redis took the message, not that host 2 has read it back: a V2 watcher on the thread the
+    // client resumes on says when m4 got there.
+    const resumePort = hosts[2].workerPorts[0];
+    const watcher = await openV2(resumePort);
+    await watcher.request({ event: 'sockudo:subscribe', data: { channel: ch } }, (f) => f.event.endsWith('subscription_succeeded'));
     await serverSdk(hosts[1].port).trigger(ch, 'm1', '1');
     const m1 = await first.next(isEvent('m1'));
     first.terminate();
     for (const n of [2, 3, 4]) await serverSdk(hosts[n % 3].port).trigger(ch, `m${n}`, String(n));
-    const again = await openV2(hosts[2].port);
+    await watcher.next(isEvent('m4'));
+    watcher.close();
+    const again = await openV2(resumePort);
     await again.request({ event: 'sockudo:subscribe', data: { channel: ch } }, (f) => f.event.endsWith('subscription_succeeded'));
     const from = again.frames.length;
     again.send({ event: 'sockudo:resume', data: { channel_positions: { [ch]: { stream_id: m1.stream_id, serial: m1.serial } } } });
