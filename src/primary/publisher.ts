@@ -147,10 +147,10 @@ export class Publisher {
 
   /** member_added / member_removed for a channel, on every host. */
   presenceChange(appIndex: number, appId: string, channel: string, change: 'added' | 'removed', userId: string, userInfo?: unknown, exclude?: string): void {
-    const local = () => this.memberFrames(appIndex, appId, channel, change, userId, userInfo, exclude);
-    if (!this.cluster) return local();
+    // No named closure on this path: tsx compiles with keepNames, which gives each one a defineProperty call.
+    if (!this.cluster) return this.memberFrames(appIndex, appId, channel, change, userId, userInfo, exclude);
     const env: Envelope = { kind: 'presence', origin: this.cluster.hostId, app: appId, channel, change, userId, userInfo, exclude };
-    this.viaCluster(env, local).catch(() => {
+    this.viaCluster(env, () => this.memberFrames(appIndex, appId, channel, change, userId, userInfo, exclude)).catch(() => {
       // Delivered on this host; the warning is in the log.
     });
   }
@@ -158,8 +158,12 @@ export class Publisher {
   private memberFrames(appIndex: number, appId: string, channel: string, change: 'added' | 'removed', userId: string, userInfo: unknown, exclude?: string): void {
     const versions = this.presenceVersions(appId, channel);
     if (versions.length === 0) return;
-    const frame = (v: ProtocolVersion) => (change === 'added' ? memberAdded(v, channel, userId, userInfo ?? {}) : memberRemoved(v, channel, userId));
-    this.broadcast(versions.map((v) => ({ app: appIndex, topic: topicFor(v, appId, channel), frame: frame(v), exclude })));
+    const frames: TopicFrame[] = [];
+    for (const v of versions) {
+      const frame = change === 'added' ? memberAdded(v, channel, userId, userInfo ?? {}) : memberRemoved(v, channel, userId);
+      frames.push({ app: appIndex, topic: topicFor(v, appId, channel), frame, exclude });
+    }
+    this.broadcast(frames);
   }
 
   /**
