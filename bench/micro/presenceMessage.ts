@@ -45,6 +45,6 @@ const variants = [
   { label: `${AWAITED_CHUNK} joins (worker → primary): an object per join in a \`batch\` (before)`, messages: joinObjects, perMessage: AWAITED_CHUNK },
   { label: `${AWAITED_CHUNK} joins (worker → primary): one \`presence-changes\` of columns`, messages: joinColumns, perMessage: AWAITED_CHUNK },
   { label: `${AWAITED_CHUNK} answers (primary → worker): an object per answer in a \`batch\` (before)`, messages: answerObjects, perMessage: AWAITED_CHUNK },
-  { label: `${AWAITED_CHUNK} answers (primary → worker): one \`presence-answers\` of columns`, messages: answerColumns, perMessage: AWAITED_CHUNK },
+  { label: `${AWAITED_CHUNK} answers (primary → worker): the answer columns of a \`frames\` message`, messages: answerColumns, perMessage: AWAITED_CHUNK },
 ];
 await printPortCosts(variants, ROUNDS, 'join');

@@ -1,9 +1,12 @@
 // Builds and reads the primary's `frames` message (ipc/messages.ts FrameColumns): the frames the primary hands
 // one worker in a row (other workers' HTTP publishes, client events, presence changes, Redis deliveries) go as
 // one message of columns. An object per frame, with a second object for its V2 fields, is what the structured
-// clone charges for on both threads (docs/benchmarks.md, "Session 15").
+// clone charges for on both threads (docs/benchmarks.md, "Session 15"). The answers to the worker's presence
+// joins ride in the same message, in their place among the hand-overs (answersBefore), so that a presence
+// room's alternating answers and member frames do not make a message each ("Session 18").
 import { NO_SERIAL, v2Meta } from '../v2/meta.ts';
-import type { FrameColumns, TopicFrame, V2Meta } from './messages.ts';
+import type { FrameColumns, PresenceJoined, TopicFrame, V2Meta } from './messages.ts';
+import { appendPresenceAnswer, emptyPresenceAnswers, presenceAnswerAt } from './presenceColumns.ts';
 
 /** `kinds`: what frame `k` is; the V2 columns hold its fields unless it is FRAME_V1. */
 export const FRAME_V1 = 0;
@@ -18,6 +21,8 @@ export function emptyFrameColumns(): FrameColumns {
     at: [],
     through: [],
     counts: [],
+    answersBefore: [],
+    answers: emptyPresenceAnswers(),
     apps: [],
     topics: [],
     frames: [],
@@ -42,6 +47,7 @@ export function appendFrames(m: FrameColumns, frames: readonly TopicFrame[], at:
   m.at.push(at);
   m.through.push(through);
   m.counts.push(frames.length);
+  m.answersBefore.push(m.answers.requestIds.length);
   for (const f of frames) {
     m.apps.push(f.app);
     m.topics.push(f.topic);
@@ -97,10 +103,21 @@ export function metaAt(m: FrameColumns, k: number): V2Meta {
   );
 }
 
-/** Calls `each` for every hand-over of `m` in order, with its first frame and its number of frames. */
-export function forEachHandOver(m: FrameColumns, each: (i: number, first: number, count: number) => void): void {
+/** Adds the answer to a presence join after everything queued in `m` so far. */
+export function appendAnswer(m: FrameColumns, a: PresenceJoined): void {
+  appendPresenceAnswer(m.answers, a);
+}
+
+/**
+ * Goes through `m` in the order the primary queued it: `handOver` for every hand-over (with its first frame and
+ * its number of frames), `answer` for every presence answer between them.
+ */
+export function forEachInOrder(m: FrameColumns, handOver: (i: number, first: number, count: number) => void, answer: (a: PresenceJoined) => void): void {
+  let k = 0;
   for (let i = 0, first = 0; i < m.counts.length; i++) {
-    each(i, first, m.counts[i]);
+    for (; k < m.answersBefore[i]; k++) answer(presenceAnswerAt(m.answers, k));
+    handOver(i, first, m.counts[i]);
     first += m.counts[i];
   }
+  for (; k < m.answers.requestIds.length; k++) answer(presenceAnswerAt(m.answers, k));
 }

@@ -91,6 +91,13 @@ export interface FrameColumns {
    */
   through: number[];
   counts: number[];
+  /** How many of `answers` come before it (the rest come after the last hand-over). */
+  answersBefore: number[];
+  /**
+   * Answers to presence joins, in the order the primary made them among the hand-overs: joins and member frames
+   * alternate in presence rooms, and a message per run of either cost the primary a quarter of its time.
+   */
+  answers: PresenceAnswers;
   // Per frame, as in TopicFrame:
   apps: number[];
   topics: string[];
@@ -137,7 +144,7 @@ export interface PresenceLeave {
   userId: string;
 }
 
-/** The primary's answer to a PresenceJoin (one entry of `presence-answers`). */
+/** The primary's answer to a PresenceJoin (one entry of a `frames` message's `answers`). */
 export type PresenceJoined =
   | { type: 'presence-joined'; requestId: number; ok: true; data: string }
   | { type: 'presence-joined'; requestId: number; ok: false; reason: 'full' | 'unavailable' };
@@ -163,9 +170,8 @@ export interface PresenceChanges {
   userInfos: unknown[];
 }
 
-/** The primary's answers to one worker's presence joins queued in a row, as columns (ipc/presenceColumns.ts). */
+/** The primary's answers to one worker's presence joins, as columns (ipc/presenceColumns.ts), in a `frames` message. */
 export interface PresenceAnswers {
-  type: 'presence-answers';
   requestIds: number[];
   /** The presence data for subscription_succeeded; '' when refused. */
   data: string[];
@@ -276,7 +282,7 @@ export type WorkerToPrimary =
 export type PrimaryToWorker =
   /** Several messages of one event-loop turn (see outbox.ts). */
   | { type: 'batch'; messages: PrimaryToWorker[] }
-  /** Frames for this worker's sockets, every hand-over queued in a row (ipc/frameColumns.ts). */
+  /** Frames for this worker's sockets and answers to its presence joins, everything queued in a row (ipc/frameColumns.ts). */
   | FrameColumns
   | { type: 'http-response'; requestId: number; status: number; contentType: string; body: string; headers?: Record<string, string> }
   | PublishesTaken
@@ -285,8 +291,6 @@ export type PrimaryToWorker =
   /** Close the listen sockets and let the thread end. */
   | { type: 'stop' }
   | { type: 'slot-released'; slot: number }
-  /** Answers to presence joins, every one queued in a row (ipc/presenceColumns.ts). */
-  | PresenceAnswers
   /** Close every socket signed in as this user with 4009. */
   | { type: 'terminate-user'; app: number; userId: string }
   /** Redis reachability changed: `/up` says DEGRADED while it is not. */

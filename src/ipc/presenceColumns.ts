@@ -1,6 +1,6 @@
 // Builds and reads the presence messages between a worker and the primary (ipc/messages.ts PresenceChanges and
-// PresenceAnswers): the joins and leaves one worker queues in a row, and the primary's answers to them, go as one
-// message of columns each way. In presence churn the worker is the saturated thread, and an object per join and
+// PresenceAnswers): the joins and leaves one worker queues in a row go as one message of columns, and the
+// primary's answers as columns inside its `frames` message (ipc/frameColumns.ts), in order with the frames. In presence churn the worker is the saturated thread, and an object per join and
 // per answer cost it about twice as much to post and to take off its port (docs/benchmarks.md, "Session 15").
 import type { ProtocolVersion } from '../protocol/frames.ts';
 import type { PresenceAnswers, PresenceChanges, PresenceJoin, PresenceJoined, PresenceLeave } from './messages.ts';
@@ -37,7 +37,7 @@ export function forEachPresenceChange(m: PresenceChanges, each: (c: PresenceJoin
 }
 
 export function emptyPresenceAnswers(): PresenceAnswers {
-  return { type: 'presence-answers', requestIds: [], data: [], refusals: [] };
+  return { requestIds: [], data: [], refusals: [] };
 }
 
 export function appendPresenceAnswer(m: PresenceAnswers, a: PresenceJoined): void {
@@ -46,10 +46,8 @@ export function appendPresenceAnswer(m: PresenceAnswers, a: PresenceJoined): voi
   m.refusals.push(a.ok ? '' : a.reason);
 }
 
-/** Calls `each` with every answer of `m`, in order. */
-export function forEachPresenceAnswer(m: PresenceAnswers, each: (a: PresenceJoined) => void): void {
-  for (let k = 0; k < m.requestIds.length; k++) {
-    const refusal = m.refusals[k];
-    each(refusal === '' ? { type: 'presence-joined', requestId: m.requestIds[k], ok: true, data: m.data[k] } : { type: 'presence-joined', requestId: m.requestIds[k], ok: false, reason: refusal });
-  }
+/** Answer `k` of `m`. */
+export function presenceAnswerAt(m: PresenceAnswers, k: number): PresenceJoined {
+  const refusal = m.refusals[k];
+  return refusal === '' ? { type: 'presence-joined', requestId: m.requestIds[k], ok: true, data: m.data[k] } : { type: 'presence-joined', requestId: m.requestIds[k], ok: false, reason: refusal };
 }

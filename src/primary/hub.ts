@@ -20,7 +20,7 @@ type HubMessage =
   | PresenceJoin
   | PresenceLeave;
 
-/** What the hub answers a worker: a message, or a presence join's answer (which travels in a `presence-answers`). */
+/** What the hub answers a worker: a message, or a presence join's answer (which travels in a `frames` message). */
 type HubReply = (m: PrimaryToWorker | PresenceJoined) => void;
 
 export class Hub {

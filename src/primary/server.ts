@@ -14,8 +14,8 @@ import { Metrics } from '../metrics/registry.ts';
 import { startMetricsServer } from '../metrics/server.ts';
 import { WorkerCounters } from '../metrics/workerCounters.ts';
 import { Outbox } from '../ipc/outbox.ts';
-import { appendFrames, emptyFrameColumns } from '../ipc/frameColumns.ts';
-import { appendPresenceAnswer, emptyPresenceAnswers, forEachPresenceChange } from '../ipc/presenceColumns.ts';
+import { appendAnswer, appendFrames, emptyFrameColumns } from '../ipc/frameColumns.ts';
+import { forEachPresenceChange } from '../ipc/presenceColumns.ts';
 import { appendTaken, emptyPublishesTaken } from '../ipc/publishesTaken.ts';
 import { InOrder, RequestSequence } from '../ipc/requestOrder.ts';
 import { uws } from '../transport/uws.ts';
@@ -61,12 +61,13 @@ class WorkerHandle {
     this.outbox.post(m);
   }
   /**
-   * A hub reply: answers to presence joins join the `presence-answers` at the end of the queue
-   * (ipc/presenceColumns.ts). A bound function, so the hub can be handed it for every message as it is.
+   * A hub reply: answers to presence joins join the `frames` message at the end of the queue, in order with
+   * the member frames around them (ipc/frameColumns.ts). A bound function, so the hub can be handed it for
+   * every message as it is.
    */
   readonly reply = (m: PrimaryToWorker | PresenceJoined): void => {
     if (m.type !== 'presence-joined') return this.post(m);
-    appendPresenceAnswer(this.outbox.addTo('presence-answers', emptyPresenceAnswers), m);
+    appendAnswer(this.outbox.addTo('frames', emptyFrameColumns), m);
     this.outbox.awaitedAdded();
   };
   // On both: everything the primary did for the stamps up to `through` was posted here before this message (a

@@ -7,8 +7,8 @@ import { IpQuota } from '../apps/ipQuota.ts';
 import { type PresenceJoin, type PresenceLeave, type PrimaryToWorker, type WorkerInit, type WorkerToPrimary, assertNever } from '../ipc/messages.ts';
 import { createLogger } from '../log.ts';
 import { Outbox } from '../ipc/outbox.ts';
-import { forEachHandOver } from '../ipc/frameColumns.ts';
-import { appendPresenceChange, emptyPresenceChanges, forEachPresenceAnswer } from '../ipc/presenceColumns.ts';
+import { forEachInOrder } from '../ipc/frameColumns.ts';
+import { appendPresenceChange, emptyPresenceChanges } from '../ipc/presenceColumns.ts';
 import { forEachTaken } from '../ipc/publishesTaken.ts';
 import { RequestSequence } from '../ipc/requestOrder.ts';
 import { WorkerCounters } from '../metrics/workerCounters.ts';
@@ -79,12 +79,14 @@ function onMessage(m: PrimaryToWorker): void {
       for (const inner of m.messages) onMessage(inner);
       return;
     case 'frames':
-      return forEachHandOver(m, (i, first, count) => {
-        ws.delivery.publishColumns(m, first, count, m.at[i]);
-        localOrder.applied(m.through[i]);
-      });
-    case 'presence-answers':
-      return forEachPresenceAnswer(m, (a) => ws.onPrimaryMessage(a));
+      return forEachInOrder(
+        m,
+        (i, first, count) => {
+          ws.delivery.publishColumns(m, first, count, m.at[i]);
+          localOrder.applied(m.through[i]);
+        },
+        (a) => ws.onPrimaryMessage(a),
+      );
     case 'slot-released':
     case 'terminate-user':
     case 'watchlist':

@@ -1,9 +1,10 @@
 // The primary's `frames` message (ipc/frameColumns.ts): the frames it hands one worker in a row travel as
-// columns, and the worker gets each hand-over's frames back, V2 fields and all, after the structured clone.
+// columns, and the worker gets each hand-over's frames back, V2 fields and all, after the structured clone, with
+// the answers to its presence joins in between, in the order the primary made them.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { FRAME_V1, FRAME_V1_ALSO_V2, FRAME_V2, appendFrames, emptyFrameColumns, forEachHandOver, metaAt } from '../../src/ipc/frameColumns.ts';
-import type { FrameColumns, TopicFrame } from '../../src/ipc/messages.ts';
+import { FRAME_V1, FRAME_V1_ALSO_V2, FRAME_V2, appendAnswer, appendFrames, emptyFrameColumns, forEachInOrder, metaAt } from '../../src/ipc/frameColumns.ts';
+import type { FrameColumns, PresenceJoined, TopicFrame } from '../../src/ipc/messages.ts';
 import { v2Meta } from '../../src/v2/meta.ts';
 
 /** Frame `k` of the columns as the TopicFrame the primary appended. */
@@ -56,11 +57,15 @@ describe('frames as columns', () => {
     const wire = structuredClone(m);
 
     const seen: { at: number; through: number; frames: TopicFrame[] }[] = [];
-    forEachHandOver(wire, (i, first, count) => {
-      const frames: TopicFrame[] = [];
-      for (let k = first; k < first + count; k++) frames.push(frameAt(wire, k));
-      seen.push({ at: wire.at[i], through: wire.through[i], frames });
-    });
+    forEachInOrder(
+      wire,
+      (i, first, count) => {
+        const frames: TopicFrame[] = [];
+        for (let k = first; k < first + count; k++) frames.push(frameAt(wire, k));
+        seen.push({ at: wire.at[i], through: wire.through[i], frames });
+      },
+      () => assert.fail('no answer was queued'),
+    );
     assert.deepEqual(seen, [
       { at: 1.5, through: 7, frames: publish },
       { at: 2.5, through: 7, frames: clientEvent },
@@ -83,13 +88,35 @@ describe('frames as columns', () => {
     appendFrames(m, [], 1, 1);
     appendFrames(m, presence, 2, 2);
     const visits: [number, number, number][] = [];
-    forEachHandOver(m, (i, first, count) => visits.push([i, first, count]));
+    forEachInOrder(m, (i, first, count) => visits.push([i, first, count]), () => assert.fail('no answer was queued'));
     assert.deepEqual(visits, [
       [0, 0, 0],
       [1, 0, 1],
     ]);
     let none = 0;
-    forEachHandOver(emptyFrameColumns(), () => none++);
+    forEachInOrder(emptyFrameColumns(), () => none++, () => none++);
     assert.equal(none, 0);
+  });
+
+  test('answers to presence joins come back in their place among the hand-overs', () => {
+    // As in a presence room: a member leaves (its frame), another joins (member_added, then the answer), and so on.
+    const answer = (requestId: number, ok = true): PresenceJoined =>
+      ok ? { type: 'presence-joined', requestId, ok, data: `{"presence":{"count":${requestId}}}` } : { type: 'presence-joined', requestId, ok, reason: 'full' };
+    const m = emptyFrameColumns();
+    appendAnswer(m, answer(1));
+    appendFrames(m, presence, 1, 1);
+    appendAnswer(m, answer(2));
+    appendAnswer(m, answer(3, false));
+    appendFrames(m, clientEvent, 2, 2);
+    appendFrames(m, presence, 3, 3);
+    appendAnswer(m, answer(4));
+    const order: unknown[] = [];
+    const wire = structuredClone(m);
+    forEachInOrder(
+      wire,
+      (i) => order.push(`hand-over ${wire.at[i]}`),
+      (a) => order.push(a),
+    );
+    assert.deepEqual(order, [answer(1), 'hand-over 1', answer(2), answer(3, false), 'hand-over 2', 'hand-over 3', answer(4)]);
   });
 });
