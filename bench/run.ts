@@ -180,6 +180,13 @@ function positive(name: string, value: string, allowZero = false): number {
   return n;
 }
 
+/** Users to a presence room: a whole number within the servers' default member limit (100). */
+function roomSize(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 100) usage('--room-size must be a whole number from 1 to 100 (the default max_presence_members_per_channel)');
+  return n;
+}
+
 if (a.help) usage();
 if (!a.compare && (a.scenario === undefined || (a.target === undefined && a['target-url'] === undefined))) {
   usage('give --compare, or --scenario with --target or --target-url');
@@ -246,7 +253,7 @@ if (manyChannels.channels * manyChannels.subscribersPerChannel > 15_000) usage('
 if (manyChannels.batch > 10) usage('--batch is capped at 10 (the Pusher limit every target enforces)');
 const noisyCores = positive('noisy-cores', a['noisy-cores'], true);
 const noisyRetries = positive('noisy-retries', a['noisy-retries'], true);
-const churn = { loaderProcesses, socketsPerProcess: positive('churn-sockets', a['churn-sockets']), roomSize: positive('room-size', a['room-size']), warmupSeconds: warmup, durationSeconds: duration };
+const churn = { loaderProcesses, socketsPerProcess: positive('churn-sockets', a['churn-sockets']), roomSize: roomSize(a['room-size']), warmupSeconds: warmup, durationSeconds: duration };
 if (churn.socketsPerProcess * loaderProcesses > 15_000) usage('--churn-sockets × --loader-processes is capped at 15000');
 const latencyPhases: LatencyPhase[] = a['latency-phases'].split(',').map((p) => {
   const [subs, rate] = p.split(':').map((v) => Number(v.trim()));
@@ -531,7 +538,7 @@ if (scenarios.includes('v2') && (targets.some((t) => t !== 'sockudo-ts') || a['t
   emit({ type: 'note', note: 'only sockudo-ts speaks Protocol V2: the v2 scenario is skipped for the other targets' });
 }
 if (scenarios.some((s) => s.startsWith('churn')) && targets.includes('bare')) {
-  emit({ type: 'note', note: 'the bare server answers subscriptions without checking auth and keeps no presence state' });
+  emit({ type: 'note', note: 'the bare server answers subscriptions without checking auth and keeps no presence state (so it sends no member frames)' });
 }
 
 if (scenarios.includes('connect') && a['target-url'] !== undefined) {

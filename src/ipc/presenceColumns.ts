@@ -1,7 +1,8 @@
 // Builds and reads the presence messages between a worker and the primary (ipc/messages.ts PresenceChanges and
 // PresenceAnswers): the joins and leaves one worker queues in a row go as one message of columns, and the
-// primary's answers as columns inside its `frames` message (ipc/frameColumns.ts), in order with the frames. In presence churn the worker is the saturated thread, and an object per join and
-// per answer cost it about twice as much to post and to take off its port (docs/benchmarks.md, "Session 15").
+// primary's answers as columns inside its `frames` message (ipc/frameColumns.ts), in order with the frames. In
+// presence churn the worker is the saturated thread, and an object per join and per answer cost it about twice
+// as much to post and to take off its port (docs/benchmarks.md, "Session 15").
 import type { ProtocolVersion } from '../protocol/frames.ts';
 import type { PresenceAnswers, PresenceChanges, PresenceJoin, PresenceJoined, PresenceLeave } from './messages.ts';
 

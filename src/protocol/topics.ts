@@ -8,6 +8,11 @@ export function topicFor(protocol: ProtocolVersion, appId: string, channel: stri
   return `${protocol}\n${appId}\n${channel}`;
 }
 
+/** Whether `topic` is a topicFor(2, …): then `topic.slice(2)` is `${appId}\n${channel}`. */
+export function isV2ChannelTopic(topic: string): boolean {
+  return topic.charCodeAt(0) === 50 /* 2 */ && topic.charCodeAt(1) === 10 /* \n */;
+}
+
 /** Every socket signed in as a user holds this topic: server-to-user events and watchlist notifications. */
 export function userTopic(protocol: ProtocolVersion, appId: string, userId: string): string {
   return `u${protocol}\n${appId}\n${userId}`;

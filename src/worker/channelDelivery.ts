@@ -10,7 +10,7 @@ import { FRAME_V1, FRAME_V1_ALSO_V2, FRAME_V2, metaAt } from '../ipc/frameColumn
 import type { FrameColumns, PublishesTaken, TopicFrame, V2Meta } from '../ipc/messages.ts';
 import { FIELD, type WorkerCounters } from '../metrics/workerCounters.ts';
 import { publishedV1Frame } from '../protocol/frames.ts';
-import { publishTopic } from '../protocol/topics.ts';
+import { isV2ChannelTopic, publishTopic } from '../protocol/topics.ts';
 import type { TemplatedApp } from '../transport/uws.ts';
 import { NO_SERIAL, v2Meta } from '../v2/meta.ts';
 import type { CacheMirror } from './cacheMirror.ts';
@@ -78,6 +78,8 @@ export class ChannelDelivery {
       return recipients;
     }
     let recipients = this.publishTopic(topic, frame, exclude);
+    // A V2 frame with no V2 fields is a member_added / member_removed: for filtered subscriptions too.
+    if (kind === FRAME_V1 && isV2ChannelTopic(topic)) recipients += this.deps.fanout.publishToFiltered(topic.slice(2), frame, exclude, this.publishTopic);
     if (recipients > 0) this.countSent(app, recipients, frame.length);
     if (kind === FRAME_V1_ALSO_V2) recipients += this.deliverDerivedV2(app, frame, exclude, cacheTtlMs, meta as V2Meta);
     return recipients;

@@ -26,14 +26,9 @@ class EmptyMap<K, V> extends Map<K, V> {
     throw new Error('write to a shared empty collection; use the writable*() helpers of socketState.ts');
   }
 }
-class EmptySet<T> extends Set<T> {
-  override add(): this {
-    throw new Error('write to a shared empty collection; use the writable*() helpers of socketState.ts');
-  }
-}
 const NO_CHANNELS: Map<string, Subscription> = new EmptyMap();
 const NO_PRESENCE: Map<string, string> = new EmptyMap();
-const NO_PENDING: Set<string> = new EmptySet();
+const NO_PENDING: Map<string, number> = new EmptyMap();
 
 export function writableChannels(s: SocketState): Map<string, Subscription> {
   if (s.channels === NO_CHANNELS) s.channels = new Map();
@@ -45,8 +40,8 @@ export function writablePresence(s: SocketState): Map<string, string> {
   return s.presence;
 }
 
-export function writablePendingPresence(s: SocketState): Set<string> {
-  if (s.pendingPresence === NO_PENDING) s.pendingPresence = new Set();
+export function writablePendingPresence(s: SocketState): Map<string, number> {
+  if (s.pendingPresence === NO_PENDING) s.pendingPresence = new Map();
   return s.pendingPresence;
 }
 
@@ -69,8 +64,8 @@ export class SocketState {
   channels: Map<string, Subscription> = NO_CHANNELS;
   /** Presence channels joined → the user id the socket joined as. */
   presence: Map<string, string> = NO_PRESENCE;
-  /** Presence joins sent to the primary and not yet answered. */
-  pendingPresence: Set<string> = NO_PENDING;
+  /** Presence joins sent to the primary and not yet answered: channel → the join's request id (WsServer.pendingJoins). */
+  pendingPresence: Map<string, number> = NO_PENDING;
   /** Set by pusher:signin. */
   userId: string | null = null;
   /** True once signed in or subscribed to a private/presence channel (the sign-in deadline is met). */

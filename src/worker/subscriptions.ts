@@ -75,11 +75,40 @@ export function subscribe(core: WsServer, s: SocketState, data: unknown): void {
   if (joinedAs !== undefined && joinedAs !== member.userId) {
     return core.sendError(s, 'invalidPresenceData', 'Channel error: this connection already joined the channel as another user');
   }
-  if (s.pendingPresence.has(channel)) return;
+  const inFlight = core.pendingJoins.get(s.pendingPresence.get(channel) ?? -1);
+  if (inFlight) {
+    // One join per socket and channel at the primary at a time: two in flight would both count the socket
+    // (with several hosts, in Redis, which counts sockets per user), and only one would ever be undone.
+    if (inFlight.wanted) return; // subscribed twice before the answer: the first one stands
+    // Unsubscribed while the join was on its way, and subscribing again: the same user takes that join back;
+    // another user joins once the first join has been answered and undone.
+    if (inFlight.userId === member.userId) {
+      inFlight.wanted = true;
+      inFlight.options = { filter, rewind };
+    } else inFlight.next = { userId: member.userId, userInfo: member.userInfo, options: { filter, rewind } };
+    return;
+  }
+  sendPresenceJoin(core, s, channel, member.userId, member.userInfo, { filter, rewind });
+}
+
+/** A presence join, as it is to come back to the primary: what the worker keeps until the answer arrives. */
+export interface PendingJoin {
+  s: SocketState;
+  channel: string;
+  userId: string;
+  options: JoinOptions;
+  /** False once the socket unsubscribed (or closed) while the join was on its way: the answer undoes it. */
+  wanted: boolean;
+  /** Subscribed again, as another user, while an unwanted join was on its way: sent once that one is undone. */
+  next?: { userId: string; userInfo: unknown; options: JoinOptions };
+}
+
+function sendPresenceJoin(core: WsServer, s: SocketState, channel: string, userId: string, userInfo: unknown, options: JoinOptions): void {
+  const app = s.app as AppConfig;
   if (!s.channels.has(channel) && s.channels.size >= app.limits.max_subscriptions_per_socket) return core.sendError(s, 'tooManySubscriptions');
   const requestId = core.nextRequestId++;
-  writablePendingPresence(s).add(channel);
-  core.pendingJoins.set(requestId, { s, channel, userId: member.userId, options: { filter, rewind } });
+  writablePendingPresence(s).set(channel, requestId);
+  core.pendingJoins.set(requestId, { s, channel, userId, options, wanted: true });
   core.deps.presenceToPrimary({
     type: 'presence-join',
     requestId,
@@ -88,8 +117,8 @@ export function subscribe(core: WsServer, s: SocketState, data: unknown): void {
     channel,
     socketId: s.socketId,
     protocol: s.protocol,
-    userId: member.userId,
-    userInfo: member.userInfo,
+    userId,
+    userInfo,
   });
 }
 
@@ -98,16 +127,19 @@ export function presenceJoined(core: WsServer, m: PresenceJoined): void {
   const pending = core.pendingJoins.get(m.requestId);
   if (!pending) return;
   core.pendingJoins.delete(m.requestId);
-  const { s, channel, userId, options } = pending;
-  // Unsubscribed or disconnected while the join was in flight: undo it.
-  const stillWanted = s.pendingPresence.delete(channel) && !s.closed;
+  const { s, channel, userId, options, next } = pending;
+  s.pendingPresence.delete(channel);
+  // Unsubscribed or disconnected while the join was in flight: undo it (then join as the next user, if any).
+  const stillWanted = pending.wanted && !s.closed;
   if (!m.ok) {
     if (stillWanted) core.sendError(s, m.reason === 'full' ? 'presenceFull' : 'presenceUnavailable');
+    else if (next && !s.closed) sendPresenceJoin(core, s, channel, next.userId, next.userInfo, next.options);
     return;
   }
   const newMembership = !s.presence.has(channel);
   if (!stillWanted) {
     if (newMembership) core.deps.presenceToPrimary({ type: 'presence-leave', app: s.appIndex, channel, socketId: s.socketId, userId });
+    if (next && !s.closed) sendPresenceJoin(core, s, channel, next.userId, next.userInfo, next.options);
     return;
   }
   if (newMembership) writablePresence(s).set(channel, userId);
@@ -178,7 +210,12 @@ export function unsubscribe(core: WsServer, s: SocketState, data: unknown): void
   // A string `data` is taken as the channel name itself (Sockudo does the same).
   const channel = typeof data === 'string' && !data.startsWith('{') ? data : dataObject(data)?.channel;
   if (typeof channel !== 'string') return;
-  if (s.pendingPresence.delete(channel)) return; // the join's answer will be undone
+  const inFlight = core.pendingJoins.get(s.pendingPresence.get(channel) ?? -1);
+  if (inFlight) {
+    // The join's answer will be undone (a member re-subscribing is also unsubscribed from what it had).
+    inFlight.wanted = false;
+    inFlight.next = undefined;
+  }
   const sub = s.channels.get(channel);
   if (!sub) return;
   s.channels.delete(channel);

@@ -69,6 +69,18 @@ export class V2Fanout {
     if (groups?.size === 0) this.filtered.delete(key);
   }
 
+  /**
+   * A V2 frame that is not a channel message (member_added / member_removed) to the channel's filtered
+   * subscriptions: filters choose among messages, and a member list kept from a filtered subscription must
+   * still see every member come and go. `channelKey` is `${appId}\n${channel}`. Returns the recipients.
+   */
+  publishToFiltered(channelKey: string, frame: string, exclude: string | undefined, publish: TopicPublisher): number {
+    const groups = this.filtered.size === 0 ? undefined : this.filtered.get(channelKey);
+    let recipients = 0;
+    for (const g of groups?.values() ?? []) recipients += publish(g.topic, frame, exclude);
+    return recipients;
+  }
+
   /** Keeps a message for resume and rewind (ephemeral ones are never replayed). */
   record(appId: string, message: V2Message): void {
     if (!message.ephemeral) this.mirror.record(appId, message);

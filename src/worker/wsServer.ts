@@ -22,7 +22,7 @@ import { SocketIdAllocator, SocketState, type UwsUserData } from './socketState.
 import { handleResume } from './recovery.ts';
 import { type Hold, LiveHolds } from './liveHold.ts';
 import { ReplayMirror } from './replayMirror.ts';
-import { type JoinOptions, leaveAllChannels, presenceJoined, subscribe, unsubscribe } from './subscriptions.ts';
+import { type PendingJoin, leaveAllChannels, presenceJoined, subscribe, unsubscribe } from './subscriptions.ts';
 import { ChannelDelivery } from './channelDelivery.ts';
 import { V2Fanout } from './v2Fanout.ts';
 
@@ -51,7 +51,7 @@ export class WsServer {
   readonly channels: LocalChannels;
   readonly cache = new CacheMirror();
   /** Presence joins waiting for the primary, by request id. */
-  readonly pendingJoins = new Map<number, { s: SocketState; channel: string; userId: string; options: JoinOptions }>();
+  readonly pendingJoins = new Map<number, PendingJoin>();
   readonly replay: ReplayMirror;
   /** V2 subscriptions of freshly connected sockets whose live delivery waits for a resume. */
   readonly holds: LiveHolds;

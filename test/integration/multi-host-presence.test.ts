@@ -81,6 +81,23 @@ describe('presence and counts across hosts', () => {
     assert.equal(receiver.named('member_removed', 'presence-x').filter((e) => e.user_id === 'u1').length, 1);
   });
 
+  test('leave and join again before the join is answered: the socket counts once in Redis, and its close leaves nobody', async () => {
+    const ch = 'presence-rejoin';
+    const users = async () => ((await (await serverSdk(hosts[1].port).get({ path: `/channels/${ch}/users` })).json()) as { users: { id: string }[] }).users.map((u) => u.id);
+    const c = await RawClient.open(hosts[0].port);
+    const data = { user_id: 'again' };
+    const { auth } = sdk.authorizeChannel(c.socketId, ch, data);
+    const subscribe = { event: 'pusher:subscribe', data: { channel: ch, auth, channel_data: JSON.stringify(data) } };
+    // Three frames in a row, as a client leaving and re-entering a page does: one join reaches Redis, not two.
+    c.send(subscribe);
+    c.send({ event: 'pusher:unsubscribe', data: { channel: ch } });
+    c.send(subscribe);
+    await c.next((f) => f.event === 'pusher_internal:subscription_succeeded');
+    assert.deepEqual(await users(), ['again']);
+    c.close();
+    await eventually(async () => (await users()).length === 0, 'the member gone cluster-wide after the close');
+  });
+
   test('a host that does not answer: queries answer after the timeout with what they have, marked partial', async () => {
     const redisClient = new Redis(redis.url);
     const fake = 'host-that-never-answers';

@@ -101,11 +101,11 @@ describe('presence', () => {
     // The primary builds a channel's member frames only for the protocol versions of the sockets in it: this
     // follows those versions as V2 members leave and come back.
     const ch = 'presence-mixed';
-    const join = async (c: RawClient, userId: string, v: 1 | 2) => {
+    const join = async (c: RawClient, userId: string, v: 1 | 2, filter?: unknown) => {
       const data = { user_id: userId };
       const { auth } = sdk.authorizeChannel(c.socketId, ch, data);
       const prefix = v === 1 ? 'pusher' : 'sockudo';
-      const reply = await c.request({ event: `${prefix}:subscribe`, data: { channel: ch, auth, channel_data: JSON.stringify(data) } }, (f) => f.event.endsWith('subscription_succeeded'));
+      const reply = await c.request({ event: `${prefix}:subscribe`, data: { channel: ch, auth, channel_data: JSON.stringify(data), filter } }, (f) => f.event.endsWith('subscription_succeeded'));
       assert.equal(reply.event, `${prefix}_internal:subscription_succeeded`);
     };
     const memberEvent = (v: 1 | 2, change: 'added' | 'removed', userId: string) => (f: Frame) =>
@@ -118,11 +118,18 @@ describe('presence', () => {
     let v2Watcher = await openV2(server.workerPorts[1]);
     await join(v2Watcher, 'w2', 2);
     await v1Watcher.next(memberEvent(1, 'added', 'w2'));
+    // A filter chooses among the channel's messages; member events still reach a filtered subscription.
+    const filtered = await openV2(server.workerPorts[1]);
+    await join(filtered, 'f', 2, { events: ['chat'] });
+    await v2Watcher.next(memberEvent(2, 'added', 'f'));
     const guest = await RawClient.open(server.workerPorts[1]);
     await join(guest, 'g', 1);
     await v1Watcher.next(memberEvent(1, 'added', 'g'));
     await v2Watcher.next(memberEvent(2, 'added', 'g'));
+    await filtered.next(memberEvent(2, 'added', 'g'));
     assert.equal(v2Watcher.frames.filter((f) => f.event.startsWith('pusher')).length, 0, 'no V1 frame reaches the V2 socket');
+    filtered.close();
+    await v1Watcher.next(memberEvent(1, 'removed', 'f'));
 
     // The only V2 member leaves: the V1 members still hear everything.
     v2Watcher.close();
@@ -139,6 +146,26 @@ describe('presence', () => {
     await v2Watcher.next(memberEvent(2, 'added', 'late'));
     await v1Watcher.next(memberEvent(1, 'added', 'late'));
     for (const c of [v1Watcher, v2Watcher, late]) c.close();
+  });
+
+  test('leave and join again as another user before the first join is answered: only the last user is a member', async () => {
+    const ch = 'presence-switch';
+    const users = async () => ((await (await serverSdk(server.port).get({ path: `/channels/${ch}/users` })).json()) as { users: { id: string }[] }).users.map((u) => u.id);
+    const c = await RawClient.open(server.workerPorts[0]);
+    const subscribeAs = (userId: string) => {
+      const data = { user_id: userId };
+      const { auth } = sdk.authorizeChannel(c.socketId, ch, data);
+      c.send({ event: 'pusher:subscribe', data: { channel: ch, auth, channel_data: JSON.stringify(data) } });
+    };
+    // Three frames in a row: the worker reads them before the primary answers the first join.
+    subscribeAs('first');
+    c.send({ event: 'pusher:unsubscribe', data: { channel: ch } });
+    subscribeAs('second');
+    const ok = await c.next((f) => f.event === 'pusher_internal:subscription_succeeded');
+    assert.deepEqual(JSON.parse(ok.data as string).presence.ids, ['second']);
+    assert.deepEqual(await users(), ['second'], 'the first join was undone, not left behind');
+    c.close();
+    await eventually(async () => (await users()).length === 0, 'nobody left in the channel');
   });
 
   test('a burst of joins larger than a cross-thread chunk: every join answered, in order, with the whole host', async () => {
