@@ -29,7 +29,7 @@ for (let k = 0; k < JOINS / AWAITED_CHUNK; k++) {
     const join: PresenceJoin = { type: 'presence-join', requestId: i, worker: 0, app: 0, channel: `presence-churn-${i}`, socketId: `${1000 + i}.${2000 + i}`, protocol: 1, userId: `u${i}`, userInfo: undefined };
     const result = registry.join('app-id', join.channel, join.userId, join.userInfo, join.socketId, join.protocol, Number.POSITIVE_INFINITY);
     if (!result.ok) throw new Error('the registry refused a join');
-    const answer: PresenceJoined = { type: 'presence-joined', requestId: i, ok: true, data: PresenceRegistry.snapshot(result.members) };
+    const answer: PresenceJoined = { type: 'presence-joined', requestId: i, ok: true, dataJson: JSON.stringify(PresenceRegistry.snapshot(result.members)) };
     joins.push(join);
     answers.push(answer);
     appendPresenceChange(changes, join);

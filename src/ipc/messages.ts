@@ -146,7 +146,8 @@ export interface PresenceLeave {
 
 /** The primary's answer to a PresenceJoin (one entry of a `frames` message's `answers`). */
 export type PresenceJoined =
-  | { type: 'presence-joined'; requestId: number; ok: true; data: string }
+  /** `dataJson`: the snapshot `{"presence":…}` written as a JSON string literal, ready for the frame's `data`. */
+  | { type: 'presence-joined'; requestId: number; ok: true; dataJson: string }
   | { type: 'presence-joined'; requestId: number; ok: false; reason: 'full' | 'unavailable' };
 
 /**
@@ -173,8 +174,8 @@ export interface PresenceChanges {
 /** The primary's answers to one worker's presence joins, as columns (ipc/presenceColumns.ts), in a `frames` message. */
 export interface PresenceAnswers {
   requestIds: number[];
-  /** The presence data for subscription_succeeded; '' when refused. */
-  data: string[];
+  /** The presence data for subscription_succeeded as a JSON string literal (PresenceJoined.dataJson); '' when refused. */
+  dataJson: string[];
   /** '' when accepted, else why not. */
   refusals: ('' | 'full' | 'unavailable')[];
 }

@@ -38,17 +38,17 @@ export function forEachPresenceChange(m: PresenceChanges, each: (c: PresenceJoin
 }
 
 export function emptyPresenceAnswers(): PresenceAnswers {
-  return { requestIds: [], data: [], refusals: [] };
+  return { requestIds: [], dataJson: [], refusals: [] };
 }
 
 export function appendPresenceAnswer(m: PresenceAnswers, a: PresenceJoined): void {
   m.requestIds.push(a.requestId);
-  m.data.push(a.ok ? a.data : '');
+  m.dataJson.push(a.ok ? a.dataJson : '');
   m.refusals.push(a.ok ? '' : a.reason);
 }
 
 /** Answer `k` of `m`. */
 export function presenceAnswerAt(m: PresenceAnswers, k: number): PresenceJoined {
   const refusal = m.refusals[k];
-  return refusal === '' ? { type: 'presence-joined', requestId: m.requestIds[k], ok: true, data: m.data[k] } : { type: 'presence-joined', requestId: m.requestIds[k], ok: false, reason: refusal };
+  return refusal === '' ? { type: 'presence-joined', requestId: m.requestIds[k], ok: true, dataJson: m.dataJson[k] } : { type: 'presence-joined', requestId: m.requestIds[k], ok: false, reason: refusal };
 }

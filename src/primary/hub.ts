@@ -90,7 +90,7 @@ export class Hub {
       // member_added goes out before the join is confirmed; the joining socket is excluded either way.
       // Nobody else is in the channel to be told when the joiner is its only member.
       if (result.firstSocketOfUser) this.memberChanged(m.app, m.channel, 'added', m.userId, m.userInfo, m.socketId, result.members.size > 1);
-      return reply({ type: 'presence-joined', requestId: m.requestId, ok: true, data: PresenceRegistry.snapshot(result.members) });
+      return reply({ type: 'presence-joined', requestId: m.requestId, ok: true, dataJson: JSON.stringify(PresenceRegistry.snapshot(result.members)) });
     }
     const cluster = this.cluster;
     const again = this.presence.hasSocket(app.id, m.channel, m.userId, m.socketId);
@@ -100,7 +100,7 @@ export class Hub {
         if (!r.ok) return reply({ type: 'presence-joined', requestId: m.requestId, ok: false, reason: 'full' });
         this.presence.join(app.id, m.channel, m.userId, m.userInfo, m.socketId, m.protocol, Number.POSITIVE_INFINITY);
         if (r.first) this.memberChanged(m.app, m.channel, 'added', m.userId, m.userInfo, m.socketId, r.members.size > 1);
-        reply({ type: 'presence-joined', requestId: m.requestId, ok: true, data: PresenceRegistry.snapshotOfInfo(r.members) });
+        reply({ type: 'presence-joined', requestId: m.requestId, ok: true, dataJson: JSON.stringify(PresenceRegistry.snapshotOfInfo(r.members)) });
       },
       (err: Error) => {
         this.log.warn({ err: err.message, channel: m.channel }, 'presence join failed: redis unavailable');

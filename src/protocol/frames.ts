@@ -14,8 +14,15 @@ export function connectionEstablished(v: ProtocolVersion, socketId: string, acti
   return `{"event":"${PREFIX[v].pub}connection_established","data":${JSON.stringify(data)}}`;
 }
 
-export function subscriptionSucceeded(v: ProtocolVersion, channel: string, data = '{}'): string {
-  return `{"event":"${PREFIX[v].internal}subscription_succeeded","channel":${JSON.stringify(channel)},"data":${JSON.stringify(data)}}`;
+/** `data` of a subscription_succeeded with nothing to say, as the JSON string literal it is written as. */
+export const EMPTY_DATA_JSON = '"{}"';
+
+/**
+ * `dataJson`: the frame's `data` (a JSON text) already written as a JSON string literal: a presence snapshot
+ * comes so from the primary, which escapes it once instead of the busier socket thread.
+ */
+export function subscriptionSucceeded(v: ProtocolVersion, channel: string, dataJson = EMPTY_DATA_JSON): string {
+  return `{"event":"${PREFIX[v].internal}subscription_succeeded","channel":${JSON.stringify(channel)},"data":${dataJson}}`;
 }
 
 /** Error frames carry `data` as an object (Sockudo and Pusher both do). */
@@ -113,7 +120,8 @@ export function withMessageId(frame: string, messageId: string): string {
 }
 
 /** V2 subscription_succeeded carries the channel position a later resume starts from. */
-export function subscriptionSucceededV2(channel: string, data: string, streamId: string | undefined, serial: number): string {
+/** `dataJson` as for subscriptionSucceeded. */
+export function subscriptionSucceededV2(channel: string, dataJson: string, streamId: string | undefined, serial: number): string {
   const position = streamId === undefined ? '' : `,"stream_id":${JSON.stringify(streamId)},"serial":${serial}`;
-  return `{"event":"sockudo_internal:subscription_succeeded","channel":${JSON.stringify(channel)},"data":${JSON.stringify(data)}${position}}`;
+  return `{"event":"sockudo_internal:subscription_succeeded","channel":${JSON.stringify(channel)},"data":${dataJson}${position}}`;
 }

@@ -8,7 +8,7 @@ import { FIELD } from '../metrics/workerCounters.ts';
 import { channelNameError, isCacheChannel, isPresenceChannel, requiresAuth } from '../protocol/channels.ts';
 import { dataObject } from '../protocol/clientFrame.ts';
 import { type CompiledFilter, compileFilter, wildcardError } from '../protocol/filters.ts';
-import { cacheMiss, subscriptionSucceeded, subscriptionSucceededV2 } from '../protocol/frames.ts';
+import { EMPTY_DATA_JSON, cacheMiss, subscriptionSucceeded, subscriptionSucceededV2 } from '../protocol/frames.ts';
 import { SERVER_TO_USER_PREFIX, topicFor } from '../protocol/topics.ts';
 import { parseRewind, sendRewind } from './recovery.ts';
 import { type SocketState, type Subscription, writableChannels, writablePendingPresence, writablePresence } from './socketState.ts';
@@ -40,7 +40,7 @@ export function subscribe(core: WsServer, s: SocketState, data: unknown): void {
   const nameError = wildcard ? wildcardError(channel) : channelNameError(channel, app.limits.max_channel_name_length);
   if (nameError) return core.sendError(s, 'invalidChannel', `Channel error: ${nameError}`);
   if (wildcard) {
-    join(core, s, channel, '{}', { filter, wildcard: true });
+    join(core, s, channel, EMPTY_DATA_JSON, { filter, wildcard: true });
     return;
   }
 
@@ -65,7 +65,7 @@ export function subscribe(core: WsServer, s: SocketState, data: unknown): void {
     }
   }
   if (!presence) {
-    join(core, s, channel, '{}', { filter, rewind });
+    join(core, s, channel, EMPTY_DATA_JSON, { filter, rewind });
     return;
   }
 
@@ -143,7 +143,7 @@ export function presenceJoined(core: WsServer, m: PresenceJoined): void {
     return;
   }
   if (newMembership) writablePresence(s).set(channel, userId);
-  if (!join(core, s, channel, m.data, options) && newMembership) leavePresence(core, s, channel);
+  if (!join(core, s, channel, m.dataJson, options) && newMembership) leavePresence(core, s, channel);
 }
 
 export interface JoinOptions {
@@ -153,7 +153,7 @@ export interface JoinOptions {
 }
 
 /** Subscribes the socket to the channel's topic and confirms; false if a limit refused it. */
-function join(core: WsServer, s: SocketState, channel: string, succeededData: string, options: JoinOptions = {}): boolean {
+function join(core: WsServer, s: SocketState, channel: string, succeededDataJson: string, options: JoinOptions = {}): boolean {
   const app = s.app as AppConfig;
   const wildcard = options.wildcard === true;
   const current = s.channels.get(channel);
@@ -190,9 +190,9 @@ function join(core: WsServer, s: SocketState, channel: string, succeededData: st
   if (requiresAuth(channel)) s.authorized = true;
   if (s.protocol === 2 && core.deps.config.connection_recovery.enabled && !wildcard) {
     const position = core.replay.position(app.id, channel, Date.now());
-    core.send(s, subscriptionSucceededV2(channel, succeededData, position?.streamId, position?.serial ?? 0));
+    core.send(s, subscriptionSucceededV2(channel, succeededDataJson, position?.streamId, position?.serial ?? 0));
   } else {
-    core.send(s, subscriptionSucceeded(s.protocol, channel, succeededData));
+    core.send(s, subscriptionSucceeded(s.protocol, channel, succeededDataJson));
   }
   if (isCacheChannel(channel)) {
     const cached = core.cache.get(topicFor(s.protocol, app.id, channel));

@@ -101,7 +101,7 @@ describe('frames as columns', () => {
   test('answers to presence joins come back in their place among the hand-overs', () => {
     // As in a presence room: a member leaves (its frame), another joins (member_added, then the answer), and so on.
     const answer = (requestId: number, ok = true): PresenceJoined =>
-      ok ? { type: 'presence-joined', requestId, ok, data: `{"presence":{"count":${requestId}}}` } : { type: 'presence-joined', requestId, ok, reason: 'full' };
+      ok ? { type: 'presence-joined', requestId, ok, dataJson: JSON.stringify(`{"presence":{"count":${requestId}}}`) } : { type: 'presence-joined', requestId, ok, reason: 'full' };
     const m = emptyFrameColumns();
     appendAnswer(m, answer(1));
     appendFrames(m, presence, 1, 1);

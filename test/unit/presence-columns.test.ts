@@ -23,10 +23,10 @@ describe('presence messages as columns', () => {
 
   test('answers come back accepted with their data, or refused with the reason', () => {
     const answers: PresenceJoined[] = [
-      { type: 'presence-joined', requestId: 7, ok: true, data: '{"presence":{"ids":["u1"],"hash":{"u1":null},"count":1}}' },
+      { type: 'presence-joined', requestId: 7, ok: true, dataJson: JSON.stringify('{"presence":{"ids":["u1"],"hash":{"u1":null},"count":1}}') },
       { type: 'presence-joined', requestId: 8, ok: false, reason: 'full' },
       { type: 'presence-joined', requestId: 9, ok: false, reason: 'unavailable' },
-      { type: 'presence-joined', requestId: 10, ok: true, data: '' },
+      { type: 'presence-joined', requestId: 10, ok: true, dataJson: '""' },
     ];
     const m = emptyPresenceAnswers();
     for (const a of answers) appendPresenceAnswer(m, a);

@@ -294,7 +294,8 @@ describe('server frames', () => {
       data: '{}',
     });
     const presenceData = JSON.stringify({ presence: { ids: ['u1'], hash: { u1: { name: 'A' } }, count: 1 } });
-    const v2 = JSON.parse(subscriptionSucceeded(2, 'presence-room', presenceData));
+    // The data comes written as a JSON string literal (the primary escapes a presence snapshot once).
+    const v2 = JSON.parse(subscriptionSucceeded(2, 'presence-room', JSON.stringify(presenceData)));
     assert.equal(v2.event, 'sockudo_internal:subscription_succeeded');
     assert.equal(v2.channel, 'presence-room');
     assert.equal(v2.data, presenceData);
