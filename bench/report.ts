@@ -118,7 +118,13 @@ export const METRICS: Metric[] = [
   ...(['churn-private', 'churn-presence', 'churn-presence-rooms'] as const).flatMap((scenario): Metric[] => [
     { scenario, label: 'subscribe+unsubscribe pairs/s', pick: (r) => r.pairsPerSec as number, ratio: true },
     { scenario, label: 'server CPU µs per pair', pick: (r) => r.serverCpuUsPerPair as number, ratio: true },
-    ...(scenario === 'churn-presence-rooms' ? [{ scenario, label: 'member_added / member_removed frames received/s', pick: (r: Record<string, unknown>) => r.memberEventsPerSec as number, ratio: true }] : []),
+    ...(scenario === 'churn-presence-rooms'
+      ? [
+          { scenario, label: 'member_added / member_removed frames received/s', pick: (r: Record<string, unknown>) => r.memberEventsPerSec as number, ratio: true },
+          // At most 2 × (room size − 1): fewer when sockets spend longer between unsubscribe and subscription_succeeded.
+          { scenario, label: 'member frames received per pair', pick: (r: Record<string, unknown>) => (r.memberEventsPerSec as number) / (r.pairsPerSec as number), ratio: false },
+        ]
+      : []),
     { scenario, label: 'subscribe errors in window', pick: (r) => r.errors as number, ratio: false },
     { scenario, label: 'server cores busy', pick: (r) => r.serverCores as number, ratio: false },
     ...threadRows(scenario),
