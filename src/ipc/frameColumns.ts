@@ -6,7 +6,7 @@
 // room's alternating answers and member frames do not make a message each ("Session 18").
 import { NO_SERIAL, v2Meta } from '../v2/meta.ts';
 import type { FrameColumns, PresenceJoined, TopicFrame, V2Meta } from './messages.ts';
-import { appendPresenceAnswer, emptyPresenceAnswers, presenceAnswerAt } from './presenceColumns.ts';
+import { emptyPresenceAnswers, presenceAnswerAt } from './presenceColumns.ts';
 
 /** `kinds`: what frame `k` is; the V2 columns hold its fields unless it is FRAME_V1. */
 export const FRAME_V1 = 0;
@@ -101,11 +101,6 @@ export function metaAt(m: FrameColumns, k: number): V2Meta {
     m.extras[k],
     m.userIds[k],
   );
-}
-
-/** Adds the answer to a presence join after everything queued in `m` so far. */
-export function appendAnswer(m: FrameColumns, a: PresenceJoined): void {
-  appendPresenceAnswer(m.answers, a);
 }
 
 /**

@@ -14,8 +14,8 @@ import { Metrics } from '../metrics/registry.ts';
 import { startMetricsServer } from '../metrics/server.ts';
 import { WorkerCounters } from '../metrics/workerCounters.ts';
 import { Outbox } from '../ipc/outbox.ts';
-import { appendAnswer, appendFrames, emptyFrameColumns } from '../ipc/frameColumns.ts';
-import { forEachPresenceChange } from '../ipc/presenceColumns.ts';
+import { appendFrames, emptyFrameColumns } from '../ipc/frameColumns.ts';
+import { appendPresenceAnswer, forEachPresenceChange } from '../ipc/presenceColumns.ts';
 import { appendTaken, emptyPublishesTaken } from '../ipc/publishesTaken.ts';
 import { InOrder, RequestSequence } from '../ipc/requestOrder.ts';
 import { uws } from '../transport/uws.ts';
@@ -67,7 +67,7 @@ class WorkerHandle {
    */
   readonly reply = (m: PrimaryToWorker | PresenceJoined): void => {
     if (m.type !== 'presence-joined') return this.post(m);
-    appendAnswer(this.outbox.addTo('frames', emptyFrameColumns), m);
+    appendPresenceAnswer(this.outbox.addTo('frames', emptyFrameColumns).answers, m);
     this.outbox.awaitedAdded();
   };
   // On both: everything the primary did for the stamps up to `through` was posted here before this message (a

@@ -119,8 +119,7 @@ export function withMessageId(frame: string, messageId: string): string {
   return `${frame.slice(0, -1)},"message_id":"${messageId}"}`;
 }
 
-/** V2 subscription_succeeded carries the channel position a later resume starts from. */
-/** `dataJson` as for subscriptionSucceeded. */
+/** V2 subscription_succeeded carries the channel position a later resume starts from; `dataJson` as for subscriptionSucceeded. */
 export function subscriptionSucceededV2(channel: string, dataJson: string, streamId: string | undefined, serial: number): string {
   const position = streamId === undefined ? '' : `,"stream_id":${JSON.stringify(streamId)},"serial":${serial}`;
   return `{"event":"sockudo_internal:subscription_succeeded","channel":${JSON.stringify(channel)},"data":${dataJson}${position}}`;

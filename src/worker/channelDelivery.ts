@@ -79,7 +79,7 @@ export class ChannelDelivery {
     }
     let recipients = this.publishTopic(topic, frame, exclude);
     // A V2 frame with no V2 fields is a member_added / member_removed: for filtered subscriptions too.
-    if (kind === FRAME_V1 && isV2ChannelTopic(topic)) recipients += this.deps.fanout.publishToFiltered(topic.slice(2), frame, exclude, this.publishTopic);
+    if (kind === FRAME_V1 && isV2ChannelTopic(topic)) recipients += this.deps.fanout.publishToFiltered(topic, frame, exclude, this.publishTopic);
     if (recipients > 0) this.countSent(app, recipients, frame.length);
     if (kind === FRAME_V1_ALSO_V2) recipients += this.deliverDerivedV2(app, frame, exclude, cacheTtlMs, meta as V2Meta);
     return recipients;

@@ -75,7 +75,7 @@ export function subscribe(core: WsServer, s: SocketState, data: unknown): void {
   if (joinedAs !== undefined && joinedAs !== member.userId) {
     return core.sendError(s, 'invalidPresenceData', 'Channel error: this connection already joined the channel as another user');
   }
-  const inFlight = core.pendingJoins.get(s.pendingPresence.get(channel) ?? -1);
+  const inFlight = joinInFlight(core, s, channel);
   if (inFlight) {
     // One join per socket and channel at the primary at a time: two in flight would both count the socket
     // (with several hosts, in Redis, which counts sockets per user), and only one would ever be undone.
@@ -89,6 +89,12 @@ export function subscribe(core: WsServer, s: SocketState, data: unknown): void {
     return;
   }
   sendPresenceJoin(core, s, channel, member.userId, member.userInfo, { filter, rewind });
+}
+
+/** The socket's join of `channel` still waiting for the primary's answer, if any. */
+function joinInFlight(core: WsServer, s: SocketState, channel: string): PendingJoin | undefined {
+  const requestId = s.pendingPresence.get(channel);
+  return requestId === undefined ? undefined : core.pendingJoins.get(requestId);
 }
 
 /** A presence join, as it is to come back to the primary: what the worker keeps until the answer arrives. */
@@ -129,19 +135,14 @@ export function presenceJoined(core: WsServer, m: PresenceJoined): void {
   core.pendingJoins.delete(m.requestId);
   const { s, channel, userId, options, next } = pending;
   s.pendingPresence.delete(channel);
-  // Unsubscribed or disconnected while the join was in flight: undo it (then join as the next user, if any).
-  const stillWanted = pending.wanted && !s.closed;
-  if (!m.ok) {
-    if (stillWanted) core.sendError(s, m.reason === 'full' ? 'presenceFull' : 'presenceUnavailable');
-    else if (next && !s.closed) sendPresenceJoin(core, s, channel, next.userId, next.userInfo, next.options);
-    return;
-  }
-  const newMembership = !s.presence.has(channel);
-  if (!stillWanted) {
-    if (newMembership) core.deps.presenceToPrimary({ type: 'presence-leave', app: s.appIndex, channel, socketId: s.socketId, userId });
+  if (!pending.wanted || s.closed) {
+    // Unsubscribed or disconnected while the join was in flight: undo it, then join as the next user, if any.
+    if (m.ok && !s.presence.has(channel)) core.deps.presenceToPrimary({ type: 'presence-leave', app: s.appIndex, channel, socketId: s.socketId, userId });
     if (next && !s.closed) sendPresenceJoin(core, s, channel, next.userId, next.userInfo, next.options);
     return;
   }
+  if (!m.ok) return core.sendError(s, m.reason === 'full' ? 'presenceFull' : 'presenceUnavailable');
+  const newMembership = !s.presence.has(channel);
   if (newMembership) writablePresence(s).set(channel, userId);
   if (!join(core, s, channel, m.dataJson, options) && newMembership) leavePresence(core, s, channel);
 }
@@ -210,7 +211,7 @@ export function unsubscribe(core: WsServer, s: SocketState, data: unknown): void
   // A string `data` is taken as the channel name itself (Sockudo does the same).
   const channel = typeof data === 'string' && !data.startsWith('{') ? data : dataObject(data)?.channel;
   if (typeof channel !== 'string') return;
-  const inFlight = core.pendingJoins.get(s.pendingPresence.get(channel) ?? -1);
+  const inFlight = joinInFlight(core, s, channel);
   if (inFlight) {
     // The join's answer will be undone (a member re-subscribing is also unsubscribed from what it had).
     inFlight.wanted = false;

@@ -72,10 +72,11 @@ export class V2Fanout {
   /**
    * A V2 frame that is not a channel message (member_added / member_removed) to the channel's filtered
    * subscriptions: filters choose among messages, and a member list kept from a filtered subscription must
-   * still see every member come and go. `channelKey` is `${appId}\n${channel}`. Returns the recipients.
+   * still see every member come and go. `v2Topic` is the channel's topicFor(2, …). Returns the recipients.
    */
-  publishToFiltered(channelKey: string, frame: string, exclude: string | undefined, publish: TopicPublisher): number {
-    const groups = this.filtered.size === 0 ? undefined : this.filtered.get(channelKey);
+  publishToFiltered(v2Topic: string, frame: string, exclude: string | undefined, publish: TopicPublisher): number {
+    if (this.filtered.size === 0) return 0; // most hosts: no key to build
+    const groups = this.filtered.get(v2Topic.slice(2)); // `${appId}\n${channel}`
     let recipients = 0;
     for (const g of groups?.values() ?? []) recipients += publish(g.topic, frame, exclude);
     return recipients;

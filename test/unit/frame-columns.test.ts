@@ -3,8 +3,9 @@
 // the answers to its presence joins in between, in the order the primary made them.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { FRAME_V1, FRAME_V1_ALSO_V2, FRAME_V2, appendAnswer, appendFrames, emptyFrameColumns, forEachInOrder, metaAt } from '../../src/ipc/frameColumns.ts';
+import { FRAME_V1, FRAME_V1_ALSO_V2, FRAME_V2, appendFrames, emptyFrameColumns, forEachInOrder, metaAt } from '../../src/ipc/frameColumns.ts';
 import type { FrameColumns, PresenceJoined, TopicFrame } from '../../src/ipc/messages.ts';
+import { appendPresenceAnswer } from '../../src/ipc/presenceColumns.ts';
 import { v2Meta } from '../../src/v2/meta.ts';
 
 /** Frame `k` of the columns as the TopicFrame the primary appended. */
@@ -103,13 +104,13 @@ describe('frames as columns', () => {
     const answer = (requestId: number, ok = true): PresenceJoined =>
       ok ? { type: 'presence-joined', requestId, ok, dataJson: JSON.stringify(`{"presence":{"count":${requestId}}}`) } : { type: 'presence-joined', requestId, ok, reason: 'full' };
     const m = emptyFrameColumns();
-    appendAnswer(m, answer(1));
+    appendPresenceAnswer(m.answers, answer(1));
     appendFrames(m, presence, 1, 1);
-    appendAnswer(m, answer(2));
-    appendAnswer(m, answer(3, false));
+    appendPresenceAnswer(m.answers, answer(2));
+    appendPresenceAnswer(m.answers, answer(3, false));
     appendFrames(m, clientEvent, 2, 2);
     appendFrames(m, presence, 3, 3);
-    appendAnswer(m, answer(4));
+    appendPresenceAnswer(m.answers, answer(4));
     const order: unknown[] = [];
     const wire = structuredClone(m);
     forEachInOrder(
