@@ -49,7 +49,8 @@ describe('a publish on the worker that admitted it', () => {
     const request = `POST ${url.pathname}${url.search} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
     await new Promise<void>((resolve, reject) => socket.write(request, (err) => (err ? reject(err) : resolve())));
     // This thread is the primary: nothing it would do for the publish can happen before this loop ends.
-    const blockedUntil = Date.now() + 500;
+    // 1.5 s: long enough for the worker and the subscriber process to run on a loaded 2-core machine.
+    const blockedUntil = Date.now() + 1500;
     while (Date.now() < blockedUntil) {
       // busy: the primary is stalled
     }

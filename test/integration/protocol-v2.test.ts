@@ -198,27 +198,40 @@ describe('protocol V2', () => {
     watcher.close();
   });
 
-  test('a publish between a reconnecting client\'s subscribe and its resume: delivered once, in order', async () => {
-    const ch = 'resume-race';
-    const first = await openV2(server.workerPorts[0]);
-    await sub(first, { channel: ch });
-    await publish(ch, { name: 'r1' });
-    const r1 = await first.next(isEvent('r1', ch));
-    first.terminate();
-    await first.closed();
-    await publish(ch, { name: 'r2' }); // missed while away
+  test('a publish between a reconnecting client\'s subscribe and its resume: delivered once, in order', async (t) => {
+    // The worker holds a fresh subscription's live messages for HOLD_MS (250 ms) waiting for a resume. A try whose
+    // subscribe-to-resume took longer than 150 ms (a stalled machine) let the hold end by design and is not judged;
+    // the next try uses a new channel.
+    for (let attempt = 1; ; attempt++) {
+      const ch = `resume-race-${attempt}`;
+      const first = await openV2(server.workerPorts[0]);
+      await sub(first, { channel: ch });
+      await publish(ch, { name: 'r1' });
+      const r1 = await first.next(isEvent('r1', ch));
+      first.terminate();
+      await first.closed();
+      await publish(ch, { name: 'r2' }); // missed while away
 
-    const again = await openV2(server.workerPorts[1]);
-    const from = again.frames.length;
-    await sub(again, { channel: ch });
-    await publish(ch, { name: 'r3' }); // reaches the worker before the resume
-    again.send({ event: 'sockudo:resume', data: JSON.stringify({ channel_positions: { [ch]: { stream_id: r1.stream_id, serial: r1.serial } } }) });
-    await again.next(isEvent('r3', ch), 5000, from);
-    await publish(ch, { name: 'r4' });
-    await again.next(isEvent('r4', ch), 5000, from);
-    const seen = again.frames.slice(from).filter((f) => f.channel === ch && f.event.startsWith('r'));
-    assert.deepEqual(seen.map((f) => f.serial), [2, 3, 4], 'r2 replayed, r3 held back until after it, r4 live; nothing twice');
-    again.close();
+      const again = await openV2(server.workerPorts[1]);
+      const from = again.frames.length;
+      const subscribing = Date.now();
+      await sub(again, { channel: ch });
+      await publish(ch, { name: 'r3' }); // reaches the worker before the resume
+      again.send({ event: 'sockudo:resume', data: JSON.stringify({ channel_positions: { [ch]: { stream_id: r1.stream_id, serial: r1.serial } } }) });
+      const window = Date.now() - subscribing;
+      await again.next(isEvent('r3', ch), 5000, from);
+      await publish(ch, { name: 'r4' });
+      await again.next(isEvent('r4', ch), 5000, from);
+      const seen = again.frames.slice(from).filter((f) => f.channel === ch && f.event.startsWith('r'));
+      again.close();
+      if (window > 150 && attempt < 5) {
+        t.diagnostic(`try ${attempt}: subscribe to resume took ${window} ms, past what the hold is sure to cover; trying again`);
+        continue;
+      }
+      assert.ok(window <= 150, `every try took over 150 ms from subscribe to resume (last ${window} ms)`);
+      assert.deepEqual(seen.map((f) => f.serial), [2, 3, 4], 'r2 replayed, r3 held back until after it, r4 live; nothing twice');
+      return;
+    }
   });
 
   test('a fresh V2 subscription without a resume gets its live messages after a short hold, none lost', async () => {
