@@ -278,7 +278,9 @@ export type WorkerToPrimary =
   | { type: 'user-signin'; worker: number; app: number; userId: string; socketId: string; watchlist: string[] }
   | { type: 'user-signout'; app: number; userId: string; socketId: string }
   /** A subscriber of a cache channel found nothing cached (only sent for apps with webhooks). */
-  | { type: 'cache-miss'; app: number; channel: string };
+  | { type: 'cache-miss'; app: number; channel: string }
+  /** The answer to `thread-stats-request`: this thread's load since the previous one (metrics/threadLoad.ts). */
+  | { type: 'thread-stats'; id: number; worker: number; busyRatio: number; heapUsedBytes: number };
 
 export type PrimaryToWorker =
   /** Several messages of one event-loop turn (see outbox.ts). */
@@ -297,7 +299,9 @@ export type PrimaryToWorker =
   /** Redis reachability changed: `/up` says DEGRADED while it is not. */
   | { type: 'health'; degraded: boolean }
   /** Watchlist state for one socket that just signed in. */
-  | { type: 'watchlist'; socketId: string; onlineUserIds: string[] };
+  | { type: 'watchlist'; socketId: string; onlineUserIds: string[] }
+  /** A metrics scrape asks for this thread's load (answered with `thread-stats`, metrics/threadStats.ts). */
+  | { type: 'thread-stats-request'; id: number };
 
 export function assertNever(m: never): never {
   throw new Error(`unhandled message ${JSON.stringify(m)}`);

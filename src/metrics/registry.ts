@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { ConnectionQuota } from '../apps/connectionQuota.ts';
 import type { Config } from '../config/schema.ts';
 import { CHANNEL_TYPES, ERROR_TYPES, FIELD, LATENCY_BUCKETS_MS, type WorkerCounters } from './workerCounters.ts';
+import { ANSWER_TIMEOUT_MS, type HostLoad, type WorkerLoad } from './threadStats.ts';
 
 import type { ClusterMetrics } from '../adapter/redisCluster.ts';
 import type { WebhookMetrics } from '../webhooks/webhookSender.ts';
@@ -41,6 +42,8 @@ export class Metrics implements ApiMetrics, WebhookMetrics, ClusterMetrics {
   private readonly queryTime: Histogram<'port'>;
   /** Set by the primary: occupied channels of an app on this host, by channel type. */
   activeChannels: ((appId: string) => Record<string, number>) | null = null;
+  /** Set by the primary: each thread's load, asked for at scrape time (metrics/threadStats.ts). */
+  hostLoad: (() => Promise<HostLoad>) | null = null;
 
   constructor(config: Config, quota: ConnectionQuota, counters: WorkerCounters) {
     this.port = String(config.metrics.port);
@@ -203,6 +206,44 @@ export class Metrics implements ApiMetrics, WebhookMetrics, ClusterMetrics {
       failed: cluster('sockudo_horizontal_adapter_send_failures_total', 'Messages that could not go through Redis (delivered on this host only)'),
     };
     this.clusterRedisUp = new Gauge({ name: 'sockudo_horizontal_adapter_redis_up', help: '1 while Redis is reachable', labelNames: ['port'], registers });
+    this.threadGauges(registers);
+  }
+
+  /**
+   * Each thread's load, read when scraped. The worker figures keep Sockudo's names for its runtime's workers
+   * (`sockudo_tokio_*`), so dashboards made for it read ours: here a worker is a uWS socket thread.
+   */
+  private threadGauges(registers: Registry[]): void {
+    const port = this.port;
+    const read = async () => (this.hostLoad ? await this.hostLoad() : null);
+    const gauge = (name: string, help: string, labelNames: ('port' | 'worker')[], fill: (g: Gauge<'port' | 'worker'>, load: HostLoad) => void) =>
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers,
+        async collect() {
+          const load = await read();
+          this.reset();
+          if (load) fill(this, load);
+        },
+      });
+    const perWorker = (name: string, help: string, value: (w: WorkerLoad) => number | undefined) =>
+      gauge(name, help, ['port', 'worker'], (g, load) => {
+        for (const w of load.workers) {
+          const v = value(w);
+          if (v !== undefined) g.set({ port, worker: String(w.worker) }, v);
+        }
+      });
+    gauge('sockudo_tokio_workers_count', 'Worker threads serving sockets', ['port'], (g, load) => g.set({ port }, load.workers.length));
+    perWorker('sockudo_tokio_worker_busy_ratio', "Share of time a worker thread's event loop was busy since the previous scrape", (w) => w.load?.busyRatio);
+    perWorker('sockudo_worker_heap_used_bytes', "V8 heap in use by a worker thread", (w) => w.load?.heapUsedBytes);
+    perWorker(
+      'sockudo_worker_response_seconds',
+      `How long a worker thread took to answer the scrape's question (its event-loop lag); ${ANSWER_TIMEOUT_MS / 1000} when it did not answer in time`,
+      (w) => w.responseSeconds,
+    );
+    gauge('sockudo_primary_busy_ratio', "Share of time the primary thread's event loop was busy since the previous scrape", ['port'], (g, load) => g.set({ port }, load.primary.busyRatio));
   }
 
   apiRateChecked(appId: string, refused: boolean): void {

@@ -12,6 +12,7 @@ import { type OwnPublishPositions, type PresenceJoined, type PrimaryToWorker, ty
 import type { Logger } from '../log.ts';
 import { Metrics } from '../metrics/registry.ts';
 import { startMetricsServer } from '../metrics/server.ts';
+import { ThreadStats } from '../metrics/threadStats.ts';
 import { WorkerCounters } from '../metrics/workerCounters.ts';
 import { Outbox } from '../ipc/outbox.ts';
 import { appendFrames, emptyFrameColumns } from '../ipc/frameColumns.ts';
@@ -156,6 +157,8 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
   }
   const api = new Api({ config, log, publisher, metrics, hub, idempotency, push });
   metrics.activeChannels = (appId) => hub.activeChannels(appId);
+  const threadStats = new ThreadStats(() => workers);
+  metrics.hostLoad = () => threadStats.read();
   const webhookApps = config.apps.filter((a) => a.webhooks.length > 0);
   const webhooks = webhookApps.length > 0 ? new WebhookSender({ apps: webhookApps, log, metrics }) : null;
   hub.webhooks = webhooks;
@@ -205,6 +208,8 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
       case 'user-signout':
       case 'cache-miss':
         return hub.handle(m, w.reply);
+      case 'thread-stats':
+        return threadStats.answer(m);
       default:
         assertNever(m);
     }
