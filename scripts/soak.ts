@@ -11,6 +11,8 @@
 //   - for each worker thread, the round trip of `sockudo:ping` → `sockudo:pong` on a probe socket held on
 //     that thread (the worker answers it on its own event loop, so its p99 bounds that loop's lag from
 //     above; the driver's own loop lag is reported next to it, since it adds to every round trip);
+//   - each worker thread's V8 heap and event-loop busy ratio (sockudo_worker_heap_used_bytes and
+//     sockudo_tokio_worker_busy_ratio, by worker: the heap is a steadier sign of a leak than RSS);
 //   - connections, channels, handles and resources from /metrics.
 // At the end every client leaves and the script checks that the server is back to its baseline: no
 // connections, no channels, no presence members, connects = disconnects, the primary's active handles
@@ -87,7 +89,10 @@ async function startServer(): Promise<{ child: ChildProcess; port: number; metri
 
 // ---------------------------------------------------------------- metrics
 type Metrics = Map<string, number>;
-/** Every metric summed over its labels (one app, one port), plus `name{type="..."}` keys for handles and resources. */
+/**
+ * Every metric summed over its labels (one app, one port), plus `name{type="..."}` keys for handles and resources
+ * and `name{worker="..."}` keys for the per-worker metrics.
+ */
 async function scrape(metricsPort: number): Promise<Metrics> {
   // A fresh connection each time, so the scrape's own keep-alive socket is never left behind as a handle.
   const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { headers: { Connection: 'close' } })).text();
@@ -99,8 +104,17 @@ async function scrape(metricsPort: number): Promise<Metrics> {
     m.set(match[1], (m.get(match[1]) ?? 0) + Number(match[3]));
     const type = /type="([^"]+)"/.exec(match[2] ?? '')?.[1];
     if (type && (match[1] === 'nodejs_active_handles' || match[1] === 'nodejs_active_resources')) m.set(`${match[1]}{${type}}`, Number(match[3]));
+    const worker = /worker="(\d+)"/.exec(match[2] ?? '')?.[1];
+    if (worker !== undefined) m.set(`${match[1]}{${worker}}`, Number(match[3]));
   }
   return m;
+}
+
+/** A per-worker metric's values by `w0`, `w1`, … (as the pong figures are keyed), times `scale`. */
+function perWorker(m: Metrics, name: string, scale: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of m) if (k.startsWith(`${name}{`)) out[`w${k.slice(name.length + 1, -1)}`] = v * scale;
+  return out;
 }
 
 /** `Socket=3 Timeout=1 …` for handles or resources. */
@@ -354,6 +368,8 @@ interface Sample {
   rssMiB: number;
   primaryHeapMiB: number;
   primaryLagP99Ms: number;
+  workerHeapMiB: Record<string, number>;
+  workerBusyRatio: Record<string, number>;
   workerPongP99Ms: Record<string, number>;
   workerPongMaxMs: Record<string, number>;
   driverLagP99Ms: number;
@@ -366,7 +382,7 @@ interface Sample {
 const samples: Sample[] = [];
 const started = Date.now();
 let lastSent = baseline.get('sockudo_ws_messages_sent_total') ?? 0;
-console.log('   t(s)  rss(MiB)  heap(MiB)  primary-lag-p99(ms)  worker-pong-p99(ms)  driver-lag-p99/max(ms)  connected  channels  handles  ws-msgs/s');
+console.log('   t(s)  rss(MiB)  heap(MiB)  primary-lag-p99(ms)  worker-pong-p99(ms)  worker-heap(MiB)/busy  driver-lag-p99/max(ms)  connected  channels  handles  ws-msgs/s');
 while (Date.now() - started < MINUTES * 60_000 && !serverDied) {
   await sleep(SAMPLE_S * 1000);
   if (serverDied) break;
@@ -377,6 +393,8 @@ while (Date.now() - started < MINUTES * 60_000 && !serverDied) {
     rssMiB: rssOf(pid) / MiB,
     primaryHeapMiB: (m.get('nodejs_heap_size_used_bytes') ?? 0) / MiB,
     primaryLagP99Ms: (m.get('nodejs_eventloop_lag_p99_seconds') ?? 0) * 1000,
+    workerHeapMiB: perWorker(m, 'sockudo_worker_heap_used_bytes', 1 / MiB),
+    workerBusyRatio: perWorker(m, 'sockudo_tokio_worker_busy_ratio', 1),
     workerPongP99Ms: Object.fromEntries(probes.map((p) => [`w${Number(p.worker)}`, quantile(p.rtts, 0.99)])),
     workerPongMaxMs: Object.fromEntries(probes.map((p) => [`w${Number(p.worker)}`, Math.max(0, ...p.rtts)])),
     driverLagP99Ms: driverLag.percentile(99) / 1e6,
@@ -391,8 +409,9 @@ while (Date.now() - started < MINUTES * 60_000 && !serverDied) {
   driverLag.reset();
   samples.push(s);
   const pong = Object.entries(s.workerPongP99Ms).map(([w, v]) => `${w}=${v.toFixed(1)}`).join(' ');
+  const workers = Object.entries(s.workerHeapMiB).map(([w, v]) => `${w}=${v.toFixed(0)}/${(s.workerBusyRatio[w] ?? 0).toFixed(2)}`).join(' ');
   console.log(
-    `${String(s.t).padStart(7)}  ${s.rssMiB.toFixed(1).padStart(8)}  ${s.primaryHeapMiB.toFixed(1).padStart(9)}  ${s.primaryLagP99Ms.toFixed(1).padStart(19)}  ${pong.padStart(19)}  ${`${s.driverLagP99Ms.toFixed(1)}/${s.driverLagMaxMs.toFixed(0)}`.padStart(22)}  ${String(s.connected).padStart(9)}  ${String(s.channels).padStart(8)}  ${String(s.handles).padStart(7)}  ${String(s.sentPerSecond).padStart(9)}`,
+    `${String(s.t).padStart(7)}  ${s.rssMiB.toFixed(1).padStart(8)}  ${s.primaryHeapMiB.toFixed(1).padStart(9)}  ${s.primaryLagP99Ms.toFixed(1).padStart(19)}  ${pong.padStart(19)}  ${workers.padStart(21)}  ${`${s.driverLagP99Ms.toFixed(1)}/${s.driverLagMaxMs.toFixed(0)}`.padStart(22)}  ${String(s.connected).padStart(9)}  ${String(s.channels).padStart(8)}  ${String(s.handles).padStart(7)}  ${String(s.sentPerSecond).padStart(9)}`,
   );
 }
 
@@ -448,6 +467,17 @@ for (const x of samples) peaks.set(Math.floor(x.t / 60), Math.max(peaks.get(Math
 const peakList = [...peaks.entries()].filter(([minute]) => minute < Math.floor((samples.at(-1)?.t ?? 0) / 60) || peaks.size === 1);
 const peakSlope = slope(peakList.filter(([minute]) => minute >= peakList.length / 2).map(([minute, v]) => [minute, v]));
 const heapSlope = slope(secondHalf.map((s) => [s.t / 60, s.primaryHeapMiB]));
+const workerNames = Object.keys(samples.at(-1)?.workerHeapMiB ?? {});
+const workerHeap = Object.fromEntries(
+  workerNames.map((w) => [
+    w,
+    {
+      maxMiB: +Math.max(...samples.map((x) => x.workerHeapMiB[w] ?? 0)).toFixed(1),
+      slopeSecondHalfMiBPerMin: +slope(secondHalf.map((x) => [x.t / 60, x.workerHeapMiB[w] ?? 0])).toFixed(2),
+      medianBusyRatio: +quantile(samples.map((x) => x.workerBusyRatio[w] ?? 0), 0.5).toFixed(2),
+    },
+  ]),
+);
 const all = <K extends keyof Sample>(k: K) => samples.map((s) => s[k] as number);
 const workerP99 = Object.fromEntries(probes.map((p) => [`w${Number(p.worker)}`, Math.max(0, ...samples.map((s) => s.workerPongP99Ms[`w${Number(p.worker)}`] ?? 0))]));
 const summary = {
@@ -457,6 +487,7 @@ const summary = {
   publishes: { ...publishStats, failed: Object.fromEntries(publishStats.failed) },
   rss: { baselineMiB: +(baselineRss / MiB).toFixed(1), maxMiB: +Math.max(...all('rssMiB')).toFixed(1), lastUnderLoadMiB: +(samples.at(-1)?.rssMiB ?? 0).toFixed(1), idleAfterMiB: +(idleRss / MiB).toFixed(1), slopeSecondHalfMiBPerMin: +rssSlope.toFixed(2), perMinutePeaksMiB: peakList.map(([, v]) => Math.round(v)), peakSlopeSecondHalfMiBPerMin: +peakSlope.toFixed(2) },
   primaryHeap: { maxMiB: +Math.max(...all('primaryHeapMiB')).toFixed(1), slopeSecondHalfMiBPerMin: +heapSlope.toFixed(2) },
+  workerHeap,
   primaryLagP99Ms: { median: +quantile(all('primaryLagP99Ms'), 0.5).toFixed(1), worst: +Math.max(...all('primaryLagP99Ms')).toFixed(1) },
   workerPongP99Ms: { median: Object.fromEntries(probes.map((p) => [`w${Number(p.worker)}`, +quantile(samples.map((x) => x.workerPongP99Ms[`w${Number(p.worker)}`] ?? 0), 0.5).toFixed(1)])), worstSample: workerP99 },
   driverLagP99Ms: { worst: +Math.max(...all('driverLagP99Ms')).toFixed(1), worstMax: +Math.max(...all('driverLagMaxMs')).toFixed(1) },

@@ -49,9 +49,10 @@ export class Metrics implements ApiMetrics, WebhookMetrics, ClusterMetrics {
     this.port = String(config.metrics.port);
     const registers = [this.registry];
     const apps = config.apps.map((a, i) => ({ labels: { app_id: a.id, port: this.port }, index: i }));
-    // The event-loop lag sampler's timer wakes the primary at this period: prom-client's 10 ms made an idle host
-    // use 0.0145 cores, 100 ms 0.007 (docs/benchmarks.md "Session 18").
-    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 100 });
+    // prom-client's default 10 ms lag sampler. Its `nodejs_eventloop_lag_*` figures are whole intervals between
+    // the sampler's ticks (the period plus the lag), so a longer period would raise every figure by the difference:
+    // session 18's 100 ms made an idle host read 100 ms of lag (docs/benchmarks.md "Session 19").
+    collectDefaultMetrics({ register: this.registry });
 
     new Gauge({
       name: 'sockudo_connected',

@@ -38,6 +38,15 @@ describe('thread metrics', () => {
     assert.equal(samples(text, 'sockudo_primary_busy_ratio').size, 1);
   });
 
+  test("an idle primary's event-loop lag reads as the sampler's 10 ms, not more", async () => {
+    await scrape(); // prom-client starts the lag histogram afresh after each scrape
+    await new Promise((resolve) => setTimeout(resolve, 300)); // idle: what is measured
+    const text = await scrape();
+    const p50 = Number(/^nodejs_eventloop_lag_p50_seconds (\S+)$/m.exec(text)?.[1]);
+    // Each figure is a whole interval between the sampler's ticks: 10 ms plus the lag (100 ms with a 100 ms sampler).
+    assert.ok(p50 > 0 && p50 < 0.05, `p50 ${p50} s`);
+  });
+
   test("the primary's busy ratio covers the time since the previous scrape", async () => {
     await scrape();
     const busyUntil = Date.now() + 400;
