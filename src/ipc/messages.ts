@@ -279,8 +279,8 @@ export type WorkerToPrimary =
   | { type: 'user-signout'; app: number; userId: string; socketId: string }
   /** A subscriber of a cache channel found nothing cached (only sent for apps with webhooks). */
   | { type: 'cache-miss'; app: number; channel: string }
-  /** The answer to `thread-stats-request`: this thread's load since the previous one (metrics/threadLoad.ts). */
-  | { type: 'thread-stats'; id: number; worker: number; busyRatio: number; heapUsedBytes: number };
+  /** The answer to `thread-stats-request`: this thread's running totals (metrics/threadTotals.ts). */
+  | { type: 'thread-stats'; id: number; worker: number; activeMs: number; idleMs: number; heapUsedBytes: number };
 
 export type PrimaryToWorker =
   /** Several messages of one event-loop turn (see outbox.ts). */

@@ -212,12 +212,15 @@ export class Metrics implements ApiMetrics, WebhookMetrics, ClusterMetrics {
 
   /**
    * Each thread's load, read when scraped. The worker figures keep Sockudo's names for its runtime's workers
-   * (`sockudo_tokio_*`), so dashboards made for it read ours: here a worker is a uWS socket thread.
+   * (`sockudo_tokio_*`), so dashboards made for it read ours: here a worker is a uWS socket thread. The ratios
+   * cover the time since the previous scrape by anyone; with several scrapers, `rate()` of the busy seconds.
    */
   private threadGauges(registers: Registry[]): void {
     const port = this.port;
+    type Label = 'port' | 'worker';
+    type Sample = [Partial<Record<Label, string>>, number];
     const read = async () => (this.hostLoad ? await this.hostLoad() : null);
-    const gauge = (name: string, help: string, labelNames: ('port' | 'worker')[], fill: (g: Gauge<'port' | 'worker'>, load: HostLoad) => void) =>
+    const gauge = (name: string, help: string, labelNames: Label[], samples: (load: HostLoad) => Sample[]) =>
       new Gauge({
         name,
         help,
@@ -226,25 +229,38 @@ export class Metrics implements ApiMetrics, WebhookMetrics, ClusterMetrics {
         async collect() {
           const load = await read();
           this.reset();
-          if (load) fill(this, load);
+          for (const [labels, v] of load ? samples(load) : []) this.set(labels, v);
         },
       });
-    const perWorker = (name: string, help: string, value: (w: WorkerLoad) => number | undefined) =>
-      gauge(name, help, ['port', 'worker'], (g, load) => {
-        for (const w of load.workers) {
-          const v = value(w);
-          if (v !== undefined) g.set({ port, worker: String(w.worker) }, v);
-        }
+    const counter = (name: string, help: string, labelNames: Label[], samples: (load: HostLoad) => Sample[]) =>
+      new Counter({
+        name,
+        help,
+        labelNames,
+        registers,
+        async collect() {
+          const load = await read();
+          this.reset();
+          for (const [labels, v] of load ? samples(load) : []) this.inc(labels, v);
+        },
       });
-    gauge('sockudo_tokio_workers_count', 'Worker threads serving sockets', ['port'], (g, load) => g.set({ port }, load.workers.length));
-    perWorker('sockudo_tokio_worker_busy_ratio', "Share of time a worker thread's event loop was busy since the previous scrape", (w) => w.load?.busyRatio);
-    perWorker('sockudo_worker_heap_used_bytes', "V8 heap in use by a worker thread", (w) => w.load?.heapUsedBytes);
-    perWorker(
+    const perWorker = (value: (w: WorkerLoad) => number | undefined) => (load: HostLoad) =>
+      load.workers.flatMap((w): Sample[] => {
+        const v = value(w);
+        return v === undefined ? [] : [[{ port, worker: String(w.worker) }, v]];
+      });
+    gauge('sockudo_tokio_workers_count', 'Worker threads serving sockets', ['port'], (load) => [[{ port }, load.workers.length]]);
+    gauge('sockudo_tokio_worker_busy_ratio', "Share of time a worker thread's event loop was busy since the previous scrape", ['port', 'worker'], perWorker((w) => w.load?.busyRatio));
+    counter('sockudo_worker_busy_seconds_total', "Time a worker thread's event loop has been busy", ['port', 'worker'], perWorker((w) => w.load?.busySeconds));
+    gauge('sockudo_worker_heap_used_bytes', 'V8 heap in use by a worker thread', ['port', 'worker'], perWorker((w) => w.load?.heapUsedBytes));
+    gauge(
       'sockudo_worker_response_seconds',
-      `How long a worker thread took to answer the scrape's question (its event-loop lag); ${ANSWER_TIMEOUT_MS / 1000} when it did not answer in time`,
-      (w) => w.responseSeconds,
+      `Round trip of the scrape's question, primary to worker and back (both threads' queues and event-loop lag); ${ANSWER_TIMEOUT_MS / 1000} when the worker did not answer in time`,
+      ['port', 'worker'],
+      perWorker((w) => w.responseSeconds),
     );
-    gauge('sockudo_primary_busy_ratio', "Share of time the primary thread's event loop was busy since the previous scrape", ['port'], (g, load) => g.set({ port }, load.primary.busyRatio));
+    gauge('sockudo_primary_busy_ratio', "Share of time the primary thread's event loop was busy since the previous scrape", ['port'], (load) => [[{ port }, load.primary.busyRatio]]);
+    counter('sockudo_primary_busy_seconds_total', "Time the primary thread's event loop has been busy", ['port'], (load) => [[{ port }, load.primary.busySeconds]]);
   }
 
   apiRateChecked(appId: string, refused: boolean): void {

@@ -1,21 +1,31 @@
 // Per-thread load for /metrics (Sockudo reports its runtime's workers the same way): at scrape time the primary
-// samples itself and asks every worker (`thread-stats-request`), waiting at most ANSWER_TIMEOUT_MS so that a
-// stuck worker cannot hang the scrape; it is then reported by how long it has kept the question unanswered.
+// reads its own totals and asks every live worker for theirs (`thread-stats-request`), waiting at most
+// ANSWER_TIMEOUT_MS so that a stuck worker cannot hang the scrape; it is then reported by how long it has kept
+// the question unanswered. Busy ratios are worked out here from the totals of each thread's previous answer, so
+// the answer after a stall covers the stall, even when the scrape during it gave up.
 import type { PrimaryToWorker, WorkerToPrimary } from '../ipc/messages.ts';
-import { ThreadLoad, type ThreadLoadSample } from './threadLoad.ts';
+import { type ThreadTotals, threadTotals } from './threadTotals.ts';
 
 export const ANSWER_TIMEOUT_MS = 1000;
 
+export interface ThreadLoad {
+  /** Share of the time since this thread's previous reading (by any scraper) that its event loop was busy, 0–1. */
+  busyRatio: number;
+  /** Running total of busy time, for `rate()`. */
+  busySeconds: number;
+  heapUsedBytes: number;
+}
+
 export interface WorkerLoad {
   worker: number;
-  /** From the question to the answer: the worker's event-loop lag plus the queue ahead of the question. */
+  /** Round trip primary → worker → primary: both threads' queues and event-loop lag. */
   responseSeconds: number;
   /** Missing when the worker did not answer in time. */
-  load?: ThreadLoadSample;
+  load?: ThreadLoad;
 }
 
 export interface HostLoad {
-  primary: ThreadLoadSample;
+  primary: ThreadLoad;
   workers: WorkerLoad[];
 }
 
@@ -31,15 +41,30 @@ interface Question {
   finish(): void;
 }
 
+/** Turns a thread's running totals into its load since the totals it gave before (none: since it started). */
+class LoadSince {
+  private last: ThreadTotals | undefined;
+
+  next(now: ThreadTotals): ThreadLoad {
+    const active = now.activeMs - (this.last?.activeMs ?? 0);
+    const elapsed = active + now.idleMs - (this.last?.idleMs ?? 0);
+    this.last = now;
+    return { busyRatio: elapsed > 0 ? active / elapsed : 0, busySeconds: now.activeMs / 1000, heapUsedBytes: now.heapUsedBytes };
+  }
+}
+
 export class ThreadStats {
   private nextId = 0;
   private readonly questions = new Map<number, Question>();
-  private readonly primaryLoad = new ThreadLoad();
+  private readonly primary = new LoadSince();
+  private readonly byWorker = new Map<number, LoadSince>();
   private reading: Promise<HostLoad> | undefined;
 
+  /** `workers`: the workers alive now (one that has exited cannot answer, and is not asked). */
   constructor(
     private readonly workers: () => readonly AskedWorker[],
     private readonly timeoutMs = ANSWER_TIMEOUT_MS,
+    private readonly totals: () => ThreadTotals = threadTotals,
   ) {}
 
   /** The host's load now; every metric collected in the same scrape shares one reading (one question per worker). */
@@ -52,15 +77,18 @@ export class ThreadStats {
 
   answer(m: Extract<WorkerToPrimary, { type: 'thread-stats' }>): void {
     const q = this.questions.get(m.id);
-    if (!q) return; // answered after the scrape gave up on it
-    q.answers.set(m.worker, { worker: m.worker, responseSeconds: (performance.now() - q.askedAt) / 1000, load: { busyRatio: m.busyRatio, heapUsedBytes: m.heapUsedBytes } });
+    if (!q) return; // after the scrape gave up on it: the next answer's totals cover this one's time
+    let since = this.byWorker.get(m.worker);
+    if (!since) this.byWorker.set(m.worker, (since = new LoadSince()));
+    const load = since.next({ activeMs: m.activeMs, idleMs: m.idleMs, heapUsedBytes: m.heapUsedBytes });
+    q.answers.set(m.worker, { worker: m.worker, responseSeconds: (performance.now() - q.askedAt) / 1000, load });
     if (q.answers.size === q.expected) q.finish();
   }
 
   private ask(): Promise<HostLoad> {
     const id = this.nextId++;
     const workers = this.workers();
-    const primary = this.primaryLoad.sample();
+    const primary = this.primary.next(this.totals());
     return new Promise((resolve) => {
       const answers = new Map<number, WorkerLoad>();
       const finish = () => {

@@ -49,6 +49,8 @@ export interface ServerHandle {
 class WorkerHandle {
   readyPort = 0;
   workerPort = 0;
+  /** The thread has ended (at shutdown): nothing posted to it is answered. */
+  exited = false;
   private readonly outbox: Outbox<PrimaryToWorker>;
   /** `settledThrough`: the last request stamp up to which the primary has finished every request (InOrder). */
   constructor(
@@ -157,7 +159,7 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
   }
   const api = new Api({ config, log, publisher, metrics, hub, idempotency, push });
   metrics.activeChannels = (appId) => hub.activeChannels(appId);
-  const threadStats = new ThreadStats(() => workers);
+  const threadStats = new ThreadStats(() => workers.filter((w) => !w.exited));
   metrics.hostLoad = () => threadStats.read();
   const webhookApps = config.apps.filter((a) => a.webhooks.length > 0);
   const webhooks = webhookApps.length > 0 ? new WebhookSender({ apps: webhookApps, log, metrics }) : null;
@@ -236,6 +238,7 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
         process.exit(1);
       });
       thread.on('exit', (code) => {
+        handle.exited = true;
         if (!started) reject(new Error(`worker ${index} exited with code ${code} before it was ready`));
         else if (!stopping) {
           log.fatal({ worker: index, code }, 'worker thread exited unexpectedly');

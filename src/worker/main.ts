@@ -11,7 +11,7 @@ import { forEachInOrder } from '../ipc/frameColumns.ts';
 import { appendPresenceChange, emptyPresenceChanges } from '../ipc/presenceColumns.ts';
 import { forEachTaken } from '../ipc/publishesTaken.ts';
 import { RequestSequence } from '../ipc/requestOrder.ts';
-import { ThreadLoad } from '../metrics/threadLoad.ts';
+import { threadTotals } from '../metrics/threadTotals.ts';
 import { WorkerCounters } from '../metrics/workerCounters.ts';
 import { type us_listen_socket, uws } from '../transport/uws.ts';
 import { HttpBridge } from './httpBridge.ts';
@@ -40,7 +40,6 @@ const ipQuota = new IpQuota(init.ipCounts);
 const ws = new WsServer({ config, workerIndex: index, quota, ipQuota, counters, channelCounts, log, toPrimary, presenceToPrimary, isDraining: () => draining });
 const localOrder = new LocalPublishOrder();
 const loopLoad = new LoopLoad();
-const threadLoad = new ThreadLoad();
 const http = new HttpBridge({
   config,
   log,
@@ -109,7 +108,7 @@ function onMessage(m: PrimaryToWorker): void {
       return;
     case 'thread-stats-request':
       // At once, not at the end of the turn: how long the answer took is itself a reading (a busy loop's lag).
-      return outbox.postNow({ type: 'thread-stats', id: m.id, worker: index, ...threadLoad.sample() });
+      return outbox.postNow({ type: 'thread-stats', id: m.id, worker: index, ...threadTotals() });
     default:
       assertNever(m);
   }

@@ -28,7 +28,7 @@ describe('thread metrics', () => {
     const text = await scrape();
     const port = String(server.config.metrics.port); // the label every metric carries: the configured port
     assert.deepEqual([...samples(text, 'sockudo_tokio_workers_count')], [[`port="${port}"`, 2]]);
-    for (const name of ['sockudo_tokio_worker_busy_ratio', 'sockudo_worker_heap_used_bytes', 'sockudo_worker_response_seconds']) {
+    for (const name of ['sockudo_tokio_worker_busy_ratio', 'sockudo_worker_busy_seconds_total', 'sockudo_worker_heap_used_bytes', 'sockudo_worker_response_seconds']) {
       assert.deepEqual([...samples(text, name).keys()].sort(), [`port="${port}",worker="0"`, `port="${port}",worker="1"`], name);
     }
     for (const ratio of samples(text, 'sockudo_tokio_worker_busy_ratio').values()) assert.ok(ratio >= 0 && ratio <= 1, `busy ratio ${ratio}`);
@@ -36,6 +36,10 @@ describe('thread metrics', () => {
     // An idle worker answers well inside the 1 s a stuck one would be reported with.
     for (const s of samples(text, 'sockudo_worker_response_seconds').values()) assert.ok(s > 0 && s < 0.9, `response ${s} s`);
     assert.equal(samples(text, 'sockudo_primary_busy_ratio').size, 1);
+    // Running totals: a later scrape never reads less.
+    const before = samples(text, 'sockudo_worker_busy_seconds_total');
+    const later = samples(await scrape(), 'sockudo_worker_busy_seconds_total');
+    for (const [labels, v] of before) assert.ok((later.get(labels) ?? -1) >= v && v > 0, `${labels}: ${v} then ${later.get(labels)}`);
   });
 
   test("an idle primary's event-loop lag reads as the sampler's 10 ms, not more", async () => {
@@ -49,12 +53,12 @@ describe('thread metrics', () => {
 
   test("the primary's busy ratio covers the time since the previous scrape", async () => {
     await scrape();
-    const busyUntil = Date.now() + 400;
+    const busyUntil = Date.now() + 800;
     while (Date.now() < busyUntil) {
       // the primary's event loop is busy
     }
     const busy = [...samples(await scrape(), 'sockudo_primary_busy_ratio').values()][0];
-    assert.ok(busy > 0.6, `after 400 ms of a busy loop: ${busy}`);
+    assert.ok(busy > 0.6, `after 800 ms of a busy loop: ${busy}`);
     await new Promise((resolve) => setTimeout(resolve, 400)); // the primary waits, idle: what is measured
     const idle = [...samples(await scrape(), 'sockudo_primary_busy_ratio').values()][0];
     assert.ok(idle < 0.5, `after 400 ms idle: ${idle}`);
