@@ -467,18 +467,21 @@ for (const x of samples) peaks.set(Math.floor(x.t / 60), Math.max(peaks.get(Math
 const peakList = [...peaks.entries()].filter(([minute]) => minute < Math.floor((samples.at(-1)?.t ?? 0) / 60) || peaks.size === 1);
 const peakSlope = slope(peakList.filter(([minute]) => minute >= peakList.length / 2).map(([minute, v]) => [minute, v]));
 const heapSlope = slope(secondHalf.map((s) => [s.t / 60, s.primaryHeapMiB]));
+const all = <K extends keyof Sample>(k: K) => samples.map((s) => s[k] as number);
+const workerP99 = Object.fromEntries(probes.map((p) => [`w${Number(p.worker)}`, Math.max(0, ...samples.map((s) => s.workerPongP99Ms[`w${Number(p.worker)}`] ?? 0))]));
 // A worker that did not answer a scrape in time has no figures in that sample: left out, not counted as 0.
 const workerNames = [...new Set(samples.flatMap((x) => Object.keys(x.workerHeapMiB)))].sort();
 const workerHeap = Object.fromEntries(
   workerNames.map((w) => {
     const has = (x: Sample) => x.workerHeapMiB[w] !== undefined;
+    const answered = samples.filter(has);
     return [
       w,
       {
-        maxMiB: +Math.max(...samples.filter(has).map((x) => x.workerHeapMiB[w])).toFixed(1),
+        maxMiB: +Math.max(...answered.map((x) => x.workerHeapMiB[w])).toFixed(1),
         slopeSecondHalfMiBPerMin: +slope(secondHalf.filter(has).map((x) => [x.t / 60, x.workerHeapMiB[w]])).toFixed(2),
-        medianBusyRatio: +quantile(samples.filter(has).map((x) => x.workerBusyRatio[w] ?? 0), 0.5).toFixed(2),
-        samplesMissing: samples.length - samples.filter(has).length,
+        medianBusyRatio: +quantile(answered.map((x) => x.workerBusyRatio[w] ?? 0), 0.5).toFixed(2),
+        samplesMissing: samples.length - answered.length,
       },
     ];
   }),
