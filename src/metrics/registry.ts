@@ -219,31 +219,18 @@ export class Metrics implements ApiMetrics, WebhookMetrics, ClusterMetrics {
     const port = this.port;
     type Label = 'port' | 'worker';
     type Sample = [Partial<Record<Label, string>>, number];
+    type Samples = (load: HostLoad) => Sample[];
     const read = async () => (this.hostLoad ? await this.hostLoad() : null);
-    const gauge = (name: string, help: string, labelNames: Label[], samples: (load: HostLoad) => Sample[]) =>
-      new Gauge({
-        name,
-        help,
-        labelNames,
-        registers,
-        async collect() {
-          const load = await read();
-          this.reset();
-          for (const [labels, v] of load ? samples(load) : []) this.set(labels, v);
-        },
-      });
-    const counter = (name: string, help: string, labelNames: Label[], samples: (load: HostLoad) => Sample[]) =>
-      new Counter({
-        name,
-        help,
-        labelNames,
-        registers,
-        async collect() {
-          const load = await read();
-          this.reset();
-          for (const [labels, v] of load ? samples(load) : []) this.inc(labels, v);
-        },
-      });
+    /** Resets `metric` and writes the samples of the host's load now (a gauge sets them, a counter adds them to 0). */
+    const fill = async (metric: { reset(): void }, samples: Samples, write: (labels: Sample[0], v: number) => void) => {
+      const load = await read();
+      metric.reset();
+      for (const [labels, v] of load ? samples(load) : []) write(labels, v);
+    };
+    const gauge = (name: string, help: string, labelNames: Label[], samples: Samples) =>
+      new Gauge({ name, help, labelNames, registers, collect() { return fill(this, samples, (l, v) => this.set(l, v)); } });
+    const counter = (name: string, help: string, labelNames: Label[], samples: Samples) =>
+      new Counter({ name, help, labelNames, registers, collect() { return fill(this, samples, (l, v) => this.inc(l, v)); } });
     const perWorker = (value: (w: WorkerLoad) => number | undefined) => (load: HostLoad) =>
       load.workers.flatMap((w): Sample[] => {
         const v = value(w);
