@@ -10,7 +10,7 @@ let running = false;
 let lanes: Promise<void>[] = [];
 
 function run(c: Extract<HttpLoadCommand, { type: 'run' }>): void {
-  const cl = new PublishClient(c.origin, c.connections, c.body, 'events', c.app);
+  const cl = new PublishClient(c.origin, c.connections, c.body, { app: c.app, idempotencyKeys: c.idempotencyKeys });
   client = cl;
   running = true;
   const lane = async () => {

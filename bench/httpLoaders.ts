@@ -32,10 +32,13 @@ export class HttpLoaders {
     }
   }
 
-  /** Starts `processes` loaders, each keeping `connectionsPerProcess` publishes of `body` (signed for `app`) in flight. */
-  static async start(origin: string, processes: number, connectionsPerProcess: number, body: string, app: AppCredentials): Promise<HttpLoaders> {
+  /**
+   * Starts `processes` loaders, each keeping `connectionsPerProcess` publishes of `body` (signed for `app`) in
+   * flight; with `idempotencyKeys` every request carries a key of its own.
+   */
+  static async start(origin: string, processes: number, connectionsPerProcess: number, body: string, app: AppCredentials, idempotencyKeys = false): Promise<HttpLoaders> {
     const children = Array.from({ length: processes }, () => fork(CHILD, [], { execArgv: ['--import', 'tsx'], stdio: 'inherit' }));
-    for (const child of children) child.send({ type: 'run', origin, connections: connectionsPerProcess, body, app } satisfies HttpLoadCommand);
+    for (const child of children) child.send({ type: 'run', origin, connections: connectionsPerProcess, body, app, idempotencyKeys } satisfies HttpLoadCommand);
     return new HttpLoaders(children);
   }
 

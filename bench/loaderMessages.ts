@@ -43,7 +43,7 @@ export type SubscriberReport =
   | { type: 'count'; delivered: number; lostSockets: number };
 
 export type HttpLoadCommand =
-  | { type: 'run'; origin: string; connections: number; body: string; app: AppCredentials }
+  | { type: 'run'; origin: string; connections: number; body: string; app: AppCredentials; idempotencyKeys: boolean }
   | { type: 'snapshot'; id: number }
   | { type: 'stop' };
 

@@ -1,6 +1,7 @@
 // Signed HTTP publishes over a fixed set of keep-alive connections, with a minimal HTTP/1.1 client on raw
 // sockets: node:http costs the loader several times the CPU a uWS server spends on the same request, and
 // the loader shares these 2 cores with the server, so a cheap client keeps the loader out of the figure.
+import { randomUUID } from 'node:crypto';
 import { type Socket, connect } from 'node:net';
 import { loopbackHost } from './loopback.ts';
 import { type AppCredentials, BENCH_APP, type PublishKind, SignedPublish } from './signing.ts';
@@ -86,23 +87,34 @@ export class Connection {
 /** One body's signed request, rebuilt only when its signature changes (once per second). */
 class CachedRequest {
   private path = '';
-  private bytes = '';
+  private head = '';
+  private tail = '';
   constructor(
     private readonly signed: SignedPublish,
     private readonly hostHeader: string,
   ) {}
 
-  get request(): string {
+  /** The request's bytes; `extraHeaders` ('' or lines ending in CRLF) go after the signed part's headers. */
+  request(extraHeaders: string): string {
     const path = this.signed.path;
     if (path !== this.path) {
       const body = this.signed.body;
       this.path = path;
-      this.bytes =
-        `POST ${path} HTTP/1.1\r\nHost: ${this.hostHeader}\r\nContent-Type: application/json\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+      this.head = `POST ${path} HTTP/1.1\r\nHost: ${this.hostHeader}\r\nContent-Type: application/json\r\n`;
+      this.tail = `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
     }
-    return this.bytes;
+    return this.head + extraHeaders + this.tail;
   }
+}
+
+export interface PublishClientOptions {
+  kind?: PublishKind;
+  app?: AppCredentials;
+  /**
+   * Every request carries its own X-Idempotency-Key (idempotent publishing, README "Idempotent publishing"): the
+   * keys start with a random prefix, so no run repeats an earlier run's key within the server's window.
+   */
+  idempotencyKeys?: boolean;
 }
 
 export class PublishClient {
@@ -114,22 +126,26 @@ export class PublishClient {
   private readonly all: Connection[];
   private readonly waiting: ((c: Connection) => void)[] = [];
   private readonly requests: CachedRequest[];
+  private readonly keyPrefix: string | undefined;
+  private keysUsed = 0;
 
   /**
    * `connections` bounds the requests in flight: one per connection, no pipelining. With several `bodies`
    * each request takes one at random (a pool of batches to random channels, each signed once per second).
    */
-  constructor(origin: string, connections: number, bodies: string | readonly string[], kind: PublishKind = 'events', app: AppCredentials = BENCH_APP) {
+  constructor(origin: string, connections: number, bodies: string | readonly string[], options: PublishClientOptions = {}) {
     const url = new URL(origin);
     const host = loopbackHost(url);
     this.all = Array.from({ length: connections }, () => new Connection(host, Number(url.port || 80)));
     this.idle = [...this.all];
+    const { kind = 'events', app = BENCH_APP } = options;
     this.requests = (typeof bodies === 'string' ? [bodies] : bodies).map((b) => new CachedRequest(new SignedPublish(app, b, kind), url.host));
+    this.keyPrefix = options.idempotencyKeys ? randomUUID() : undefined;
   }
 
   private requestBytes(): string {
     const r = this.requests.length === 1 ? this.requests[0] : this.requests[Math.floor(Math.random() * this.requests.length)];
-    return r.request;
+    return r.request(this.keyPrefix === undefined ? '' : `X-Idempotency-Key: ${this.keyPrefix}-${this.keysUsed++}\r\n`);
   }
 
   /** One publish; resolves true on HTTP 200. Never rejects. */

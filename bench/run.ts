@@ -77,6 +77,7 @@ const { values: a } = parseArgs({
     'steady-rate': { type: 'string', default: '10' },
     'fanout-http-connections': { type: 'string', default: '4' },
     'http-connections': { type: 'string', default: '64' },
+    'http-idempotency': { type: 'boolean', default: false },
     'v2-share': { type: 'string', default: '0' },
     'v2-filter': { type: 'boolean', default: false },
     channels: { type: 'string', default: '2000' },
@@ -128,7 +129,7 @@ function usage(message?: string): never {
   process.stderr.write(
     'usage: node --import tsx bench/run.ts (--compare | --scenario SCENARIOS (--target sockudo-ts|soketi|bare | --target-url URL))\n' +
       '       [--runs 3] [--subscribers 5000] [--duration 10] [--warmup 2] [--window 64] [--steady-rate 10]\n' +
-      '       [--v2-share 0[,0.5]] [--v2-filter] [--http-connections 64] [--fanout-http-connections 4]\n' +
+      '       [--v2-share 0[,0.5]] [--v2-filter] [--http-connections 64] [--http-idempotency] [--fanout-http-connections 4]\n' +
       '       [--channels 2000] [--channel-subscribers 2] [--batch 10] [--many-http-connections 16]\n' +
       '       [--churn-sockets 200] [--room-size 10] [--loader-processes 2] [--client raw|ws] [--noisy-retries 0] [--noisy-cores 0.25]\n' +
       '       [--latency-phases 0:50,5000:10,5000:50] [--latency-probes 10]\n' +
@@ -160,7 +161,9 @@ function usage(message?: string): never {
       'target (one host, --workers workers, no Redis), which must be among the targets. --v2-share (fraction of\n' +
       'fan-out subscribers on Protocol V2, one run per value) applies to sockudo-ts only; with --v2-filter the\n' +
       'publishes carry a tag and the V2 subscribers filter on it (every publish matches). v2 (sockudo-ts only) is\n' +
-      'fanout three times per round: V1-only, all V2, all V2 with that filter. --noisy-retries N repeats,\n' +
+      'fanout three times per round: V1-only, all V2, all V2 with that filter. --http-idempotency runs http\n' +
+      'twice per round on sockudo-ts: as usual, then with a fresh X-Idempotency-Key on each publish (what\n' +
+      'idempotent publishing costs; such publishes go through the primary). --noisy-retries N repeats,\n' +
       'up to N times, a run during which other processes kept more than --noisy-cores cores busy; the table keeps\n' +
       'the quietest attempt, the JSON lines keep them all.\n',
   );
@@ -235,6 +238,7 @@ const http = {
   warmupSeconds: warmup,
   durationSeconds: duration,
   padding: fanout.padding,
+  idempotencyKeys: false,
 };
 const manyChannels = {
   channels: positive('channels', a.channels),
@@ -414,6 +418,8 @@ function sockudoInstances(): { spec: TargetSpec; label: string }[] {
 }
 
 interface Variant {
+  /** The http scenario's publishes each carry an X-Idempotency-Key. */
+  idempotencyKeys?: boolean;
   v2Share: number;
   /** V2 subscribers filter on a tag every publish carries (bench/v2Filter.ts). */
   v2Filter: boolean;
@@ -437,6 +443,10 @@ function variants(scenario: Scenario, target: RunningTarget['name']): Variant[] 
     return connectLevels.map((connections) => ({ v2Share: 0, v2Filter: false, connections, variant: `${connections.toLocaleString('en')} connections` }));
   }
   if (scenario === 'v2') return target === 'sockudo-ts' ? [fanoutVariant(0, false), fanoutVariant(1, false), fanoutVariant(1, true)] : [];
+  if (scenario === 'http' && a['http-idempotency'] && target === 'sockudo-ts') {
+    const plain = { v2Share: 0, v2Filter: false, connections: 0 };
+    return [{ ...plain, variant: '' }, { ...plain, idempotencyKeys: true, variant: 'X-Idempotency-Key on each' }];
+  }
   if (scenario !== 'fanout' && scenario !== 'fanout-steady') return [{ v2Share: 0, v2Filter: false, connections: 0, variant: '' }];
   return v2Shares.filter((v2Share) => v2Share === 0 || target === 'sockudo-ts').map((v2Share) => fanoutVariant(v2Share, a['v2-filter']));
 }
@@ -467,7 +477,7 @@ async function runScenario(scenario: Exclude<Scenario, 'multi-host'>, index: num
     case 'fanout-latency':
       return (await runLatency(t, latency)).map((result) => ({ variant: result.phase, result }));
     case 'http':
-      return [{ result: await runHttp(t, http) }];
+      return [{ result: await runHttp(t, { ...http, idempotencyKeys: v.idempotencyKeys === true }) }];
     case 'many-channels':
       return [{ result: await runManyChannels(t, manyChannels) }];
     case 'churn-private':

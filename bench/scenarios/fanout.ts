@@ -80,7 +80,7 @@ export async function runFanout(target: RunningTarget, o: FanoutOptions): Promis
     client: o.client,
   });
   const body = publishBody(CHANNEL, MARKER, o.padding, o.v2Filter ? V2_FILTER_TAGS : undefined);
-  const client = new PublishClient(target.endpoint.httpOrigin, o.httpConnections, body, 'events', target.endpoint.app);
+  const client = new PublishClient(target.endpoint.httpOrigin, o.httpConnections, body, { app: target.endpoint.app });
   try {
     const subs = fleet.subscribed;
     if (subs === 0) throw new Error(`no subscriber could subscribe: ${fleet.firstError}`);

@@ -1,5 +1,6 @@
 // HTTP publish: signed POST /apps/{id}/events to a channel nobody subscribes to, many keep-alive requests in
 // flight from several loader processes. Reports accepted publishes per second and server CPU per publish.
+// With idempotency keys every request carries a fresh X-Idempotency-Key (each one a new key, so each publishes).
 import { HttpLoaders } from '../httpLoaders.ts';
 import { publishBody } from '../publishClient.ts';
 import { type RunningTarget, sleep } from '../targets.ts';
@@ -12,11 +13,14 @@ export interface HttpOptions {
   warmupSeconds: number;
   durationSeconds: number;
   padding: number;
+  /** Every publish carries its own X-Idempotency-Key: what idempotent publishing costs. */
+  idempotencyKeys: boolean;
 }
 
 export interface HttpResult extends WindowCpu {
   scenario: 'http';
   connections: number;
+  idempotencyKeys: boolean;
   publishes: number;
   publishesPerSec: number;
   failures: number;
@@ -27,7 +31,7 @@ export interface HttpResult extends WindowCpu {
 export async function runHttp(target: RunningTarget, o: HttpOptions): Promise<HttpResult> {
   const body = publishBody('bench-empty', 'bench-http', o.padding);
   const perProcess = Math.max(1, Math.round(o.connections / o.loaderProcesses));
-  const loaders = await HttpLoaders.start(target.endpoint.httpOrigin, o.loaderProcesses, perProcess, body, target.endpoint.app);
+  const loaders = await HttpLoaders.start(target.endpoint.httpOrigin, o.loaderProcesses, perProcess, body, target.endpoint.app, o.idempotencyKeys);
   try {
     await sleep(o.warmupSeconds * 1000);
     const before = await loaders.snapshot();
@@ -39,6 +43,7 @@ export async function runHttp(target: RunningTarget, o: HttpOptions): Promise<Ht
     return {
       scenario: 'http',
       connections: perProcess * o.loaderProcesses,
+      idempotencyKeys: o.idempotencyKeys,
       publishes,
       publishesPerSec: publishes / cpu.seconds,
       failures: after.failed - before.failed,

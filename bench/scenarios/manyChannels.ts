@@ -54,7 +54,7 @@ export async function runManyChannels(target: RunningTarget, o: ManyChannelsOpti
       o.padding,
     ),
   );
-  const client = new PublishClient(target.endpoint.httpOrigin, o.httpConnections, bodies, 'batch_events', target.endpoint.app);
+  const client = new PublishClient(target.endpoint.httpOrigin, o.httpConnections, bodies, { kind: 'batch_events', app: target.endpoint.app });
   try {
     if (fleet.subscribed === 0) throw new Error(`no subscriber could subscribe: ${fleet.firstError}`);
     // Exact when every subscriber subscribed; with failures the run reports drained: false.

@@ -1,11 +1,11 @@
 // Configuration: defaults < config file < SOCKUDO_* env, validation that names the key, and the frozen result.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
-import type { Config } from '../../src/config/schema.ts';
+import { type Config, appSchema } from '../../src/config/schema.ts';
 import { resolveWorkerCount } from '../../src/primary/workerCount.ts';
 
 /** Runs loadConfig and returns the ConfigError it must throw. */
@@ -452,6 +452,30 @@ test('config/example.json, which documents every key, is a valid configuration',
   const config = loadConfig({ file: new URL('../../config/example.json', import.meta.url).pathname, env: {} });
   assert.equal(config.push.storage.driver, 'sqlite');
   assert.equal(config.push.retry.max_attempts, 5);
+});
+
+test('config/example.json shows every key the server has, with its default value', () => {
+  const example = JSON.parse(readFileSync(new URL('../../config/example.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+  const { apps, ...defaults } = loadConfig({ env: {} });
+  // The example's app is a config-file app: its defaults are the schema's, apart from the two features the file turns on.
+  const appDefaults = { ...appSchema.parse({ id: 'app-id', key: 'app-key', secret: 'app-secret' }), idempotency_ttl_seconds: 120 };
+  const shownApp = (example.apps as Record<string, unknown>[])[0];
+  const notDefault = new Set(['apps[0].features.enable_client_messages', 'apps[0].features.enable_watchlist_events']);
+  const missing: string[] = [];
+  const differing: string[] = [];
+  const walk = (expected: Record<string, unknown>, shown: Record<string, unknown>, at: string) => {
+    for (const [key, value] of Object.entries(expected)) {
+      const path = at ? `${at}.${key}` : key;
+      if (!(key in shown)) missing.push(path);
+      else if (value !== null && typeof value === 'object' && !Array.isArray(value)) walk(value as Record<string, unknown>, shown[key] as Record<string, unknown>, path);
+      else if (!notDefault.has(path) && JSON.stringify(shown[key]) !== JSON.stringify(value)) differing.push(`${path}: ${JSON.stringify(shown[key])}, default ${JSON.stringify(value)}`);
+    }
+  };
+  walk(defaults, example, '');
+  walk(appDefaults, shownApp, 'apps[0]');
+  assert.ok(apps.length === 1, 'the defaults have the development app');
+  assert.deepEqual(missing, [], 'keys the example does not show');
+  assert.deepEqual(differing, [], 'values the example shows that are not the defaults');
 });
 
 test('push settings from the environment (ours and Sockudo names) and a bad one named', () => {
