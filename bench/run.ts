@@ -162,7 +162,7 @@ function usage(message?: string): never {
       'fan-out subscribers on Protocol V2, one run per value) applies to sockudo-ts only; with --v2-filter the\n' +
       'publishes carry a tag and the V2 subscribers filter on it (every publish matches). v2 (sockudo-ts only) is\n' +
       'fanout three times per round: V1-only, all V2, all V2 with that filter. --http-idempotency runs http\n' +
-      'twice per round on sockudo-ts: as usual, then with a fresh X-Idempotency-Key on each publish (what\n' +
+      'twice per round on sockudo-ts or a --target-url: as usual, then with a fresh X-Idempotency-Key on each publish (what\n' +
       'idempotent publishing costs; such publishes go through the primary). --noisy-retries N repeats,\n' +
       'up to N times, a run during which other processes kept more than --noisy-cores cores busy; the table keeps\n' +
       'the quietest attempt, the JSON lines keep them all.\n',
@@ -443,7 +443,8 @@ function variants(scenario: Scenario, target: RunningTarget['name']): Variant[] 
     return connectLevels.map((connections) => ({ v2Share: 0, v2Filter: false, connections, variant: `${connections.toLocaleString('en')} connections` }));
   }
   if (scenario === 'v2') return target === 'sockudo-ts' ? [fanoutVariant(0, false), fanoutVariant(1, false), fanoutVariant(1, true)] : [];
-  if (scenario === 'http' && a['http-idempotency'] && target === 'sockudo-ts') {
+  // soketi and the bare server would ignore the header: only sockudo-ts, or a server at --target-url (Sockudo has the feature).
+  if (scenario === 'http' && a['http-idempotency'] && (target === 'sockudo-ts' || target === 'url')) {
     const plain = { v2Share: 0, v2Filter: false, connections: 0 };
     return [{ ...plain, variant: '' }, { ...plain, idempotencyKeys: true, variant: 'X-Idempotency-Key on each' }];
   }

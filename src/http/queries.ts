@@ -52,7 +52,7 @@ export async function channelInfo(hub: Hub, publisher: Publisher, app: AppConfig
   if (info.has('cache')) {
     const key = `${app.id}\n${channel}`;
     const frame = publisher.cache.get(key);
-    if (frame !== undefined) body.cache = { data: frame, ttl: Math.ceil(publisher.cache.getRemainingTTL(key) / 1000) };
+    if (frame !== undefined) body.cache = { data: frame, ttl: Math.ceil(publisher.cache.remainingTtl(key) / 1000) };
   }
   return body;
 }

@@ -8,7 +8,7 @@
 // With several hosts, messages first go through Redis (RedisCluster), which fixes one global order and
 // the serials; each host, this one included, delivers them when they come back.
 import { randomUUID } from 'node:crypto';
-import { TTLCache } from '@isaacs/ttlcache';
+import { ExpiringMap } from '../expiringMap.ts';
 import type { Envelope, IdempotentCompletion, Position, WireEvent } from '../adapter/envelope.ts';
 import type { RedisCluster } from '../adapter/redisCluster.ts';
 import type { Config } from '../config/schema.ts';
@@ -51,7 +51,7 @@ export class LocalOnlyDelivery extends Error {
 
 export class Publisher {
   /** Last HTTP-published frame of each cache channel, `${appId}\n${channel}` → frame (for channel queries). */
-  readonly cache = new TTLCache<string, string>({ max: 100_000 });
+  readonly cache = new ExpiringMap<string, string>(100_000);
   readonly streams = new StreamRegistry();
   cluster: RedisCluster | null = null;
   /** Set with several hosts: answers another host's count query. */
@@ -232,7 +232,7 @@ export class Publisher {
         if (own) addPosition(own, e.messageIds[i], at);
         const v1 = publishedV1Frame(nameJson, channel, dataJson);
         const cacheTtlMs = isCacheChannel(channel) ? this.cacheTtlMs : undefined;
-        if (cacheTtlMs) this.cache.set(`${appId}\n${channel}`, v1, { ttl: cacheTtlMs });
+        if (cacheTtlMs) this.cache.set(`${appId}\n${channel}`, v1, cacheTtlMs);
         const f = topicFrame(appIndex, publishTopic(1, appId, channel), v1, e.socketId, cacheTtlMs);
         f.alsoV2 = v2Meta(channel, e.name, e.messageIds[i], e.ephemeral, publishedAt, at?.streamId, at?.serial, e.tags, e.extras);
         frames.push(f);
