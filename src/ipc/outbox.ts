@@ -2,10 +2,11 @@
 // under load a publish, its fan-out and its HTTP answer share one structured clone and one wake-up.
 // Order is kept; a lone message goes as it is.
 //
-// What a client is waiting on (a presence join and its answer; the sender says so with awaitedAdded) also
-// leaves in chunks of AWAITED_CHUNK, without waiting for the end of the turn: with hundreds of joins in one turn, the other thread starts on
-// the first chunk while this one reads the rest, instead of the two threads taking turns on one convoy
-// (presence churn 1.36×, docs/benchmarks.md "Session 7"). Publishes are not chunked: their deliveries
+// What a client is waiting on (a presence join and its answer, an API request the primary answers and that
+// answer; the sender says so with awaitedAdded) also leaves in chunks of AWAITED_CHUNK, without waiting for the
+// end of the turn: with hundreds of them in one turn, the other thread starts on the first chunk while this one
+// reads the rest, instead of the two threads taking turns on one convoy (presence churn 1.36×, docs/benchmarks.md
+// "Session 7"; keyed HTTP publishes 1.24–1.31×, "Session 20"). Publishes are not chunked: their deliveries
 // write better in bulk (chunking every message cost fan-out 0.91×).
 
 export interface Batch<M> {

@@ -63,6 +63,11 @@ class WorkerHandle {
   post(m: PrimaryToWorker): void {
     this.outbox.post(m);
   }
+  /** The answer to an API request: its client is waiting, so answers leave in chunks (ipc/outbox.ts). */
+  answer(m: Extract<PrimaryToWorker, { type: 'http-response' }>): void {
+    this.outbox.post(m);
+    this.outbox.awaitedAdded();
+  }
   /**
    * A hub reply: answers to presence joins join the `frames` message at the end of the queue, in order with
    * the member frames around them (ipc/frameColumns.ts). A bound function, so the hub can be handed it for
@@ -186,7 +191,7 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
         return; // handled by the start-up handshake
       case 'http-request':
         // handle() never rejects: every failure becomes a coded JSON answer.
-        return inOrder.run(m.seq, () => api.handle(m).then((res) => w.post({ type: 'http-response', requestId: m.requestId, ...res })));
+        return inOrder.run(m.seq, () => api.handle(m).then((res) => w.answer({ type: 'http-response', requestId: m.requestId, ...res })));
       case 'accepted-publish':
         return inOrder.run(m.seq, () => {
           let positions: OwnPublishPositions | undefined;

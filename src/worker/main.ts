@@ -25,7 +25,12 @@ const log = createLogger(config, `worker-${index}`);
 const outbox = new Outbox<WorkerToPrimary>((m) => port.postMessage(m));
 // A channel's first subscriber is news the primary's queries must see before the client can act on its
 // subscription_succeeded, so it is not held back for batching.
-const toPrimary = (m: WorkerToPrimary) => (m.type === 'channel-occupied' ? outbox.postNow(m) : outbox.post(m));
+// An API request the primary answers is awaited by its client, as a presence join is: it leaves in chunks.
+const toPrimary = (m: WorkerToPrimary) => {
+  if (m.type === 'channel-occupied') return outbox.postNow(m);
+  outbox.post(m);
+  if (m.type === 'http-request') outbox.awaitedAdded();
+};
 /** Joins and leaves go into the `presence-changes` at the end of the queue, if any (ipc/presenceColumns.ts). */
 const presenceToPrimary = (c: PresenceJoin | PresenceLeave) => {
   appendPresenceChange(outbox.addTo('presence-changes', () => emptyPresenceChanges(index)), c);
