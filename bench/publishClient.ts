@@ -89,6 +89,8 @@ class CachedRequest {
   private path = '';
   private head = '';
   private tail = '';
+  /** head + tail: the whole request when no header is added (the usual case: no string built per request). */
+  private bytes = '';
   constructor(
     private readonly signed: SignedPublish,
     private readonly hostHeader: string,
@@ -102,8 +104,9 @@ class CachedRequest {
       this.path = path;
       this.head = `POST ${path} HTTP/1.1\r\nHost: ${this.hostHeader}\r\nContent-Type: application/json\r\n`;
       this.tail = `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+      this.bytes = this.head + this.tail;
     }
-    return this.head + extraHeaders + this.tail;
+    return extraHeaders === '' ? this.bytes : this.head + extraHeaders + this.tail;
   }
 }
 

@@ -1,20 +1,9 @@
 // ExpiringMap: entries expire after their TTL, the soonest-expiring goes first when full, and a timer frees
 // expired entries on a host that stopped setting (fake clock: performance.now and setTimeout mocked).
 import assert from 'node:assert/strict';
-import { type TestContext, test } from 'node:test';
+import { test } from 'node:test';
 import { ExpiringMap } from '../../src/expiringMap.ts';
-
-function fakeClock(t: TestContext): { advance(ms: number): void } {
-  let now = 5_000_000;
-  t.mock.method(performance, 'now', () => now);
-  t.mock.timers.enable({ apis: ['setTimeout'] });
-  return {
-    advance(ms: number) {
-      now += ms;
-      t.mock.timers.tick(ms);
-    },
-  };
-}
+import { fakeClock } from '../helpers/fakeClock.ts';
 
 test('a value is there until its TTL runs out, and remainingTtl counts down', (t) => {
   const clock = fakeClock(t);

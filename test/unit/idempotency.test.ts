@@ -1,29 +1,14 @@
 // Idempotent publishing (§5.1): the in-memory store (claims, completion, release, TTL, bound) and the
 // publish flow on top of it (repeat, conflict, in-progress wait with 503, failure releases the key).
 import assert from 'node:assert/strict';
-import { describe, test, type TestContext } from 'node:test';
+import { describe, test } from 'node:test';
 import { HttpError } from '../../src/errors.ts';
 import { type IdempotencyMetrics, IdempotentPublisher, fingerprint } from '../../src/http/idempotentPublish.ts';
 import { MemoryIdempotencyStore } from '../../src/idempotency/memoryStore.ts';
 import type { ClaimResult, IdempotencyStore, StoredResponse } from '../../src/idempotency/store.ts';
+import { fakeClock } from '../helpers/fakeClock.ts';
 
 const OK: StoredResponse = { status: 200, body: '{"ok":true}' };
-
-/**
- * A fake clock for the store: TTLCache reads `performance.now()` and purges from a `setTimeout`, so both
- * are replaced. `advance(ms)` moves the clock and fires the timers that fall due.
- */
-function fakeClock(t: TestContext): { advance(ms: number): void } {
-  let now = 1_000_000;
-  t.mock.method(performance, 'now', () => now);
-  t.mock.timers.enable({ apis: ['setTimeout'] });
-  return {
-    advance(ms: number) {
-      now += ms;
-      t.mock.timers.tick(ms);
-    },
-  };
-}
 
 /** Lets pending promise continuations run (setImmediate is not faked). */
 const settle = () => new Promise<void>((r) => setImmediate(r));
