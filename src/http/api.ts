@@ -1,6 +1,6 @@
 // The HTTP API, run on the primary: routing, authentication, and the JSON answers for /apps/{id}/... .
 import { randomUUID } from 'node:crypto';
-import { RateLimiterMemory } from 'rate-limiter-flexible';
+import type { ApiRateBudget } from '../apps/apiRateBudget.ts';
 import { verifyApiRequest, parseQuery } from '../auth/apiSignature.ts';
 import type { AppConfig, Config } from '../config/schema.ts';
 import { HttpError } from '../errors.ts';
@@ -31,6 +31,8 @@ export interface ApiDeps {
   metrics: ApiMetrics;
   hub: Hub;
   idempotency: IdempotencyStore;
+  /** Each app's API request budget, shared with the workers that admit publishes (apps/apiRateBudget.ts). */
+  rateBudget: ApiRateBudget;
   /** Null when push is disabled: the /push routes answer 404. */
   push: PushService | null;
   now?: () => number;
@@ -41,18 +43,12 @@ export class Api {
   private readonly appsById: Map<string, AppConfig>;
   private readonly appIndex: Map<string, number>;
   private readonly idempotent: IdempotentPublisher;
-  /** Per-app request budgets (only for apps with max_api_requests_per_second). */
-  private readonly limiters = new Map<string, RateLimiterMemory>();
 
   constructor(private readonly deps: ApiDeps) {
     this.appsByKey = new Map(deps.config.apps.map((a) => [a.key, a]));
     this.appsById = new Map(deps.config.apps.map((a) => [a.id, a]));
     this.appIndex = new Map(deps.config.apps.map((a, i) => [a.id, i]));
     this.idempotent = new IdempotentPublisher(deps.idempotency, deps.metrics);
-    for (const a of deps.config.apps) {
-      const points = a.limits.max_api_requests_per_second;
-      if (points > 0) this.limiters.set(a.id, new RateLimiterMemory({ points, duration: 1 }));
-    }
   }
 
   async handle(req: HttpRequestMessage): Promise<ApiResponse> {
@@ -81,6 +77,8 @@ export class Api {
   acceptedPublish(m: Extract<WorkerToPrimary, { type: 'accepted-publish' }>, fromWorker: number): OwnPublishPositions | undefined {
     const app = this.deps.config.apps[m.app];
     this.deps.metrics.httpCall(app.id, m.receivedBytes, m.sentBytes);
+    // The worker spent the app's budget before admitting it (worker/publishAdmission.ts).
+    if (app.limits.max_api_requests_per_second > 0) this.deps.metrics.apiRateChecked(app.id, false);
     for (let i = 0; i < m.ephemeralEvents; i++) this.deps.metrics.ephemeralMessage(app.id);
     if (!this.deps.publisher.othersNeedFrames()) return this.deps.publisher.positionsOnly(app.id, m.positionChannels);
     let events: PublishEvent[];
@@ -119,8 +117,8 @@ export class Api {
 
   private async route(req: HttpRequestMessage, app: AppConfig, rest: string[], params: () => Map<string, string>): Promise<ApiResponse> {
     if (!app.enabled) throw new HttpError('forbidden', 'Application disabled');
-    await this.spendBudget(app);
     const index = this.appIndex.get(app.id) as number;
+    this.spendBudget(app, index);
     const { hub, publisher } = this.deps;
     const second = rest[1];
     const is = (method: string, ...pattern: (string | null)[]) =>
@@ -223,17 +221,15 @@ export class Api {
     return { events: fresh, keys };
   }
 
-  /** Per-app HTTP rate limit: 429 with Retry-After once the second's budget is spent. */
-  private async spendBudget(app: AppConfig): Promise<void> {
-    const limiter = this.limiters.get(app.id);
-    if (!limiter) return;
-    try {
-      await limiter.consume(app.id);
-      this.deps.metrics.apiRateChecked(app.id, false);
-    } catch (refusal) {
-      this.deps.metrics.apiRateChecked(app.id, true);
-      const wait = Math.max(1, Math.ceil(((refusal as { msBeforeNext?: number }).msBeforeNext ?? 1000) / 1000));
-      throw new HttpError('rateLimited', `Rate limit of ${app.limits.max_api_requests_per_second} requests per second exceeded`, { 'Retry-After': String(wait) });
+  /** Per-app HTTP rate limit: 429 with Retry-After once the window's budget is spent (apps/apiRateBudget.ts). */
+  private spendBudget(app: AppConfig, index: number): void {
+    const limit = app.limits.max_api_requests_per_second;
+    if (limit === 0) return;
+    const answer = this.deps.rateBudget.spend(index, limit);
+    this.deps.metrics.apiRateChecked(app.id, !answer.granted);
+    if (!answer.granted) {
+      const wait = Math.max(1, Math.ceil(answer.msUntilRefill / 1000));
+      throw new HttpError('rateLimited', `Rate limit of ${limit} requests per second exceeded`, { 'Retry-After': String(wait) });
     }
   }
 

@@ -12,6 +12,8 @@ export interface WorkerInit {
   port: number;
   /** Int32 connection counters shared by all threads (see apps/connectionQuota.ts). */
   connectionCounts: SharedArrayBuffer;
+  /** BigUint64 API request budgets per app, shared by all threads (see apps/apiRateBudget.ts). */
+  rateBudgets: SharedArrayBuffer;
   /** Float64 metric counters, one region per worker (see metrics/workerCounters.ts). */
   metricCounters: SharedArrayBuffer;
   /** Int32 subscriber counts per occupied channel, one region per worker (see channels/channelCounts.ts). */

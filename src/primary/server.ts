@@ -3,6 +3,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Server } from 'node:http';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
+import { ApiRateBudget } from '../apps/apiRateBudget.ts';
 import { ConnectionQuota } from '../apps/connectionQuota.ts';
 import { ChannelCounts } from '../channels/channelCounts.ts';
 import { IpQuota } from '../apps/ipQuota.ts';
@@ -106,6 +107,7 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
   uws(); // refuse to start here, with a clear error, if the native binary does not load
   const workerCount = resolveWorkerCount(config.workers);
   const connectionCounts = ConnectionQuota.allocate(config.apps.length);
+  const rateBudgets = ApiRateBudget.allocate(config.apps.length);
   const metricCounters = WorkerCounters.allocate(workerCount, config.apps.length);
   const channelCountsBuffer = ChannelCounts.allocate(workerCount, config.max_channels_per_worker);
   const ipCounts = IpQuota.allocate();
@@ -162,7 +164,7 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
     publisher.onCompletion = (c) =>
       void idempotency.complete(c.scope, c.key, c.print, { status: c.status, body: c.body }, c.ttlMs).catch((err: Error) => log.warn({ err: err.message }, 'could not record an idempotent publish as done'));
   }
-  const api = new Api({ config, log, publisher, metrics, hub, idempotency, push });
+  const api = new Api({ config, log, publisher, metrics, hub, idempotency, push, rateBudget: new ApiRateBudget(rateBudgets) });
   metrics.activeChannels = (appId) => hub.activeChannels(appId);
   const threadStats = new ThreadStats(() => workers.filter((w) => !w.exited));
   metrics.hostLoad = () => threadStats.read();
@@ -224,7 +226,7 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
 
   const spawn = (index: number, port: number) =>
     new Promise<WorkerHandle>((resolve, reject) => {
-      const init: WorkerInit = { index, workerCount, config, port, connectionCounts, metricCounters, channelCounts: channelCountsBuffer, ipCounts, requestSequence };
+      const init: WorkerInit = { index, workerCount, config, port, connectionCounts, rateBudgets, metricCounters, channelCounts: channelCountsBuffer, ipCounts, requestSequence };
       const thread = new Worker(WORKER_ENTRY, { workerData: init });
       const handle = new WorkerHandle(index, thread, () => inOrder.settledThrough);
       let started = false;

@@ -14,6 +14,7 @@ import type { HttpResponse, TemplatedApp } from '../transport/uws.ts';
 import { ApiPrecheck } from './apiPrecheck.ts';
 import type { LocalPublishOrder } from './localPublishOrder.ts';
 import { type AdmittedPublish, PublishAdmission } from './publishAdmission.ts';
+import type { ApiRateBudget } from '../apps/apiRateBudget.ts';
 
 interface Pending {
   res: HttpResponse;
@@ -26,6 +27,7 @@ export interface HttpBridgeDeps {
   log: Logger;
   toPrimary: (m: Extract<WorkerToPrimary, { seq: number }>) => void;
   sequence: RequestSequence;
+  rateBudget: ApiRateBudget;
   /** Whether an admitted publish may reach this worker's V1 sockets before the primary has seen it. */
   localOrder: LocalPublishOrder;
   /** Delivers an admitted publish's V1 frames to this worker's sockets. */
@@ -54,7 +56,7 @@ export class HttpBridge {
 
   constructor(private readonly deps: HttpBridgeDeps) {
     this.precheck = new ApiPrecheck(deps.config);
-    this.admission = new PublishAdmission(deps.config);
+    this.admission = new PublishAdmission(deps.config, deps.rateBudget);
   }
 
   get inFlight(): number {

@@ -1,6 +1,7 @@
 // Entry of one uWS worker thread: builds the uWS app, listens on the shared public port (SO_REUSEPORT),
 // and follows the primary's messages (publish, API answers, drain, stop).
 import { parentPort, workerData } from 'node:worker_threads';
+import { ApiRateBudget } from '../apps/apiRateBudget.ts';
 import { ConnectionQuota } from '../apps/connectionQuota.ts';
 import { ChannelCounts } from '../channels/channelCounts.ts';
 import { IpQuota } from '../apps/ipQuota.ts';
@@ -50,6 +51,7 @@ const http = new HttpBridge({
   log,
   toPrimary,
   sequence: new RequestSequence(init.requestSequence),
+  rateBudget: new ApiRateBudget(init.rateBudgets),
   localOrder,
   deliverV1: (app, events) => ws.delivery.deliverAdmitted(app, events),
   deliverTaken: (admitted, taken, i, first) => ws.delivery.deliverOwnPublish(admitted.app, admitted.events, admitted.deliveredV1, taken, i, first),

@@ -101,4 +101,32 @@ describe('per-app HTTP rate limit', () => {
       await server.shutdown();
     }
   });
+
+  test('the budget is one for the host, whichever worker reads the requests, and each check is counted once', async () => {
+    const app = { id: 'limited', key: 'limited-key', secret: 'limited-secret', limits: { max_api_requests_per_second: 10 } };
+    const server = await startTestServer({ apps: [app] });
+    try {
+      assert.equal(server.workerPorts.length, 2);
+      const post = (port: number) => {
+        const body = JSON.stringify({ name: 'e', channel: 'c', data: 'd' });
+        const url = signedUrl(`http://127.0.0.1:${port}`, { path: `/apps/${app.id}/events`, body, key: app.key, secret: app.secret });
+        return fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+      };
+      // Eight at each worker at once: ten of the sixteen are admitted, by either thread.
+      const answers = await Promise.all(Array.from({ length: 16 }, (_, i) => post(server.workerPorts[i % 2])));
+      const statuses = answers.map((r) => r.status);
+      assert.equal(statuses.filter((s) => s === 200).length, 10, `statuses: ${statuses}`);
+      assert.equal(statuses.filter((s) => s === 429).length, 6, `statuses: ${statuses}`);
+      const apiCounter = async (name: string) => {
+        const text = await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
+        const line = text.split('\n').find((l) => l.startsWith(`${name}{app_id="limited"`) && l.includes('limiter_type="api"'));
+        return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : Number.NaN;
+      };
+      // Publishes a worker admitted reach the primary's counters just after their answers.
+      await eventually(async () => (await apiCounter('sockudo_rate_limit_checks_total')) === 16, '16 checks counted');
+      assert.equal(await apiCounter('sockudo_rate_limit_triggered_total'), 6);
+    } finally {
+      await server.shutdown();
+    }
+  });
 });

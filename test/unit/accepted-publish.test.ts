@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import pino from 'pino';
+import { ApiRateBudget } from '../../src/apps/apiRateBudget.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { Api } from '../../src/http/api.ts';
 import type { TopicFrame } from '../../src/ipc/messages.ts';
@@ -31,9 +32,10 @@ function setup(alone = false) {
     apiRateChecked() {},
     ephemeralMessage: () => void counted.ephemeral++,
   };
+  const rateBudget = new ApiRateBudget(ApiRateBudget.allocate(config.apps.length));
   const publisher = new Publisher(() => (alone ? [admitting] : [admitting, other]), config, log);
-  const api = new Api({ config, log, publisher, metrics, hub: undefined as never, idempotency: new MemoryIdempotencyStore(100), push: null });
-  const admission = new PublishAdmission(config);
+  const api = new Api({ config, log, publisher, metrics, hub: undefined as never, idempotency: new MemoryIdempotencyStore(100), push: null, rateBudget });
+  const admission = new PublishAdmission(config, rateBudget);
   // The message as the worker's HTTP bridge sends it; a body the worker would not admit lists no channels.
   const accepted = (body: string, batch: boolean) => {
     const path = `/apps/${config.apps[0].id}/${batch ? 'batch_events' : 'events'}`;
