@@ -7,7 +7,6 @@
 //   node --import tsx bench/micro/coldPath.ts [--gap 20] [--only all,md5,sign]
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { ApiRateBudget } from '../../src/apps/apiRateBudget.ts';
 import { parseQuery, stringToSign } from '../../src/auth/apiSignature.ts';
 import { md5Hex, sign } from '../../src/auth/hmac.ts';
 import { loadConfig } from '../../src/config/load.ts';
@@ -22,7 +21,7 @@ const only = values.only?.split(',');
 const config = loadConfig({ env: {} });
 const app = config.apps[0];
 const precheck = new ApiPrecheck(config);
-const admission = new PublishAdmission(config, new ApiRateBudget(ApiRateBudget.allocate(config.apps.length)));
+const admission = new PublishAdmission(config);
 const body = JSON.stringify({ name: 'bench', channel: 'probe', data: JSON.stringify({ m: 'x'.repeat(64), t: Date.now() }) });
 const path = `/apps/${app.id}/events`;
 const unsigned = `auth_key=${app.key}&auth_timestamp=${Math.floor(Date.now() / 1000)}&auth_version=1.0&body_md5=${md5Hex(body)}`;

@@ -25,7 +25,8 @@ export const appLimitsSchema = z.strictObject({
   /** Size of one member's JSON `user_info` in KiB; over it: pusher:error 4300. */
   max_presence_member_size_in_kb: positiveInt.default(2),
   /** HTTP API requests per second for this app; 0 = unlimited. Over it: HTTP 429 with Retry-After. */
-  max_api_requests_per_second: nonNegativeInt.default(0),
+  /** Counted in 21 bits of a shared word (apps/apiRateBudget.ts), hence the ceiling. */
+  max_api_requests_per_second: nonNegativeInt.max(1_000_000).default(0),
 });
 
 export const appFeaturesSchema = z.strictObject({

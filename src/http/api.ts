@@ -1,6 +1,6 @@
 // The HTTP API, run on the primary: routing, authentication, and the JSON answers for /apps/{id}/... .
 import { randomUUID } from 'node:crypto';
-import type { ApiRateBudget } from '../apps/apiRateBudget.ts';
+import { type ApiRateBudget, rateLimitedError } from '../apps/apiRateBudget.ts';
 import { verifyApiRequest, parseQuery } from '../auth/apiSignature.ts';
 import type { AppConfig, Config } from '../config/schema.ts';
 import { HttpError } from '../errors.ts';
@@ -59,7 +59,7 @@ export class Api {
       if (!route) throw new HttpError('notFound', `No API route for ${req.method} ${req.path}`);
       if (this.appIndex.has(route.appId)) appLabel = route.appId;
       const { app, params } = this.authenticate(req, route.appId);
-      res = await this.route(req, app, route.rest, params);
+      res = await this.route(req, app, route.rest, params, req.verifiedAppId === app.id);
     } catch (err) {
       res = this.errorResponse(err, req);
     }
@@ -77,8 +77,6 @@ export class Api {
   acceptedPublish(m: Extract<WorkerToPrimary, { type: 'accepted-publish' }>, fromWorker: number): OwnPublishPositions | undefined {
     const app = this.deps.config.apps[m.app];
     this.deps.metrics.httpCall(app.id, m.receivedBytes, m.sentBytes);
-    // The worker spent the app's budget before admitting it (worker/publishAdmission.ts).
-    if (app.limits.max_api_requests_per_second > 0) this.deps.metrics.apiRateChecked(app.id, false);
     for (let i = 0; i < m.ephemeralEvents; i++) this.deps.metrics.ephemeralMessage(app.id);
     if (!this.deps.publisher.othersNeedFrames()) return this.deps.publisher.positionsOnly(app.id, m.positionChannels);
     let events: PublishEvent[];
@@ -115,10 +113,11 @@ export class Api {
     return { app: verifyApiRequest(req, params, (k) => this.appsByKey.get(k), routeAppId, nowSeconds), params: parsed };
   }
 
-  private async route(req: HttpRequestMessage, app: AppConfig, rest: string[], params: () => Map<string, string>): Promise<ApiResponse> {
+  /** `spent`: a worker verified the request and spent its app's API budget already (worker/apiRateGate.ts). */
+  private async route(req: HttpRequestMessage, app: AppConfig, rest: string[], params: () => Map<string, string>, spent: boolean): Promise<ApiResponse> {
     if (!app.enabled) throw new HttpError('forbidden', 'Application disabled');
     const index = this.appIndex.get(app.id) as number;
-    this.spendBudget(app, index);
+    if (!spent) this.spendBudget(app, index);
     const { hub, publisher } = this.deps;
     const second = rest[1];
     const is = (method: string, ...pattern: (string | null)[]) =>
@@ -227,10 +226,7 @@ export class Api {
     if (limit === 0) return;
     const answer = this.deps.rateBudget.spend(index, limit);
     this.deps.metrics.apiRateChecked(app.id, !answer.granted);
-    if (!answer.granted) {
-      const wait = Math.max(1, Math.ceil(answer.msUntilRefill / 1000));
-      throw new HttpError('rateLimited', `Rate limit of ${limit} requests per second exceeded`, { 'Retry-After': String(wait) });
-    }
+    if (!answer.granted) throw rateLimitedError(limit, answer.msUntilRefill);
   }
 
   private ttlMs(app: AppConfig): number {

@@ -115,7 +115,8 @@ export class Metrics implements ApiMetrics, WebhookMetrics, ClusterMetrics {
       },
     });
     const apiRate = this.apiRate;
-    const rateLimit = (name: string, help: string, field: number, api: Map<string, number>) =>
+    // Client events are checked on the workers; API requests on the worker that verified them, or on the primary.
+    const rateLimit = (name: string, help: string, field: number, api: Map<string, number>, apiField: number) =>
       new Counter({
         name,
         help,
@@ -125,13 +126,14 @@ export class Metrics implements ApiMetrics, WebhookMetrics, ClusterMetrics {
           this.reset();
           for (const a of apps) {
             this.inc({ ...a.labels, limiter_type: 'client_events', request_context: 'websocket' }, counters.sum(a.index, field));
-            const n = api.get(a.labels.app_id);
-            if (n !== undefined) this.inc({ ...a.labels, limiter_type: 'api', request_context: 'http' }, n);
+            const onPrimary = api.get(a.labels.app_id);
+            const onWorkers = counters.sum(a.index, apiField);
+            if (onPrimary !== undefined || onWorkers > 0) this.inc({ ...a.labels, limiter_type: 'api', request_context: 'http' }, (onPrimary ?? 0) + onWorkers);
           }
         },
       });
-    rateLimit('sockudo_rate_limit_checks_total', 'Rate limit checks', FIELD.clientEventRateChecks, apiRate.checks);
-    rateLimit('sockudo_rate_limit_triggered_total', 'Rate limit checks that refused', FIELD.clientEventRateLimited, apiRate.triggered);
+    rateLimit('sockudo_rate_limit_checks_total', 'Rate limit checks', FIELD.clientEventRateChecks, apiRate.checks, FIELD.apiRateChecks);
+    rateLimit('sockudo_rate_limit_triggered_total', 'Rate limit checks that refused', FIELD.clientEventRateLimited, apiRate.triggered, FIELD.apiRateRefused);
     this.ephemeral = new Counter({ name: 'sockudo_ephemeral_messages_total', help: 'Ephemeral V2 messages published', labelNames: ['app_id', 'port'], registers });
     new Gauge({
       name: 'sockudo_active_channels',
@@ -190,11 +192,20 @@ export class Metrics implements ApiMetrics, WebhookMetrics, ClusterMetrics {
     perChannelType('sockudo_channel_unsubscriptions_total', 'Total channel unsubscriptions', FIELD.unsubscriptions);
 
     const http = (name: string, help: string) => new Counter({ name, help, labelNames: ['app_id', 'port'], registers });
-    const httpTotal = (name: string, help: string, field: 'calls' | 'received' | 'sent') =>
-      scraped(name, help, () => [...this.httpTotals].map(([appId, t]): AppSample => [{ app_id: appId, port: this.port }, t[field]]));
-    httpTotal('sockudo_http_calls_received_total', 'Total HTTP API calls received', 'calls');
-    httpTotal('sockudo_http_received_bytes', 'Bytes received by the HTTP API', 'received');
-    httpTotal('sockudo_http_transmitted_bytes', 'Bytes sent by the HTTP API', 'sent');
+    // The primary's totals, plus the calls workers answered without it (their 429s: worker/apiRateGate.ts).
+    const httpTotal = (name: string, help: string, field: 'calls' | 'received' | 'sent', workerField: number) =>
+      scraped(name, help, () => {
+        const totals = new Map<string, number>();
+        for (const [appId, t] of this.httpTotals) totals.set(appId, t[field]);
+        for (const a of apps) {
+          const answered = counters.sum(a.index, workerField);
+          if (answered > 0) totals.set(a.labels.app_id, (totals.get(a.labels.app_id) ?? 0) + answered);
+        }
+        return [...totals].map(([appId, v]): AppSample => [{ app_id: appId, port: this.port }, v]);
+      });
+    httpTotal('sockudo_http_calls_received_total', 'Total HTTP API calls received', 'calls', FIELD.httpCalls);
+    httpTotal('sockudo_http_received_bytes', 'Bytes received by the HTTP API', 'received', FIELD.httpBytesReceived);
+    httpTotal('sockudo_http_transmitted_bytes', 'Bytes sent by the HTTP API', 'sent', FIELD.httpBytesSent);
     this.idemPublish = http('sockudo_idempotency_publish_total', 'Publishes made with an idempotency key');
     this.idemDuplicate = http('sockudo_idempotency_duplicates_total', 'Repeated idempotent publishes answered without delivering');
     this.webhookSent = http('sockudo_webhook_events_sent_total', 'Webhook events delivered');

@@ -58,8 +58,15 @@ export const FIELD = {
   /** V2 deliveries a subscription filter held back; V2 client events not echoed to their sender. */
   filterSuppressed: 10 + 2 * T + ERROR_TYPES.length + LATENCY_BUCKETS_MS.length + 1,
   echoSuppressed: 11 + 2 * T + ERROR_TYPES.length + LATENCY_BUCKETS_MS.length + 1,
+  /** API rate-limit checks made on a worker (apps/apiRateBudget.ts), and those refused. */
+  apiRateChecks: 12 + 2 * T + ERROR_TYPES.length + LATENCY_BUCKETS_MS.length + 1,
+  apiRateRefused: 13 + 2 * T + ERROR_TYPES.length + LATENCY_BUCKETS_MS.length + 1,
+  /** HTTP API calls a worker answered without the primary knowing of them (its 429s), and their bytes. */
+  httpCalls: 14 + 2 * T + ERROR_TYPES.length + LATENCY_BUCKETS_MS.length + 1,
+  httpBytesReceived: 15 + 2 * T + ERROR_TYPES.length + LATENCY_BUCKETS_MS.length + 1,
+  httpBytesSent: 16 + 2 * T + ERROR_TYPES.length + LATENCY_BUCKETS_MS.length + 1,
 } as const;
-const FIELDS_PER_APP = FIELD.echoSuppressed + 1;
+const FIELDS_PER_APP = FIELD.httpBytesSent + 1;
 
 export class WorkerCounters {
   private readonly values: Float64Array;

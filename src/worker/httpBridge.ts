@@ -1,7 +1,7 @@
 // A worker's HTTP side: health endpoints answered locally; API requests read here with a body-size cap,
-// stamped in host-wide order (ipc/requestOrder.ts), and either answered here (ordinary publishes the primary
-// cannot refuse: publishAdmission.ts) or handed to the primary, whose answer is written back on the same
-// connection.
+// refused here past their app's API rate limit (apiRateGate.ts), stamped in host-wide order
+// (ipc/requestOrder.ts), and either answered here (ordinary publishes the primary cannot refuse:
+// publishAdmission.ts) or handed to the primary, whose answer is written back on the same connection.
 import { STATUS_CODES } from 'node:http';
 import type { Config } from '../config/schema.ts';
 import { HttpError } from '../errors.ts';
@@ -12,9 +12,9 @@ import type { RequestSequence } from '../ipc/requestOrder.ts';
 import type { Logger } from '../log.ts';
 import type { HttpResponse, TemplatedApp } from '../transport/uws.ts';
 import { ApiPrecheck } from './apiPrecheck.ts';
+import type { ApiRateGate } from './apiRateGate.ts';
 import type { LocalPublishOrder } from './localPublishOrder.ts';
 import { type AdmittedPublish, PublishAdmission } from './publishAdmission.ts';
-import type { ApiRateBudget } from '../apps/apiRateBudget.ts';
 
 interface Pending {
   res: HttpResponse;
@@ -27,7 +27,7 @@ export interface HttpBridgeDeps {
   log: Logger;
   toPrimary: (m: Extract<WorkerToPrimary, { seq: number }>) => void;
   sequence: RequestSequence;
-  rateBudget: ApiRateBudget;
+  rateGate: ApiRateGate;
   /** Whether an admitted publish may reach this worker's V1 sockets before the primary has seen it. */
   localOrder: LocalPublishOrder;
   /** Delivers an admitted publish's V1 frames to this worker's sockets. */
@@ -56,7 +56,7 @@ export class HttpBridge {
 
   constructor(private readonly deps: HttpBridgeDeps) {
     this.precheck = new ApiPrecheck(deps.config);
-    this.admission = new PublishAdmission(deps.config, deps.rateBudget);
+    this.admission = new PublishAdmission(deps.config);
   }
 
   get inFlight(): number {
@@ -111,6 +111,9 @@ export class HttpBridge {
       if (!isLast) return void chunks.push(Buffer.from(chunk.slice(0)));
       const body = chunks.length === 0 ? Buffer.from(chunk).toString('utf8') : Buffer.concat([...chunks, Buffer.from(chunk)]).toString('utf8');
       const verifiedAppId = this.precheck.verifiedAppId(method, path, query, body);
+      // Past its app's API rate limit: answered here, with no stamp taken (nothing follows from it).
+      const refusal = verifiedAppId === undefined ? undefined : this.deps.rateGate.pass(verifiedAppId, size);
+      if (refusal) return writeError(res, refusal);
       const admitted = verifiedAppId === undefined ? undefined : this.admission.admit({ method, path, contentType, idempotencyKey, body }, verifiedAppId);
       // Stamped right before it is posted, in the same turn: the primary waits for every stamp it has not seen.
       const seq = this.deps.sequence.take();
@@ -202,6 +205,8 @@ export function statusLine(status: number): string {
 
 function writeError(res: HttpResponse, err: HttpError): void {
   res.cork(() => {
-    res.writeStatus(statusLine(err.status)).writeHeader('Content-Type', 'application/json').end(err.toBody());
+    res.writeStatus(statusLine(err.status)).writeHeader('Content-Type', 'application/json');
+    for (const [k, v] of Object.entries(err.headers ?? {})) res.writeHeader(k, v);
+    res.end(err.toBody());
   });
 }

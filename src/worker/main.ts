@@ -15,6 +15,7 @@ import { RequestSequence } from '../ipc/requestOrder.ts';
 import { threadTotals } from '../metrics/threadTotals.ts';
 import { WorkerCounters } from '../metrics/workerCounters.ts';
 import { type us_listen_socket, uws } from '../transport/uws.ts';
+import { ApiRateGate } from './apiRateGate.ts';
 import { HttpBridge } from './httpBridge.ts';
 import { LocalPublishOrder, LoopLoad, STREAMING_MS } from './localPublishOrder.ts';
 import { WsServer } from './wsServer.ts';
@@ -51,7 +52,7 @@ const http = new HttpBridge({
   log,
   toPrimary,
   sequence: new RequestSequence(init.requestSequence),
-  rateBudget: new ApiRateBudget(init.rateBudgets),
+  rateGate: new ApiRateGate(config, new ApiRateBudget(init.rateBudgets), counters),
   localOrder,
   deliverV1: (app, events) => ws.delivery.deliverAdmitted(app, events),
   deliverTaken: (admitted, taken, i, first) => ws.delivery.deliverOwnPublish(admitted.app, admitted.events, admitted.deliveredV1, taken, i, first),

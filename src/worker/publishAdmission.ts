@@ -1,15 +1,14 @@
 // Lets a worker answer an ordinary publish itself. A correctly signed POST /events or /batch_events that
-// validates, on a single host, with no idempotency key, no `info` and no cache channel, within its app's API
-// rate limit (spent here, last, in the budget all threads share: apps/apiRateBudget.ts), can only succeed on the
-// primary: the worker answers 200 at once and hands the body over (ipc/messages.ts), instead of waiting for the
-// primary's answer (one thread crossing instead of two, and the worker no longer waits for the primary between
-// requests; measured in docs/benchmarks.md "Session 5").
+// validates, on a single host, with no idempotency key, no `info` and no cache channel (and within its app's API
+// rate limit, which the worker spent before: apiRateGate.ts) can only succeed on the primary: the worker answers
+// 200 at once and hands the body over (ipc/messages.ts), instead of waiting for the primary's answer (one thread
+// crossing instead of two, and the worker no longer waits for the primary between requests; measured in
+// docs/benchmarks.md "Session 5").
 // Anything else goes the ordinary way, so every refusal, log line and error code still comes from the primary.
 // Order holds through the request stamps (ipc/requestOrder.ts); a bound on publishes the primary has not taken
 // yet keeps a slow primary from piling up work: past it, requests wait for the primary's answer again.
 // The admitted publishes wait here, in stamp order, for the primary's `publishes-taken` with their message ids
 // and positions; the worker then builds and delivers their frames itself (ChannelDelivery.deliverOwnPublish).
-import type { ApiRateBudget } from '../apps/apiRateBudget.ts';
 import type { AppConfig, Config } from '../config/schema.ts';
 import { type PublishEvent, parseBatchBody, parseEventBody } from '../http/events.ts';
 import { isCacheChannel } from '../protocol/channels.ts';
@@ -55,10 +54,7 @@ export class PublishAdmission {
   /** Answered here, not yet taken by the primary, oldest first (the primary takes them in stamp order). */
   private readonly awaitingPrimary: AdmittedPublish[] = [];
 
-  constructor(
-    config: Config,
-    private readonly rateBudget: ApiRateBudget,
-  ) {
+  constructor(config: Config) {
     // With several hosts a publish goes through Redis and can fail there: the primary answers those.
     this.enabled = config.redis.url === '';
     config.apps.forEach((app, index) => {
@@ -95,8 +91,6 @@ export class PublishAdmission {
       if (e.ephemeral) ephemeralEvents++;
       for (const channel of e.channels) positionChannels.push(e.ephemeral ? '' : channel);
     }
-    // Last, so only a publish this worker answers spends; a refusal goes to the primary, which answers the 429.
-    if (!this.rateBudget.spend(entry.index, entry.app.limits.max_api_requests_per_second).granted) return undefined;
     const admitted = {
       app: entry.index,
       events,

@@ -1,7 +1,7 @@
-// Runs in a worker thread for test/unit/api-rate-budget.test.ts: spends an app's budget `attempts` times, on a
-// clock the test holds in shared memory (slot 0; slot 1 is the start gate, so every thread spends at once), and
-// reports how many were granted. Node 20 cannot start a .ts worker
-// directly, so this registers tsx first (as workers/ws-worker.mjs does).
+// Runs in a worker thread for test/integration/api-rate-budget-threads.test.ts: spends an app's budget
+// `attempts` times, on a clock the test holds in shared memory (slot 0; slot 1 is the start gate, so every thread
+// spends at once), and reports how many were granted. Node 20 cannot start a .ts worker directly, so this
+// registers tsx first (as workers/ws-worker.mjs does).
 import { parentPort, workerData } from 'node:worker_threads';
 import { register } from 'tsx/esm/api';
 

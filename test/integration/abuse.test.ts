@@ -112,19 +112,22 @@ describe('per-app HTTP rate limit', () => {
         const url = signedUrl(`http://127.0.0.1:${port}`, { path: `/apps/${app.id}/events`, body, key: app.key, secret: app.secret });
         return fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
       };
-      // Eight at each worker at once: ten of the sixteen are admitted, by either thread.
+      // Eight at each worker at once: ten of the sixteen are admitted, by either thread, and the workers answer
+      // the other six themselves.
       const answers = await Promise.all(Array.from({ length: 16 }, (_, i) => post(server.workerPorts[i % 2])));
       const statuses = answers.map((r) => r.status);
       assert.equal(statuses.filter((s) => s === 200).length, 10, `statuses: ${statuses}`);
       assert.equal(statuses.filter((s) => s === 429).length, 6, `statuses: ${statuses}`);
-      const apiCounter = async (name: string) => {
+      const counter = async (name: string, labels = '') => {
         const text = await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
-        const line = text.split('\n').find((l) => l.startsWith(`${name}{app_id="limited"`) && l.includes('limiter_type="api"'));
+        const line = text.split('\n').find((l) => l.startsWith(`${name}{app_id="limited"`) && l.includes(labels));
         return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : Number.NaN;
       };
-      // Publishes a worker admitted reach the primary's counters just after their answers.
-      await eventually(async () => (await apiCounter('sockudo_rate_limit_checks_total')) === 16, '16 checks counted');
-      assert.equal(await apiCounter('sockudo_rate_limit_triggered_total'), 6);
+      // The workers count the checks and answer the refusals; the publishes they admitted reach the primary's
+      // call count just after their answers.
+      assert.equal(await counter('sockudo_rate_limit_checks_total', 'limiter_type="api"'), 16);
+      assert.equal(await counter('sockudo_rate_limit_triggered_total', 'limiter_type="api"'), 6);
+      await eventually(async () => (await counter('sockudo_http_calls_received_total')) === 16, '16 API calls counted');
     } finally {
       await server.shutdown();
     }

@@ -35,7 +35,7 @@ function setup(alone = false) {
   const rateBudget = new ApiRateBudget(ApiRateBudget.allocate(config.apps.length));
   const publisher = new Publisher(() => (alone ? [admitting] : [admitting, other]), config, log);
   const api = new Api({ config, log, publisher, metrics, hub: undefined as never, idempotency: new MemoryIdempotencyStore(100), push: null, rateBudget });
-  const admission = new PublishAdmission(config, rateBudget);
+  const admission = new PublishAdmission(config);
   // The message as the worker's HTTP bridge sends it; a body the worker would not admit lists no channels.
   const accepted = (body: string, batch: boolean) => {
     const path = `/apps/${config.apps[0].id}/${batch ? 'batch_events' : 'events'}`;

@@ -236,6 +236,12 @@ describe('apps', () => {
     const missing = configError({ env: {}, fileContents: { apps: [{ id: 'a', key: 'k' }] } });
     assert.match(missing.message, /^apps\[0\]\.secret: /);
   });
+
+  test('an API rate limit past what the shared budget counts is refused, not silently unlimited', () => {
+    const limited = (n: number) => ({ apps: [{ ...fileApp('a', 'k'), limits: { max_api_requests_per_second: n } }] });
+    assert.equal(loadConfig({ env: {}, fileContents: limited(1_000_000) }).apps[0].limits.max_api_requests_per_second, 1_000_000);
+    assert.match(configError({ env: {}, fileContents: limited(1_000_001) }).message, /^apps\[0\]\.limits\.max_api_requests_per_second: /);
+  });
 });
 
 describe('invalid values stop with a ConfigError naming the key', () => {

@@ -2,7 +2,6 @@
 // refuse; everything else must go to the primary, which gives the coded answer.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ApiRateBudget } from '../../src/apps/apiRateBudget.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { type AdmittedPublish, MAX_UNCONFIRMED_PUBLISHES, PublishAdmission, type PublishRequest } from '../../src/worker/publishAdmission.ts';
 
@@ -12,7 +11,6 @@ const apps = [
   { id: 'off', key: 'off-key', secret: 's', enabled: false },
 ];
 const config = loadConfig({ env: {}, fileContents: { apps } });
-const budget = (now?: () => number) => new ApiRateBudget(ApiRateBudget.allocate(apps.length), now);
 
 const event = (extra: Record<string, unknown> = {}) => JSON.stringify({ name: 'e', channel: 'c', data: 'd', ...extra });
 const request = (o: Partial<PublishRequest> = {}): PublishRequest => ({
@@ -26,7 +24,7 @@ const request = (o: Partial<PublishRequest> = {}): PublishRequest => ({
 
 describe('publishes a worker answers itself', () => {
   test('a valid event or batch is admitted with the answer the primary would give', () => {
-    const admission = new PublishAdmission(config, budget());
+    const admission = new PublishAdmission(config);
     const one = admission.admit(request(), 'app-id');
     assert.equal(one?.answer, '{"ok":true}');
     assert.equal(one?.app, 0);
@@ -35,10 +33,12 @@ describe('publishes a worker answers itself', () => {
     assert.equal(batch?.answer, '{}');
     assert.deepEqual(batch?.events.map((e) => [e.name, e.channels, e.data]), [['a', ['x'], '{"n":1}'], ['b', ['y'], 'null']]);
     assert.ok(admission.admit(request({ contentType: 'application/json; charset=utf-8', path: '/apps/app-id/events/' }), 'app-id'));
+    // An app with an API rate limit too: the worker's gate spent its budget before (worker/apiRateGate.ts).
+    assert.equal(admission.admit(request({ path: '/apps/limited/events' }), 'limited')?.app, 1);
   });
 
   test('anything the primary could refuse, or must answer with more than ok, is left to it', () => {
-    const admission = new PublishAdmission(config, budget());
+    const admission = new PublishAdmission(config);
     const cases: [string, PublishRequest, string][] = [
       ['invalid JSON', request({ body: '{"name":' }), 'app-id'],
       ['no channel', request({ body: JSON.stringify({ name: 'e', data: 'd' }) }), 'app-id'],
@@ -60,35 +60,9 @@ describe('publishes a worker answers itself', () => {
     for (const [what, req, appId] of cases) assert.equal(admission.admit(req, appId), undefined, what);
   });
 
-  test("an app's API rate limit is spent by what is admitted here, and past it the primary answers", () => {
-    let now = 1_000_000;
-    const shared = budget(() => now);
-    // Two workers' admissions over one budget: the limit (100 a second) holds across them.
-    const admissions = [new PublishAdmission(config, shared), new PublishAdmission(config, shared)];
-    const limited = request({ path: '/apps/limited/events' });
-    let admitted = 0;
-    for (let i = 0; i < 150; i++) {
-      const a = admissions[i % 2].admit(limited, 'limited');
-      if (a) admissions[i % 2].taken(a.seq);
-      if (a) admitted++;
-    }
-    assert.equal(admitted, 100);
-    // A request the primary must answer anyway does not spend: the next second's budget is whole.
-    now += 1000;
-    assert.equal(admissions[0].admit({ ...limited, body: '{"name":' }, 'limited'), undefined);
-    for (let i = 0; i < 100; i++) {
-      const a = admissions[0].admit(limited, 'limited');
-      assert.ok(a, `request ${i} of the new second`);
-      admissions[0].taken(a.seq);
-    }
-    assert.equal(admissions[0].admit(limited, 'limited'), undefined);
-    // Other apps have their own budget, or none.
-    assert.ok(admissions[1].admit(request(), 'app-id'));
-  });
-
   test('with several hosts the primary answers every publish (Redis can fail)', () => {
     const clustered = loadConfig({ env: {}, fileContents: { apps, redis: { url: 'redis://127.0.0.1:6379' } } });
-    assert.equal(new PublishAdmission(clustered, budget()).admit(request(), 'app-id'), undefined);
+    assert.equal(new PublishAdmission(clustered).admit(request(), 'app-id'), undefined);
   });
 
   /** Admits a request as the worker does: stamped with the next sequence number. */
@@ -100,7 +74,7 @@ describe('publishes a worker answers itself', () => {
   }
 
   test('says whether the primary had taken every earlier publish answered here', () => {
-    const admission = new PublishAdmission(config, budget());
+    const admission = new PublishAdmission(config);
     assert.equal(admitStamped(admission, 0)?.primaryCaughtUp, true);
     assert.equal(admitStamped(admission, 1)?.primaryCaughtUp, false);
     admission.taken(0);
@@ -111,7 +85,7 @@ describe('publishes a worker answers itself', () => {
   });
 
   test('hands back the publish the primary names, oldest first; ones it skipped are dropped and reported', () => {
-    const admission = new PublishAdmission(config, budget());
+    const admission = new PublishAdmission(config);
     const held = [5, 6, 7, 8].map((seq) => admitStamped(admission, seq));
     assert.equal(admission.taken(5), held[0]);
     const skipped: AdmittedPublish[] = [];
@@ -127,7 +101,7 @@ describe('publishes a worker answers itself', () => {
   });
 
   test('past the bound of unconfirmed publishes, requests wait for the primary again', () => {
-    const admission = new PublishAdmission(config, budget());
+    const admission = new PublishAdmission(config);
     for (let i = 0; i < MAX_UNCONFIRMED_PUBLISHES; i++) admitStamped(admission, i);
     assert.equal(admission.admit(request(), 'app-id'), undefined);
     admission.taken(0);

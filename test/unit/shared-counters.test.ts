@@ -134,12 +134,17 @@ describe('WorkerCounters', () => {
     ...[...LATENCY_BUCKETS_MS, Infinity].map((_, i) => FIELD.latencyBuckets + i),
     FIELD.filterSuppressed,
     FIELD.echoSuppressed,
+    FIELD.apiRateChecks,
+    FIELD.apiRateRefused,
+    FIELD.httpCalls,
+    FIELD.httpBytesReceived,
+    FIELD.httpBytesSent,
   ];
 
   test('field layout: every field slot is distinct', () => {
     assert.deepEqual([...CHANNEL_TYPES], ['public', 'private', 'private_encrypted', 'presence', 'cache']);
     assert.equal(new Set(fields).size, fields.length);
-    assert.equal(fields.length, 12 + 2 * CHANNEL_TYPES.length + ERROR_TYPES.length + LATENCY_BUCKETS_MS.length + 1);
+    assert.equal(fields.length, 17 + 2 * CHANNEL_TYPES.length + ERROR_TYPES.length + LATENCY_BUCKETS_MS.length + 1);
     assert.equal(Math.max(...fields), fields.length - 1);
   });
 
