@@ -24,8 +24,10 @@ export const appLimitsSchema = z.strictObject({
   max_presence_members_per_channel: positiveInt.default(100),
   /** Size of one member's JSON `user_info` in KiB; over it: pusher:error 4300. */
   max_presence_member_size_in_kb: positiveInt.default(2),
-  /** HTTP API requests per second for this app; 0 = unlimited. Over it: HTTP 429 with Retry-After. */
-  /** Counted in 21 bits of a shared word (apps/apiRateBudget.ts), hence the ceiling. */
+  /**
+   * HTTP API requests per second for this app on this host; 0 = unlimited. Over it: HTTP 429 with Retry-After.
+   * Counted in 21 bits of a shared word (apps/apiRateBudget.ts), hence the ceiling.
+   */
   max_api_requests_per_second: nonNegativeInt.max(1_000_000).default(0),
 });
 

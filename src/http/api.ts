@@ -59,7 +59,7 @@ export class Api {
       if (!route) throw new HttpError('notFound', `No API route for ${req.method} ${req.path}`);
       if (this.appIndex.has(route.appId)) appLabel = route.appId;
       const { app, params } = this.authenticate(req, route.appId);
-      res = await this.route(req, app, route.rest, params, req.verifiedAppId === app.id);
+      res = await this.route(req, app, route.rest, params);
     } catch (err) {
       res = this.errorResponse(err, req);
     }
@@ -113,11 +113,11 @@ export class Api {
     return { app: verifyApiRequest(req, params, (k) => this.appsByKey.get(k), routeAppId, nowSeconds), params: parsed };
   }
 
-  /** `spent`: a worker verified the request and spent its app's API budget already (worker/apiRateGate.ts). */
-  private async route(req: HttpRequestMessage, app: AppConfig, rest: string[], params: () => Map<string, string>, spent: boolean): Promise<ApiResponse> {
+  private async route(req: HttpRequestMessage, app: AppConfig, rest: string[], params: () => Map<string, string>): Promise<ApiResponse> {
     if (!app.enabled) throw new HttpError('forbidden', 'Application disabled');
     const index = this.appIndex.get(app.id) as number;
-    if (!spent) this.spendBudget(app, index);
+    // The worker that verified a request spent its app's API budget already (worker/apiRateGate.ts).
+    if (req.verifiedAppId !== app.id) this.spendBudget(app, index);
     const { hub, publisher } = this.deps;
     const second = rest[1];
     const is = (method: string, ...pattern: (string | null)[]) =>

@@ -39,6 +39,8 @@ export function errorTypeIndex(code: number, missingEvent: boolean): number {
 export const LATENCY_BUCKETS_MS = [0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000] as const;
 
 const T = CHANNEL_TYPES.length;
+/** The first slot after the latency histogram's buckets (the bounded ones and the last, unbounded one). */
+const AFTER_BUCKETS = 10 + 2 * T + ERROR_TYPES.length + LATENCY_BUCKETS_MS.length + 1;
 export const FIELD = {
   newConnections: 0,
   disconnections: 1,
@@ -56,15 +58,15 @@ export const FIELD = {
   errors: 10 + 2 * T,
   latencyBuckets: 10 + 2 * T + ERROR_TYPES.length,
   /** V2 deliveries a subscription filter held back; V2 client events not echoed to their sender. */
-  filterSuppressed: 10 + 2 * T + ERROR_TYPES.length + LATENCY_BUCKETS_MS.length + 1,
-  echoSuppressed: 11 + 2 * T + ERROR_TYPES.length + LATENCY_BUCKETS_MS.length + 1,
+  filterSuppressed: AFTER_BUCKETS,
+  echoSuppressed: AFTER_BUCKETS + 1,
   /** API rate-limit checks made on a worker (apps/apiRateBudget.ts), and those refused. */
-  apiRateChecks: 12 + 2 * T + ERROR_TYPES.length + LATENCY_BUCKETS_MS.length + 1,
-  apiRateRefused: 13 + 2 * T + ERROR_TYPES.length + LATENCY_BUCKETS_MS.length + 1,
+  apiRateChecks: AFTER_BUCKETS + 2,
+  apiRateRefused: AFTER_BUCKETS + 3,
   /** HTTP API calls a worker answered without the primary knowing of them (its 429s), and their bytes. */
-  httpCalls: 14 + 2 * T + ERROR_TYPES.length + LATENCY_BUCKETS_MS.length + 1,
-  httpBytesReceived: 15 + 2 * T + ERROR_TYPES.length + LATENCY_BUCKETS_MS.length + 1,
-  httpBytesSent: 16 + 2 * T + ERROR_TYPES.length + LATENCY_BUCKETS_MS.length + 1,
+  httpCalls: AFTER_BUCKETS + 4,
+  httpBytesReceived: AFTER_BUCKETS + 5,
+  httpBytesSent: AFTER_BUCKETS + 6,
 } as const;
 const FIELDS_PER_APP = FIELD.httpBytesSent + 1;
 
