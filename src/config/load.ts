@@ -30,6 +30,7 @@ export const SERVER_ENV: EnvBinding[] = [
   { names: ['SOCKUDO_WEBSOCKET_MAX_BACKPRESSURE_KB'], path: ['websocket_max_backpressure_kb'], kind: 'int' },
   { names: ['SOCKUDO_HTTP_MAX_BODY_KB'], path: ['http_max_body_kb'], kind: 'int' },
   { names: ['SOCKUDO_HTTP_REQUEST_TIMEOUT'], path: ['http_request_timeout'], kind: 'int' },
+  { names: ['SOCKUDO_FANOUT_HOLD_MS'], path: ['fanout_hold_ms'], kind: 'int' },
   { names: ['SOCKUDO_SHUTDOWN_GRACE_PERIOD', 'SHUTDOWN_GRACE_PERIOD'], path: ['shutdown_grace_period'], kind: 'int' },
   { names: ['SOCKUDO_METRICS_ENABLED', 'METRICS_ENABLED'], path: ['metrics', 'enabled'], kind: 'bool' },
   { names: ['SOCKUDO_METRICS_HOST', 'METRICS_HOST'], path: ['metrics', 'host'], kind: 'string' },

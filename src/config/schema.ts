@@ -88,6 +88,11 @@ export const configSchema = z.strictObject({
   http_max_body_kb: positiveInt.max(100 * 1024).default(10 * 1024),
   /** Seconds a worker waits for the primary to answer an API request before answering 503. */
   http_request_timeout: positiveInt.max(300).default(10),
+  /**
+   * Milliseconds a worker may hold publishes to a channel with at least 512 of its subscribers while publishes
+   * stream, so that each socket gets several in one write (src/worker/fanoutHold.ts); 0 = never hold.
+   */
+  fanout_hold_ms: nonNegativeInt.max(100).default(4),
   /** Seconds from SIGTERM to a forced exit; sockets are closed with 4200 over the first part of it. */
   shutdown_grace_period: positiveInt.max(3600).default(10),
   metrics: z

@@ -67,8 +67,10 @@ export const FIELD = {
   httpCalls: AFTER_BUCKETS + 4,
   httpBytesReceived: AFTER_BUCKETS + 5,
   httpBytesSent: AFTER_BUCKETS + 6,
+  /** HTTP publishes a worker held for a moment to write them together with the next ones (worker/fanoutHold.ts). */
+  publishesHeld: AFTER_BUCKETS + 7,
 } as const;
-const FIELDS_PER_APP = FIELD.httpBytesSent + 1;
+const FIELDS_PER_APP = FIELD.publishesHeld + 1;
 
 export class WorkerCounters {
   private readonly values: Float64Array;

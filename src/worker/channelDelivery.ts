@@ -2,7 +2,8 @@
 // come two ways (docs/architecture.md, "The path of a publish"): from the primary's `frames` messages (columns,
 // ipc/frameColumns.ts), built once there for every other worker, and, for an HTTP publish this worker answered
 // itself, built here from the events it parsed, with the message ids and V2 positions of the primary's
-// `publishes-taken` (the V1 frames possibly at once, worker/localPublishOrder.ts). V2 frames are derived from V1 frames only where a V2 subscriber, filter group or
+// `publishes-taken` (the V1 frames possibly at once, worker/localPublishOrder.ts, or after a short hold,
+// worker/fanoutHold.ts: every other delivery here first lets the held ones out, so each topic keeps its order). V2 frames are derived from V1 frames only where a V2 subscriber, filter group or
 // held subscription wants them; every V2 message goes into the replay mirror. Counts what it sends for the metrics.
 import type { Config } from '../config/schema.ts';
 import type { PublishEvent } from '../http/events.ts';
@@ -14,7 +15,9 @@ import { isV2ChannelTopic, publishTopic } from '../protocol/topics.ts';
 import type { TemplatedApp } from '../transport/uws.ts';
 import { NO_SERIAL, v2Meta } from '../v2/meta.ts';
 import type { CacheMirror } from './cacheMirror.ts';
+import { FanoutHold, LARGE_FANOUT } from './fanoutHold.ts';
 import type { LiveHolds } from './liveHold.ts';
+import type { LocalChannels } from './localChannels.ts';
 import type { SocketState } from './socketState.ts';
 import type { V2Fanout } from './v2Fanout.ts';
 import { V2Message } from './v2Message.ts';
@@ -27,6 +30,16 @@ export interface ChannelDeliveryDeps {
   holds: LiveHolds;
   cache: CacheMirror;
   fanout: V2Fanout;
+  /** This worker's subscriber count per channel: which channels have a large audience here. */
+  channels: LocalChannels;
+}
+
+/** An admitted publish held for a moment (fanoutHold.ts). */
+interface HeldPublish {
+  app: number;
+  events: readonly PublishEvent[];
+  /** performance.now() when it was held. */
+  at: number;
 }
 
 export class ChannelDelivery {
@@ -41,15 +54,20 @@ export class ChannelDelivery {
   private readonly appIds: string[];
   /** Per app: counts subscriptions a V2 filter kept a message from. */
   private readonly filterSuppressed: ((sockets: number) => void)[];
+  private readonly fanoutHold: FanoutHold<HeldPublish>;
 
   constructor(private readonly deps: ChannelDeliveryDeps) {
     this.appIds = deps.config.apps.map((a) => a.id);
     this.v2Sockets = deps.config.apps.map(() => 0);
     this.filterSuppressed = deps.config.apps.map((_, app) => (n: number) => deps.counters.add(app, FIELD.filterSuppressed, n));
+    this.fanoutHold = new FanoutHold(deps.config.fanout_hold_ms, (held) => {
+      for (const p of held) this.deliverV1Frames(p.app, p.events, p.at);
+    });
   }
 
   /** Hands ready frames to uWS (a client event's V1 frame for this worker's other sockets): one native publish per topic. */
   publish(frames: readonly TopicFrame[]): void {
+    this.fanoutHold.flush();
     let delivered = -1;
     for (const f of frames) {
       const kind = f.v2 ? FRAME_V2 : f.alsoV2 ? FRAME_V1_ALSO_V2 : FRAME_V1;
@@ -60,6 +78,7 @@ export class ChannelDelivery {
 
   /** One hand-over of the primary's `frames` message: frames `first` to `first + count - 1`, no per-subscriber JavaScript. */
   publishColumns(m: FrameColumns, first: number, count: number, handedOverAt: number): void {
+    this.fanoutHold.flush();
     let delivered = -1;
     for (let k = first; k < first + count; k++) {
       const kind = m.kinds[k];
@@ -104,7 +123,37 @@ export class ChannelDelivery {
    * (worker/localPublishOrder.ts decides when); the same bytes the primary builds for the other workers.
    */
   deliverAdmitted(app: number, events: readonly PublishEvent[]): void {
-    const started = performance.now();
+    this.fanoutHold.flush();
+    this.deliverV1Frames(app, events, performance.now());
+  }
+
+  /**
+   * Whether an admitted publish may be held (holdAdmitted): holding is on and one of its channels has a large V1
+   * audience here. (V2 frames go out when the primary's answer comes, so a V2 audience gains nothing from it.)
+   */
+  mayHold(app: number, events: readonly PublishEvent[]): boolean {
+    if (!this.fanoutHold.enabled) return false;
+    for (const e of events) {
+      for (const channel of e.channels) {
+        if (this.deps.channels.isLarge(app, channel) && this.app.numSubscribers(publishTopic(1, this.appIds[app], channel)) >= LARGE_FANOUT) return true;
+      }
+    }
+    return false;
+  }
+
+  /** deliverAdmitted, a moment later, together with the publishes that come meanwhile (worker/fanoutHold.ts). */
+  holdAdmitted(app: number, events: readonly PublishEvent[]): void {
+    this.deps.counters.add(app, FIELD.publishesHeld);
+    this.fanoutHold.hold({ app, events, at: performance.now() });
+  }
+
+  /** Lets the held publishes out now (before the worker closes its sockets). */
+  flushHeld(): void {
+    this.fanoutHold.flush();
+  }
+
+  /** An admitted publish's V1 frames into uWS; `since`: when it was admitted (performance.now()). */
+  private deliverV1Frames(app: number, events: readonly PublishEvent[], since: number): void {
     const appId = this.appIds[app];
     let delivered = false;
     for (const e of events) {
@@ -117,8 +166,8 @@ export class ChannelDelivery {
     }
     if (!delivered) return;
     this.lastBroadcastAt = performance.now();
-    // sockudo_broadcast_latency_ms: here no thread hands anything over; this is the time uWS took the frames in.
-    this.deps.counters.observeLatency(app, this.lastBroadcastAt - started);
+    // sockudo_broadcast_latency_ms: here no thread hands anything over; this is from admission to uWS taking the frames in.
+    this.deps.counters.observeLatency(app, this.lastBroadcastAt - since);
   }
 
   /**
@@ -129,6 +178,8 @@ export class ChannelDelivery {
    * side is left.
    */
   deliverOwnPublish(app: number, events: readonly PublishEvent[], v1Delivered: boolean, taken: PublishesTaken, i: number, first: number): void {
+    // Its V1 frames go out here now: held ones first. (A held publish's V2 side may precede its V1 frames: no socket gets both.)
+    if (!v1Delivered) this.fanoutHold.flush();
     const appId = this.appIds[app];
     const publishedAt = taken.publishedAt[i];
     let delivered = false;

@@ -30,8 +30,10 @@ export interface HttpBridgeDeps {
   rateGate: ApiRateGate;
   /** Whether an admitted publish may reach this worker's V1 sockets before the primary has seen it. */
   localOrder: LocalPublishOrder;
-  /** Delivers an admitted publish's V1 frames to this worker's sockets. */
-  deliverV1: (app: number, events: readonly PublishEvent[]) => void;
+  /** Delivers an admitted publish's V1 frames to this worker's sockets, at once or after a short hold. */
+  deliverV1: (app: number, events: readonly PublishEvent[], hold: boolean) => void;
+  /** Whether an admitted publish may be held before its V1 frames go out (worker/fanoutHold.ts). */
+  mayHold: (app: number, events: readonly PublishEvent[]) => boolean;
   /**
    * Delivers an admitted publish the primary has taken, publish `i` of `taken`, whose messages' ids and positions
    * start at `first` (the V2 side only when `deliveredV1`).
@@ -119,7 +121,11 @@ export class HttpBridge {
       const seq = this.deps.sequence.take();
       if (admitted) {
         const { app, events, batch, answer, positionChannels, ephemeralEvents } = admitted;
-        const deliveredV1 = admitted.primaryCaughtUp && !this.deps.broadcasting() && this.deps.localOrder.claim(seq);
+        // At once when publishes are not streaming; while they stream, held here when the audience is large
+        // (fanoutHold.ts), else through the primary, whose answers batch them.
+        const now = admitted.primaryCaughtUp && !this.deps.broadcasting();
+        const held = !now && this.deps.mayHold(app, events);
+        const deliveredV1 = (now || held) && this.deps.localOrder.claim(seq);
         admitted.seq = seq;
         admitted.deliveredV1 = deliveredV1;
         this.deps.toPrimary({ type: 'accepted-publish', seq, app, body, batch, positionChannels, ephemeralEvents, receivedBytes: size, sentBytes: answer.length });
@@ -128,7 +134,7 @@ export class HttpBridge {
         } finally {
           // After the answer (a publish to thousands of sockets must not hold the 200 back), and whatever it did:
           // the primary was told these frames are out.
-          if (deliveredV1) this.deps.deliverV1(app, events);
+          if (deliveredV1) this.deps.deliverV1(app, events, held);
         }
         return;
       }

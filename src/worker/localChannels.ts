@@ -10,6 +10,7 @@
 import { AppChannelMap } from '../channels/appChannelMap.ts';
 import type { ChannelCounts } from '../channels/channelCounts.ts';
 import type { WorkerToPrimary } from '../ipc/messages.ts';
+import { LARGE_FANOUT } from './fanoutHold.ts';
 
 /** How long an empty channel keeps its slot before the primary is told it was vacated. */
 export const LINGER_MS = 2000;
@@ -28,6 +29,8 @@ export class LocalChannels {
   private readonly held = new AppChannelMap<number, Held>();
   /** Held channels whose count is 0, oldest first. */
   private readonly empty = new Set<Held>();
+  /** Channels with at least LARGE_FANOUT local subscribers (publishes to them may be held: fanoutHold.ts). */
+  private readonly large = new Set<Held>();
 
   constructor(
     private readonly counts: ChannelCounts,
@@ -41,6 +44,7 @@ export class LocalChannels {
     if (h) {
       if (h.count === 0) this.empty.delete(h);
       this.counts.set(h.slot, ++h.count);
+      if (h.count === LARGE_FANOUT) this.large.add(h);
       return true;
     }
     const slot = this.counts.takeSlot();
@@ -59,9 +63,17 @@ export class LocalChannels {
     const h = this.held.get(app, channel);
     if (!h || h.count === 0) return;
     this.counts.set(h.slot, --h.count);
+    if (h.count === LARGE_FANOUT - 1) this.large.delete(h);
     if (h.count > 0) return;
     h.emptySince = now;
     this.empty.add(h);
+  }
+
+  /** Whether the channel has at least LARGE_FANOUT subscribers here (no lookup while no channel has). */
+  isLarge(app: number, channel: string): boolean {
+    if (this.large.size === 0) return false;
+    const h = this.held.get(app, channel);
+    return h !== undefined && this.large.has(h);
   }
 
   /** Releases channels that stayed empty for LINGER_MS (called by the worker's periodic sweep). */

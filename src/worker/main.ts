@@ -54,7 +54,8 @@ const http = new HttpBridge({
   sequence: new RequestSequence(init.requestSequence),
   rateGate: new ApiRateGate(config, new ApiRateBudget(init.rateBudgets), counters),
   localOrder,
-  deliverV1: (app, events) => ws.delivery.deliverAdmitted(app, events),
+  deliverV1: (app, events, hold) => (hold ? ws.delivery.holdAdmitted(app, events) : ws.delivery.deliverAdmitted(app, events)),
+  mayHold: (app, events) => ws.delivery.mayHold(app, events),
   deliverTaken: (admitted, taken, i, first) => ws.delivery.deliverOwnPublish(admitted.app, admitted.events, admitted.deliveredV1, taken, i, first),
   broadcasting: () => loopLoad.busy() || ws.delivery.broadcastWithin(STREAMING_MS),
   isDraining: () => draining,
@@ -125,6 +126,7 @@ function onMessage(m: PrimaryToWorker): void {
 /** Closes every socket with 4200, spread evenly over the window so clients do not all reconnect at once. */
 function drain(windowMs: number): void {
   draining = true;
+  ws.delivery.flushHeld();
   const sockets = [...ws.sockets.values()];
   const started = Date.now();
   let next = 0;
@@ -142,6 +144,7 @@ function drain(windowMs: number): void {
 }
 
 function stop(): void {
+  ws.delivery.flushHeld();
   ws.stop();
   for (const ls of listenSockets) uws().us_listen_socket_close(ls);
   listenSockets.length = 0;

@@ -76,7 +76,7 @@ export class WsServer {
     this.replay = new ReplayMirror(recovery.max_buffer_size, recovery.buffer_ttl_seconds * 1000);
     this.holds = new LiveHolds((s, holds) => this.releaseHolds(s, holds), recovery.max_buffer_size);
     this.fanout = new V2Fanout(this.replay);
-    this.delivery = new ChannelDelivery({ config: deps.config, counters: deps.counters, sockets: this.sockets, holds: this.holds, cache: this.cache, fanout: this.fanout });
+    this.delivery = new ChannelDelivery({ config: deps.config, counters: deps.counters, sockets: this.sockets, holds: this.holds, cache: this.cache, fanout: this.fanout, channels: this.channels });
   }
 
   attach(app: TemplatedApp): void {

@@ -244,6 +244,16 @@ describe('apps', () => {
   });
 });
 
+describe('fanout_hold_ms', () => {
+  test('defaults to 4 ms, reads SOCKUDO_FANOUT_HOLD_MS, takes 0 for off and refuses more than 100', () => {
+    assert.equal(loadConfig({ env: {} }).fanout_hold_ms, 4);
+    assert.equal(loadConfig({ env: { SOCKUDO_FANOUT_HOLD_MS: '0' } }).fanout_hold_ms, 0);
+    assert.equal(loadConfig({ env: {}, fileContents: { fanout_hold_ms: 100 } }).fanout_hold_ms, 100);
+    assert.match(configError({ env: {}, fileContents: { fanout_hold_ms: 101 } }).message, /^fanout_hold_ms: /);
+    assert.match(configError({ env: { SOCKUDO_FANOUT_HOLD_MS: '-1' } }).message, /SOCKUDO_FANOUT_HOLD_MS|fanout_hold_ms/);
+  });
+});
+
 describe('invalid values stop with a ConfigError naming the key', () => {
   test('non-integer env value names the env var and the expected form', () => {
     const err = configError({ env: { SOCKUDO_PORT: 'abc' } });

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ChannelCounts } from '../../src/channels/channelCounts.ts';
 import type { WorkerToPrimary } from '../../src/ipc/messages.ts';
+import { LARGE_FANOUT } from '../../src/worker/fanoutHold.ts';
 import { LINGER_MS, LocalChannels } from '../../src/worker/localChannels.ts';
 
 function setup(slots = 8) {
@@ -35,6 +36,22 @@ describe('local channel counts', () => {
     assert.equal(sent.length, 2, 'released once');
     local.add(0, 'private-a');
     assert.deepEqual(types(), ['channel-occupied', 'channel-vacated', 'channel-occupied'], 'a released channel is announced again');
+  });
+
+  test('a channel counts as large from LARGE_FANOUT subscribers until it drops below', () => {
+    const { local } = setup();
+    for (let i = 1; i < LARGE_FANOUT; i++) local.add(0, 'big');
+    local.add(1, 'big');
+    assert.equal(local.isLarge(0, 'big'), false, `${LARGE_FANOUT - 1} subscribers`);
+    local.add(0, 'big');
+    assert.equal(local.isLarge(0, 'big'), true);
+    assert.equal(local.isLarge(1, 'big'), false, 'the same name in another app');
+    assert.equal(local.isLarge(0, 'small'), false);
+    local.add(0, 'big');
+    local.remove(0, 'big');
+    assert.equal(local.isLarge(0, 'big'), true, 'back to LARGE_FANOUT');
+    local.remove(0, 'big');
+    assert.equal(local.isLarge(0, 'big'), false);
   });
 
   test('the same channel name in two apps is two channels, each released on its own', () => {

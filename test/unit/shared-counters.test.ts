@@ -139,12 +139,13 @@ describe('WorkerCounters', () => {
     FIELD.httpCalls,
     FIELD.httpBytesReceived,
     FIELD.httpBytesSent,
+    FIELD.publishesHeld,
   ];
 
   test('field layout: every field slot is distinct', () => {
     assert.deepEqual([...CHANNEL_TYPES], ['public', 'private', 'private_encrypted', 'presence', 'cache']);
     assert.equal(new Set(fields).size, fields.length);
-    assert.equal(fields.length, 17 + 2 * CHANNEL_TYPES.length + ERROR_TYPES.length + LATENCY_BUCKETS_MS.length + 1);
+    assert.equal(fields.length, 18 + 2 * CHANNEL_TYPES.length + ERROR_TYPES.length + LATENCY_BUCKETS_MS.length + 1);
     assert.equal(Math.max(...fields), fields.length - 1);
   });
 

@@ -1,0 +1,71 @@
+// Publishes to a channel with a large audience on a worker, while publishes stream, are held for a moment and
+// written together (src/worker/fanoutHold.ts). Held or not, every subscriber must get every publish once, in one
+// order shared by all, and a publish the primary delivers after them must not overtake them.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { DEVELOPMENT_APP } from '../../src/config/schema.ts';
+import { LARGE_FANOUT } from '../../src/worker/fanoutHold.ts';
+import { RawClient, serverSdk } from '../helpers/clients.ts';
+import { type TestServer, eventually, startTestServer } from '../helpers/server.ts';
+import { signedUrl } from '../helpers/signing.ts';
+
+const CHANNEL = 'big';
+const PUBLISHES = 60;
+
+async function metric(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{app_id="${DEVELOPMENT_APP.id}"`));
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : Number.NaN;
+}
+
+/** The data of the channel's events a client got, in the order it got them. */
+function received(c: RawClient): string[] {
+  return c.frames.filter((f) => f.channel === CHANNEL && !f.event.startsWith('pusher')).map((f) => f.data as string);
+}
+
+describe('publishes held for a large audience', () => {
+  let server: TestServer;
+  const subscribers: RawClient[] = [];
+
+  before(async () => {
+    server = await startTestServer({ workers: 1 });
+    // Enough subscribers on the one worker for the channel to count as large there.
+    for (let opened = 0; opened < LARGE_FANOUT + 8; opened += 50) {
+      const batch = await Promise.all(Array.from({ length: Math.min(50, LARGE_FANOUT + 8 - opened) }, () => RawClient.open(server.port)));
+      await Promise.all(batch.map((c) => c.request({ event: 'pusher:subscribe', data: { channel: CHANNEL } }, (f) => f.event === 'pusher_internal:subscription_succeeded')));
+      subscribers.push(...batch);
+    }
+  });
+
+  after(async () => {
+    for (const c of subscribers) c.close();
+    await server.shutdown();
+  });
+
+  test('every subscriber gets each publish once, all in the same order, and none is overtaken by a later one the primary delivers', async () => {
+    const heldBefore = await metric(server.metricsPort as number, 'sockudo_publishes_held_total');
+    const sdk = serverSdk(server.port);
+    // Sent at once: after the first, the worker sees them stream and holds them.
+    await Promise.all(Array.from({ length: PUBLISHES }, (_, i) => sdk.trigger(CHANNEL, 'n', String(i))));
+    // Every one of those was answered; this one, with an idempotency key, goes through the primary.
+    const body = JSON.stringify({ name: 'n', channel: CHANNEL, data: 'last' });
+    const path = `/apps/${DEVELOPMENT_APP.id}/events`;
+    const res = await fetch(signedUrl(`http://127.0.0.1:${server.port}`, { path, body }), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-Idempotency-Key': `after-${Date.now()}` },
+      body,
+    });
+    assert.equal(res.status, 200);
+
+    await eventually(() => subscribers.every((c) => received(c).length === PUBLISHES + 1), 'every publish at every subscriber', 20_000);
+    const order = received(subscribers[0]);
+    assert.equal(order.at(-1), 'last', 'the publish sent after all the others came last');
+    assert.deepEqual(
+      order.slice(0, -1).sort((a, b) => Number(a) - Number(b)),
+      Array.from({ length: PUBLISHES }, (_, i) => String(i)),
+      'each publish once',
+    );
+    for (const c of subscribers) assert.deepEqual(received(c), order);
+    assert.ok((await metric(server.metricsPort as number, 'sockudo_publishes_held_total')) > heldBefore, 'some publishes were held');
+  });
+});
