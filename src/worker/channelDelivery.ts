@@ -16,7 +16,6 @@ import type { TemplatedApp } from '../transport/uws.ts';
 import { NO_SERIAL, v2Meta } from '../v2/meta.ts';
 import type { CacheMirror } from './cacheMirror.ts';
 import { FanoutHold, LARGE_FANOUT } from './fanoutHold.ts';
-import { STREAMING_MS } from './localPublishOrder.ts';
 import type { LiveHolds } from './liveHold.ts';
 import type { LocalChannels } from './localChannels.ts';
 import type { SocketState } from './socketState.ts';
@@ -35,19 +34,13 @@ export interface ChannelDeliveryDeps {
   channels: LocalChannels;
 }
 
-/**
- * What is held for a moment (fanoutHold.ts), in the order it came: an admitted publish's V1 frames, or a publish
- * the primary has taken (its V2 side, and its V1 frames unless they went out or are held already).
- */
-type Held =
-  | {
-      kind: 'admitted';
-      app: number;
-      events: readonly PublishEvent[];
-      /** performance.now() when it was held. */
-      at: number;
-    }
-  | { kind: 'taken'; app: number; events: readonly PublishEvent[]; v1Delivered: boolean; taken: PublishesTaken; i: number; first: number };
+/** An admitted publish held for a moment (fanoutHold.ts). */
+interface HeldPublish {
+  app: number;
+  events: readonly PublishEvent[];
+  /** performance.now() when it was held. */
+  at: number;
+}
 
 export class ChannelDelivery {
   /** Set when the worker's uWS App exists (WsServer.attach). */
@@ -61,17 +54,14 @@ export class ChannelDelivery {
   private readonly appIds: string[];
   /** Per app: counts subscriptions a V2 filter kept a message from. */
   private readonly filterSuppressed: ((sockets: number) => void)[];
-  private readonly fanoutHold: FanoutHold<Held>;
+  private readonly fanoutHold: FanoutHold<HeldPublish>;
 
   constructor(private readonly deps: ChannelDeliveryDeps) {
     this.appIds = deps.config.apps.map((a) => a.id);
     this.v2Sockets = deps.config.apps.map(() => 0);
     this.filterSuppressed = deps.config.apps.map((_, app) => (n: number) => deps.counters.add(app, FIELD.filterSuppressed, n));
     this.fanoutHold = new FanoutHold(deps.config.fanout_hold_ms, (held) => {
-      for (const p of held) {
-        if (p.kind === 'admitted') this.deliverV1Frames(p.app, p.events, p.at);
-        else this.deliverTaken(p.app, p.events, p.v1Delivered, p.taken, p.i, p.first);
-      }
+      for (const p of held) this.deliverV1Frames(p.app, p.events, p.at);
     });
   }
 
@@ -154,7 +144,7 @@ export class ChannelDelivery {
   /** deliverAdmitted, a moment later, together with the publishes that come meanwhile (worker/fanoutHold.ts). */
   holdAdmitted(app: number, events: readonly PublishEvent[]): void {
     this.deps.counters.add(app, FIELD.publishesHeld);
-    this.fanoutHold.hold({ kind: 'admitted', app, events, at: performance.now() });
+    this.fanoutHold.hold({ app, events, at: performance.now() });
   }
 
   /** Lets the held publishes out now (before the worker closes its sockets). */
@@ -188,25 +178,8 @@ export class ChannelDelivery {
    * side is left.
    */
   deliverOwnPublish(app: number, events: readonly PublishEvent[], v1Delivered: boolean, taken: PublishesTaken, i: number, first: number): void {
-    // Held behind what is held already (same order), or when its V2 audience is large and publishes stream.
-    if (this.fanoutHold.size > 0 || (this.fanoutHold.enabled && this.broadcastWithin(STREAMING_MS) && this.largeV2Audience(app, events))) {
-      this.fanoutHold.hold({ kind: 'taken', app, events, v1Delivered, taken, i, first });
-      return;
-    }
-    this.deliverTaken(app, events, v1Delivered, taken, i, first);
-  }
-
-  /** Whether one of the channels has at least LARGE_FANOUT unfiltered V2 subscribers here. */
-  private largeV2Audience(app: number, events: readonly PublishEvent[]): boolean {
-    for (const e of events) {
-      for (const channel of e.channels) {
-        if (this.deps.channels.isLarge(app, channel) && this.app.numSubscribers(publishTopic(2, this.appIds[app], channel)) >= LARGE_FANOUT) return true;
-      }
-    }
-    return false;
-  }
-
-  private deliverTaken(app: number, events: readonly PublishEvent[], v1Delivered: boolean, taken: PublishesTaken, i: number, first: number): void {
+    // Its V1 frames go out here now: held ones first. (A held publish's V2 side may precede its V1 frames: no socket gets both.)
+    if (!v1Delivered) this.fanoutHold.flush();
     const appId = this.appIds[app];
     const publishedAt = taken.publishedAt[i];
     let delivered = false;

@@ -183,8 +183,6 @@ function join(core: WsServer, s: SocketState, channel: string, succeededDataJson
           : core.fanout.join(app.id, channel, options.filter);
     writableChannels(s).set(channel, { topic, filter: options.filter, wildcard });
     const recovery = core.deps.config.connection_recovery.enabled;
-    // Held publishes reach the replay mirror when they go out: out first, so the position and any replay match it.
-    if (s.protocol === 2) core.delivery.flushHeld();
     // A fresh V2 socket may be reconnecting: its resume decides what it missed (see liveHold.ts).
     if (recovery && !wildcard && !options.rewind && core.holds.shouldHold(s, Date.now())) core.holds.hold(s, channel, topic, core.replay.position(app.id, channel, Date.now()));
     else s.ws?.subscribe(topic);
