@@ -12,7 +12,7 @@
 /** A held publish goes out once no other has been held for this long. */
 export const QUIET_MS = 1;
 
-/** Local subscribers of a channel from which publishes to it may be held (smaller fan-outs gain nothing). */
+/** V1 subscribers of a channel on a worker from which publishes to it may be held (smaller fan-outs gain nothing). */
 export const LARGE_FANOUT = 512;
 
 export class FanoutHold<T> {
