@@ -61,7 +61,16 @@ export class ChannelDelivery {
     this.v2Sockets = deps.config.apps.map(() => 0);
     this.filterSuppressed = deps.config.apps.map((_, app) => (n: number) => deps.counters.add(app, FIELD.filterSuppressed, n));
     this.fanoutHold = new FanoutHold(deps.config.fanout_hold_ms, (held) => {
-      for (const p of held) this.deliverV1Frames(p.app, p.events, p.at);
+      // One publish that throws must not cost the others held with it their delivery.
+      let failure: unknown;
+      for (const p of held) {
+        try {
+          this.deliverV1Frames(p.app, p.events, p.at);
+        } catch (err) {
+          failure ??= err;
+        }
+      }
+      if (failure !== undefined) throw failure;
     });
   }
 

@@ -97,8 +97,11 @@ function onMessage(m: PrimaryToWorker): void {
         },
         (a) => ws.onPrimaryMessage(a),
       );
-    case 'slot-released':
     case 'terminate-user':
+      // A publish stamped before the terminate and still held here reaches the user's sockets before they close.
+      ws.delivery.flushHeld();
+      return ws.onPrimaryMessage(m);
+    case 'slot-released':
     case 'watchlist':
       return ws.onPrimaryMessage(m);
     case 'http-response':

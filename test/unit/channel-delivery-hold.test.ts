@@ -41,7 +41,9 @@ function setup() {
   delivery.app = {
     numSubscribers: (t: string) => (t === topic ? LARGE_FANOUT : 0),
     publish: (t: string, frame: string) => {
-      if (t === topic) written.push((JSON.parse(frame) as { data: string }).data);
+      const data = (JSON.parse(frame) as { data: string }).data;
+      if (data === 'throws') throw new Error('uWS refused');
+      if (t === topic) written.push(data);
       return true;
     },
   } as unknown as TemplatedApp;
@@ -50,6 +52,19 @@ function setup() {
 }
 
 describe('held publishes keep their place on the topic', () => {
+  test('one held publish that throws does not cost the others their delivery', (t) => {
+    fakeClock(t);
+    const { delivery, written, event } = setup();
+    delivery.holdAdmitted(0, event('a'));
+    delivery.holdAdmitted(0, event('throws'));
+    delivery.holdAdmitted(0, event('b'));
+    assert.throws(() => delivery.flushHeld(), /uWS refused/);
+    assert.deepEqual(written, ['a', 'b']);
+    delivery.flushHeld();
+    assert.deepEqual(written, ['a', 'b'], 'nothing left held');
+  });
+
+
   test('a held publish goes out after the quiet time; may hold only with a large V1 audience', (t) => {
     const clock = fakeClock(t);
     const { delivery, channels, written, event } = setup();
