@@ -24,8 +24,8 @@ export class FanoutHold<T> {
   constructor(
     /** The longest a publish is held while others keep coming; 0 holds nothing. */
     private readonly maxHoldMs: number,
-    /** Delivers what was held, oldest first; `heldMs`: how long the oldest waited. */
-    private readonly deliver: (held: readonly T[], heldMs: number) => void,
+    /** Delivers what was held, oldest first. */
+    private readonly deliver: (held: readonly T[]) => void,
   ) {}
 
   get enabled(): boolean {
@@ -53,7 +53,7 @@ export class FanoutHold<T> {
     if (this.held.length === 0) return;
     const held = this.held;
     this.held = [];
-    this.deliver(held, performance.now() - this.firstAt);
+    this.deliver(held);
   }
 
   private readonly due = (): void => {
