@@ -3,8 +3,10 @@
 // ipc/frameColumns.ts), built once there for every other worker, and, for an HTTP publish this worker answered
 // itself, built here from the events it parsed, with the message ids and V2 positions of the primary's
 // `publishes-taken` (the V1 frames possibly at once, worker/localPublishOrder.ts, or after a short hold,
-// worker/fanoutHold.ts: every other delivery here first lets the held ones out, so each topic keeps its order). V2 frames are derived from V1 frames only where a V2 subscriber, filter group or
-// held subscription wants them; every V2 message goes into the replay mirror. Counts what it sends for the metrics.
+// worker/fanoutHold.ts, whose V2 frames then wait for the primary's answer in the hold and leave with the rest:
+// every other delivery here first lets the held ones out, so each topic keeps its order). V2 frames are derived
+// from V1 frames only where a V2 subscriber, filter group or held subscription wants them; every V2 message goes
+// into the replay mirror. Counts what it sends for the metrics.
 import type { Config } from '../config/schema.ts';
 import type { PublishEvent } from '../http/events.ts';
 import { FRAME_V1, FRAME_V1_ALSO_V2, FRAME_V2, metaAt } from '../ipc/frameColumns.ts';
@@ -36,10 +38,16 @@ export interface ChannelDeliveryDeps {
 
 /** An admitted publish held for a moment (fanoutHold.ts). */
 interface HeldPublish {
+  /** Its order stamp (ipc/requestOrder.ts), which the primary's answer names. */
+  seq: number;
   app: number;
   events: readonly PublishEvent[];
   /** performance.now() when it was held. */
   at: number;
+  /** The app has V2 sockets here: the hold waits for the primary's answer, so the V2 frames leave with the V1 ones. */
+  awaitsPositions: boolean;
+  /** The primary's answer (publish `i` of `taken`, its messages from `first`), once it came. */
+  taken?: { m: PublishesTaken; i: number; first: number };
 }
 
 export class ChannelDelivery {
@@ -60,18 +68,22 @@ export class ChannelDelivery {
     this.appIds = deps.config.apps.map((a) => a.id);
     this.v2Sockets = deps.config.apps.map(() => 0);
     this.filterSuppressed = deps.config.apps.map((_, app) => (n: number) => deps.counters.add(app, FIELD.filterSuppressed, n));
-    this.fanoutHold = new FanoutHold(deps.config.fanout_hold_ms, (held) => {
-      // One publish that throws must not cost the others held with it their delivery.
-      let failure: unknown;
-      for (const p of held) {
-        try {
-          this.deliverV1Frames(p.app, p.events, p.at);
-        } catch (err) {
-          failure ??= err;
+    this.fanoutHold = new FanoutHold(
+      deps.config.fanout_hold_ms,
+      (held) => {
+        // One publish that throws must not cost the others held with it their delivery.
+        let failure: unknown;
+        for (const p of held) {
+          try {
+            this.deliverHeld(p);
+          } catch (err) {
+            failure ??= err;
+          }
         }
-      }
-      if (failure !== undefined) throw failure;
-    });
+        if (failure !== undefined) throw failure;
+      },
+      (p) => !p.awaitsPositions || p.taken !== undefined,
+    );
   }
 
   /** Hands ready frames to uWS (a client event's V1 frame for this worker's other sockets): one native publish per topic. */
@@ -137,23 +149,54 @@ export class ChannelDelivery {
   }
 
   /**
-   * Whether an admitted publish may be held (holdAdmitted): holding is on and one of its channels has a large V1
-   * audience here. (V2 frames go out when the primary's answer comes, so a V2 audience gains nothing from it.)
+   * Whether an admitted publish may be held (holdAdmitted): holding is on and one of its channels has a large
+   * audience here, V1 or V2 (the worker's count says large; uWS's counts of the channel's topics say who).
    */
   mayHold(app: number, events: readonly PublishEvent[]): boolean {
     if (!this.fanoutHold.enabled) return false;
     for (const e of events) {
       for (const channel of e.channels) {
-        if (this.deps.channels.isLarge(app, channel) && this.app.numSubscribers(publishTopic(1, this.appIds[app], channel)) >= LARGE_FANOUT) return true;
+        if (this.deps.channels.isLarge(app, channel) && this.audience(app, channel) >= LARGE_FANOUT) return true;
       }
     }
     return false;
   }
 
-  /** deliverAdmitted, a moment later, together with the publishes that come meanwhile (worker/fanoutHold.ts). */
-  holdAdmitted(app: number, events: readonly PublishEvent[]): void {
+  /** This thread's sockets subscribed to the channel by name: V1, plain V2 and V2 filter groups. */
+  private audience(app: number, channel: string): number {
+    const appId = this.appIds[app];
+    const v1 = this.app.numSubscribers(publishTopic(1, appId, channel));
+    if (this.v2Sockets[app] === 0) return v1;
+    return v1 + this.app.numSubscribers(publishTopic(2, appId, channel)) + this.deps.fanout.filteredSubscribers(appId, channel);
+  }
+
+  /**
+   * deliverAdmitted, a moment later, together with the publishes that come meanwhile (worker/fanoutHold.ts); with
+   * V2 sockets here, its V2 side goes with it once the primary's answer (deliverOwnPublish) has come. Returns
+   * whether it waits for that answer.
+   */
+  holdAdmitted(seq: number, app: number, events: readonly PublishEvent[]): boolean {
     this.deps.counters.add(app, FIELD.publishesHeld);
-    this.fanoutHold.hold({ app, events, at: performance.now() });
+    const awaitsPositions = this.v2Sockets[app] > 0;
+    this.fanoutHold.hold({ seq, app, events, at: performance.now(), awaitsPositions });
+    return awaitsPositions;
+  }
+
+  /** A held publish: its V1 frames, and its V2 side if the primary's answer came (else that goes when it comes). */
+  private deliverHeld(p: HeldPublish): void {
+    if (p.taken === undefined) return this.deliverV1Frames(p.app, p.events, p.at);
+    const { m, i, first } = p.taken;
+    if (m.counts[i] < 0) return this.deliverV1Frames(p.app, p.events, p.at); // the primary did not take it: no V2 side
+    this.deliverPublish(p.app, p.events, true, m, i, first, p.at);
+  }
+
+  /** Hands a held publish the primary's answer; false when it is not held (it went out, or never was held). */
+  private attachTaken(seq: number, m: PublishesTaken, i: number, first: number): boolean {
+    // Answers come in stamp order, as publishes were held: the one for `seq` is the first still without one.
+    const p = this.fanoutHold.items.find((h) => h.taken === undefined);
+    if (p?.seq !== seq) return false;
+    p.taken = { m, i, first };
+    return true;
   }
 
   /** Lets the held publishes out now (before the worker closes its sockets). */
@@ -186,9 +229,23 @@ export class ChannelDelivery {
    * messages from `first` on). `v1Delivered`: the V1 frames went out at admission (deliverAdmitted); the V2
    * side is left.
    */
-  deliverOwnPublish(app: number, events: readonly PublishEvent[], v1Delivered: boolean, taken: PublishesTaken, i: number, first: number): void {
-    // Its V1 frames go out here now: held ones first. (A held publish's V2 side may precede its V1 frames: no socket gets both.)
-    if (!v1Delivered) this.fanoutHold.flush();
+  deliverOwnPublish(seq: number, app: number, events: readonly PublishEvent[], v1Delivered: boolean, taken: PublishesTaken, i: number, first: number): void {
+    if (this.fanoutHold.size > 0) {
+      if (this.attachTaken(seq, taken, i, first)) return; // it leaves with the hold
+      // Held ones first: before its V1 frames, and before its V2 side when a held one has its V2 side with it
+      // (held publishes were stamped before this one then). (A held publish's V2 side may precede its V1 frames:
+      // no socket gets both.)
+      if (!v1Delivered || this.fanoutHold.items.some((h) => h.taken !== undefined)) this.fanoutHold.flush();
+    }
+    if (taken.counts[i] < 0) return; // the primary did not take it: nothing more to deliver
+    this.deliverPublish(app, events, !v1Delivered, taken, i, first, undefined);
+  }
+
+  /**
+   * A publish the primary has taken: its V1 frames if `withV1`, and its V2 side. `admittedAt`: when it was
+   * admitted here (a held publish: the latency is from then), else it is from the primary's hand-over.
+   */
+  private deliverPublish(app: number, events: readonly PublishEvent[], withV1: boolean, taken: PublishesTaken, i: number, first: number, admittedAt: number | undefined): void {
     const appId = this.appIds[app];
     const publishedAt = taken.publishedAt[i];
     let delivered = false;
@@ -198,7 +255,7 @@ export class ChannelDelivery {
       const dataJson = JSON.stringify(e.data);
       for (const channel of e.channels) {
         const frame = publishedV1Frame(nameJson, channel, dataJson);
-        if (!v1Delivered && this.deliverV1(app, appId, channel, frame, e.socketId)) delivered = true;
+        if (withV1 && this.deliverV1(app, appId, channel, frame, e.socketId)) delivered = true;
         const serial = taken.serials[k];
         const positioned = serial !== NO_SERIAL;
         const meta = v2Meta(channel, e.name, taken.messageIds[k], e.ephemeral, publishedAt, positioned ? taken.streamIds[k] : undefined, positioned ? serial : undefined, e.tags, e.extras);
@@ -211,7 +268,10 @@ export class ChannelDelivery {
         }
       }
     }
-    if (delivered) this.delivered(app, taken.at[i]);
+    if (!delivered) return;
+    if (admittedAt === undefined) return this.delivered(app, taken.at[i]);
+    this.lastBroadcastAt = performance.now();
+    this.deps.counters.observeLatency(app, this.lastBroadcastAt - admittedAt);
   }
 
   /** One V1 frame of an HTTP publish to this thread's subscribers; whether anyone got it. */

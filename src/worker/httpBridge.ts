@@ -30,13 +30,13 @@ export interface HttpBridgeDeps {
   rateGate: ApiRateGate;
   /** Whether an admitted publish may reach this worker's V1 sockets before the primary has seen it. */
   localOrder: LocalPublishOrder;
-  /** Delivers an admitted publish's V1 frames to this worker's sockets, at once or after a short hold. */
-  deliverV1: (app: number, events: readonly PublishEvent[], hold: boolean) => void;
+  /** Delivers the V1 frames of the admitted publish stamped `seq` to this worker's sockets, at once or after a short hold. */
+  deliverV1: (seq: number, app: number, events: readonly PublishEvent[], hold: boolean) => void;
   /** Whether an admitted publish may be held before its V1 frames go out (worker/fanoutHold.ts). */
   mayHold: (app: number, events: readonly PublishEvent[]) => boolean;
   /**
    * Delivers an admitted publish the primary has taken, publish `i` of `taken`, whose messages' ids and positions
-   * start at `first` (the V2 side only when `deliveredV1`).
+   * start at `first` (the V2 side only when `deliveredV1`; nothing when the primary did not take it, count -1).
    */
   deliverTaken: (admitted: AdmittedPublish, taken: PublishesTaken, i: number, first: number) => void;
   /** Whether publishes with recipients are streaming through this thread (then they go via the primary). */
@@ -134,7 +134,7 @@ export class HttpBridge {
         } finally {
           // After the answer (a publish to thousands of sockets must not hold the 200 back), and whatever it did:
           // the primary was told these frames are out.
-          if (deliveredV1) this.deps.deliverV1(app, events, held);
+          if (deliveredV1) this.deps.deliverV1(seq, app, events, held);
         }
         return;
       }
@@ -175,7 +175,7 @@ export class HttpBridge {
     if (skipped.length > 0 || !admitted) {
       this.deps.log.error({ seq, skipped: skipped.map((p) => p.seq), held: admitted !== undefined }, 'the primary answered publishes out of order; unanswered ones were not delivered');
     }
-    if (admitted && m.counts[i] >= 0) this.deps.deliverTaken(admitted, m, i, first);
+    if (admitted) this.deps.deliverTaken(admitted, m, i, first);
   }
 
   /** The primary's answer. */

@@ -54,9 +54,13 @@ const http = new HttpBridge({
   sequence: new RequestSequence(init.requestSequence),
   rateGate: new ApiRateGate(config, new ApiRateBudget(init.rateBudgets), counters),
   localOrder,
-  deliverV1: (app, events, hold) => (hold ? ws.delivery.holdAdmitted(app, events) : ws.delivery.deliverAdmitted(app, events)),
+  deliverV1: (seq, app, events, hold) => {
+    if (!hold) return ws.delivery.deliverAdmitted(app, events);
+    // Held until the primary's answer: the primary hears of it now, not after uWS wrote this turn's fan-outs.
+    if (ws.delivery.holdAdmitted(seq, app, events)) outbox.flushSoon();
+  },
   mayHold: (app, events) => ws.delivery.mayHold(app, events),
-  deliverTaken: (admitted, taken, i, first) => ws.delivery.deliverOwnPublish(admitted.app, admitted.events, admitted.deliveredV1, taken, i, first),
+  deliverTaken: (admitted, taken, i, first) => ws.delivery.deliverOwnPublish(admitted.seq, admitted.app, admitted.events, admitted.deliveredV1, taken, i, first),
   broadcasting: () => loopLoad.busy() || ws.delivery.broadcastWithin(STREAMING_MS),
   isDraining: () => draining,
 });

@@ -75,6 +75,8 @@ export function handleResume(core: WsServer, s: SocketState, data: unknown): voi
     return core.send(s, errorFrame(2, 4302, 'No channel recovery positions provided'));
   }
   s.resumed = true;
+  // Held publishes are recorded when they go out (worker/fanoutHold.ts): out first, so the replay is complete.
+  core.delivery.flushHeld();
   const now = Date.now();
   const recovered: unknown[] = [];
   const failed: unknown[] = [];

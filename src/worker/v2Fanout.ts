@@ -69,6 +69,14 @@ export class V2Fanout {
     if (groups?.size === 0) this.filtered.delete(key);
   }
 
+  /** Sockets subscribed to the channel through one of its filters here (wildcards not included). */
+  filteredSubscribers(appId: string, channel: string): number {
+    if (this.filtered.size === 0) return 0;
+    let n = 0;
+    for (const g of this.filtered.get(`${appId}\n${channel}`)?.values() ?? []) n += g.count;
+    return n;
+  }
+
   /**
    * A V2 frame that is not a channel message (member_added / member_removed) to the channel's filtered
    * subscriptions: filters choose among messages, and a member list kept from a filtered subscription must

@@ -22,10 +22,12 @@ import { fakeClock } from '../helpers/fakeClock.ts';
 
 const CHANNEL = 'big';
 
-function setup() {
+/** `v2`: this thread's V2 subscribers of the channel (then the app counts one V2 socket here). */
+function setup({ v2 = 0 } = {}) {
   const config = loadConfig({ env: {} });
   const appId = config.apps[0].id;
   const topic = topicFor(1, appId, CHANNEL);
+  const v2Topic = topicFor(2, appId, CHANNEL);
   const channels = new LocalChannels(new ChannelCounts(ChannelCounts.allocate(1, 8), 8, 0), 0, () => {});
   const delivery = new ChannelDelivery({
     config,
@@ -36,28 +38,38 @@ function setup() {
     fanout: new V2Fanout(new ReplayMirror(100, 120_000)),
     channels,
   });
+  if (v2 > 0) delivery.v2Sockets[0] = 1;
   /** The data of each frame uWS was given for the channel, in order. */
   const written: string[] = [];
+  /** The same for the channel's V2 topic, with each frame's serial. */
+  const writtenV2: string[] = [];
   delivery.app = {
-    numSubscribers: (t: string) => (t === topic ? LARGE_FANOUT : 0),
+    numSubscribers: (t: string) => (t === topic ? (v2 > 0 ? 0 : LARGE_FANOUT) : t === v2Topic ? v2 : 0),
     publish: (t: string, frame: string) => {
-      const data = (JSON.parse(frame) as { data: string }).data;
-      if (data === 'throws') throw new Error('uWS refused');
-      if (t === topic) written.push(data);
+      const f = JSON.parse(frame) as { data: string; serial?: number };
+      if (f.data === 'throws') throw new Error('uWS refused');
+      if (t === topic) written.push(f.data);
+      if (t === v2Topic) writtenV2.push(`${f.data}#${f.serial}`);
       return true;
     },
   } as unknown as TemplatedApp;
   const event = (data: string): PublishEvent[] => [{ name: 'e', channels: [CHANNEL], data, ephemeral: false } as PublishEvent];
-  return { delivery, channels, written, event, topic };
+  /** The primary's answer for the publish stamped `seq`: one message, at `serial`. */
+  const answer = (seq: number, serial: number) => {
+    const taken = emptyPublishesTaken();
+    appendTaken(taken, seq, Date.now(), seq, { messageIds: [`m${seq}`], streamIds: ['s1'], serials: [serial], publishedAt: Date.now() });
+    return taken;
+  };
+  return { delivery, channels, written, writtenV2, event, topic, answer };
 }
 
 describe('held publishes keep their place on the topic', () => {
   test('one held publish that throws does not cost the others their delivery', (t) => {
     fakeClock(t);
     const { delivery, written, event } = setup();
-    delivery.holdAdmitted(0, event('a'));
-    delivery.holdAdmitted(0, event('throws'));
-    delivery.holdAdmitted(0, event('b'));
+    delivery.holdAdmitted(1, 0, event('a'));
+    delivery.holdAdmitted(2, 0, event('throws'));
+    delivery.holdAdmitted(3, 0, event('b'));
     assert.throws(() => delivery.flushHeld(), /uWS refused/);
     assert.deepEqual(written, ['a', 'b']);
     delivery.flushHeld();
@@ -71,8 +83,8 @@ describe('held publishes keep their place on the topic', () => {
     assert.equal(delivery.mayHold(0, event('x')), false, 'the channel is not large in the worker counts yet');
     for (let i = 0; i < LARGE_FANOUT; i++) channels.add(0, CHANNEL);
     assert.equal(delivery.mayHold(0, event('x')), true);
-    delivery.holdAdmitted(0, event('a'));
-    delivery.holdAdmitted(0, event('b'));
+    delivery.holdAdmitted(4, 0, event('a'));
+    delivery.holdAdmitted(5, 0, event('b'));
     assert.deepEqual(written, []);
     clock.advance(1);
     assert.deepEqual(written, ['a', 'b']);
@@ -81,30 +93,78 @@ describe('held publishes keep their place on the topic', () => {
   test('the primary’s frames, a publish delivered at once, a client event and a taken publish’s V1 side all wait for the held ones', (t) => {
     fakeClock(t);
     const { delivery, written, event, topic } = setup();
-    delivery.holdAdmitted(0, event('held-1'));
+    delivery.holdAdmitted(6, 0, event('held-1'));
     const columns = emptyFrameColumns();
     appendFrames(columns, [{ app: 0, topic, frame: JSON.stringify({ event: 'e', channel: CHANNEL, data: 'from-primary' }) }], 0, 0);
     delivery.publishColumns(columns, 0, 1, Date.now());
     assert.deepEqual(written, ['held-1', 'from-primary']);
 
-    delivery.holdAdmitted(0, event('held-2'));
+    delivery.holdAdmitted(7, 0, event('held-2'));
     delivery.deliverAdmitted(0, event('at-once'));
     assert.deepEqual(written.slice(2), ['held-2', 'at-once']);
 
-    delivery.holdAdmitted(0, event('held-3'));
+    delivery.holdAdmitted(8, 0, event('held-3'));
     delivery.publish([{ app: 0, topic, frame: JSON.stringify({ event: 'client-e', channel: CHANNEL, data: 'client-event' }) }]);
     assert.deepEqual(written.slice(4), ['held-3', 'client-event']);
 
-    delivery.holdAdmitted(0, event('held-4'));
+    delivery.holdAdmitted(9, 0, event('held-4'));
     const taken = emptyPublishesTaken();
     appendTaken(taken, 7, Date.now(), 7, { messageIds: ['m1'], streamIds: ['s1'], serials: [1], publishedAt: Date.now() });
-    delivery.deliverOwnPublish(0, event('taken-v1'), false, taken, 0, 0);
+    delivery.deliverOwnPublish(7, 0, event('taken-v1'), false, taken, 0, 0);
     assert.deepEqual(written.slice(6), ['held-4', 'taken-v1']);
     // The V2 side of a publish already delivered here (v1Delivered) sends no V1 frame and lets nothing out early.
-    delivery.holdAdmitted(0, event('held-5'));
-    delivery.deliverOwnPublish(0, event('held-5'), true, taken, 0, 0);
+    delivery.holdAdmitted(10, 0, event('held-5'));
+    delivery.deliverOwnPublish(6, 0, event('held-5'), true, taken, 0, 0);
     assert.deepEqual(written.slice(8), []);
     delivery.flushHeld();
     assert.deepEqual(written.slice(8), ['held-5']);
+  });
+});
+
+describe('held publishes with a V2 audience here', () => {
+  test('may hold for a large V2 audience, only with V2 sockets of the app here', (t) => {
+    fakeClock(t);
+    const { delivery, channels, event } = setup({ v2: LARGE_FANOUT });
+    for (let i = 0; i < LARGE_FANOUT; i++) channels.add(0, CHANNEL);
+    assert.equal(delivery.mayHold(0, event('x')), true, 'no V1 subscriber, a large V2 audience');
+    delivery.v2Sockets[0] = 0;
+    assert.equal(delivery.mayHold(0, event('x')), false, 'no V2 socket of the app: no V2 audience to count');
+  });
+
+  test('the V2 frame waits in the hold for the primary’s answer, then leaves with the rest', (t) => {
+    const clock = fakeClock(t);
+    const { delivery, writtenV2, event, answer } = setup({ v2: LARGE_FANOUT });
+    assert.equal(delivery.holdAdmitted(1, 0, event('a')), true, 'it waits for the answer');
+    delivery.holdAdmitted(2, 0, event('b'));
+    delivery.deliverOwnPublish(1, 0, event('a'), true, answer(1, 11), 0, 0);
+    clock.advance(2);
+    assert.deepEqual(writtenV2, [], 'b has no answer yet: everything waits');
+    delivery.deliverOwnPublish(2, 0, event('b'), true, answer(2, 12), 0, 0);
+    assert.deepEqual(writtenV2, [], 'the answer joins the hold');
+    clock.advance(1);
+    assert.deepEqual(writtenV2, ['a#11', 'b#12']);
+  });
+
+  test('let out before its answer came, a held publish’s V2 side goes when the answer comes', (t) => {
+    fakeClock(t);
+    const { delivery, writtenV2, event, answer } = setup({ v2: LARGE_FANOUT });
+    delivery.holdAdmitted(1, 0, event('a'));
+    delivery.flushHeld();
+    assert.deepEqual(writtenV2, []);
+    delivery.holdAdmitted(2, 0, event('b'));
+    delivery.deliverOwnPublish(1, 0, event('a'), true, answer(1, 11), 0, 0);
+    assert.deepEqual(writtenV2, ['a#11'], 'at once, and b stays held');
+    delivery.flushHeld();
+    delivery.deliverOwnPublish(2, 0, event('b'), true, answer(2, 12), 0, 0);
+    assert.deepEqual(writtenV2, ['a#11', 'b#12']);
+  });
+
+  test('held V2 frames with their answers go before the V2 frame of an answer for a publish not held', (t) => {
+    fakeClock(t);
+    const { delivery, writtenV2, event, answer } = setup({ v2: LARGE_FANOUT });
+    delivery.holdAdmitted(1, 0, event('a'));
+    delivery.deliverOwnPublish(1, 0, event('a'), true, answer(1, 11), 0, 0);
+    delivery.deliverOwnPublish(2, 0, event('b'), true, answer(2, 12), 0, 0);
+    assert.deepEqual(writtenV2, ['a#11', 'b#12']);
   });
 });

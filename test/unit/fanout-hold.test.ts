@@ -52,3 +52,57 @@ test('a hold of 0 is off', () => {
   assert.equal(holder(0).hold.enabled, false);
   assert.equal(holder(4).hold.enabled, true);
 });
+
+/** A hold whose items are ready once named in `ready`. */
+function waitingHolder(maxHoldMs: number) {
+  const batches: string[][] = [];
+  const ready = new Set<string>();
+  const hold = new FanoutHold<string>(maxHoldMs, (held) => batches.push([...held]), (item) => ready.has(item));
+  return { hold, batches, ready };
+}
+
+test('a held item that is not ready keeps everything held past the quiet time, until it is', (t) => {
+  const clock = fakeClock(t);
+  const { hold, batches, ready } = waitingHolder(4);
+  ready.add('a');
+  hold.hold('a');
+  hold.hold('b');
+  clock.advance(QUIET_MS * 2);
+  assert.deepEqual(batches, [], 'b is not ready');
+  ready.add('b');
+  clock.advance(QUIET_MS);
+  assert.deepEqual(batches, [['a', 'b']]);
+});
+
+test('past the maximum the ready ones at the front go; the rest wait, with the next one held, for a new maximum', (t) => {
+  const clock = fakeClock(t);
+  const { hold, batches, ready } = waitingHolder(4);
+  ready.add('a');
+  hold.hold('a');
+  hold.hold('b');
+  ready.add('c');
+  hold.hold('c');
+  clock.advance(4);
+  assert.deepEqual(batches, [['a']], 'a, in front of the one not ready; c waits behind b');
+  assert.equal(hold.size, 2);
+  clock.advance(3);
+  hold.hold('d'); // starts the new maximum
+  ready.add('d');
+  clock.advance(3);
+  assert.deepEqual(batches, [['a']], 'b is still not ready, and the new maximum has not passed');
+  ready.add('b');
+  clock.advance(QUIET_MS);
+  assert.deepEqual(batches, [['a'], ['b', 'c', 'd']]);
+});
+
+test('a front still not ready past the maximum gets one more quiet time, then everything goes', (t) => {
+  const clock = fakeClock(t);
+  const { hold, batches } = waitingHolder(4);
+  hold.hold('a');
+  hold.hold('b');
+  clock.advance(4);
+  assert.deepEqual(batches, [], 'the grace: one more quiet time');
+  clock.advance(QUIET_MS);
+  assert.deepEqual(batches, [['a', 'b']], 'never ready: out anyway');
+  assert.equal(hold.size, 0);
+});
