@@ -23,6 +23,19 @@ describe('outbox', () => {
     assert.deepEqual(sent, [Array.from({ length: 100 }, (_, n) => n)]);
   });
 
+  test('flushSoon sends what is queued once the current task is done, not at the end of the turn', async () => {
+    const { sent, outbox } = recorder();
+    outbox.post({ type: 'publish', n: 1 });
+    outbox.flushSoon();
+    outbox.post({ type: 'publish', n: 2 });
+    outbox.flushSoon();
+    assert.deepEqual(sent, [], 'not inside the task that asked');
+    await Promise.resolve();
+    assert.deepEqual(sent, [[1, 2]], 'one send, after the task, before any later turn');
+    await nextTurn();
+    assert.deepEqual(sent, [[1, 2]], 'the end of the turn finds nothing left');
+  });
+
   test('tail is the last message queued this turn, and nothing once the turn has sent it', async () => {
     const { sent, outbox } = recorder();
     assert.equal(outbox.tail(), undefined);
