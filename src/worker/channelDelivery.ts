@@ -4,7 +4,8 @@
 // itself, built here from the events it parsed, with the message ids and V2 positions of the primary's
 // `publishes-taken` (the V1 frames possibly at once, worker/localPublishOrder.ts, or after a short hold,
 // worker/fanoutHold.ts, whose V2 frames then wait for the primary's answer in the hold and leave with the rest:
-// every other delivery here first lets the held ones out, so each topic keeps its order). V2 frames are derived
+// every other delivery here first lets the held ones out, so each topic keeps its order; the V2 side of a publish
+// not held waits only for held ones that have their answers, which come first). V2 frames are derived
 // from V1 frames only where a V2 subscriber, filter group or held subscription wants them; every V2 message goes
 // into the replay mirror. Counts what it sends for the metrics.
 import type { Config } from '../config/schema.ts';
@@ -44,7 +45,7 @@ interface HeldPublish {
   events: readonly PublishEvent[];
   /** performance.now() when it was held. */
   at: number;
-  /** The app has V2 sockets here: the hold waits for the primary's answer, so the V2 frames leave with the V1 ones. */
+  /** One of its channels has a V2 audience here: the hold waits for the primary's answer, so the V2 frames leave with the V1 ones. */
   awaitsPositions: boolean;
   /** The primary's answer (publish `i` of `taken`, its messages from `first`), once it came. */
   taken?: { m: PublishesTaken; i: number; first: number };
@@ -171,15 +172,29 @@ export class ChannelDelivery {
   }
 
   /**
-   * deliverAdmitted, a moment later, together with the publishes that come meanwhile (worker/fanoutHold.ts); with
-   * V2 sockets here, its V2 side goes with it once the primary's answer (deliverOwnPublish) has come. Returns
-   * whether it waits for that answer.
+   * deliverAdmitted, a moment later, together with the publishes that come meanwhile (worker/fanoutHold.ts); when
+   * a channel of it has a V2 audience here, its V2 side goes with it once the primary's answer (deliverOwnPublish)
+   * has come. Returns whether it waits for that answer.
    */
   holdAdmitted(seq: number, app: number, events: readonly PublishEvent[]): boolean {
     this.deps.counters.add(app, FIELD.publishesHeld);
-    const awaitsPositions = this.v2Sockets[app] > 0;
+    const awaitsPositions = this.hasV2Audience(app, events);
     this.fanoutHold.hold({ seq, app, events, at: performance.now(), awaitsPositions });
     return awaitsPositions;
+  }
+
+  /** Whether a V2 frame of the publish would reach anyone here: a V2 subscriber, filter group, wildcard or held subscription. */
+  private hasV2Audience(app: number, events: readonly PublishEvent[]): boolean {
+    if (this.v2Sockets[app] === 0) return false;
+    const appId = this.appIds[app];
+    if (this.deps.fanout.hasWildcards(appId)) return true;
+    for (const e of events) {
+      for (const channel of e.channels) {
+        const topic = publishTopic(2, appId, channel);
+        if (this.reaches(topic) || this.deps.fanout.filteredSubscribers(appId, channel) > 0) return true;
+      }
+    }
+    return false;
   }
 
   /** A held publish: its V1 frames, and its V2 side if the primary's answer came (else that goes when it comes). */
@@ -192,9 +207,10 @@ export class ChannelDelivery {
 
   /** Hands a held publish the primary's answer; false when it is not held (it went out, or never was held). */
   private attachTaken(seq: number, m: PublishesTaken, i: number, first: number): boolean {
-    // Answers come in stamp order, as publishes were held: the one for `seq` is the first still without one.
-    const p = this.fanoutHold.items.find((h) => h.taken === undefined);
-    if (p?.seq !== seq) return false;
+    // By its stamp: answers come in stamp order, so this is the first held one without an answer, short of a
+    // primary that skipped one (logged by HttpBridge); the skipped one then goes out after the grace (fanoutHold.ts).
+    const p = this.fanoutHold.items.find((h) => h.seq === seq && h.taken === undefined);
+    if (!p) return false;
     p.taken = { m, i, first };
     return true;
   }

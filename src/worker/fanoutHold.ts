@@ -6,10 +6,12 @@
 // and publish → receive at 50 publishes/s 0.75× (docs/benchmarks.md, "Session 22").
 //
 // A held publish goes out once no other has come for QUIET_MS and every one held is `ready` (a publish with a
-// V2 audience is ready once the primary has given it its V2 position: its V2 frames go out with the rest), and
-// never later than `maxHoldMs` after the first one held: then the ready ones at the front go, and the rest
-// start a new hold (or, when none at the front is ready, everything goes). Whoever delivers anything else on
-// this thread flushes first (ChannelDelivery), so the order of frames on every topic is the order of admission.
+// V2 audience is ready once the primary has given it its V2 position: its V2 frames go out with the rest). When
+// every one held is ready, never later than `maxHoldMs` after the first. Past that, the ready ones at the front
+// go and the rest start a new maximum with the next one held; a front still not ready gets one more quiet time,
+// then everything goes. So a publish whose answer is late waits at most about 3 × `maxHoldMs` + QUIET_MS (V2
+// fan-out 2.0×, docs/benchmarks.md "Session 23"). Whoever delivers anything else on this thread flushes first
+// (ChannelDelivery), so the order of frames on every topic is the order of admission.
 
 /** A held publish goes out once no other has been held for this long. */
 export const QUIET_MS = 1;
@@ -28,7 +30,7 @@ export class FanoutHold<T> {
   private graceTaken = false;
 
   constructor(
-    /** The longest a publish is held while others keep coming; 0 holds nothing. */
+    /** The longest a publish is held while others keep coming, when all are ready (see above); 0 holds nothing. */
     private readonly maxHoldMs: number,
     /** Delivers what was held, oldest first. */
     private readonly deliver: (held: readonly T[]) => void,

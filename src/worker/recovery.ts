@@ -75,7 +75,9 @@ export function handleResume(core: WsServer, s: SocketState, data: unknown): voi
     return core.send(s, errorFrame(2, 4302, 'No channel recovery positions provided'));
   }
   s.resumed = true;
-  // Held publishes are recorded when they go out (worker/fanoutHold.ts): out first, so the replay is complete.
+  // Held publishes are recorded when they go out (worker/fanoutHold.ts): out first, so the replay has those the
+  // primary has answered (another worker may have sent them already). One still waiting for its answer is
+  // recorded when the answer comes, as it would be without the hold.
   core.delivery.flushHeld();
   const now = Date.now();
   const recovered: unknown[] = [];

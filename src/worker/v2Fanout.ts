@@ -69,6 +69,11 @@ export class V2Fanout {
     if (groups?.size === 0) this.filtered.delete(key);
   }
 
+  /** Whether the app has wildcard subscriptions here (any of them may match a channel). */
+  hasWildcards(appId: string): boolean {
+    return this.wildcards.has(appId);
+  }
+
   /** Sockets subscribed to the channel through one of its filters here (wildcards not included). */
   filteredSubscribers(appId: string, channel: string): number {
     if (this.filtered.size === 0) return 0;

@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config/load.ts';
 import type { PublishEvent } from '../../src/http/events.ts';
 import { appendFrames, emptyFrameColumns } from '../../src/ipc/frameColumns.ts';
 import { appendTaken, emptyPublishesTaken } from '../../src/ipc/publishesTaken.ts';
+import { compileFilter } from '../../src/protocol/filters.ts';
 import { WorkerCounters } from '../../src/metrics/workerCounters.ts';
 import { topicFor } from '../../src/protocol/topics.ts';
 import type { TemplatedApp } from '../../src/transport/uws.ts';
@@ -22,29 +23,34 @@ import { fakeClock } from '../helpers/fakeClock.ts';
 
 const CHANNEL = 'big';
 
-/** `v2`: this thread's V2 subscribers of the channel (then the app counts one V2 socket here). */
-function setup({ v2 = 0 } = {}) {
+/**
+ * `v1` / `v2`: this thread's V1 and plain V2 subscribers of the channel as uWS counts them; `v2Sockets`: whether
+ * the app has V2 sockets here (by default when `v2` > 0).
+ */
+function setup(options: { v1?: number; v2?: number; v2Sockets?: boolean } = {}) {
+  const { v1 = LARGE_FANOUT, v2 = 0, v2Sockets = v2 > 0 } = options;
   const config = loadConfig({ env: {} });
   const appId = config.apps[0].id;
   const topic = topicFor(1, appId, CHANNEL);
   const v2Topic = topicFor(2, appId, CHANNEL);
   const channels = new LocalChannels(new ChannelCounts(ChannelCounts.allocate(1, 8), 8, 0), 0, () => {});
+  const fanout = new V2Fanout(new ReplayMirror(100, 120_000));
   const delivery = new ChannelDelivery({
     config,
     counters: new WorkerCounters(WorkerCounters.allocate(1, 1), 1, 1, 0),
     sockets: new Map(),
     holds: new LiveHolds(() => {}, 100),
     cache: new CacheMirror(),
-    fanout: new V2Fanout(new ReplayMirror(100, 120_000)),
+    fanout,
     channels,
   });
-  if (v2 > 0) delivery.v2Sockets[0] = 1;
+  if (v2Sockets) delivery.v2Sockets[0] = 1;
   /** The data of each frame uWS was given for the channel, in order. */
   const written: string[] = [];
   /** The same for the channel's V2 topic, with each frame's serial. */
   const writtenV2: string[] = [];
   delivery.app = {
-    numSubscribers: (t: string) => (t === topic ? (v2 > 0 ? 0 : LARGE_FANOUT) : t === v2Topic ? v2 : 0),
+    numSubscribers: (t: string) => (t === topic ? v1 : t === v2Topic ? v2 : 0),
     publish: (t: string, frame: string) => {
       const f = JSON.parse(frame) as { data: string; serial?: number };
       if (f.data === 'throws') throw new Error('uWS refused');
@@ -60,7 +66,7 @@ function setup({ v2 = 0 } = {}) {
     appendTaken(taken, seq, Date.now(), seq, { messageIds: [`m${seq}`], streamIds: ['s1'], serials: [serial], publishedAt: Date.now() });
     return taken;
   };
-  return { delivery, channels, written, writtenV2, event, topic, answer };
+  return { delivery, channels, fanout, appId, written, writtenV2, event, topic, answer };
 }
 
 describe('held publishes keep their place on the topic', () => {
@@ -109,31 +115,85 @@ describe('held publishes keep their place on the topic', () => {
 
     delivery.holdAdmitted(9, 0, event('held-4'));
     const taken = emptyPublishesTaken();
-    appendTaken(taken, 7, Date.now(), 7, { messageIds: ['m1'], streamIds: ['s1'], serials: [1], publishedAt: Date.now() });
-    delivery.deliverOwnPublish(7, 0, event('taken-v1'), false, taken, 0, 0);
+    appendTaken(taken, 10, Date.now(), 10, { messageIds: ['m1'], streamIds: ['s1'], serials: [1], publishedAt: Date.now() });
+    // Stamp 10 went through the primary (it could not be claimed here): its V1 frames come after the held ones.
+    delivery.deliverOwnPublish(10, 0, event('taken-v1'), false, taken, 0, 0);
     assert.deepEqual(written.slice(6), ['held-4', 'taken-v1']);
-    // The V2 side of a publish already delivered here (v1Delivered) sends no V1 frame and lets nothing out early.
-    delivery.holdAdmitted(10, 0, event('held-5'));
-    delivery.deliverOwnPublish(6, 0, event('held-5'), true, taken, 0, 0);
-    assert.deepEqual(written.slice(8), []);
+    // The V2 side of a publish delivered at admission (v1Delivered) sends no V1 frame and lets nothing out early.
+    delivery.deliverAdmitted(0, event('at-once-2'));
+    delivery.holdAdmitted(12, 0, event('held-5'));
+    delivery.deliverOwnPublish(11, 0, event('at-once-2'), true, taken, 0, 0);
+    assert.deepEqual(written.slice(8), ['at-once-2']);
     delivery.flushHeld();
-    assert.deepEqual(written.slice(8), ['held-5']);
+    assert.deepEqual(written.slice(9), ['held-5']);
   });
 });
 
 describe('held publishes with a V2 audience here', () => {
-  test('may hold for a large V2 audience, only with V2 sockets of the app here', (t) => {
+  test('may hold for a large V2 audience, plain or filtered, only with V2 sockets of the app here', (t) => {
     fakeClock(t);
-    const { delivery, channels, event } = setup({ v2: LARGE_FANOUT });
+    const { delivery, channels, fanout, appId, event } = setup({ v1: 0, v2: LARGE_FANOUT });
     for (let i = 0; i < LARGE_FANOUT; i++) channels.add(0, CHANNEL);
     assert.equal(delivery.mayHold(0, event('x')), true, 'no V1 subscriber, a large V2 audience');
     delivery.v2Sockets[0] = 0;
     assert.equal(delivery.mayHold(0, event('x')), false, 'no V2 socket of the app: no V2 audience to count');
+
+    const filtered = setup({ v1: 0, v2: 0, v2Sockets: true });
+    for (let i = 0; i < LARGE_FANOUT; i++) filtered.channels.add(0, CHANNEL);
+    assert.equal(filtered.delivery.mayHold(0, event('x')), false);
+    const spec = compileFilter({ tags: { key: 'k', cmp: 'eq', val: 'v' } });
+    assert.ok(spec.ok);
+    for (let i = 0; i < LARGE_FANOUT; i++) filtered.fanout.join(appId, CHANNEL, spec.filter);
+    assert.equal(filtered.delivery.mayHold(0, event('x')), true, 'a large filter group');
+    assert.equal(fanout.filteredSubscribers(appId, CHANNEL), 0);
+  });
+
+  test('a publish to a channel without V2 subscribers here does not wait for the primary, though the app has V2 sockets', (t) => {
+    const clock = fakeClock(t);
+    const { delivery, written, event } = setup({ v1: LARGE_FANOUT, v2: 0, v2Sockets: true });
+    assert.equal(delivery.holdAdmitted(1, 0, event('a')), false);
+    clock.advance(1);
+    assert.deepEqual(written, ['a'], 'out after the quiet time, no answer needed');
+  });
+
+  test('V1 and V2 subscribers of one channel: both sides leave together once the answer came', (t) => {
+    const clock = fakeClock(t);
+    const { delivery, written, writtenV2, event, answer } = setup({ v1: LARGE_FANOUT, v2: LARGE_FANOUT });
+    assert.equal(delivery.holdAdmitted(1, 0, event('a')), true);
+    clock.advance(2);
+    assert.deepEqual([written, writtenV2], [[], []], 'the V1 side waits with the V2 side');
+    delivery.deliverOwnPublish(1, 0, event('a'), true, answer(1, 11), 0, 0);
+    clock.advance(1);
+    assert.deepEqual([written, writtenV2], [['a'], ['a#11']]);
+  });
+
+  test('past the maximum the answered front goes; the unanswered rest waits for its answer', (t) => {
+    const clock = fakeClock(t);
+    const { delivery, writtenV2, event, answer } = setup({ v1: 0, v2: LARGE_FANOUT });
+    delivery.holdAdmitted(1, 0, event('a'));
+    delivery.deliverOwnPublish(1, 0, event('a'), true, answer(1, 11), 0, 0);
+    delivery.holdAdmitted(2, 0, event('b'));
+    clock.advance(4);
+    assert.deepEqual(writtenV2, ['a#11'], 'a at the maximum; b has no answer');
+    delivery.deliverOwnPublish(2, 0, event('b'), true, answer(2, 12), 0, 0);
+    clock.advance(1);
+    assert.deepEqual(writtenV2, ['a#11', 'b#12']);
+  });
+
+  test('a held publish the primary did not take leaves with its V1 frames and no V2 side', (t) => {
+    const clock = fakeClock(t);
+    const { delivery, written, writtenV2, event } = setup({ v1: LARGE_FANOUT, v2: LARGE_FANOUT });
+    delivery.holdAdmitted(1, 0, event('a'));
+    const refused = emptyPublishesTaken();
+    appendTaken(refused, 1, Date.now(), 1, undefined);
+    delivery.deliverOwnPublish(1, 0, event('a'), true, refused, 0, 0);
+    clock.advance(1);
+    assert.deepEqual([written, writtenV2], [['a'], []]);
   });
 
   test('the V2 frame waits in the hold for the primary’s answer, then leaves with the rest', (t) => {
     const clock = fakeClock(t);
-    const { delivery, writtenV2, event, answer } = setup({ v2: LARGE_FANOUT });
+    const { delivery, writtenV2, event, answer } = setup({ v1: 0, v2: LARGE_FANOUT });
     assert.equal(delivery.holdAdmitted(1, 0, event('a')), true, 'it waits for the answer');
     delivery.holdAdmitted(2, 0, event('b'));
     delivery.deliverOwnPublish(1, 0, event('a'), true, answer(1, 11), 0, 0);
@@ -147,7 +207,7 @@ describe('held publishes with a V2 audience here', () => {
 
   test('let out before its answer came, a held publish’s V2 side goes when the answer comes', (t) => {
     fakeClock(t);
-    const { delivery, writtenV2, event, answer } = setup({ v2: LARGE_FANOUT });
+    const { delivery, writtenV2, event, answer } = setup({ v1: 0, v2: LARGE_FANOUT });
     delivery.holdAdmitted(1, 0, event('a'));
     delivery.flushHeld();
     assert.deepEqual(writtenV2, []);
@@ -161,7 +221,7 @@ describe('held publishes with a V2 audience here', () => {
 
   test('held V2 frames with their answers go before the V2 frame of an answer for a publish not held', (t) => {
     fakeClock(t);
-    const { delivery, writtenV2, event, answer } = setup({ v2: LARGE_FANOUT });
+    const { delivery, writtenV2, event, answer } = setup({ v1: 0, v2: LARGE_FANOUT });
     delivery.holdAdmitted(1, 0, event('a'));
     delivery.deliverOwnPublish(1, 0, event('a'), true, answer(1, 11), 0, 0);
     delivery.deliverOwnPublish(2, 0, event('b'), true, answer(2, 12), 0, 0);
