@@ -85,7 +85,7 @@ export class Metrics implements ApiMetrics, WebhookMetrics, ClusterMetrics {
     fromWorkers('sockudo_socket_transmitted_bytes', 'Bytes sent over WebSockets', FIELD.socketBytesSent);
     fromWorkers('sockudo_event_filter_suppressed_total', 'V2 deliveries held back by subscription filters', FIELD.filterSuppressed);
     fromWorkers('sockudo_echo_suppressed_total', 'V2 client events not echoed to their sender', FIELD.echoSuppressed);
-    fromWorkers('sockudo_publishes_held_total', 'HTTP publishes held for a moment to be written with the next ones (fanout_hold_ms)', FIELD.publishesHeld);
+    fromWorkers('sockudo_publishes_held_total', 'HTTP publishes a worker held for a moment to be written with the next ones, its own or handed over by the primary (fanout_hold_ms)', FIELD.publishesHeld);
     const perChannelType = (name: string, help: string, base: number) =>
       new Counter({
         name,

@@ -3,7 +3,8 @@
 // ipc/frameColumns.ts), built once there for every other worker, and, for an HTTP publish this worker answered
 // itself, built here from the events it parsed, with the message ids and V2 positions of the primary's
 // `publishes-taken` (the V1 frames possibly at once, worker/localPublishOrder.ts, or after a short hold,
-// worker/fanoutHold.ts, whose V2 frames then wait for the primary's answer in the hold and leave with the rest:
+// worker/fanoutHold.ts, whose V2 frames then wait for the primary's answer in the hold and leave with the rest;
+// while publishes stream, the primary's hand-overs with a large audience here are held the same way:
 // every other delivery here first lets the held ones out, so each topic keeps its order; the V2 side of a publish
 // not held waits only for held ones that have their answers, which come first). V2 frames are derived
 // from V1 frames only where a V2 subscriber, filter group or held subscription wants them; every V2 message goes
@@ -37,8 +38,15 @@ export interface ChannelDeliveryDeps {
   channels: LocalChannels;
 }
 
-/** An admitted publish held for a moment (fanoutHold.ts). */
+/**
+ * What is held for a moment (fanoutHold.ts), in the order it came: an admitted publish, a hand-over of the
+ * primary's, or a publish of this worker's that went through the primary and came back behind held ones.
+ */
+type Held = HeldPublish | HeldHandOver | HeldTaken;
+
+/** An admitted publish held for a moment. */
 interface HeldPublish {
+  kind: 'admitted';
   /** Its order stamp (ipc/requestOrder.ts), which the primary's answer names. */
   seq: number;
   app: number;
@@ -49,6 +57,25 @@ interface HeldPublish {
   awaitsPositions: boolean;
   /** The primary's answer (publish `i` of `taken`, its messages from `first`), once it came. */
   taken?: { m: PublishesTaken; i: number; first: number };
+}
+
+/** A publish this worker admitted and the primary took (publish `i` of `m`), all of whose frames are still to go. */
+interface HeldTaken {
+  kind: 'taken';
+  app: number;
+  events: readonly PublishEvent[];
+  m: PublishesTaken;
+  i: number;
+  first: number;
+}
+
+/** A hand-over of the primary's `frames` message (frames `first` to `first + count - 1`) with a large audience here. */
+interface HeldHandOver {
+  kind: 'frames';
+  m: FrameColumns;
+  first: number;
+  count: number;
+  handedOverAt: number;
 }
 
 export class ChannelDelivery {
@@ -63,7 +90,7 @@ export class ChannelDelivery {
   private readonly appIds: string[];
   /** Per app: counts subscriptions a V2 filter kept a message from. */
   private readonly filterSuppressed: ((sockets: number) => void)[];
-  private readonly fanoutHold: FanoutHold<HeldPublish>;
+  private readonly fanoutHold: FanoutHold<Held>;
 
   constructor(private readonly deps: ChannelDeliveryDeps) {
     this.appIds = deps.config.apps.map((a) => a.id);
@@ -76,14 +103,16 @@ export class ChannelDelivery {
         let failure: unknown;
         for (const p of held) {
           try {
-            this.deliverHeld(p);
+            if (p.kind === 'frames') this.deliverHandOver(p.m, p.first, p.count, p.handedOverAt);
+            else if (p.kind === 'taken') this.deliverPublish(p.app, p.events, true, p.m, p.i, p.first, undefined);
+            else this.deliverHeld(p);
           } catch (err) {
             failure ??= err;
           }
         }
         if (failure !== undefined) throw failure;
       },
-      (p) => !p.awaitsPositions || p.taken !== undefined,
+      (p) => p.kind !== 'admitted' || !p.awaitsPositions || p.taken !== undefined,
     );
   }
 
@@ -98,9 +127,29 @@ export class ChannelDelivery {
     if (delivered >= 0) this.delivered(delivered, undefined);
   }
 
-  /** One hand-over of the primary's `frames` message: frames `first` to `first + count - 1`, no per-subscriber JavaScript. */
-  publishColumns(m: FrameColumns, first: number, count: number, handedOverAt: number): void {
+  /**
+   * One hand-over of the primary's `frames` message: frames `first` to `first + count - 1`, no per-subscriber
+   * JavaScript. `streaming`: publishes are streaming through this thread; then a hand-over with a large audience
+   * here is held like an admitted publish (fanoutHold.ts), so the publishes other workers admitted batch here too.
+   */
+  publishColumns(m: FrameColumns, first: number, count: number, handedOverAt: number, streaming = false): void {
+    if (streaming && this.fanoutHold.enabled && this.largeAudienceIn(m, first, count)) {
+      this.deps.counters.add(m.apps[first], FIELD.publishesHeld);
+      this.fanoutHold.hold({ kind: 'frames', m, first, count, handedOverAt });
+      return;
+    }
     this.fanoutHold.flush();
+    this.deliverHandOver(m, first, count, handedOverAt);
+  }
+
+  /** Whether a frame of the hand-over goes to a topic with a large audience on this thread. */
+  private largeAudienceIn(m: FrameColumns, first: number, count: number): boolean {
+    if (!this.deps.channels.anyLarge()) return false; // most hosts: no topic to look up
+    for (let k = first; k < first + count; k++) if (this.app.numSubscribers(m.topics[k]) >= LARGE_FANOUT) return true;
+    return false;
+  }
+
+  private deliverHandOver(m: FrameColumns, first: number, count: number, handedOverAt: number): void {
     let delivered = -1;
     for (let k = first; k < first + count; k++) {
       const kind = m.kinds[k];
@@ -179,7 +228,7 @@ export class ChannelDelivery {
   holdAdmitted(seq: number, app: number, events: readonly PublishEvent[]): boolean {
     this.deps.counters.add(app, FIELD.publishesHeld);
     const awaitsPositions = this.hasV2Audience(app, events);
-    this.fanoutHold.hold({ seq, app, events, at: performance.now(), awaitsPositions });
+    this.fanoutHold.hold({ kind: 'admitted', seq, app, events, at: performance.now(), awaitsPositions });
     return awaitsPositions;
   }
 
@@ -209,8 +258,8 @@ export class ChannelDelivery {
   private attachTaken(seq: number, m: PublishesTaken, i: number, first: number): boolean {
     // By its stamp: answers come in stamp order, so this is the first held one without an answer, short of a
     // primary that skipped one (logged by HttpBridge); the skipped one then goes out after the grace (fanoutHold.ts).
-    const p = this.fanoutHold.items.find((h) => h.seq === seq && h.taken === undefined);
-    if (!p) return false;
+    const p = this.fanoutHold.items.find((h) => h.kind === 'admitted' && h.seq === seq && h.taken === undefined);
+    if (p?.kind !== 'admitted') return false;
     p.taken = { m, i, first };
     return true;
   }
@@ -248,10 +297,14 @@ export class ChannelDelivery {
   deliverOwnPublish(seq: number, app: number, events: readonly PublishEvent[], v1Delivered: boolean, taken: PublishesTaken, i: number, first: number): void {
     if (this.fanoutHold.size > 0) {
       if (this.attachTaken(seq, taken, i, first)) return; // it leaves with the hold
-      // Held ones first: before its V1 frames, and before its V2 side when a held one has its V2 side with it
-      // (held publishes were stamped before this one then). (A held publish's V2 side may precede its V1 frames:
-      // no socket gets both.)
-      if (!v1Delivered || this.fanoutHold.items.some((h) => h.taken !== undefined)) this.fanoutHold.flush();
+      if (taken.counts[i] < 0) return; // the primary did not take it: nothing more to deliver
+      // It came through the primary (its V1 frames are still to go): everything held was stamped before it, so it
+      // waits behind them and their batch holds together.
+      if (!v1Delivered) return this.fanoutHold.hold({ kind: 'taken', app, events, m: taken, i, first });
+      // Its V1 frames went out at admission: held ones carrying V2 frames were stamped before it (answers and
+      // hand-overs come in stamp order) and go first; held ones still waiting for answers come after it. (A held
+      // publish's V2 side may precede its V1 frames: no socket gets both.)
+      if (this.fanoutHold.items.some((h) => h.kind !== 'admitted' || h.taken !== undefined)) this.fanoutHold.flush();
     }
     if (taken.counts[i] < 0) return; // the primary did not take it: nothing more to deliver
     this.deliverPublish(app, events, !v1Delivered, taken, i, first, undefined);

@@ -5,6 +5,8 @@
 // here batches more, without the round trip: fan-out to 5,000 subscribers 2.0–2.5× the deliveries per second,
 // and publish → receive at 50 publishes/s 0.75× (docs/benchmarks.md, "Session 22").
 //
+// What is held: publishes the worker admitted, the primary's hand-overs of other workers' (or other hosts')
+// publishes, and its own publishes that came back through the primary behind held ones (ChannelDelivery).
 // A held publish goes out once no other has come for QUIET_MS and every one held is `ready` (a publish with a
 // V2 audience is ready once the primary has given it its V2 position: its V2 frames go out with the rest). When
 // every one held is ready, never later than `maxHoldMs` after the first. Past that, the ready ones at the front

@@ -70,6 +70,11 @@ export class LocalChannels {
   }
 
   /** Whether the channel has at least LARGE_FANOUT subscribers here (no lookup while no channel has). */
+  /** Whether any channel has a large audience here. */
+  anyLarge(): boolean {
+    return this.large.size > 0;
+  }
+
   isLarge(app: number, channel: string): boolean {
     if (this.large.size === 0) return false;
     const h = this.held.get(app, channel);

@@ -47,6 +47,8 @@ const ipQuota = new IpQuota(init.ipCounts);
 const ws = new WsServer({ config, workerIndex: index, quota, ipQuota, counters, channelCounts, log, toPrimary, presenceToPrimary, isDraining: () => draining });
 const localOrder = new LocalPublishOrder();
 const loopLoad = new LoopLoad();
+/** Its own window: whether hand-overs of the primary's stream in (ChannelDelivery.publishColumns may hold them). */
+const framesLoad = new LoopLoad();
 const http = new HttpBridge({
   config,
   log,
@@ -96,7 +98,7 @@ function onMessage(m: PrimaryToWorker): void {
       return forEachInOrder(
         m,
         (i, first, count) => {
-          ws.delivery.publishColumns(m, first, count, m.at[i]);
+          ws.delivery.publishColumns(m, first, count, m.at[i], framesLoad.busy() || ws.delivery.broadcastWithin(STREAMING_MS));
           localOrder.applied(m.through[i]);
         },
         (a) => ws.onPrimaryMessage(a),

@@ -182,6 +182,8 @@ function join(core: WsServer, s: SocketState, channel: string, succeededDataJson
           ? core.fanout.joinWildcard(app.id, channel, options.filter)
           : core.fanout.join(app.id, channel, options.filter);
     writableChannels(s).set(channel, { topic, filter: options.filter, wildcard });
+    // Publishes held here came before this subscription (a presence member_added among them): out first.
+    core.delivery.flushHeld();
     const recovery = core.deps.config.connection_recovery.enabled;
     // A fresh V2 socket may be reconnecting: its resume decides what it missed (see liveHold.ts).
     if (recovery && !wildcard && !options.rewind && core.holds.shouldHold(s, Date.now())) core.holds.hold(s, channel, topic, core.replay.position(app.id, channel, Date.now()));

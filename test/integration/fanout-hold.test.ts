@@ -114,3 +114,48 @@ describe('publishes held for a large V2 audience', () => {
     assert.ok((await metric(server.metricsPort as number, 'sockudo_publishes_held_total')) > heldBefore, 'some publishes were held');
   });
 });
+
+describe('publishes held on two workers, each for its own and the primary’s hand-overs', () => {
+  let server: TestServer;
+  const subscribers: RawClient[] = [];
+
+  before(async () => {
+    server = await startTestServer({ workers: 2 });
+    // A large audience on each worker (each has its own port besides the shared one).
+    for (const port of server.workerPorts) {
+      for (let opened = 0; opened < LARGE_FANOUT + 8; opened += 50) {
+        const batch = await Promise.all(Array.from({ length: Math.min(50, LARGE_FANOUT + 8 - opened) }, () => RawClient.open(port)));
+        await Promise.all(batch.map((c) => c.request({ event: 'pusher:subscribe', data: { channel: CHANNEL } }, (f) => f.event === 'pusher_internal:subscription_succeeded')));
+        subscribers.push(...batch);
+      }
+    }
+  });
+
+  after(async () => {
+    for (const c of subscribers) c.close();
+    await server.shutdown();
+  });
+
+  test('publishes answered by both workers reach every subscriber once, in one order on both workers', async () => {
+    const heldBefore = await metric(server.metricsPort as number, 'sockudo_publishes_held_total');
+    const path = `/apps/${DEVELOPMENT_APP.id}/events`;
+    // Half through each worker: each delivers its own and gets the other's from the primary.
+    await Promise.all(
+      Array.from({ length: PUBLISHES }, async (_, i) => {
+        const body = JSON.stringify({ name: 'n', channel: CHANNEL, data: String(i) });
+        const port = server.workerPorts[i % 2];
+        const res = await fetch(signedUrl(`http://127.0.0.1:${port}`, { path, body }), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+        assert.equal(res.status, 200);
+      }),
+    );
+    await eventually(() => subscribers.every((c) => received(c).length === PUBLISHES), 'every publish at every subscriber', 20_000);
+    const order = received(subscribers[0]);
+    assert.deepEqual(
+      [...order].sort((a, b) => Number(a) - Number(b)),
+      Array.from({ length: PUBLISHES }, (_, i) => String(i)),
+      'each publish once',
+    );
+    for (const c of subscribers) assert.deepEqual(received(c), order, 'the same order on both workers');
+    assert.ok((await metric(server.metricsPort as number, 'sockudo_publishes_held_total')) > heldBefore, 'some publishes were held');
+  });
+});

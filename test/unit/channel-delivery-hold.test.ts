@@ -97,13 +97,13 @@ describe('held publishes keep their place on the topic', () => {
   });
 
   test('the primary’s frames, a publish delivered at once, a client event and a taken publish’s V1 side all wait for the held ones', (t) => {
-    fakeClock(t);
+    const clock = fakeClock(t);
     const { delivery, written, event, topic } = setup();
     delivery.holdAdmitted(6, 0, event('held-1'));
     const columns = emptyFrameColumns();
     appendFrames(columns, [{ app: 0, topic, frame: JSON.stringify({ event: 'e', channel: CHANNEL, data: 'from-primary' }) }], 0, 0);
-    delivery.publishColumns(columns, 0, 1, Date.now());
-    assert.deepEqual(written, ['held-1', 'from-primary']);
+    delivery.publishColumns(columns, 0, 1, Date.now(), false);
+    assert.deepEqual(written, ['held-1', 'from-primary'], 'not streaming: the hand-over goes at once, after the held one');
 
     delivery.holdAdmitted(7, 0, event('held-2'));
     delivery.deliverAdmitted(0, event('at-once'));
@@ -116,8 +116,10 @@ describe('held publishes keep their place on the topic', () => {
     delivery.holdAdmitted(9, 0, event('held-4'));
     const taken = emptyPublishesTaken();
     appendTaken(taken, 10, Date.now(), 10, { messageIds: ['m1'], streamIds: ['s1'], serials: [1], publishedAt: Date.now() });
-    // Stamp 10 went through the primary (it could not be claimed here): its V1 frames come after the held ones.
+    // Stamp 10 went through the primary (it could not be claimed here): it waits behind the held ones, with them.
     delivery.deliverOwnPublish(10, 0, event('taken-v1'), false, taken, 0, 0);
+    assert.deepEqual(written.slice(6), []);
+    clock.advance(1);
     assert.deepEqual(written.slice(6), ['held-4', 'taken-v1']);
     // The V2 side of a publish delivered at admission (v1Delivered) sends no V1 frame and lets nothing out early.
     delivery.deliverAdmitted(0, event('at-once-2'));
@@ -127,6 +129,30 @@ describe('held publishes keep their place on the topic', () => {
     delivery.flushHeld();
     assert.deepEqual(written.slice(9), ['held-5']);
   });
+});
+
+describe('hand-overs of the primary held with the rest', () => {
+  test('while publishes stream, a hand-over with a large audience here waits in the hold, in its place', (t) => {
+    const clock = fakeClock(t);
+    const { delivery, channels, written, event, topic } = setup();
+    const handOver = (data: string) => {
+      const columns = emptyFrameColumns();
+      appendFrames(columns, [{ app: 0, topic, frame: JSON.stringify({ event: 'e', channel: CHANNEL, data }) }], 0, 0);
+      return columns;
+    };
+    delivery.publishColumns(handOver('not-large-yet'), 0, 1, Date.now(), true);
+    assert.deepEqual(written, ['not-large-yet'], 'no large channel in the worker counts: at once');
+    for (let i = 0; i < LARGE_FANOUT; i++) channels.add(0, CHANNEL);
+    delivery.holdAdmitted(1, 0, event('admitted'));
+    delivery.publishColumns(handOver('handed-over'), 0, 1, Date.now(), true);
+    delivery.publishColumns(handOver('handed-over-2'), 0, 1, Date.now(), true);
+    assert.deepEqual(written.slice(1), [], 'held');
+    clock.advance(1);
+    assert.deepEqual(written.slice(1), ['admitted', 'handed-over', 'handed-over-2']);
+    delivery.publishColumns(handOver('alone'), 0, 1, Date.now(), false);
+    assert.deepEqual(written.slice(4), ['alone'], 'not streaming: at once');
+  });
+
 });
 
 describe('held publishes with a V2 audience here', () => {
