@@ -129,11 +129,12 @@ export class ChannelDelivery {
 
   /**
    * One hand-over of the primary's `frames` message: frames `first` to `first + count - 1`, no per-subscriber
-   * JavaScript. `streaming`: publishes are streaming through this thread; then a hand-over with a large audience
-   * here is held like an admitted publish (fanoutHold.ts), so the publishes other workers admitted batch here too.
+   * JavaScript. `streaming()`: whether publishes are streaming through this thread (asked only for a hand-over
+   * with a large audience here); then it is held like an admitted publish (fanoutHold.ts), so the publishes other
+   * workers admitted batch here too.
    */
-  publishColumns(m: FrameColumns, first: number, count: number, handedOverAt: number, streaming = false): void {
-    if (streaming && this.fanoutHold.enabled && this.largeAudienceIn(m, first, count)) {
+  publishColumns(m: FrameColumns, first: number, count: number, handedOverAt: number, streaming?: () => boolean): void {
+    if (streaming && this.fanoutHold.enabled && this.largeAudienceIn(m, first, count) && streaming()) {
       this.deps.counters.add(m.apps[first], FIELD.publishesHeld);
       this.fanoutHold.hold({ kind: 'frames', m, first, count, handedOverAt });
       return;

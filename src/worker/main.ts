@@ -49,6 +49,7 @@ const localOrder = new LocalPublishOrder();
 const loopLoad = new LoopLoad();
 /** Its own window: whether hand-overs of the primary's stream in (ChannelDelivery.publishColumns may hold them). */
 const framesLoad = new LoopLoad();
+const handOversStream = () => framesLoad.busy() || ws.delivery.broadcastWithin(STREAMING_MS);
 const http = new HttpBridge({
   config,
   log,
@@ -98,7 +99,7 @@ function onMessage(m: PrimaryToWorker): void {
       return forEachInOrder(
         m,
         (i, first, count) => {
-          ws.delivery.publishColumns(m, first, count, m.at[i], framesLoad.busy() || ws.delivery.broadcastWithin(STREAMING_MS));
+          ws.delivery.publishColumns(m, first, count, m.at[i], handOversStream);
           localOrder.applied(m.through[i]);
         },
         (a) => ws.onPrimaryMessage(a),

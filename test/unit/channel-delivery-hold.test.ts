@@ -102,7 +102,7 @@ describe('held publishes keep their place on the topic', () => {
     delivery.holdAdmitted(6, 0, event('held-1'));
     const columns = emptyFrameColumns();
     appendFrames(columns, [{ app: 0, topic, frame: JSON.stringify({ event: 'e', channel: CHANNEL, data: 'from-primary' }) }], 0, 0);
-    delivery.publishColumns(columns, 0, 1, Date.now(), false);
+    delivery.publishColumns(columns, 0, 1, Date.now(), () => false);
     assert.deepEqual(written, ['held-1', 'from-primary'], 'not streaming: the hand-over goes at once, after the held one');
 
     delivery.holdAdmitted(7, 0, event('held-2'));
@@ -140,16 +140,16 @@ describe('hand-overs of the primary held with the rest', () => {
       appendFrames(columns, [{ app: 0, topic, frame: JSON.stringify({ event: 'e', channel: CHANNEL, data }) }], 0, 0);
       return columns;
     };
-    delivery.publishColumns(handOver('not-large-yet'), 0, 1, Date.now(), true);
+    delivery.publishColumns(handOver('not-large-yet'), 0, 1, Date.now(), () => true);
     assert.deepEqual(written, ['not-large-yet'], 'no large channel in the worker counts: at once');
     for (let i = 0; i < LARGE_FANOUT; i++) channels.add(0, CHANNEL);
     delivery.holdAdmitted(1, 0, event('admitted'));
-    delivery.publishColumns(handOver('handed-over'), 0, 1, Date.now(), true);
-    delivery.publishColumns(handOver('handed-over-2'), 0, 1, Date.now(), true);
+    delivery.publishColumns(handOver('handed-over'), 0, 1, Date.now(), () => true);
+    delivery.publishColumns(handOver('handed-over-2'), 0, 1, Date.now(), () => true);
     assert.deepEqual(written.slice(1), [], 'held');
     clock.advance(1);
     assert.deepEqual(written.slice(1), ['admitted', 'handed-over', 'handed-over-2']);
-    delivery.publishColumns(handOver('alone'), 0, 1, Date.now(), false);
+    delivery.publishColumns(handOver('alone'), 0, 1, Date.now(), () => false);
     assert.deepEqual(written.slice(4), ['alone'], 'not streaming: at once');
   });
 
