@@ -134,13 +134,20 @@ export class ChannelDelivery {
    * workers admitted batch here too.
    */
   publishColumns(m: FrameColumns, first: number, count: number, handedOverAt: number, streaming?: () => boolean): void {
-    if (streaming && this.fanoutHold.enabled && this.largeAudienceIn(m, first, count) && streaming()) {
+    // Not behind a held publish still waiting for its answer: the primary handled this hand-over before that
+    // publish (its answer would have come first otherwise), so its V2 frames must go before that publish's.
+    if (streaming && this.fanoutHold.enabled && !this.awaitingAnswer() && this.largeAudienceIn(m, first, count) && streaming()) {
       this.deps.counters.add(m.apps[first], FIELD.publishesHeld);
       this.fanoutHold.hold({ kind: 'frames', m, first, count, handedOverAt });
       return;
     }
     this.fanoutHold.flush();
     this.deliverHandOver(m, first, count, handedOverAt);
+  }
+
+  /** Whether a held publish waits for the primary's answer. */
+  private awaitingAnswer(): boolean {
+    return this.fanoutHold.size > 0 && this.fanoutHold.items.some((h) => h.kind === 'admitted' && h.awaitsPositions && h.taken === undefined);
   }
 
   /** Whether a frame of the hand-over goes to a topic with a large audience on this thread. */

@@ -69,12 +69,12 @@ export class LocalChannels {
     this.empty.add(h);
   }
 
-  /** Whether the channel has at least LARGE_FANOUT subscribers here (no lookup while no channel has). */
-  /** Whether any channel has a large audience here. */
+  /** Whether any channel has at least LARGE_FANOUT subscribers here. */
   anyLarge(): boolean {
     return this.large.size > 0;
   }
 
+  /** Whether the channel has at least LARGE_FANOUT subscribers here (no lookup while no channel has). */
   isLarge(app: number, channel: string): boolean {
     if (this.large.size === 0) return false;
     const h = this.held.get(app, channel);

@@ -49,7 +49,6 @@ const localOrder = new LocalPublishOrder();
 const loopLoad = new LoopLoad();
 /** Its own window: whether hand-overs of the primary's stream in (ChannelDelivery.publishColumns may hold them). */
 const framesLoad = new LoopLoad();
-const handOversStream = () => framesLoad.busy() || ws.delivery.broadcastWithin(STREAMING_MS);
 const http = new HttpBridge({
   config,
   log,
@@ -95,7 +94,10 @@ function onMessage(m: PrimaryToWorker): void {
     case 'batch':
       for (const inner of m.messages) onMessage(inner);
       return;
-    case 'frames':
+    case 'frames': {
+      // Asked at most once per message: within it, a second reading would cover microseconds.
+      let streaming: boolean | undefined;
+      const handOversStream = () => (streaming ??= framesLoad.busy() || ws.delivery.broadcastWithin(STREAMING_MS));
       return forEachInOrder(
         m,
         (i, first, count) => {
@@ -104,6 +106,7 @@ function onMessage(m: PrimaryToWorker): void {
         },
         (a) => ws.onPrimaryMessage(a),
       );
+    }
     case 'terminate-user':
       // A publish stamped before the terminate and still held here reaches the user's sockets before they close.
       ws.delivery.flushHeld();

@@ -37,6 +37,7 @@ export function handleSignin(core: WsServer, s: SocketState, data: unknown): voi
   s.authorized = true;
   core.send(s, signinSuccess(s.protocol, userData));
   if (!first) return;
+  core.delivery.flushHeld(); // what is held for the user's topic came before the sign-in
   s.ws?.subscribe(userTopic(s.protocol, app.id, id));
   const key = `${s.appIndex}\n${id}`;
   let set = core.users.get(key);

@@ -155,6 +155,9 @@ export interface JoinOptions {
 
 /** Subscribes the socket to the channel's topic and confirms; false if a limit refused it. */
 function join(core: WsServer, s: SocketState, channel: string, succeededDataJson: string, options: JoinOptions = {}): boolean {
+  // Publishes held here (worker/fanoutHold.ts) came before this subscription, a presence member_added among them:
+  // out first, while the socket still has the subscription it had (none, or the one a new filter replaces).
+  core.delivery.flushHeld();
   const app = s.app as AppConfig;
   const wildcard = options.wildcard === true;
   const current = s.channels.get(channel);
@@ -182,8 +185,6 @@ function join(core: WsServer, s: SocketState, channel: string, succeededDataJson
           ? core.fanout.joinWildcard(app.id, channel, options.filter)
           : core.fanout.join(app.id, channel, options.filter);
     writableChannels(s).set(channel, { topic, filter: options.filter, wildcard });
-    // Publishes held here came before this subscription (a presence member_added among them): out first.
-    core.delivery.flushHeld();
     const recovery = core.deps.config.connection_recovery.enabled;
     // A fresh V2 socket may be reconnecting: its resume decides what it missed (see liveHold.ts).
     if (recovery && !wildcard && !options.rewind && core.holds.shouldHold(s, Date.now())) core.holds.hold(s, channel, topic, core.replay.position(app.id, channel, Date.now()));

@@ -9,6 +9,7 @@ import type { PublishEvent } from '../../src/http/events.ts';
 import { appendFrames, emptyFrameColumns } from '../../src/ipc/frameColumns.ts';
 import { appendTaken, emptyPublishesTaken } from '../../src/ipc/publishesTaken.ts';
 import { compileFilter } from '../../src/protocol/filters.ts';
+import { v2Meta } from '../../src/v2/meta.ts';
 import { WorkerCounters } from '../../src/metrics/workerCounters.ts';
 import { topicFor } from '../../src/protocol/topics.ts';
 import type { TemplatedApp } from '../../src/transport/uws.ts';
@@ -153,6 +154,38 @@ describe('hand-overs of the primary held with the rest', () => {
     assert.deepEqual(written.slice(4), ['alone'], 'not streaming: at once');
   });
 
+});
+
+describe('hand-overs and held publishes on a V2 topic keep the primary’s serial order', () => {
+  /** A hand-over of one V2 frame (a client event from another worker, say) at `serial`. */
+  const v2HandOver = (appId: string, data: string, serial: number) => {
+    const columns = emptyFrameColumns();
+    const meta = v2Meta(CHANNEL, 'client-e', `h${serial}`, false, Date.now(), 's1', serial, undefined, undefined);
+    const frame = JSON.stringify({ event: 'client-e', channel: CHANNEL, data, message_id: `h${serial}`, stream_id: 's1', serial });
+    appendFrames(columns, [{ app: 0, topic: topicFor(2, appId, CHANNEL), frame, v2: meta }], 0, 0);
+    return columns;
+  };
+
+  test('a hand-over is not held behind a publish waiting for its answer (the primary handled the hand-over first)', (t) => {
+    fakeClock(t);
+    const { delivery, channels, appId, writtenV2, event, answer } = setup({ v1: 0, v2: LARGE_FANOUT });
+    for (let i = 0; i < LARGE_FANOUT; i++) channels.add(0, CHANNEL);
+    delivery.holdAdmitted(5, 0, event('a'));
+    delivery.publishColumns(v2HandOver(appId, 'h', 7), 0, 1, Date.now(), () => true);
+    assert.deepEqual(writtenV2, ['h#7'], 'at once, the waiting publish let out without its V2 side');
+    delivery.deliverOwnPublish(5, 0, event('a'), true, answer(5, 8), 0, 0);
+    assert.deepEqual(writtenV2, ['h#7', 'a#8']);
+  });
+
+  test('the V2 side of a publish delivered at admission waits for a held hand-over (stamped before it)', (t) => {
+    fakeClock(t);
+    const { delivery, channels, appId, writtenV2, event, answer } = setup({ v1: 0, v2: LARGE_FANOUT });
+    for (let i = 0; i < LARGE_FANOUT; i++) channels.add(0, CHANNEL);
+    delivery.publishColumns(v2HandOver(appId, 'h', 7), 0, 1, Date.now(), () => true);
+    assert.deepEqual(writtenV2, [], 'held');
+    delivery.deliverOwnPublish(9, 0, event('a'), true, answer(9, 8), 0, 0);
+    assert.deepEqual(writtenV2, ['h#7', 'a#8']);
+  });
 });
 
 describe('held publishes with a V2 audience here', () => {
