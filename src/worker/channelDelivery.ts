@@ -153,7 +153,12 @@ export class ChannelDelivery {
   /** Whether a frame of the hand-over goes to a topic with a large audience on this thread. */
   private largeAudienceIn(m: FrameColumns, first: number, count: number): boolean {
     if (!this.deps.channels.anyLarge()) return false; // most hosts: no topic to look up
-    for (let k = first; k < first + count; k++) if (this.app.numSubscribers(m.topics[k]) >= LARGE_FANOUT) return true;
+    for (let k = first; k < first + count; k++) {
+      if (this.app.numSubscribers(m.topics[k]) >= LARGE_FANOUT) return true;
+      // An HTTP publish's V1 frame carries its V2 message too: its V2 audience counts.
+      const app = m.apps[k];
+      if (m.kinds[k] === FRAME_V1_ALSO_V2 && this.v2Sockets[app] > 0 && this.app.numSubscribers(publishTopic(2, this.appIds[app], m.channels[k])) >= LARGE_FANOUT) return true;
+    }
     return false;
   }
 

@@ -166,6 +166,19 @@ describe('hand-overs and held publishes on a V2 topic keep the primary’s seria
     return columns;
   };
 
+  test('a hand-over of an HTTP publish (its V1 frame, which carries the V2 message) counts its V2 audience', (t) => {
+    const clock = fakeClock(t);
+    const { delivery, channels, writtenV2, topic } = setup({ v1: 0, v2: LARGE_FANOUT });
+    for (let i = 0; i < LARGE_FANOUT; i++) channels.add(0, CHANNEL);
+    const columns = emptyFrameColumns();
+    const meta = v2Meta(CHANNEL, 'e', 'm7', false, Date.now(), 's1', 7, undefined, undefined);
+    appendFrames(columns, [{ app: 0, topic, frame: JSON.stringify({ event: 'e', channel: CHANNEL, data: 'p' }), alsoV2: meta }], 0, 0);
+    delivery.publishColumns(columns, 0, 1, Date.now(), () => true);
+    assert.deepEqual(writtenV2, [], 'held: no V1 subscriber, a large V2 audience');
+    clock.advance(1);
+    assert.deepEqual(writtenV2, ['p#7']);
+  });
+
   test('a hand-over is not held behind a publish waiting for its answer (the primary handled the hand-over first)', (t) => {
     fakeClock(t);
     const { delivery, channels, appId, writtenV2, event, answer } = setup({ v1: 0, v2: LARGE_FANOUT });
