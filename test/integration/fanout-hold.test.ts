@@ -136,8 +136,10 @@ describe('publishes held on two workers, each for its own and the primary’s ha
     await server.shutdown();
   });
 
+  // Whether a worker holds here depends on how the publishes interleave on two threads, so this test claims only
+  // what holds either way: nothing lost, repeated or reordered. That hand-overs are held, in their place, is
+  // checked deterministically in test/unit/channel-delivery-hold.test.ts.
   test('publishes answered by both workers reach every subscriber once, in one order on both workers', async () => {
-    const heldBefore = await metric(server.metricsPort as number, 'sockudo_publishes_held_total');
     const path = `/apps/${DEVELOPMENT_APP.id}/events`;
     // Half through each worker: each delivers its own and gets the other's from the primary.
     await Promise.all(
@@ -156,6 +158,5 @@ describe('publishes held on two workers, each for its own and the primary’s ha
       'each publish once',
     );
     for (const c of subscribers) assert.deepEqual(received(c), order, 'the same order on both workers');
-    assert.ok((await metric(server.metricsPort as number, 'sockudo_publishes_held_total')) > heldBefore, 'some publishes were held');
   });
 });
