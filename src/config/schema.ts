@@ -89,7 +89,7 @@ export const configSchema = z.strictObject({
   /** Seconds a worker waits for the primary to answer an API request before answering 503. */
   http_request_timeout: positiveInt.max(300).default(10),
   /**
-   * Milliseconds a worker may hold publishes to a channel with at least 512 of its V1 subscribers while publishes
+   * Milliseconds a worker may hold publishes to a channel with at least 512 of its subscribers while publishes
    * stream, so that each socket gets several in one write (src/worker/fanoutHold.ts); 0 = never hold.
    */
   fanout_hold_ms: nonNegativeInt.max(100).default(4),

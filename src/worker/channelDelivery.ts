@@ -147,7 +147,7 @@ export class ChannelDelivery {
 
   /** Whether a held publish waits for the primary's answer. */
   private awaitingAnswer(): boolean {
-    return this.fanoutHold.size > 0 && this.fanoutHold.items.some((h) => h.kind === 'admitted' && h.awaitsPositions && h.taken === undefined);
+    return this.fanoutHold.items.some((h) => h.kind === 'admitted' && h.awaitsPositions && h.taken === undefined);
   }
 
   /** Whether a frame of the hand-over goes to a topic with a large audience on this thread. */
@@ -261,10 +261,9 @@ export class ChannelDelivery {
 
   /** A held publish: its V1 frames, and its V2 side if the primary's answer came (else that goes when it comes). */
   private deliverHeld(p: HeldPublish): void {
-    if (p.taken === undefined) return this.deliverV1Frames(p.app, p.events, p.at);
-    const { m, i, first } = p.taken;
-    if (m.counts[i] < 0) return this.deliverV1Frames(p.app, p.events, p.at); // the primary did not take it: no V2 side
-    this.deliverPublish(p.app, p.events, true, m, i, first, p.at);
+    // No answer yet, or the primary did not take it: no V2 side (yet).
+    if (p.taken === undefined || p.taken.m.counts[p.taken.i] < 0) return this.deliverV1Frames(p.app, p.events, p.at);
+    this.deliverPublish(p.app, p.events, true, p.taken.m, p.taken.i, p.taken.first, p.at);
   }
 
   /** Hands a held publish the primary's answer; false when it is not held (it went out, or never was held). */
@@ -308,9 +307,9 @@ export class ChannelDelivery {
    * side is left.
    */
   deliverOwnPublish(seq: number, app: number, events: readonly PublishEvent[], v1Delivered: boolean, taken: PublishesTaken, i: number, first: number): void {
+    if (this.attachTaken(seq, taken, i, first)) return; // it leaves with the hold
+    if (taken.counts[i] < 0) return; // the primary did not take it: nothing more to deliver
     if (this.fanoutHold.size > 0) {
-      if (this.attachTaken(seq, taken, i, first)) return; // it leaves with the hold
-      if (taken.counts[i] < 0) return; // the primary did not take it: nothing more to deliver
       // It came through the primary (its V1 frames are still to go): everything held was stamped before it, so it
       // waits behind them and their batch holds together.
       if (!v1Delivered) return this.fanoutHold.hold({ kind: 'taken', app, events, m: taken, i, first });
@@ -319,7 +318,6 @@ export class ChannelDelivery {
       // publish's V2 side may precede its V1 frames: no socket gets both.)
       if (this.fanoutHold.items.some((h) => h.kind !== 'admitted' || h.taken !== undefined)) this.fanoutHold.flush();
     }
-    if (taken.counts[i] < 0) return; // the primary did not take it: nothing more to deliver
     this.deliverPublish(app, events, !v1Delivered, taken, i, first, undefined);
   }
 

@@ -21,6 +21,20 @@ async function metric(port: number, name: string): Promise<number> {
   return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : Number.NaN;
 }
 
+/**
+ * Enough clients subscribed to CHANNEL on one worker for the channel to count as large there, opened 50 at a time;
+ * `prefix`: the protocol's event prefix (`pusher` for V1, `sockudo` for V2).
+ */
+async function openSubscribed(open: () => Promise<RawClient>, prefix: 'pusher' | 'sockudo'): Promise<RawClient[]> {
+  const clients: RawClient[] = [];
+  for (let opened = 0; opened < LARGE_FANOUT + 8; opened += 50) {
+    const batch = await Promise.all(Array.from({ length: Math.min(50, LARGE_FANOUT + 8 - opened) }, open));
+    await Promise.all(batch.map((c) => c.request({ event: `${prefix}:subscribe`, data: { channel: CHANNEL } }, (f) => f.event.endsWith('subscription_succeeded'))));
+    clients.push(...batch);
+  }
+  return clients;
+}
+
 /** The data of the channel's events a client got, in the order it got them. */
 function received(c: RawClient): string[] {
   return c.frames.filter((f) => f.channel === CHANNEL && !f.event.startsWith('pusher')).map((f) => f.data as string);
@@ -33,11 +47,7 @@ describe('publishes held for a large audience', () => {
   before(async () => {
     server = await startTestServer({ workers: 1 });
     // Enough subscribers on the one worker for the channel to count as large there.
-    for (let opened = 0; opened < LARGE_FANOUT + 8; opened += 50) {
-      const batch = await Promise.all(Array.from({ length: Math.min(50, LARGE_FANOUT + 8 - opened) }, () => RawClient.open(server.port)));
-      await Promise.all(batch.map((c) => c.request({ event: 'pusher:subscribe', data: { channel: CHANNEL } }, (f) => f.event === 'pusher_internal:subscription_succeeded')));
-      subscribers.push(...batch);
-    }
+    subscribers.push(...(await openSubscribed(() => RawClient.open(server.port), 'pusher')));
   });
 
   after(async () => {
@@ -81,11 +91,7 @@ describe('publishes held for a large V2 audience', () => {
 
   before(async () => {
     server = await startTestServer({ workers: 1 });
-    for (let opened = 0; opened < LARGE_FANOUT + 8; opened += 50) {
-      const batch = await Promise.all(Array.from({ length: Math.min(50, LARGE_FANOUT + 8 - opened) }, () => openV2(server.port)));
-      await Promise.all(batch.map((c) => c.request({ event: 'sockudo:subscribe', data: { channel: CHANNEL } }, (f) => f.event.endsWith('subscription_succeeded'))));
-      subscribers.push(...batch);
-    }
+    subscribers.push(...(await openSubscribed(() => openV2(server.port), 'sockudo')));
   });
 
   after(async () => {
@@ -123,11 +129,7 @@ describe('publishes held on two workers, each for its own and the primary’s ha
     server = await startTestServer({ workers: 2 });
     // A large audience on each worker (each has its own port besides the shared one).
     for (const port of server.workerPorts) {
-      for (let opened = 0; opened < LARGE_FANOUT + 8; opened += 50) {
-        const batch = await Promise.all(Array.from({ length: Math.min(50, LARGE_FANOUT + 8 - opened) }, () => RawClient.open(port)));
-        await Promise.all(batch.map((c) => c.request({ event: 'pusher:subscribe', data: { channel: CHANNEL } }, (f) => f.event === 'pusher_internal:subscription_succeeded')));
-        subscribers.push(...batch);
-      }
+      subscribers.push(...(await openSubscribed(() => RawClient.open(port), 'pusher')));
     }
   });
 
