@@ -338,6 +338,12 @@ export class ChannelDelivery {
         if (withV1 && this.deliverV1(app, appId, channel, frame, e.socketId)) delivered = true;
         const serial = taken.serials[k];
         const positioned = serial !== NO_SERIAL;
+        if (this.v2Sockets[app] === 0) {
+          // Nobody here to deliver a V2 frame to: only the replay mirror takes the message, without an object for it.
+          if (positioned && !e.ephemeral) this.deps.fanout.recordV1(appId, channel, e.name, frame, taken.messageIds[k], taken.streamIds[k], serial, publishedAt, e.tags, e.extras);
+          k++;
+          continue;
+        }
         const meta = v2Meta(channel, e.name, taken.messageIds[k], e.ephemeral, publishedAt, positioned ? taken.streamIds[k] : undefined, positioned ? serial : undefined, e.tags, e.extras);
         k++;
         const message = V2Message.fromV1(meta, frame);
@@ -363,6 +369,13 @@ export class ChannelDelivery {
 
   /** The V2 side of an HTTP publish's V1 frame; returns its recipients. */
   private deliverDerivedV2(app: number, v1Frame: string, exclude: string | undefined, cacheTtlMs: number, meta: V2Meta): number {
+    if (this.v2Sockets[app] === 0 && cacheTtlMs === 0 && meta.userId === undefined) {
+      // Nobody here to deliver a V2 frame to, and no cache to keep it in: only the replay mirror takes the message.
+      if (meta.streamId !== undefined && meta.serial !== undefined && !meta.ephemeral) {
+        this.deps.fanout.recordV1(this.appIds[app], meta.channel, meta.event, v1Frame, meta.messageId, meta.streamId, meta.serial, meta.publishedAt, meta.tags, meta.extras);
+      }
+      return 0;
+    }
     const message = V2Message.fromV1(meta, v1Frame);
     const topic = publishTopic(2, this.appIds[app], meta.channel);
     if (cacheTtlMs > 0) this.deps.cache.store(topic, message.frame, cacheTtlMs);

@@ -1,19 +1,43 @@
 // A worker's copy of each channel's recent V2 messages (the hot replay buffer): every worker receives
 // every publish, so any worker can serve a resume or a rewind on its own, synchronously, which is what
 // makes replay-then-live free of gaps and duplicates (no live message can interleave).
+//
+// A channel keeps its messages as columns (the frame, the message id, the serial, the time, the event name),
+// not as an object per message: with the default buffer a busy host keeps 100 messages per channel, and every
+// object kept is one more for the garbage collector to walk and about 120 bytes more to hold. A replay, which
+// is rare, builds the V2Message of each entry it returns. Recording takes the fields, so a worker with no V2
+// socket for the app records an HTTP publish without building any object for it (channelDelivery.ts).
 import { AppChannelMap } from '../channels/appChannelMap.ts';
-import type { V2Message } from './v2Message.ts';
+import type { V2Meta } from '../ipc/messages.ts';
+import { V2Message } from './v2Message.ts';
 
 /** A recorded message: one with a position (stream_id and serial). */
 export type ReplayEntry = V2Message & { readonly serial: number };
 
+/** What few messages carry (HTTP publishes with tags or extras, client events): kept beside the columns. */
+interface RareFields {
+  tags?: Record<string, string>;
+  extras?: Record<string, unknown>;
+  userId?: string;
+  /** The kept frame is the V2 frame (a message that came with one), not the V1 frame it derives from. */
+  v2Frame?: true;
+}
+
 interface ChannelReplay {
   channel: string;
   streamId: string;
+  /** The newest serial. */
   serial: number;
-  /** The event name of the last message: consecutive messages often share it. */
+  /** The event name of the last message: consecutive messages often share it, and then share the string. */
   event: string;
-  entries: ReplayEntry[];
+  // One column per field, oldest first, all the same length:
+  frames: string[];
+  messageIds: string[];
+  serials: number[];
+  publishedAt: number[];
+  events: string[];
+  /** Per entry; undefined until an entry of the channel has any (most channels never do). */
+  rare: (RareFields | undefined)[] | undefined;
 }
 
 export type SinceResult =
@@ -30,17 +54,37 @@ export class ReplayMirror {
 
   record(appId: string, message: V2Message): void {
     if (message.streamId === undefined || message.serial === undefined) return;
-    let r = this.channels.get(appId, message.channel);
-    if (!r || r.streamId !== message.streamId) {
-      r = { channel: message.channel, streamId: message.streamId, serial: 0, event: message.event, entries: [] };
-      this.channels.set(appId, message.channel, r);
+    const rare = message.tags || message.extras || message.userId !== undefined || message.hasV2Source ? rareFields(message.tags, message.extras, message.userId, message.hasV2Source) : undefined;
+    this.recordFields(appId, message.channel, message.event, message.source, message.messageId, message.streamId, message.serial, message.publishedAt, rare);
+  }
+
+  /**
+   * An HTTP publish's message, known by its V1 frame and the primary's id and position, kept without building a
+   * V2Message (a worker with no V2 socket for the app has nobody to deliver one to).
+   */
+  recordV1(appId: string, channel: string, event: string, v1Frame: string, messageId: string, streamId: string, serial: number, publishedAt: number, tags: Record<string, string> | undefined, extras: Record<string, unknown> | undefined): void {
+    this.recordFields(appId, channel, event, v1Frame, messageId, streamId, serial, publishedAt, tags || extras ? rareFields(tags, extras, undefined, false) : undefined);
+  }
+
+  private recordFields(appId: string, channel: string, event: string, frame: string, messageId: string, streamId: string, serial: number, publishedAt: number, rare: RareFields | undefined): void {
+    let r = this.channels.get(appId, channel);
+    if (!r || r.streamId !== streamId) {
+      r = { channel, streamId, serial: 0, event, frames: [], messageIds: [], serials: [], publishedAt: [], events: [], rare: undefined };
+      this.channels.set(appId, channel, r);
     }
-    if (message.event !== r.event) r.event = message.event;
-    message.share(r.channel, r.event, r.streamId);
-    r.serial = message.serial;
-    r.entries.push(message as ReplayEntry);
+    if (event !== r.event) r.event = event;
+    r.serial = serial;
+    r.frames.push(frame);
+    r.messageIds.push(messageId);
+    r.serials.push(serial);
+    r.publishedAt.push(publishedAt);
+    r.events.push(r.event);
+    if (rare !== undefined) {
+      r.rare ??= new Array<RareFields | undefined>(r.frames.length - 1).fill(undefined);
+      r.rare.push(rare);
+    } else r.rare?.push(undefined);
     // Trim in chunks: one splice per maxSize/4 messages instead of a shift for every message.
-    if (r.entries.length > this.maxSize + Math.max(1, this.maxSize >> 2)) r.entries.splice(0, r.entries.length - this.maxSize);
+    if (r.frames.length > this.maxSize + Math.max(1, this.maxSize >> 2)) dropOldest(r, r.frames.length - this.maxSize);
   }
 
   /** The channel's current position, for subscription_succeeded; undefined when nothing is retained. */
@@ -53,34 +97,36 @@ export class ReplayMirror {
   since(appId: string, channel: string, streamId: string, serial: number, now: number): SinceResult {
     const r = this.live(appId, channel, now);
     if (!r) return { ok: false, code: 'position_expired', reason: 'recovery_window_exceeded' };
+    const first = this.firstKept(r);
     const fail = (code: 'stream_reset' | 'position_expired', reason: string): SinceResult => ({
       ok: false,
       code,
       reason,
       currentStreamId: r.streamId,
-      oldest: this.kept(r)[0]?.serial,
+      oldest: r.serials[first],
       newest: r.serial,
     });
     if (r.streamId !== streamId) return fail('stream_reset', 'stream_id_mismatch');
     if (serial > r.serial) return fail('stream_reset', 'position_ahead_of_stream');
-    const entries = this.kept(r).filter((e) => e.serial > serial);
-    const expectedCount = r.serial - serial;
-    if (entries.length !== expectedCount) return fail('position_expired', 'recovery_window_exceeded');
-    return { ok: true, entries, streamId: r.streamId, serial: r.serial, lastMessageId: r.entries.at(-1)?.messageId };
+    let from = first;
+    while (from < r.serials.length && r.serials[from] <= serial) from++;
+    if (r.serials.length - from !== r.serial - serial) return fail('position_expired', 'recovery_window_exceeded');
+    return { ok: true, entries: entriesFrom(r, from), streamId: r.streamId, serial: r.serial, lastMessageId: r.messageIds.at(-1) };
   }
 
   /** The last `count` messages, or those of the last `seconds`, oldest first. */
   recent(appId: string, channel: string, want: { count?: number; seconds?: number }, now: number): ReplayEntry[] {
     const r = this.live(appId, channel, now);
     if (!r) return [];
-    const kept = this.kept(r);
-    if (want.seconds !== undefined) return kept.filter((e) => now - e.publishedAt <= (want.seconds as number) * 1000);
-    return kept.slice(-(want.count as number));
+    const first = this.firstKept(r);
+    if (want.seconds === undefined) return entriesFrom(r, Math.max(first, r.frames.length - (want.count as number)));
+    const ms = want.seconds * 1000;
+    return entriesFrom(r, first).filter((e) => now - e.publishedAt <= ms);
   }
 
-  /** The retained window: the last max_buffer_size messages (the array may briefly hold a few more). */
-  private kept(r: ChannelReplay): ReplayEntry[] {
-    return r.entries.length > this.maxSize ? r.entries.slice(-this.maxSize) : r.entries;
+  /** Where the retained window starts: the last max_buffer_size messages (the columns may briefly hold a few more). */
+  private firstKept(r: ChannelReplay): number {
+    return Math.max(0, r.frames.length - this.maxSize);
   }
 
   /** Drops expired entries everywhere (called periodically). */
@@ -93,13 +139,45 @@ export class ReplayMirror {
     if (!r) return undefined;
     const cutoff = now - this.ttlMs;
     let drop = 0;
-    while (drop < r.entries.length && r.entries[drop].publishedAt < cutoff) drop++;
-    if (drop > 0) r.entries.splice(0, drop);
-    if (r.entries.length === 0) {
+    while (drop < r.publishedAt.length && r.publishedAt[drop] < cutoff) drop++;
+    if (drop > 0) dropOldest(r, drop);
+    if (r.frames.length === 0) {
       // Nothing left to replay: forget the stream (the primary forgets it after the same idle time).
       this.channels.delete(appId, channel);
       return undefined;
     }
     return r;
   }
+}
+
+function rareFields(tags: Record<string, string> | undefined, extras: Record<string, unknown> | undefined, userId: string | undefined, v2Frame: boolean): RareFields {
+  const rare: RareFields = {};
+  if (tags) rare.tags = tags;
+  if (extras) rare.extras = extras;
+  if (userId !== undefined) rare.userId = userId;
+  if (v2Frame) rare.v2Frame = true;
+  return rare;
+}
+
+function dropOldest(r: ChannelReplay, n: number): void {
+  r.frames.splice(0, n);
+  r.messageIds.splice(0, n);
+  r.serials.splice(0, n);
+  r.publishedAt.splice(0, n);
+  r.events.splice(0, n);
+  r.rare?.splice(0, n);
+}
+
+/** The entries from index `from` on, as the messages a replay sends. */
+function entriesFrom(r: ChannelReplay, from: number): ReplayEntry[] {
+  const entries: ReplayEntry[] = [];
+  for (let i = from; i < r.frames.length; i++) {
+    const rare = r.rare?.[i];
+    const meta: V2Meta = { channel: r.channel, event: r.events[i], messageId: r.messageIds[i], streamId: r.streamId, serial: r.serials[i], ephemeral: false, publishedAt: r.publishedAt[i] };
+    if (rare?.tags) meta.tags = rare.tags;
+    if (rare?.extras) meta.extras = rare.extras;
+    if (rare?.userId !== undefined) meta.userId = rare.userId;
+    entries.push((rare?.v2Frame ? V2Message.built(meta, r.frames[i]) : V2Message.fromV1(meta, r.frames[i])) as ReplayEntry);
+  }
+  return entries;
 }

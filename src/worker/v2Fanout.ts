@@ -100,6 +100,11 @@ export class V2Fanout {
     if (!message.ephemeral) this.mirror.record(appId, message);
   }
 
+  /** recordV1 of the replay mirror: an HTTP publish's message, kept without an object for it. */
+  recordV1(appId: string, channel: string, event: string, v1Frame: string, messageId: string, streamId: string, serial: number, publishedAt: number, tags: Record<string, string> | undefined, extras: Record<string, unknown> | undefined): void {
+    this.mirror.recordV1(appId, channel, event, v1Frame, messageId, streamId, serial, publishedAt, tags, extras);
+  }
+
   /**
    * Delivers one V2 channel message to every matching subscription on this worker and records it for replay.
    * `reaches(topic)` says whether a topic has anyone to receive a frame; the message's frame is only asked for

@@ -1,17 +1,15 @@
-// One V2 channel message as a worker holds it, live and in the replay mirror. Messages the primary built a V2
-// frame for (client events) carry it; HTTP publishes carry only their V1 frame, and the V2 frame, which is the
-// V1 frame's head closed with message_id, stream_id, serial, tags and extras, is derived on first use: a
-// channel without V2 subscribers on this thread never pays for it unless someone resumes or rewinds it.
-// The fields are copied out of the cloned V2Meta (one object retained instead of two), and the mirror
-// swaps repeated strings for the ones it already holds: with the default buffer a busy host retains
-// 100 messages per channel, and what each of them keeps alive is what the garbage collector walks.
+// One V2 channel message as a worker delivers it (the replay mirror keeps its fields as columns and builds
+// these again for a replay). Messages the primary built a V2 frame for (client events) carry it; HTTP publishes
+// carry only their V1 frame, and the V2 frame, which is the V1 frame's head closed with message_id, stream_id,
+// serial, tags and extras, is derived on first use: a channel without V2 subscribers on this thread never pays
+// for it unless someone resumes or rewinds it.
 import type { V2Meta } from '../ipc/messages.ts';
 import { v2FrameFromHead } from '../protocol/frames.ts';
 
 export class V2Message implements V2Meta {
-  channel: string;
-  event: string;
-  streamId: string | undefined;
+  readonly channel: string;
+  readonly event: string;
+  readonly streamId: string | undefined;
   readonly messageId: string;
   readonly serial: number | undefined;
   readonly ephemeral: boolean;
@@ -21,10 +19,13 @@ export class V2Message implements V2Meta {
   readonly userId: string | undefined;
   private built: string | undefined;
 
+  /** The frame it came with is its V2 frame (else the V1 frame its V2 frame derives from). */
+  readonly hasV2Source: boolean;
+
   private constructor(
     meta: V2Meta,
-    /** The V2 frame, or the V1 frame it derives from. */
-    private readonly source: string,
+    /** The V2 frame, or the V1 frame it derives from (what the replay mirror keeps). */
+    readonly source: string,
     built: string | undefined,
   ) {
     this.channel = meta.channel;
@@ -38,6 +39,7 @@ export class V2Message implements V2Meta {
     this.extras = meta.extras;
     this.userId = meta.userId;
     this.built = built;
+    this.hasV2Source = built !== undefined;
   }
 
   /** A message whose V2 frame is already built. */
@@ -58,12 +60,5 @@ export class V2Message implements V2Meta {
   /** The event's data as published (a string for HTTP publishes, any JSON for client events), for filters. */
   data(): unknown {
     return (JSON.parse(this.source) as { data: unknown }).data;
-  }
-
-  /** Uses the given equal strings instead of this message's own copies (see the top of the file). */
-  share(channel: string, event: string, streamId: string | undefined): void {
-    this.channel = channel;
-    this.event = event;
-    this.streamId = streamId;
   }
 }

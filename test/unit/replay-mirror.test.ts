@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { V2Meta } from '../../src/ipc/messages.ts';
+import { channelEvent } from '../../src/protocol/frames.ts';
 import { ReplayMirror, type SinceResult } from '../../src/worker/replayMirror.ts';
 import { V2Fanout } from '../../src/worker/v2Fanout.ts';
 import { V2Message } from '../../src/worker/v2Message.ts';
@@ -313,5 +314,58 @@ describe('ReplayMirror: recent (rewind)', () => {
       m.recent(APP, CH, { count: 10 }, 2_000).map((e) => e.serial),
       [2],
     );
+  });
+});
+
+describe('ReplayMirror: what a replay gives back', () => {
+  test('a message kept by its V1 frame replays the V2 frame a live V2 subscriber got, tags and extras included', () => {
+    const m = new ReplayMirror(100, 120_000);
+    const v1 = channelEvent('order.created', CH, '{"id":1}');
+    const live = meta(1, 0, { tags: { region: 'eu' }, extras: { headers: { priority: 'high' } } });
+    m.record(APP, V2Message.fromV1(live, v1));
+    const [e] = m.recent(APP, CH, { count: 1 }, 1);
+    assert.equal(e.frame, V2Message.fromV1(live, v1).frame);
+    assert.match(e.frame, /"tags":\{"region":"eu"\}/);
+    assert.deepEqual(e.extras, { headers: { priority: 'high' } });
+    assert.equal(e.messageId, 'm1');
+  });
+
+  test('recordV1 (no V2Message built) keeps the same message as record', () => {
+    const byObject = new ReplayMirror(100, 120_000);
+    const byFields = new ReplayMirror(100, 120_000);
+    for (let s = 1; s <= 3; s++) {
+      const v1 = channelEvent(`e${s}`, CH, `data${s}`);
+      const tags = s === 2 ? { kind: 'b' } : undefined;
+      byObject.record(APP, V2Message.fromV1(meta(s, s, { event: `e${s}`, tags }), v1));
+      byFields.recordV1(APP, CH, `e${s}`, v1, `m${s}`, 's1', s, s, tags, undefined);
+    }
+    const view = (r: ReplayMirror) => r.recent(APP, CH, { count: 10 }, 5).map((e) => [e.serial, e.event, e.messageId, e.publishedAt, e.tags, e.frame]);
+    assert.deepEqual(view(byFields), view(byObject));
+    assert.match(view(byFields)[1][5] as string, /"tags":\{"kind":"b"\}/);
+  });
+
+  test('a message that came with its V2 frame (a client event) replays that frame and its user_id', () => {
+    const m = new ReplayMirror(100, 120_000);
+    m.record(APP, V2Message.built(meta(1, 0, { event: 'client-typing', userId: 'u1' }), 'the-v2-frame'));
+    const [e] = m.recent(APP, CH, { count: 1 }, 1);
+    assert.equal(e.frame, 'the-v2-frame');
+    assert.equal(e.userId, 'u1');
+    assert.equal(e.hasV2Source, true);
+  });
+
+  test('trimming keeps every field of an entry together, rare ones included', () => {
+    const m = new ReplayMirror(4, 120_000);
+    for (let s = 1; s <= 12; s++) m.record(APP, V2Message.fromV1(meta(s, s, s % 3 === 0 ? { tags: { n: String(s) } } : {}), channelEvent('e', CH, `d${s}`)));
+    const kept = m.recent(APP, CH, { count: 100 }, 20);
+    assert.deepEqual(
+      kept.map((e) => [e.serial, e.messageId, e.tags?.n]),
+      [
+        [9, 'm9', '9'],
+        [10, 'm10', undefined],
+        [11, 'm11', undefined],
+        [12, 'm12', '12'],
+      ],
+    );
+    assert.ok(kept.every((e) => e.frame.includes(`"data":"d${e.serial}"`)));
   });
 });
