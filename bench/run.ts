@@ -14,7 +14,7 @@
 //   node --import tsx bench/run.ts --scenario http --target sockudo-ts --sockudo-dir ~/snap/abc1234,.   (an A/B of two builds)
 //   node --import tsx bench/run.ts --scenario many-channels --target sockudo-ts --sockudo-env 'default;SOCKUDO_CONNECTION_RECOVERY_ENABLED=false'
 //   node --import tsx bench/run.ts --scenario http --target-url ws://127.0.0.1:6001 --app-id I --app-key K --app-secret S
-import { appendFileSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { availableParallelism, homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -118,6 +118,7 @@ const { values: a } = parseArgs({
     peers: { type: 'string', default: process.env.PEERS ?? join(homedir(), 'peers') },
     'sockudo-dir': { type: 'string' },
     'sockudo-env': { type: 'string' },
+    'cpu-prof': { type: 'string' },
     out: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -137,7 +138,7 @@ function usage(message?: string): never {
       '       [--multi-http-connections 16] [--multi-probe-channels 3] [--multi-probe-rate 30] [--multi-warmup-runs 1]\n' +
       '       [--connections 10000,18000] [--connect-concurrency 64] [--settle-quiet 20] [--settle-seconds 90]\n' +
       '       [--workers N | --workers 1,2,...] [--bare-threads N] [--padding 64] [--peers ~/peers] [--out results.jsonl]\n' +
-      "       [--sockudo-dir DIR | --sockudo-dir DIR,DIR,...] [--sockudo-env 'default;NAME=VALUE,NAME=VALUE;...']\n" +
+      "       [--sockudo-dir DIR | --sockudo-dir DIR,DIR,...] [--sockudo-env 'default;NAME=VALUE,NAME=VALUE;...'] [--cpu-prof DIR]\n" +
       '       [--target-url ws://127.0.0.1:PORT --app-id ID --app-key KEY --app-secret SECRET [--http-url http://127.0.0.1:PORT] [--target-pid PID]]\n' +
       `Scenarios: ${SCENARIOS.join(', ')} (churn = churn-private,churn-presence,churn-presence-rooms; latency = fanout-latency).\n` +
       'churn-presence-rooms: the presence churn with --room-size sockets (users) to a channel, so every pair also\n' +
@@ -165,7 +166,9 @@ function usage(message?: string): never {
       'twice per round on sockudo-ts or a --target-url: as usual, then with a fresh X-Idempotency-Key on each publish (what\n' +
       'idempotent publishing costs; such publishes go through the primary). --noisy-retries N repeats,\n' +
       'up to N times, a run during which other processes kept more than --noisy-cores cores busy; the table keeps\n' +
-      'the quietest attempt, the JSON lines keep them all.\n',
+      'the quietest attempt, the JSON lines keep them all.\n' +
+      '--cpu-prof DIR runs every sockudo-ts under Node\'s CPU profiler (slower: profile, do not compare): each thread\n' +
+      'writes a .cpuprofile into DIR when its server stops; bench/profile.ts DIR summarizes them and draws flame graphs.\n',
   );
   process.exit(message ? 2 : 0);
 }
@@ -379,8 +382,18 @@ if (a['target-url'] !== undefined) {
   urlApp();
 }
 
+/** With --cpu-prof: where every sockudo-ts started here writes one CPU profile per thread when it stops. */
+const cpuProfDir = a['cpu-prof'] === undefined ? undefined : resolve(a['cpu-prof']);
+if (cpuProfDir !== undefined) mkdirSync(cpuProfDir, { recursive: true });
+
+/** A sockudo-ts spec run under Node's CPU profiler when --cpu-prof asks for it (a flag NODE_OPTIONS refuses). */
+function profiled(spec: TargetSpec): TargetSpec {
+  if (cpuProfDir === undefined) return spec;
+  return { ...spec, args: ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, ...spec.args], description: `${spec.description}, under --cpu-prof` };
+}
+
 /** What to start for each target: one sockudo-ts per worker count, with its label in tables and lines. */
-const plans: { spec: TargetSpec; label: string }[] = targets.flatMap((name) => {
+const plans: { spec: TargetSpec; label: string }[] = targets.flatMap((name): { spec: TargetSpec; label: string }[] => {
   if (name === 'sockudo-ts' && sweep) {
     return workerCounts.map((w, i): { spec: TargetSpec; label: string } => ({
       spec: { ...withSettings(sockudoHostSpec(sockudoDir, SOCKUDO_PORT + i, SOCKUDO_METRICS_PORT + i, w), sockudoEnv), label: `sockudo-ts-${w}-workers` }, // its own log file
@@ -390,7 +403,7 @@ const plans: { spec: TargetSpec; label: string }[] = targets.flatMap((name) => {
   if (name === 'sockudo-ts' && (sockudoDirs.length > 1 || sockudoEnvs.length > 1)) return sockudoInstances();
   const spec = targetSpec(name, a.peers, name === 'bare' ? bareThreads : workerCounts[0], sockudoDir);
   return [{ spec: name === 'sockudo-ts' ? withSettings(spec, sockudoEnv) : spec, label: name }];
-});
+}).map((p) => (p.spec.name === 'sockudo-ts' ? { ...p, spec: profiled(p.spec) } : p));
 
 /** `NAME=VALUE, NAME=VALUE`: how a variant's settings are named in labels and descriptions ('' for none). */
 function settingsText(env: Record<string, string>): string {
@@ -616,7 +629,7 @@ async function multiHostSession(): Promise<void> {
   try {
     emit({ type: 'target', target: 'redis', pid: redis.pid, port: redis.port, versions: { redis: redis.version }, log: redis.logFile });
     for (let h = 0; h < multi.hosts; h++) {
-      const spec = withSettings(sockudoHostSpec(sockudoDir, MULTI_HOST_PORT + h, MULTI_HOST_METRICS_PORT + h, multi.hostWorkers, { url: redis.url, prefix: 'bench:' }), sockudoEnv);
+      const spec = profiled(withSettings(sockudoHostSpec(sockudoDir, MULTI_HOST_PORT + h, MULTI_HOST_METRICS_PORT + h, multi.hostWorkers, { url: redis.url, prefix: 'bench:' }), sockudoEnv));
       const t = await startTarget(spec, logDir);
       hosts.push(t);
       emit({ type: 'target', target: 'sockudo-ts', host: h, pid: t.pid, port: spec.port, threads: spec.threads, description: spec.description, versions: spec.versions, log: t.logFile });
@@ -702,6 +715,7 @@ try {
 } finally {
   await stopAll();
 }
+if (cpuProfDir !== undefined) process.stderr.write(`bench: CPU profiles of sockudo-ts in ${cpuProfDir}; summary and flame graphs: node --import tsx bench/profile.ts ${cpuProfDir}\n`);
 if (process.exitCode === 1) process.exit(1);
 
 const labels = infos.map((t) => t.label);
