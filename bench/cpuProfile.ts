@@ -51,10 +51,21 @@ export interface ProfileSummary {
 
 const IDLE = '(idle)';
 
+/** Node's own modules keep their whole `node:` name; other files their last two path parts. */
 export function frameKey(f: CallFrame): string {
-  const file = f.url.split('/').slice(-2).join('/');
-  const where = file === '' ? '' : ` ${file}:${f.lineNumber + 1}:${f.columnNumber + 1}`;
+  const file = f.url.startsWith('node:') ? f.url : f.url.split('/').slice(-2).join('/');
+  const where = file === '' ? '' : f.lineNumber < 0 ? ` ${file}` : ` ${file}:${f.lineNumber + 1}:${f.columnNumber + 1}`;
   return `${f.functionName || '(anonymous)'}${where}`;
+}
+
+/** The function's name in a key: the key without its file and position (a getter's name keeps its `get `). */
+export function frameName(key: string): string {
+  return key.replace(/ [^ ]+:\d+:\d+$/, '').replace(/ node:[^ ]+$/, '');
+}
+
+/** V8's own entries: "(program)", "(garbage collector)", "(root)" and the like, with no file. */
+export function isEngineFrame(key: string): boolean {
+  return /^\([^)]*\)$/.test(key);
 }
 
 export function summarize(profile: CpuProfile): ProfileSummary {
@@ -62,13 +73,14 @@ export function summarize(profile: CpuProfile): ProfileSummary {
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
 
-  // Each sample stands for the time until the next one (the last: until the profile ends).
-  const sampledUs = new Map<number, number>();
+  // Each sample stands for the time until the next one (the last: until the profile ends). V8 may record a
+  // sample out of order (a negative delta), so they are put in time order first, as DevTools does.
   let at = profile.startTime;
-  const times = profile.samples.map((_, i) => (at += profile.timeDeltas[i] ?? 0));
-  profile.samples.forEach((id, i) => {
-    const until = i + 1 < times.length ? times[i + 1] : profile.endTime;
-    sampledUs.set(id, (sampledUs.get(id) ?? 0) + Math.max(0, until - times[i]));
+  const samples = profile.samples.map((id, i) => ({ id, time: (at += profile.timeDeltas[i] ?? 0) })).sort((a, b) => a.time - b.time);
+  const sampledUs = new Map<number, number>();
+  samples.forEach(({ id, time }, i) => {
+    const until = i + 1 < samples.length ? samples[i + 1].time : profile.endTime;
+    sampledUs.set(id, (sampledUs.get(id) ?? 0) + Math.max(0, until - time));
   });
 
   const self = new Map<string, number>();

@@ -1,7 +1,7 @@
 // A flame graph of one thread's CPU profile (cpuProfile.ts) as an SVG file: each frame a box as wide as its
 // share of the thread's busy time, its callees stacked on it, the entry points at the bottom. Hover a box for
 // its function, file and time. Hand-written SVG text like chart.ts: it opens in any browser.
-import type { FlameNode } from './cpuProfile.ts';
+import { type FlameNode, frameName, isEngineFrame } from './cpuProfile.ts';
 
 const WIDTH = 1200;
 const ROW = 17;
@@ -50,7 +50,7 @@ function box(node: FlameNode, x: number, level: number, w: number, totalUs: numb
   const share = ((100 * node.totalUs) / totalUs).toFixed(1);
   const tip = `${node.key}: ${(node.totalUs / 1000).toFixed(1)} ms, ${share} %`;
   const chars = Math.floor((w - 4) / CHAR);
-  const name = node.key.split(' ')[0];
+  const name = frameName(node.key);
   const label = chars >= 3 ? (name.length <= chars ? name : `${name.slice(0, chars - 1)}…`) : '';
   const text = label ? `<text x="${(x + 2).toFixed(1)}" y="${-(y + 4)}" transform="scale(1 -1)">${escape(label)}</text>` : '';
   return `<g><title>${escape(tip)}</title><rect x="${x.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${ROW - 1}" fill="${color(node.key)}"/>${text}</g>`;
@@ -60,7 +60,7 @@ function box(node: FlameNode, x: number, level: number, w: number, totalUs: numb
 function color(key: string): string {
   const hash = [...key].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7);
   const vary = hash % 40;
-  if (key.startsWith('(') && !key.includes(' ')) return `rgb(${215 + (vary % 30)},${70 + vary},${60})`;
+  if (isEngineFrame(key)) return `rgb(${215 + (vary % 30)},${70 + vary},${60})`;
   if (key.includes(' node:') || key.includes('internal/')) return `rgb(${150 + vary},${170 + vary},${200})`;
   return `rgb(${230 + (vary % 25)},${120 + 2 * vary},${40 + vary})`;
 }

@@ -77,6 +77,6 @@ function role(s: ProfileSummary): string {
 
 function table(what: string, rows: FunctionTime[], busyUs: number): string {
   const pct = (us: number) => `${((100 * us) / busyUs).toFixed(1)} %`;
-  const lines = rows.map((r) => `| ${pct(r.selfUs)} | ${pct(r.totalUs)} | \`${r.key.replaceAll('|', '\\|')}\` |`);
+  const lines = rows.map((r) => `| ${pct(r.selfUs)} | ${pct(r.totalUs)} | \`${r.key.replaceAll('|', '\\|').replaceAll('`', "'")}\` |`);
   return [`Busiest by ${what}, shares of the busy time:\n`, '| self | total | function |', '|---|---|---|', ...lines, ''].join('\n');
 }

@@ -108,10 +108,10 @@ export class ReplayMirror {
     });
     if (r.streamId !== streamId) return fail('stream_reset', 'stream_id_mismatch');
     if (serial > r.serial) return fail('stream_reset', 'position_ahead_of_stream');
-    let from = first;
-    while (from < r.serials.length && r.serials[from] <= serial) from++;
-    if (r.serials.length - from !== r.serial - serial) return fail('position_expired', 'recovery_window_exceeded');
-    return { ok: true, entries: entriesFrom(r, from), streamId: r.streamId, serial: r.serial, lastMessageId: r.messageIds.at(-1) };
+    const missed: number[] = [];
+    for (let i = first; i < r.serials.length; i++) if (r.serials[i] > serial) missed.push(i);
+    if (missed.length !== r.serial - serial) return fail('position_expired', 'recovery_window_exceeded');
+    return { ok: true, entries: entriesAt(r, missed), streamId: r.streamId, serial: r.serial, lastMessageId: r.messageIds.at(-1) };
   }
 
   /** The last `count` messages, or those of the last `seconds`, oldest first. */
@@ -119,9 +119,15 @@ export class ReplayMirror {
     const r = this.live(appId, channel, now);
     if (!r) return [];
     const first = this.firstKept(r);
-    if (want.seconds === undefined) return entriesFrom(r, Math.max(first, r.frames.length - (want.count as number)));
-    const ms = want.seconds * 1000;
-    return entriesFrom(r, first).filter((e) => now - e.publishedAt <= ms);
+    const picked: number[] = [];
+    if (want.seconds !== undefined) {
+      const ms = want.seconds * 1000;
+      for (let i = first; i < r.frames.length; i++) if (now - r.publishedAt[i] <= ms) picked.push(i);
+    } else {
+      const from = want.count ? Math.max(first, r.frames.length - want.count) : first;
+      for (let i = from; i < r.frames.length; i++) picked.push(i);
+    }
+    return entriesAt(r, picked);
   }
 
   /** Where the retained window starts: the last max_buffer_size messages (the columns may briefly hold a few more). */
@@ -168,10 +174,10 @@ function dropOldest(r: ChannelReplay, n: number): void {
   r.rare?.splice(0, n);
 }
 
-/** The entries from index `from` on, as the messages a replay sends. */
-function entriesFrom(r: ChannelReplay, from: number): ReplayEntry[] {
+/** The entries at `indexes`, as the messages a replay sends. */
+function entriesAt(r: ChannelReplay, indexes: readonly number[]): ReplayEntry[] {
   const entries: ReplayEntry[] = [];
-  for (let i = from; i < r.frames.length; i++) {
+  for (const i of indexes) {
     const rare = r.rare?.[i];
     const meta: V2Meta = { channel: r.channel, event: r.events[i], messageId: r.messageIds[i], streamId: r.streamId, serial: r.serials[i], ephemeral: false, publishedAt: r.publishedAt[i] };
     if (rare?.tags) meta.tags = rare.tags;

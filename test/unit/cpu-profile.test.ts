@@ -75,5 +75,15 @@ test('the flame graph draws each frame as wide as its share, with its time in th
   assert.equal(width('send'), 442.5);
   assert.equal(width('\\(garbage collector\\)'), 147.5);
   assert.doesNotMatch(svg, /\(idle\)/);
+  assert.match(svg, />\(garbage collector\)<\/text>/, 'V8 entries are labelled whole');
+  assert.match(svg, /<title>\(garbage collector\)[^<]*<\/title><rect [^>]*fill="rgb\(2\d\d,/, 'and drawn in red');
   assert.match(svg, /<title>send worker\/wsServer.ts:30:5: 0.0 ms, 37.5 %<\/title>/);
+});
+
+test('samples V8 wrote out of order are put in time order before each is given its duration', () => {
+  // send at 10 µs, record at 30, publish at 20 (a negative delta), the profile ending at 40: 10 µs each.
+  // Taken in the order written, send would get 20, record 0 and publish 20.
+  const p = { ...profile(), samples: [5, 8, 3], timeDeltas: [10, 20, -10], endTime: 40 };
+  const self = new Map(summarize(p).functions.map((f) => [f.key.split(' ')[0], f.selfUs]));
+  assert.deepEqual([self.get('send'), self.get('record'), self.get('publish')], [10, 10, 10]);
 });

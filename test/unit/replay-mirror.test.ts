@@ -176,6 +176,12 @@ describe('ReplayMirror: since (resume)', () => {
     assert.deepEqual(serials(m.since(APP, CH, 's1', 3, 10)), [4, 5]);
   });
 
+  test('serials recorded out of order still resume with exactly those after the position', () => {
+    const m = new ReplayMirror(100, 120_000);
+    for (const s of [2, 1, 3]) record(m, APP, meta(s, s), `frame${s}`);
+    assert.deepEqual(serials(m.since(APP, CH, 's1', 1, 10)), [2, 3]);
+  });
+
   test('nothing retained for the channel: position_expired', () => {
     const m = new ReplayMirror(100, 120_000);
     const r = m.since(APP, CH, 's1', 0, 0);
