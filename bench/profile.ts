@@ -60,7 +60,7 @@ function role(s: ProfileSummary): string {
   const roles: [string, string][] = [
     ['the primary', ' primary/'],
     ['a uWS worker', ' worker/'],
-    ["tsx's module loader", ' esm/worker:'],
+    ["tsx's module loader", ' node:internal/modules/esm/worker:'],
   ];
   let best = 'other';
   let bestUs = 0;
