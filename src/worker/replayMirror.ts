@@ -26,8 +26,6 @@ interface RareFields {
 interface ChannelReplay {
   channel: string;
   streamId: string;
-  /** The newest serial. */
-  serial: number;
   /** The event name of the last message: consecutive messages often share it, and then share the string. */
   event: string;
   // One column per field, oldest first, all the same length:
@@ -54,7 +52,7 @@ export class ReplayMirror {
 
   record(appId: string, message: V2Message): void {
     if (message.streamId === undefined || message.serial === undefined) return;
-    const rare = message.tags || message.extras || message.userId !== undefined || message.hasV2Source ? rareFields(message.tags, message.extras, message.userId, message.hasV2Source) : undefined;
+    const rare = rareFields(message.tags, message.extras, message.userId, message.hasV2Source);
     this.recordFields(appId, message.channel, message.event, message.source, message.messageId, message.streamId, message.serial, message.publishedAt, rare);
   }
 
@@ -63,17 +61,16 @@ export class ReplayMirror {
    * V2Message (a worker with no V2 socket for the app has nobody to deliver one to).
    */
   recordV1(appId: string, channel: string, event: string, v1Frame: string, messageId: string, streamId: string, serial: number, publishedAt: number, tags: Record<string, string> | undefined, extras: Record<string, unknown> | undefined): void {
-    this.recordFields(appId, channel, event, v1Frame, messageId, streamId, serial, publishedAt, tags || extras ? rareFields(tags, extras, undefined, false) : undefined);
+    this.recordFields(appId, channel, event, v1Frame, messageId, streamId, serial, publishedAt, rareFields(tags, extras, undefined, false));
   }
 
   private recordFields(appId: string, channel: string, event: string, frame: string, messageId: string, streamId: string, serial: number, publishedAt: number, rare: RareFields | undefined): void {
     let r = this.channels.get(appId, channel);
     if (!r || r.streamId !== streamId) {
-      r = { channel, streamId, serial: 0, event, frames: [], messageIds: [], serials: [], publishedAt: [], events: [], rare: undefined };
+      r = { channel, streamId, event, frames: [], messageIds: [], serials: [], publishedAt: [], events: [], rare: undefined };
       this.channels.set(appId, channel, r);
     }
     if (event !== r.event) r.event = event;
-    r.serial = serial;
     r.frames.push(frame);
     r.messageIds.push(messageId);
     r.serials.push(serial);
@@ -90,7 +87,7 @@ export class ReplayMirror {
   /** The channel's current position, for subscription_succeeded; undefined when nothing is retained. */
   position(appId: string, channel: string, now: number): { streamId: string; serial: number } | undefined {
     const r = this.live(appId, channel, now);
-    return r && { streamId: r.streamId, serial: r.serial };
+    return r && { streamId: r.streamId, serial: newest(r) };
   }
 
   /** Messages after `serial` on `streamId`, or why they cannot be had. */
@@ -98,20 +95,21 @@ export class ReplayMirror {
     const r = this.live(appId, channel, now);
     if (!r) return { ok: false, code: 'position_expired', reason: 'recovery_window_exceeded' };
     const first = this.firstKept(r);
+    const newestSerial = newest(r);
     const fail = (code: 'stream_reset' | 'position_expired', reason: string): SinceResult => ({
       ok: false,
       code,
       reason,
       currentStreamId: r.streamId,
       oldest: r.serials[first],
-      newest: r.serial,
+      newest: newestSerial,
     });
     if (r.streamId !== streamId) return fail('stream_reset', 'stream_id_mismatch');
-    if (serial > r.serial) return fail('stream_reset', 'position_ahead_of_stream');
+    if (serial > newestSerial) return fail('stream_reset', 'position_ahead_of_stream');
     const missed: number[] = [];
     for (let i = first; i < r.serials.length; i++) if (r.serials[i] > serial) missed.push(i);
-    if (missed.length !== r.serial - serial) return fail('position_expired', 'recovery_window_exceeded');
-    return { ok: true, entries: entriesAt(r, missed), streamId: r.streamId, serial: r.serial, lastMessageId: r.messageIds.at(-1) };
+    if (missed.length !== newestSerial - serial) return fail('position_expired', 'recovery_window_exceeded');
+    return { ok: true, entries: entriesAt(r, missed), streamId: r.streamId, serial: newestSerial, lastMessageId: r.messageIds.at(-1) };
   }
 
   /** The last `count` messages, or those of the last `seconds`, oldest first. */
@@ -156,13 +154,20 @@ export class ReplayMirror {
   }
 }
 
-function rareFields(tags: Record<string, string> | undefined, extras: Record<string, unknown> | undefined, userId: string | undefined, v2Frame: boolean): RareFields {
+/** The fields kept beside the columns; undefined when the message has none (most do not). */
+function rareFields(tags: Record<string, string> | undefined, extras: Record<string, unknown> | undefined, userId: string | undefined, v2Frame: boolean): RareFields | undefined {
+  if (!tags && !extras && userId === undefined && !v2Frame) return undefined;
   const rare: RareFields = {};
   if (tags) rare.tags = tags;
   if (extras) rare.extras = extras;
   if (userId !== undefined) rare.userId = userId;
   if (v2Frame) rare.v2Frame = true;
   return rare;
+}
+
+/** The newest serial kept (a kept channel always has an entry: live() forgets an empty one). */
+function newest(r: ChannelReplay): number {
+  return r.serials[r.serials.length - 1];
 }
 
 function dropOldest(r: ChannelReplay, n: number): void {
