@@ -4,7 +4,7 @@
 // clone charges for on both threads (docs/benchmarks.md, "Session 15"). The answers to the worker's presence
 // joins ride in the same message, in their place among the hand-overs (answersBefore), so that a presence
 // room's alternating answers and member frames do not make a message each ("Session 18").
-import { NO_SERIAL, v2Meta } from '../v2/meta.ts';
+import { NO_MESSAGE_ID, NO_SERIAL, v2Meta } from '../v2/meta.ts';
 import type { FrameColumns, PresenceJoined, TopicFrame, V2Meta } from './messages.ts';
 import { emptyPresenceAnswers, presenceAnswerAt } from './presenceColumns.ts';
 
@@ -73,7 +73,7 @@ export function appendFrames(m: FrameColumns, frames: readonly TopicFrame[], at:
     m.kinds.push(f.v2 ? FRAME_V2 : FRAME_V1_ALSO_V2);
     m.channels.push(meta.channel);
     m.events.push(meta.event);
-    m.messageIds.push(meta.messageId);
+    m.messageIds.push(meta.messageId ?? NO_MESSAGE_ID);
     const positioned = meta.streamId !== undefined && meta.serial !== undefined;
     m.streamIds.push(positioned ? (meta.streamId as string) : '');
     m.serials.push(positioned ? (meta.serial as number) : NO_SERIAL);

@@ -31,7 +31,8 @@ export interface WorkerInit {
 export interface V2Meta {
   channel: string;
   event: string;
-  messageId: string;
+  /** Absent when the message has none (connection recovery off, none supplied by the publisher). */
+  messageId?: string;
   streamId?: string;
   serial?: number;
   ephemeral: boolean;

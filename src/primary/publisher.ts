@@ -18,7 +18,7 @@ import type { Logger } from '../log.ts';
 import { isCacheChannel } from '../protocol/channels.ts';
 import { type ProtocolVersion, channelEventHead, memberAdded, memberRemoved, publishedV1Frame, v2FrameFromHead } from '../protocol/frames.ts';
 import { SERVER_TO_USER_PREFIX, publishTopic, topicFor } from '../protocol/topics.ts';
-import { NO_SERIAL, v2Meta } from '../v2/meta.ts';
+import { NO_MESSAGE_ID, NO_SERIAL, v2Meta } from '../v2/meta.ts';
 import { StreamRegistry } from '../v2/streams.ts';
 
 export interface WorkerLink {
@@ -81,7 +81,7 @@ export class Publisher {
    * holds costs almost nothing, and sending to all avoids racing a subscribe still on its way here.
    */
   async publish(appIndex: number, appId: string, events: readonly PublishEvent[], completes?: IdempotentCompletion): Promise<void> {
-    const wire = events.map(toWire);
+    const wire = events.map(this.toWire);
     if (!this.cluster) return void this.deliverEvents(appIndex, appId, wire, this.localPosition);
     await this.viaCluster({ kind: 'events', origin: this.cluster.hostId, app: appId, events: wire, ...(completes ? { completes } : {}) }, () =>
       this.deliverEvents(appIndex, appId, wire, this.localPosition),
@@ -103,7 +103,7 @@ export class Publisher {
       socketId,
       echo,
       v1Frame,
-      messageId: randomUUID(),
+      messageId: this.newMessageId(),
     };
     this.viaCluster(env, () => this.deliverClientEvent(appIndex, appId, fromWorker, v1Frame, m, socketId, echo, this.localPosition)).catch(() => {
       // Delivered on this host; the warning is in the log.
@@ -172,7 +172,7 @@ export class Publisher {
    * each message's id and V2 position, in stamp order. The other workers get the frames as for any publish.
    */
   publishAdmitted(appIndex: number, appId: string, events: readonly PublishEvent[], admittedBy: number): OwnPublishPositions {
-    return this.deliverEvents(appIndex, appId, events.map(toWire), this.localPosition, admittedBy);
+    return this.deliverEvents(appIndex, appId, events.map(this.toWire), this.localPosition, admittedBy);
   }
 
   /** Whether a publish one worker admitted has frames to build here: false with one worker, the admitting one. */
@@ -186,7 +186,7 @@ export class Publisher {
    */
   positionsOnly(appId: string, channels: readonly string[]): OwnPublishPositions {
     const own: OwnPublishPositions = { messageIds: [], streamIds: [], serials: [], publishedAt: Date.now() };
-    for (const channel of channels) addPosition(own, randomUUID(), channel === '' ? undefined : this.localPosition(appId, channel, false));
+    for (const channel of channels) addPosition(own, this.newMessageId(), channel === '' ? undefined : this.localPosition(appId, channel, false));
     return own;
   }
 
@@ -205,6 +205,21 @@ export class Publisher {
       throw new LocalOnlyDelivery('Redis is unavailable: delivered to subscribers on this host only');
     }
   }
+
+  /**
+   * A broadcast's message id. Sockudo gives channel broadcasts one only while connection recovery (or history)
+   * is on; otherwise V2 frames go without, like V1's, unless the publisher supplied one (NO_MESSAGE_ID: none).
+   */
+  private newMessageId(): string {
+    return this.recovery ? randomUUID() : NO_MESSAGE_ID;
+  }
+
+  /** What travels to the workers (and through Redis) for one published event: its fields and a message id per channel. */
+  private readonly toWire = (e: PublishEvent): WireEvent => {
+    const messageIds = new Array<string>(e.channels.length);
+    for (let i = 0; i < messageIds.length; i++) messageIds[i] = e.messageId ?? this.newMessageId();
+    return { name: e.name, channels: e.channels, data: e.data, socketId: e.socketId, messageId: e.messageId, extras: e.extras, tags: e.tags, ephemeral: e.ephemeral, messageIds };
+  };
 
   private needsPosition(channel: string, ephemeral: boolean): boolean {
     return this.recovery && !ephemeral && !channel.startsWith(SERVER_TO_USER_PREFIX);
@@ -260,7 +275,7 @@ export class Publisher {
 
   /** Builds the V2 frame of a channel message at the given position. */
   private v2Frame(appIndex: number, appId: string, m: ChannelMessage, position: Position | undefined, exclude?: string): TopicFrame {
-    const meta = v2Meta(m.channel, m.event, m.messageId ?? randomUUID(), m.ephemeral, Date.now(), position?.streamId, position?.serial, m.tags, m.extras, m.userId);
+    const meta = v2Meta(m.channel, m.event, m.messageId ?? this.newMessageId(), m.ephemeral, Date.now(), position?.streamId, position?.serial, m.tags, m.extras, m.userId);
     const frame = v2FrameFromHead(channelEventHead(JSON.stringify(m.event), JSON.stringify(m.channel), JSON.stringify(m.data)), meta);
     return topicFrame(appIndex, publishTopic(2, appId, m.channel), frame, exclude, undefined, m.channel.startsWith(SERVER_TO_USER_PREFIX) ? undefined : meta);
   }
@@ -271,13 +286,6 @@ function addPosition(own: OwnPublishPositions, messageId: string, at: Position |
   own.messageIds.push(messageId);
   own.streamIds.push(at?.streamId ?? '');
   own.serials.push(at?.serial ?? NO_SERIAL);
-}
-
-/** What travels to the workers (and through Redis) for one published event: its fields and a message id per channel. */
-function toWire(e: PublishEvent): WireEvent {
-  const messageIds = new Array<string>(e.channels.length);
-  for (let i = 0; i < messageIds.length; i++) messageIds[i] = e.messageId ?? randomUUID();
-  return { name: e.name, channels: e.channels, data: e.data, socketId: e.socketId, messageId: e.messageId, extras: e.extras, tags: e.tags, ephemeral: e.ephemeral, messageIds };
 }
 
 /**

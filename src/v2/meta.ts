@@ -7,6 +7,9 @@ import type { V2Meta } from '../ipc/messages.ts';
 /** Serial of a message without a position (ephemeral, or recovery off) in OwnPublishPositions. */
 export const NO_SERIAL = -1;
 
+/** Message id of a channel message that has none (recovery off and none supplied), in columns and envelopes. */
+export const NO_MESSAGE_ID = '';
+
 /** Absent fields are left out: every property, even an undefined one, costs the structured clone. */
 export function v2Meta(
   channel: string,
@@ -20,7 +23,8 @@ export function v2Meta(
   extras: Record<string, unknown> | undefined,
   userId?: string,
 ): V2Meta {
-  const meta: V2Meta = { channel, event, messageId, ephemeral, publishedAt };
+  const meta: V2Meta = { channel, event, ephemeral, publishedAt };
+  if (messageId !== NO_MESSAGE_ID) meta.messageId = messageId;
   if (streamId !== undefined && serial !== undefined) {
     meta.streamId = streamId;
     meta.serial = serial;

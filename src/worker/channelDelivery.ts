@@ -17,7 +17,7 @@ import { FIELD, type WorkerCounters } from '../metrics/workerCounters.ts';
 import { publishedV1Frame } from '../protocol/frames.ts';
 import { isV2ChannelTopic, publishTopic } from '../protocol/topics.ts';
 import type { TemplatedApp } from '../transport/uws.ts';
-import { NO_SERIAL, v2Meta } from '../v2/meta.ts';
+import { NO_MESSAGE_ID, NO_SERIAL, v2Meta } from '../v2/meta.ts';
 import type { CacheMirror } from './cacheMirror.ts';
 import { FanoutHold, LARGE_FANOUT } from './fanoutHold.ts';
 import type { LiveHolds } from './liveHold.ts';
@@ -372,7 +372,7 @@ export class ChannelDelivery {
     if (this.v2Sockets[app] === 0 && cacheTtlMs === 0 && meta.userId === undefined) {
       // Nobody here to deliver a V2 frame to, and no cache to keep it in: only the replay mirror takes the message.
       if (meta.streamId !== undefined && meta.serial !== undefined && !meta.ephemeral) {
-        this.deps.fanout.recordV1(this.appIds[app], meta.channel, meta.event, v1Frame, meta.messageId, meta.streamId, meta.serial, meta.publishedAt, meta.tags, meta.extras);
+        this.deps.fanout.recordV1(this.appIds[app], meta.channel, meta.event, v1Frame, meta.messageId ?? NO_MESSAGE_ID, meta.streamId, meta.serial, meta.publishedAt, meta.tags, meta.extras);
       }
       return 0;
     }

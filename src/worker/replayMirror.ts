@@ -8,7 +8,7 @@
 // is rare, builds the V2Message of each entry it returns. Recording takes the fields, so a worker with no V2
 // socket for the app records an HTTP publish without building any object for it (channelDelivery.ts).
 import { AppChannelMap } from '../channels/appChannelMap.ts';
-import type { V2Meta } from '../ipc/messages.ts';
+import { NO_MESSAGE_ID, v2Meta } from '../v2/meta.ts';
 import { V2Message } from './v2Message.ts';
 
 /** A recorded message: one with a position (stream_id and serial). */
@@ -53,7 +53,7 @@ export class ReplayMirror {
   record(appId: string, message: V2Message): void {
     if (message.streamId === undefined || message.serial === undefined) return;
     const rare = rareFields(message.tags, message.extras, message.userId, message.hasV2Source);
-    this.recordFields(appId, message.channel, message.event, message.source, message.messageId, message.streamId, message.serial, message.publishedAt, rare);
+    this.recordFields(appId, message.channel, message.event, message.source, message.messageId ?? NO_MESSAGE_ID, message.streamId, message.serial, message.publishedAt, rare);
   }
 
   /**
@@ -109,7 +109,7 @@ export class ReplayMirror {
     const missed: number[] = [];
     for (let i = first; i < r.serials.length; i++) if (r.serials[i] > serial) missed.push(i);
     if (missed.length !== newestSerial - serial) return fail('position_expired', 'recovery_window_exceeded');
-    return { ok: true, entries: entriesAt(r, missed), streamId: r.streamId, serial: newestSerial, lastMessageId: r.messageIds.at(-1) };
+    return { ok: true, entries: entriesAt(r, missed), streamId: r.streamId, serial: newestSerial, lastMessageId: r.messageIds.at(-1) || undefined };
   }
 
   /** The last `count` messages, or those of the last `seconds`, oldest first. */
@@ -184,10 +184,7 @@ function entriesAt(r: ChannelReplay, indexes: readonly number[]): ReplayEntry[] 
   const entries: ReplayEntry[] = [];
   for (const i of indexes) {
     const rare = r.rare?.[i];
-    const meta: V2Meta = { channel: r.channel, event: r.events[i], messageId: r.messageIds[i], streamId: r.streamId, serial: r.serials[i], ephemeral: false, publishedAt: r.publishedAt[i] };
-    if (rare?.tags) meta.tags = rare.tags;
-    if (rare?.extras) meta.extras = rare.extras;
-    if (rare?.userId !== undefined) meta.userId = rare.userId;
+    const meta = v2Meta(r.channel, r.events[i], r.messageIds[i], false, r.publishedAt[i], r.streamId, r.serials[i], rare?.tags, rare?.extras, rare?.userId);
     entries.push((rare?.v2Frame ? V2Message.built(meta, r.frames[i]) : V2Message.fromV1(meta, r.frames[i])) as ReplayEntry);
   }
   return entries;

@@ -10,7 +10,7 @@ export class V2Message implements V2Meta {
   readonly channel: string;
   readonly event: string;
   readonly streamId: string | undefined;
-  readonly messageId: string;
+  readonly messageId: string | undefined;
   readonly serial: number | undefined;
   readonly ephemeral: boolean;
   readonly publishedAt: number;

@@ -427,3 +427,42 @@ describe('V2 heartbeats', () => {
     }
   });
 });
+
+describe('V2 with connection recovery off', () => {
+  // Sockudo gives channel broadcasts a message_id, stream_id and serial only while recovery (or history) is on
+  // (SOCKUDO-REFERENCE §3.3 rule 3); frames sent to one socket keep their message_id either way.
+  test('broadcasts carry no message_id or position unless the publisher gave one; direct frames keep theirs; resume is refused', async () => {
+    const server = await startTestServer({ connection_recovery: { enabled: false, buffer_ttl_seconds: 120, max_buffer_size: 100 } });
+    try {
+      const ch = 'private-plain';
+      const http = serverSdk(server.port);
+      const subscribers = [await openV2(server.workerPorts[0]), await openV2(server.workerPorts[1])];
+      for (const c of subscribers) {
+        assert.match(String(c.frames[0].message_id), /^[0-9a-f-]{36}$/, 'connection_established is a direct frame');
+        const ack = await sub(c, { channel: ch, auth: sdk.authorizeChannel(c.socketId, ch).auth });
+        assert.match(String(ack.message_id), /^[0-9a-f-]{36}$/, 'subscription_succeeded is a direct frame');
+        assert.equal(ack.serial, undefined, 'no position to resume from');
+      }
+      // One publish answered by each worker's HTTP port, one with the publisher's own message_id, one client event.
+      await http.trigger(ch, 'plain', { n: 1 });
+      await serverSdk(server.workerPorts[1]).trigger(ch, 'plain-2', { n: 2 });
+      await http.post({ path: '/events', body: { name: 'named', channels: [ch], data: '{}', message_id: 'publisher-id-1' } as unknown as string });
+      subscribers[0].send({ event: 'client-hi', channel: ch, data: {} });
+      for (const c of subscribers) {
+        const plain = [await c.next(isEvent('plain', ch)), await c.next(isEvent('plain-2', ch)), await c.next(isEvent('client-hi', ch))];
+        for (const f of plain) {
+          assert.deepEqual([f.message_id, f.stream_id, f.serial], [undefined, undefined, undefined], `${f.event} on a V2 socket`);
+        }
+        const named = await c.next(isEvent('named', ch));
+        assert.equal(named.message_id, 'publisher-id-1');
+        assert.equal(named.serial, undefined);
+      }
+      const c = subscribers[0];
+      const refused = await c.request({ event: 'sockudo:resume', data: { channel_positions: { [ch]: { stream_id: 's', serial: 1 } } } }, (f) => f.event.endsWith(':error'));
+      assert.equal((refused.data as { code: number }).code, 4301);
+      for (const s of subscribers) s.close();
+    } finally {
+      await server.shutdown();
+    }
+  });
+});
