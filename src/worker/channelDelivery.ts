@@ -88,12 +88,18 @@ export class ChannelDelivery {
    */
   readonly v2Sockets: number[];
   private readonly appIds: string[];
+  /**
+   * Connection recovery is on: V2 frames carry the message id and position the primary gives. Off, they carry
+   * neither (as Sockudo's), so a publish admitted here sends its V2 frames with its V1 frames, without waiting.
+   */
+  private readonly recovery: boolean;
   /** Per app: counts subscriptions a V2 filter kept a message from. */
   private readonly filterSuppressed: ((sockets: number) => void)[];
   private readonly fanoutHold: FanoutHold<Held>;
 
   constructor(private readonly deps: ChannelDeliveryDeps) {
     this.appIds = deps.config.apps.map((a) => a.id);
+    this.recovery = deps.config.connection_recovery.enabled;
     this.v2Sockets = deps.config.apps.map(() => 0);
     this.filterSuppressed = deps.config.apps.map((_, app) => (n: number) => deps.counters.add(app, FIELD.filterSuppressed, n));
     this.fanoutHold = new FanoutHold(
@@ -208,7 +214,7 @@ export class ChannelDelivery {
    */
   deliverAdmitted(app: number, events: readonly PublishEvent[]): void {
     this.fanoutHold.flush();
-    this.deliverV1Frames(app, events, performance.now());
+    this.deliverAdmittedFrames(app, events, performance.now());
   }
 
   /**
@@ -240,7 +246,7 @@ export class ChannelDelivery {
    */
   holdAdmitted(seq: number, app: number, events: readonly PublishEvent[]): boolean {
     this.deps.counters.add(app, FIELD.publishesHeld);
-    const awaitsPositions = this.hasV2Audience(app, events);
+    const awaitsPositions = this.recovery && this.hasV2Audience(app, events);
     this.fanoutHold.hold({ kind: 'admitted', seq, app, events, at: performance.now(), awaitsPositions });
     return awaitsPositions;
   }
@@ -261,8 +267,8 @@ export class ChannelDelivery {
 
   /** A held publish: its V1 frames, and its V2 side if the primary's answer came (else that goes when it comes). */
   private deliverHeld(p: HeldPublish): void {
-    // No answer yet, or the primary did not take it: no V2 side (yet).
-    if (p.taken === undefined || p.taken.m.counts[p.taken.i] < 0) return this.deliverV1Frames(p.app, p.events, p.at);
+    // No answer yet, or the primary did not take it: no V2 side (yet), unless recovery is off (none to wait for).
+    if (p.taken === undefined || p.taken.m.counts[p.taken.i] < 0) return this.deliverAdmittedFrames(p.app, p.events, p.at);
     this.deliverPublish(p.app, p.events, true, p.taken.m, p.taken.i, p.taken.first, p.at);
   }
 
@@ -281,9 +287,14 @@ export class ChannelDelivery {
     this.fanoutHold.flush();
   }
 
-  /** An admitted publish's V1 frames into uWS; `since`: when it was admitted (performance.now()). */
-  private deliverV1Frames(app: number, events: readonly PublishEvent[], since: number): void {
+  /**
+   * An admitted publish's V1 frames into uWS, before the primary's answer; with recovery off its V2 frames too,
+   * which need nothing from that answer. `since`: when it was admitted (performance.now()).
+   */
+  private deliverAdmittedFrames(app: number, events: readonly PublishEvent[], since: number): void {
     const appId = this.appIds[app];
+    const withV2 = !this.recovery && this.v2Sockets[app] > 0;
+    const publishedAt = Date.now();
     let delivered = false;
     for (const e of events) {
       const nameJson = JSON.stringify(e.name);
@@ -291,6 +302,7 @@ export class ChannelDelivery {
       for (const channel of e.channels) {
         const frame = publishedV1Frame(nameJson, channel, dataJson);
         if (this.deliverV1(app, appId, channel, frame, e.socketId)) delivered = true;
+        if (withV2 && this.deliverUnpositionedV2(app, appId, channel, e, frame, publishedAt)) delivered = true;
       }
     }
     if (!delivered) return;
@@ -309,6 +321,7 @@ export class ChannelDelivery {
   deliverOwnPublish(seq: number, app: number, events: readonly PublishEvent[], v1Delivered: boolean, taken: PublishesTaken, i: number, first: number): void {
     if (this.attachTaken(seq, taken, i, first)) return; // it leaves with the hold
     if (taken.counts[i] < 0) return; // the primary did not take it: nothing more to deliver
+    if (v1Delivered && !this.recovery) return; // its V2 frames went with its V1 frames (deliverAdmittedFrames)
     if (this.fanoutHold.size > 0) {
       // It came through the primary (its V1 frames are still to go): everything held was stamped before it, so it
       // waits behind them and their batch holds together.
@@ -358,6 +371,15 @@ export class ChannelDelivery {
     if (admittedAt === undefined) return this.delivered(app, taken.at[i]);
     this.lastBroadcastAt = performance.now();
     this.deps.counters.observeLatency(app, this.lastBroadcastAt - admittedAt);
+  }
+
+  /** The V2 frame of an admitted publish's message with recovery off (no id, no position); whether anyone got it. */
+  private deliverUnpositionedV2(app: number, appId: string, channel: string, e: PublishEvent, v1Frame: string, publishedAt: number): boolean {
+    const meta = v2Meta(channel, e.name, NO_MESSAGE_ID, e.ephemeral, publishedAt, undefined, undefined, e.tags, e.extras);
+    const message = V2Message.fromV1(meta, v1Frame);
+    const recipients = this.deliverV2(app, publishTopic(2, appId, channel), message, e.socketId);
+    if (recipients > 0) this.countSent(app, recipients, message.frame.length);
+    return recipients > 0;
   }
 
   /** One V1 frame of an HTTP publish to this thread's subscribers; whether anyone got it. */

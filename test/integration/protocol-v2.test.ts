@@ -457,6 +457,20 @@ describe('V2 with connection recovery off', () => {
         assert.equal(named.message_id, 'publisher-id-1');
         assert.equal(named.serial, undefined);
       }
+      // Concurrent publishes through both workers' HTTP ports: every socket, V1 or V2, on either worker, gets all of
+      // them in one order (the host-wide order of API requests), V2 frames now leaving with the V1 ones.
+      const v1s = [await RawClient.open(server.workerPorts[0]), await RawClient.open(server.workerPorts[1])];
+      for (const c of v1s) await sub(c, { channel: 'burst' }, 'pusher');
+      for (const c of subscribers) await sub(c, { channel: 'burst' });
+      const ports = [server.workerPorts[0], server.workerPorts[1]];
+      await Promise.all(Array.from({ length: 40 }, (_, n) => serverSdk(ports[n % 2]).trigger('burst', `b${n}`, {})));
+      const orders = [];
+      for (const c of [...v1s, ...subscribers]) {
+        await eventually(() => userFrames(c, 'burst').length === 40, 'all 40 publishes');
+        orders.push(userFrames(c, 'burst').map((f) => f.event));
+      }
+      for (const order of orders.slice(1)) assert.deepEqual(order, orders[0]);
+      for (const c of v1s) c.close();
       const c = subscribers[0];
       const refused = await c.request({ event: 'sockudo:resume', data: { channel_positions: { [ch]: { stream_id: 's', serial: 1 } } } }, (f) => f.event.endsWith(':error'));
       assert.equal((refused.data as { code: number }).code, 4301);

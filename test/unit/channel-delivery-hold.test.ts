@@ -9,7 +9,7 @@ import type { PublishEvent } from '../../src/http/events.ts';
 import { appendFrames, emptyFrameColumns } from '../../src/ipc/frameColumns.ts';
 import { appendTaken, emptyPublishesTaken } from '../../src/ipc/publishesTaken.ts';
 import { compileFilter } from '../../src/protocol/filters.ts';
-import { v2Meta } from '../../src/v2/meta.ts';
+import { NO_MESSAGE_ID, NO_SERIAL, v2Meta } from '../../src/v2/meta.ts';
 import { WorkerCounters } from '../../src/metrics/workerCounters.ts';
 import { topicFor } from '../../src/protocol/topics.ts';
 import type { TemplatedApp } from '../../src/transport/uws.ts';
@@ -28,9 +28,9 @@ const CHANNEL = 'big';
  * `v1` / `v2`: this thread's V1 and plain V2 subscribers of the channel as uWS counts them; `v2Sockets`: whether
  * the app has V2 sockets here (by default when `v2` > 0).
  */
-function setup(options: { v1?: number; v2?: number; v2Sockets?: boolean } = {}) {
-  const { v1 = LARGE_FANOUT, v2 = 0, v2Sockets = v2 > 0 } = options;
-  const config = loadConfig({ env: {} });
+function setup(options: { v1?: number; v2?: number; v2Sockets?: boolean; recovery?: boolean } = {}) {
+  const { v1 = LARGE_FANOUT, v2 = 0, v2Sockets = v2 > 0, recovery = true } = options;
+  const config = loadConfig({ env: { SOCKUDO_CONNECTION_RECOVERY_ENABLED: String(recovery) } });
   const appId = config.apps[0].id;
   const topic = topicFor(1, appId, CHANNEL);
   const v2Topic = topicFor(2, appId, CHANNEL);
@@ -50,13 +50,18 @@ function setup(options: { v1?: number; v2?: number; v2Sockets?: boolean } = {}) 
   const written: string[] = [];
   /** The same for the channel's V2 topic, with each frame's serial. */
   const writtenV2: string[] = [];
+  /** The channel's V2 frames as given to uWS. */
+  const framesV2: string[] = [];
   delivery.app = {
     numSubscribers: (t: string) => (t === topic ? v1 : t === v2Topic ? v2 : 0),
     publish: (t: string, frame: string) => {
       const f = JSON.parse(frame) as { data: string; serial?: number };
       if (f.data === 'throws') throw new Error('uWS refused');
       if (t === topic) written.push(f.data);
-      if (t === v2Topic) writtenV2.push(`${f.data}#${f.serial}`);
+      if (t === v2Topic) {
+        writtenV2.push(`${f.data}#${f.serial}`);
+        framesV2.push(frame);
+      }
       return true;
     },
   } as unknown as TemplatedApp;
@@ -67,7 +72,7 @@ function setup(options: { v1?: number; v2?: number; v2Sockets?: boolean } = {}) 
     appendTaken(taken, seq, Date.now(), seq, { messageIds: [`m${seq}`], streamIds: ['s1'], serials: [serial], publishedAt: Date.now() });
     return taken;
   };
-  return { delivery, channels, fanout, appId, written, writtenV2, event, topic, answer };
+  return { delivery, channels, fanout, appId, written, writtenV2, framesV2, event, topic, answer };
 }
 
 describe('held publishes keep their place on the topic', () => {
@@ -298,5 +303,35 @@ describe('held publishes with a V2 audience here', () => {
     delivery.deliverOwnPublish(1, 0, event('a'), true, answer(1, 11), 0, 0);
     delivery.deliverOwnPublish(2, 0, event('b'), true, answer(2, 12), 0, 0);
     assert.deepEqual(writtenV2, ['a#11', 'b#12']);
+  });
+});
+
+describe('connection recovery off', () => {
+  test('V2 frames need nothing from the primary: they leave with the V1 frames, held or at once, and the answer adds none', (t) => {
+    const clock = fakeClock(t);
+    const { delivery, written, writtenV2, framesV2, event } = setup({ v2: LARGE_FANOUT, recovery: false });
+    /** The primary's answer with recovery off: no message id, no position. */
+    const bare = (seq: number) => {
+      const taken = emptyPublishesTaken();
+      appendTaken(taken, seq, Date.now(), seq, { messageIds: [NO_MESSAGE_ID], streamIds: [''], serials: [NO_SERIAL], publishedAt: Date.now() });
+      return taken;
+    };
+    assert.equal(delivery.holdAdmitted(1, 0, event('held')), false, 'a V2 audience does not make the hold wait for the answer');
+    clock.advance(1);
+    assert.deepEqual([written, writtenV2], [['held'], ['held#undefined']]);
+    delivery.deliverOwnPublish(1, 0, event('held'), true, bare(1), 0, 0);
+    delivery.deliverAdmitted(0, event('at-once'));
+    delivery.deliverOwnPublish(2, 0, event('at-once'), true, bare(2), 0, 0);
+    assert.deepEqual([written, writtenV2], [['held', 'at-once'], ['held#undefined', 'at-once#undefined']], 'the answers added nothing');
+    assert.deepEqual(framesV2.map((f) => Object.keys(JSON.parse(f))), [['event', 'channel', 'data'], ['event', 'channel', 'data']], 'no message_id, stream_id or serial');
+  });
+
+  test('a publish that went through the primary leaves with both sides from its answer', (t) => {
+    fakeClock(t);
+    const { delivery, written, writtenV2, event } = setup({ v2: LARGE_FANOUT, recovery: false });
+    const taken = emptyPublishesTaken();
+    appendTaken(taken, 3, Date.now(), 3, { messageIds: [NO_MESSAGE_ID], streamIds: [''], serials: [NO_SERIAL], publishedAt: Date.now() });
+    delivery.deliverOwnPublish(3, 0, event('via-primary'), false, taken, 0, 0);
+    assert.deepEqual([written, writtenV2], [['via-primary'], ['via-primary#undefined']]);
   });
 });
