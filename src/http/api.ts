@@ -127,13 +127,13 @@ export class Api {
       const body = this.jsonBody(req);
       const event = parseEventBody(body, app);
       const info = (body as Record<string, unknown>).info;
-      const acknowledged = acknowledge(event, info);
+      const ackId = acknowledge(event, info, this.deps.config.connection_recovery.enabled);
       if (event.ephemeral) this.deps.metrics.ephemeralMessage(app.id);
       const key = event.idempotencyKey ?? (req.idempotencyKey ? checkIdempotencyKey(req.idempotencyKey) : undefined);
       const keyed = key !== undefined && this.deps.config.idempotency.enabled;
       const print = keyed ? fingerprint('events', body) : '';
       const publish = async () => {
-        const answer = JSON.stringify(acknowledged ? await publishInfo(hub, app, event.channels, info, event.messageId as string) : { ok: true });
+        const answer = JSON.stringify(ackId !== undefined ? await publishInfo(hub, app, event.channels, info, ackId) : { ok: true });
         // With several hosts the key travels with the publish, so whichever host reads it marks it done.
         const completes = keyed ? { scope: app.id, key: key as string, print, status: 200, body: answer, ttlMs: this.ttlMs(app) } : undefined;
         await publisher.publish(index, app.id, [event], completes);
@@ -149,11 +149,11 @@ export class Api {
       for (const e of events) if (e.ephemeral) this.deps.metrics.ephemeralMessage(app.id);
       const raw = (body as { batch: Record<string, unknown>[] }).batch;
       // With `info` or a `message_id` on any item, the answer lists each such item's first channel ({} for the others).
-      const acknowledged = events.map((e, i) => acknowledge(e, raw[i].info));
+      const ackIds = events.map((e, i) => acknowledge(e, raw[i].info, this.deps.config.connection_recovery.enabled));
       const answer = async () => {
-        if (!acknowledged.includes(true)) return {};
+        if (ackIds.every((id) => id === undefined)) return {};
         const infos = events.map(async (e, i) =>
-          acknowledged[i] ? (await publishInfo(hub, app, e.channels, raw[i].info, e.messageId as string)).channels[e.channels[0]] : {},
+          ackIds[i] !== undefined ? (await publishInfo(hub, app, e.channels, raw[i].info, ackIds[i])).channels[e.channels[0]] : {},
         );
         return { batch: await Promise.all(infos) };
       };
@@ -270,11 +270,15 @@ function json(status: number, value: unknown): ApiResponse {
 
 /**
  * Sockudo answers a publish that asks for `info` or carries a `message_id` with an acknowledgement id per
- * channel: the message id it was delivered with. Such a publish without a `message_id` gets one now, shared
- * by all its channels (Sockudo assigns one per publish too), so the id answered is the id V2 subscribers see.
+ * channel (undefined: no acknowledgement). With connection recovery on, it is the message id it was delivered
+ * with: such a publish without a `message_id` gets one now, shared by all its channels (Sockudo assigns one per
+ * publish too), so the id answered is the id V2 subscribers see. With recovery off, broadcasts carry no id that
+ * the publisher did not give, so the acknowledgement id is the answer's alone.
  */
-function acknowledge(event: PublishEvent, info: unknown): boolean {
-  if (info === undefined && event.messageId === undefined) return false;
-  event.messageId ??= randomUUID();
-  return true;
+function acknowledge(event: PublishEvent, info: unknown, recovery: boolean): string | undefined {
+  if (info === undefined && event.messageId === undefined) return undefined;
+  if (event.messageId !== undefined) return event.messageId;
+  const id = randomUUID();
+  if (recovery) event.messageId = id;
+  return id;
 }

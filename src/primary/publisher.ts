@@ -16,7 +16,7 @@ import type { PublishEvent } from '../http/events.ts';
 import type { OwnPublishPositions, PrimaryToWorker, TopicFrame, V2Meta } from '../ipc/messages.ts';
 import type { Logger } from '../log.ts';
 import { isCacheChannel } from '../protocol/channels.ts';
-import { type ProtocolVersion, channelEventHead, memberAdded, memberRemoved, publishedV1Frame, v2FrameFromHead } from '../protocol/frames.ts';
+import { type ProtocolVersion, memberAdded, memberRemoved, publishedV1Frame, v2ChannelEvent } from '../protocol/frames.ts';
 import { SERVER_TO_USER_PREFIX, publishTopic, topicFor } from '../protocol/topics.ts';
 import { NO_MESSAGE_ID, NO_SERIAL, v2Meta } from '../v2/meta.ts';
 import { StreamRegistry } from '../v2/streams.ts';
@@ -103,7 +103,7 @@ export class Publisher {
       socketId,
       echo,
       v1Frame,
-      messageId: this.newMessageId(),
+      messageId: this.newMessageId(m.channel),
     };
     this.viaCluster(env, () => this.deliverClientEvent(appIndex, appId, fromWorker, v1Frame, m, socketId, echo, this.localPosition)).catch(() => {
       // Delivered on this host; the warning is in the log.
@@ -186,7 +186,7 @@ export class Publisher {
    */
   positionsOnly(appId: string, channels: readonly string[]): OwnPublishPositions {
     const own: OwnPublishPositions = { messageIds: [], streamIds: [], serials: [], publishedAt: Date.now() };
-    for (const channel of channels) addPosition(own, this.newMessageId(), channel === '' ? undefined : this.localPosition(appId, channel, false));
+    for (const channel of channels) addPosition(own, this.newMessageId(channel), channel === '' ? undefined : this.localPosition(appId, channel, false));
     return own;
   }
 
@@ -207,17 +207,18 @@ export class Publisher {
   }
 
   /**
-   * A broadcast's message id. Sockudo gives channel broadcasts one only while connection recovery (or history)
-   * is on; otherwise V2 frames go without, like V1's, unless the publisher supplied one (NO_MESSAGE_ID: none).
+   * A message id for a message on `channel`. Sockudo gives channel broadcasts one only while connection recovery
+   * (or history) is on; otherwise V2 frames go without, like V1's, unless the publisher supplied one (NO_MESSAGE_ID:
+   * none). Messages to a user's sockets (`#server-to-user-`) are frames to single sockets there, which always get one.
    */
-  private newMessageId(): string {
-    return this.recovery ? randomUUID() : NO_MESSAGE_ID;
+  private newMessageId(channel: string): string {
+    return this.recovery || channel.startsWith(SERVER_TO_USER_PREFIX) ? randomUUID() : NO_MESSAGE_ID;
   }
 
   /** What travels to the workers (and through Redis) for one published event: its fields and a message id per channel. */
   private readonly toWire = (e: PublishEvent): WireEvent => {
     const messageIds = new Array<string>(e.channels.length);
-    for (let i = 0; i < messageIds.length; i++) messageIds[i] = e.messageId ?? this.newMessageId();
+    for (let i = 0; i < messageIds.length; i++) messageIds[i] = e.messageId ?? this.newMessageId(e.channels[i]);
     return { name: e.name, channels: e.channels, data: e.data, socketId: e.socketId, messageId: e.messageId, extras: e.extras, tags: e.tags, ephemeral: e.ephemeral, messageIds };
   };
 
@@ -269,14 +270,17 @@ export class Publisher {
   ): void {
     const v1: TopicFrame = { app: appIndex, topic: topicFor(1, appId, m.channel), frame: v1Frame, exclude: socketId };
     const v2 = this.v2Frame(appIndex, appId, m, position(appId, m.channel, m.ephemeral), echo ? undefined : socketId);
-    // The sender's worker delivered the V1 frame already.
-    for (const w of this.workers()) w.publish(w.index === fromWorker ? [v2] : [v1, v2]);
+    // The sender's worker delivered the V1 frame already, and with recovery off the V2 frame too (no id or position).
+    for (const w of this.workers()) {
+      if (w.index !== fromWorker) w.publish([v1, v2]);
+      else if (this.recovery) w.publish([v2]);
+    }
   }
 
   /** Builds the V2 frame of a channel message at the given position. */
   private v2Frame(appIndex: number, appId: string, m: ChannelMessage, position: Position | undefined, exclude?: string): TopicFrame {
-    const meta = v2Meta(m.channel, m.event, m.messageId ?? this.newMessageId(), m.ephemeral, Date.now(), position?.streamId, position?.serial, m.tags, m.extras, m.userId);
-    const frame = v2FrameFromHead(channelEventHead(JSON.stringify(m.event), JSON.stringify(m.channel), JSON.stringify(m.data)), meta);
+    const meta = v2Meta(m.channel, m.event, m.messageId ?? this.newMessageId(m.channel), m.ephemeral, Date.now(), position?.streamId, position?.serial, m.tags, m.extras, m.userId);
+    const frame = v2ChannelEvent(m.event, m.channel, m.data, meta);
     return topicFrame(appIndex, publishTopic(2, appId, m.channel), frame, exclude, undefined, m.channel.startsWith(SERVER_TO_USER_PREFIX) ? undefined : meta);
   }
 }

@@ -114,6 +114,11 @@ export function v2FrameFromHead(head: string, f: V2Fields): string {
   return `${s}}`;
 }
 
+/** A channel event's V2 frame from its fields as given (client events: the primary and, recovery off, the sender's worker). */
+export function v2ChannelEvent(event: string, channel: string, data: unknown, f: V2Fields): string {
+  return v2FrameFromHead(channelEventHead(JSON.stringify(event), JSON.stringify(channel), JSON.stringify(data)), f);
+}
+
 /** Direct frames to one V2 socket carry a fresh message_id (the client de-duplicates on it). */
 export function withMessageId(frame: string, messageId: string): string {
   return `${frame.slice(0, -1)},"message_id":"${messageId}"}`;

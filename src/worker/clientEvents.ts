@@ -3,8 +3,10 @@
 import type { AppConfig } from '../config/schema.ts';
 import { FIELD } from '../metrics/workerCounters.ts';
 import { allowsClientEvents, isPresenceChannel } from '../protocol/channels.ts';
-import { clientEvent } from '../protocol/frames.ts';
+import type { TopicFrame } from '../ipc/messages.ts';
+import { clientEvent, v2ChannelEvent } from '../protocol/frames.ts';
 import { topicFor } from '../protocol/topics.ts';
+import { NO_MESSAGE_ID, v2Meta } from '../v2/meta.ts';
 import type { SocketState } from './socketState.ts';
 import type { WsServer } from './wsServer.ts';
 
@@ -31,10 +33,17 @@ export function handleClientEvent(core: WsServer, s: SocketState, event: string,
   const frame = clientEvent(event, channel, data, userId);
   if (frame.length > app.limits.max_event_payload_in_kb * 1024) return core.sendError(s, 'clientEventTooLarge');
 
-  // V1 subscribers on this thread get it now; the primary assigns the V2 serial and relays the rest.
-  core.delivery.publish([{ app: s.appIndex, topic: topicFor(1, app.id, channel), frame, exclude: s.socketId }]);
+  // V1 subscribers on this thread get it now; the primary assigns the V2 serial and relays the rest. With recovery
+  // off a V2 frame has no id or position to wait for: this thread's V2 subscribers get it now too, so it keeps its
+  // place before a publish admitted here next (whose V2 frames then leave at once as well).
   const echo = s.protocol === 2 && s.echo && extrasEcho(extras) !== false;
   if (s.protocol === 2 && !echo) core.deps.counters.add(s.appIndex, FIELD.echoSuppressed);
+  const frames: TopicFrame[] = [{ app: s.appIndex, topic: topicFor(1, app.id, channel), frame, exclude: s.socketId }];
+  if (!core.deps.config.connection_recovery.enabled) {
+    const meta = v2Meta(channel, event, NO_MESSAGE_ID, false, Date.now(), undefined, undefined, undefined, undefined, userId);
+    frames.push({ app: s.appIndex, topic: topicFor(2, app.id, channel), frame: v2ChannelEvent(event, channel, data, meta), exclude: echo ? undefined : s.socketId, v2: meta });
+  }
+  core.delivery.publish(frames);
   core.deps.toPrimary({ type: 'client-event', worker: core.deps.workerIndex, app: s.appIndex, channel, event, data, v1Frame: frame, userId, socketId: s.socketId, echo });
 }
 

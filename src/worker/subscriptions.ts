@@ -200,7 +200,8 @@ function join(core: WsServer, s: SocketState, channel: string, succeededDataJson
   }
   if (isCacheChannel(channel)) {
     const cached = core.cache.get(topicFor(s.protocol, app.id, channel));
-    if (cached) core.sendChannelFrame(s, cached);
+    // A cache hit is a frame to one socket: with recovery off it has no message_id of its own, so send() gives it one.
+    if (cached) core.deps.config.connection_recovery.enabled ? core.sendChannelFrame(s, cached) : core.send(s, cached);
     else {
       core.send(s, cacheMiss(s.protocol, channel));
       if (app.webhooks.length > 0) core.deps.toPrimary({ type: 'cache-miss', app: s.appIndex, channel });

@@ -471,6 +471,40 @@ describe('V2 with connection recovery off', () => {
       }
       for (const order of orders.slice(1)) assert.deepEqual(order, orders[0]);
       for (const c of v1s) c.close();
+
+      // A client event, then at once a publish answered by the sender's worker: whichever goes first there, its V1
+      // and V2 sockets get them in the same order (the client event's V2 frame no longer comes later, via the primary).
+      const join = async (c: RawClient, prefix: string) => sub(c, { channel: ch, auth: sdk.authorizeChannel(c.socketId, ch).auth }, prefix);
+      const watchers = [await RawClient.open(server.workerPorts[0]), await openV2(server.workerPorts[0]), await RawClient.open(server.workerPorts[1])];
+      await join(watchers[0], 'pusher');
+      await join(watchers[1], 'sockudo');
+      await join(watchers[2], 'pusher');
+      const sender = subscribers[0];
+      const pairs = 5; // the sender stays under 10 client events a second
+      for (let n = 0; n < pairs; n++) {
+        sender.send({ event: `client-c${n}`, channel: ch, data: {} });
+        await serverSdk(server.workerPorts[0]).trigger(ch, `p${n}`, {});
+      }
+      const pairOrder = (c: RawClient) => c.frames.filter((f) => f.channel === ch && /^(client-c|p)\d$/.test(f.event)).map((f) => f.event);
+      const readers = [...watchers, subscribers[1]];
+      for (const r of readers) await eventually(() => pairOrder(r).length === 2 * pairs, 'every client event and publish');
+      assert.deepEqual(pairOrder(watchers[1]), pairOrder(watchers[0]), 'V2 and V1 sockets of the sender\'s worker');
+      assert.deepEqual(pairOrder(subscribers[1]), pairOrder(watchers[2]), 'V2 and V1 sockets of the other worker');
+      for (const w of watchers) w.close();
+
+      // `info` gets an acknowledgement id in the answer, but the broadcast carries none; a cache hit is a frame to
+      // one socket and gets a fresh message_id.
+      const answer = (await (await http.post({ path: '/events', body: { name: 'with-info', channels: [ch], data: '{}', info: 'subscription_count' } as unknown as string })).json()) as {
+        channels: Record<string, { acknowledgement_id?: string }>;
+      };
+      assert.match(String(answer.channels[ch].acknowledgement_id), /^[0-9a-f-]{36}$/);
+      for (const c of subscribers) assert.equal((await c.next(isEvent('with-info', ch))).message_id, undefined);
+      await http.trigger('cache-plain', 'cached', {});
+      const late = await openV2(server.workerPorts[1]);
+      await sub(late, { channel: 'cache-plain' });
+      assert.match(String((await late.next(isEvent('cached', 'cache-plain'))).message_id), /^[0-9a-f-]{36}$/);
+      late.close();
+
       const c = subscribers[0];
       const refused = await c.request({ event: 'sockudo:resume', data: { channel_positions: { [ch]: { stream_id: 's', serial: 1 } } } }, (f) => f.event.endsWith(':error'));
       assert.equal((refused.data as { code: number }).code, 4301);

@@ -321,9 +321,29 @@ describe('connection recovery off', () => {
     assert.deepEqual([written, writtenV2], [['held'], ['held#undefined']]);
     delivery.deliverOwnPublish(1, 0, event('held'), true, bare(1), 0, 0);
     delivery.deliverAdmitted(0, event('at-once'));
+    assert.deepEqual(writtenV2, ['held#undefined', 'at-once#undefined'], 'at admission, before the answer');
     delivery.deliverOwnPublish(2, 0, event('at-once'), true, bare(2), 0, 0);
     assert.deepEqual([written, writtenV2], [['held', 'at-once'], ['held#undefined', 'at-once#undefined']], 'the answers added nothing');
     assert.deepEqual(framesV2.map((f) => Object.keys(JSON.parse(f))), [['event', 'channel', 'data'], ['event', 'channel', 'data']], 'no message_id, stream_id or serial');
+  });
+
+  test('an answer that comes while the publish is held joins it; one the primary refused adds nothing', (t) => {
+    const clock = fakeClock(t);
+    const { delivery, written, writtenV2, event } = setup({ v2: LARGE_FANOUT, recovery: false });
+    const taken = (seq: number, count: number) => {
+      const m = emptyPublishesTaken();
+      appendTaken(m, seq, Date.now(), seq, { messageIds: [NO_MESSAGE_ID], streamIds: [''], serials: [NO_SERIAL], publishedAt: Date.now() });
+      if (count < 0) m.counts[0] = count;
+      return m;
+    };
+    delivery.holdAdmitted(5, 0, event('answered'));
+    delivery.holdAdmitted(6, 0, event('refused'));
+    delivery.deliverOwnPublish(5, 0, event('answered'), true, taken(5, 1), 0, 0);
+    delivery.deliverOwnPublish(6, 0, event('refused'), true, taken(6, -1), 0, 0);
+    assert.deepEqual(writtenV2, [], 'still held');
+    clock.advance(1);
+    // One the primary did not take leaves as admitted, as with recovery on: its V1 frames, and here its V2 frames too.
+    assert.deepEqual([written, writtenV2], [['answered', 'refused'], ['answered#undefined', 'refused#undefined']]);
   });
 
   test('a publish that went through the primary leaves with both sides from its answer', (t) => {
