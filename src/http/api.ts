@@ -78,7 +78,7 @@ export class Api {
     const app = this.deps.config.apps[m.app];
     this.deps.metrics.httpCall(app.id, m.receivedBytes, m.sentBytes);
     for (let i = 0; i < m.ephemeralEvents; i++) this.deps.metrics.ephemeralMessage(app.id);
-    if (!this.deps.publisher.othersNeedFrames()) return this.deps.publisher.positionsOnly(app.id, m.positionChannels);
+    if (!this.deps.publisher.othersNeedFrames()) return this.deps.publisher.positionsOnly(app.id, m.positionChannels, m.positions);
     let events: PublishEvent[];
     try {
       const body: unknown = JSON.parse(m.body);
@@ -88,7 +88,7 @@ export class Api {
       this.deps.log.error({ err, app: app.id }, 'an accepted publish did not validate on the primary; not delivered');
       return undefined;
     }
-    return this.deps.publisher.publishAdmitted(m.app, app.id, events, fromWorker);
+    return this.deps.publisher.publishAdmitted(m.app, app.id, events, fromWorker, m.positions);
   }
 
   /** The request's app, and its query parameters (parsed when first asked for). */

@@ -253,6 +253,11 @@ export type WorkerToPrimary =
       ephemeralEvents: number;
       receivedBytes: number;
       sentBytes: number;
+      /**
+       * The message ids and positions the worker gave the messages (in positionChannels' order), when it could
+       * (worker/positionTracker.ts): the primary adopts them instead of assigning its own.
+       */
+      positions?: OwnPublishPositions;
     }
   | { type: 'drained'; index: number }
   /** The first local subscriber of a channel arrived; its count lives in `slot` of the worker's region. */

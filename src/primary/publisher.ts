@@ -171,8 +171,13 @@ export class Publisher {
    * path). That worker holds the parsed events and builds the frames itself: it gets only what it cannot know,
    * each message's id and V2 position, in stamp order. The other workers get the frames as for any publish.
    */
-  publishAdmitted(appIndex: number, appId: string, events: readonly PublishEvent[], admittedBy: number): OwnPublishPositions {
-    return this.deliverEvents(appIndex, appId, events.map(this.toWire), this.localPosition, admittedBy);
+  publishAdmitted(appIndex: number, appId: string, events: readonly PublishEvent[], admittedBy: number, given?: OwnPublishPositions): OwnPublishPositions {
+    const wire = events.map(this.toWire);
+    if (!given) return this.deliverEvents(appIndex, appId, wire, this.localPosition, admittedBy);
+    // The worker numbered the messages (worker/positionTracker.ts): its ids and positions, adopted in order.
+    let k = 0;
+    for (const e of wire) for (let i = 0; i < e.messageIds.length; i++) e.messageIds[i] = given.messageIds[k++];
+    return this.deliverEvents(appIndex, appId, wire, this.adopting(given), admittedBy);
   }
 
   /** Whether a publish one worker admitted has frames to build here: false with one worker, the admitting one. */
@@ -184,7 +189,12 @@ export class Publisher {
    * The message ids and positions of a publish the only worker admitted, from each message's channel ('' for
    * one that takes no position), as publishAdmitted gives them, with nothing to build for other workers.
    */
-  positionsOnly(appId: string, channels: readonly string[]): OwnPublishPositions {
+  positionsOnly(appId: string, channels: readonly string[], given?: OwnPublishPositions): OwnPublishPositions {
+    if (given) {
+      const adopt = this.adopting(given);
+      for (const channel of channels) adopt(appId, channel, channel === '');
+      return given;
+    }
     const own: OwnPublishPositions = { messageIds: [], streamIds: [], serials: [], publishedAt: Date.now() };
     for (const channel of channels) addPosition(own, this.newMessageId(channel), channel === '' ? undefined : this.localPosition(appId, channel, false));
     return own;
@@ -221,6 +231,18 @@ export class Publisher {
     for (let i = 0; i < messageIds.length; i++) messageIds[i] = e.messageId ?? this.newMessageId(e.channels[i]);
     return { name: e.name, channels: e.channels, data: e.data, socketId: e.socketId, messageId: e.messageId, extras: e.extras, tags: e.tags, ephemeral: e.ephemeral, messageIds };
   };
+
+  /** A position source that hands out, in order, the positions a worker assigned, and makes each channel continue from them. */
+  private adopting(given: OwnPublishPositions): PositionSource {
+    let k = 0;
+    return (appId, channel) => {
+      const serial = given.serials[k];
+      const streamId = given.streamIds[k++];
+      if (serial === NO_SERIAL) return undefined;
+      this.streams.adopt(appId, channel, streamId, serial, Date.now());
+      return { streamId, serial };
+    };
+  }
 
   private needsPosition(channel: string, ephemeral: boolean): boolean {
     return this.recovery && !ephemeral && !channel.startsWith(SERVER_TO_USER_PREFIX);

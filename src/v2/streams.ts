@@ -21,6 +21,18 @@ export class StreamRegistry {
     return { streamId: s.streamId, serial: s.serial };
   }
 
+  /**
+   * A position a worker assigned (worker/positionTracker.ts), in the same stamp order as next(): the channel
+   * continues from it.
+   */
+  adopt(appId: string, channel: string, streamId: string, serial: number, now: number): void {
+    const s = this.streams.get(appId, channel);
+    if (!s) return this.streams.set(appId, channel, { streamId, serial, lastUsed: now });
+    s.streamId = streamId;
+    s.serial = serial;
+    s.lastUsed = now;
+  }
+
   /** Forgets streams idle for longer than `idleMs`; a later publish starts a new stream. */
   sweep(now: number, idleMs: number): void {
     for (const [appId, channel, s] of this.streams.entries()) if (now - s.lastUsed > idleMs) this.streams.delete(appId, channel);

@@ -9,19 +9,23 @@
 // not held waits only for held ones that have their answers, which come first). V2 frames are derived
 // from V1 frames only where a V2 subscriber, filter group or held subscription wants them; every V2 message goes
 // into the replay mirror. Counts what it sends for the metrics.
+import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/schema.ts';
 import type { PublishEvent } from '../http/events.ts';
 import { FRAME_V1, FRAME_V1_ALSO_V2, FRAME_V2, metaAt } from '../ipc/frameColumns.ts';
-import type { FrameColumns, PublishesTaken, TopicFrame, V2Meta } from '../ipc/messages.ts';
+import type { FrameColumns, OwnPublishPositions, PublishesTaken, TopicFrame, V2Meta } from '../ipc/messages.ts';
+import { appendTaken, emptyPublishesTaken } from '../ipc/publishesTaken.ts';
 import { FIELD, type WorkerCounters } from '../metrics/workerCounters.ts';
+import { allowsClientEvents } from '../protocol/channels.ts';
 import { publishedV1Frame } from '../protocol/frames.ts';
-import { isV2ChannelTopic, publishTopic } from '../protocol/topics.ts';
+import { SERVER_TO_USER_PREFIX, isV2ChannelTopic, publishTopic } from '../protocol/topics.ts';
 import type { TemplatedApp } from '../transport/uws.ts';
 import { NO_MESSAGE_ID, NO_SERIAL, v2Meta } from '../v2/meta.ts';
 import type { CacheMirror } from './cacheMirror.ts';
 import { FanoutHold, LARGE_FANOUT } from './fanoutHold.ts';
 import type { LiveHolds } from './liveHold.ts';
 import type { LocalChannels } from './localChannels.ts';
+import { PositionTracker } from './positionTracker.ts';
 import type { SocketState } from './socketState.ts';
 import type { V2Fanout } from './v2Fanout.ts';
 import { V2Message } from './v2Message.ts';
@@ -55,6 +59,8 @@ interface HeldPublish {
   at: number;
   /** One of its channels has a V2 audience here: the hold waits for the primary's answer, so the V2 frames leave with the V1 ones. */
   awaitsPositions: boolean;
+  /** The message ids and positions this worker gave it (assignPositions): nothing to wait for. */
+  local: PublishesTaken | undefined;
   /** The primary's answer (publish `i` of `taken`, its messages from `first`), once it came. */
   taken?: { m: PublishesTaken; i: number; first: number };
 }
@@ -93,6 +99,8 @@ export class ChannelDelivery {
    * neither (as Sockudo's), so a publish admitted here sends its V2 frames with its V1 frames, without waiting.
    */
   private readonly recovery: boolean;
+  /** With recovery on and one host: the newest position of each channel seen here, to number admitted publishes (positionTracker.ts). */
+  private readonly positions: PositionTracker | undefined;
   /** Per app: counts subscriptions a V2 filter kept a message from. */
   private readonly filterSuppressed: ((sockets: number) => void)[];
   private readonly fanoutHold: FanoutHold<Held>;
@@ -100,6 +108,7 @@ export class ChannelDelivery {
   constructor(private readonly deps: ChannelDeliveryDeps) {
     this.appIds = deps.config.apps.map((a) => a.id);
     this.recovery = deps.config.connection_recovery.enabled;
+    this.positions = this.recovery && deps.config.redis.url === '' ? new PositionTracker((deps.config.connection_recovery.buffer_ttl_seconds * 1000) / 2) : undefined;
     this.v2Sockets = deps.config.apps.map(() => 0);
     this.filterSuppressed = deps.config.apps.map((_, app) => (n: number) => deps.counters.add(app, FIELD.filterSuppressed, n));
     this.fanoutHold = new FanoutHold(
@@ -140,6 +149,7 @@ export class ChannelDelivery {
    * workers admitted batch here too.
    */
   publishColumns(m: FrameColumns, first: number, count: number, handedOverAt: number, streaming?: () => boolean): void {
+    if (this.positions) this.learnHandOver(this.positions, m, first, count);
     // Not behind a held publish still waiting for its answer: the primary handled this hand-over before that
     // publish (its answer would have come first otherwise), so its V2 frames must go before that publish's.
     if (streaming && this.fanoutHold.enabled && !this.awaitingAnswer() && this.largeAudienceIn(m, first, count) && streaming()) {
@@ -149,6 +159,41 @@ export class ChannelDelivery {
     }
     this.fanoutHold.flush();
     this.deliverHandOver(m, first, count, handedOverAt);
+  }
+
+  /** The positions of a hand-over, as it arrives (held or not): later publishes admitted here continue from them. */
+  private learnHandOver(positions: PositionTracker, m: FrameColumns, first: number, count: number): void {
+    const now = Date.now();
+    for (let k = first; k < first + count; k++) {
+      if (m.serials[k] !== NO_SERIAL) positions.learn(this.appIds[m.apps[k]], m.channels[k], m.streamIds[k], m.serials[k], now);
+    }
+  }
+
+  /**
+   * Message ids and positions for a publish this worker admitted and may deliver now (LocalPublishOrder.claim
+   * said so), so that its V2 frames need not wait for the primary's answer; the primary adopts them. Undefined
+   * when one of its channels cannot be numbered here (positionTracker.ts): the primary numbers it as before.
+   */
+  assignPositions(app: number, events: readonly PublishEvent[]): OwnPublishPositions | undefined {
+    const positions = this.positions;
+    if (!positions) return undefined;
+    const appId = this.appIds[app];
+    const now = Date.now();
+    for (const e of events) {
+      for (const channel of e.channels) {
+        if (positioned(e, channel) && (allowsClientEvents(channel) || !positions.knows(appId, channel, now))) return undefined;
+      }
+    }
+    const own: OwnPublishPositions = { messageIds: [], streamIds: [], serials: [], publishedAt: now };
+    for (const e of events) {
+      for (const channel of e.channels) {
+        own.messageIds.push(randomUUID());
+        const at = positioned(e, channel) ? positions.next(appId, channel, now) : undefined;
+        own.streamIds.push(at?.streamId ?? '');
+        own.serials.push(at?.serial ?? NO_SERIAL);
+      }
+    }
+    return own;
   }
 
   /** Whether a held publish waits for the primary's answer. */
@@ -212,8 +257,9 @@ export class ChannelDelivery {
    * The V1 frames of an HTTP publish this worker admitted, to its own sockets, before the primary has it
    * (worker/localPublishOrder.ts decides when); the same bytes the primary builds for the other workers.
    */
-  deliverAdmitted(app: number, events: readonly PublishEvent[]): void {
+  deliverAdmitted(app: number, events: readonly PublishEvent[], local?: OwnPublishPositions): void {
     this.fanoutHold.flush();
+    if (local) return this.deliverPublish(app, events, true, takenHere(local), 0, 0, performance.now());
     this.deliverAdmittedFrames(app, events, performance.now());
   }
 
@@ -244,10 +290,10 @@ export class ChannelDelivery {
    * a channel of it has a V2 audience here, its V2 side goes with it once the primary's answer (deliverOwnPublish)
    * has come. Returns whether it waits for that answer.
    */
-  holdAdmitted(seq: number, app: number, events: readonly PublishEvent[]): boolean {
+  holdAdmitted(seq: number, app: number, events: readonly PublishEvent[], local?: OwnPublishPositions): boolean {
     this.deps.counters.add(app, FIELD.publishesHeld);
-    const awaitsPositions = this.recovery && this.hasV2Audience(app, events);
-    this.fanoutHold.hold({ kind: 'admitted', seq, app, events, at: performance.now(), awaitsPositions });
+    const awaitsPositions = this.recovery && !local && this.hasV2Audience(app, events);
+    this.fanoutHold.hold({ kind: 'admitted', seq, app, events, at: performance.now(), awaitsPositions, local: local && takenHere(local) });
     return awaitsPositions;
   }
 
@@ -267,6 +313,7 @@ export class ChannelDelivery {
 
   /** A held publish: its V1 frames, and its V2 side if the primary's answer came (else that goes when it comes). */
   private deliverHeld(p: HeldPublish): void {
+    if (p.local) return this.deliverPublish(p.app, p.events, true, p.local, 0, 0, p.at);
     // No answer yet, or the primary did not take it: no V2 side (yet), unless recovery is off (none to wait for).
     if (p.taken === undefined || p.taken.m.counts[p.taken.i] < 0) return this.deliverAdmittedFrames(p.app, p.events, p.at);
     this.deliverPublish(p.app, p.events, true, p.taken.m, p.taken.i, p.taken.first, p.at);
@@ -318,10 +365,12 @@ export class ChannelDelivery {
    * messages from `first` on). `v1Delivered`: the V1 frames went out at admission (deliverAdmitted); the V2
    * side is left.
    */
-  deliverOwnPublish(seq: number, app: number, events: readonly PublishEvent[], v1Delivered: boolean, taken: PublishesTaken, i: number, first: number): void {
+  deliverOwnPublish(seq: number, app: number, events: readonly PublishEvent[], v1Delivered: boolean, taken: PublishesTaken, i: number, first: number, local = false): void {
+    if (this.positions && !local && taken.counts[i] >= 0) this.learnTaken(this.positions, app, events, taken, first);
     if (this.attachTaken(seq, taken, i, first)) return; // it leaves with the hold
     if (taken.counts[i] < 0) return; // the primary did not take it: nothing more to deliver
-    if (v1Delivered && !this.recovery) return; // its V2 frames went with its V1 frames (deliverAdmittedFrames)
+    // Its V2 frames went with its V1 frames: numbered here (assignPositions), or with recovery off (deliverAdmittedFrames).
+    if (v1Delivered && (local || !this.recovery)) return;
     if (this.fanoutHold.size > 0) {
       // It came through the primary (its V1 frames are still to go): everything held was stamped before it, so it
       // waits behind them and their batch holds together.
@@ -332,6 +381,19 @@ export class ChannelDelivery {
       if (this.fanoutHold.items.some((h) => h.kind !== 'admitted' || h.taken !== undefined)) this.fanoutHold.flush();
     }
     this.deliverPublish(app, events, !v1Delivered, taken, i, first, undefined);
+  }
+
+  /** The positions the primary gave a publish of this worker's, as its answer arrives. */
+  private learnTaken(positions: PositionTracker, app: number, events: readonly PublishEvent[], taken: PublishesTaken, first: number): void {
+    const appId = this.appIds[app];
+    const now = Date.now();
+    let k = first;
+    for (const e of events) {
+      for (const channel of e.channels) {
+        if (taken.serials[k] !== NO_SERIAL) positions.learn(appId, channel, taken.streamIds[k], taken.serials[k], now);
+        k++;
+      }
+    }
   }
 
   /**
@@ -439,4 +501,16 @@ export class ChannelDelivery {
     }
     return recipients + held;
   };
+}
+
+/** Whether a message of `e` on `channel` takes a V2 position (as the primary decides: Publisher.needsPosition, recovery on). */
+function positioned(e: PublishEvent, channel: string): boolean {
+  return !e.ephemeral && !channel.startsWith(SERVER_TO_USER_PREFIX);
+}
+
+/** Positions assigned here, in the shape of the primary's answer, to deliver from. */
+function takenHere(local: OwnPublishPositions): PublishesTaken {
+  const m = emptyPublishesTaken();
+  appendTaken(m, 0, Date.now(), 0, local);
+  return m;
 }

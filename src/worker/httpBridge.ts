@@ -7,7 +7,7 @@ import type { Config } from '../config/schema.ts';
 import { HttpError } from '../errors.ts';
 import type { PublishEvent } from '../http/events.ts';
 import { healthResponse } from '../http/health.ts';
-import type { HttpRequestMessage, PrimaryToWorker, PublishesTaken, WorkerToPrimary } from '../ipc/messages.ts';
+import type { HttpRequestMessage, OwnPublishPositions, PrimaryToWorker, PublishesTaken, WorkerToPrimary } from '../ipc/messages.ts';
 import type { RequestSequence } from '../ipc/requestOrder.ts';
 import type { Logger } from '../log.ts';
 import type { HttpResponse, TemplatedApp } from '../transport/uws.ts';
@@ -30,8 +30,13 @@ export interface HttpBridgeDeps {
   rateGate: ApiRateGate;
   /** Whether an admitted publish may reach this worker's V1 sockets before the primary has seen it. */
   localOrder: LocalPublishOrder;
-  /** Delivers the V1 frames of the admitted publish stamped `seq` to this worker's sockets, at once or after a short hold. */
-  deliverV1: (seq: number, app: number, events: readonly PublishEvent[], hold: boolean) => void;
+  /**
+   * Delivers the V1 frames of the admitted publish stamped `seq` to this worker's sockets, at once or after a short
+   * hold; its V2 frames too when this worker numbered its messages (`local`).
+   */
+  deliverV1: (seq: number, app: number, events: readonly PublishEvent[], hold: boolean, local: OwnPublishPositions | undefined) => void;
+  /** Message ids and positions for an admitted publish about to be delivered here, if this worker can give them (ChannelDelivery.assignPositions). */
+  assignPositions: (app: number, events: readonly PublishEvent[]) => OwnPublishPositions | undefined;
   /** Whether an admitted publish may be held before its V1 frames go out (worker/fanoutHold.ts). */
   mayHold: (app: number, events: readonly PublishEvent[]) => boolean;
   /**
@@ -126,15 +131,29 @@ export class HttpBridge {
         const now = admitted.primaryCaughtUp && !this.deps.broadcasting();
         const held = !now && this.deps.mayHold(app, events);
         const deliveredV1 = (now || held) && this.deps.localOrder.claim(seq);
+        // Numbered in claim order, which is stamp order: the primary adopts these positions.
+        const local = deliveredV1 ? this.deps.assignPositions(app, events) : undefined;
         admitted.seq = seq;
         admitted.deliveredV1 = deliveredV1;
-        this.deps.toPrimary({ type: 'accepted-publish', seq, app, body, batch, positionChannels, ephemeralEvents, receivedBytes: size, sentBytes: answer.length });
+        admitted.local = local;
+        this.deps.toPrimary({
+          type: 'accepted-publish',
+          seq,
+          app,
+          body,
+          batch,
+          positionChannels,
+          ephemeralEvents,
+          receivedBytes: size,
+          sentBytes: answer.length,
+          ...(local ? { positions: local } : {}),
+        });
         try {
           res.cork(() => res.writeStatus('200 OK').writeHeader('Content-Type', 'application/json').end(answer));
         } finally {
           // After the answer (a publish to thousands of sockets must not hold the 200 back), and whatever it did:
           // the primary was told these frames are out.
-          if (deliveredV1) this.deps.deliverV1(seq, app, events, held);
+          if (deliveredV1) this.deps.deliverV1(seq, app, events, held, local);
         }
         return;
       }

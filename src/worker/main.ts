@@ -56,13 +56,15 @@ const http = new HttpBridge({
   sequence: new RequestSequence(init.requestSequence),
   rateGate: new ApiRateGate(config, new ApiRateBudget(init.rateBudgets), counters),
   localOrder,
-  deliverV1: (seq, app, events, hold) => {
-    if (!hold) return ws.delivery.deliverAdmitted(app, events);
+  deliverV1: (seq, app, events, hold, local) => {
+    if (!hold) return ws.delivery.deliverAdmitted(app, events, local);
     // Held until the primary's answer: the primary hears of it now, not after uWS wrote this turn's fan-outs.
-    if (ws.delivery.holdAdmitted(seq, app, events)) outbox.flushSoon();
+    if (ws.delivery.holdAdmitted(seq, app, events, local)) outbox.flushSoon();
   },
+  assignPositions: (app, events) => ws.delivery.assignPositions(app, events),
   mayHold: (app, events) => ws.delivery.mayHold(app, events),
-  deliverTaken: (admitted, taken, i, first) => ws.delivery.deliverOwnPublish(admitted.seq, admitted.app, admitted.events, admitted.deliveredV1, taken, i, first),
+  deliverTaken: (admitted, taken, i, first) =>
+    ws.delivery.deliverOwnPublish(admitted.seq, admitted.app, admitted.events, admitted.deliveredV1, taken, i, first, admitted.local !== undefined),
   broadcasting: () => loopLoad.busy() || ws.delivery.broadcastWithin(STREAMING_MS),
   isDraining: () => draining,
 });

@@ -11,6 +11,7 @@
 // and positions; the worker then builds and delivers their frames itself (ChannelDelivery.deliverOwnPublish).
 import type { AppConfig, Config } from '../config/schema.ts';
 import { type PublishEvent, parseBatchBody, parseEventBody } from '../http/events.ts';
+import type { OwnPublishPositions } from '../ipc/messages.ts';
 import { isCacheChannel } from '../protocol/channels.ts';
 
 /** Publishes answered here that the primary has not taken yet, at most. */
@@ -37,6 +38,8 @@ export interface AdmittedPublish {
   seq: number;
   /** The V1 frames went out on this thread at admission (worker/localPublishOrder.ts). */
   deliveredV1: boolean;
+  /** The message ids and positions this worker gave its messages (ChannelDelivery.assignPositions): its V2 frames went with the V1 ones. */
+  local?: OwnPublishPositions;
 }
 
 export interface PublishRequest {

@@ -35,6 +35,11 @@ async function openSubscribed(open: () => Promise<RawClient>, prefix: 'pusher' |
   return clients;
 }
 
+/** The channel's `n` events a client got (V1 or V2), in the order it got them. */
+function events(c: RawClient) {
+  return c.frames.filter((f) => f.channel === CHANNEL && f.event === 'n');
+}
+
 /** The data of the channel's events a client got, in the order it got them. */
 function received(c: RawClient): string[] {
   return c.frames.filter((f) => f.channel === CHANNEL && !f.event.startsWith('pusher')).map((f) => f.data as string);
@@ -124,17 +129,24 @@ describe('publishes held for a large V2 audience', () => {
 describe('publishes held on two workers, each for its own and the primary’s hand-overs', () => {
   let server: TestServer;
   const subscribers: RawClient[] = [];
+  /** A few V2 subscribers on each worker: the held publishes a worker numbers itself (worker/positionTracker.ts). */
+  const v2: RawClient[] = [];
 
   before(async () => {
     server = await startTestServer({ workers: 2 });
     // A large audience on each worker (each has its own port besides the shared one).
     for (const port of server.workerPorts) {
       subscribers.push(...(await openSubscribed(() => RawClient.open(port), 'pusher')));
+      for (let i = 0; i < 3; i++) {
+        const c = await openV2(port);
+        await c.request({ event: 'sockudo:subscribe', data: { channel: CHANNEL } }, (f) => f.event.endsWith('subscription_succeeded'));
+        v2.push(c);
+      }
     }
   });
 
   after(async () => {
-    for (const c of subscribers) c.close();
+    for (const c of [...subscribers, ...v2]) c.close();
     await server.shutdown();
   });
 
@@ -143,6 +155,10 @@ describe('publishes held on two workers, each for its own and the primary’s ha
   // checked deterministically in test/unit/channel-delivery-hold.test.ts.
   test('publishes answered by both workers reach every subscriber once, in one order on both workers', async () => {
     const path = `/apps/${DEVELOPMENT_APP.id}/events`;
+    // A first publish gives the channel a position on both workers (the primary's), and ends the V2 subscribers'
+    // wait for a resume (worker/liveHold.ts).
+    await serverSdk(server.port).trigger(CHANNEL, 'n', 'first');
+    await eventually(() => [...subscribers, ...v2].every((c) => events(c).length === 1), 'the first publish at every subscriber', 20_000);
     // Half through each worker: each delivers its own and gets the other's from the primary.
     await Promise.all(
       Array.from({ length: PUBLISHES }, async (_, i) => {
@@ -152,13 +168,43 @@ describe('publishes held on two workers, each for its own and the primary’s ha
         assert.equal(res.status, 200);
       }),
     );
-    await eventually(() => subscribers.every((c) => received(c).length === PUBLISHES), 'every publish at every subscriber', 20_000);
+    await eventually(() => [...subscribers, ...v2].every((c) => events(c).length === PUBLISHES + 1), 'every publish at every subscriber', 20_000);
     const order = received(subscribers[0]);
     assert.deepEqual(
-      [...order].sort((a, b) => Number(a) - Number(b)),
+      order.slice(1).sort((a, b) => Number(a) - Number(b)),
       Array.from({ length: PUBLISHES }, (_, i) => String(i)),
       'each publish once',
     );
     for (const c of subscribers) assert.deepEqual(received(c), order, 'the same order on both workers');
+    // V2: the same frames on both workers, whichever thread numbered a message, serials one after another.
+    const v2Texts = (c: RawClient) => c.texts.filter((_, i) => c.frames[i].channel === CHANNEL && c.frames[i].event === 'n');
+    for (const c of v2) assert.deepEqual(v2Texts(c), v2Texts(v2[0]));
+    const frames = events(v2[0]);
+    assert.deepEqual(frames.map((f) => f.data), order, 'V2 in the V1 order');
+    for (let k = 1; k < frames.length; k++) assert.equal(frames[k].serial, (frames[k - 1].serial as number) + 1);
+  });
+  // Held publishes of one worker, one after another in stamp order, are numbered by that worker itself
+  // (worker/positionTracker.ts); the other worker gets them from the primary, which adopts those numbers.
+  test('a stream through one worker, numbered there: the same V2 frames on both workers, serials one after another', async () => {
+    const path = `/apps/${DEVELOPMENT_APP.id}/events`;
+    // Through the primary first, so both workers have a position of the channel to continue from.
+    const start = events(v2[0]).length;
+    await serverSdk(server.port).trigger(CHANNEL, 'n', 'one-first');
+    await eventually(() => [...subscribers, ...v2].every((c) => events(c).length === start + 1), 'the first publish at every subscriber', 20_000);
+    const before = start + 1;
+    await Promise.all(
+      Array.from({ length: PUBLISHES }, async (_, i) => {
+        const body = JSON.stringify({ name: 'n', channel: CHANNEL, data: `one-${i}` });
+        const res = await fetch(signedUrl(`http://127.0.0.1:${server.workerPorts[0]}`, { path, body }), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+        assert.equal(res.status, 200);
+      }),
+    );
+    await eventually(() => [...subscribers, ...v2].every((c) => events(c).length === before + PUBLISHES), 'every publish at every subscriber', 20_000);
+    const v2Texts = (c: RawClient) => c.texts.filter((_, i) => c.frames[i].channel === CHANNEL && c.frames[i].event === 'n');
+    for (const c of v2) assert.deepEqual(v2Texts(c), v2Texts(v2[0]), 'the same bytes on both workers');
+    const frames = events(v2[0]);
+    for (let k = 1; k < frames.length; k++) assert.equal(frames[k].serial, (frames[k - 1].serial as number) + 1);
+    assert.deepEqual(frames.map((f) => f.data), received(subscribers[0]), 'V2 in the V1 order');
+    assert.equal(new Set(frames.map((f) => f.message_id)).size, frames.length);
   });
 });

@@ -131,6 +131,42 @@ describe('protocol V2', () => {
     for (const c of [v1, here, there]) c.close();
   });
 
+  // A worker numbers the publishes it delivers at once itself (worker/positionTracker.ts), the primary those it
+  // handles (here: with `info`) and those of a channel the worker has no position for: one sequence all the same.
+  test('publishes numbered by either worker or by the primary: one sequence, identical frames, an exact resume', async () => {
+    const ch = 'numbered-here';
+    const here = await openV2(server.workerPorts[0]);
+    const there = await openV2(server.workerPorts[1]);
+    const v1 = await RawClient.open(server.workerPorts[1]);
+    await sub(here, { channel: ch });
+    await sub(there, { channel: ch });
+    await sub(v1, { channel: ch }, 'pusher');
+    const count = 30;
+    for (let n = 0; n < count; n++) {
+      if (n % 3 === 2) await serverSdk(server.port).post({ path: '/events', body: { name: `n${n}`, channels: [ch], data: '{}', info: 'subscription_count' } as unknown as string });
+      else await serverSdk(server.workerPorts[n % 2]).trigger(ch, `n${n}`, {});
+      // Once both workers have it, the next publish finds the primary caught up and is delivered (and numbered) at once.
+      await here.next(isEvent(`n${n}`, ch));
+      await there.next(isEvent(`n${n}`, ch));
+    }
+    for (const c of [here, there, v1]) await eventually(() => userFrames(c, ch).length === count, `all ${count} publishes`);
+    const texts = (c: RawClient) => c.texts.filter((_, i) => c.frames[i].channel === ch && !c.frames[i].event.includes(':'));
+    assert.deepEqual(texts(there), texts(here), 'the same bytes on both workers');
+    const mine = userFrames(here, ch);
+    assert.deepEqual(mine.map((f) => f.event), Array.from({ length: count }, (_, n) => `n${n}`));
+    assert.deepEqual(mine.map((f) => f.serial), Array.from({ length: count }, (_, n) => n + 1));
+    assert.equal(new Set(mine.map((f) => f.stream_id)).size, 1);
+    assert.equal(new Set(mine.map((f) => f.message_id)).size, count);
+    assert.deepEqual(userFrames(v1, ch).map((f) => f.event), mine.map((f) => f.event));
+    const late = await openV2(server.workerPorts[1]);
+    await sub(late, { channel: ch });
+    const from = late.frames.length;
+    late.send({ event: 'sockudo:resume', data: { channel_positions: { [ch]: { stream_id: mine[9].stream_id, serial: 10 } } } });
+    await late.next(isEvent('sockudo:resume_success'), 5000, from);
+    assert.deepEqual(late.texts.slice(from).filter((_, i) => late.frames[from + i].channel === ch), texts(here).slice(10));
+    for (const c of [here, there, v1, late]) c.close();
+  });
+
   test('V1 and V2 subscribers of one channel: V2 fields only for V2, idempotency_key for nobody', async () => {
     const v1 = await RawClient.open(server.workerPorts[0]);
     const v2 = await openV2(server.workerPorts[1]);

@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import { ChannelCounts } from '../../src/channels/channelCounts.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import type { PublishEvent } from '../../src/http/events.ts';
+import type { OwnPublishPositions } from '../../src/ipc/messages.ts';
 import { appendFrames, emptyFrameColumns } from '../../src/ipc/frameColumns.ts';
 import { appendTaken, emptyPublishesTaken } from '../../src/ipc/publishesTaken.ts';
 import { compileFilter } from '../../src/protocol/filters.ts';
@@ -353,5 +354,66 @@ describe('connection recovery off', () => {
     appendTaken(taken, 3, Date.now(), 3, { messageIds: [NO_MESSAGE_ID], streamIds: [''], serials: [NO_SERIAL], publishedAt: Date.now() });
     delivery.deliverOwnPublish(3, 0, event('via-primary'), false, taken, 0, 0);
     assert.deepEqual([written, writtenV2], [['via-primary'], ['via-primary#undefined']]);
+  });
+});
+
+describe('publishes numbered here (recovery on, one host: worker/positionTracker.ts)', () => {
+  /** A hand-over of an HTTP publish on `channel` (its V1 frame carrying the V2 message) at `serial` of stream s1. */
+  const handOver = (appId: string, channel: string, data: string, serial: number) => {
+    const columns = emptyFrameColumns();
+    const alsoV2 = v2Meta(channel, 'e', `h${serial}`, false, Date.now(), 's1', serial, undefined, undefined);
+    appendFrames(columns, [{ app: 0, topic: topicFor(1, appId, channel), frame: JSON.stringify({ event: 'e', channel, data }), alsoV2 }], 0, 0);
+    return columns;
+  };
+
+  test('only a public channel whose position came from the primary is numbered here; ephemeral messages get an id only', (t) => {
+    fakeClock(t);
+    const { delivery, appId, event } = setup({ v2: LARGE_FANOUT });
+    assert.equal(delivery.assignPositions(0, event('a')), undefined, 'no position of the channel seen yet');
+    delivery.publishColumns(handOver(appId, CHANNEL, 'first', 7), 0, 1, Date.now());
+    delivery.publishColumns(handOver(appId, 'private-x', 'first', 3), 0, 1, Date.now());
+    const ephemeral = { name: 'e', channels: [CHANNEL], data: 'p', ephemeral: true } as PublishEvent;
+    const local = delivery.assignPositions(0, [...event('b'), ephemeral, ...event('c')]);
+    assert.deepEqual([local?.streamIds, local?.serials], [['s1', '', 's1'], [8, NO_SERIAL, 9]]);
+    assert.equal(new Set(local?.messageIds).size, 3);
+    const privately = [{ name: 'e', channels: ['private-x'], data: 'p', ephemeral: false } as PublishEvent];
+    assert.equal(delivery.assignPositions(0, privately), undefined, 'client events there are numbered by the primary outside the stamp order');
+    assert.equal(delivery.assignPositions(0, [...event('d'), ...privately]), undefined, 'all or nothing');
+    assert.deepEqual(delivery.assignPositions(0, event('e'))?.serials, [10], 'the refused batch took no serial');
+  });
+
+  test('its V2 frames leave with its V1 frames, at once or from the hold, and the answer adds nothing', (t) => {
+    const clock = fakeClock(t);
+    const { delivery, appId, written, writtenV2, event } = setup({ v2: LARGE_FANOUT });
+    delivery.publishColumns(handOver(appId, CHANNEL, 'first', 1), 0, 1, Date.now());
+    const asAnswer = (seq: number, local: OwnPublishPositions) => {
+      const m = emptyPublishesTaken();
+      appendTaken(m, seq, Date.now(), seq, local);
+      return m;
+    };
+    const atOnce = delivery.assignPositions(0, event('at-once')) as OwnPublishPositions;
+    delivery.deliverAdmitted(0, event('at-once'), atOnce);
+    assert.deepEqual([written, writtenV2], [['first', 'at-once'], ['first#1', 'at-once#2']], 'no wait for the answer');
+    delivery.deliverOwnPublish(1, 0, event('at-once'), true, asAnswer(1, atOnce), 0, 0, true);
+    const held = delivery.assignPositions(0, event('held')) as OwnPublishPositions;
+    assert.equal(delivery.holdAdmitted(2, 0, event('held'), held), false, 'the hold does not wait for the answer');
+    clock.advance(1);
+    delivery.deliverOwnPublish(2, 0, event('held'), true, asAnswer(2, held), 0, 0, true);
+    assert.deepEqual([written, writtenV2], [['first', 'at-once', 'held'], ['first#1', 'at-once#2', 'held#3']], 'the answers added nothing');
+  });
+
+  test('the answer for a publish the primary numbered teaches the next one', (t) => {
+    fakeClock(t);
+    const { delivery, writtenV2, event, answer } = setup({ v2: LARGE_FANOUT });
+    delivery.deliverOwnPublish(4, 0, event('via-primary'), false, answer(4, 5), 0, 0);
+    assert.deepEqual(writtenV2, ['via-primary#5']);
+    assert.deepEqual(delivery.assignPositions(0, event('next'))?.serials, [6]);
+  });
+
+  test('with recovery off nothing is numbered here', (t) => {
+    fakeClock(t);
+    const { delivery, appId, event } = setup({ v2: LARGE_FANOUT, recovery: false });
+    delivery.publishColumns(handOver(appId, CHANNEL, 'first', 1), 0, 1, Date.now());
+    assert.equal(delivery.assignPositions(0, event('a')), undefined);
   });
 });

@@ -71,3 +71,14 @@ describe('StreamRegistry', () => {
     assert.equal(r.size, 2);
   });
 });
+
+describe('StreamRegistry.adopt', () => {
+  test('a channel continues from a position a worker assigned', () => {
+    const r = new StreamRegistry();
+    const first = r.next('app', 'orders', 0);
+    r.adopt('app', 'orders', first.streamId, 5, 1);
+    assert.deepEqual(r.next('app', 'orders', 2), { streamId: first.streamId, serial: 6 });
+    r.adopt('app', 'fresh', 'given-stream', 3, 3);
+    assert.deepEqual(r.next('app', 'fresh', 4), { streamId: 'given-stream', serial: 4 });
+  });
+});
