@@ -86,6 +86,8 @@ export class Api {
     } catch (err) {
       // Cannot happen short of a bug (the worker validated it with this code): the client has its 200 already.
       this.deps.log.error({ err, app: app.id }, 'an accepted publish did not validate on the primary; not delivered');
+      // Numbers the worker gave it and sent out stay taken: its next publishes continue from them.
+      if (m.positions) this.deps.publisher.positionsOnly(app.id, m.positionChannels, m.positions);
       return undefined;
     }
     return this.deps.publisher.publishAdmitted(m.app, app.id, events, fromWorker, m.positions);

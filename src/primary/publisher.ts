@@ -177,7 +177,7 @@ export class Publisher {
     // The worker numbered the messages (worker/positionTracker.ts): its ids and positions, adopted in order.
     let k = 0;
     for (const e of wire) for (let i = 0; i < e.messageIds.length; i++) e.messageIds[i] = given.messageIds[k++];
-    return this.deliverEvents(appIndex, appId, wire, this.adopting(given), admittedBy);
+    return this.deliverEvents(appIndex, appId, wire, this.adopting(given), admittedBy, given.publishedAt);
   }
 
   /** Whether a publish one worker admitted has frames to build here: false with one worker, the admitting one. */
@@ -255,9 +255,15 @@ export class Publisher {
    * `admittedBy`, returns the message ids and positions that worker builds its own frames from.
    */
   private deliverEvents(appIndex: number, appId: string, events: readonly WireEvent[], position: PositionSource): void;
-  private deliverEvents(appIndex: number, appId: string, events: readonly WireEvent[], position: PositionSource, admittedBy: number): OwnPublishPositions;
-  private deliverEvents(appIndex: number, appId: string, events: readonly WireEvent[], position: PositionSource, admittedBy = -1): OwnPublishPositions | undefined {
-    const publishedAt = Date.now();
+  private deliverEvents(appIndex: number, appId: string, events: readonly WireEvent[], position: PositionSource, admittedBy: number, publishedAt?: number): OwnPublishPositions;
+  private deliverEvents(
+    appIndex: number,
+    appId: string,
+    events: readonly WireEvent[],
+    position: PositionSource,
+    admittedBy = -1,
+    publishedAt = Date.now(),
+  ): OwnPublishPositions | undefined {
     const own: OwnPublishPositions | undefined = admittedBy < 0 ? undefined : { messageIds: [], streamIds: [], serials: [], publishedAt };
     const frames: TopicFrame[] = [];
     for (const e of events) {

@@ -366,7 +366,11 @@ export class ChannelDelivery {
    * side is left.
    */
   deliverOwnPublish(seq: number, app: number, events: readonly PublishEvent[], v1Delivered: boolean, taken: PublishesTaken, i: number, first: number, local = false): void {
-    if (this.positions && !local && taken.counts[i] >= 0) this.learnTaken(this.positions, app, events, taken, first);
+    if (this.positions && !local) {
+      if (taken.counts[i] >= 0) this.learnTaken(this.positions, app, events, taken, first);
+      // Not taken (a bug, logged by the primary): whatever it numbered is unknown here, so the primary numbers next.
+      else for (const e of events) for (const channel of e.channels) this.positions.forget(this.appIds[app], channel);
+    }
     if (this.attachTaken(seq, taken, i, first)) return; // it leaves with the hold
     if (taken.counts[i] < 0) return; // the primary did not take it: nothing more to deliver
     // Its V2 frames went with its V1 frames: numbered here (assignPositions), or with recovery off (deliverAdmittedFrames).

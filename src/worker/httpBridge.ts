@@ -132,7 +132,7 @@ export class HttpBridge {
         const held = !now && this.deps.mayHold(app, events);
         const deliveredV1 = (now || held) && this.deps.localOrder.claim(seq);
         // Numbered in claim order, which is stamp order: the primary adopts these positions.
-        const local = deliveredV1 ? this.deps.assignPositions(app, events) : undefined;
+        const local = deliveredV1 && this.admission.othersNumberedHere(admitted) ? this.deps.assignPositions(app, events) : undefined;
         admitted.seq = seq;
         admitted.deliveredV1 = deliveredV1;
         admitted.local = local;

@@ -53,6 +53,11 @@ export class PositionTracker {
     return l;
   }
 
+  /** The channel's position is not known any more (the primary did not take a publish that it numbered). */
+  forget(appId: string, channel: string): void {
+    this.latest.delete(appId, channel);
+  }
+
   private sweep(now: number): void {
     for (const [appId, channel, l] of this.latest.entries()) if (now - l.at >= this.maxAgeMs) this.latest.delete(appId, channel);
   }

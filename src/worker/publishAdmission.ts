@@ -110,6 +110,16 @@ export class PublishAdmission {
   }
 
   /**
+   * Whether every publish still waiting for the primary's answer, `admitted` aside, was numbered here: only then
+   * has this worker seen every earlier position (worker/positionTracker.ts). One delivered here but numbered by
+   * the primary (a channel unknown here) has its positions only in its answer, still on its way.
+   */
+  othersNumberedHere(admitted: AdmittedPublish): boolean {
+    for (const a of this.awaitingPrimary) if (a !== admitted && a.local === undefined) return false;
+    return true;
+  }
+
+  /**
    * The primary has taken the publish stamped `seq`: that one, or undefined if it is not held. The primary
    * answers in stamp order, so it is the oldest; older ones would be publishes it never answered (a bug), which
    * are dropped and returned in `skipped`.

@@ -410,6 +410,16 @@ describe('publishes numbered here (recovery on, one host: worker/positionTracker
     assert.deepEqual(delivery.assignPositions(0, event('next'))?.serials, [6]);
   });
 
+  test('after a publish the primary did not take, its channels are numbered by the primary again', (t) => {
+    fakeClock(t);
+    const { delivery, event, answer } = setup({ v2: LARGE_FANOUT });
+    delivery.deliverOwnPublish(4, 0, event('via-primary'), false, answer(4, 5), 0, 0);
+    const refused = emptyPublishesTaken();
+    appendTaken(refused, 5, Date.now(), 5, undefined);
+    delivery.deliverOwnPublish(5, 0, event('refused'), false, refused, 0, 0);
+    assert.equal(delivery.assignPositions(0, event('next')), undefined);
+  });
+
   test('with recovery off nothing is numbered here', (t) => {
     fakeClock(t);
     const { delivery, appId, event } = setup({ v2: LARGE_FANOUT, recovery: false });

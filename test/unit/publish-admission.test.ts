@@ -84,6 +84,23 @@ describe('publishes a worker answers itself', () => {
     assert.equal(admitStamped(admission, 3)?.primaryCaughtUp, true);
   });
 
+  // Found by review: a publish delivered here but numbered by the primary has its positions only in its answer, so
+  // numbering a later one here before that answer came gave one serial twice (worker/positionTracker.ts).
+  test('says whether every other publish waiting for the primary was numbered here', () => {
+    const admission = new PublishAdmission(config);
+    const numberedHere = { messageIds: ['m'], streamIds: ['s'], serials: [1], publishedAt: 0 };
+    const first = admitStamped(admission, 0) as AdmittedPublish;
+    assert.equal(admission.othersNumberedHere(first), true, 'nothing else is waiting');
+    first.local = numberedHere;
+    const byPrimary = admitStamped(admission, 1) as AdmittedPublish;
+    assert.equal(admission.othersNumberedHere(byPrimary), true, 'the one before was numbered here');
+    const next = admitStamped(admission, 2) as AdmittedPublish;
+    assert.equal(admission.othersNumberedHere(next), false, 'stamp 1 is numbered by the primary, whose answer has not come');
+    admission.taken(0);
+    admission.taken(1);
+    assert.equal(admission.othersNumberedHere(next), true, 'its answer came');
+  });
+
   test('hands back the publish the primary names, oldest first; ones it skipped are dropped and reported', () => {
     const admission = new PublishAdmission(config);
     const held = [5, 6, 7, 8].map((seq) => admitStamped(admission, seq));
