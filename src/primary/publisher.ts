@@ -192,8 +192,9 @@ export class Publisher {
   positionsOnly(appId: string, channels: readonly string[], given?: OwnPublishPositions): OwnPublishPositions {
     if (given) {
       const adopt = this.adopting(given);
-      for (const channel of channels) adopt(appId, channel, channel === '');
-      return given;
+      const own: OwnPublishPositions = { messageIds: [], streamIds: [], serials: [], publishedAt: given.publishedAt };
+      for (let k = 0; k < channels.length; k++) addPosition(own, given.messageIds[k], adopt(appId, channels[k], channels[k] === ''));
+      return own;
     }
     const own: OwnPublishPositions = { messageIds: [], streamIds: [], serials: [], publishedAt: Date.now() };
     for (const channel of channels) addPosition(own, this.newMessageId(channel), channel === '' ? undefined : this.localPosition(appId, channel, false));
@@ -232,15 +233,19 @@ export class Publisher {
     return { name: e.name, channels: e.channels, data: e.data, socketId: e.socketId, messageId: e.messageId, extras: e.extras, tags: e.tags, ephemeral: e.ephemeral, messageIds };
   };
 
-  /** A position source that hands out, in order, the positions a worker assigned, and makes each channel continue from them. */
+  /**
+   * A position source that hands out, in order, the positions a worker assigned, and makes each channel continue
+   * from them (or, for one a late request would take back, the next position: StreamRegistry.adopt).
+   */
   private adopting(given: OwnPublishPositions): PositionSource {
     let k = 0;
     return (appId, channel) => {
       const serial = given.serials[k];
       const streamId = given.streamIds[k++];
       if (serial === NO_SERIAL) return undefined;
-      this.streams.adopt(appId, channel, streamId, serial, Date.now());
-      return { streamId, serial };
+      const at = this.streams.adopt(appId, channel, streamId, serial, Date.now());
+      if (at.serial !== serial) this.log.warn({ app: appId, channel, given: serial, serial: at.serial }, 'a late publish got the next V2 serial instead of the one its worker gave');
+      return at;
     };
   }
 

@@ -23,14 +23,21 @@ export class StreamRegistry {
 
   /**
    * A position a worker assigned (worker/positionTracker.ts), in the same stamp order as next(): the channel
-   * continues from it.
+   * continues from it, and it is the position returned. A serial not past the stream's current one can only come
+   * from a request the primary stopped waiting for (ipc/requestOrder.ts, GAP_TIMEOUT_MS) and numbered others
+   * past meanwhile: the message then gets the next serial instead, so the stream never goes back.
    */
-  adopt(appId: string, channel: string, streamId: string, serial: number, now: number): void {
+  adopt(appId: string, channel: string, streamId: string, serial: number, now: number): { streamId: string; serial: number } {
     const s = this.streams.get(appId, channel);
-    if (!s) return this.streams.set(appId, channel, { streamId, serial, lastUsed: now });
+    if (!s) {
+      this.streams.set(appId, channel, { streamId, serial, lastUsed: now });
+      return { streamId, serial };
+    }
+    if (s.streamId === streamId && serial <= s.serial) return this.next(appId, channel, now);
     s.streamId = streamId;
     s.serial = serial;
     s.lastUsed = now;
+    return { streamId, serial };
   }
 
   /** Forgets streams idle for longer than `idleMs`; a later publish starts a new stream. */

@@ -365,16 +365,29 @@ export class ChannelDelivery {
    * messages from `first` on). `v1Delivered`: the V1 frames went out at admission (deliverAdmitted); the V2
    * side is left.
    */
-  deliverOwnPublish(seq: number, app: number, events: readonly PublishEvent[], v1Delivered: boolean, taken: PublishesTaken, i: number, first: number, local = false): void {
-    if (this.positions && !local) {
-      if (taken.counts[i] >= 0) this.learnTaken(this.positions, app, events, taken, first);
-      // Not taken (a bug, logged by the primary): whatever it numbered is unknown here, so the primary numbers next.
-      else for (const e of events) for (const channel of e.channels) this.positions.forget(this.appIds[app], channel);
+  deliverOwnPublish(
+    seq: number,
+    app: number,
+    events: readonly PublishEvent[],
+    v1Delivered: boolean,
+    taken: PublishesTaken,
+    i: number,
+    first: number,
+    local?: OwnPublishPositions,
+  ): void {
+    if (this.positions) {
+      if (taken.counts[i] >= 0 && !local) this.learnTaken(this.positions, app, events, taken, first);
+      // Not taken (a bug, logged by the primary), or numbered otherwise than here (a request the primary stopped
+      // waiting for: StreamRegistry.adopt): this worker's positions of its channels are not to be trusted, so the
+      // primary numbers the next ones, until its hand-overs and answers teach the worker again.
+      else if (taken.counts[i] < 0 || (local && !sameNumbers(local, taken, first))) {
+        for (const e of events) for (const channel of e.channels) this.positions.forget(this.appIds[app], channel);
+      }
     }
     if (this.attachTaken(seq, taken, i, first)) return; // it leaves with the hold
     if (taken.counts[i] < 0) return; // the primary did not take it: nothing more to deliver
     // Its V2 frames went with its V1 frames: numbered here (assignPositions), or with recovery off (deliverAdmittedFrames).
-    if (v1Delivered && (local || !this.recovery)) return;
+    if (v1Delivered && (local !== undefined || !this.recovery)) return;
     if (this.fanoutHold.size > 0) {
       // It came through the primary (its V1 frames are still to go): everything held was stamped before it, so it
       // waits behind them and their batch holds together.
@@ -517,4 +530,12 @@ function takenHere(local: OwnPublishPositions): PublishesTaken {
   const m = emptyPublishesTaken();
   appendTaken(m, 0, Date.now(), 0, local);
   return m;
+}
+
+/** Whether the primary's answer gives the messages the positions this worker gave them. */
+function sameNumbers(local: OwnPublishPositions, taken: PublishesTaken, first: number): boolean {
+  for (let k = 0; k < local.serials.length; k++) {
+    if (taken.serials[first + k] !== local.serials[k] || taken.streamIds[first + k] !== local.streamIds[k]) return false;
+  }
+  return true;
 }

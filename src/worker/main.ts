@@ -64,7 +64,7 @@ const http = new HttpBridge({
   assignPositions: (app, events) => ws.delivery.assignPositions(app, events),
   mayHold: (app, events) => ws.delivery.mayHold(app, events),
   deliverTaken: (admitted, taken, i, first) =>
-    ws.delivery.deliverOwnPublish(admitted.seq, admitted.app, admitted.events, admitted.deliveredV1, taken, i, first, admitted.local !== undefined),
+    ws.delivery.deliverOwnPublish(admitted.seq, admitted.app, admitted.events, admitted.deliveredV1, taken, i, first, admitted.local),
   broadcasting: () => loopLoad.busy() || ws.delivery.broadcastWithin(STREAMING_MS),
   isDraining: () => draining,
 });

@@ -394,12 +394,18 @@ describe('publishes numbered here (recovery on, one host: worker/positionTracker
     const atOnce = delivery.assignPositions(0, event('at-once')) as OwnPublishPositions;
     delivery.deliverAdmitted(0, event('at-once'), atOnce);
     assert.deepEqual([written, writtenV2], [['first', 'at-once'], ['first#1', 'at-once#2']], 'no wait for the answer');
-    delivery.deliverOwnPublish(1, 0, event('at-once'), true, asAnswer(1, atOnce), 0, 0, true);
+    delivery.deliverOwnPublish(1, 0, event('at-once'), true, asAnswer(1, atOnce), 0, 0, atOnce);
     const held = delivery.assignPositions(0, event('held')) as OwnPublishPositions;
     assert.equal(delivery.holdAdmitted(2, 0, event('held'), held), false, 'the hold does not wait for the answer');
     clock.advance(1);
-    delivery.deliverOwnPublish(2, 0, event('held'), true, asAnswer(2, held), 0, 0, true);
+    delivery.deliverOwnPublish(2, 0, event('held'), true, asAnswer(2, held), 0, 0, held);
     assert.deepEqual([written, writtenV2], [['first', 'at-once', 'held'], ['first#1', 'at-once#2', 'held#3']], 'the answers added nothing');
+    assert.deepEqual(delivery.assignPositions(0, event('next'))?.serials, [4], 'answers that agree change nothing');
+    // An answer that numbered a message otherwise (a request the primary stopped waiting for): numbered there again.
+    const late = delivery.assignPositions(0, event('late')) as OwnPublishPositions;
+    delivery.deliverAdmitted(0, event('late'), late);
+    delivery.deliverOwnPublish(4, 0, event('late'), true, asAnswer(4, { ...late, serials: [9] }), 0, 0, late);
+    assert.equal(delivery.assignPositions(0, event('after')), undefined);
   });
 
   test('the answer for a publish the primary numbered teaches the next one', (t) => {

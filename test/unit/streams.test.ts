@@ -81,4 +81,13 @@ describe('StreamRegistry.adopt', () => {
     r.adopt('app', 'fresh', 'given-stream', 3, 3);
     assert.deepEqual(r.next('app', 'fresh', 4), { streamId: 'given-stream', serial: 4 });
   });
+
+  test('a serial the stream has passed (a request the primary stopped waiting for) gets the next one instead', () => {
+    const r = new StreamRegistry();
+    const first = r.next('app', 'orders', 0);
+    r.next('app', 'orders', 0);
+    r.next('app', 'orders', 0);
+    assert.deepEqual(r.adopt('app', 'orders', first.streamId, 2, 1), { streamId: first.streamId, serial: 4 });
+    assert.deepEqual(r.adopt('app', 'orders', 'another-stream', 1, 2), { streamId: 'another-stream', serial: 1 }, 'a new stream starts where it says');
+  });
 });
