@@ -1,9 +1,10 @@
 // Channel frames into uWS on one worker: one native publish per topic, no per-subscriber JavaScript. Frames
 // come two ways (docs/architecture.md, "The path of a publish"): from the primary's `frames` messages (columns,
 // ipc/frameColumns.ts), built once there for every other worker, and, for an HTTP publish this worker answered
-// itself, built here from the events it parsed, with the message ids and V2 positions of the primary's
-// `publishes-taken` (the V1 frames possibly at once, worker/localPublishOrder.ts, or after a short hold,
-// worker/fanoutHold.ts, whose V2 frames then wait for the primary's answer in the hold and leave with the rest;
+// itself, built here from the events it parsed, with the message ids and V2 positions it gave them itself
+// (worker/positionTracker.ts: then V1 and V2 frames leave together) or those of the primary's `publishes-taken`
+// (the V1 frames possibly at once, worker/localPublishOrder.ts, or after a short hold, worker/fanoutHold.ts,
+// whose V2 frames then wait for the primary's answer in the hold and leave with the rest;
 // while publishes stream, the primary's hand-overs with a large audience here are held the same way:
 // every other delivery here first lets the held ones out, so each topic keeps its order; the V2 side of a publish
 // not held waits only for held ones that have their answers, which come first). V2 frames are derived
@@ -287,8 +288,8 @@ export class ChannelDelivery {
 
   /**
    * deliverAdmitted, a moment later, together with the publishes that come meanwhile (worker/fanoutHold.ts); when
-   * a channel of it has a V2 audience here, its V2 side goes with it once the primary's answer (deliverOwnPublish)
-   * has come. Returns whether it waits for that answer.
+   * a channel of it has a V2 audience here, its V2 side goes with it: numbered here (`local`, assignPositions), or
+   * once the primary's answer (deliverOwnPublish) has come. Returns whether it waits for that answer.
    */
   holdAdmitted(seq: number, app: number, events: readonly PublishEvent[], local?: OwnPublishPositions): boolean {
     this.deps.counters.add(app, FIELD.publishesHeld);
@@ -311,7 +312,10 @@ export class ChannelDelivery {
     return false;
   }
 
-  /** A held publish: its V1 frames, and its V2 side if the primary's answer came (else that goes when it comes). */
+  /**
+   * A held publish: its V1 frames, and its V2 side if it was numbered here or the primary's answer came (else that
+   * goes when it comes).
+   */
   private deliverHeld(p: HeldPublish): void {
     if (p.local) return this.deliverPublish(p.app, p.events, true, p.local, 0, 0, p.at);
     // No answer yet, or the primary did not take it: no V2 side (yet), unless recovery is off (none to wait for).

@@ -13,8 +13,9 @@
 // everything it did for those stamps was posted to this worker ahead of the message; a request still waiting
 // for something, such as an idempotency claim, holds the figure back), and a publish delivered here moves the
 // watermark itself. When the watermark is not s − 1 (another request is still on its way through the primary),
-// the publish waits for the primary's answer like any other. V2 positions (serials) always come from the
-// primary, in stamp order, so the V2 side of a publish delivered here goes out when that answer comes.
+// the publish waits for the primary's answer like any other. V2 positions (serials) come in stamp order: the
+// worker gives them itself when it can (worker/positionTracker.ts: a claim means it has seen every earlier
+// position), else the primary's answer brings them and the V2 side of a publish delivered here goes out then.
 
 import { performance } from 'node:perf_hooks';
 
