@@ -18,7 +18,7 @@ import type { Logger } from '../log.ts';
 import { isCacheChannel } from '../protocol/channels.ts';
 import { type ProtocolVersion, memberAdded, memberRemoved, publishedV1Frame, v2ChannelEvent } from '../protocol/frames.ts';
 import { SERVER_TO_USER_PREFIX, publishTopic, topicFor } from '../protocol/topics.ts';
-import { NO_MESSAGE_ID, NO_SERIAL, v2Meta } from '../v2/meta.ts';
+import { NO_MESSAGE_ID, NO_SERIAL, takesPosition, v2Meta } from '../v2/meta.ts';
 import { StreamRegistry } from '../v2/streams.ts';
 
 export interface WorkerLink {
@@ -81,7 +81,7 @@ export class Publisher {
    * holds costs almost nothing, and sending to all avoids racing a subscribe still on its way here.
    */
   async publish(appIndex: number, appId: string, events: readonly PublishEvent[], completes?: IdempotentCompletion): Promise<void> {
-    const wire = events.map(this.toWire);
+    const wire = events.map((e) => this.toWire(e));
     if (!this.cluster) return void this.deliverEvents(appIndex, appId, wire, this.localPosition);
     await this.viaCluster({ kind: 'events', origin: this.cluster.hostId, app: appId, events: wire, ...(completes ? { completes } : {}) }, () =>
       this.deliverEvents(appIndex, appId, wire, this.localPosition),
@@ -172,11 +172,10 @@ export class Publisher {
    * each message's id and V2 position, in stamp order. The other workers get the frames as for any publish.
    */
   publishAdmitted(appIndex: number, appId: string, events: readonly PublishEvent[], admittedBy: number, given?: OwnPublishPositions): OwnPublishPositions {
-    const wire = events.map(this.toWire);
-    if (!given) return this.deliverEvents(appIndex, appId, wire, this.localPosition, admittedBy);
+    if (!given) return this.deliverEvents(appIndex, appId, events.map((e) => this.toWire(e)), this.localPosition, admittedBy);
     // The worker numbered the messages (worker/positionTracker.ts): its ids and positions, adopted in order.
     let k = 0;
-    for (const e of wire) for (let i = 0; i < e.messageIds.length; i++) e.messageIds[i] = given.messageIds[k++];
+    const wire = events.map((e) => this.toWire(e, () => given.messageIds[k++]));
     return this.deliverEvents(appIndex, appId, wire, this.adopting(given), admittedBy, given.publishedAt);
   }
 
@@ -226,12 +225,15 @@ export class Publisher {
     return this.recovery || channel.startsWith(SERVER_TO_USER_PREFIX) ? randomUUID() : NO_MESSAGE_ID;
   }
 
-  /** What travels to the workers (and through Redis) for one published event: its fields and a message id per channel. */
-  private readonly toWire = (e: PublishEvent): WireEvent => {
+  /**
+   * What travels to the workers (and through Redis) for one published event: its fields and a message id per
+   * channel, from `idFor` (the ids a worker gave), else the publisher's or a new one.
+   */
+  private toWire(e: PublishEvent, idFor?: (channelIndex: number) => string): WireEvent {
     const messageIds = new Array<string>(e.channels.length);
-    for (let i = 0; i < messageIds.length; i++) messageIds[i] = e.messageId ?? this.newMessageId(e.channels[i]);
+    for (let i = 0; i < messageIds.length; i++) messageIds[i] = idFor ? idFor(i) : (e.messageId ?? this.newMessageId(e.channels[i]));
     return { name: e.name, channels: e.channels, data: e.data, socketId: e.socketId, messageId: e.messageId, extras: e.extras, tags: e.tags, ephemeral: e.ephemeral, messageIds };
-  };
+  }
 
   /**
    * A position source that hands out, in order, the positions a worker assigned, and makes each channel continue
@@ -250,7 +252,7 @@ export class Publisher {
   }
 
   private needsPosition(channel: string, ephemeral: boolean): boolean {
-    return this.recovery && !ephemeral && !channel.startsWith(SERVER_TO_USER_PREFIX);
+    return this.recovery && takesPosition(channel, ephemeral);
   }
 
   private readonly localPosition: PositionSource = (appId, channel, ephemeral) => (this.needsPosition(channel, ephemeral) ? this.streams.next(appId, channel, Date.now()) : undefined);

@@ -3,12 +3,21 @@
 // builds them from the primary's message ids and positions (ipc/messages.ts OwnPublishPositions). Both must
 // produce the same V2 frame byte for byte.
 import type { V2Meta } from '../ipc/messages.ts';
+import { SERVER_TO_USER_PREFIX } from '../protocol/topics.ts';
 
 /** Serial of a message without a position (ephemeral, or recovery off) in OwnPublishPositions. */
 export const NO_SERIAL = -1;
 
 /** Message id of a channel message that has none (recovery off and none supplied), in columns and envelopes. */
 export const NO_MESSAGE_ID = '';
+
+/**
+ * Whether a message takes a V2 position (stream id and serial) while connection recovery is on: not an ephemeral
+ * one, nor one to a user's sockets. The primary and a worker that numbers a publish itself decide alike.
+ */
+export function takesPosition(channel: string, ephemeral: boolean): boolean {
+  return !ephemeral && !channel.startsWith(SERVER_TO_USER_PREFIX);
+}
 
 /** Absent fields are left out: every property, even an undefined one, costs the structured clone. */
 export function v2Meta(

@@ -19,9 +19,9 @@ import { appendTaken, emptyPublishesTaken } from '../ipc/publishesTaken.ts';
 import { FIELD, type WorkerCounters } from '../metrics/workerCounters.ts';
 import { allowsClientEvents } from '../protocol/channels.ts';
 import { publishedV1Frame } from '../protocol/frames.ts';
-import { SERVER_TO_USER_PREFIX, isV2ChannelTopic, publishTopic } from '../protocol/topics.ts';
+import { isV2ChannelTopic, publishTopic } from '../protocol/topics.ts';
 import type { TemplatedApp } from '../transport/uws.ts';
-import { NO_MESSAGE_ID, NO_SERIAL, v2Meta } from '../v2/meta.ts';
+import { NO_MESSAGE_ID, NO_SERIAL, takesPosition, v2Meta } from '../v2/meta.ts';
 import type { CacheMirror } from './cacheMirror.ts';
 import { FanoutHold, LARGE_FANOUT } from './fanoutHold.ts';
 import type { LiveHolds } from './liveHold.ts';
@@ -182,14 +182,14 @@ export class ChannelDelivery {
     const now = Date.now();
     for (const e of events) {
       for (const channel of e.channels) {
-        if (positioned(e, channel) && (allowsClientEvents(channel) || !positions.knows(appId, channel, now))) return undefined;
+        if (takesPosition(channel, e.ephemeral) && (allowsClientEvents(channel) || !positions.knows(appId, channel, now))) return undefined;
       }
     }
     const own: OwnPublishPositions = { messageIds: [], streamIds: [], serials: [], publishedAt: now };
     for (const e of events) {
       for (const channel of e.channels) {
         own.messageIds.push(randomUUID());
-        const at = positioned(e, channel) ? positions.next(appId, channel, now) : undefined;
+        const at = takesPosition(channel, e.ephemeral) ? positions.next(appId, channel, now) : undefined;
         own.streamIds.push(at?.streamId ?? '');
         own.serials.push(at?.serial ?? NO_SERIAL);
       }
@@ -522,11 +522,6 @@ export class ChannelDelivery {
     }
     return recipients + held;
   };
-}
-
-/** Whether a message of `e` on `channel` takes a V2 position (as the primary decides: Publisher.needsPosition, recovery on). */
-function positioned(e: PublishEvent, channel: string): boolean {
-  return !e.ephemeral && !channel.startsWith(SERVER_TO_USER_PREFIX);
 }
 
 /** Positions assigned here, in the shape of the primary's answer, to deliver from. */
