@@ -244,8 +244,9 @@ export type WorkerToPrimary =
       /** POST /batch_events (else /events). */
       batch: boolean;
       /**
-       * Each message's channel (each event's channels, in the body's order), '' where it takes no position (its
-       * event is ephemeral): with no other worker, all the primary needs, so it does not parse the body
+       * Each message's channel (each event's channels, in the body's order), '' where its event is ephemeral, unless
+       * it goes to a user's sockets (whose channel decides its message id): with no other worker, all the primary
+       * needs, so it does not parse the body
        * (a quarter of its time in many-channels; docs/benchmarks.md "Session 16").
        */
       positionChannels: string[];

@@ -18,7 +18,7 @@ import type { Logger } from '../log.ts';
 import { isCacheChannel } from '../protocol/channels.ts';
 import { type ProtocolVersion, memberAdded, memberRemoved, publishedV1Frame, v2ChannelEvent } from '../protocol/frames.ts';
 import { SERVER_TO_USER_PREFIX, publishTopic, topicFor } from '../protocol/topics.ts';
-import { NO_MESSAGE_ID, NO_SERIAL, takesPosition, v2Meta } from '../v2/meta.ts';
+import { NO_MESSAGE_ID, NO_SERIAL, newMessageId, takesPosition, v2Meta } from '../v2/meta.ts';
 import { StreamRegistry } from '../v2/streams.ts';
 
 export interface WorkerLink {
@@ -185,8 +185,8 @@ export class Publisher {
   }
 
   /**
-   * The message ids and positions of a publish the only worker admitted, from each message's channel ('' for
-   * one that takes no position), as publishAdmitted gives them, with nothing to build for other workers.
+   * The message ids and positions of a publish the only worker admitted, from each message's channel ('' for an
+   * ephemeral one, which takes no position), as publishAdmitted gives them, with nothing to build for other workers.
    */
   positionsOnly(appId: string, channels: readonly string[], given?: OwnPublishPositions): OwnPublishPositions {
     if (given) {
@@ -216,13 +216,9 @@ export class Publisher {
     }
   }
 
-  /**
-   * A message id for a message on `channel`. Sockudo gives channel broadcasts one only while connection recovery
-   * (or history) is on; otherwise V2 frames go without, like V1's, unless the publisher supplied one (NO_MESSAGE_ID:
-   * none). Messages to a user's sockets (`#server-to-user-`) are frames to single sockets there, which always get one.
-   */
+  /** A message id for a message on `channel` (v2/meta.ts newMessageId), when the publisher supplied none. */
   private newMessageId(channel: string): string {
-    return this.recovery || channel.startsWith(SERVER_TO_USER_PREFIX) ? randomUUID() : NO_MESSAGE_ID;
+    return newMessageId(this.recovery, channel);
   }
 
   /**

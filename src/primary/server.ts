@@ -235,6 +235,9 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
           started = true;
           handle.readyPort = m.port;
           handle.workerPort = m.workerPort ?? 0;
+          // Among the workers before its next message: it listens already, so the publishes it admits must reach
+          // the other workers' sockets, and theirs its sockets, even while a later worker is still starting.
+          workers.push(handle);
           resolve(handle);
         }
         onMessage(handle, m);
@@ -286,7 +289,7 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
   try {
     for (let tries = 1; ; tries++) {
       try {
-        workers.push(await spawn(0, port));
+        await spawn(0, port);
         break;
       } catch (err) {
         // Port 0: the free port we probed can be taken by another process before worker 0 binds it.
@@ -294,7 +297,8 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
         port = await probePort(config.host, 0);
       }
     }
-    workers.push(...(await Promise.all(Array.from({ length: workerCount - 1 }, (_, i) => spawn(i + 1, port)))));
+    await Promise.all(Array.from({ length: workerCount - 1 }, (_, i) => spawn(i + 1, port)));
+    workers.sort((a, b) => a.index - b.index); // they joined as they became ready; listed by index from now on
   } catch (err) {
     // Stop the threads that did start (never terminate() a listening uWS thread), then give up.
     stopping = true;

@@ -2,6 +2,7 @@
 // threads: the primary builds them for the frames it sends, and a worker that answered an HTTP publish itself
 // builds them from the primary's message ids and positions (ipc/messages.ts OwnPublishPositions). Both must
 // produce the same V2 frame byte for byte.
+import { randomUUID } from 'node:crypto';
 import type { V2Meta } from '../ipc/messages.ts';
 import { SERVER_TO_USER_PREFIX } from '../protocol/topics.ts';
 
@@ -17,6 +18,16 @@ export const NO_MESSAGE_ID = '';
  */
 export function takesPosition(channel: string, ephemeral: boolean): boolean {
   return !ephemeral && !channel.startsWith(SERVER_TO_USER_PREFIX);
+}
+
+/**
+ * A new id for a message on `channel`. Sockudo gives channel broadcasts one only while connection recovery (or
+ * history) is on; otherwise V2 frames go without, like V1's (NO_MESSAGE_ID). Messages to a user's sockets
+ * (`#server-to-user-`) are frames to single sockets there, which always get one. The primary and a worker that
+ * delivers a publish before the primary's answer decide alike.
+ */
+export function newMessageId(recovery: boolean, channel: string): string {
+  return recovery || channel.startsWith(SERVER_TO_USER_PREFIX) ? randomUUID() : NO_MESSAGE_ID;
 }
 
 /** Absent fields are left out: every property, even an undefined one, costs the structured clone. */

@@ -21,7 +21,7 @@ import { allowsClientEvents } from '../protocol/channels.ts';
 import { publishedV1Frame } from '../protocol/frames.ts';
 import { isV2ChannelTopic, publishTopic } from '../protocol/topics.ts';
 import type { TemplatedApp } from '../transport/uws.ts';
-import { NO_MESSAGE_ID, NO_SERIAL, takesPosition, v2Meta } from '../v2/meta.ts';
+import { NO_MESSAGE_ID, NO_SERIAL, newMessageId, takesPosition, v2Meta } from '../v2/meta.ts';
 import type { CacheMirror } from './cacheMirror.ts';
 import { FanoutHold, LARGE_FANOUT } from './fanoutHold.ts';
 import type { LiveHolds } from './liveHold.ts';
@@ -456,9 +456,12 @@ export class ChannelDelivery {
     this.deps.counters.observeLatency(app, this.lastBroadcastAt - admittedAt);
   }
 
-  /** The V2 frame of an admitted publish's message with recovery off (no id, no position); whether anyone got it. */
+  /**
+   * The V2 frame of an admitted publish's message with recovery off (no position, and no id but on a message to a
+   * user's sockets, as the primary gives the other workers); whether anyone got it.
+   */
   private deliverUnpositionedV2(app: number, appId: string, channel: string, e: PublishEvent, v1Frame: string, publishedAt: number): boolean {
-    const meta = v2Meta(channel, e.name, NO_MESSAGE_ID, e.ephemeral, publishedAt, undefined, undefined, e.tags, e.extras);
+    const meta = v2Meta(channel, e.name, newMessageId(this.recovery, channel), e.ephemeral, publishedAt, undefined, undefined, e.tags, e.extras);
     const message = V2Message.fromV1(meta, v1Frame);
     const recipients = this.deliverV2(app, publishTopic(2, appId, channel), message, e.socketId);
     if (recipients > 0) this.countSent(app, recipients, message.frame.length);

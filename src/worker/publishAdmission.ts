@@ -13,6 +13,7 @@ import type { AppConfig, Config } from '../config/schema.ts';
 import { type PublishEvent, parseBatchBody, parseEventBody } from '../http/events.ts';
 import type { OwnPublishPositions } from '../ipc/messages.ts';
 import { isCacheChannel } from '../protocol/channels.ts';
+import { SERVER_TO_USER_PREFIX } from '../protocol/topics.ts';
 
 /** Publishes answered here that the primary has not taken yet, at most. */
 export const MAX_UNCONFIRMED_PUBLISHES = 256;
@@ -92,7 +93,9 @@ export class PublishAdmission {
       // A message_id asks for an acknowledgement answer, which the primary gives (as for `info`).
       if (e.idempotencyKey !== undefined || e.messageId !== undefined || e.channels.some(isCacheChannel)) return undefined;
       if (e.ephemeral) ephemeralEvents++;
-      for (const channel of e.channels) positionChannels.push(e.ephemeral ? '' : channel);
+      // '' marks an ephemeral message; one to a user's sockets keeps its channel, which decides its id (newMessageId)
+      // and already takes no position.
+      for (const channel of e.channels) positionChannels.push(e.ephemeral && !channel.startsWith(SERVER_TO_USER_PREFIX) ? '' : channel);
     }
     const admitted = {
       app: entry.index,

@@ -17,8 +17,8 @@ import { MemoryIdempotencyStore } from '../../src/idempotency/memoryStore.ts';
 import { Publisher, type WorkerLink } from '../../src/primary/publisher.ts';
 import { PublishAdmission } from '../../src/worker/publishAdmission.ts';
 
-function setup(alone = false) {
-  const config = loadConfig({ env: {} });
+function setup(alone = false, env: Record<string, string> = {}) {
+  const config = loadConfig({ env });
   const lines: { level: number; msg: string }[] = [];
   const log = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
   const published: TopicFrame[][] = [];
@@ -122,6 +122,28 @@ describe('accepted publishes on the primary', () => {
     assert.deepEqual(api.acceptedPublish({ ...m, positionChannels: ['z', 'w'] }, 0)?.serials, [1, 1]);
     assert.deepEqual(api.acceptedPublish({ ...m, positionChannels: ['z'] }, 0)?.serials, [2]);
     assert.equal(published.length, 0);
+  });
+
+  test('recovery off: a message to a user\'s sockets has an id, ephemeral or not, with one worker or two; a broadcast has none', () => {
+    const recoveryOff = { SOCKUDO_CONNECTION_RECOVERY_ENABLED: 'false' };
+    const body = JSON.stringify({
+      batch: [
+        { name: 'a', channel: '#server-to-user-u1', data: '1' },
+        { name: 'b', channel: '#server-to-user-u1', data: '2', extras: { ephemeral: true } },
+        { name: 'c', channel: 'news', data: '3' },
+      ],
+    });
+    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+    for (const alone of [true, false]) {
+      const { accepted, published } = setup(alone, recoveryOff);
+      const positions = accepted(body, true);
+      assert.ok(positions);
+      assert.match(positions.messageIds[0], uuid, `one worker: ${alone}`);
+      assert.match(positions.messageIds[1], uuid, `one worker: ${alone}; the ephemeral one too`);
+      assert.equal(positions.messageIds[2], '', `one worker: ${alone}; a channel broadcast, as Sockudo's with recovery off`);
+      assert.deepEqual(positions.serials, [-1, -1, -1]);
+      if (!alone) assert.deepEqual(published[0].map((f) => f.alsoV2?.messageId ?? ''), positions.messageIds);
+    }
   });
 
   test('a body that does not validate delivers nothing and is logged as an error; the call still counts', () => {

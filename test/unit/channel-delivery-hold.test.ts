@@ -12,7 +12,7 @@ import { appendTaken, emptyPublishesTaken } from '../../src/ipc/publishesTaken.t
 import { compileFilter } from '../../src/protocol/filters.ts';
 import { NO_MESSAGE_ID, NO_SERIAL, v2Meta } from '../../src/v2/meta.ts';
 import { WorkerCounters } from '../../src/metrics/workerCounters.ts';
-import { topicFor } from '../../src/protocol/topics.ts';
+import { topicFor, userTopic } from '../../src/protocol/topics.ts';
 import type { TemplatedApp } from '../../src/transport/uws.ts';
 import { CacheMirror } from '../../src/worker/cacheMirror.ts';
 import { ChannelDelivery } from '../../src/worker/channelDelivery.ts';
@@ -354,6 +354,29 @@ describe('connection recovery off', () => {
     appendTaken(taken, 3, Date.now(), 3, { messageIds: [NO_MESSAGE_ID], streamIds: [''], serials: [NO_SERIAL], publishedAt: Date.now() });
     delivery.deliverOwnPublish(3, 0, event('via-primary'), false, taken, 0, 0);
     assert.deepEqual([written, writtenV2], [['via-primary'], ['via-primary#undefined']]);
+  });
+});
+
+describe('connection recovery off: messages to a user\'s sockets', () => {
+  test('delivered at once, its V2 frame has a message_id, as the primary gives the other workers', (t) => {
+    fakeClock(t);
+    const { delivery, appId } = setup({ v2: 1, recovery: false });
+    const v2UserTopic = userTopic(2, appId, 'u1');
+    const frames: string[] = [];
+    delivery.app = {
+      numSubscribers: (topic: string) => (topic === v2UserTopic ? 1 : 0),
+      publish: (topic: string, frame: string) => {
+        if (topic === v2UserTopic) frames.push(frame);
+        return true;
+      },
+    } as unknown as TemplatedApp;
+    const toUser = (ephemeral: boolean): PublishEvent[] => [{ name: 'e', channels: ['#server-to-user-u1'], data: 'x', ephemeral } as PublishEvent];
+    delivery.deliverAdmitted(0, toUser(false));
+    delivery.deliverAdmitted(0, toUser(true));
+    assert.equal(frames.length, 2);
+    const ids = frames.map((f) => (JSON.parse(f) as { message_id?: string }).message_id);
+    for (const id of ids) assert.match(String(id), /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    assert.notEqual(ids[0], ids[1]);
   });
 });
 
