@@ -18,7 +18,8 @@ export function parsePresenceData(channelData: unknown, maxInfoKb: number): Pres
   else if (typeof rawId === 'number' && Number.isFinite(rawId)) userId = String(rawId);
   else return { ok: false, message: 'Channel error: Missing user_id in channel_data' };
   if (userId.length > 128) return { ok: false, message: 'Channel error: user_id is too long (max 128 characters)' };
-  if (Buffer.byteLength(JSON.stringify(userInfo ?? null)) > maxInfoKb * 1024) {
+  // In whole KiB, as Sockudo counts it (integer division): a 2.5 KiB user_info passes a limit of 2.
+  if (Math.floor(Buffer.byteLength(JSON.stringify(userInfo ?? null)) / 1024) > maxInfoKb) {
     return { ok: false, message: `Channel error: user_info is larger than ${maxInfoKb} KiB` };
   }
   return { ok: true, userId, userInfo };

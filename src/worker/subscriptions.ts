@@ -79,10 +79,16 @@ export function subscribe(core: WsServer, s: SocketState, data: unknown): void {
   if (inFlight) {
     // One join per socket and channel at the primary at a time: two in flight would both count the socket
     // (with several hosts, in Redis, which counts sockets per user), and only one would ever be undone.
-    if (inFlight.wanted) return; // subscribed twice before the answer: the first one stands
-    // Unsubscribed while the join was on its way, and subscribing again: the same user takes that join back;
-    // another user joins once the first join has been answered and undone.
-    if (inFlight.userId === member.userId) {
+    if (inFlight.wanted) {
+      // Subscribed twice before the answer: the first join stands, and the answer confirms each subscribe.
+      if (inFlight.userId !== member.userId) return core.sendError(s, 'invalidPresenceData', 'Channel error: this connection already joined the channel as another user');
+      inFlight.repeats++;
+      return;
+    }
+    // Unsubscribed while the join was on its way, and subscribing again: the same user takes that join back,
+    // unless the unsubscribe also took the socket's earlier membership away (the primary has the leave after the
+    // join, so the join's answer no longer means a member). Otherwise a join goes once this one is answered.
+    if (inFlight.userId === member.userId && !inFlight.leftAfter) {
       inFlight.wanted = true;
       inFlight.options = { filter, rewind };
     } else inFlight.next = { userId: member.userId, userInfo: member.userInfo, options: { filter, rewind } };
@@ -105,16 +111,21 @@ export interface PendingJoin {
   options: JoinOptions;
   /** False once the socket unsubscribed (or closed) while the join was on its way: the answer undoes it. */
   wanted: boolean;
+  /** The socket was a member already and its leave went to the primary after this join: it cannot be taken back. */
+  leftAfter: boolean;
+  /** Further subscribes of the same user while it was on its way: each gets its own subscription_succeeded. */
+  repeats: number;
   /** Subscribed again, as another user, while an unwanted join was on its way: sent once that one is undone. */
   next?: { userId: string; userInfo: unknown; options: JoinOptions };
 }
 
 function sendPresenceJoin(core: WsServer, s: SocketState, channel: string, userId: string, userInfo: unknown, options: JoinOptions): void {
   const app = s.app as AppConfig;
-  if (!s.channels.has(channel) && s.channels.size >= app.limits.max_subscriptions_per_socket) return core.sendError(s, 'tooManySubscriptions');
+  // Refused here, before the primary makes the socket a member and tells the channel (joins in flight count).
+  if (!s.channels.has(channel) && subscriptionsTaken(core, s) >= app.limits.max_subscriptions_per_socket) return core.sendError(s, 'tooManySubscriptions');
   const requestId = core.nextRequestId++;
   writablePendingPresence(s).set(channel, requestId);
-  core.pendingJoins.set(requestId, { s, channel, userId, options, wanted: true });
+  core.pendingJoins.set(requestId, { s, channel, userId, options, wanted: true, leftAfter: false, repeats: 0 });
   core.deps.presenceToPrimary({
     type: 'presence-join',
     requestId,
@@ -126,6 +137,15 @@ function sendPresenceJoin(core: WsServer, s: SocketState, channel: string, userI
     userId,
     userInfo,
   });
+}
+
+/** The socket's subscriptions, and the presence joins it is waiting for on channels it does not hold yet. */
+function subscriptionsTaken(core: WsServer, s: SocketState): number {
+  let taken = s.channels.size;
+  for (const [channel, requestId] of s.pendingPresence) {
+    if (!s.channels.has(channel) && core.pendingJoins.get(requestId)?.wanted) taken++;
+  }
+  return taken;
 }
 
 /** The primary's answer to a presence join. */
@@ -144,7 +164,11 @@ export function presenceJoined(core: WsServer, m: PresenceJoined): void {
   if (!m.ok) return core.sendError(s, m.reason === 'full' ? 'presenceFull' : 'presenceUnavailable');
   const newMembership = !s.presence.has(channel);
   if (newMembership) writablePresence(s).set(channel, userId);
-  if (!join(core, s, channel, m.dataJson, options) && newMembership) leavePresence(core, s, channel);
+  if (!join(core, s, channel, m.dataJson, options)) {
+    if (newMembership) leavePresence(core, s, channel);
+    return;
+  }
+  for (let i = 0; i < pending.repeats; i++) join(core, s, channel, m.dataJson, options);
 }
 
 export interface JoinOptions {
@@ -170,7 +194,7 @@ function join(core: WsServer, s: SocketState, channel: string, succeededDataJson
     if (!wildcard) core.channels.remove(s.appIndex, channel);
   }
   if (!s.channels.has(channel)) {
-    if (s.channels.size >= app.limits.max_subscriptions_per_socket) {
+    if (subscriptionsTaken(core, s) >= app.limits.max_subscriptions_per_socket) {
       core.sendError(s, 'tooManySubscriptions');
       return false;
     }
@@ -220,6 +244,9 @@ export function unsubscribe(core: WsServer, s: SocketState, data: unknown): void
     // The join's answer will be undone (a member re-subscribing is also unsubscribed from what it had).
     inFlight.wanted = false;
     inFlight.next = undefined;
+    inFlight.repeats = 0;
+    // A member's leave goes out below, after the join: the primary will have it leave, whatever the join's answer.
+    if (s.presence.has(channel)) inFlight.leftAfter = true;
   }
   const sub = s.channels.get(channel);
   if (!sub) return;

@@ -98,6 +98,26 @@ describe('presence and counts across hosts', () => {
     await eventually(async () => (await users()).length === 0, 'the member gone cluster-wide after the close');
   });
 
+  test('a member that subscribes, unsubscribes and subscribes again in one burst is still a member cluster-wide', async () => {
+    const ch = 'presence-member-burst';
+    const users = async () => ((await (await serverSdk(hosts[1].port).get({ path: `/channels/${ch}/users` })).json()) as { users: { id: string }[] }).users.map((u) => u.id);
+    const c = await RawClient.open(hosts[0].port);
+    assert.equal((await joinPresence(c, ch, 'member')).event, 'pusher_internal:subscription_succeeded');
+    const data = { user_id: 'member' };
+    const { auth } = sdk.authorizeChannel(c.socketId, ch, data);
+    const subscribe = { event: 'pusher:subscribe', data: { channel: ch, auth, channel_data: JSON.stringify(data) } };
+    // The first subscribe joins again (already a member); the unsubscribe's leave follows it to Redis; the last
+    // subscribe must then join anew, not take back the first.
+    const from = c.frames.length;
+    c.send(subscribe);
+    c.send({ event: 'pusher:unsubscribe', data: { channel: ch } });
+    c.send(subscribe);
+    await c.next((f) => f.event === 'pusher_internal:subscription_succeeded', 5000, from);
+    assert.deepEqual(await users(), ['member']);
+    c.close();
+    await eventually(async () => (await users()).length === 0, 'the member gone cluster-wide after the close');
+  });
+
   test('a host that does not answer: queries answer after the timeout with what they have, marked partial', async () => {
     const redisClient = new Redis(redis.url);
     const fake = 'host-that-never-answers';

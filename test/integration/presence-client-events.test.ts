@@ -214,10 +214,15 @@ describe('presence', () => {
     const signedBad = `app-key:${sdk.authorizeChannel(c.socketId, channel, undefined).auth.split(':')[1]}`;
     const wrong = await c.request({ event: 'pusher:subscribe', data: { channel, auth: signedBad, channel_data: badJson } }, (f) => f.event === 'pusher:error');
     assert.equal((wrong.data as { code: number }).code, 4009, 'signature over other channel_data');
-    const bigInfo = { user_id: 'big', user_info: { blob: 'x'.repeat(3000) } };
+    // max_presence_member_size_in_kb (2) counts whole KiB, as Sockudo does: 3 KiB is over, 2.9 KiB is not.
+    const bigInfo = { user_id: 'big', user_info: { blob: 'x'.repeat(3072) } };
     const big = sdk.authorizeChannel(c.socketId, channel, bigInfo);
     const tooBig = await c.request({ event: 'pusher:subscribe', data: { channel, auth: big.auth, channel_data: JSON.stringify(bigInfo) } }, (f) => f.event === 'pusher:error');
     assert.equal((tooBig.data as { code: number }).code, 4300);
+    const nearInfo = { user_id: 'near', user_info: { blob: 'x'.repeat(3000) } };
+    const near = sdk.authorizeChannel(c.socketId, channel, nearInfo);
+    const fits = await c.request({ event: 'pusher:subscribe', data: { channel, auth: near.auth, channel_data: JSON.stringify(nearInfo) } }, (f) => f.channel === channel || f.event === 'pusher:error');
+    assert.equal(fits.event, 'pusher_internal:subscription_succeeded', JSON.stringify(fits));
     await c.request({ event: 'pusher:ping' }, (f) => f.event === 'pusher:pong');
     c.close();
   });

@@ -31,6 +31,7 @@ function fakeWorker(protocol: 1 | 2) {
     socketId: '1.1',
     userId: null,
     channels: new Map(),
+    pendingPresence: new Map(),
     ws: { subscribe: () => calls.push('join topic'), unsubscribe: () => calls.push('leave topic') },
   } as unknown as SocketState;
   return { core, socket, calls };
