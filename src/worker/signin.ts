@@ -38,6 +38,9 @@ export function handleSignin(core: WsServer, s: SocketState, data: unknown): voi
   core.send(s, signinSuccess(s.protocol, userData));
   if (!first) return;
   core.delivery.flushHeld(); // what is held for the user's topic came before the sign-in
+  // Signed in as another user than a presence join identified it as: that user's events are not its any more.
+  if (s.presenceUserId !== null && s.presenceUserId !== id) s.ws?.unsubscribe(userTopic(s.protocol, app.id, s.presenceUserId));
+  s.presenceUserId = null;
   s.ws?.subscribe(userTopic(s.protocol, app.id, id));
   const key = `${s.appIndex}\n${id}`;
   let set = core.users.get(key);

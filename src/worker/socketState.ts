@@ -68,6 +68,11 @@ export class SocketState {
   pendingPresence: Map<string, number> = NO_PENDING;
   /** Set by pusher:signin. */
   userId: string | null = null;
+  /**
+   * The user of the socket's first presence join while it was not signed in: Sockudo sends server-to-user events
+   * to sockets signed in or presence-identified as the user, so the socket holds that user's topic too.
+   */
+  presenceUserId: string | null = null;
   /** True once signed in or subscribed to a private/presence channel (the sign-in deadline is met). */
   authorized = false;
   readonly connectedAt: number;

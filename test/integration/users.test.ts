@@ -61,6 +61,39 @@ describe('users', () => {
     for (const c of [tab1, tab2, other]) c.disconnect();
   });
 
+  test('sendToUser also reaches a socket a presence join identified as the user; signing in as another user ends that', async () => {
+    const presenceJoin = async (c: RawClient, userId: string) => {
+      const channelData = { user_id: userId };
+      const { auth } = sdk.authorizeChannel(c.socketId, 'presence-lobby', channelData);
+      const reply = await c.request(
+        { event: 'pusher:subscribe', data: { channel: 'presence-lobby', auth, channel_data: JSON.stringify(channelData) } },
+        (f) => f.channel === 'presence-lobby' || f.event === 'pusher:error',
+      );
+      assert.equal(reply.event, 'pusher_internal:subscription_succeeded');
+    };
+    const c = await RawClient.open(server.workerPorts[0]);
+    const other = await RawClient.open(server.workerPorts[1]);
+    await presenceJoin(c, 'lobby-u');
+    await presenceJoin(other, 'lobby-other');
+    const sdkClient = serverSdk(server.port);
+    await sdkClient.sendToUser('lobby-u', 'hello', { n: 1 });
+    await sdkClient.sendToUser('lobby-other', 'fence', {});
+    const hello = await c.next((f) => f.event === 'hello');
+    assert.equal(hello.channel, '#server-to-user-lobby-u');
+    await other.next((f) => f.event === 'fence');
+    assert.equal(other.frames.filter((f) => f.event === 'hello').length, 0, 'another member does not get it');
+
+    // Signed in as someone else, the socket is that user's: a later event for the presence user passes it by.
+    const auth = sdk.authenticateUser(c.socketId, { id: 'lobby-signed' });
+    await c.request({ event: 'pusher:signin', data: auth }, (f) => f.event === 'pusher:signin_success');
+    await sdkClient.sendToUser('lobby-u', 'again', {});
+    await sdkClient.sendToUser('lobby-signed', 'mine', {});
+    await c.next((f) => f.event === 'mine');
+    assert.equal(c.frames.filter((f) => f.event === 'again').length, 0);
+    c.close();
+    other.close();
+  });
+
   test("a socket cannot subscribe to another user's server-to-user channel", async () => {
     const c = await rawSignin(server.port, { id: 'me' });
     const mine = await c.request({ event: 'pusher:subscribe', data: { channel: '#server-to-user-me' } }, (f) => f.channel === '#server-to-user-me' || f.event === 'pusher:error');
