@@ -124,6 +124,17 @@ export const configSchema = z.strictObject({
       max_buffer_size: positiveInt.max(10_000).default(100),
     })
     .default(() => ({ enabled: true, buffer_ttl_seconds: 120, max_buffer_size: 100 })),
+  /**
+   * How long a presence member whose socket dropped without a clean close (no close frame, or no pong) stays in
+   * its channels, as Sockudo's `presence.*ungraceful_timeout_seconds`: a client that reconnects and joins again
+   * within it causes no member_removed / member_added. An unsubscribe or a clean close leaves at once.
+   */
+  presence: z
+    .strictObject({
+      ungraceful_timeout_seconds: nonNegativeInt.max(3600).default(0),
+      v2_ungraceful_timeout_seconds: nonNegativeInt.max(3600).default(15),
+    })
+    .default(() => ({ ungraceful_timeout_seconds: 0, v2_ungraceful_timeout_seconds: 15 })),
   /** Idempotent HTTP publishing (idempotency_key / X-Idempotency-Key). */
   idempotency: z
     .strictObject({

@@ -153,6 +153,7 @@ function drain(windowMs: number): void {
   };
   const waitForHttp = () => {
     if (http.inFlight > 0 || ws.sockets.size > 0) return void setTimeout(waitForHttp, 20);
+    ws.delayedLeaves.flush(); // the members of sockets that dropped leave with this worker, before `drained`
     toPrimary({ type: 'drained', index });
   };
   tick();

@@ -3,7 +3,7 @@
 import { channelAuthValid } from '../auth/hmac.ts';
 import { parsePresenceData } from '../channels/presenceData.ts';
 import type { AppConfig } from '../config/schema.ts';
-import type { PresenceJoined } from '../ipc/messages.ts';
+import type { PresenceJoined, PresenceLeave } from '../ipc/messages.ts';
 import { FIELD } from '../metrics/workerCounters.ts';
 import { channelNameError, isCacheChannel, isPresenceChannel, requiresAuth } from '../protocol/channels.ts';
 import { dataObject } from '../protocol/clientFrame.ts';
@@ -265,23 +265,28 @@ export function unsubscribe(core: WsServer, s: SocketState, data: unknown): void
   forget(core, s, channel, sub);
 }
 
-/** On close: uWS has dropped the topics; release counts and presence memberships. */
-export function leaveAllChannels(core: WsServer, s: SocketState): void {
-  for (const [channel, sub] of s.channels) forget(core, s, channel, sub);
+/**
+ * On close: uWS has dropped the topics; release counts and presence memberships, the latter after `leaseMs`
+ * when the socket dropped without a clean close (WsServer.presenceLeaseMs).
+ */
+export function leaveAllChannels(core: WsServer, s: SocketState, leaseMs = 0): void {
+  for (const [channel, sub] of s.channels) forget(core, s, channel, sub, leaseMs);
   s.channels.clear();
   s.pendingPresence.clear();
 }
 
-function forget(core: WsServer, s: SocketState, channel: string, sub: Subscription): void {
+function forget(core: WsServer, s: SocketState, channel: string, sub: Subscription, leaseMs = 0): void {
   if (!sub.wildcard) core.channels.remove(s.appIndex, channel);
   if (s.protocol === 2) core.fanout.leave((s.app as AppConfig).id, channel, sub.filter, sub.wildcard);
   core.countSubscription(s, channel, FIELD.unsubscriptions);
-  leavePresence(core, s, channel);
+  leavePresence(core, s, channel, leaseMs);
 }
 
-function leavePresence(core: WsServer, s: SocketState, channel: string): void {
+function leavePresence(core: WsServer, s: SocketState, channel: string, leaseMs = 0): void {
   const userId = s.presence.get(channel);
   if (userId === undefined) return;
   s.presence.delete(channel);
-  core.deps.presenceToPrimary({ type: 'presence-leave', app: s.appIndex, channel, socketId: s.socketId, userId });
+  const leave: PresenceLeave = { type: 'presence-leave', app: s.appIndex, channel, socketId: s.socketId, userId };
+  if (leaseMs > 0) core.delayedLeaves.delay(leaseMs, () => core.deps.presenceToPrimary(leave));
+  else core.deps.presenceToPrimary(leave);
 }

@@ -22,6 +22,7 @@ import { SocketIdAllocator, SocketState, type UwsUserData } from './socketState.
 import { handleResume } from './recovery.ts';
 import { type Hold, LiveHolds } from './liveHold.ts';
 import { ReplayMirror } from './replayMirror.ts';
+import { DelayedLeaves } from './delayedLeaves.ts';
 import { type PendingJoin, leaveAllChannels, presenceJoined, subscribe, unsubscribe } from './subscriptions.ts';
 import { ChannelDelivery } from './channelDelivery.ts';
 import { V2Fanout } from './v2Fanout.ts';
@@ -52,6 +53,8 @@ export class WsServer {
   readonly cache = new CacheMirror();
   /** Presence joins waiting for the primary, by request id. */
   readonly pendingJoins = new Map<number, PendingJoin>();
+  /** Presence leaves of sockets that dropped, held for the presence lease (config.presence). */
+  readonly delayedLeaves = new DelayedLeaves();
   readonly replay: ReplayMirror;
   /** V2 subscriptions of freshly connected sockets whose live delivery waits for a resume. */
   readonly holds: LiveHolds;
@@ -117,7 +120,7 @@ export class WsServer {
       },
       open: (ws) => this.onOpen(ws),
       message: (ws, message, isBinary) => this.onMessage(ws, message, isBinary),
-      close: (ws) => this.onClose(ws),
+      close: (ws, code) => this.onClose(ws, code),
       // Native control frames count as activity; a pong answers our V2 heartbeat ping.
       ping: (ws) => this.touch(ws.getUserData().state),
       pong: (ws) => this.touch(ws.getUserData().state),
@@ -168,7 +171,7 @@ export class WsServer {
     this.send(s, connectionEstablished(s.protocol, s.socketId, this.deps.config.activity_timeout));
   }
 
-  private onClose(ws: Ws): void {
+  private onClose(ws: Ws, code: number): void {
     const s = ws.getUserData().state;
     s.closed = true;
     s.ws = null;
@@ -180,8 +183,18 @@ export class WsServer {
     if (s.ipBucket >= 0) this.deps.ipQuota.release(s.ipBucket);
     this.deps.counters.add(s.appIndex, FIELD.disconnections);
     // uWS drops the topic subscriptions itself; the bookkeeping (counts, presence) is ours.
-    leaveAllChannels(this, s);
+    leaveAllChannels(this, s, this.presenceLeaseMs(s, code));
     if (s.userId !== null) signout(this, s);
+  }
+
+  /**
+   * How long the socket's presence memberships outlive it: Sockudo's lease for a socket that dropped without a
+   * clean close (1006: no close frame; 4201: it stopped answering pings), per protocol; 0 for any other close.
+   */
+  private presenceLeaseMs(s: SocketState, code: number): number {
+    if (code !== 1006 && code !== WS_ERRORS.pongTimeout.code) return 0;
+    const lease = this.deps.config.presence;
+    return (s.protocol === 2 ? lease.v2_ungraceful_timeout_seconds : lease.ungraceful_timeout_seconds) * 1000;
   }
 
   private onMessage(ws: Ws, message: ArrayBuffer, isBinary: boolean): void {
@@ -321,5 +334,6 @@ export class WsServer {
 
   stop(): void {
     clearInterval(this.sweepTimer);
+    this.delayedLeaves.flush();
   }
 }
