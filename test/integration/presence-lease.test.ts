@@ -43,13 +43,19 @@ describe('presence lease for sockets that drop', () => {
     return c;
   }
 
-  test('a V2 member whose connection drops leaves after the lease, not before', async () => {
-    const channel = 'presence-lease-drop';
+  /** A watcher on the second thread, and a V2 member on the first that the watcher has heard join. */
+  async function watchedV2Member(channel: string, name: string): Promise<{ watcher: RawClient; member: RawClient }> {
     const watcher = await RawClient.open(server.workerPorts[1]);
     await join(watcher, channel, 'watcher');
-    const m = await openV2(server.workerPorts[0]);
-    await join(m, channel, 'm');
-    await eventually(() => members(watcher, channel).includes('added:m'), 'm joins');
+    const member = await openV2(server.workerPorts[0]);
+    await join(member, channel, name);
+    await eventually(() => members(watcher, channel).includes(`added:${name}`), `${name} joins`);
+    return { watcher, member };
+  }
+
+  test('a V2 member whose connection drops leaves after the lease, not before', async () => {
+    const channel = 'presence-lease-drop';
+    const { watcher, member: m } = await watchedV2Member(channel, 'm');
     const dropped = Date.now();
     m.terminate(); // no close frame: 1006 on the server
     const f = await fence(watcher, channel, server.workerPorts[0], 'fence-drop');
@@ -62,11 +68,7 @@ describe('presence lease for sockets that drop', () => {
 
   test('a V2 member that reconnects and joins again within the lease: the channel sees neither a leave nor a second join', async () => {
     const channel = 'presence-lease-back';
-    const watcher = await RawClient.open(server.workerPorts[1]);
-    await join(watcher, channel, 'watcher');
-    const first = await openV2(server.workerPorts[0]);
-    await join(first, channel, 'back');
-    await eventually(() => members(watcher, channel).includes('added:back'), 'back joins');
+    const { watcher, member: first } = await watchedV2Member(channel, 'back');
     const dropped = Date.now();
     first.terminate();
     const again = await openV2(server.workerPorts[1]); // the reconnect may land on another thread
