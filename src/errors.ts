@@ -26,6 +26,7 @@ export const WS_ERRORS = {
   userChannelForbidden: { code: 4009, fatal: false, message: 'Authentication error: server-to-user channels belong to the signed-in user' },
   invalidPresenceData: { code: 4300, fatal: false, message: 'Channel error: Invalid presence data' },
   shuttingDown: { code: 4200, fatal: true, message: 'Server shutting down' },
+  forceReconnect: { code: 4200, fatal: true, message: 'Reconnect requested by the app' },
   pongTimeout: { code: 4201, fatal: true, message: 'Pong reply not received in time' },
   invalidChannel: { code: 4300, fatal: false, message: 'Invalid channel name' },
   missingChannel: { code: 4300, fatal: false, message: 'Channel error: channel is required' },

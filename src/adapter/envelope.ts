@@ -40,7 +40,7 @@ export type Envelope =
       v1Frame: string;
       messageId: string;
     }
-  | { kind: 'terminate'; origin: string; app: string; userId: string }
+  | { kind: 'terminate'; origin: string; app: string; userId: string; reconnect?: boolean }
   /** A subscription-count question; every host answers on the asker's reply channel. */
   | { kind: 'query'; origin: string; id: string; app: string; prefix: string; channels?: string[] }
   /** A presence member joined or left cluster-wide (decided by the host that made the change). */

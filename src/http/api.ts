@@ -190,8 +190,12 @@ export class Api {
     if (is('GET', 'channels', null)) return json(200, await channelInfo(hub, publisher, app, second, params()));
     if (is('GET', 'channels', null, 'users')) return json(200, await presenceUsers(hub, app, second));
     if (is('POST', 'users', null, 'terminate_connections')) {
-      await publisher.terminateUser(index, app.id, second);
-      return json(200, {});
+      await publisher.terminateUser(index, app.id, second, false);
+      return json(200, { ok: true });
+    }
+    if (is('POST', 'users', null, 'force_reconnect')) {
+      await publisher.terminateUser(index, app.id, second, true);
+      return json(200, { ok: true });
     }
     throw new HttpError('notFound', `No API route for ${req.method} ${req.path}`);
   }

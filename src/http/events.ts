@@ -44,7 +44,8 @@ export function parseBatchBody(body: unknown, app: AppConfig): PublishEvent[] {
   if (batch.length > app.limits.max_event_batch_size) {
     throw new HttpError('limitExceeded', `Batch size (${batch.length}) exceeds limit (${app.limits.max_event_batch_size})`);
   }
-  return batch.map((item, i) => parseEvent(item, app, false, `batch[${i}]: `));
+  // An item is an event as for /events, `channels` included (Sockudo; the `info` answer is for its first channel).
+  return batch.map((item, i) => parseEvent(item, app, true, `batch[${i}]: `));
 }
 
 function parseEvent(body: unknown, app: AppConfig, allowChannelList: boolean, where: string): PublishEvent {

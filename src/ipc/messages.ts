@@ -304,7 +304,8 @@ export type PrimaryToWorker =
   | { type: 'stop' }
   | { type: 'slot-released'; slot: number }
   /** Close every socket signed in as this user with 4009. */
-  | { type: 'terminate-user'; app: number; userId: string }
+  /** terminate_connections (close 4009), or force_reconnect (`reconnect`: close 4200) of one user's sockets. */
+  | { type: 'terminate-user'; app: number; userId: string; reconnect: boolean }
   /** Redis reachability changed: `/up` says DEGRADED while it is not. */
   | { type: 'health'; degraded: boolean }
   /** Watchlist state for one socket that just signed in. */

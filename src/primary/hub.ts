@@ -9,7 +9,7 @@ import { ChannelIndex } from '../channels/channelIndex.ts';
 import { PresenceRegistry } from '../channels/presence.ts';
 import type { Config } from '../config/schema.ts';
 import type { PresenceJoin, PresenceJoined, PresenceLeave, PrimaryToWorker, WorkerToPrimary } from '../ipc/messages.ts';
-import { channelType } from '../protocol/channels.ts';
+import { channelType, isPresenceChannel } from '../protocol/channels.ts';
 import { watchlistEvents } from '../protocol/frames.ts';
 import { userTopic } from '../protocol/topics.ts';
 import { UserRegistry } from '../users/userRegistry.ts';
@@ -157,7 +157,7 @@ export class Hub {
   /** Set with several hosts: whether this host is the one that reports cluster-wide counts. */
   isLeader: (() => Promise<boolean>) | null = null;
 
-  /** subscription_count webhooks: sent when a channel's count changed since the last look (once a second). */
+  /** subscription_count webhooks for non-presence channels: sent when a count changed since the last look (once a second). */
   async emitSubscriptionCounts(): Promise<void> {
     if (this.isLeader && !(await this.isLeader().catch(() => false))) return;
     for (const [index, app] of this.config.apps.entries()) {
@@ -166,6 +166,7 @@ export class Hub {
       const last = this.lastCounts.get(app.id) ?? new Map<string, number>();
       const next = new Map<string, number>();
       for (const [channel, n] of Object.entries(counts)) {
+        if (isPresenceChannel(channel)) continue; // as Sockudo: presence channels have member webhooks instead
         if (n > 0) next.set(channel, n);
         if (n > 0 && last.get(channel) !== n) this.webhook(index, { name: 'subscription_count', channel, subscription_count: n });
       }

@@ -110,13 +110,13 @@ export class Publisher {
     });
   }
 
-  /** Closes a user's sockets on every host. */
-  async terminateUser(appIndex: number, appId: string, userId: string): Promise<void> {
+  /** Closes a user's sockets on every host: 4009 (terminate_connections), or 4200 to reconnect (force_reconnect). */
+  async terminateUser(appIndex: number, appId: string, userId: string, reconnect: boolean): Promise<void> {
     const local = () => {
-      for (const w of this.workers()) w.post({ type: 'terminate-user', app: appIndex, userId });
+      for (const w of this.workers()) w.post({ type: 'terminate-user', app: appIndex, userId, reconnect });
     };
     if (!this.cluster) return local();
-    await this.viaCluster({ kind: 'terminate', origin: this.cluster.hostId, app: appId, userId }, local);
+    await this.viaCluster({ kind: 'terminate', origin: this.cluster.hostId, app: appId, userId, reconnect }, local);
   }
 
   /** A message that came back from Redis: deliver it on this host with the positions Redis assigned. */
@@ -136,7 +136,7 @@ export class Publisher {
         return this.deliverClientEvent(appIndex, env.app, fromWorker, env.v1Frame, m, env.socketId, env.echo, fromRedis);
       }
       case 'terminate':
-        for (const w of this.workers()) w.post({ type: 'terminate-user', app: appIndex, userId: env.userId });
+        for (const w of this.workers()) w.post({ type: 'terminate-user', app: appIndex, userId: env.userId, reconnect: env.reconnect === true });
         return;
       case 'presence':
         return this.memberFrames(appIndex, env.app, env.channel, env.change, env.userId, env.userInfo, env.exclude);

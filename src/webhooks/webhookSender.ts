@@ -40,9 +40,13 @@ export interface WebhookSenderOptions {
   maxBatch?: number;
   /** Events queued per app+target; beyond it new events are dropped. */
   maxQueue?: number;
-  /** Attempts per request, the first included. */
+  /** Attempts per request, the first included (Sockudo: no limit but the time budget). */
   maxAttempts?: number;
+  /** How long a request may keep being retried, from its first attempt (Sockudo's `max_elapsed_time_ms`). */
+  maxElapsedMs?: number;
+  /** The first retry's delay, doubling per retry up to `maxBackoffMs`. */
   baseBackoffMs?: number;
+  maxBackoffMs?: number;
   /** Per attempt, response body included. */
   timeoutMs?: number;
 }
@@ -51,10 +55,16 @@ export interface WebhookSenderOptions {
 const MAX_RETRY_AFTER_MS = 60_000;
 const DROP_WARN_INTERVAL_MS = 1_000;
 
-/** Delay before retry number `retry` (0-based): base × 2^retry, spread ±50% so targets that failed together do not retry in lockstep. */
-export function backoffDelay(retry: number, baseMs: number, random: () => number = Math.random): number {
-  return Math.round(baseMs * 2 ** retry * (0.5 + random()));
+/**
+ * Delay before retry number `retry` (0-based): base × 2^retry, at most `maxMs`, spread ±50% so targets that failed
+ * together do not retry in lockstep.
+ */
+export function backoffDelay(retry: number, baseMs: number, random: () => number = Math.random, maxMs = Number.POSITIVE_INFINITY): number {
+  return Math.round(Math.min(baseMs * 2 ** retry, maxMs) * (0.5 + random()));
 }
+
+/** Statuses worth another attempt, as Sockudo retries them (with transport errors); any other non-2xx is final. */
+const RETRIED_STATUSES = new Set([408, 409, 425, 429]);
 
 /** A numeric Retry-After in ms; HTTP-date and garbage yield undefined (the caller falls back to backoff). */
 function retryAfterMs(header: string | null): number | undefined {
@@ -116,7 +126,9 @@ export class WebhookSender {
   private readonly maxBatch: number;
   private readonly maxQueue: number;
   private readonly maxAttempts: number;
+  private readonly maxElapsedMs: number;
   private readonly baseBackoffMs: number;
+  private readonly maxBackoffMs: number;
   private readonly timeoutMs: number;
   private stopped = false;
 
@@ -124,11 +136,14 @@ export class WebhookSender {
     this.log = opts.log;
     this.metrics = opts.metrics;
     this.batchMs = opts.batchMs ?? 50;
-    this.maxBatch = Math.max(1, opts.maxBatch ?? 50);
+    // Sockudo's defaults: batches of 100; retries for 300 s from 1 s, doubling to 60 s; 10 s per request.
+    this.maxBatch = Math.max(1, opts.maxBatch ?? 100);
     this.maxQueue = Math.max(1, opts.maxQueue ?? 10_000);
-    this.maxAttempts = Math.max(1, opts.maxAttempts ?? 5);
-    this.baseBackoffMs = opts.baseBackoffMs ?? 200;
-    this.timeoutMs = opts.timeoutMs ?? 5_000;
+    this.maxAttempts = Math.max(1, opts.maxAttempts ?? Number.POSITIVE_INFINITY);
+    this.maxElapsedMs = opts.maxElapsedMs ?? 300_000;
+    this.baseBackoffMs = opts.baseBackoffMs ?? 1_000;
+    this.maxBackoffMs = opts.maxBackoffMs ?? 60_000;
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
     for (const app of opts.apps) {
       if (app.webhooks.length === 0) continue;
       this.byApp.set(
@@ -214,18 +229,19 @@ export class WebhookSender {
       'X-Pusher-Key': q.app.key,
       'X-Pusher-Signature': sign(q.app.secret, body),
     };
+    const started = Date.now();
     for (let attempt = 1; ; attempt++) {
       const outcome = await this.attempt(q.url, body, headers);
       if (outcome.ok) {
         this.metrics.sent(appId, events.length);
         return;
       }
-      if (!outcome.retry || attempt >= this.maxAttempts) {
+      const delayMs = outcome.retry ? (outcome.delayMs ?? backoffDelay(attempt - 1, this.baseBackoffMs, Math.random, this.maxBackoffMs)) : 0;
+      if (!outcome.retry || attempt >= this.maxAttempts || Date.now() + delayMs - started > this.maxElapsedMs) {
         this.log.warn({ appId, url: q.logUrl, attempts: attempt, events: events.length, reason: outcome.reason }, 'webhook delivery failed');
         this.metrics.failed(appId);
         return;
       }
-      const delayMs = outcome.delayMs ?? backoffDelay(attempt - 1, this.baseBackoffMs);
       this.log.debug({ appId, url: q.logUrl, attempt, delayMs, reason: outcome.reason }, 'webhook attempt failed, retrying');
       await sleep(delayMs);
     }
@@ -243,7 +259,7 @@ export class WebhookSender {
     const text = await res.text().catch((err: unknown) => `<body unread: ${describeError(err)}>`);
     if (res.ok) return { ok: true };
     const reason = `HTTP ${res.status}${text ? `: ${text.slice(0, 200)}` : ''}`;
-    if (res.status === 429 || res.status >= 500) {
+    if (res.status >= 500 || RETRIED_STATUSES.has(res.status)) {
       return { ok: false, retry: true, delayMs: retryAfterMs(res.headers.get('retry-after')), reason };
     }
     return { ok: false, retry: false, reason };

@@ -12,8 +12,11 @@ import type { ChannelCounts } from '../channels/channelCounts.ts';
 import type { WorkerToPrimary } from '../ipc/messages.ts';
 import { LARGE_FANOUT } from './fanoutHold.ts';
 
-/** How long an empty channel keeps its slot before the primary is told it was vacated. */
-export const LINGER_MS = 2000;
+/**
+ * How long an empty channel keeps its slot before the primary is told it was vacated: Sockudo's channel_vacated
+ * delay (3 s after the count reaches 0, if it is still 0).
+ */
+export const LINGER_MS = 3000;
 
 interface Held {
   app: number;

@@ -26,7 +26,8 @@ export function subscribe(core: WsServer, s: SocketState, data: unknown): void {
   const filterSpec = d?.filter ?? d?.tags_filter;
   const rewindSpec = d?.rewind;
   const wildcard = channel.includes('*');
-  if (s.protocol === 1 && (filterSpec !== undefined || rewindSpec !== undefined || wildcard)) {
+  // null is absent, as for V2 (a V1 client library may send the field empty).
+  if (s.protocol === 1 && ((filterSpec !== undefined && filterSpec !== null) || (rewindSpec !== undefined && rewindSpec !== null) || wildcard)) {
     return core.sendError(s, 'invalidChannel', 'Channel error: filters, rewind and wildcard subscriptions are only supported on protocol V2');
   }
   let filter: CompiledFilter | undefined;

@@ -22,6 +22,7 @@ import { SocketIdAllocator, SocketState, type UwsUserData } from './socketState.
 import { handleResume } from './recovery.ts';
 import { type Hold, LiveHolds } from './liveHold.ts';
 import { ReplayMirror } from './replayMirror.ts';
+import { protocolFromQuery } from '../protocol/protocolParam.ts';
 import { DelayedLeaves } from './delayedLeaves.ts';
 import { type PendingJoin, leaveAllChannels, presenceJoined, subscribe, unsubscribe } from './subscriptions.ts';
 import { ChannelDelivery } from './channelDelivery.ts';
@@ -105,7 +106,11 @@ export class WsServer {
           return;
         }
         const key = req.getParameter(0) ?? '';
-        const protocol: ProtocolVersion = req.getQuery('protocol') === '2' ? 2 : 1;
+        const protocol = protocolFromQuery(req.getQuery('protocol'));
+        if (protocol === undefined) {
+          res.writeStatus('400 Bad Request').writeHeader('Content-Type', 'text/plain').end('Invalid protocol: a number from 0 to 255 (2 for Protocol V2)');
+          return;
+        }
         const state = this.admit(key, protocol);
         if (req.getQuery('echo_messages') === 'false') state.echo = false;
         this.admitAddress(state, res);
@@ -238,7 +243,7 @@ export class WsServer {
       case 'presence-joined':
         return presenceJoined(this, m);
       case 'terminate-user':
-        for (const s of this.users.get(`${m.app}\n${m.userId}`) ?? []) this.closeWith(s, 'terminated');
+        for (const s of this.users.get(`${m.app}\n${m.userId}`) ?? []) this.closeWith(s, m.reconnect ? 'forceReconnect' : 'terminated');
         return;
       case 'watchlist': {
         const s = this.sockets.get(m.socketId);
