@@ -109,7 +109,8 @@ export class Api {
       const app = this.appsById.get(routeAppId);
       // Development mode only: the default app accepts the guide's unsigned curl. Never in production.
       if (this.deps.config.mode === 'development' && app?.development_app) return { app, params: parsed };
-      throw new HttpError('missingAuth');
+      // As Sockudo: no query at all is a 400; a query without auth_key names no app (404, below).
+      if (params.size === 0) throw new HttpError('missingAuth');
     }
     const nowSeconds = Math.floor((this.deps.now?.() ?? Date.now()) / 1000);
     return { app: verifyApiRequest(req, params, (k) => this.appsByKey.get(k), routeAppId, nowSeconds), params: parsed };

@@ -175,6 +175,10 @@ describe('HTTP channel queries', () => {
     const unsigned = await fetch(`${base}/apps/${app.id}/channels`);
     assert.equal(unsigned.status, 400);
     assert.deepEqual(await unsigned.json(), { error: 'Missing authentication query parameters', code: 'invalid_input', status: 400 });
+    // A query without auth_key names no app, as Sockudo answers it.
+    const keyless = await fetch(`${base}/apps/${app.id}/channels?filter_by_prefix=presence-`);
+    assert.equal(keyless.status, 404);
+    assert.deepEqual(await keyless.json(), { error: 'Application key not found or invalid: Invalid app key', code: 'app_not_found', status: 404 });
     const forged = signedUrl(base, { method: 'GET', path: `/apps/${app.id}/channels`, key: app.key, secret: 'wrong' });
     assert.equal((await fetch(forged)).status, 401);
     // The signature covers the query: changing info after signing is refused.
