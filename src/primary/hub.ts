@@ -46,7 +46,8 @@ export class Hub {
         const appId = this.appId(m.app);
         const first = !this.channels.has(appId, m.channel);
         this.channels.occupied(appId, m.channel, m.worker, m.slot);
-        if (first) this.occupancyChanged(m.app, m.channel, 1);
+        // Announced already, by the presence join that made this socket its first member (occupiedEarly).
+        if (first && !this.announcedOccupied.delete(`${appId}\n${m.channel}`)) this.occupancyChanged(m.app, m.channel, 1);
         return;
       }
       case 'channel-vacated': {
@@ -87,6 +88,7 @@ export class Hub {
     if (!this.cluster) {
       const result = this.presence.join(app.id, m.channel, m.userId, m.userInfo, m.socketId, m.protocol, max);
       if (!result.ok) return reply({ type: 'presence-joined', requestId: m.requestId, ok: false, reason: 'full' });
+      this.occupiedEarly(m.app, app.id, m.channel);
       // member_added goes out before the join is confirmed; the joining socket is excluded either way.
       // Nobody else is in the channel to be told when the joiner is its only member.
       if (result.firstSocketOfUser) this.memberChanged(m.app, m.channel, 'added', m.userId, m.userInfo, m.socketId, result.members.size > 1);
@@ -99,6 +101,7 @@ export class Hub {
       (r) => {
         if (!r.ok) return reply({ type: 'presence-joined', requestId: m.requestId, ok: false, reason: 'full' });
         this.presence.join(app.id, m.channel, m.userId, m.userInfo, m.socketId, m.protocol, Number.POSITIVE_INFINITY);
+        this.occupiedEarly(m.app, app.id, m.channel);
         if (r.first) this.memberChanged(m.app, m.channel, 'added', m.userId, m.userInfo, m.socketId, r.members.size > 1);
         reply({ type: 'presence-joined', requestId: m.requestId, ok: true, dataJson: JSON.stringify(PresenceRegistry.snapshotOfInfo(r.members)) });
       },
@@ -113,6 +116,8 @@ export class Hub {
     const appId = this.appId(appIndex);
     if (!this.presence.hasSocket(appId, channel, userId, socketId)) return; // its join never completed
     const lastHere = this.presence.leave(appId, channel, userId, socketId);
+    // A join the worker then refused: the channel it announced as occupied never was; it is vacated again.
+    if (this.announcedOccupied.delete(`${appId}\n${channel}`)) this.occupancyChanged(appIndex, channel, -1);
     if (this.cluster) return this.leaveCluster(appIndex, appId, channel, userId);
     if (lastHere) this.memberChanged(appIndex, channel, 'removed', userId, undefined, undefined, this.presence.members(appId, channel).size > 0);
   }
@@ -138,6 +143,21 @@ export class Hub {
   memberChanged(appIndex: number, channel: string, change: 'added' | 'removed', userId: string, userInfo?: unknown, exclude?: string, anyoneToTell = true): void {
     if (anyoneToTell) this.publisher.presenceChange(appIndex, this.appId(appIndex), channel, change, userId, userInfo, exclude);
     this.webhook(appIndex, { name: change === 'added' ? 'member_added' : 'member_removed', channel, user_id: userId });
+  }
+
+  /** Presence channels announced as occupied by their first member's join, before the worker's channel-occupied. */
+  private readonly announcedOccupied = new Set<string>();
+
+  /**
+   * A presence join into a channel nobody holds on this host: channel_occupied goes out now, before the join's
+   * member_added, as Pusher and Sockudo order them; the worker's channel-occupied for it then announces nothing.
+   */
+  private occupiedEarly(appIndex: number, appId: string, channel: string): void {
+    if (!this.webhooks || this.config.apps[appIndex].webhooks.length === 0) return;
+    const key = `${appId}\n${channel}`;
+    if (this.channels.has(appId, channel) || this.announcedOccupied.has(key)) return;
+    this.announcedOccupied.add(key);
+    this.occupancyChanged(appIndex, channel, 1);
   }
 
   /** This host gained its first or lost its last subscriber of a channel; webhooks fire cluster-wide once. */
