@@ -7,7 +7,6 @@
 // other worker, positionsOnly, from the channel list the worker sends).
 // With several hosts, messages first go through Redis (RedisCluster), which fixes one global order and
 // the serials; each host, this one included, delivers them when they come back.
-import { randomUUID } from 'node:crypto';
 import { ExpiringMap } from '../expiringMap.ts';
 import type { Envelope, IdempotentCompletion, Position, WireEvent } from '../adapter/envelope.ts';
 import type { RedisCluster } from '../adapter/redisCluster.ts';
@@ -18,7 +17,7 @@ import type { Logger } from '../log.ts';
 import { isCacheChannel } from '../protocol/channels.ts';
 import { type ProtocolVersion, memberAdded, memberRemoved, publishedV1Frame, v2ChannelEvent } from '../protocol/frames.ts';
 import { SERVER_TO_USER_PREFIX, publishTopic, topicFor } from '../protocol/topics.ts';
-import { NO_MESSAGE_ID, NO_SERIAL, newMessageId, takesPosition, v2Meta } from '../v2/meta.ts';
+import { NO_SERIAL, newMessageId, takesPosition, v2Meta } from '../v2/meta.ts';
 import { StreamRegistry } from '../v2/streams.ts';
 
 export interface WorkerLink {
@@ -103,7 +102,7 @@ export class Publisher {
       socketId,
       echo,
       v1Frame,
-      messageId: this.newMessageId(m.channel),
+      messageId: newMessageId(this.recovery, m.channel),
     };
     this.viaCluster(env, () => this.deliverClientEvent(appIndex, appId, fromWorker, v1Frame, m, socketId, echo, this.localPosition)).catch(() => {
       // Delivered on this host; the warning is in the log.
@@ -196,7 +195,7 @@ export class Publisher {
       return own;
     }
     const own: OwnPublishPositions = { messageIds: [], streamIds: [], serials: [], publishedAt: Date.now() };
-    for (const channel of channels) addPosition(own, this.newMessageId(channel), channel === '' ? undefined : this.localPosition(appId, channel, false));
+    for (const channel of channels) addPosition(own, newMessageId(this.recovery, channel), channel === '' ? undefined : this.localPosition(appId, channel, false));
     return own;
   }
 
@@ -216,18 +215,13 @@ export class Publisher {
     }
   }
 
-  /** A message id for a message on `channel` (v2/meta.ts newMessageId), when the publisher supplied none. */
-  private newMessageId(channel: string): string {
-    return newMessageId(this.recovery, channel);
-  }
-
   /**
    * What travels to the workers (and through Redis) for one published event: its fields and a message id per
    * channel, from `idFor` (the ids a worker gave), else the publisher's or a new one.
    */
   private toWire(e: PublishEvent, idFor?: (channelIndex: number) => string): WireEvent {
     const messageIds = new Array<string>(e.channels.length);
-    for (let i = 0; i < messageIds.length; i++) messageIds[i] = idFor ? idFor(i) : (e.messageId ?? this.newMessageId(e.channels[i]));
+    for (let i = 0; i < messageIds.length; i++) messageIds[i] = idFor ? idFor(i) : (e.messageId ?? newMessageId(this.recovery, e.channels[i]));
     return { name: e.name, channels: e.channels, data: e.data, socketId: e.socketId, messageId: e.messageId, extras: e.extras, tags: e.tags, ephemeral: e.ephemeral, messageIds };
   }
 
@@ -310,7 +304,7 @@ export class Publisher {
 
   /** Builds the V2 frame of a channel message at the given position. */
   private v2Frame(appIndex: number, appId: string, m: ChannelMessage, position: Position | undefined, exclude?: string): TopicFrame {
-    const meta = v2Meta(m.channel, m.event, m.messageId ?? this.newMessageId(m.channel), m.ephemeral, Date.now(), position?.streamId, position?.serial, m.tags, m.extras, m.userId);
+    const meta = v2Meta(m.channel, m.event, m.messageId ?? newMessageId(this.recovery, m.channel), m.ephemeral, Date.now(), position?.streamId, position?.serial, m.tags, m.extras, m.userId);
     const frame = v2ChannelEvent(m.event, m.channel, m.data, meta);
     return topicFrame(appIndex, publishTopic(2, appId, m.channel), frame, exclude, undefined, m.channel.startsWith(SERVER_TO_USER_PREFIX) ? undefined : meta);
   }

@@ -23,8 +23,4 @@ export class DelayedLeaves {
     }
     this.pending.clear();
   }
-
-  get size(): number {
-    return this.pending.size;
-  }
 }
