@@ -30,6 +30,20 @@ redis.call('XADD', prefix .. 'bus', 'MAXLEN', '~', ARGV[5 + 2 * n], '*', 'm', ta
 return n
 `;
 
+/** A V2 subscription opened a stream for a quiet channel: it stands unless the channel has one (returned as `id serial`). */
+const OPEN_STREAM_SCRIPT = `
+local base = ARGV[1] .. 'stream:' .. ARGV[3]
+local sid = redis.call('GET', base .. ':id')
+if not sid then
+  redis.call('SET', base .. ':id', ARGV[4], 'PX', ARGV[2])
+  redis.call('DEL', base .. ':serial')
+  return ARGV[4] .. ' 0'
+end
+redis.call('PEXPIRE', base .. ':id', ARGV[2])
+redis.call('PEXPIRE', base .. ':serial', ARGV[2])
+return sid .. ' ' .. (redis.call('GET', base .. ':serial') or '0')
+`;
+
 /** Counters for the Redis traffic (the reference's horizontal-adapter metrics). */
 export interface ClusterMetrics {
   clusterSent(): void;
@@ -77,6 +91,7 @@ export class RedisCluster {
     this.replies.on('message', (_c: string, text: string) => this.onReply(text));
     this.replies.on('error', (err: Error) => this.log.debug({ err: err.message }, 'redis connection error'));
     this.commands.defineCommand('sockudoPublish', { numberOfKeys: 0, lua: PUBLISH_SCRIPT });
+    this.commands.defineCommand('sockudoOpenStream', { numberOfKeys: 0, lua: OPEN_STREAM_SCRIPT });
     for (const c of [this.commands, this.reader]) {
       c.on('ready', () => this.updateHealth());
       c.on('close', () => this.updateHealth());
@@ -134,6 +149,13 @@ export class RedisCluster {
       this.metrics?.clusterSendFailed();
       throw err;
     }
+  }
+
+  /** The channel's stream in the cluster, `streamId` (at serial 0) if it had none (see OPEN_STREAM_SCRIPT). */
+  async openStream(appId: string, channel: string, streamId: string): Promise<Position> {
+    const commands = this.commands as unknown as { sockudoOpenStream(...a: string[]): Promise<string> };
+    const [id, serial] = (await commands.sockudoOpenStream(this.prefix, String(this.streamTtlMs), `${appId}:${channel}`, streamId)).split(' ');
+    return { streamId: id, serial: Number(serial) };
   }
 
   async stop(): Promise<void> {

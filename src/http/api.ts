@@ -4,6 +4,7 @@ import { type ApiRateBudget, rateLimitedError } from '../apps/apiRateBudget.ts';
 import { verifyApiRequest, parseQuery } from '../auth/apiSignature.ts';
 import type { AppConfig, Config } from '../config/schema.ts';
 import { HttpError } from '../errors.ts';
+import type { IdempotentCompletion } from '../adapter/envelope.ts';
 import type { HttpRequestMessage, OwnPublishPositions, WorkerToPrimary } from '../ipc/messages.ts';
 import type { Logger } from '../log.ts';
 import type { ApiMetrics } from '../metrics/registry.ts';
@@ -11,6 +12,7 @@ import type { Hub } from '../primary/hub.ts';
 import { LocalOnlyDelivery, type Publisher } from '../primary/publisher.ts';
 import { type PublishEvent, checkIdempotencyKey, parseBatchBody, parseEventBody } from './events.ts';
 import { IdempotentPublisher, fingerprint } from './idempotentPublish.ts';
+import { MessageKeyClaims, messageKeyOf } from './messageKeys.ts';
 import type { IdempotencyStore } from '../idempotency/store.ts';
 import { channelInfo, listChannels, presenceUsers, publishInfo } from './queries.ts';
 import type { PushService } from '../push/pushService.ts';
@@ -130,6 +132,7 @@ export class Api {
       const body = this.jsonBody(req);
       const event = parseEventBody(body, app);
       const info = (body as Record<string, unknown>).info;
+      const messageKey = messageKeyOf(event); // before acknowledge() gives the message an id of the server's
       const ackId = acknowledge(event, info, this.deps.config.connection_recovery.enabled);
       if (event.ephemeral) this.deps.metrics.ephemeralMessage(app.id);
       const key = event.idempotencyKey ?? (req.idempotencyKey ? checkIdempotencyKey(req.idempotencyKey) : undefined);
@@ -139,7 +142,7 @@ export class Api {
         const answer = JSON.stringify(ackId !== undefined ? await publishInfo(hub, app, event.channels, info, ackId) : { ok: true });
         // With several hosts the key travels with the publish, so whichever host reads it marks it done.
         const completes = keyed ? { scope: app.id, key: key as string, print, status: 200, body: answer, ttlMs: this.ttlMs(app) } : undefined;
-        await publisher.publish(index, app.id, [event], completes);
+        await this.publishKeyed(app, index, [event], [messageKey], completes);
         return { status: 200, body: answer };
       };
       if (!keyed) return json200((await publish()).body);
@@ -151,6 +154,7 @@ export class Api {
       const events = parseBatchBody(body, app);
       for (const e of events) if (e.ephemeral) this.deps.metrics.ephemeralMessage(app.id);
       const raw = (body as { batch: Record<string, unknown>[] }).batch;
+      const messageKeys = events.map(messageKeyOf); // before acknowledge() gives messages ids of the server's
       // With `info` or a `message_id` on any item, the answer lists each such item's first channel ({} for the others).
       const ackIds = events.map((e, i) => acknowledge(e, raw[i].info, this.deps.config.connection_recovery.enabled));
       const answer = async () => {
@@ -162,13 +166,13 @@ export class Api {
       };
       const headerKey = req.idempotencyKey && this.deps.config.idempotency.enabled ? checkIdempotencyKey(req.idempotencyKey) : undefined;
       const batchPrint = headerKey === undefined ? '' : fingerprint('batch_events', body);
-      const items = await this.skipDuplicateItems(app, events, raw);
+      const items = await this.skipDuplicateItems(app, events, raw, messageKeys);
       let published = false;
       const publish = async () => {
         const reply = JSON.stringify(await answer());
         published = true; // even a local-only delivery has happened on this host
         const completes = headerKey === undefined ? undefined : { scope: `batch:${app.id}`, key: headerKey, print: batchPrint, status: 200, body: reply, ttlMs: this.ttlMs(app) };
-        await publisher.publish(index, app.id, items.events, completes);
+        await this.publishKeyed(app, index, items.events, items.messageKeys, completes);
         return { status: 200, body: reply };
       };
       try {
@@ -201,20 +205,42 @@ export class Api {
     throw new HttpError('notFound', `No API route for ${req.method} ${req.path}`);
   }
 
+  /**
+   * Publishes events whose messages may carry their own keys (`messageKeys[i]`, http/messageKeys.ts): each keyed
+   * message goes only to the channels that have not had it within the window.
+   */
+  private async publishKeyed(app: AppConfig, index: number, events: PublishEvent[], messageKeys: (string | undefined)[], completes?: IdempotentCompletion): Promise<void> {
+    if (!this.deps.config.idempotency.enabled || messageKeys.every((k) => k === undefined)) {
+      return this.deps.publisher.publish(index, app.id, events, completes);
+    }
+    const claims = new MessageKeyClaims(this.idempotent, app.id, this.ttlMs(app), () => this.deps.metrics.idempotentDuplicate(app.id));
+    const fresh = await claims.take(events, messageKeys);
+    try {
+      if (fresh.length > 0 || completes) await this.deps.publisher.publish(index, app.id, fresh, completes);
+    } catch (err) {
+      await claims.release();
+      throw err;
+    }
+    await claims.complete();
+  }
+
   /** Claims the per-item keys of a batch; items already published with their key are left out. */
-  private async skipDuplicateItems(app: AppConfig, events: PublishEvent[], raw: unknown[]) {
+  private async skipDuplicateItems(app: AppConfig, events: PublishEvent[], raw: unknown[], messageKeys: (string | undefined)[]) {
     const fresh: PublishEvent[] = [];
+    const freshKeys: (string | undefined)[] = [];
     const keys: { key: string; print: string }[] = [];
-    if (!this.deps.config.idempotency.enabled) return { events, keys };
+    if (!this.deps.config.idempotency.enabled) return { events, keys, messageKeys };
     try {
       for (const [i, e] of events.entries()) {
         if (e.idempotencyKey === undefined) {
           fresh.push(e);
+          freshKeys.push(messageKeys[i]);
           continue;
         }
         const print = fingerprint('events', raw[i]);
         if ((await this.idempotent.claimItem(app.id, e.idempotencyKey, print, this.ttlMs(app))) === 'claimed') {
           fresh.push(e);
+          freshKeys.push(messageKeys[i]);
           keys.push({ key: e.idempotencyKey, print });
         } else {
           this.deps.metrics.idempotentDuplicate(app.id);
@@ -224,7 +250,7 @@ export class Api {
       for (const k of keys) await this.idempotent.releaseItem(app.id, k.key);
       throw err;
     }
-    return { events: fresh, keys };
+    return { events: fresh, keys, messageKeys: freshKeys };
   }
 
   /** Per-app HTTP rate limit: 429 with Retry-After once the window's budget is spent (apps/apiRateBudget.ts). */

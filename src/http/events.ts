@@ -17,6 +17,8 @@ export interface PublishEvent {
   ephemeral: boolean;
   /** Body `idempotency_key` (never delivered to anyone). */
   idempotencyKey?: string;
+  /** `extras.idempotencyKey`: the message's key when it has no `message_id` (http/messageKeys.ts; never delivered). */
+  messageKey?: string;
 }
 
 export const MAX_IDEMPOTENCY_KEY_BYTES = 128;
@@ -86,7 +88,7 @@ function parseEvent(body: unknown, app: AppConfig, allowChannelList: boolean, wh
   if (socketId !== undefined && socketId !== null && (typeof socketId !== 'string' || !SOCKET_ID.test(socketId))) {
     throw new HttpError('invalidInput', `${where}Invalid socket_id`);
   }
-  const { extras, ephemeral } = parseExtras(body.extras, where);
+  const { extras, ephemeral, messageKey } = parseExtras(body.extras, where);
   const tags = parseTags(body.tags, where);
   const { message_id: messageId } = body;
   if (messageId !== undefined && (typeof messageId !== 'string' || messageId === '' || messageId.length > 128)) {
@@ -101,11 +103,12 @@ function parseEvent(body: unknown, app: AppConfig, allowChannelList: boolean, wh
   if (extras !== undefined) event.extras = extras;
   if (tags !== undefined) event.tags = tags;
   if (idempotencyKey !== undefined) event.idempotencyKey = idempotencyKey;
+  if (messageKey !== undefined) event.messageKey = messageKey;
   return event;
 }
 
 /** `extras`: `headers` (flat scalars), `ephemeral`, `echo`, plus opaque keys passed through to V2. */
-function parseExtras(v: unknown, where: string): { extras?: Record<string, unknown>; ephemeral: boolean } {
+function parseExtras(v: unknown, where: string): { extras?: Record<string, unknown>; ephemeral: boolean; messageKey?: string } {
   if (v === undefined || v === null) return { ephemeral: false };
   if (!isObject(v)) throw new HttpError('invalidInput', `${where}extras must be an object`);
   if (v.headers !== undefined) {
@@ -117,8 +120,9 @@ function parseExtras(v: unknown, where: string): { extras?: Record<string, unkno
   for (const flag of ['ephemeral', 'echo'] as const) {
     if (v[flag] !== undefined && typeof v[flag] !== 'boolean') throw new HttpError('invalidInput', `${where}extras.${flag} must be a boolean`);
   }
-  const { idempotencyKey: _ignored, ...rest } = v; // never delivered
-  return { extras: Object.keys(rest).length > 0 ? rest : undefined, ephemeral: v.ephemeral === true };
+  const { idempotencyKey, ...rest } = v; // never delivered
+  const messageKey = idempotencyKey === undefined ? undefined : checkIdempotencyKey(idempotencyKey, `${where}extras.idempotencyKey: `);
+  return { extras: Object.keys(rest).length > 0 ? rest : undefined, ephemeral: v.ephemeral === true, messageKey };
 }
 
 /** `tags`: a flat map; numbers and booleans become strings. */

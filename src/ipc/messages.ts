@@ -288,6 +288,8 @@ export type WorkerToPrimary =
   | { type: 'user-signout'; app: number; userId: string; socketId: string }
   /** A subscriber of a cache channel found nothing cached (only sent for apps with webhooks). */
   | { type: 'cache-miss'; app: number; channel: string }
+  /** A V2 subscription opened a stream for a channel that had none here (worker/subscriptions.ts streamPosition). */
+  | { type: 'stream-opened'; app: number; channel: string; streamId: string }
   /** The answer to `thread-stats-request`: this thread's running totals (metrics/threadTotals.ts). */
   | { type: 'thread-stats'; id: number; worker: number; activeMs: number; idleMs: number; heapUsedBytes: number };
 
@@ -311,7 +313,9 @@ export type PrimaryToWorker =
   /** Watchlist state for one socket that just signed in. */
   | { type: 'watchlist'; socketId: string; onlineUserIds: string[] }
   /** A metrics scrape asks for this thread's load (answered with `thread-stats`, metrics/threadStats.ts). */
-  | { type: 'thread-stats-request'; id: number };
+  | { type: 'thread-stats-request'; id: number }
+  /** The channel's stream, as it stands after a worker opened one: kept as the channel's position if none is kept here. */
+  | { type: 'stream-opened'; app: number; channel: string; streamId: string; serial: number };
 
 export function assertNever(m: never): never {
   throw new Error(`unhandled message ${JSON.stringify(m)}`);

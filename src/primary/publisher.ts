@@ -62,6 +62,8 @@ export class Publisher {
   private readonly cacheTtlMs: number;
   private readonly recovery: boolean;
   private readonly appIndex: Map<string, number>;
+  private readonly appIds: readonly string[];
+  private readonly streamIdleMs: number;
 
   constructor(
     private readonly workers: () => readonly WorkerLink[],
@@ -71,7 +73,9 @@ export class Publisher {
     this.cacheTtlMs = config.cache_channel_ttl * 1000;
     this.recovery = config.connection_recovery.enabled;
     this.appIndex = new Map(config.apps.map((a, i) => [a.id, i]));
+    this.appIds = config.apps.map((a) => a.id);
     const idleMs = config.connection_recovery.buffer_ttl_seconds * 1000;
+    this.streamIdleMs = idleMs;
     setInterval(() => this.streams.sweep(Date.now(), idleMs), Math.max(1000, idleMs / 4)).unref();
   }
 
@@ -106,6 +110,22 @@ export class Publisher {
     };
     this.viaCluster(env, () => this.deliverClientEvent(appIndex, appId, fromWorker, v1Frame, m, socketId, echo, this.localPosition)).catch(() => {
       // Delivered on this host; the warning is in the log.
+    });
+  }
+
+  /**
+   * A worker opened a stream for a channel a V2 client subscribed to with nothing kept (worker/subscriptions.ts): the
+   * channel keeps the stream it has, here or in the cluster, or takes this one; every worker then keeps the one that
+   * stands, so later subscribers anywhere on the host are given the same position.
+   */
+  streamOpened(appIndex: number, channel: string, streamId: string): void {
+    const appId = this.appIds[appIndex];
+    const tell = (at: Position) => {
+      for (const w of this.workers()) w.post({ type: 'stream-opened', app: appIndex, channel, streamId: at.streamId, serial: at.serial });
+    };
+    if (!this.cluster) return tell(this.streams.open(appId, channel, streamId, Date.now(), this.streamIdleMs));
+    this.cluster.openStream(appId, channel, streamId).then(tell, (err: Error) => {
+      this.log.warn({ err: err.message, channel }, 'could not open a V2 stream in Redis; the subscriber may not resume from its position');
     });
   }
 

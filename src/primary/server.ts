@@ -217,6 +217,8 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
       case 'user-signout':
       case 'cache-miss':
         return hub.handle(m, w.reply);
+      case 'stream-opened':
+        return publisher.streamOpened(m.app, m.channel, m.streamId);
       case 'thread-stats':
         return threadStats.answer(m);
       default:

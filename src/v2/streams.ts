@@ -22,6 +22,17 @@ export class StreamRegistry {
   }
 
   /**
+   * A worker opened `streamId` for a channel a V2 client subscribed to with no stream kept there (at serial 0). It
+   * becomes the channel's stream unless one is in use here (not idle for `idleMs`); returns the one that stands.
+   */
+  open(appId: string, channel: string, streamId: string, now: number, idleMs: number): { streamId: string; serial: number } {
+    let s = this.streams.get(appId, channel);
+    if (!s || now - s.lastUsed > idleMs) this.streams.set(appId, channel, (s = { streamId, serial: 0, lastUsed: now }));
+    else s.lastUsed = now;
+    return { streamId: s.streamId, serial: s.serial };
+  }
+
+  /**
    * A position a worker assigned (worker/positionTracker.ts), in the same stamp order as next(): the channel
    * continues from it, and it is the position returned. A serial not past the stream's current one can only come
    * from a request the primary stopped waiting for (ipc/requestOrder.ts, GAP_TIMEOUT_MS) and numbered others

@@ -130,6 +130,9 @@ function onMessage(m: PrimaryToWorker): void {
     case 'health':
       http.degraded = m.degraded;
       return;
+    case 'stream-opened':
+      ws.replay.open(config.apps[m.app].id, m.channel, m.streamId, m.serial, Date.now());
+      return;
     case 'thread-stats-request':
       // At once, not at the end of the turn: how long the answer took is itself a reading (a busy loop's lag).
       return outbox.postNow({ type: 'thread-stats', id: m.id, worker: index, ...threadTotals() });

@@ -62,6 +62,18 @@ interface Position {
   serial: number;
 }
 
+/** A `continuity_unverifiable` failure, with every field Sockudo's failure frames carry (null where unknown). */
+function unverifiable(expected: string | undefined, reason: string, at?: { currentStreamId?: string; oldest?: number; newest?: number }): Record<string, unknown> {
+  return {
+    code: 'continuity_unverifiable',
+    reason,
+    expected_stream_id: expected ?? null,
+    current_stream_id: at?.currentStreamId ?? null,
+    oldest_available_serial: at?.oldest ?? null,
+    newest_available_serial: at?.newest ?? null,
+  };
+}
+
 /** `sockudo:resume` with `channel_positions`: replays what each channel missed, then resume_success. */
 export function handleResume(core: WsServer, s: SocketState, data: unknown): void {
   const app = s.app as AppConfig;
@@ -70,7 +82,8 @@ export function handleResume(core: WsServer, s: SocketState, data: unknown): voi
   }
   const d = dataObject(data);
   const positions = dataObject(d?.channel_positions) ?? {};
-  const legacy = dataObject(d?.channel_serials) ?? {};
+  // The legacy form, `{"channel_serials":{"orders":41}}`, counts only when there are no channel_positions.
+  const legacy = Object.keys(positions).length === 0 ? (dataObject(d?.channel_serials) ?? {}) : {};
   if (Object.keys(positions).length === 0 && Object.keys(legacy).length === 0) {
     return core.send(s, errorFrame(2, 4302, 'No channel recovery positions provided'));
   }
@@ -86,22 +99,33 @@ export function handleResume(core: WsServer, s: SocketState, data: unknown): voi
     failed.push({ channel, ...detail });
     core.send(s, JSON.stringify({ event: 'sockudo:resume_failed', channel, data: JSON.stringify(detail) }));
   };
-  for (const channel of Object.keys(legacy)) fail(channel, { code: 'continuity_unverifiable', reason: 'stream_id_required' });
-  for (const [channel, raw] of Object.entries(positions)) {
-    const pos = raw as Partial<Position> | null;
-    if (!pos || typeof pos.stream_id !== 'string' || typeof pos.serial !== 'number' || !Number.isInteger(pos.serial) || pos.serial < 0) {
-      fail(channel, { code: 'continuity_unverifiable', reason: 'invalid_position' });
+  const asked: { channel: string; streamId: string | undefined; serial: unknown }[] = [
+    ...Object.entries(legacy).map(([channel, serial]) => ({ channel, streamId: undefined, serial })),
+    ...Object.entries(positions).map(([channel, raw]) => {
+      const pos = dataObject(raw) as Partial<Position> | null;
+      return { channel, streamId: typeof pos?.stream_id === 'string' ? pos.stream_id : undefined, serial: pos?.serial };
+    }),
+  ];
+  for (const { channel, streamId, serial } of asked) {
+    if (typeof serial !== 'number' || !Number.isInteger(serial) || serial < 0) {
+      fail(channel, unverifiable(streamId, 'invalid_position'));
       continue;
     }
-    const result = core.replay.since(app.id, channel, pos.stream_id, pos.serial, now);
-    if (!result.ok) {
+    // A serial without its stream_id is looked up in the hot buffer's current stream only (as Sockudo does).
+    const current = streamId ?? core.replay.position(app.id, channel, now)?.streamId;
+    const result = current === undefined ? undefined : core.replay.since(app.id, channel, current, serial, now);
+    if (!result?.ok && streamId === undefined) {
+      fail(channel, unverifiable(undefined, 'legacy_serial_only_position_cannot_use_cold_recovery', result?.ok === false ? result : undefined));
+      continue;
+    }
+    if (!result?.ok) {
       fail(channel, {
-        code: result.code,
-        reason: result.reason,
-        expected_stream_id: pos.stream_id,
-        current_stream_id: result.currentStreamId ?? null,
-        oldest_available_serial: result.oldest ?? null,
-        newest_available_serial: result.newest ?? null,
+        code: result?.code,
+        reason: result?.reason,
+        expected_stream_id: streamId ?? null,
+        current_stream_id: result?.currentStreamId ?? null,
+        oldest_available_serial: result?.oldest ?? null,
+        newest_available_serial: result?.newest ?? null,
       });
       continue;
     }

@@ -26,6 +26,10 @@ interface RareFields {
 interface ChannelReplay {
   channel: string;
   streamId: string;
+  /** The serial before the first entry ever kept: 0 for a new stream, or where an opened stream already was. */
+  baseSerial: number;
+  /** When the stream was opened here: a stream opened by a subscription (no message yet) lasts the window from then. */
+  openedAt: number;
   /** The event name of the last message: consecutive messages often share it, and then share the string. */
   event: string;
   // One column per field, oldest first, all the same length:
@@ -41,6 +45,9 @@ interface ChannelReplay {
 export type SinceResult =
   | { ok: true; entries: ReplayEntry[]; streamId: string; serial: number; lastMessageId?: string }
   | { ok: false; code: 'stream_reset' | 'position_expired'; reason: string; currentStreamId?: string; oldest?: number; newest?: number };
+
+/** Sockudo's reason when the hot buffer cannot serve a position and durable history is off (it is not built here). */
+const EXPIRED_NO_HISTORY = 'hot_replay_expired_and_durable_history_disabled';
 
 export class ReplayMirror {
   private readonly channels = new AppChannelMap<string, ChannelReplay>();
@@ -67,7 +74,8 @@ export class ReplayMirror {
   private recordFields(appId: string, channel: string, event: string, frame: string, messageId: string, streamId: string, serial: number, publishedAt: number, rare: RareFields | undefined): void {
     let r = this.channels.get(appId, channel);
     if (!r || r.streamId !== streamId) {
-      r = { channel, streamId, event, frames: [], messageIds: [], serials: [], publishedAt: [], events: [], rare: undefined };
+      r = emptyReplay(channel, streamId, serial - 1, publishedAt);
+      r.event = event;
       this.channels.set(appId, channel, r);
     }
     if (event !== r.event) r.event = event;
@@ -84,7 +92,19 @@ export class ReplayMirror {
     if (r.frames.length > this.maxSize + Math.max(1, this.maxSize >> 2)) dropOldest(r, r.frames.length - this.maxSize);
   }
 
-  /** The channel's current position, for subscription_succeeded; undefined when nothing is retained. */
+  /**
+   * Starts the channel's stream at (streamId, serial) with nothing in it yet, unless a stream with messages is kept
+   * (then that one stands). A V2 subscription to a quiet channel opens one, so that its subscription_succeeded
+   * carries a position to resume from; the primary then makes every worker open the one it adopted.
+   */
+  open(appId: string, channel: string, streamId: string, serial: number, now: number): { streamId: string; serial: number } {
+    const r = this.live(appId, channel, now);
+    if (r && r.frames.length > 0) return { streamId: r.streamId, serial: newest(r) };
+    this.channels.set(appId, channel, emptyReplay(channel, streamId, serial, now));
+    return { streamId, serial };
+  }
+
+  /** The channel's current position, for subscription_succeeded; undefined when no stream is kept. */
   position(appId: string, channel: string, now: number): { streamId: string; serial: number } | undefined {
     const r = this.live(appId, channel, now);
     return r && { streamId: r.streamId, serial: newest(r) };
@@ -105,7 +125,8 @@ export class ReplayMirror {
       newest: newestSerial,
     });
     if (r.streamId !== streamId) return fail('stream_reset', 'stream_id_mismatch');
-    if (serial > newestSerial) return fail('stream_reset', 'position_ahead_of_stream');
+    // Ahead of the stream: the hot buffer cannot serve it, and there is no durable history to look in (as Sockudo).
+    if (serial > newestSerial) return fail('position_expired', EXPIRED_NO_HISTORY);
     const missed: number[] = [];
     for (let i = first; i < r.serials.length; i++) if (r.serials[i] > serial) missed.push(i);
     if (missed.length !== newestSerial - serial) return fail('position_expired', 'recovery_window_exceeded');
@@ -145,7 +166,7 @@ export class ReplayMirror {
     let drop = 0;
     while (drop < r.publishedAt.length && r.publishedAt[drop] < cutoff) drop++;
     if (drop > 0) dropOldest(r, drop);
-    if (r.frames.length === 0) {
+    if (r.frames.length === 0 && (drop > 0 || now - r.openedAt > this.ttlMs)) {
       // Nothing left to replay: forget the stream (the primary forgets it after the same idle time).
       this.channels.delete(appId, channel);
       return undefined;
@@ -165,9 +186,13 @@ function rareFields(tags: Record<string, string> | undefined, extras: Record<str
   return rare;
 }
 
-/** The newest serial kept (a kept channel always has an entry: live() forgets an empty one). */
+/** The newest serial kept; for a stream opened with no message yet, the serial it was opened at. */
 function newest(r: ChannelReplay): number {
-  return r.serials[r.serials.length - 1];
+  return r.serials.length > 0 ? r.serials[r.serials.length - 1] : r.baseSerial;
+}
+
+function emptyReplay(channel: string, streamId: string, baseSerial: number, openedAt: number): ChannelReplay {
+  return { channel, streamId, baseSerial, openedAt, event: '', frames: [], messageIds: [], serials: [], publishedAt: [], events: [], rare: undefined };
 }
 
 function dropOldest(r: ChannelReplay, n: number): void {

@@ -1,5 +1,6 @@
 // Subscribe and unsubscribe on a worker: public, private (HMAC checked here), presence (membership owned by
 // the primary, one round trip), cache channels (last event from the local mirror) and server-to-user.
+import { randomUUID } from 'node:crypto';
 import { channelAuthValid } from '../auth/hmac.ts';
 import { parsePresenceData } from '../channels/presenceData.ts';
 import type { AppConfig } from '../config/schema.ts';
@@ -221,14 +222,14 @@ function join(core: WsServer, s: SocketState, channel: string, succeededDataJson
     writableChannels(s).set(channel, { topic, filter: options.filter, wildcard });
     const recovery = core.deps.config.connection_recovery.enabled;
     // A fresh V2 socket may be reconnecting: its resume decides what it missed (see liveHold.ts).
-    if (recovery && !wildcard && !options.rewind && core.holds.shouldHold(s, Date.now())) core.holds.hold(s, channel, topic, core.replay.position(app.id, channel, Date.now()));
+    if (recovery && !wildcard && !options.rewind && core.holds.shouldHold(s, Date.now())) core.holds.hold(s, channel, topic, streamPosition(core, s, channel));
     else s.ws?.subscribe(topic);
     core.countSubscription(s, channel, FIELD.subscriptions);
   }
   if (requiresAuth(channel)) s.authorized = true;
   if (s.protocol === 2 && core.deps.config.connection_recovery.enabled && !wildcard) {
-    const position = core.replay.position(app.id, channel, Date.now());
-    core.send(s, subscriptionSucceededV2(channel, succeededDataJson, position?.streamId, position?.serial ?? 0));
+    const position = streamPosition(core, s, channel);
+    core.send(s, subscriptionSucceededV2(channel, succeededDataJson, position.streamId, position.serial));
   } else {
     core.send(s, subscriptionSucceeded(s.protocol, channel, succeededDataJson));
   }
@@ -243,6 +244,21 @@ function join(core: WsServer, s: SocketState, channel: string, succeededDataJson
   }
   if (options.rewind) sendRewind(core, s, channel, options.rewind, options.filter);
   return true;
+}
+
+/**
+ * The channel's current V2 position, for a V2 subscriber to resume from. A channel with no stream kept here (nothing
+ * published within the replay window) gets one opened now, at serial 0, and the primary is told: it makes that the
+ * channel's stream unless it has one, and hands every worker the stream that stands (Publisher.streamOpened).
+ */
+function streamPosition(core: WsServer, s: SocketState, channel: string): { streamId: string; serial: number } {
+  const appId = (s.app as AppConfig).id;
+  const now = Date.now();
+  const kept = core.replay.position(appId, channel, now);
+  if (kept) return kept;
+  const opened = core.replay.open(appId, channel, randomUUID(), 0, now);
+  core.deps.toPrimary({ type: 'stream-opened', app: s.appIndex, channel, streamId: opened.streamId });
+  return opened;
 }
 
 export function unsubscribe(core: WsServer, s: SocketState, data: unknown): void {

@@ -140,12 +140,23 @@ export function filterView(message: V2Message): FilterView {
       return data.value;
     },
     tags: message.tags,
-    headers: message.extras?.headers as Record<string, unknown> | undefined,
+    headers: publicHeaders(message.extras?.headers),
     userId: message.userId,
     messageId: message.messageId,
     streamId: message.streamId,
     serial: message.serial,
   };
+}
+
+/** extras.headers as filters see them: without the internal `sockudo_*` keys (as Sockudo's projection). */
+function publicHeaders(headers: unknown): Record<string, unknown> | undefined {
+  if (typeof headers !== 'object' || headers === null) return undefined;
+  const all = headers as Record<string, unknown>;
+  const keys = Object.keys(all);
+  if (!keys.some((k) => k.startsWith('sockudo_'))) return all;
+  const visible: Record<string, unknown> = {};
+  for (const k of keys) if (!k.startsWith('sockudo_')) visible[k] = all[k];
+  return visible;
 }
 
 function parsedData(data: unknown): unknown {

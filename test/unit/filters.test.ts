@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { V2Meta } from '../../src/ipc/messages.ts';
 import { type CompiledFilter, type FilterView, compileFilter, wildcardError, wildcardMatches } from '../../src/protocol/filters.ts';
-import { type TopicPublisher, V2Fanout } from '../../src/worker/v2Fanout.ts';
+import { type TopicPublisher, V2Fanout, filterView } from '../../src/worker/v2Fanout.ts';
 import { V2Message } from '../../src/worker/v2Message.ts';
 import { channelEvent } from '../../src/protocol/frames.ts';
 import { ReplayMirror } from '../../src/worker/replayMirror.ts';
@@ -420,5 +420,21 @@ describe('wildcard subscriptions deliver public channels only', () => {
       const expectPublic = ['public-feed', 'pub'].filter((ch) => wildcardMatches(pattern, ch)).map((ch) => channelEvent('e', ch, '{}'));
       assert.deepEqual(got, expectPublic, `pattern ${pattern} still receives public channels`);
     }
+  });
+});
+
+describe('the message as expressions see it', () => {
+  // SOCKUDO-REFERENCE §3.7: the projection has the public extras.headers only; internal `sockudo_*` headers are hidden.
+  test('an expression cannot read extras.headers keys starting with sockudo_; public headers stay visible', () => {
+    const meta = { channel: 'orders', event: 'e', ephemeral: false, publishedAt: 0, extras: { headers: { sockudo_action: 'message.create', priority: 'high' } } };
+    const message = V2Message.fromV1(meta, channelEvent('e', 'orders', '{}'));
+    const matches = (source: string) => {
+      const r = compileFilter({ expression: source });
+      assert.ok(r.ok);
+      return r.filter.matches(filterView(message));
+    };
+    assert.equal(matches("headers.priority == 'high'"), true);
+    assert.equal(matches("headers.sockudo_action == 'message.create'"), false);
+    assert.equal(matches('headers.sockudo_action == null'), true);
   });
 });

@@ -134,14 +134,46 @@ describe('ReplayMirror: since (resume)', () => {
     });
   });
 
-  test('a serial ahead of the stream: stream_reset', () => {
+  test('a serial ahead of the stream: position_expired (the hot buffer cannot serve it and there is no history), as Sockudo', () => {
     const m = new ReplayMirror(100, 120_000);
     fill(m, 1, 5);
     const r = m.since(APP, CH, 's1', 6, 10);
     assert.equal(r.ok, false);
     assert.ok(!r.ok);
-    assert.equal(r.code, 'stream_reset');
+    assert.equal(r.code, 'position_expired');
+    assert.equal(r.reason, 'hot_replay_expired_and_durable_history_disabled');
     assert.equal(r.newest, 5);
+  });
+
+  test('a stream opened with no message yet: its position is serial 0, a resume from it is served, and it lasts the window', () => {
+    const m = new ReplayMirror(100, 1000);
+    assert.deepEqual(m.open(APP, CH, 'fresh', 0, 10), { streamId: 'fresh', serial: 0 });
+    assert.deepEqual(m.position(APP, CH, 20), { streamId: 'fresh', serial: 0 });
+    const empty = m.since(APP, CH, 'fresh', 0, 20);
+    assert.ok(empty.ok);
+    assert.equal(empty.entries.length, 0);
+    // Messages on the opened stream are replayed from it.
+    record(m, APP, meta(1, 30, { streamId: 'fresh' }), 'frame1');
+    const one = m.since(APP, CH, 'fresh', 0, 40);
+    assert.ok(one.ok);
+    assert.deepEqual(one.entries.map((e) => e.serial), [1]);
+    // With no message it is forgotten once the window has passed since it was opened.
+    m.open(APP, 'quiet', 'q', 0, 10);
+    assert.deepEqual(m.position(APP, 'quiet', 1000), { streamId: 'q', serial: 0 });
+    assert.equal(m.position(APP, 'quiet', 1011), undefined);
+  });
+
+  test('open keeps a stream that has messages, and replaces one still empty (the stream the primary kept wins)', () => {
+    const m = new ReplayMirror(100, 120_000);
+    fill(m, 1, 3);
+    assert.deepEqual(m.open(APP, CH, 'other', 0, 10), { streamId: 's1', serial: 3 });
+    m.open(APP, 'quiet', 'mine', 0, 10);
+    assert.deepEqual(m.open(APP, 'quiet', 'kept', 7, 11), { streamId: 'kept', serial: 7 });
+    assert.deepEqual(m.position(APP, 'quiet', 12), { streamId: 'kept', serial: 7 });
+    // A serial before the one it was opened at cannot be served: position_expired.
+    const r = m.since(APP, 'quiet', 'kept', 5, 12);
+    assert.ok(!r.ok);
+    assert.equal(r.code, 'position_expired');
   });
 
   test('a position older than the buffer holds: position_expired with oldest and newest', () => {

@@ -1,0 +1,87 @@
+// Sockudo's second idempotency layer (its publish service, SOCKUDO-REFERENCE §5.2): a message's own id, the
+// `message_id` its publisher gave it (else its `extras.idempotencyKey`), makes it reach each channel once within
+// the idempotency window. A repeat with the same payload is left out of the channels that had it (the answer is
+// the same as the first one's); the same key with another payload on a channel is a 400, as Sockudo answers it.
+// The first layer (idempotentPublish.ts) keys whole requests on `idempotency_key` / X-Idempotency-Key.
+import { HttpError } from '../errors.ts';
+import type { PublishEvent } from './events.ts';
+import { type IdempotentPublisher, fingerprint } from './idempotentPublish.ts';
+
+interface Claim {
+  scope: string;
+  key: string;
+  print: string;
+}
+
+/** The key a message carries for this layer, if its publisher gave one (read before an id is assigned to it). */
+export function messageKeyOf(event: PublishEvent): string | undefined {
+  return event.messageId ?? event.messageKey;
+}
+
+export class MessageKeyClaims {
+  private readonly claims: Claim[] = [];
+
+  constructor(
+    private readonly idempotent: IdempotentPublisher,
+    private readonly appId: string,
+    private readonly ttlMs: number,
+    /** A channel left out because it had the message (sockudo_idempotency_duplicates_total). */
+    private readonly onDuplicate: () => void,
+  ) {}
+
+  /**
+   * Claims each keyed event's channels; returns the events with the channels that already had them left out (an
+   * event left with none is dropped). `keys[i]` is event i's key (messageKeyOf), undefined for none.
+   */
+  async take(events: readonly PublishEvent[], keys: readonly (string | undefined)[]): Promise<PublishEvent[]> {
+    const fresh: PublishEvent[] = [];
+    try {
+      for (const [i, e] of events.entries()) {
+        const key = keys[i];
+        if (key === undefined) {
+          fresh.push(e);
+          continue;
+        }
+        const channels: string[] = [];
+        for (const channel of e.channels) if (await this.claim(e, channel, key)) channels.push(channel);
+        if (channels.length === e.channels.length) fresh.push(e);
+        else if (channels.length > 0) fresh.push({ ...e, channels });
+      }
+    } catch (err) {
+      await this.release();
+      throw err;
+    }
+    return fresh;
+  }
+
+  /** The publish happened: the keys stand for the window. */
+  async complete(): Promise<void> {
+    for (const c of this.claims) await this.idempotent.completeItem(c.scope, c.key, c.print, this.ttlMs);
+  }
+
+  /** The publish failed: a corrected retry may use the keys. */
+  async release(): Promise<void> {
+    for (const c of this.claims.splice(0)) await this.idempotent.releaseItem(c.scope, c.key);
+  }
+
+  /** True when the channel is to get the message (the key is new there). */
+  private async claim(e: PublishEvent, channel: string, key: string): Promise<boolean> {
+    const scope = `message:${this.appId}:${channel}`;
+    const print = fingerprint('message', { channel, name: e.name, data: e.data, socket_id: e.socketId, extras: e.extras, tags: e.tags });
+    let state: 'claimed' | 'duplicate';
+    try {
+      state = await this.idempotent.claimItem(scope, key, print, this.ttlMs);
+    } catch (err) {
+      if (err instanceof HttpError && err.code === 'idempotency_conflict') {
+        throw new HttpError('invalidInput', `idempotency key ${JSON.stringify(key)} was already used with a different payload on channel ${channel}`);
+      }
+      throw err;
+    }
+    if (state === 'duplicate') {
+      this.onDuplicate();
+      return false;
+    }
+    this.claims.push({ scope, key, print });
+    return true;
+  }
+}
