@@ -28,8 +28,12 @@ export function subscribe(core: WsServer, s: SocketState, data: unknown): void {
   const rewindSpec = d?.rewind;
   const wildcard = channel.includes('*');
   // null is absent, as for V2 (a V1 client library may send the field empty).
-  if (s.protocol === 1 && ((filterSpec !== undefined && filterSpec !== null) || (rewindSpec !== undefined && rewindSpec !== null) || wildcard)) {
-    return core.sendError(s, 'invalidChannel', 'Channel error: filters, rewind and wildcard subscriptions are only supported on protocol V2');
+  if (s.protocol === 1) {
+    // Sockudo's own text for a rewind (SOCKUDO-REFERENCE §3.6); filters and wildcards are V2-only too.
+    if (rewindSpec !== undefined && rewindSpec !== null) return core.sendError(s, 'invalidChannel', 'Channel rewind is only supported on protocol V2');
+    if ((filterSpec !== undefined && filterSpec !== null) || wildcard) {
+      return core.sendError(s, 'invalidChannel', 'Channel error: filters and wildcard subscriptions are only supported on protocol V2');
+    }
   }
   let filter: CompiledFilter | undefined;
   if (filterSpec !== undefined && filterSpec !== null) {

@@ -55,6 +55,7 @@ describe('?protocol= on a real upgrade', () => {
     assert.deepEqual(f, { event: 'pusher_internal:subscription_succeeded', channel: 'nulls', data: '{}' });
     const refused = await c.request({ event: 'pusher:subscribe', data: { channel: 'rewound', rewind: 5 } }, (x) => x.event === 'pusher:error');
     assert.equal((refused.data as { code: number }).code, 4300, 'a real rewind is still V2 only');
+    assert.equal((refused.data as { message: string }).message, 'Channel rewind is only supported on protocol V2', "Sockudo's text");
     c.close();
   });
 });
