@@ -74,6 +74,19 @@ export const pushConfigSchema = z.strictObject({
       jitter_ratio_percent: nonNegativeInt.max(100).default(20),
     })
     .default(() => ({ max_attempts: 5, initial_backoff_ms: 1000, max_backoff_ms: 60_000, jitter_ratio_percent: 20 })),
+  /**
+   * Per provider (FCM, APNs): after `failure_threshold` retryable failures in a row (5xx, 429, network) nothing
+   * is sent to it for `cooldown_secs`; then at most `half_open_max_inflight` probe requests, and the first
+   * answer closes it again or reopens it. Sockudo's `push.circuit_breaker` and defaults.
+   */
+  circuit_breaker: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      failure_threshold: positiveInt.max(1_000_000).default(5),
+      cooldown_secs: positiveInt.max(86_400).default(60),
+      half_open_max_inflight: positiveInt.max(10_000).default(10),
+    })
+    .default(() => ({ enabled: true, failure_threshold: 5, cooldown_secs: 60, half_open_max_inflight: 10 })),
   webpush: webPushConfigSchema.default(() => webPushConfigSchema.parse({})),
   fcm: fcmConfigSchema.default(() => fcmConfigSchema.parse({})),
   apns: apnsConfigSchema.default(() => apnsConfigSchema.parse({})),

@@ -156,12 +156,15 @@ export class PostgresPushStore implements PushStore {
     return rows[0].n;
   }
 
-  async markDeviceInvalid(appId: string, id: string): Promise<void> {
-    await this.pool.query(
-      `WITH u AS (UPDATE push_devices SET push_state = 'FAILED', failure_count = failure_count + 1 WHERE app_id = $1 AND id = $2)
-       DELETE FROM push_subscriptions WHERE app_id = $1 AND device_id = $2`,
-      [appId, id],
+  async markDeviceInvalid(appId: string, id: string, tokenHash: string): Promise<boolean> {
+    // One statement: the subscriptions go only when the device still has the token that failed.
+    const { rows } = await this.pool.query(
+      `WITH u AS (UPDATE push_devices SET push_state = 'FAILED', failure_count = failure_count + 1 WHERE app_id = $1 AND id = $2 AND token_hash = $3 RETURNING id),
+       d AS (DELETE FROM push_subscriptions WHERE app_id = $1 AND device_id IN (SELECT id FROM u))
+       SELECT count(*)::int AS n FROM u`,
+      [appId, id, tokenHash],
     );
+    return Number(rows[0].n) > 0;
   }
 
   async subscribe(s: ChannelSubscription): Promise<void> {
@@ -314,10 +317,12 @@ export class PostgresPushStore implements PushStore {
     // One statement (its own transaction). SKIP LOCKED: rows another host is claiming right now are passed over,
     // never handed out twice; the lock also re-checks state = 'pending' against the latest committed row.
     // MATERIALIZED: the LIMITed locking sub-select runs exactly once (an IN (sub-select) may be re-scanned).
+    // Deliveries of a publish past its expiresAtMs are never sent: left pending here, expireDeliveries settles them.
     const { rows } = await this.pool.query(
       `WITH due AS MATERIALIZED (
-         SELECT id FROM push_deliveries WHERE provider = $1 AND state = 'pending' AND next_at <= $2
-         ORDER BY next_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+         SELECT id FROM push_deliveries d WHERE provider = $1 AND state = 'pending' AND next_at <= $2
+           AND NOT EXISTS (SELECT 1 FROM push_publishes p WHERE p.app_id = d.app_id AND p.publish_id = d.publish_id AND p.expires_at > 0 AND p.expires_at <= $2)
+         ORDER BY next_at LIMIT $3 FOR UPDATE OF d SKIP LOCKED)
        UPDATE push_deliveries SET state = 'inflight', attempts = attempts + 1, lease_until = $4, updated_at = $2
        FROM due WHERE push_deliveries.id = due.id RETURNING push_deliveries.*`,
       [provider, nowMs, limit, leaseUntilMs],

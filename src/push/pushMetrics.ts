@@ -13,6 +13,7 @@ export class PushMetrics {
   private readonly failures: Counter<'provider' | 'reason'>;
   private readonly dead: Counter<'provider' | 'app'>;
   private readonly finished: Counter<'app' | 'state'>;
+  private readonly breaker: Gauge<'provider'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -25,6 +26,7 @@ export class PushMetrics {
     this.failures = new Counter({ name: 'sockudo_push_provider_failures_total', help: 'Provider attempts that did not succeed, by reason', labelNames: ['provider', 'reason'], registers });
     this.dead = new Counter({ name: 'sockudo_push_dead_letters_total', help: 'Deliveries that exhausted their retries', labelNames: ['provider', 'app'], registers });
     this.finished = new Counter({ name: 'sockudo_push_publish_finished_total', help: 'Publishes that reached a terminal state, by state', labelNames: ['app', 'state'], registers });
+    this.breaker = new Gauge({ name: 'sockudo_push_circuit_breaker_state', help: "A provider's circuit breaker: 0 closed, 1 open, 2 half open", labelNames: ['provider'], registers });
   }
 
   publishAccepted(app: string, result: 'accepted' | 'duplicate' | 'rate_limited' | 'invalid' | 'unavailable', seconds?: number): void {
@@ -48,6 +50,10 @@ export class PushMetrics {
 
   deadLettered(app: string, provider: string): void {
     this.dead.inc({ provider, app });
+  }
+
+  circuitBreaker(provider: string, value: number): void {
+    this.breaker.set({ provider }, value);
   }
 
   publishFinished(app: string, state: PublishState): void {

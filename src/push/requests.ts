@@ -55,16 +55,16 @@ const publishSchema = z.object({
   payload: z.object({
     title: bytes(256).optional(),
     body: bytes(4096).optional(),
-    icon: z.string().url().max(2048).optional(),
+    icon: z.string().url().max(2048).refine((u) => /^https:\/\//i.test(u), 'an https URL').optional(),
     sound: z.string().max(256).optional(),
     collapseKey: z.string().max(64).optional(),
     templateId: z.undefined({ message: 'templates are not supported by this server; send title/body/templateData' }).optional(),
     templateData: dataObject.optional(),
     data: dataObject.optional(),
   }),
+  // Sockudo's five providers are accepted; hms and wns are not providers here, so their overrides are ignored.
   providerOverrides: z
-    .array(z.object({ provider: z.enum(['fcm', 'apns', 'webPush']), payload: z.record(z.string(), z.unknown()).refine((p) => Buffer.byteLength(JSON.stringify(p)) <= 4096, 'at most 4096 bytes') }))
-    .max(3)
+    .array(z.object({ provider: z.enum(['fcm', 'apns', 'webPush', 'hms', 'wns']), payload: z.record(z.string(), z.unknown()).refine((p) => Buffer.byteLength(JSON.stringify(p)) <= 4096, 'at most 4096 bytes') }))
     .optional(),
   sync: z.boolean().optional(),
   notBeforeMs: z.number().int().nonnegative().optional(),
@@ -93,7 +93,7 @@ export function parsePublish(body: unknown, where = ''): ParsedPublish {
   });
   const { templateData, data, templateId: _unused, ...rest } = p.payload;
   const overrides: Partial<Record<Provider, Record<string, unknown>>> = {};
-  for (const o of p.providerOverrides ?? []) overrides[o.provider] = o.payload;
+  for (const o of p.providerOverrides ?? []) if (o.provider !== 'hms' && o.provider !== 'wns') overrides[o.provider] = o.payload;
   const intent: PublishIntent = {
     recipients,
     // The guide's `payload.data` is the custom data, like Sockudo's templateData (templateData wins).

@@ -5,12 +5,14 @@
 import { EventEmitter } from 'node:events';
 import type { PushConfig } from '../config/pushSchema.ts';
 import type { Logger } from '../log.ts';
+import { BREAKER_GAUGE, CircuitBreaker } from './circuitBreaker.ts';
 import type { PushMetrics } from './pushMetrics.ts';
 import { type RenderedPayloads, render } from './render.ts';
 import { outcomeOf } from './retryPolicy.ts';
 import type { DeliveryOutcome, PushStore } from './store.ts';
 import type { AttemptResult, ProviderSender, SendItem } from './providers/provider.ts';
-import { type Delivery, type DeliveryState, PROVIDERS, type Provider, type PublishIntent, type PublishRecord, type PublishState, TERMINAL_STATES } from './types.ts';
+import { tokenHash } from './tokens.ts';
+import { type Delivery, type DeliveryState, PROVIDERS, type Provider, type PublishIntent, type PublishRecord, type PublishState, TERMINAL_STATES, recipientToken } from './types.ts';
 
 /** How long a claimed delivery belongs to this host; past it another host may decide it was interrupted. */
 const LEASE_MS = 60_000;
@@ -55,6 +57,8 @@ export function finalState(states: Partial<Record<DeliveryState, number>>): { st
 export class PushScheduler {
   private readonly events = new EventEmitter();
   private readonly inflight = new Map<Provider, number>();
+  /** FCM's and APNs's breakers. Web Push has none: its endpoints belong to many push services. */
+  private readonly breakers = new Map<Provider, CircuitBreaker>();
   private readonly payloads = new Map<string, { intent: PublishIntent; rendered: RenderedPayloads }>();
   private readonly running = new Set<Promise<void>>();
   private readonly finishing = new Set<string>();
@@ -70,7 +74,19 @@ export class PushScheduler {
   constructor(private readonly o: SchedulerOptions) {
     this.now = o.now ?? Date.now;
     this.events.setMaxListeners(0);
-    for (const p of o.senders.keys()) this.inflight.set(p, 0);
+    for (const p of o.senders.keys()) {
+      this.inflight.set(p, 0);
+      if (p === 'webPush' || !o.config.circuit_breaker.enabled) continue;
+      this.breakers.set(
+        p,
+        new CircuitBreaker(o.config.circuit_breaker, (state, failures) => {
+          o.metrics.circuitBreaker(p, BREAKER_GAUGE[state]);
+          if (state === 'open') o.log.warn({ provider: p, failures, cooldownSecs: o.config.circuit_breaker.cooldown_secs }, 'push: provider circuit breaker open; nothing is sent to it during the cooldown');
+          else o.log.info({ provider: p, state }, `push: provider circuit breaker ${state === 'closed' ? 'closed' : 'half open'}`);
+        }),
+      );
+      o.metrics.circuitBreaker(p, BREAKER_GAUGE.closed);
+    }
   }
 
   async start(): Promise<void> {
@@ -145,7 +161,12 @@ export class PushScheduler {
   /** How long to sleep after a step that found nothing to do: until the next work is due, within bounds. */
   private async idlePause(): Promise<number> {
     const due = await this.o.store.nextDueAt();
-    const untilDue = due === null ? HOUSEKEEPING_MS : due - this.now();
+    const now = this.now();
+    let untilDue = due === null ? HOUSEKEEPING_MS : due - now;
+    // Work due but not claimed while a breaker is open is most likely that provider's: wait for its cooldown
+    // (within bounds) instead of polling.
+    const reopens = [...this.breakers.values()].map((b) => b.reopensAt()).filter((t): t is number => t !== null);
+    if (untilDue <= 0 && reopens.length > 0) untilDue = Math.min(...reopens) - now;
     return Math.min(HOUSEKEEPING_MS, Math.max(IDLE_POLL_MS, untilDue));
   }
 
@@ -154,6 +175,7 @@ export class PushScheduler {
     const { store } = this.o;
     const now = this.now();
     let busy = false;
+    let expiredPlanned = false;
     for (const p of await store.duePublishes(now, 20)) {
       busy = true;
       let planned: number;
@@ -177,7 +199,11 @@ export class PushScheduler {
       this.o.metrics.fanout(planned);
       this.o.log.debug({ app: p.appId, publishId: p.publishId, planned }, 'push publish planned');
       if (planned === 0) await this.finishIfDone(p.appId, p.publishId);
+      else if (p.intent.expiresAtMs > 0 && p.intent.expiresAtMs <= now) expiredPlanned = true;
     }
+    // A publish already past its expiresAtMs when planned: its deliveries are never claimed; settle them now
+    // rather than at the next housekeeping.
+    if (expiredPlanned) for (const p of await store.expireDeliveries(now)) await this.finishIfDone(p.appId, p.publishId);
     if (now - this.lastHousekeeping >= HOUSEKEEPING_MS) {
       this.lastHousekeeping = now;
       const touched = [...(await store.expireDeliveries(now)), ...(this.o.soleOwner ? [] : await store.failExpiredLeases(now))];
@@ -202,7 +228,9 @@ export class PushScheduler {
       }
     }
     for (const [provider, sender] of this.o.senders) {
-      const free = this.o.config.concurrency_per_provider - (this.inflight.get(provider) ?? 0);
+      const inflight = this.inflight.get(provider) ?? 0;
+      const breaker = this.breakers.get(provider);
+      const free = Math.min(this.o.config.concurrency_per_provider - inflight, breaker ? breaker.allowance(now, inflight) : Number.POSITIVE_INFINITY);
       if (free <= 0) continue;
       const claimed = await store.claimDeliveries(provider, now, Math.min(free, this.o.config.batch_size), now + LEASE_MS);
       if (claimed.length === 0) continue;
@@ -245,8 +273,10 @@ export class PushScheduler {
     const now = this.now();
     const outcomes = [...unknown];
     const invalid: Delivery[] = [];
+    const breaker = this.breakers.get(sender.provider);
     results.forEach((result, i) => {
       const d = items[i].delivery;
+      breaker?.record(result.kind === 'retry' ? 'failure' : 'answered', now);
       const outcome = outcomeOf(result, d.attempts, this.o.config.retry, now);
       outcomes.push({ id: d.id, outcome });
       this.o.metrics.dispatched(sender.provider, d.appId, result.kind, seconds / items.length);
@@ -258,8 +288,10 @@ export class PushScheduler {
     });
     await this.o.store.recordOutcomes(outcomes, now);
     for (const d of invalid) {
-      if (d.deviceId) await this.o.store.markDeviceInvalid(d.appId, d.deviceId);
-      this.o.log.info({ app: d.appId, device: d.deviceId, provider: sender.provider }, 'push: device token no longer valid; device marked FAILED and unsubscribed');
+      // Only the token that failed is invalidated: a device that re-registered with a new token meanwhile stays.
+      const marked = d.deviceId ? await this.o.store.markDeviceInvalid(d.appId, d.deviceId, tokenHash(recipientToken(d.recipient))) : false;
+      if (marked) this.o.log.info({ app: d.appId, device: d.deviceId, provider: sender.provider }, 'push: device token no longer valid; device marked FAILED and unsubscribed');
+      else if (d.deviceId) this.o.log.info({ app: d.appId, device: d.deviceId, provider: sender.provider }, 'push: an old token of a device was refused; the device has a newer one and stays');
     }
     const publishes = new Map(claimed.map((d) => [keyOf(d.appId, d.publishId), d]));
     for (const d of publishes.values()) await this.finishIfDone(d.appId, d.publishId);

@@ -148,10 +148,11 @@ export class SqlitePushStore implements PushStore {
     });
   }
 
-  async markDeviceInvalid(appId: string, id: string): Promise<void> {
-    this.write(() => {
-      this.sql("UPDATE push_devices SET push_state = 'FAILED', failure_count = failure_count + 1 WHERE app_id = ? AND id = ?").run(appId, id);
-      this.sql('DELETE FROM push_subscriptions WHERE app_id = ? AND device_id = ?').run(appId, id);
+  async markDeviceInvalid(appId: string, id: string, tokenHash: string): Promise<boolean> {
+    return this.write(() => {
+      const changed = this.sql("UPDATE push_devices SET push_state = 'FAILED', failure_count = failure_count + 1 WHERE app_id = ? AND id = ? AND token_hash = ?").run(appId, id, tokenHash).changes > 0;
+      if (changed) this.sql('DELETE FROM push_subscriptions WHERE app_id = ? AND device_id = ?').run(appId, id);
+      return changed;
     });
   }
 
@@ -285,7 +286,11 @@ export class SqlitePushStore implements PushStore {
 
   async claimDeliveries(provider: string, nowMs: number, limit: number, leaseUntilMs: number): Promise<Delivery[]> {
     return this.write(() => {
-      const rows = this.sql("SELECT * FROM push_deliveries WHERE provider = ? AND state = 'pending' AND next_at <= ? ORDER BY next_at LIMIT ?").all(provider, nowMs, limit) as Row[];
+      // Deliveries of a publish past its expiresAtMs are never sent: left pending here, expireDeliveries settles them.
+      const rows = this.sql(
+        `SELECT * FROM push_deliveries d WHERE provider = @provider AND state = 'pending' AND next_at <= @now AND NOT EXISTS (SELECT 1 FROM push_publishes p
+         WHERE p.app_id = d.app_id AND p.publish_id = d.publish_id AND p.expires_at > 0 AND p.expires_at <= @now) ORDER BY next_at LIMIT @limit`,
+      ).all({ provider, now: nowMs, limit }) as Row[];
       const claim = this.sql("UPDATE push_deliveries SET state = 'inflight', attempts = attempts + 1, lease_until = ?, updated_at = ? WHERE id = ?");
       for (const r of rows) claim.run(leaseUntilMs, nowMs, r.id);
       return rows.map((r) => deliveryFromRow({ ...r, attempts: Number(r.attempts) + 1 }));

@@ -28,8 +28,11 @@ export interface PushStore {
   /** Removes the device and its channel subscriptions. */
   deleteDevice(appId: string, id: string): Promise<boolean>;
   deleteDevicesOfClient(appId: string, clientId: string): Promise<number>;
-  /** An invalid-token answer: the device is marked FAILED and leaves its channels. */
-  markDeviceInvalid(appId: string, id: string): Promise<void>;
+  /**
+   * An invalid-token answer for the token whose hash is `tokenHash`: the device is marked FAILED and leaves its
+   * channels, atomically, only if that is still its token (false when it re-registered with another one).
+   */
+  markDeviceInvalid(appId: string, id: string, tokenHash: string): Promise<boolean>;
 
   subscribe(sub: ChannelSubscription): Promise<void>;
   listSubscriptions(appId: string, filter: { channel?: string; deviceId?: string }, page: PageQuery): Promise<Page<ChannelSubscription>>;
@@ -62,6 +65,7 @@ export interface PushStore {
   /**
    * Atomically moves up to `limit` due pending deliveries of `provider` to 'inflight' with a lease until
    * `leaseUntilMs`, counting the attempt; no two callers (threads or hosts) ever get the same delivery.
+   * Deliveries of a publish whose expiresAtMs has passed are never claimed (expireDeliveries settles them).
    */
   claimDeliveries(provider: string, nowMs: number, limit: number, leaseUntilMs: number): Promise<Delivery[]>;
   /**

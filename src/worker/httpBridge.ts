@@ -6,7 +6,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Config } from '../config/schema.ts';
 import { HttpError } from '../errors.ts';
 import type { PublishEvent } from '../http/events.ts';
-import { healthResponse } from '../http/health.ts';
+import { healthResponse, usageBody } from '../http/health.ts';
 import type { HttpRequestMessage, OwnPublishPositions, PrimaryToWorker, PublishesTaken, WorkerToPrimary } from '../ipc/messages.ts';
 import type { RequestSequence } from '../ipc/requestOrder.ts';
 import type { Logger } from '../log.ts';
@@ -83,6 +83,12 @@ export class HttpBridge {
     app.get('/up/:appId', (res, req) => health(res, req.getUrl()));
     app.get('/ready', (res) => health(res, '/ready'));
     app.get('/live', (res) => health(res, '/live'));
+    app.get('/usage', (res) => {
+      const body = usageBody();
+      res.cork(() => {
+        res.writeStatus(statusLine(200)).writeHeader('Content-Type', 'application/json').end(body);
+      });
+    });
     app.any('/apps/*', (res, req) => {
       const url = req.getUrl();
       // Push routes carry their capability and device identity in headers (read now: uWS frees req after this call).
@@ -95,7 +101,10 @@ export class HttpBridge {
         : undefined;
       this.forward(res, req.getCaseSensitiveMethod().toUpperCase(), url, req.getQuery() ?? '', req.getHeader('content-type'), req.getHeader('content-length'), req.getHeader('x-idempotency-key'), push);
     });
-    app.any('/*', (res) => writeError(res, new HttpError('notFound')));
+    // Any other route (outside /apps): Sockudo's fallback, a text/plain 404.
+    app.any('/*', (res) => {
+      res.cork(() => res.writeStatus(statusLine(404)).writeHeader('Content-Type', 'text/plain').end('404 NOT FOUND'));
+    });
   }
 
   private forward(res: HttpResponse, method: string, path: string, query: string, contentType: string, contentLength: string, idempotencyKey: string, push: HttpRequestMessage['push']): void {

@@ -48,6 +48,8 @@ export interface OverrideAnswer {
   status: number;
   headers?: Record<string, string>;
   body?: string;
+  /** The answer is sent only once this settles (a test does something while the request is in flight). */
+  hold?: Promise<unknown>;
 }
 
 /** Consulted after authentication and validation, just before accepting; an answer replaces the success. */
@@ -239,6 +241,7 @@ abstract class MockProvider<P> implements PushProviderServer<P> {
       answer = err.answer;
     }
     if (this.delayMs > 0) await sleep(this.delayMs);
+    if (answer.hold) await answer.hold;
     return answer;
   }
 

@@ -279,7 +279,7 @@ describe('HTTP API', () => {
     assert.deepEqual(await get('/up/off'), [503, 'ERROR']);
     assert.deepEqual(await get('/up/nope'), [404, 'NOT_FOUND']);
     assert.deepEqual(await get('/ready'), [200, 'OK']);
-    assert.deepEqual(await get('/live'), [200, 'OK']);
+    assert.deepEqual(await get('/live'), [200, ''], 'an empty body, as Sockudo');
   });
 });
 

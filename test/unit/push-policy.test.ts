@@ -1,10 +1,13 @@
-// Push decisions without I/O: retry timing, terminal states, provider payloads, Retry-After parsing.
+// Push decisions without I/O: retry timing, terminal states, provider payloads, Retry-After parsing, how FCM
+// answers are read, and the provider circuit breaker.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { backoffMs, outcomeOf } from '../../src/push/retryPolicy.ts';
 import { finalState } from '../../src/push/scheduler.ts';
 import { oversized, render, webPushTopic } from '../../src/push/render.ts';
 import { retryAfterMs } from '../../src/push/providers/provider.ts';
+import { classify as classifyFcm } from '../../src/push/providers/fcm.ts';
+import { CircuitBreaker } from '../../src/push/circuitBreaker.ts';
 import type { PublishIntent } from '../../src/push/types.ts';
 
 const retry = { max_attempts: 5, initial_backoff_ms: 1000, max_backoff_ms: 60_000, jitter_ratio_percent: 20 };
@@ -65,5 +68,69 @@ describe('rendering', () => {
     assert.equal(webPushTopic(undefined), undefined);
     const hashed = webPushTopic('order updates: #124 (long name)') as string;
     assert.match(hashed, /^[A-Za-z0-9_-]{32}$/);
+  });
+});
+
+describe('FCM answers', () => {
+  const fcmError = (code: number, status: string, message: string, errorCode?: string) =>
+    JSON.stringify({ error: { code, status, message, ...(errorCode ? { details: [{ '@type': 'type.googleapis.com/google.firebase.fcm.v1.FcmError', errorCode }] } : {}) } });
+
+  test('only a token error code invalidates the device; a bare 404, 401 or 403 is a credential/config failure', () => {
+    assert.equal(classifyFcm(200, '{"name":"projects/p/messages/1"}', undefined).kind, 'ok');
+    assert.equal(classifyFcm(404, fcmError(404, 'NOT_FOUND', 'Requested entity was not found.', 'UNREGISTERED'), undefined).kind, 'invalidToken');
+    assert.equal(classifyFcm(400, fcmError(400, 'INVALID_ARGUMENT', 'The registration token is not a valid FCM registration token', 'INVALID_ARGUMENT'), undefined).kind, 'invalidToken');
+    assert.equal(classifyFcm(404, '<html>404 Not Found</html>', undefined).kind, 'failed');
+    assert.equal(classifyFcm(404, fcmError(404, 'NOT_FOUND', 'Method not found.'), undefined).kind, 'failed');
+    assert.equal(classifyFcm(403, fcmError(403, 'PERMISSION_DENIED', 'SenderId mismatch', 'SENDER_ID_MISMATCH'), undefined).kind, 'failed');
+    assert.equal(classifyFcm(401, fcmError(401, 'UNAUTHENTICATED', 'bad token'), undefined).kind, 'failed');
+    assert.equal(classifyFcm(400, fcmError(400, 'INVALID_ARGUMENT', 'Invalid value at message.data', 'INVALID_ARGUMENT'), undefined).kind, 'failed');
+  });
+
+  test('429 and 5xx are retried, with the Retry-After', () => {
+    assert.deepEqual(classifyFcm(429, fcmError(429, 'RESOURCE_EXHAUSTED', 'quota', 'QUOTA_EXCEEDED'), 2000), { kind: 'retry', error: '429 throttled: QUOTA_EXCEEDED quota', retryAfterMs: 2000 });
+    assert.equal(classifyFcm(503, fcmError(503, 'UNAVAILABLE', 'down'), undefined).kind, 'retry');
+    assert.equal(classifyFcm(500, 'oops', undefined).kind, 'retry');
+  });
+});
+
+describe('circuit breaker', () => {
+  const config = { enabled: true, failure_threshold: 3, cooldown_secs: 10, half_open_max_inflight: 2 };
+
+  test('opens after failure_threshold failures in a row; any answer in between resets the count', () => {
+    const states: string[] = [];
+    const b = new CircuitBreaker(config, (s) => states.push(s));
+    b.record('failure', 0);
+    b.record('failure', 0);
+    b.record('answered', 0);
+    b.record('failure', 0);
+    b.record('failure', 0);
+    assert.equal(b.state, 'closed');
+    assert.equal(b.allowance(0, 50), Number.POSITIVE_INFINITY);
+    b.record('failure', 100);
+    assert.equal(b.state, 'open');
+    assert.equal(b.reopensAt(), 10_100);
+    assert.equal(b.allowance(10_099, 0), 0);
+    b.record('failure', 200); // answers of requests sent before it opened change nothing
+    assert.equal(b.reopensAt(), 10_100);
+    assert.deepEqual(states, ['open']);
+  });
+
+  test('after the cooldown: half open with at most half_open_max_inflight; the first answer closes it, a failure reopens it', () => {
+    const b = new CircuitBreaker(config);
+    for (let i = 0; i < 3; i++) b.record('failure', 0);
+    assert.equal(b.allowance(10_000, 0), 2);
+    assert.equal(b.state, 'halfOpen');
+    assert.equal(b.allowance(10_000, 1), 1);
+    assert.equal(b.allowance(10_000, 2), 0);
+    b.record('failure', 10_050);
+    assert.equal(b.state, 'open');
+    assert.equal(b.allowance(20_049, 0), 0);
+    assert.equal(b.allowance(20_050, 0), 2);
+    b.record('answered', 20_060);
+    assert.equal(b.state, 'closed');
+    assert.equal(b.allowance(20_060, 100), Number.POSITIVE_INFINITY);
+    b.record('failure', 20_070);
+    b.record('failure', 20_070);
+    assert.equal(b.state, 'closed', 'the count started again from zero');
   });
 });

@@ -137,7 +137,11 @@ function contract(name: string, backend: Backend): void {
       assert.deepEqual((await s.listSubscriptions(APP, { channel: 'news' }, { limit: 10, cursor: null })).items.map((x) => x.deviceId), ['d4', 'd5']);
       assert.equal(await s.deleteDevicesOfClient(APP, 'u2'), 0);
 
-      await s.markDeviceInvalid(APP, 'd4');
+      // An answer for a token the device no longer has (it re-registered) changes nothing.
+      assert.equal(await s.markDeviceInvalid(APP, 'd4', tokenHash('an-older-token')), false);
+      assert.equal((await s.getDevice(APP, 'd4'))?.pushState, 'ACTIVE');
+      assert.deepEqual((await s.listSubscriptions(APP, { channel: 'news' }, { limit: 10, cursor: null })).items.map((x) => x.deviceId), ['d4', 'd5']);
+      assert.equal(await s.markDeviceInvalid(APP, 'd4', (await s.getDevice(APP, 'd4'))!.tokenHash), true);
       const invalid = await s.getDevice(APP, 'd4');
       assert.equal(invalid?.pushState, 'FAILED');
       assert.equal(invalid?.failureCount, 1);
@@ -396,19 +400,35 @@ function contract(name: string, backend: Backend): void {
 
     test('expireDeliveries: pending deliveries of publishes past expiresAtMs', async () => {
       const { a: s } = await stores();
-      await planned(s, 'old', ['d1', 'd2', 'i1'], { expiresAtMs: NOW - 1 });
+      await planned(s, 'old', ['d1', 'd2', 'i1'], { expiresAtMs: NOW + 10 });
       await planned(s, 'never', ['d4'], { expiresAtMs: 0 });
       await planned(s, 'fresh', ['d5'], { expiresAtMs: NOW + HOUR });
       assert.equal((await s.claimDeliveries('apns', NOW, 10, NOW + HOUR)).length, 1); // in flight: left alone
-      assert.deepEqual(await s.expireDeliveries(NOW), [{ appId: APP, publishId: 'old' }]);
+      assert.deepEqual(await s.expireDeliveries(NOW + 10), [{ appId: APP, publishId: 'old' }]);
       assert.deepEqual(await s.deliveryStates(APP, 'old'), { expired: 2, inflight: 1 });
       assert.equal((await s.counters(APP, 'old')).expired, 2);
       assert.equal(await s.openDeliveries(APP, 'old'), 1);
-      assert.deepEqual(await s.expireDeliveries(NOW), []);
+      assert.deepEqual(await s.expireDeliveries(NOW + 10), []);
       assert.deepEqual(await s.deliveryStates(APP, 'fresh'), { pending: 1 });
       assert.deepEqual(await s.expireDeliveries(NOW + HOUR), [{ appId: APP, publishId: 'fresh' }]);
       assert.deepEqual(await s.deliveryStates(APP, 'never'), { pending: 1 });
       assert.deepEqual(await s.claimDeliveries('fcm', NOW + HOUR, 10, NOW + 2 * HOUR).then((ds) => ds.map((d) => d.publishId)), ['never']);
+    });
+
+    test('claimDeliveries: never a delivery of a publish past its expiresAtMs, first sends and retries alike', async () => {
+      const { a: s } = await stores();
+      await planned(s, 'stale', ['d1', 'd2'], { expiresAtMs: NOW - 1 }); // already expired when planned
+      await planned(s, 'short', ['d3', 'd4'], { expiresAtMs: NOW + 1000 });
+      const sent = await s.claimDeliveries('fcm', NOW, 10, NOW + 500);
+      assert.deepEqual(sent.map((d) => d.publishId), ['short', 'short']);
+      assert.deepEqual(await s.deliveryStates(APP, 'stale'), { pending: 2 });
+      // One is retried at NOW + 2000, after the publish expired: it is not claimed then either.
+      await s.recordOutcomes([{ id: sent[0].id, outcome: { kind: 'succeeded' } }, { id: sent[1].id, outcome: { kind: 'retry', nextAtMs: NOW + 2000, error: 'busy' } }], NOW + 10);
+      assert.deepEqual(await s.claimDeliveries('fcm', NOW + 2000, 10, NOW + 3000), []);
+      const expired = (await s.expireDeliveries(NOW + 2000)).map((p) => p.publishId).sort();
+      assert.deepEqual(expired, ['short', 'stale']);
+      assert.deepEqual(await s.deliveryStates(APP, 'stale'), { expired: 2 });
+      assert.deepEqual(await s.deliveryStates(APP, 'short'), { succeeded: 1, expired: 1 });
     });
 
     test('cancelDeliveries: pending ones only', async () => {

@@ -4,8 +4,14 @@ import type { CryptoPool } from '../cryptoPool.ts';
 import { GoogleAccessToken, type ServiceAccount } from './googleAccessToken.ts';
 import { type AttemptResult, type ProviderSender, REQUEST_TIMEOUT_MS, type SendItem, classifyStatus, describeError, retryAfterMs } from './provider.ts';
 
-/** FCM's error codes that mean the registration token will never work again. */
-const DEAD_TOKEN_CODES = new Set(['UNREGISTERED', 'SENDER_ID_MISMATCH']);
+/**
+ * FCM's answers that mean this registration token will never work again (Sockudo's `DeviceTerminal`): the
+ * v1 error code UNREGISTERED, the legacy NotRegistered / InvalidRegistration codes, and an INVALID_ARGUMENT
+ * that names the registration token. Nothing else invalidates a device: a bare 404 is what a wrong endpoint,
+ * project or proxy answers, and says nothing about the token.
+ */
+const DEAD_TOKEN_CODES = new Set(['UNREGISTERED', 'NotRegistered', 'InvalidRegistration']);
+const INVALID_TOKEN_MESSAGE = /registration token is not a valid FCM registration token|invalid registration token/i;
 
 export class FcmSender implements ProviderSender {
   readonly provider = 'fcm' as const;
@@ -59,16 +65,23 @@ export class FcmSender implements ProviderSender {
   }
 }
 
-function classify(status: number, text: string, retryAfter: number | undefined): AttemptResult {
+/** Reads one FCM answer (exported for the unit tests); Sockudo's `classify_fcm_response`. */
+export function classify(status: number, text: string, retryAfter: number | undefined): AttemptResult {
+  if (status >= 200 && status < 300) return { kind: 'ok' };
   let code = '';
   let message = text.slice(0, 200);
+  let tokenError = false;
   try {
     const e = (JSON.parse(text) as { error?: { status?: string; message?: string; details?: { errorCode?: string }[] } }).error;
-    code = e?.details?.find((d) => d.errorCode)?.errorCode ?? e?.status ?? '';
+    const detail = e?.details?.find((d) => d.errorCode)?.errorCode;
+    code = detail ?? e?.status ?? '';
     message = `${code} ${e?.message ?? ''}`.trim();
+    tokenError = DEAD_TOKEN_CODES.has(detail ?? '') || (code === 'INVALID_ARGUMENT' && INVALID_TOKEN_MESSAGE.test(e?.message ?? ''));
   } catch {
     // not JSON: keep the raw text
   }
-  if (DEAD_TOKEN_CODES.has(code) || status === 404) return { kind: 'invalidToken', error: `${status}: ${message}` };
-  return classifyStatus(status, message, retryAfter);
+  if (tokenError) return { kind: 'invalidToken', error: `${status}: ${message}` };
+  if (status === 429 || status >= 500) return classifyStatus(status, message, retryAfter);
+  // 400/413: the payload; 401/403/404: credentials or configuration. Neither is the device's fault.
+  return { kind: 'failed', error: `${status}: ${message}` };
 }

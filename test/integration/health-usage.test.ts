@@ -1,0 +1,44 @@
+// The unauthenticated endpoints of the public port in Sockudo's shapes (reference §7.1 and §4.1): /live with an
+// empty body, /usage with the system memory, and the text/plain 404 for any route outside /apps (/metrics too:
+// it is served on the metrics port only).
+import assert from 'node:assert/strict';
+import { totalmem } from 'node:os';
+import { after, before, describe, test } from 'node:test';
+import { type TestServer, startTestServer } from '../helpers/server.ts';
+
+describe('health, usage and unknown routes on the public port', () => {
+  let server: TestServer;
+  const get = (path: string) => fetch(`http://127.0.0.1:${server.port}${path}`);
+
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.shutdown());
+
+  test('GET /usage answers the system memory figures, in bytes', async () => {
+    const res = await get('/usage');
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+    const body = (await res.json()) as { memory: Record<string, number> };
+    assert.deepEqual(Object.keys(body.memory).sort(), ['free', 'percent', 'total', 'used']);
+    for (const k of ['free', 'used', 'total', 'percent']) assert.equal(typeof body.memory[k], 'number', `memory.${k}`);
+    assert.equal(body.memory.total, totalmem());
+    assert.equal(body.memory.used + body.memory.free, body.memory.total);
+    assert.ok(body.memory.percent > 0 && body.memory.percent <= 100);
+  });
+
+  test('GET /live answers 200 with an empty body', async () => {
+    const res = await get('/live');
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), '');
+  });
+
+  test('/metrics and other routes outside /apps: 404 text/plain "404 NOT FOUND"', async () => {
+    for (const path of ['/metrics', '/somewhere', '/usage/extra']) {
+      const res = await get(path);
+      assert.equal(res.status, 404, path);
+      assert.match(res.headers.get('content-type') ?? '', /^text\/plain/, path);
+      assert.equal(await res.text(), '404 NOT FOUND', path);
+    }
+  });
+});

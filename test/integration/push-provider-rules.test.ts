@@ -1,0 +1,218 @@
+// How the dispatcher treats provider answers, expiry and failing providers (reference §6.4/§6.5): only
+// token errors invalidate a device, and only the token that failed; an expired publish is never sent; after
+// failure_threshold retryable failures in a row a provider's circuit breaker stops requests for the cooldown.
+// Also the request shapes of §6.2 that concern providers (icon, providerOverrides).
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { type PushClient, pushClient, pushConfig, registerDevice } from '../helpers/pushClient.ts';
+import { type ApnsServer, type FcmServer, type WebPushService, startApnsServer, startFcmServer, startWebPushService } from '../helpers/pushProviders.ts';
+import { type TestServer, eventually, startTestServer } from '../helpers/server.ts';
+
+const TERMINAL = new Set(['succeeded', 'partiallySucceeded', 'failed', 'dead_lettered', 'expired', 'cancelled']);
+
+async function finalStatus(api: PushClient, publishId: string, timeoutMs = 10_000) {
+  return eventually(async () => {
+    const s = await api.get(`/publish/${publishId}/status`);
+    return TERMINAL.has(s.body?.state) ? s.body : null;
+  }, `publish ${publishId} to finish`, timeoutMs);
+}
+
+const UNREGISTERED = {
+  status: 404,
+  headers: { 'content-type': 'application/json; charset=utf-8' },
+  body: JSON.stringify({ error: { code: 404, status: 'NOT_FOUND', message: 'Requested entity was not found.', details: [{ '@type': 'type.googleapis.com/google.firebase.fcm.v1.FcmError', errorCode: 'UNREGISTERED' }] } }),
+};
+
+describe('push provider answers and expiry', () => {
+  let web: WebPushService;
+  let fcm: FcmServer;
+  let apns: ApnsServer;
+  let server: TestServer;
+  let api: PushClient;
+
+  before(async () => {
+    [web, fcm, apns] = await Promise.all([startWebPushService(), startFcmServer(), startApnsServer()]);
+    server = await startTestServer({ push: pushConfig(web, fcm, apns, { acceptance_rps: 1000 }) });
+    api = pushClient(server.port);
+  });
+
+  after(async () => {
+    await server.shutdown();
+    await Promise.all([web.close(), fcm.close(), apns.close()]);
+  });
+
+  test('FCM 404 without an UNREGISTERED/invalid-token code is a credential/config failure: the device stays ACTIVE and subscribed', async () => {
+    // Reference: FCM "body containing an unregistered/invalid-token code ⇒ DeviceTerminal, 401/403/404 ⇒ credential".
+    // A bare 404 is what a wrong FCM endpoint / project (or a proxy in front of it) answers.
+    await registerDevice(api, 'fcm-404', { transportType: 'gcm', registrationToken: 'fcm-404-token' }, ['news-404']);
+    fcm.override(({ deviceId }) =>
+      deviceId === 'fcm-404-token' ? { status: 404, headers: { 'content-type': 'text/html' }, body: '<html><body>404 Not Found</body></html>' } : undefined,
+    );
+    let status;
+    try {
+      const res = await api.post('/publish', { recipients: [{ type: 'channel', channel: 'news-404' }], payload: { title: 'x' } });
+      assert.equal(res.status, 202);
+      status = await finalStatus(api, res.body.publishId);
+    } finally {
+      fcm.override(undefined);
+    }
+    assert.equal(status.state, 'failed');
+    assert.equal(status.counters.retryAttempted, 0, 'a credential/config failure is not retried');
+    const device = await api.get('/deviceRegistrations/fcm-404');
+    assert.equal(device.body.pushState, 'ACTIVE', 'a 404 without a token error code must not mark the device FAILED');
+    const subs = await api.get('/channelSubscriptions', { channel: 'news-404' });
+    assert.deepEqual(subs.body.items.map((s: { deviceId: string }) => s.deviceId), ['fcm-404']);
+  });
+
+  test('a publish whose expiresAtMs has already passed is never sent to the provider (it ends expired)', async () => {
+    // Six publishes, one after the other: each must end `expired` with nothing delivered.
+    await registerDevice(api, 'fcm-exp', { transportType: 'gcm', registrationToken: 'fcm-exp-token' });
+    const states: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const res = await api.post('/publish', { recipients: [{ type: 'device', device_id: 'fcm-exp' }], payload: { title: `stale ${i}` }, expiresAtMs: Date.now() - 60_000 });
+      assert.equal(res.status, 202);
+      const status = await finalStatus(api, res.body.publishId);
+      states.push(status.state);
+      assert.equal(status.counters.expired, 1);
+      assert.equal(status.counters.dispatched, 0);
+    }
+    const delivered = fcm.received.filter((r) => r.deviceId === 'fcm-exp-token').map((r) => r.payload.notification?.title);
+    assert.deepEqual(delivered, [], `already-expired publishes reached the device (final states ${states.join(', ')})`);
+    assert.deepEqual(states, Array(6).fill('expired'));
+  });
+
+  test('an UNREGISTERED answer for an old token does not fail the device after it re-registered with a new token', async () => {
+    // FCM rotates tokens: the old one turns UNREGISTERED exactly when the app registers its new one.
+    await registerDevice(api, 'rotating', { transportType: 'gcm', registrationToken: 'old-token' }, ['rotate-ch']);
+    let inFlight!: () => void;
+    const reached = new Promise<void>((resolve) => {
+      inFlight = resolve;
+    });
+    let release!: () => void;
+    const reRegistered = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    // The old token's UNREGISTERED answer is held until the device has re-registered.
+    fcm.override(({ deviceId }) => {
+      if (deviceId !== 'old-token') return undefined;
+      inFlight();
+      return { ...UNREGISTERED, hold: reRegistered };
+    });
+    try {
+      const res = await api.post('/publish', { recipients: [{ type: 'device', device_id: 'rotating' }], payload: { title: 'r' } });
+      await reached;
+      await registerDevice(api, 'rotating', { transportType: 'gcm', registrationToken: 'new-token' });
+      release();
+      const status = await finalStatus(api, res.body.publishId);
+      assert.equal(status.state, 'failed');
+    } finally {
+      release();
+      fcm.override(undefined);
+    }
+    const device = await api.get('/deviceRegistrations/rotating');
+    assert.equal(device.body.pushState, 'ACTIVE', "the re-registered device (new token) was marked FAILED by the old token's answer");
+    const subs = await api.get('/channelSubscriptions', { channel: 'rotate-ch' });
+    assert.deepEqual(subs.body.items.map((s: { deviceId: string }) => s.deviceId), ['rotating']);
+
+    // The same answer for the device's current token does invalidate it.
+    fcm.override(({ deviceId }) => (deviceId === 'new-token' ? UNREGISTERED : undefined));
+    try {
+      const res = await api.post('/publish', { recipients: [{ type: 'device', device_id: 'rotating' }], payload: { title: 'r2' } });
+      await finalStatus(api, res.body.publishId);
+    } finally {
+      fcm.override(undefined);
+    }
+    assert.equal((await api.get('/deviceRegistrations/rotating')).body.pushState, 'FAILED');
+    assert.deepEqual((await api.get('/channelSubscriptions', { channel: 'rotate-ch' })).body.items, []);
+  });
+});
+
+describe('push circuit breaker', () => {
+  let web: WebPushService;
+  let fcm: FcmServer;
+  let apns: ApnsServer;
+  let server: TestServer;
+  let api: PushClient;
+
+  before(async () => {
+    [web, fcm, apns] = await Promise.all([startWebPushService(), startFcmServer(), startApnsServer()]);
+    // One attempt per delivery, so each publish is one provider request; circuit_breaker at its defaults.
+    const config = pushConfig(web, fcm, apns, { acceptance_rps: 1000 });
+    server = await startTestServer({ push: { ...config, retry: { max_attempts: 1, initial_backoff_ms: 50, max_backoff_ms: 200, jitter_ratio_percent: 20 } } });
+    api = pushClient(server.port);
+  });
+
+  after(async () => {
+    await server.shutdown();
+    await Promise.all([web.close(), fcm.close(), apns.close()]);
+  });
+
+  test('after 5 retryable failures in a row the FCM breaker opens: nothing more is sent to FCM in the cooldown, APNs is unaffected', async () => {
+    await registerDevice(api, 'cb', { transportType: 'gcm', registrationToken: 'cb-token' });
+    await registerDevice(api, 'cb-ios', { transportType: 'apns', deviceToken: 'e'.repeat(64) });
+    const metrics = async () => (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
+    assert.match(await metrics(), /^sockudo_push_circuit_breaker_state\{provider="fcm"\} 0$/m);
+    let sends = 0;
+    fcm.override(({ deviceId }) => {
+      if (deviceId !== 'cb-token') return undefined;
+      sends++;
+      return { status: 503, body: '{"error":{"code":503,"status":"UNAVAILABLE","message":"down"}}' };
+    });
+    try {
+      for (let i = 0; i < 5; i++) {
+        const res = await api.post('/publish', { recipients: [{ type: 'device', device_id: 'cb' }], payload: { title: `f${i}` } });
+        assert.equal(res.status, 202);
+        assert.equal((await finalStatus(api, res.body.publishId)).state, 'dead_lettered');
+      }
+      assert.equal(sends, 5, 'five failed provider requests');
+      assert.match(await metrics(), /^sockudo_push_circuit_breaker_state\{provider="fcm"\} 1$/m);
+      const sixth = await api.post('/publish', { recipients: [{ type: 'device', device_id: 'cb' }], payload: { title: 'while open' } });
+      assert.equal(sixth.status, 202);
+      // A publish to APNs accepted after it goes out: the scheduler has run past the point where it would
+      // have claimed the FCM delivery, and did not claim it.
+      const ios = await api.post('/publish', { recipients: [{ type: 'device', device_id: 'cb-ios' }], payload: { title: 'apns still works' } });
+      assert.equal((await finalStatus(api, ios.body.publishId)).state, 'succeeded');
+      const held = await api.get(`/publish/${sixth.body.publishId}/status`);
+      assert.equal(held.body.state, 'dispatching');
+      assert.equal(held.body.counters.dispatched, 0, 'the FCM delivery was claimed while the breaker was open');
+      assert.equal(sends, 5, 'a request reached the failing provider while the circuit breaker was open');
+      assert.match(await metrics(), /^sockudo_push_circuit_breaker_state\{provider="apns"\} 0$/m);
+    } finally {
+      fcm.override(undefined);
+    }
+  });
+});
+
+describe('push publish request shapes', () => {
+  let server: TestServer;
+  let api: PushClient;
+
+  before(async () => {
+    server = await startTestServer(); // development mode: Web Push is configured
+    api = pushClient(server.port);
+  });
+  after(() => server.shutdown());
+
+  test('payload.icon must be an https URL', async () => {
+    for (const icon of ['http://example.com/icon.png', 'javascript:alert(1)', 'ftp://example.com/i.png']) {
+      const res = await api.post('/publish', { recipients: [{ type: 'channel', channel: 'nobody-icon' }], payload: { title: 'i', icon } });
+      assert.equal(res.status, 400, `icon ${icon} was accepted`);
+      assert.equal(res.body.code, 'invalid_input');
+      assert.match(res.body.error, /payload\.icon/);
+    }
+    const ok = await api.post('/publish', { recipients: [{ type: 'channel', channel: 'nobody-icon' }], payload: { title: 'i', icon: 'https://example.com/icon.png' } });
+    assert.equal(ok.status, 202, JSON.stringify(ok.body));
+  });
+
+  test('providerOverrides for hms and wns are accepted and ignored (a multi-platform publish is not refused)', async () => {
+    const res = await api.post('/publish', {
+      recipients: [{ type: 'channel', channel: 'nobody-overrides' }],
+      payload: { title: 'x' },
+      providerOverrides: ['fcm', 'apns', 'webPush', 'hms', 'wns'].map((provider) => ({ provider, payload: {} })),
+    });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    assert.deepEqual(res.body.renderedPayloads.map((r: { provider: string }) => r.provider), ['webPush', 'fcm', 'apns']);
+    const unknown = await api.post('/publish', { recipients: [{ type: 'channel', channel: 'nobody-overrides' }], payload: { title: 'x' }, providerOverrides: [{ provider: 'pigeon', payload: {} }] });
+    assert.equal(unknown.status, 400);
+  });
+});
