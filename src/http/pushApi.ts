@@ -37,8 +37,10 @@ export async function handlePush(push: PushService, req: HttpRequestMessage, app
     const body = jsonBody(req);
     if (!Array.isArray(body) || body.length === 0 || body.length > 100) throw new HttpError('invalidInput', '(body): expected an array of 1 to 100 publish requests');
     const parsed = body.map((item, i) => parsePublish(item, `[${i}].`));
+    // The whole batch's places in the acceptance rate first: a 429 then means none of it was accepted.
+    await push.spendAcceptance(app, parsed.length);
     const items = [];
-    for (const p of parsed) items.push((await push.publish(app, { ...p, sync: false })).body);
+    for (const p of parsed) items.push((await push.publish(app, { ...p, sync: false }, Date.now(), true)).body);
     return { status: 202, body: { items } };
   }
   if (at('GET', 'publish', null, 'status')) {

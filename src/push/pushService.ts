@@ -51,14 +51,17 @@ export class PushService {
     return new PushService(store, scheduler, pool, senders, vapidPublicKey, config, metrics, log, maxSyncWaitMs);
   }
 
-  /** Admits one publish: 202 with its id (or, for `sync`, 200 with its final state). */
-  async publish(app: AppConfig, parsed: ParsedPublish, nowMs = Date.now()): Promise<PublishAnswer> {
+  /**
+   * Admits one publish: 202 with its id (or, for `sync`, 200 with its final state). `paid`: its place in the app's
+   * acceptance rate was taken already (a batch takes all its items' places before accepting any, spendAcceptance).
+   */
+  async publish(app: AppConfig, parsed: ParsedPublish, nowMs = Date.now(), paid = false): Promise<PublishAnswer> {
     const started = performance.now();
     if (this.senders.size === 0) {
       this.metrics.publishAccepted(app.id, 'unavailable');
       throw new HttpError('serviceUnavailable', 'push admission unavailable: push providers are disabled');
     }
-    await this.spendAcceptance(app);
+    if (!paid) await this.spendAcceptance(app);
     const publishId = parsed.publishId ?? randomUUID();
     const { intent } = parsed;
     const targets = { channels: [] as string[], devices: [] as string[], clients: [] as string[], raw: 0 };
@@ -127,14 +130,19 @@ export class PushService {
     return true;
   }
 
-  private async spendAcceptance(app: AppConfig): Promise<void> {
+  /**
+   * Takes `count` places in the app's acceptance rate (push.acceptance_rps per second), all or none: a batch over
+   * the rate is refused whole (429), never half accepted, so its retry sends nothing twice. A batch larger than the
+   * whole rate takes the whole second's places.
+   */
+  async spendAcceptance(app: AppConfig, count = 1): Promise<void> {
     let limiter = this.limiters.get(app.id);
     if (!limiter) {
       limiter = new RateLimiterMemory({ points: this.config.acceptance_rps, duration: 1 });
       this.limiters.set(app.id, limiter);
     }
     try {
-      await limiter.consume(app.id);
+      await limiter.consume(app.id, Math.min(count, this.config.acceptance_rps));
     } catch (refusal) {
       this.metrics.publishAccepted(app.id, 'rate_limited');
       const wait = Math.max(1, Math.ceil(((refusal as { msBeforeNext?: number }).msBeforeNext ?? 1000) / 1000));

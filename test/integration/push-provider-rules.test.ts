@@ -216,3 +216,46 @@ describe('push publish request shapes', () => {
     assert.equal(unknown.status, 400);
   });
 });
+
+describe('push batch publish and the acceptance rate', () => {
+  let web: WebPushService;
+  let fcm: FcmServer;
+  let apns: ApnsServer;
+  let server: TestServer;
+  let api: PushClient;
+
+  before(async () => {
+    [web, fcm, apns] = await Promise.all([startWebPushService(), startFcmServer(), startApnsServer()]);
+    server = await startTestServer({ push: pushConfig(web, fcm, apns, { acceptance_rps: 2 }) });
+    api = pushClient(server.port);
+  });
+
+  after(async () => {
+    await server.shutdown();
+    await Promise.all([web.close(), fcm.close(), apns.close()]);
+  });
+
+  test('a batch over the acceptance rate is refused whole (429): none of its items is accepted, so a retry sends nothing twice', async () => {
+    await registerDevice(api, 'fcm-batch', { transportType: 'gcm', registrationToken: 'fcm-batch-token' });
+    const item = (n: number) => ({ publishId: `batch-item-${n}`, recipients: [{ type: 'device', device_id: 'fcm-batch' }], payload: { title: `b${n}` } });
+    // The rate is 2 a second: after one publish, a batch of two does not fit in that second. (If a new second began
+    // between the two requests, the batch fits: then try again with new ids.)
+    let refusedIds: string[] = [];
+    for (let n = 0; n < 5 && refusedIds.length === 0; n++) {
+      assert.equal((await api.post('/publish', item(10 * n))).status, 202);
+      const batch = [item(10 * n + 1), item(10 * n + 2)];
+      if ((await api.post('/batch/publish', batch)).status === 429) refusedIds = batch.map((b) => b.publishId);
+    }
+    assert.equal(refusedIds.length, 2, 'a batch over the rate is refused');
+    for (const id of refusedIds) assert.equal((await api.get(`/publish/${id}/status`)).status, 404, `${id} was not accepted`);
+    // Within the rate (a later second), a batch goes through whole.
+    const accepted = await eventually(async () => {
+      const res = await api.post('/batch/publish', [item(98), item(99)]);
+      return res.status === 202 ? res : null;
+    }, 'a batch within the rate is accepted');
+    assert.equal(accepted.body.items.length, 2);
+    await eventually(() => fcm.received.some((r) => r.payload.notification?.title === 'b99'), 'the accepted batch delivered');
+    const titles = fcm.received.filter((r) => r.deviceId === 'fcm-batch-token').map((r) => r.payload.notification?.title);
+    for (const id of refusedIds) assert.ok(!titles.includes(`b${id.slice('batch-item-'.length)}`), `${id} was never sent`);
+  });
+});
