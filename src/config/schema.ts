@@ -63,6 +63,12 @@ export const appSchema = z.strictObject({
     .default([]),
   /** Overrides idempotency.ttl_seconds for this app. */
   idempotency_ttl_seconds: positiveInt.max(86400).optional(),
+  /**
+   * Origins (the upgrade's Origin header) allowed to connect; empty = all. `*` or `any` allows all; `*` inside a
+   * pattern is a wildcard (`https://*.example.com`); a pattern without a scheme matches any scheme. Others (and a
+   * missing Origin) get pusher:error 4009 "Origin not allowed" and close 4009 (src/protocol/origins.ts).
+   */
+  allowed_origins: z.array(z.string()).default([]),
 });
 
 export const configSchema = z.strictObject({

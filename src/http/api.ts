@@ -13,6 +13,7 @@ import { LocalOnlyDelivery, type Publisher } from '../primary/publisher.ts';
 import { type PublishEvent, checkIdempotencyKey, parseBatchBody, parseEventBody } from './events.ts';
 import { IdempotentPublisher, fingerprint } from './idempotentPublish.ts';
 import { MessageKeyClaims, messageKeyOf } from './messageKeys.ts';
+import { channelPushes, sendChannelPushes } from './channelPush.ts';
 import type { IdempotencyStore } from '../idempotency/store.ts';
 import { channelInfo, listChannels, presenceUsers, publishInfo } from './queries.ts';
 import type { PushService } from '../push/pushService.ts';
@@ -210,8 +211,10 @@ export class Api {
    * message goes only to the channels that have not had it within the window.
    */
   private async publishKeyed(app: AppConfig, index: number, events: PublishEvent[], messageKeys: (string | undefined)[], completes?: IdempotentCompletion): Promise<void> {
+    const pushes = channelPushes(events, this.deps.push);
     if (!this.deps.config.idempotency.enabled || messageKeys.every((k) => k === undefined)) {
-      return this.deps.publisher.publish(index, app.id, events, completes);
+      await this.deps.publisher.publish(index, app.id, events, completes);
+      return sendChannelPushes(app, pushes, this.deps.push, this.deps.log);
     }
     const claims = new MessageKeyClaims(this.idempotent, app.id, this.ttlMs(app), () => this.deps.metrics.idempotentDuplicate(app.id));
     const fresh = await claims.take(events, messageKeys);
@@ -222,6 +225,8 @@ export class Api {
       throw err;
     }
     await claims.complete();
+    // Each message's channels that had it already had its push too.
+    sendChannelPushes(app, channelPushes(fresh, this.deps.push), this.deps.push, this.deps.log);
   }
 
   /** Claims the per-item keys of a batch; items already published with their key are left out. */

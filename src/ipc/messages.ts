@@ -310,8 +310,8 @@ export type PrimaryToWorker =
   | { type: 'terminate-user'; app: number; userId: string; reconnect: boolean }
   /** Redis reachability changed: `/up` says DEGRADED while it is not. */
   | { type: 'health'; degraded: boolean }
-  /** Watchlist state for one socket that just signed in. */
-  | { type: 'watchlist'; socketId: string; onlineUserIds: string[] }
+  /** Watchlist state for one socket that just signed in: its watched users that are online, and those that are not. */
+  | { type: 'watchlist'; socketId: string; onlineUserIds: string[]; offlineUserIds: string[] }
   /** A metrics scrape asks for this thread's load (answered with `thread-stats`, metrics/threadStats.ts). */
   | { type: 'thread-stats-request'; id: number }
   /** The channel's stream, as it stands after a worker opened one: kept as the channel's position if none is kept here. */

@@ -234,9 +234,9 @@ export class Hub {
 
   private signin(m: Extract<HubMessage, { type: 'user-signin' }>, reply: (m: PrimaryToWorker) => void): void {
     const appId = this.appId(m.app);
-    const { cameOnline, onlineWatched } = this.users.signin(appId, m.userId, m.socketId, m.watchlist);
+    const { cameOnline, onlineWatched, offlineWatched } = this.users.signin(appId, m.userId, m.socketId, m.watchlist);
     if (!this.config.apps[m.app].features.enable_watchlist_events) return;
-    reply({ type: 'watchlist', socketId: m.socketId, onlineUserIds: onlineWatched });
+    reply({ type: 'watchlist', socketId: m.socketId, onlineUserIds: onlineWatched, offlineUserIds: offlineWatched });
     if (cameOnline) this.notifyWatchers(m.app, m.userId, 'online');
   }
 

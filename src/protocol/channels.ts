@@ -24,9 +24,14 @@ export function isPresenceChannel(name: string): boolean {
   return name.startsWith('presence-');
 }
 
-/** Client events are allowed on these (not on public, cache-only or encrypted channels). */
+/**
+ * Client events are allowed on these: private and presence channels, not public, encrypted or cache channels.
+ * `private-cache-*` (and `private-encrypted-cache-*`) are cache channels that merely require a signature, as
+ * Sockudo counts them; `presence-cache-*` is a presence channel here, so it allows them.
+ */
 export function allowsClientEvents(name: string): boolean {
-  return (name.startsWith('private-') && !name.startsWith('private-encrypted-')) || name.startsWith('presence-');
+  if (name.startsWith('presence-')) return true;
+  return name.startsWith('private-') && !name.startsWith('private-encrypted-') && !name.startsWith('private-cache-');
 }
 
 export function channelType(name: string): ChannelType {

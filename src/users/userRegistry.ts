@@ -9,8 +9,11 @@ export class UserRegistry {
   /** `${appId}\n${userId}` → that user's watchlist, while the user is online */
   private readonly watchlists = new Map<string, readonly string[]>();
 
-  /** Returns whether the user just came online, and which users of their watchlist are online. */
-  signin(appId: string, userId: string, socketId: string, watchlist: readonly string[]): { cameOnline: boolean; onlineWatched: string[] } {
+  /**
+   * Returns whether the user just came online, and which users of their watchlist are online and which are not
+   * (each named once, in watchlist order): Sockudo tells a user signing in both.
+   */
+  signin(appId: string, userId: string, socketId: string, watchlist: readonly string[]): { cameOnline: boolean; onlineWatched: string[]; offlineWatched: string[] } {
     const key = `${appId}\n${userId}`;
     let set = this.sockets.get(key);
     const cameOnline = !set;
@@ -24,7 +27,10 @@ export class UserRegistry {
     }
     const previous = this.watchlists.get(key) ?? [];
     this.watchlists.set(key, [...new Set([...previous, ...watchlist])]);
-    return { cameOnline, onlineWatched: watchlist.filter((u) => this.isOnline(appId, u)) };
+    const onlineWatched: string[] = [];
+    const offlineWatched: string[] = [];
+    for (const watched of new Set(watchlist)) (this.isOnline(appId, watched) ? onlineWatched : offlineWatched).push(watched);
+    return { cameOnline, onlineWatched, offlineWatched };
   }
 
   /** Returns true when that was the user's last socket (the user went offline). */

@@ -91,7 +91,10 @@ export class PublishAdmission {
     let ephemeralEvents = 0;
     for (const e of events) {
       // A message_id asks for an acknowledgement answer, which the primary gives (as for `info`).
-      if (e.idempotencyKey !== undefined || e.messageId !== undefined || e.messageKey !== undefined || e.channels.some(isCacheChannel)) return undefined;
+      // Keys and channel pushes (extras.push) are the primary's; cache channels must be cached before the 200.
+      if (e.idempotencyKey !== undefined || e.messageId !== undefined || e.messageKey !== undefined || e.extras?.push !== undefined || e.channels.some(isCacheChannel)) {
+        return undefined;
+      }
       if (e.ephemeral) ephemeralEvents++;
       // '' marks an ephemeral message; one to a user's sockets keeps its channel, which decides its id (newMessageId)
       // and already takes no position.

@@ -14,6 +14,7 @@ import { canonicalEvent, parseClientFrame } from '../protocol/clientFrame.ts';
 import { randomUUID } from 'node:crypto';
 import { PING, PONG, type ProtocolVersion, connectionEstablished, errorFrame, namedError, watchlistEvents, withMessageId } from '../protocol/frames.ts';
 import { type TemplatedApp, type WebSocket, uws } from '../transport/uws.ts';
+import type { WebSocketBehavior } from 'uWebSockets.js';
 import { CacheMirror } from './cacheMirror.ts';
 import { handleClientEvent } from './clientEvents.ts';
 import { LocalChannels } from './localChannels.ts';
@@ -23,6 +24,8 @@ import { handleResume } from './recovery.ts';
 import { type Hold, LiveHolds } from './liveHold.ts';
 import { ReplayMirror } from './replayMirror.ts';
 import { protocolFromQuery } from '../protocol/protocolParam.ts';
+import { formatFromQuery } from '../protocol/formatParam.ts';
+import { type OriginCheck, originCheck } from '../protocol/origins.ts';
 import { DelayedLeaves } from './delayedLeaves.ts';
 import { type PendingJoin, leaveAllChannels, presenceJoined, subscribe, unsubscribe } from './subscriptions.ts';
 import { ChannelDelivery } from './channelDelivery.ts';
@@ -65,14 +68,14 @@ export class WsServer {
   nextRequestId = 1;
   app!: TemplatedApp;
 
-  private readonly appsByKey = new Map<string, { app: AppConfig; index: number }>();
+  private readonly appsByKey = new Map<string, { app: AppConfig; index: number; origins: OriginCheck }>();
   private readonly ids: SocketIdAllocator;
   private readonly channelTypeIndex = new Map(CHANNEL_TYPES.map((t, i) => [t, i]));
   private readonly maxPayload: number;
   private sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(readonly deps: WsServerDeps) {
-    deps.config.apps.forEach((app, index) => this.appsByKey.set(app.key, { app, index }));
+    deps.config.apps.forEach((app, index) => this.appsByKey.set(app.key, { app, index, origins: originCheck(app.allowed_origins) }));
     this.ids = new SocketIdAllocator(deps.workerIndex);
     this.maxPayload = deps.config.websocket_max_payload_kb * 1024;
     this.channels = new LocalChannels(deps.channelCounts, deps.workerIndex, deps.toPrimary);
@@ -88,7 +91,7 @@ export class WsServer {
     this.delivery.app = app;
     const { config } = this.deps;
     const idle = Math.min(960, Math.ceil((config.activity_timeout + config.pong_timeout + 10) / 4) * 4);
-    app.ws<UwsUserData>('/app/:key', {
+    const behavior: WebSocketBehavior<UwsUserData> = {
       compression: uws().DISABLED,
       // uWS drops a socket silently (1006) past its own limit, so it gets headroom and our limit is
       // enforced in onMessage with a proper 1009 close; frames past 4x the limit still drop at once.
@@ -111,7 +114,15 @@ export class WsServer {
           res.writeStatus('400 Bad Request').writeHeader('Content-Type', 'text/plain').end('Invalid protocol: a number from 0 to 255 (2 for Protocol V2)');
           return;
         }
-        const state = this.admit(key, protocol);
+        if (protocol === 2) {
+          const format = formatFromQuery(req.getQuery('format'));
+          if (!format.ok) {
+            res.writeStatus('400 Bad Request').writeHeader('Content-Type', 'application/json').end(JSON.stringify({ error: format.message, code: format.code, status: 400 }));
+            return;
+          }
+        }
+        // A missing Origin header reads as "", which is how Sockudo counts it.
+        const state = this.admit(key, protocol, req.getHeader('origin'));
         if (req.getQuery('echo_messages') === 'false') state.echo = false;
         this.admitAddress(state, res);
         const userData: UwsUserData = { state };
@@ -129,7 +140,10 @@ export class WsServer {
       // Native control frames count as activity; a pong answers our V2 heartbeat ping.
       ping: (ws) => this.touch(ws.getUserData().state),
       pong: (ws) => this.touch(ws.getUserData().state),
-    });
+    };
+    // A trailing `/` is the same endpoint (Sockudo strips it from every path before routing).
+    app.ws<UwsUserData>('/app/:key', behavior);
+    app.ws<UwsUserData>('/app/:key/', behavior);
     setInterval(() => this.replay.sweep(Date.now()), Math.max(1000, (config.connection_recovery.buffer_ttl_seconds * 1000) / 4)).unref();
     // Four times a second: heartbeats, sign-in deadlines and slow consumers are all bounded by it.
     const sweepMs = Math.min(250, (config.activity_timeout * 1000) / 4);
@@ -138,12 +152,14 @@ export class WsServer {
   }
 
   /** Decides at upgrade time whether the socket will be served or refused with a coded error once open. */
-  private admit(key: string, protocol: ProtocolVersion): SocketState {
+  private admit(key: string, protocol: ProtocolVersion, origin: string): SocketState {
     const now = Date.now();
     const found = this.appsByKey.get(key);
     const refuse = (why: WsErrorName, app: AppConfig | null = null, index = this.deps.config.apps.length) => new SocketState('', app, index, protocol, why, now);
     if (!found) return refuse('appNotFound');
     if (!found.app.enabled) return refuse('appDisabled', found.app, found.index);
+    // Before the capacity checks, as in Sockudo's admission: a refused origin takes no place.
+    if (!found.origins(origin)) return refuse('originNotAllowed', found.app, found.index);
     const verdict = this.deps.quota.acquire(found.index, found.app.limits.max_connections, this.deps.config.max_connections);
     if (verdict === 'host') return refuse('overCapacity', found.app, found.index);
     if (verdict === 'app') return refuse('appOverQuota', found.app, found.index);
@@ -246,8 +262,11 @@ export class WsServer {
         for (const s of this.users.get(`${m.app}\n${m.userId}`) ?? []) this.closeWith(s, m.reconnect ? 'forceReconnect' : 'terminated');
         return;
       case 'watchlist': {
+        // One frame per state, as Sockudo sends them: the watched users online, then those offline.
         const s = this.sockets.get(m.socketId);
-        if (s && m.onlineUserIds.length > 0) this.send(s, watchlistEvents(s.protocol, [{ name: 'online', user_ids: m.onlineUserIds }]));
+        if (!s) return;
+        if (m.onlineUserIds.length > 0) this.send(s, watchlistEvents(s.protocol, [{ name: 'online', user_ids: m.onlineUserIds }]));
+        if (m.offlineUserIds.length > 0) this.send(s, watchlistEvents(s.protocol, [{ name: 'offline', user_ids: m.offlineUserIds }]));
         return;
       }
     }

@@ -161,21 +161,39 @@ describe('cache channels', () => {
   });
 
   test('client events never populate the cache', async () => {
+    // presence-cache-* is a presence channel here, so it takes client events (private-cache-* does not, below).
+    const join = async (c: RawClient, userId: string) => {
+      const auth = sdk.authorizeChannel(c.socketId, 'presence-cache-chat', { user_id: userId });
+      return subscribeAndTakeNext(c, { channel: 'presence-cache-chat', auth: auth.auth, channel_data: auth.channel_data });
+    };
     const a = await open(0);
     const b = await open(1);
-    for (const c of [a, b]) {
-      const auth = sdk.authorizeChannel(c.socketId, 'private-cache-chat');
-      await subscribeAndTakeNext(c, { channel: 'private-cache-chat', auth: auth.auth });
-    }
-    a.send({ event: 'client-typing', channel: 'private-cache-chat', data: { who: 'a' } });
+    await join(a, 'chat-a');
+    await join(b, 'chat-b');
+    a.send({ event: 'client-typing', channel: 'presence-cache-chat', data: { who: 'a' } });
     await b.next((f) => f.event === 'client-typing');
     const late = await open(1);
-    const auth = sdk.authorizeChannel(late.socketId, 'private-cache-chat');
-    assert.deepEqual(await subscribeAndTakeNext(late, { channel: 'private-cache-chat', auth: auth.auth }), {
-      event: 'pusher:cache_miss',
-      channel: 'private-cache-chat',
-      data: '{}',
-    });
+    assert.deepEqual(await join(late, 'chat-late'), { event: 'pusher:cache_miss', channel: 'presence-cache-chat', data: '{}' });
+  });
+
+  // Reference §2.1 and §2.6: private-cache-* and private-encrypted-cache-* are cache channels, and client events
+  // can only be sent to private or presence channels; requiring a signature to subscribe (deliberate difference
+  // 6) does not make them private ones.
+  test('client events on private-cache-* and private-encrypted-cache-* are refused with 4301, socket open', async () => {
+    // The SDK signs private-encrypted-* only when it has a master key (the signature itself does not use it).
+    const signer = new Pusher({ ...DEVELOPMENT_APP, appId: DEVELOPMENT_APP.id, host: '127.0.0.1', encryptionMasterKeyBase64: randomBytes(32).toString('base64') });
+    const a = await open(0);
+    const b = await open(1);
+    for (const channel of ['private-cache-typing', 'private-encrypted-cache-typing']) {
+      for (const c of [a, b]) {
+        const { auth } = signer.authorizeChannel(c.socketId, channel);
+        await c.request({ event: 'pusher:subscribe', data: { channel, auth } }, isSucceeded(channel));
+      }
+      const err = await a.request({ event: 'client-typing', channel, data: { on: true } }, (f) => f.event === 'pusher:error');
+      assert.deepEqual(err.data, { code: 4301, message: 'Client events can only be sent to private or presence channels' }, channel);
+    }
+    await a.request({ event: 'pusher:ping' }, (f) => f.event === 'pusher:pong');
+    assert.equal(a.closeCode, null);
   });
 
   test('GET /channels/{name}?info=cache returns the cached frame and its remaining TTL', async () => {

@@ -1,9 +1,11 @@
 // The upgrade's `?protocol=` parameter as Sockudo reads it (a number from 0 to 255: 2 is V2, any other number
-// or none is V1, anything else an HTTP 400 before the upgrade), and optional subscribe fields sent as null on V1.
+// or none is V1, anything else an HTTP 400 before the upgrade), V2's `?format=` (json only here; the binary formats
+// and unknown values get HTTP 400 before the upgrade), and optional subscribe fields sent as null on V1.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { DEVELOPMENT_APP } from '../../src/config/schema.ts';
+import { formatFromQuery } from '../../src/protocol/formatParam.ts';
 import { protocolFromQuery } from '../../src/protocol/protocolParam.ts';
 import { RawClient } from '../helpers/clients.ts';
 import { type TestServer, startTestServer } from '../helpers/server.ts';
@@ -20,6 +22,37 @@ function upgradeStatus(port: number, query: string): Promise<number> {
     ws.on('error', () => {});
   });
 }
+
+/** The status, content type and body of a refused upgrade, or status 101 when it upgraded. */
+function upgradeAnswer(port: number, query: string): Promise<{ status: number; type?: string; body?: string }> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/app/${DEVELOPMENT_APP.key}?${query}`);
+    ws.on('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], body }));
+    });
+    ws.on('open', () => {
+      ws.close();
+      resolve({ status: 101 });
+    });
+    ws.on('error', () => {});
+  });
+}
+
+test('formatFromQuery: json (any case) or empty is served; the binary formats are unsupported; the rest is unknown', () => {
+  for (const v of [undefined, '', 'json', 'JSON', 'Json']) assert.deepEqual(formatFromQuery(v), { ok: true }, String(v));
+  for (const v of ['msgpack', 'messagepack', 'MsgPack', 'protobuf', 'proto', 'PROTOBUF']) {
+    const r = formatFromQuery(v);
+    assert.equal(r.ok, false, v);
+    assert.equal(!r.ok && r.code, 'unsupported_format', v);
+    assert.match(!r.ok ? r.message : '', /not supported/, v);
+  }
+  for (const v of ['bogus', 'xml', 'json ', 'cbor']) {
+    const r = formatFromQuery(v);
+    assert.equal(!r.ok && r.code, 'invalid_format', v);
+  }
+});
 
 test('protocolFromQuery: 2 in any spelling a u8 parse takes is V2; other numbers and none are V1; the rest is refused', () => {
   for (const v of ['2', '02', '002', '+2']) assert.equal(protocolFromQuery(v), 2, v);
@@ -47,6 +80,37 @@ describe('?protocol= on a real upgrade', () => {
     assert.equal(await upgradeStatus(server.port, 'protocol=abc'), 400);
     assert.equal(await upgradeStatus(server.port, 'protocol=999'), 400);
     assert.equal(await upgradeStatus(server.port, 'protocol=7&client=js'), 101);
+  });
+
+  // Reference §1.2: `format` (V2 only) is json (default, also empty), msgpack/messagepack or protobuf/proto,
+  // case-insensitive; unknown ⇒ HTTP 400; ignored for V1. This server speaks JSON only, so the binary formats are
+  // refused before the upgrade too, with a JSON body saying so, instead of JSON frames a client could not decode.
+  test('V2 ?format=: json or empty upgrades; unknown values get HTTP 400 before the upgrade', async () => {
+    const v2 = 'protocol=2&client=js&version=2.2.0&flash=false';
+    for (const format of ['json', 'JSON', '']) assert.equal((await upgradeAnswer(server.port, `${v2}&format=${format}`)).status, 101, format);
+    const bogus = await upgradeAnswer(server.port, `${v2}&format=bogus`);
+    assert.equal(bogus.status, 400);
+    assert.equal(JSON.parse(bogus.body ?? '{}').code, 'invalid_format');
+  });
+
+  test('V2 ?format=msgpack / messagepack / protobuf / proto gets HTTP 400 with a JSON error: the format is not supported', async () => {
+    for (const format of ['msgpack', 'messagepack', 'protobuf', 'proto', 'MsgPack']) {
+      const r = await upgradeAnswer(server.port, `protocol=2&client=js&version=2.2.0&flash=false&format=${format}`);
+      assert.equal(r.status, 400, format);
+      assert.equal(r.type, 'application/json', format);
+      const body = JSON.parse(r.body ?? '{}') as { error: string; code: string; status: number };
+      assert.equal(body.code, 'unsupported_format', format);
+      assert.equal(body.status, 400);
+      assert.match(body.error, /not supported/, format);
+    }
+  });
+
+  test('?format= is ignored on V1 (always JSON)', async () => {
+    for (const format of ['msgpack', 'bogus']) {
+      const c = await RawClient.open(server.port, DEVELOPMENT_APP.key, `protocol=7&client=js&version=8.4.0&flash=false&format=${format}`);
+      assert.equal(c.frames[0].event, 'pusher:connection_established', format);
+      c.close();
+    }
   });
 
   test('a V1 subscribe with "rewind": null and "filter": null (absent optional fields) succeeds', async () => {

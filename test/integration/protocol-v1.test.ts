@@ -35,6 +35,17 @@ describe('protocol V1', () => {
     c.close();
   });
 
+  // Reference §1.1: a trailing `/` on any path is stripped before routing.
+  test('GET /app/{key}/ (trailing slash) is the same endpoint as /app/{key}', async () => {
+    const c = await RawClient.open(server.port, `${DEVELOPMENT_APP.key}/`);
+    assert.equal(c.frames[0].event, 'pusher:connection_established');
+    await c.request({ event: 'pusher:subscribe', data: { channel: 'slash' } }, succeeded('slash'));
+    c.close();
+    const unknown = await RawClient.open(server.port, 'nope-key/');
+    assert.equal((unknown.frames[0].data as { code: number }).code, 4001, 'the key is still the path segment');
+    assert.equal(await unknown.closed(), 4001);
+  });
+
   test('socket ids are unique across worker threads', async () => {
     const clients = await Promise.all([0, 1, 0, 1].map((i) => RawClient.open(server.workerPorts[i])));
     assert.equal(new Set(clients.map((c) => c.socketId)).size, 4);

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type PushClient, pushClient, pushConfig, registerDevice } from '../helpers/pushClient.ts';
 import { type ApnsServer, type FcmServer, type WebPushService, startApnsServer, startFcmServer, startWebPushService } from '../helpers/pushProviders.ts';
+import { serverSdk } from '../helpers/clients.ts';
 import { type TestServer, eventually, startTestServer } from '../helpers/server.ts';
 
 const TERMINAL = new Set(['succeeded', 'partiallySucceeded', 'failed', 'dead_lettered', 'expired', 'cancelled']);
@@ -62,6 +63,19 @@ describe('push provider answers and expiry', () => {
     assert.equal(device.body.pushState, 'ACTIVE', 'a 404 without a token error code must not mark the device FAILED');
     const subs = await api.get('/channelSubscriptions', { channel: 'news-404' });
     assert.deepEqual(subs.body.items.map((s: { deviceId: string }) => s.deviceId), ['fcm-404']);
+  });
+
+  test('an HTTP publish with extras.push also pushes to the devices subscribed to each of its channels; a bad payload is a 400', async () => {
+    // Reference §4.3 / §6: "each target channel also gets an async channel-targeted push publish with extras.push".
+    await registerDevice(api, 'fcm-extras', { transportType: 'gcm', registrationToken: 'fcm-extras-token' }, ['extras-a', 'extras-b']);
+    const http = serverSdk(server.port);
+    await http.post({ path: '/events', body: { name: 'order', channels: ['extras-a', 'extras-b'], data: '{}', extras: { push: { title: 'from realtime' } } } as unknown as string });
+    await eventually(() => fcm.received.filter((r) => r.deviceId === 'fcm-extras-token').length === 2, 'one push per channel');
+    assert.deepEqual(fcm.received.filter((r) => r.deviceId === 'fcm-extras-token').map((r) => r.payload.notification?.title), ['from realtime', 'from realtime']);
+    const refused = await http
+      .post({ path: '/events', body: { name: 'order', channels: ['extras-a'], data: '{}', extras: { push: { icon: 'http://not-https.example/i.png' } } } as unknown as string })
+      .then(() => 200, (err: { status: number }) => err.status);
+    assert.equal(refused, 400);
   });
 
   test('a publish whose expiresAtMs has already passed is never sent to the provider (it ends expired)', async () => {

@@ -8,14 +8,18 @@ import { type TestServer, eventually, startTestServer } from '../helpers/server.
 
 const sdk = new Pusher({ appId: 'app-id', key: 'app-key', secret: 'app-secret', host: '127.0.0.1' });
 
-/** pusher-js that signs in as `user` through a local handler (what an app's /pusher/user-auth does). */
-async function signedInClient(port: number, user: Record<string, unknown>): Promise<PusherClient> {
+/**
+ * pusher-js that signs in as `user` through a local handler (what an app's /pusher/user-auth does); `beforeSignin`
+ * runs once connected, before the sign-in (to bind handlers for what the sign-in itself brings).
+ */
+async function signedInClient(port: number, user: Record<string, unknown>, beforeSignin?: (client: PusherClient) => void): Promise<PusherClient> {
   const client = await connectPusherJs(port, 'app-key', {
     userAuthentication: {
       customHandler: ({ socketId }: { socketId: string }, cb: (e: Error | null, a: unknown) => void) =>
         cb(null, sdk.authenticateUser(socketId, user as { id: string })),
     },
   });
+  beforeSignin?.(client);
   client.signin();
   await client.user.signinDonePromise;
   return client;
@@ -103,25 +107,49 @@ describe('users', () => {
     c.close();
   });
 
-  test('watchlist: online when a watched user signs in, offline when their last socket leaves', async () => {
-    const watcher = await signedInClient(server.workerPorts[0], { id: 'w1', watchlist: ['friend'] });
+  test('watchlist: offline at sign-in, online when a watched user signs in, offline when their last socket leaves', async () => {
     const events: [string, string[]][] = [];
-    watcher.user.watchlist.bind('online', (e: { user_ids: string[] }) => events.push(['online', e.user_ids]));
-    watcher.user.watchlist.bind('offline', (e: { user_ids: string[] }) => events.push(['offline', e.user_ids]));
+    const watcher = await signedInClient(server.workerPorts[0], { id: 'w1', watchlist: ['friend'] }, (client) => {
+      client.user.watchlist.bind('online', (e: { user_ids: string[] }) => events.push(['online', e.user_ids]));
+      client.user.watchlist.bind('offline', (e: { user_ids: string[] }) => events.push(['offline', e.user_ids]));
+    });
+    // Reference §2.7: at sign-in the user is told the state of every watched user, offline ones included.
+    await eventually(() => events.length >= 1, 'offline event at sign-in');
     const friendA = await rawSignin(server.workerPorts[1], { id: 'friend' });
     const friendB = await rawSignin(server.workerPorts[0], { id: 'friend' });
-    await eventually(() => events.length >= 1, 'online event');
+    await eventually(() => events.length >= 2, 'online event');
     friendA.close();
     friendB.close();
-    await eventually(() => events.length >= 2, 'offline event');
-    assert.deepEqual(events, [['online', ['friend']], ['offline', ['friend']]]);
-    // A user who signs in while the watched user is online is told at once, with the frame the clients expect.
+    await eventually(() => events.length >= 3, 'offline event');
+    assert.deepEqual(events, [['offline', ['friend']], ['online', ['friend']], ['offline', ['friend']]]);
+    // A user who signs in is told at once which watched users are online and which are not: one frame per state,
+    // in the frame the clients expect.
     const friend = await rawSignin(server.port, { id: 'friend' });
-    const late = await rawSignin(server.port, { id: 'w2', watchlist: ['friend', 'nobody'] });
-    const f = await late.next((x) => x.event === 'pusher_internal:watchlist_events');
-    assert.deepEqual(f.data, { events: [{ name: 'online', user_ids: ['friend'] }] });
-    for (const c of [friend, late]) c.close();
+    const late = await rawSignin(server.port, { id: 'w2', watchlist: ['friend', 'nobody', 'friend', 'ghost'] });
+    const isWatchlist = (x: { event: string }) => x.event === 'pusher_internal:watchlist_events';
+    const online = await late.next(isWatchlist);
+    const offline = await late.next(isWatchlist, 5000, late.frames.indexOf(online) + 1);
+    assert.deepEqual(online.data, { events: [{ name: 'online', user_ids: ['friend'] }] });
+    assert.deepEqual(offline.data, { events: [{ name: 'offline', user_ids: ['nobody', 'ghost'] }] });
+    // A watchlist of users who are all online gets no offline frame. Both frames leave in one step, so a pong asked
+    // for after the first arrived comes after any second one.
+    const third = await rawSignin(server.port, { id: 'w3', watchlist: ['friend'] });
+    const first = await third.next(isWatchlist);
+    assert.deepEqual(first.data, { events: [{ name: 'online', user_ids: ['friend'] }] });
+    await third.request({ event: 'pusher:ping' }, (x) => x.event === 'pusher:pong');
+    assert.equal(third.frames.filter(isWatchlist).length, 1);
+    for (const c of [friend, late, third]) c.close();
     watcher.disconnect();
+  });
+
+  // Reference §1.7 (close codes, 4200): force_reconnect closes with "Force reconnect requested by the app.", sent
+  // first as pusher:error like every server-initiated close.
+  test('force_reconnect sends pusher:error {4200, "Force reconnect requested by the app."} and closes 4200', async () => {
+    const c = await rawSignin(server.workerPorts[1], { id: 'reconnect-me' });
+    const res = await serverSdk(server.port).post({ path: '/users/reconnect-me/force_reconnect', body: {} as never });
+    assert.equal(res.status, 200);
+    assert.equal(await c.closed(), 4200);
+    assert.deepEqual(c.frames.at(-1), { event: 'pusher:error', data: { code: 4200, message: 'Force reconnect requested by the app.' } });
   });
 
   test('terminate_connections closes every socket of the user with 4009', async () => {

@@ -237,6 +237,16 @@ describe('apps', () => {
     assert.match(missing.message, /^apps\[0\]\.secret: /);
   });
 
+  test('allowed_origins: empty by default (every origin), a list of strings from a file app, anything else refused', () => {
+    assert.deepEqual(loadConfig({ env: {} }).apps[0].allowed_origins, []);
+    const c = loadConfig({ env: {}, fileContents: { apps: [{ ...fileApp('a1', 'k1'), allowed_origins: ['https://*.example.com', 'localhost:3000'] }] } });
+    assert.deepEqual(c.apps[0].allowed_origins, ['https://*.example.com', 'localhost:3000']);
+    const notList = configError({ env: {}, fileContents: { apps: [{ ...fileApp('a1', 'k1'), allowed_origins: 'https://example.com' }] } });
+    assert.match(notList.message, /^apps\[0\]\.allowed_origins: /);
+    const notStrings = configError({ env: {}, fileContents: { apps: [{ ...fileApp('a1', 'k1'), allowed_origins: [42] }] } });
+    assert.match(notStrings.message, /^apps\[0\]\.allowed_origins/);
+  });
+
   test('an API rate limit past what the shared budget counts is refused, not silently unlimited', () => {
     const limited = (n: number) => ({ apps: [{ ...fileApp('a', 'k'), limits: { max_api_requests_per_second: n } }] });
     assert.equal(loadConfig({ env: {}, fileContents: limited(1_000_000) }).apps[0].limits.max_api_requests_per_second, 1_000_000);

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { WS_ERRORS } from '../../src/errors.ts';
-import { channelNameError, channelType, requiresAuth } from '../../src/protocol/channels.ts';
+import { allowsClientEvents, channelNameError, channelType, requiresAuth } from '../../src/protocol/channels.ts';
 import { canonicalEvent, dataObject, parseClientFrame } from '../../src/protocol/clientFrame.ts';
 import {
   PING,
@@ -244,6 +244,16 @@ describe('channelType and requiresAuth', () => {
     }
     for (const name of ['a', 'cache-a', 'my-private-a', 'Private-a', '#server-to-user-1', 'private', 'presence']) {
       assert.equal(requiresAuth(name), false, name);
+    }
+  });
+
+  test('client events: private and presence channels (presence-cache-* included), not public, cache or encrypted ones', () => {
+    for (const name of ['private-chat', 'presence-room', 'presence-cache-room', 'private-cachex']) {
+      assert.equal(allowsClientEvents(name), true, name);
+    }
+    // Reference §2.6: public and cache channels refuse them; private-cache-* is a cache channel that needs a signature.
+    for (const name of ['chat', 'cache-a', 'private-cache-a', 'private-encrypted-a', 'private-encrypted-cache-a', '#server-to-user-1', 'private', 'presence']) {
+      assert.equal(allowsClientEvents(name), false, name);
     }
   });
 });

@@ -54,6 +54,16 @@ describe('UserRegistry: watchlists', () => {
     assert.deepEqual(u.signin('app', 'u1', 's2', ['u2', 'u3', 'u4']).onlineWatched, ['u2', 'u4']);
   });
 
+  test('offlineWatched lists the watched users who are not online; each watched user is named once', () => {
+    const u = new UserRegistry();
+    u.signin('app', 'u2', 'a', []);
+    u.signin('other-app', 'u3', 'b', []);
+    const r = u.signin('app', 'u1', 's1', ['u2', 'u3', 'u2', 'u4', 'u3']);
+    assert.deepEqual(r.onlineWatched, ['u2']);
+    assert.deepEqual(r.offlineWatched, ['u3', 'u4'], 'u3 is online in another app only');
+    assert.deepEqual(u.signin('app', 'u5', 's5', []).offlineWatched, []);
+  });
+
   test('watchersOf: the online users whose watchlist names the user', () => {
     const u = new UserRegistry();
     u.signin('app', 'u1', 's1', ['u2', 'u3']);
