@@ -18,7 +18,7 @@ function fakeWorker(protocol: 1 | 2) {
     channels: { add: () => true, remove: () => {} },
     fanout: { join: () => 'v2-topic', leave: () => {} },
     holds: { shouldHold: () => false, drop: () => {} },
-    replay: { position: () => undefined },
+    replay: { position: () => ({ streamId: 's', serial: 0 }) },
     cache: { get: () => undefined },
     countSubscription: () => {},
     send: () => calls.push('subscription_succeeded'),
