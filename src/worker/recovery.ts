@@ -41,20 +41,20 @@ export function sendRewind(core: WsServer, s: SocketState, channel: string, want
   const entries = visible(retained, filter);
   for (const e of entries) core.sendChannelFrame(s, e.frame);
   const truncatedByRetention = want.count !== undefined && retained.length < Math.min(want.count, limit);
-  core.send(
-    s,
-    JSON.stringify({
-      event: 'sockudo:rewind_complete',
-      channel,
-      data: {
-        historical_count: entries.length,
-        live_count: 0,
-        complete: !truncatedByLimit && !truncatedByRetention,
-        truncated_by_retention: truncatedByRetention,
-        truncated_by_limit: truncatedByLimit,
-      },
-    }),
-  );
+  sendRewindComplete(core, s, channel, entries.length, !truncatedByLimit && !truncatedByRetention, truncatedByRetention, truncatedByLimit);
+}
+
+/**
+ * A wildcard subscription's rewind: no channel's history is replayed for a pattern, but the client that asked gets
+ * its `rewind_complete` (not complete, nothing replayed) instead of waiting for one that never comes.
+ */
+export function sendWildcardRewind(core: WsServer, s: SocketState, pattern: string): void {
+  sendRewindComplete(core, s, pattern, 0, false, false, false);
+}
+
+function sendRewindComplete(core: WsServer, s: SocketState, channel: string, historical: number, complete: boolean, byRetention: boolean, byLimit: boolean): void {
+  const data = { historical_count: historical, live_count: 0, complete, truncated_by_retention: byRetention, truncated_by_limit: byLimit };
+  core.send(s, JSON.stringify({ event: 'sockudo:rewind_complete', channel, data }));
 }
 
 interface Position {

@@ -11,7 +11,7 @@ import { dataObject } from '../protocol/clientFrame.ts';
 import { type CompiledFilter, compileFilter, wildcardError } from '../protocol/filters.ts';
 import { EMPTY_DATA_JSON, cacheMiss, subscriptionSucceeded, subscriptionSucceededV2 } from '../protocol/frames.ts';
 import { SERVER_TO_USER_PREFIX, topicFor, userTopic } from '../protocol/topics.ts';
-import { parseRewind, sendRewind } from './recovery.ts';
+import { parseRewind, sendRewind, sendWildcardRewind } from './recovery.ts';
 import { type SocketState, type Subscription, writableChannels, writablePendingPresence, writablePresence } from './socketState.ts';
 import type { WsServer } from './wsServer.ts';
 
@@ -46,7 +46,7 @@ export function subscribe(core: WsServer, s: SocketState, data: unknown): void {
   const nameError = wildcard ? wildcardError(channel) : channelNameError(channel, app.limits.max_channel_name_length);
   if (nameError) return core.sendError(s, 'invalidChannel', `Channel error: ${nameError}`);
   if (wildcard) {
-    join(core, s, channel, EMPTY_DATA_JSON, { filter, wildcard: true });
+    if (join(core, s, channel, EMPTY_DATA_JSON, { filter, wildcard: true }) && rewind) sendWildcardRewind(core, s, channel);
     return;
   }
 

@@ -393,6 +393,15 @@ describe('protocol V2', () => {
     for (const c of clients) c.close();
   });
 
+  test('a wildcard subscription that asks for a rewind gets its rewind_complete (nothing replayed, not complete)', async () => {
+    const c = await openV2(server.port);
+    await sub(c, { channel: 'rewound:*', rewind: { count: 5 } });
+    const done = await c.next(isEvent('sockudo:rewind_complete'));
+    assert.equal(done.channel, 'rewound:*');
+    assert.deepEqual(done.data, { historical_count: 0, live_count: 0, complete: false, truncated_by_retention: false, truncated_by_limit: false });
+    c.close();
+  });
+
   test('wildcard subscriptions receive every matching public channel', async () => {
     const c = await openV2(server.port);
     await sub(c, { channel: 'prices:*' });
