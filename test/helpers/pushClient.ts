@@ -1,5 +1,7 @@
 // A signed client for the /push API (the pusher SDK has no DELETE and sets no push headers).
-import type { ApnsServer, FcmServer, WebPushService } from './pushProviders.ts';
+import { after, before } from 'node:test';
+import { type ApnsServer, type FcmServer, type WebPushService, startApnsServer, startFcmServer, startWebPushService } from './pushProviders.ts';
+import { type TestServer, eventually, startTestServer } from './server.ts';
 import { signedUrl } from './signing.ts';
 
 export interface PushReply {
@@ -58,3 +60,40 @@ export function pushConfig(_webPush: WebPushService, fcm: FcmServer, apns: ApnsS
   };
 }
 
+
+/** A test server with push, the three local provider servers, and a signed push client. */
+export interface PushBed {
+  web: WebPushService;
+  fcm: FcmServer;
+  apns: ApnsServer;
+  server: TestServer;
+  api: PushClient;
+}
+
+/**
+ * Registers the suite's before/after hooks that start a push test bed (`push` is merged over pushConfig's defaults)
+ * and stop it; the returned object is filled in by the time the suite's tests run.
+ */
+export function pushBed(push: Record<string, unknown> = { acceptance_rps: 1000 }): PushBed {
+  const bed = {} as PushBed;
+  before(async () => {
+    [bed.web, bed.fcm, bed.apns] = await Promise.all([startWebPushService(), startFcmServer(), startApnsServer()]);
+    bed.server = await startTestServer({ push: pushConfig(bed.web, bed.fcm, bed.apns, push) });
+    bed.api = pushClient(bed.server.port);
+  });
+  after(async () => {
+    await bed.server.shutdown();
+    await Promise.all([bed.web.close(), bed.fcm.close(), bed.apns.close()]);
+  });
+  return bed;
+}
+
+const TERMINAL = new Set(['succeeded', 'partiallySucceeded', 'failed', 'dead_lettered', 'expired', 'cancelled']);
+
+/** A publish's status document once it reached a terminal state. */
+export function finalStatus(api: PushClient, publishId: string, timeoutMs = 10_000) {
+  return eventually(async () => {
+    const s = await api.get(`/publish/${publishId}/status`);
+    return TERMINAL.has(s.body?.state) ? s.body : null;
+  }, `publish ${publishId} to finish`, timeoutMs);
+}

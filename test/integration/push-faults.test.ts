@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type PushClient, pushClient, pushConfig, registerDevice } from '../helpers/pushClient.ts';
+import { type PushClient, finalStatus, pushBed, pushClient, pushConfig, registerDevice } from '../helpers/pushClient.ts';
 import { type ApnsServer, type FcmServer, type WebPushService, startApnsServer, startFcmServer, startWebPushService } from '../helpers/pushProviders.ts';
 import { freePort } from '../helpers/ports.ts';
 import { type TestServer, eventually, startTestServer } from '../helpers/server.ts';
@@ -20,136 +20,113 @@ import { serverStartArgs } from '../../bench/startCommand.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
-async function finalStatus(api: PushClient, publishId: string, timeoutMs = 10_000) {
-  const terminal = new Set(['succeeded', 'partiallySucceeded', 'failed', 'dead_lettered', 'expired', 'cancelled']);
-  return eventually(async () => {
-    const s = await api.get(`/publish/${publishId}/status`);
-    return terminal.has(s.body?.state) ? s.body : null;
-  }, `publish ${publishId} to finish`, timeoutMs);
-}
-
 function webRecipient(web: WebPushService) {
   const sub = web.newSubscription();
   return { recipient: { transportType: 'web', endpoint: sub.endpoint, ...sub.keys }, id: sub.endpoint.split('/').pop() as string };
 }
 
 describe('push faults', () => {
-  let web: WebPushService;
-  let fcm: FcmServer;
-  let apns: ApnsServer;
-  let server: TestServer;
-  let api: PushClient;
-
-  before(async () => {
-    [web, fcm, apns] = await Promise.all([startWebPushService(), startFcmServer(), startApnsServer()]);
-    server = await startTestServer({ push: pushConfig(web, fcm, apns, { acceptance_rps: 1000 }) });
-    api = pushClient(server.port);
-  });
-
-  after(async () => {
-    await server.shutdown();
-    await Promise.all([web.close(), fcm.close(), apns.close()]);
-  });
+  const bed = pushBed();
 
   test('429 with Retry-After: the retry waits as told, then succeeds; one message in all', async () => {
-    const d = webRecipient(web);
-    await registerDevice(api, 'throttled', d.recipient);
+    const d = webRecipient(bed.web);
+    await registerDevice(bed.api, 'throttled', d.recipient);
     const attempts: number[] = [];
-    web.override(({ deviceId, attempt }) => {
+    bed.web.override(({ deviceId, attempt }) => {
       if (deviceId !== d.id) return undefined;
       attempts.push(Date.now());
       return attempt === 1 ? { status: 429, headers: { 'retry-after': '1' }, body: 'slow down' } : undefined;
     });
-    const res = await api.post('/publish', { recipients: [{ type: 'device', device_id: 'throttled' }], payload: { title: 't' } });
-    const status = await finalStatus(api, res.body.publishId);
-    web.override(undefined);
+    const res = await bed.api.post('/publish', { recipients: [{ type: 'device', device_id: 'throttled' }], payload: { title: 't' } });
+    const status = await finalStatus(bed.api, res.body.publishId);
+    bed.web.override(undefined);
     assert.equal(status.state, 'succeeded');
     assert.equal(status.counters.retryAttempted, 1);
     assert.equal(attempts.length, 2);
     assert.ok(attempts[1] - attempts[0] >= 950, `the retry came ${attempts[1] - attempts[0]} ms later; Retry-After said 1 s`);
-    assert.equal(web.received.filter((r) => r.deviceId === d.id).length, 1);
+    assert.equal(bed.web.received.filter((r) => r.deviceId === d.id).length, 1);
   });
 
   test('503 on every attempt: dead-lettered after max_attempts, listed, and a replay delivers it once', async () => {
-    await registerDevice(api, 'flaky', { transportType: 'gcm', registrationToken: 'flaky-token' });
-    fcm.override(({ deviceId }) => (deviceId === 'flaky-token' ? { status: 503, body: '{"error":{"code":503,"status":"UNAVAILABLE"}}' } : undefined));
-    const res = await api.post('/publish', { recipients: [{ type: 'device', device_id: 'flaky' }], payload: { title: 'f' } });
-    const status = await finalStatus(api, res.body.publishId);
+    await registerDevice(bed.api, 'flaky', { transportType: 'gcm', registrationToken: 'flaky-token' });
+    bed.fcm.override(({ deviceId }) => (deviceId === 'flaky-token' ? { status: 503, body: '{"error":{"code":503,"status":"UNAVAILABLE"}}' } : undefined));
+    const res = await bed.api.post('/publish', { recipients: [{ type: 'device', device_id: 'flaky' }], payload: { title: 'f' } });
+    const status = await finalStatus(bed.api, res.body.publishId);
     assert.equal(status.state, 'dead_lettered');
     assert.equal(status.counters.deadLettered, 1);
     assert.equal(status.counters.retryAttempted, 2, 'three attempts in all (max_attempts 3)');
-    const dead = await api.get('/deadLetters', { provider: 'fcm' });
+    const dead = await bed.api.get('/deadLetters', { provider: 'fcm' });
     const letter = dead.body.items.find((l: { publishId: string }) => l.publishId === res.body.publishId);
     assert.ok(letter, 'the delivery is listed as a dead letter');
     assert.equal(letter.attempts, 3);
     assert.match(letter.lastError, /503/);
 
-    fcm.override(undefined);
-    const replay = await api.post(`/deadLetters/${letter.id}/replay`, {});
+    bed.fcm.override(undefined);
+    const replay = await bed.api.post(`/deadLetters/${letter.id}/replay`, {});
     assert.equal(replay.status, 202);
-    const after = await finalStatus(api, res.body.publishId);
+    const after = await finalStatus(bed.api, res.body.publishId);
     assert.equal(after.state, 'succeeded');
-    assert.equal(fcm.received.filter((r) => r.deviceId === 'flaky-token').length, 1);
+    assert.equal(bed.fcm.received.filter((r) => r.deviceId === 'flaky-token').length, 1);
   });
 
   test('410 from Web Push and APNs, UNREGISTERED from FCM: the device is marked FAILED, leaves its channels, and is not retried', async () => {
-    const d = webRecipient(web);
-    await registerDevice(api, 'gone-web', d.recipient, ['alerts']);
-    await registerDevice(api, 'gone-fcm', { transportType: 'gcm', registrationToken: 'gone-token' }, ['alerts']);
-    await registerDevice(api, 'gone-ios', { transportType: 'apns', deviceToken: 'c'.repeat(64) }, ['alerts']);
-    await registerDevice(api, 'alive', { transportType: 'gcm', registrationToken: 'alive-token' }, ['alerts']);
-    web.unregister(d.id);
-    fcm.unregister('gone-token');
-    apns.unregister('c'.repeat(64));
-    const requestsBefore = web.requests;
-    const res = await api.post('/publish', { recipients: [{ type: 'channel', channel: 'alerts' }], payload: { title: 'a' } });
-    const status = await finalStatus(api, res.body.publishId);
+    const d = webRecipient(bed.web);
+    await registerDevice(bed.api, 'gone-web', d.recipient, ['alerts']);
+    await registerDevice(bed.api, 'gone-fcm', { transportType: 'gcm', registrationToken: 'gone-token' }, ['alerts']);
+    await registerDevice(bed.api, 'gone-ios', { transportType: 'apns', deviceToken: 'c'.repeat(64) }, ['alerts']);
+    await registerDevice(bed.api, 'alive', { transportType: 'gcm', registrationToken: 'alive-token' }, ['alerts']);
+    bed.web.unregister(d.id);
+    bed.fcm.unregister('gone-token');
+    bed.apns.unregister('c'.repeat(64));
+    const requestsBefore = bed.web.requests;
+    const res = await bed.api.post('/publish', { recipients: [{ type: 'channel', channel: 'alerts' }], payload: { title: 'a' } });
+    const status = await finalStatus(bed.api, res.body.publishId);
     assert.equal(status.state, 'partiallySucceeded');
     assert.equal(status.counters.succeeded, 1);
     assert.equal(status.counters.failed, 3);
     assert.equal(status.counters.retryAttempted, 0, 'an invalid token is not retried');
-    assert.equal(web.requests - requestsBefore, 1);
+    assert.equal(bed.web.requests - requestsBefore, 1);
     for (const id of ['gone-web', 'gone-fcm', 'gone-ios']) {
-      const device = await api.get(`/deviceRegistrations/${id}`);
+      const device = await bed.api.get(`/deviceRegistrations/${id}`);
       assert.equal(device.body.pushState, 'FAILED');
     }
-    const subs = await api.get('/channelSubscriptions', { channel: 'alerts' });
+    const subs = await bed.api.get('/channelSubscriptions', { channel: 'alerts' });
     assert.deepEqual(subs.body.items.map((s: { deviceId: string }) => s.deviceId), ['alive']);
-    const next = await api.post('/publish', { recipients: [{ type: 'channel', channel: 'alerts' }], payload: { title: 'b' } });
+    const next = await bed.api.post('/publish', { recipients: [{ type: 'channel', channel: 'alerts' }], payload: { title: 'b' } });
     assert.equal(next.body.expectedRecipients, 1);
   });
 
   test('a provider that is down: network errors are retried, then dead-lettered', async () => {
     const closedPort = await freePort(); // nothing listens there
-    const res = await api.post('/publish', {
-      recipients: [{ type: 'recipient', recipient: { transportType: 'web', endpoint: `http://127.0.0.1:${closedPort}/wp/x`, ...web.newSubscription().keys } }],
+    const res = await bed.api.post('/publish', {
+      recipients: [{ type: 'recipient', recipient: { transportType: 'web', endpoint: `http://127.0.0.1:${closedPort}/wp/x`, ...bed.web.newSubscription().keys } }],
       payload: { title: 'nobody home' },
     });
-    const status = await finalStatus(api, res.body.publishId);
+    const status = await finalStatus(bed.api, res.body.publishId);
     assert.equal(status.state, 'dead_lettered');
-    const dead = await api.get('/deadLetters');
+    const dead = await bed.api.get('/deadLetters');
     const letter = dead.body.items.find((l: { publishId: string }) => l.publishId === res.body.publishId);
     assert.match(letter.lastError, /ECONNREFUSED/);
   });
 
   test('expiry: a delivery still failing when expiresAtMs passes ends expired', async () => {
-    await registerDevice(api, 'late', { transportType: 'apns', deviceToken: 'b'.repeat(64) });
-    apns.override(({ deviceId }) => (deviceId === 'b'.repeat(64) ? { status: 503, headers: { 'retry-after': '5' }, body: '{"reason":"ServiceUnavailable"}' } : undefined));
-    const res = await api.post('/publish', { recipients: [{ type: 'device', device_id: 'late' }], payload: { title: 'l' }, expiresAtMs: Date.now() + 1000 });
-    const status = await finalStatus(api, res.body.publishId);
-    apns.override(undefined);
+    await registerDevice(bed.api, 'late', { transportType: 'apns', deviceToken: 'b'.repeat(64) });
+    bed.apns.override(({ deviceId }) => (deviceId === 'b'.repeat(64) ? { status: 503, headers: { 'retry-after': '5' }, body: '{"reason":"ServiceUnavailable"}' } : undefined));
+    const res = await bed.api.post('/publish', { recipients: [{ type: 'device', device_id: 'late' }], payload: { title: 'l' }, expiresAtMs: Date.now() + 1000 });
+    const status = await finalStatus(bed.api, res.body.publishId);
+    bed.apns.override(undefined);
     assert.equal(status.state, 'expired');
     assert.equal(status.counters.expired, 1);
   });
 
   test('a scheduled publish can be cancelled before it is sent', async () => {
-    await registerDevice(api, 'later', { transportType: 'gcm', registrationToken: 'later-token' });
-    const res = await api.post('/publish', { recipients: [{ type: 'device', device_id: 'later' }], payload: { title: 'later' }, notBeforeMs: Date.now() + 60_000 });
-    assert.equal((await api.get(`/publish/${res.body.publishId}/status`)).body.state, 'queued');
-    assert.equal((await api.del(`/scheduled/${res.body.publishId}`)).status, 204);
-    assert.equal((await api.get(`/publish/${res.body.publishId}/status`)).body.state, 'cancelled');
-    assert.equal((await api.del(`/scheduled/${res.body.publishId}`)).status, 404);
-    assert.equal(fcm.received.filter((r) => r.deviceId === 'later-token').length, 0);
+    await registerDevice(bed.api, 'later', { transportType: 'gcm', registrationToken: 'later-token' });
+    const res = await bed.api.post('/publish', { recipients: [{ type: 'device', device_id: 'later' }], payload: { title: 'later' }, notBeforeMs: Date.now() + 60_000 });
+    assert.equal((await bed.api.get(`/publish/${res.body.publishId}/status`)).body.state, 'queued');
+    assert.equal((await bed.api.del(`/scheduled/${res.body.publishId}`)).status, 204);
+    assert.equal((await bed.api.get(`/publish/${res.body.publishId}/status`)).body.state, 'cancelled');
+    assert.equal((await bed.api.del(`/scheduled/${res.body.publishId}`)).status, 404);
+    assert.equal(bed.fcm.received.filter((r) => r.deviceId === 'later-token').length, 0);
   });
 });
 

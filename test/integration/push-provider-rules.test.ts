@@ -4,19 +4,9 @@
 // Also the request shapes of §6.2 that concern providers (icon, providerOverrides).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type PushClient, pushClient, pushConfig, registerDevice } from '../helpers/pushClient.ts';
-import { type ApnsServer, type FcmServer, type WebPushService, startApnsServer, startFcmServer, startWebPushService } from '../helpers/pushProviders.ts';
+import { type PushClient, finalStatus, pushBed, pushClient, registerDevice } from '../helpers/pushClient.ts';
 import { serverSdk } from '../helpers/clients.ts';
 import { type TestServer, eventually, startTestServer } from '../helpers/server.ts';
-
-const TERMINAL = new Set(['succeeded', 'partiallySucceeded', 'failed', 'dead_lettered', 'expired', 'cancelled']);
-
-async function finalStatus(api: PushClient, publishId: string, timeoutMs = 10_000) {
-  return eventually(async () => {
-    const s = await api.get(`/publish/${publishId}/status`);
-    return TERMINAL.has(s.body?.state) ? s.body : null;
-  }, `publish ${publishId} to finish`, timeoutMs);
-}
 
 const UNREGISTERED = {
   status: 404,
@@ -25,53 +15,38 @@ const UNREGISTERED = {
 };
 
 describe('push provider answers and expiry', () => {
-  let web: WebPushService;
-  let fcm: FcmServer;
-  let apns: ApnsServer;
-  let server: TestServer;
-  let api: PushClient;
-
-  before(async () => {
-    [web, fcm, apns] = await Promise.all([startWebPushService(), startFcmServer(), startApnsServer()]);
-    server = await startTestServer({ push: pushConfig(web, fcm, apns, { acceptance_rps: 1000 }) });
-    api = pushClient(server.port);
-  });
-
-  after(async () => {
-    await server.shutdown();
-    await Promise.all([web.close(), fcm.close(), apns.close()]);
-  });
+  const bed = pushBed();
 
   test('FCM 404 without an UNREGISTERED/invalid-token code is a credential/config failure: the device stays ACTIVE and subscribed', async () => {
     // Reference: FCM "body containing an unregistered/invalid-token code ⇒ DeviceTerminal, 401/403/404 ⇒ credential".
     // A bare 404 is what a wrong FCM endpoint / project (or a proxy in front of it) answers.
-    await registerDevice(api, 'fcm-404', { transportType: 'gcm', registrationToken: 'fcm-404-token' }, ['news-404']);
-    fcm.override(({ deviceId }) =>
+    await registerDevice(bed.api, 'fcm-404', { transportType: 'gcm', registrationToken: 'fcm-404-token' }, ['news-404']);
+    bed.fcm.override(({ deviceId }) =>
       deviceId === 'fcm-404-token' ? { status: 404, headers: { 'content-type': 'text/html' }, body: '<html><body>404 Not Found</body></html>' } : undefined,
     );
     let status;
     try {
-      const res = await api.post('/publish', { recipients: [{ type: 'channel', channel: 'news-404' }], payload: { title: 'x' } });
+      const res = await bed.api.post('/publish', { recipients: [{ type: 'channel', channel: 'news-404' }], payload: { title: 'x' } });
       assert.equal(res.status, 202);
-      status = await finalStatus(api, res.body.publishId);
+      status = await finalStatus(bed.api, res.body.publishId);
     } finally {
-      fcm.override(undefined);
+      bed.fcm.override(undefined);
     }
     assert.equal(status.state, 'failed');
     assert.equal(status.counters.retryAttempted, 0, 'a credential/config failure is not retried');
-    const device = await api.get('/deviceRegistrations/fcm-404');
+    const device = await bed.api.get('/deviceRegistrations/fcm-404');
     assert.equal(device.body.pushState, 'ACTIVE', 'a 404 without a token error code must not mark the device FAILED');
-    const subs = await api.get('/channelSubscriptions', { channel: 'news-404' });
+    const subs = await bed.api.get('/channelSubscriptions', { channel: 'news-404' });
     assert.deepEqual(subs.body.items.map((s: { deviceId: string }) => s.deviceId), ['fcm-404']);
   });
 
   test('an HTTP publish with extras.push also pushes to the devices subscribed to each of its channels; a bad payload is a 400', async () => {
     // Reference §4.3 / §6: "each target channel also gets an async channel-targeted push publish with extras.push".
-    await registerDevice(api, 'fcm-extras', { transportType: 'gcm', registrationToken: 'fcm-extras-token' }, ['extras-a', 'extras-b']);
-    const http = serverSdk(server.port);
+    await registerDevice(bed.api, 'fcm-extras', { transportType: 'gcm', registrationToken: 'fcm-extras-token' }, ['extras-a', 'extras-b']);
+    const http = serverSdk(bed.server.port);
     await http.post({ path: '/events', body: { name: 'order', channels: ['extras-a', 'extras-b'], data: '{}', extras: { push: { title: 'from realtime' } } } as unknown as string });
-    await eventually(() => fcm.received.filter((r) => r.deviceId === 'fcm-extras-token').length === 2, 'one push per channel');
-    assert.deepEqual(fcm.received.filter((r) => r.deviceId === 'fcm-extras-token').map((r) => r.payload.notification?.title), ['from realtime', 'from realtime']);
+    await eventually(() => bed.fcm.received.filter((r) => r.deviceId === 'fcm-extras-token').length === 2, 'one push per channel');
+    assert.deepEqual(bed.fcm.received.filter((r) => r.deviceId === 'fcm-extras-token').map((r) => r.payload.notification?.title), ['from realtime', 'from realtime']);
     const refused = await http
       .post({ path: '/events', body: { name: 'order', channels: ['extras-a'], data: '{}', extras: { push: { icon: 'http://not-https.example/i.png' } } } as unknown as string })
       .then(() => 200, (err: { status: number }) => err.status);
@@ -80,24 +55,24 @@ describe('push provider answers and expiry', () => {
 
   test('a publish whose expiresAtMs has already passed is never sent to the provider (it ends expired)', async () => {
     // Six publishes, one after the other: each must end `expired` with nothing delivered.
-    await registerDevice(api, 'fcm-exp', { transportType: 'gcm', registrationToken: 'fcm-exp-token' });
+    await registerDevice(bed.api, 'fcm-exp', { transportType: 'gcm', registrationToken: 'fcm-exp-token' });
     const states: string[] = [];
     for (let i = 0; i < 6; i++) {
-      const res = await api.post('/publish', { recipients: [{ type: 'device', device_id: 'fcm-exp' }], payload: { title: `stale ${i}` }, expiresAtMs: Date.now() - 60_000 });
+      const res = await bed.api.post('/publish', { recipients: [{ type: 'device', device_id: 'fcm-exp' }], payload: { title: `stale ${i}` }, expiresAtMs: Date.now() - 60_000 });
       assert.equal(res.status, 202);
-      const status = await finalStatus(api, res.body.publishId);
+      const status = await finalStatus(bed.api, res.body.publishId);
       states.push(status.state);
       assert.equal(status.counters.expired, 1);
       assert.equal(status.counters.dispatched, 0);
     }
-    const delivered = fcm.received.filter((r) => r.deviceId === 'fcm-exp-token').map((r) => r.payload.notification?.title);
+    const delivered = bed.fcm.received.filter((r) => r.deviceId === 'fcm-exp-token').map((r) => r.payload.notification?.title);
     assert.deepEqual(delivered, [], `already-expired publishes reached the device (final states ${states.join(', ')})`);
     assert.deepEqual(states, Array(6).fill('expired'));
   });
 
   test('an UNREGISTERED answer for an old token does not fail the device after it re-registered with a new token', async () => {
     // FCM rotates tokens: the old one turns UNREGISTERED exactly when the app registers its new one.
-    await registerDevice(api, 'rotating', { transportType: 'gcm', registrationToken: 'old-token' }, ['rotate-ch']);
+    await registerDevice(bed.api, 'rotating', { transportType: 'gcm', registrationToken: 'old-token' }, ['rotate-ch']);
     let inFlight!: () => void;
     const reached = new Promise<void>((resolve) => {
       inFlight = resolve;
@@ -107,92 +82,76 @@ describe('push provider answers and expiry', () => {
       release = resolve;
     });
     // The old token's UNREGISTERED answer is held until the device has re-registered.
-    fcm.override(({ deviceId }) => {
+    bed.fcm.override(({ deviceId }) => {
       if (deviceId !== 'old-token') return undefined;
       inFlight();
       return { ...UNREGISTERED, hold: reRegistered };
     });
     try {
-      const res = await api.post('/publish', { recipients: [{ type: 'device', device_id: 'rotating' }], payload: { title: 'r' } });
+      const res = await bed.api.post('/publish', { recipients: [{ type: 'device', device_id: 'rotating' }], payload: { title: 'r' } });
       await reached;
-      await registerDevice(api, 'rotating', { transportType: 'gcm', registrationToken: 'new-token' });
+      await registerDevice(bed.api, 'rotating', { transportType: 'gcm', registrationToken: 'new-token' });
       release();
-      const status = await finalStatus(api, res.body.publishId);
+      const status = await finalStatus(bed.api, res.body.publishId);
       assert.equal(status.state, 'failed');
     } finally {
       release();
-      fcm.override(undefined);
+      bed.fcm.override(undefined);
     }
-    const device = await api.get('/deviceRegistrations/rotating');
+    const device = await bed.api.get('/deviceRegistrations/rotating');
     assert.equal(device.body.pushState, 'ACTIVE', "the re-registered device (new token) was marked FAILED by the old token's answer");
-    const subs = await api.get('/channelSubscriptions', { channel: 'rotate-ch' });
+    const subs = await bed.api.get('/channelSubscriptions', { channel: 'rotate-ch' });
     assert.deepEqual(subs.body.items.map((s: { deviceId: string }) => s.deviceId), ['rotating']);
 
     // The same answer for the device's current token does invalidate it.
-    fcm.override(({ deviceId }) => (deviceId === 'new-token' ? UNREGISTERED : undefined));
+    bed.fcm.override(({ deviceId }) => (deviceId === 'new-token' ? UNREGISTERED : undefined));
     try {
-      const res = await api.post('/publish', { recipients: [{ type: 'device', device_id: 'rotating' }], payload: { title: 'r2' } });
-      await finalStatus(api, res.body.publishId);
+      const res = await bed.api.post('/publish', { recipients: [{ type: 'device', device_id: 'rotating' }], payload: { title: 'r2' } });
+      await finalStatus(bed.api, res.body.publishId);
     } finally {
-      fcm.override(undefined);
+      bed.fcm.override(undefined);
     }
-    assert.equal((await api.get('/deviceRegistrations/rotating')).body.pushState, 'FAILED');
-    assert.deepEqual((await api.get('/channelSubscriptions', { channel: 'rotate-ch' })).body.items, []);
+    assert.equal((await bed.api.get('/deviceRegistrations/rotating')).body.pushState, 'FAILED');
+    assert.deepEqual((await bed.api.get('/channelSubscriptions', { channel: 'rotate-ch' })).body.items, []);
   });
 });
 
 describe('push circuit breaker', () => {
-  let web: WebPushService;
-  let fcm: FcmServer;
-  let apns: ApnsServer;
-  let server: TestServer;
-  let api: PushClient;
-
-  before(async () => {
-    [web, fcm, apns] = await Promise.all([startWebPushService(), startFcmServer(), startApnsServer()]);
-    // One attempt per delivery, so each publish is one provider request; circuit_breaker at its defaults.
-    const config = pushConfig(web, fcm, apns, { acceptance_rps: 1000 });
-    server = await startTestServer({ push: { ...config, retry: { max_attempts: 1, initial_backoff_ms: 50, max_backoff_ms: 200, jitter_ratio_percent: 20 } } });
-    api = pushClient(server.port);
-  });
-
-  after(async () => {
-    await server.shutdown();
-    await Promise.all([web.close(), fcm.close(), apns.close()]);
-  });
+  // One attempt per delivery, so each publish is one provider request; circuit_breaker at its defaults.
+  const bed = pushBed({ acceptance_rps: 1000, retry: { max_attempts: 1, initial_backoff_ms: 50, max_backoff_ms: 200, jitter_ratio_percent: 20 } });
 
   test('after 5 retryable failures in a row the FCM breaker opens: nothing more is sent to FCM in the cooldown, APNs is unaffected', async () => {
-    await registerDevice(api, 'cb', { transportType: 'gcm', registrationToken: 'cb-token' });
-    await registerDevice(api, 'cb-ios', { transportType: 'apns', deviceToken: 'e'.repeat(64) });
-    const metrics = async () => (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
+    await registerDevice(bed.api, 'cb', { transportType: 'gcm', registrationToken: 'cb-token' });
+    await registerDevice(bed.api, 'cb-ios', { transportType: 'apns', deviceToken: 'e'.repeat(64) });
+    const metrics = async () => (await fetch(`http://127.0.0.1:${bed.server.metricsPort}/metrics`)).text();
     assert.match(await metrics(), /^sockudo_push_circuit_breaker_state\{provider="fcm"\} 0$/m);
     let sends = 0;
-    fcm.override(({ deviceId }) => {
+    bed.fcm.override(({ deviceId }) => {
       if (deviceId !== 'cb-token') return undefined;
       sends++;
       return { status: 503, body: '{"error":{"code":503,"status":"UNAVAILABLE","message":"down"}}' };
     });
     try {
       for (let i = 0; i < 5; i++) {
-        const res = await api.post('/publish', { recipients: [{ type: 'device', device_id: 'cb' }], payload: { title: `f${i}` } });
+        const res = await bed.api.post('/publish', { recipients: [{ type: 'device', device_id: 'cb' }], payload: { title: `f${i}` } });
         assert.equal(res.status, 202);
-        assert.equal((await finalStatus(api, res.body.publishId)).state, 'dead_lettered');
+        assert.equal((await finalStatus(bed.api, res.body.publishId)).state, 'dead_lettered');
       }
       assert.equal(sends, 5, 'five failed provider requests');
       assert.match(await metrics(), /^sockudo_push_circuit_breaker_state\{provider="fcm"\} 1$/m);
-      const sixth = await api.post('/publish', { recipients: [{ type: 'device', device_id: 'cb' }], payload: { title: 'while open' } });
+      const sixth = await bed.api.post('/publish', { recipients: [{ type: 'device', device_id: 'cb' }], payload: { title: 'while open' } });
       assert.equal(sixth.status, 202);
       // A publish to APNs accepted after it goes out: the scheduler has run past the point where it would
       // have claimed the FCM delivery, and did not claim it.
-      const ios = await api.post('/publish', { recipients: [{ type: 'device', device_id: 'cb-ios' }], payload: { title: 'apns still works' } });
-      assert.equal((await finalStatus(api, ios.body.publishId)).state, 'succeeded');
-      const held = await api.get(`/publish/${sixth.body.publishId}/status`);
+      const ios = await bed.api.post('/publish', { recipients: [{ type: 'device', device_id: 'cb-ios' }], payload: { title: 'apns still works' } });
+      assert.equal((await finalStatus(bed.api, ios.body.publishId)).state, 'succeeded');
+      const held = await bed.api.get(`/publish/${sixth.body.publishId}/status`);
       assert.equal(held.body.state, 'dispatching');
       assert.equal(held.body.counters.dispatched, 0, 'the FCM delivery was claimed while the breaker was open');
       assert.equal(sends, 5, 'a request reached the failing provider while the circuit breaker was open');
       assert.match(await metrics(), /^sockudo_push_circuit_breaker_state\{provider="apns"\} 0$/m);
     } finally {
-      fcm.override(undefined);
+      bed.fcm.override(undefined);
     }
   });
 });
@@ -232,44 +191,29 @@ describe('push publish request shapes', () => {
 });
 
 describe('push batch publish and the acceptance rate', () => {
-  let web: WebPushService;
-  let fcm: FcmServer;
-  let apns: ApnsServer;
-  let server: TestServer;
-  let api: PushClient;
-
-  before(async () => {
-    [web, fcm, apns] = await Promise.all([startWebPushService(), startFcmServer(), startApnsServer()]);
-    server = await startTestServer({ push: pushConfig(web, fcm, apns, { acceptance_rps: 2 }) });
-    api = pushClient(server.port);
-  });
-
-  after(async () => {
-    await server.shutdown();
-    await Promise.all([web.close(), fcm.close(), apns.close()]);
-  });
+  const bed = pushBed({ acceptance_rps: 2 });
 
   test('a batch over the acceptance rate is refused whole (429): none of its items is accepted, so a retry sends nothing twice', async () => {
-    await registerDevice(api, 'fcm-batch', { transportType: 'gcm', registrationToken: 'fcm-batch-token' });
+    await registerDevice(bed.api, 'fcm-batch', { transportType: 'gcm', registrationToken: 'fcm-batch-token' });
     const item = (n: number) => ({ publishId: `batch-item-${n}`, recipients: [{ type: 'device', device_id: 'fcm-batch' }], payload: { title: `b${n}` } });
     // The rate is 2 a second: after one publish, a batch of two does not fit in that second. (If a new second began
     // between the two requests, the batch fits: then try again with new ids.)
     let refusedIds: string[] = [];
     for (let n = 0; n < 5 && refusedIds.length === 0; n++) {
-      assert.equal((await api.post('/publish', item(10 * n))).status, 202);
+      assert.equal((await bed.api.post('/publish', item(10 * n))).status, 202);
       const batch = [item(10 * n + 1), item(10 * n + 2)];
-      if ((await api.post('/batch/publish', batch)).status === 429) refusedIds = batch.map((b) => b.publishId);
+      if ((await bed.api.post('/batch/publish', batch)).status === 429) refusedIds = batch.map((b) => b.publishId);
     }
     assert.equal(refusedIds.length, 2, 'a batch over the rate is refused');
-    for (const id of refusedIds) assert.equal((await api.get(`/publish/${id}/status`)).status, 404, `${id} was not accepted`);
+    for (const id of refusedIds) assert.equal((await bed.api.get(`/publish/${id}/status`)).status, 404, `${id} was not accepted`);
     // Within the rate (a later second), a batch goes through whole.
     const accepted = await eventually(async () => {
-      const res = await api.post('/batch/publish', [item(98), item(99)]);
+      const res = await bed.api.post('/batch/publish', [item(98), item(99)]);
       return res.status === 202 ? res : null;
     }, 'a batch within the rate is accepted');
     assert.equal(accepted.body.items.length, 2);
-    await eventually(() => fcm.received.some((r) => r.payload.notification?.title === 'b99'), 'the accepted batch delivered');
-    const titles = fcm.received.filter((r) => r.deviceId === 'fcm-batch-token').map((r) => r.payload.notification?.title);
+    await eventually(() => bed.fcm.received.some((r) => r.payload.notification?.title === 'b99'), 'the accepted batch delivered');
+    const titles = bed.fcm.received.filter((r) => r.deviceId === 'fcm-batch-token').map((r) => r.payload.notification?.title);
     for (const id of refusedIds) assert.ok(!titles.includes(`b${id.slice('batch-item-'.length)}`), `${id} was never sent`);
   });
 });
