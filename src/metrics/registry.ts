@@ -193,12 +193,14 @@ export class Metrics implements ApiMetrics, WebhookMetrics, ClusterMetrics {
     perChannelType('sockudo_channel_unsubscriptions_total', 'Total channel unsubscriptions', FIELD.unsubscriptions);
 
     const http = (name: string, help: string) => new Counter({ name, help, labelNames: ['app_id', 'port'], registers });
-    // The primary's totals, plus the calls workers answered without it (their 429s: worker/apiRateGate.ts).
+    // The primary's totals, plus the calls workers answered without it (their 429s: worker/apiRateGate.ts; health
+    // checks, /up under app_id "system" in the counters' row after the apps: worker/httpBridge.ts).
+    const withSystem = [...apps, { labels: { app_id: 'system', port: this.port }, index: config.apps.length }];
     const httpTotal = (name: string, help: string, field: 'calls' | 'received' | 'sent', workerField: number) =>
       scraped(name, help, () => {
         const totals = new Map<string, number>();
         for (const [appId, t] of this.httpTotals) totals.set(appId, t[field]);
-        for (const a of apps) {
+        for (const a of withSystem) {
           const answered = counters.sum(a.index, workerField);
           if (answered > 0) totals.set(a.labels.app_id, (totals.get(a.labels.app_id) ?? 0) + answered);
         }

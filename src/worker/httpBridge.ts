@@ -10,6 +10,7 @@ import { healthResponse, usageBody } from '../http/health.ts';
 import type { HttpRequestMessage, OwnPublishPositions, PrimaryToWorker, PublishesTaken, WorkerToPrimary } from '../ipc/messages.ts';
 import type { RequestSequence } from '../ipc/requestOrder.ts';
 import type { Logger } from '../log.ts';
+import { FIELD, type WorkerCounters } from '../metrics/workerCounters.ts';
 import type { HttpResponse, TemplatedApp } from '../transport/uws.ts';
 import { ApiPrecheck } from './apiPrecheck.ts';
 import type { ApiRateGate } from './apiRateGate.ts';
@@ -25,6 +26,8 @@ interface Pending {
 export interface HttpBridgeDeps {
   config: Config;
   log: Logger;
+  /** This worker's metric counters: health checks count as HTTP calls here (countHealthCall). */
+  counters: WorkerCounters;
   toPrimary: (m: Extract<WorkerToPrimary, { seq: number }>) => void;
   sequence: RequestSequence;
   rateGate: ApiRateGate;
@@ -66,6 +69,22 @@ export class HttpBridge {
     this.admission = new PublishAdmission(deps.config);
   }
 
+  /**
+   * `/up` counts in the HTTP call and byte metrics, as Sockudo counts it: under `app_id="system"` (the counters' row
+   * after the apps), and `/up/{appId}` under that app.
+   */
+  private countHealthCall(path: string, body: string): void {
+    const { config, counters } = this.deps;
+    let index: number;
+    if (path === '/up') index = config.apps.length;
+    else if (path.startsWith('/up/')) {
+      index = config.apps.findIndex((a) => encodeURIComponent(a.id) === path.slice('/up/'.length) || a.id === path.slice('/up/'.length));
+      if (index < 0) return;
+    } else return;
+    counters.add(index, FIELD.httpCalls);
+    counters.add(index, FIELD.httpBytesSent, Buffer.byteLength(body));
+  }
+
   get inFlight(): number {
     return this.pending.size;
   }
@@ -73,6 +92,7 @@ export class HttpBridge {
   attach(app: TemplatedApp): void {
     const health = (res: HttpResponse, path: string) => {
       const h = healthResponse(path, this.deps.config, this.deps.isDraining(), this.degraded);
+      this.countHealthCall(path, h.body);
       res.cork(() => {
         res.writeStatus(statusLine(h.status)).writeHeader('Content-Type', 'text/plain');
         if (h.header) res.writeHeader('X-Health-Check', h.header);

@@ -52,6 +52,7 @@ const framesLoad = new LoopLoad();
 const http = new HttpBridge({
   config,
   log,
+  counters,
   toPrimary,
   sequence: new RequestSequence(init.requestSequence),
   rateGate: new ApiRateGate(config, new ApiRateBudget(init.rateBudgets), counters),

@@ -27,6 +27,17 @@ describe('health, usage and unknown routes on the public port', () => {
     assert.ok(body.memory.percent > 0 && body.memory.percent <= 100);
   });
 
+  test('GET /up and /up/{appId} count as HTTP calls, under app_id "system" and the app (reference §7.2)', async () => {
+    // The only /up calls on this server: the counts below are exact.
+    assert.equal((await get('/up')).status, 200);
+    assert.equal((await get('/up/app-id')).status, 200);
+    assert.equal((await get('/up/no-such-app')).status, 404);
+    const text = await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
+    assert.match(text, /^sockudo_http_calls_received_total\{app_id="system",port="\d+"\} 1$/m);
+    assert.match(text, /^sockudo_http_calls_received_total\{app_id="app-id",port="\d+"\} 1$/m);
+    assert.match(text, /^sockudo_http_transmitted_bytes\{app_id="system",port="\d+"\} 2$/m, '"OK" is 2 bytes');
+  });
+
   test('GET /live answers 200 with an empty body', async () => {
     const res = await get('/live');
     assert.equal(res.status, 200);
