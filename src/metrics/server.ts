@@ -6,10 +6,11 @@ import type { Logger } from '../log.ts';
 
 export async function startMetricsServer(registry: Registry, host: string, port: number, log: Logger): Promise<{ server: Server; port: number }> {
   const server = createServer((req, res) => {
-    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || (req.url ?? '').split('?')[0] !== '/metrics') {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('404 NOT FOUND');
       return;
     }
+    // HEAD (a monitor checking the endpoint) gets the headers only; node:http leaves the body out itself.
     registry.metrics().then(
       (text) => res.writeHead(200, { 'Content-Type': registry.contentType }).end(text),
       (err: unknown) => {

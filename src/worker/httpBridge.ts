@@ -90,19 +90,23 @@ export class HttpBridge {
   }
 
   attach(app: TemplatedApp): void {
-    const health = (res: HttpResponse, path: string) => {
+    const health = (res: HttpResponse, path: string, head = false) => {
       const h = healthResponse(path, this.deps.config, this.deps.isDraining(), this.degraded);
-      this.countHealthCall(path, h.body);
+      if (!head) this.countHealthCall(path, h.body);
       res.cork(() => {
         res.writeStatus(statusLine(h.status)).writeHeader('Content-Type', 'text/plain');
         if (h.header) res.writeHeader('X-Health-Check', h.header);
-        res.end(h.body);
+        // HEAD (uptime monitors use it): the same status and headers, no body. (This uWS build aborts the process
+        // when a handler answers with endWithoutBody, so an empty end() it is.)
+        res.end(head ? '' : h.body);
       });
     };
-    app.get('/up', (res) => health(res, '/up'));
+    for (const path of ['/up', '/ready', '/live']) {
+      app.get(path, (res) => health(res, path));
+      app.head(path, (res) => health(res, path, true));
+    }
     app.get('/up/:appId', (res, req) => health(res, req.getUrl()));
-    app.get('/ready', (res) => health(res, '/ready'));
-    app.get('/live', (res) => health(res, '/live'));
+    app.head('/up/:appId', (res, req) => health(res, req.getUrl(), true));
     app.get('/usage', (res) => {
       const body = usageBody();
       res.cork(() => {

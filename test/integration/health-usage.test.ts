@@ -38,6 +38,18 @@ describe('health, usage and unknown routes on the public port', () => {
     assert.match(text, /^sockudo_http_transmitted_bytes\{app_id="system",port="\d+"\} 2$/m, '"OK" is 2 bytes');
   });
 
+  test('HEAD on the health routes and on /metrics answers like GET, without a body (uptime monitors use HEAD)', async () => {
+    for (const path of ['/up', '/up/app-id', '/ready', '/live']) {
+      const res = await fetch(`http://127.0.0.1:${server.port}${path}`, { method: 'HEAD' });
+      assert.equal(res.status, 200, path);
+      assert.equal(await res.text(), '', path);
+    }
+    assert.equal((await fetch(`http://127.0.0.1:${server.port}/up/no-such-app`, { method: 'HEAD' })).status, 404);
+    const metrics = await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`, { method: 'HEAD' });
+    assert.equal(metrics.status, 200);
+    assert.match(metrics.headers.get('content-type') ?? '', /^text\/plain/);
+  });
+
   test('GET /live answers 200 with an empty body', async () => {
     const res = await get('/live');
     assert.equal(res.status, 200);
