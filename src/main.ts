@@ -1,7 +1,7 @@
 // Command-line entry: `npm start` (`node --import tsx src/main.ts [--config path]`). Loads the configuration, starts the
 // server, and turns SIGTERM/SIGINT into the shutdown protocol.
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from './config/load.ts';
+import { ConfigError, chooseConfigFile, loadConfig } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { createLogger } from './log.ts';
 import { startServer } from './primary/server.ts';
@@ -13,15 +13,22 @@ function fail(message: string): never {
 }
 
 let config: Config;
+let configFile: ReturnType<typeof chooseConfigFile>;
+const configWarnings: string[] = [];
 try {
   const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' } }, strict: true });
-  config = loadConfig({ file: values.config ?? process.env.SOCKUDO_CONFIG_FILE });
+  // --config, else SOCKUDO_CONFIG_FILE, else ./config/config.toml or ./config/config.json (as Sockudo), else none.
+  configFile = chooseConfigFile(values.config, process.env, process.cwd());
+  config = loadConfig({ file: configFile?.path, onWarning: (message) => configWarnings.push(message) });
 } catch (err) {
   if (err instanceof ConfigError) fail(`invalid configuration:\n${err.message}`);
   fail((err as Error).message);
 }
 
 const log = createLogger(config, 'primary');
+if (configFile) log.info({ file: configFile.path, chosenBy: configFile.chosenBy }, 'configuration file loaded');
+else log.info('no configuration file: built-in defaults and the environment');
+for (const message of configWarnings) log.warn(`configuration: ${message}`);
 process.on('unhandledRejection', (err) => {
   log.fatal({ err }, 'unhandled promise rejection');
   process.exit(1);

@@ -1,14 +1,17 @@
-// Builds the server's configuration: built-in defaults < JSON config file < environment, validated once.
-import { readFileSync } from 'node:fs';
+// Builds the server's configuration: built-in defaults < config file (JSON or TOML, ours or Sockudo's shape) <
+// environment, validated once.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
+import { ConfigError } from './errors.ts';
 import { PUSH_ENV } from './pushSchema.ts';
 import { type AppConfig, type Config, DEVELOPMENT_APP, DEVELOPMENT_APP_FEATURES, appSchema, configSchema } from './schema.ts';
+import { type RedisParams, type Warn, fromSockudoShape, isSockudoShape } from './sockudoShape.ts';
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export { ConfigError };
 
-type EnvKind = 'string' | 'int' | 'bool';
+type EnvKind = 'string' | 'int' | 'bool' | 'list';
 interface EnvBinding {
   /** Names read in order; the first one set wins (ours first, then Sockudo's). */
   names: string[];
@@ -35,6 +38,7 @@ export const SERVER_ENV: EnvBinding[] = [
   { names: ['SOCKUDO_METRICS_ENABLED', 'METRICS_ENABLED'], path: ['metrics', 'enabled'], kind: 'bool' },
   { names: ['SOCKUDO_METRICS_HOST', 'METRICS_HOST'], path: ['metrics', 'host'], kind: 'string' },
   { names: ['SOCKUDO_METRICS_PORT', 'METRICS_PORT'], path: ['metrics', 'port'], kind: 'int' },
+  { names: ['SOCKUDO_METRICS_PREFIX', 'METRICS_PROMETHEUS_PREFIX'], path: ['metrics', 'prefix'], kind: 'string' },
   { names: ['SOCKUDO_LOG_LEVEL', 'LOG_LEVEL'], path: ['log', 'level'], kind: 'string' },
   { names: ['SOCKUDO_LOG_PRETTY'], path: ['log', 'pretty'], kind: 'bool' },
   { names: ['SOCKUDO_WORKER_PORTS'], path: ['worker_ports'], kind: 'bool' },
@@ -76,31 +80,116 @@ export const APP_ENV: EnvBinding[] = [
     ] as const
   ).map((k) => ({ names: [`SOCKUDO_DEFAULT_APP_${k.toUpperCase()}`], path: ['limits', k], kind: 'int' as const })),
   { names: ['SOCKUDO_DEFAULT_APP_ENABLE_CLIENT_MESSAGES', 'SOCKUDO_ENABLE_CLIENT_MESSAGES'], path: ['features', 'enable_client_messages'], kind: 'bool' },
-  { names: ['SOCKUDO_DEFAULT_APP_REQUIRE_USER_AUTHENTICATION'], path: ['features', 'require_user_authentication'], kind: 'bool' },
+  {
+    names: ['SOCKUDO_DEFAULT_APP_REQUIRE_USER_AUTHENTICATION', 'SOCKUDO_DEFAULT_APP_ENABLE_USER_AUTHENTICATION'],
+    path: ['features', 'require_user_authentication'],
+    kind: 'bool',
+  },
   { names: ['SOCKUDO_DEFAULT_APP_ENABLE_WATCHLIST_EVENTS'], path: ['features', 'enable_watchlist_events'], kind: 'bool' },
+  { names: ['SOCKUDO_DEFAULT_APP_ALLOWED_ORIGINS'], path: ['allowed_origins'], kind: 'list' },
   { names: ['SOCKUDO_DEFAULT_APP_WEBHOOK_URL'], path: ['webhook_url'], kind: 'string' },
 ];
 
+/**
+ * Limits of an app that Sockudo's names SOCKUDO_DEFAULT_APP_ID/KEY/SECRET define, where SOCKUDO_DEFAULT_APP_* does
+ * not set them: Sockudo's defaults for its env app (crates/sockudo-core/src/options/env/apps.rs).
+ */
+export const SOCKUDO_ENV_APP_LIMITS = Object.freeze({
+  max_connections: 100,
+  max_client_events_per_second: 100,
+  max_presence_members_per_channel: 100,
+  max_presence_member_size_in_kb: 100,
+  max_channel_name_length: 100,
+  max_event_channels_at_once: 100,
+  max_event_name_length: 100,
+  max_event_payload_in_kb: 100,
+  max_event_batch_size: 100,
+});
+
+/** Sockudo's env-app features where its variables leave them unset (apps.rs: client messages and watchlist off). */
+export const SOCKUDO_ENV_APP_FEATURES = Object.freeze({ enable_client_messages: false, enable_watchlist_events: false });
+
+/** Sockudo's Redis connection variables: with ADAPTER_DRIVER=redis they build redis.url when it is not set. */
+const REDIS_PARAM_ENV: EnvBinding[] = [
+  { names: ['DATABASE_REDIS_HOST'], path: ['host'], kind: 'string' },
+  { names: ['DATABASE_REDIS_PORT'], path: ['port'], kind: 'int' },
+  { names: ['DATABASE_REDIS_USERNAME'], path: ['username'], kind: 'string' },
+  { names: ['DATABASE_REDIS_PASSWORD'], path: ['password'], kind: 'string' },
+  { names: ['DATABASE_REDIS_DB'], path: ['db'], kind: 'int' },
+];
+
+/** Sockudo variables for features sockudo-ts does not have: named in a warning when set (never silently dropped). */
+const IGNORED_SOCKUDO_ENV = [
+  'CACHE_DRIVER',
+  'QUEUE_DRIVER',
+  'RATE_LIMITER_DRIVER',
+  'RATE_LIMITER_ENABLED',
+  'CORS_ORIGINS',
+  'CORS_METHODS',
+  'CORS_HEADERS',
+  'CORS_CREDENTIALS',
+  'WEBHOOK_BATCHING_ENABLED',
+  'WEBHOOK_BATCHING_DURATION',
+  'WEBHOOK_BATCHING_SIZE',
+  'SOCKUDO_SERVER_ROLE',
+  'SOCKUDO_DEFAULT_APP_MAX_BACKEND_EVENTS_PER_SECOND',
+  'SOCKUDO_DEFAULT_APP_MAX_READ_REQUESTS_PER_SECOND',
+  'SOCKUDO_DEFAULT_APP_ANNOTATIONS_ENABLED',
+  'SOCKUDO_SKIP_INLINE_APPS',
+  'APP_MANAGER_REGISTER_INLINE_APPS',
+];
+
+/** The file read when neither --config nor SOCKUDO_CONFIG_FILE names one, as Sockudo does (first found). */
+export const DEFAULT_CONFIG_FILES = ['config/config.toml', 'config/config.json'] as const;
+
+/** Which config file to read: --config, else SOCKUDO_CONFIG_FILE, else ./config/config.toml, else ./config/config.json. */
+export function chooseConfigFile(
+  cliPath: string | undefined,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+): { path: string; chosenBy: string } | undefined {
+  if (cliPath) return { path: cliPath, chosenBy: '--config' };
+  if (env.SOCKUDO_CONFIG_FILE) return { path: env.SOCKUDO_CONFIG_FILE, chosenBy: 'SOCKUDO_CONFIG_FILE' };
+  for (const rel of DEFAULT_CONFIG_FILES) {
+    const path = join(cwd, rel);
+    if (existsSync(path)) return { path, chosenBy: `./${rel} in the working directory` };
+  }
+  return undefined;
+}
+
 export interface LoadOptions {
-  /** Path of a JSON config file (`--config`). */
+  /** Path of a config file (`--config`): TOML when it ends in `.toml`, JSON otherwise. */
   file?: string;
   /** Already-parsed file contents (tests); takes the place of `file`. */
   fileContents?: unknown;
   env?: NodeJS.ProcessEnv;
+  /** Told about every setting that is read but ignored (Sockudo keys and variables with no equivalent here). */
+  onWarning?: Warn;
 }
 
 export function loadConfig(opts: LoadOptions = {}): Config {
   const env = opts.env ?? process.env;
-  const fileValue = opts.fileContents ?? (opts.file ? readConfigFile(opts.file) : {});
+  const warn: Warn = opts.onWarning ?? (() => {});
+  const fileValue = opts.fileContents ?? (opts.file ? readConfigFile(opts.file, env) : {});
   if (typeof fileValue !== 'object' || fileValue === null || Array.isArray(fileValue)) {
     throw new ConfigError('config file: expected a JSON object at the top level');
   }
-  const raw = stripComments(structuredClone(fileValue)) as Record<string, unknown>;
+  let raw = stripComments(structuredClone(fileValue)) as Record<string, unknown>;
+  let fileAdapterDriver: string | undefined;
+  let fileRedis: RedisParams = {};
+  if (isSockudoShape(raw)) {
+    const translated = fromSockudoShape(raw, warn);
+    raw = translated.config;
+    fileAdapterDriver = translated.adapterDriver;
+    fileRedis = translated.redis;
+  }
   const fileApps = raw.apps;
   delete raw.apps;
 
   const envSources = new Map<string, string>();
   for (const b of SERVER_ENV) applyEnv(raw, b, env, envSources, '');
+  applyAdapterDriver(raw, fileAdapterDriver, fileRedis, env, envSources);
+  checkSockudoEnv(env, warn);
 
   const parsed = configSchema.omit({ apps: true }).safeParse(raw);
   if (!parsed.success) throw new ConfigError(describe(parsed.error, envSources, ''));
@@ -139,9 +228,19 @@ function resolveApps(fileApps: unknown, env: NodeJS.ProcessEnv): AppConfig[] {
 
   // As in Sockudo: an app defined by the environment replaces the file's apps.
   if (envDefinesApp || fileApps === undefined) {
-    const features = { ...DEVELOPMENT_APP_FEATURES, ...(envApp.features as object | undefined) };
+    // An app defined by Sockudo's SOCKUDO_DEFAULT_APP_ID/KEY/SECRET gets Sockudo's env-app limits and features where
+    // unset (client events and watchlist events off); the guide's SOCKUDO_APP_* names keep the development app's.
+    const bySockudoNames = ['id', 'key', 'secret'].some((k) => envSources.get(`apps[0].${k}`)?.startsWith('SOCKUDO_DEFAULT_APP_'));
+    const features = { ...(bySockudoNames ? SOCKUDO_ENV_APP_FEATURES : DEVELOPMENT_APP_FEATURES), ...(envApp.features as object | undefined) };
+    const limits = bySockudoNames ? { ...SOCKUDO_ENV_APP_LIMITS, ...(envApp.limits as object | undefined) } : envApp.limits;
     const { webhook_url: webhookUrl, ...rest } = envApp;
-    const candidate = { ...DEVELOPMENT_APP, ...rest, features, ...(webhookUrl ? { webhooks: [{ url: webhookUrl }] } : {}) };
+    const candidate = {
+      ...DEVELOPMENT_APP,
+      ...rest,
+      ...(limits ? { limits } : {}),
+      features,
+      ...(webhookUrl ? { webhooks: [{ url: webhookUrl }] } : {}),
+    };
     const parsed = appSchema.safeParse(candidate);
     if (!parsed.success) throw new ConfigError(describe(parsed.error, envSources, 'apps[0].'));
     return [{ ...parsed.data, development_app: true }];
@@ -151,18 +250,93 @@ function resolveApps(fileApps: unknown, env: NodeJS.ProcessEnv): AppConfig[] {
   return parsed.data.map((a) => ({ ...a, development_app: false }));
 }
 
-function readConfigFile(path: string): unknown {
+/** The one place config files are parsed: `${VAR}` placeholders substituted, then TOML (`.toml`) or JSON. */
+function readConfigFile(path: string, env: NodeJS.ProcessEnv): unknown {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     throw new ConfigError(`config file ${path}: cannot be read (${(err as Error).message})`);
   }
+  text = substitutePlaceholders(text, env, `config file ${path}`);
+  if (path.toLowerCase().endsWith('.toml')) {
+    try {
+      return parseToml(text);
+    } catch (err) {
+      throw new ConfigError(`config file ${path}: not valid TOML (${(err as Error).message})`);
+    }
+  }
   try {
     return JSON.parse(text);
   } catch (err) {
     throw new ConfigError(`config file ${path}: not valid JSON (${(err as Error).message})`);
   }
+}
+
+/**
+ * Sockudo's placeholders, substituted in the file's text before parsing: `${VAR}` is VAR's value (an unset VAR stops
+ * start-up); `${VAR:-default}` is VAR's value, or `default` when VAR is unset or empty. Values are inserted as they are.
+ */
+export function substitutePlaceholders(text: string, env: NodeJS.ProcessEnv, where: string): string {
+  return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_m, name: string, fallback: string | undefined) => {
+    const value = env[name];
+    if (fallback !== undefined) return value === undefined || value === '' ? fallback : value;
+    if (value === undefined) throw new ConfigError(`${where}: \${${name}} is used but the environment variable ${name} is not set (use \${${name}:-default} for a default)`);
+    return value;
+  });
+}
+
+/**
+ * Sockudo's adapter choice (ADAPTER_DRIVER, or the file's adapter.driver): `redis` clusters through Redis, with
+ * redis.url built from DATABASE_REDIS_* / database.redis when it is not set; anything but `local` is refused.
+ */
+function applyAdapterDriver(
+  raw: Record<string, unknown>,
+  fileDriver: string | undefined,
+  fileRedis: RedisParams,
+  env: NodeJS.ProcessEnv,
+  envSources: Map<string, string>,
+): void {
+  const fromEnv = env.ADAPTER_DRIVER !== undefined && env.ADAPTER_DRIVER !== '';
+  const driver = (fromEnv ? (env.ADAPTER_DRIVER as string) : fileDriver)?.trim().toLowerCase();
+  const named = fromEnv ? `ADAPTER_DRIVER=${driver}` : `adapter.driver "${driver}"`;
+  if (driver === undefined || driver === 'local') return;
+  if (driver !== 'redis') {
+    throw new ConfigError(
+      `${named}: not supported; sockudo-ts hosts share state through Redis only (ADAPTER_DRIVER=redis, or SOCKUDO_REDIS_URL)`,
+    );
+  }
+  const redis = (typeof raw.redis === 'object' && raw.redis !== null ? raw.redis : (raw.redis = {})) as Record<string, unknown>;
+  if (typeof redis.url === 'string' && redis.url !== '') return;
+  const params: Record<string, unknown> = { ...fileRedis };
+  const paramSources = new Map<string, string>();
+  for (const b of REDIS_PARAM_ENV) applyEnv(params, b, env, paramSources, '');
+  if (Object.keys(params).length === 0) {
+    throw new ConfigError(
+      `${named}: no Redis to connect to; set SOCKUDO_REDIS_URL (or REDIS_URL), or DATABASE_REDIS_HOST ` +
+        '(with DATABASE_REDIS_PORT, DATABASE_REDIS_USERNAME, DATABASE_REDIS_PASSWORD, DATABASE_REDIS_DB as needed), ' +
+        'or redis.url / database.redis in the config file',
+    );
+  }
+  const p = params as RedisParams;
+  const auth = p.password !== undefined ? `${encodeURIComponent(p.username ?? '')}:${encodeURIComponent(p.password)}@` : p.username ? `${encodeURIComponent(p.username)}@` : '';
+  const host = (p.host ?? '127.0.0.1').includes(':') ? `[${p.host}]` : (p.host ?? '127.0.0.1');
+  redis.url = `redis://${auth}${host}:${p.port ?? 6379}${p.db ? `/${p.db}` : ''}`;
+  envSources.set('redis.url', [...paramSources.values(), fromEnv ? 'ADAPTER_DRIVER' : undefined].filter(Boolean).join(', ') || 'database.redis');
+}
+
+/** Sockudo variables we do not read: a security setting we cannot honour stops start-up, the rest are warned about. */
+function checkSockudoEnv(env: NodeJS.ProcessEnv, warn: Warn): void {
+  const isSet = (n: string) => env[n] !== undefined && env[n] !== '';
+  if (isSet('SSL_ENABLED') && ['true', '1', 'yes', 'on'].includes((env.SSL_ENABLED as string).trim().toLowerCase())) {
+    throw new ConfigError('SSL_ENABLED: true, but sockudo-ts serves plain HTTP and WebSocket only; terminate TLS in front of it (a load balancer or reverse proxy) and unset SSL_ENABLED');
+  }
+  const appManager = env.APP_MANAGER_DRIVER?.trim().toLowerCase();
+  if (appManager && appManager !== 'memory') {
+    throw new ConfigError(`APP_MANAGER_DRIVER=${appManager}: not supported (sockudo-ts reads no app database); define the apps in the config file or with SOCKUDO_DEFAULT_APP_*`);
+  }
+  for (const name of IGNORED_SOCKUDO_ENV) if (isSet(name)) warn(`${name}: Sockudo variable with no equivalent in sockudo-ts; ignored`);
+  for (const name of ['SSL_CERT_PATH', 'SSL_KEY_PATH', 'SSL_REDIRECT_HTTP', 'SSL_HTTP_PORT']) if (isSet(name)) warn(`${name}: Sockudo variable with no equivalent in sockudo-ts (TLS is not served here); ignored`);
 }
 
 function applyEnv(
@@ -176,7 +350,12 @@ function applyEnv(
   if (!name) return;
   const text = env[name] as string;
   let value: unknown = text;
-  if (b.kind === 'int') {
+  if (b.kind === 'list') {
+    value = text
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+  } else if (b.kind === 'int') {
     if (!/^-?\d+$/.test(text.trim())) throw new ConfigError(`${name}: expected an integer, got "${text}"`);
     value = Number(text.trim());
   } else if (b.kind === 'bool') {

@@ -18,8 +18,8 @@ export const appLimitsSchema = z.strictObject({
   max_event_batch_size: positiveInt.default(10),
   /** Channels one socket may be subscribed to at once; over it: pusher:error 4300. */
   max_subscriptions_per_socket: positiveInt.default(1000),
-  /** Client events one socket may send per second (Pusher's documented 10/s); over it: pusher:error 4301. */
-  max_client_events_per_second: positiveInt.default(10),
+  /** Client events one socket may send per second (Pusher's documented 10/s); over it: pusher:error 4301. 0 = no limiter (as Sockudo). */
+  max_client_events_per_second: nonNegativeInt.default(10),
   /** Distinct users in one presence channel; over it: pusher:error 4100. */
   max_presence_members_per_channel: positiveInt.default(100),
   /** Size of one member's JSON `user_info` in KiB; over it: pusher:error 4300. */
@@ -106,8 +106,13 @@ export const configSchema = z.strictObject({
       enabled: z.boolean().default(true),
       host: z.string().min(1).default('127.0.0.1'),
       port: z.number().int().min(0).max(65535).default(9601),
+      /** Replaces `sockudo_` at the start of every series name (Sockudo's metrics.prometheus.prefix). */
+      prefix: z
+        .string()
+        .regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, 'a Prometheus name prefix: letters, digits, "_" and ":", not starting with a digit')
+        .default('sockudo_'),
     })
-    .default(() => ({ enabled: true, host: '127.0.0.1', port: 9601 })),
+    .default(() => ({ enabled: true, host: '127.0.0.1', port: 9601, prefix: 'sockudo_' })),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -263,7 +263,7 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
   let metricsServer: Server | null = null;
   let metricsPort: number | null = null;
   if (config.metrics.enabled) {
-    const started = await startMetricsServer(metrics.registry, config.metrics.host, config.metrics.port, log).catch(async (err) => {
+    const started = await startMetricsServer(metrics.registry, config.metrics.host, config.metrics.port, log, config.metrics.prefix).catch(async (err) => {
       await push?.stop();
       throw err;
     });

@@ -23,7 +23,9 @@ export function handleClientEvent(core: WsServer, s: SocketState, event: string,
     s.clientEventCount = 0;
   }
   core.deps.counters.add(s.appIndex, FIELD.clientEventRateChecks);
-  if (++s.clientEventCount > app.limits.max_client_events_per_second) {
+  // 0 means no limiter (Sockudo's meaning of the same setting).
+  const perSecond = app.limits.max_client_events_per_second;
+  if (++s.clientEventCount > perSecond && perSecond > 0) {
     core.deps.counters.add(s.appIndex, FIELD.clientEventRateLimited);
     return core.sendError(s, 'clientEventRateLimited');
   }

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { totalmem } from 'node:os';
 import { after, before, describe, test } from 'node:test';
+import { RawClient } from '../helpers/clients.ts';
 import { type TestServer, startTestServer } from '../helpers/server.ts';
 
 describe('health, usage and unknown routes on the public port', () => {
@@ -62,6 +63,24 @@ describe('health, usage and unknown routes on the public port', () => {
       assert.equal(res.status, 404, path);
       assert.match(res.headers.get('content-type') ?? '', /^text\/plain/, path);
       assert.equal(await res.text(), '404 NOT FOUND', path);
+    }
+  });
+});
+
+describe('metrics.prefix (METRICS_PROMETHEUS_PREFIX)', () => {
+  // Reference §7.2: "Prefix metrics.prometheus.prefix (default sockudo_, env METRICS_PROMETHEUS_PREFIX)".
+  test('renames every sockudo_ series, HELP and TYPE lines included; unprefixed process series stay', async () => {
+    const server = await startTestServer({}, { METRICS_PROMETHEUS_PREFIX: 'realtime_' });
+    try {
+      const c = await RawClient.open(server.port);
+      const text = await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
+      c.close();
+      assert.match(text, /^realtime_connected\{app_id="app-id",port="\d+"\} 1$/m);
+      assert.match(text, /^# TYPE realtime_connected gauge$/m);
+      assert.doesNotMatch(text, /^(# (HELP|TYPE) )?sockudo_/m);
+      assert.match(text, /^process_cpu_seconds_total /m);
+    } finally {
+      await server.shutdown();
     }
   });
 });

@@ -2,7 +2,7 @@
 // SIGTERM shutdown protocol (readiness 503 at once, no new sockets, 4200 closes, clean exit).
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { request } from 'node:http';
 import { join } from 'node:path';
@@ -20,9 +20,11 @@ interface Run {
   exit: Promise<number | null>;
 }
 
-function startProcess(env: Record<string, string>, args: string[] = []): Run {
-  const child = spawn(process.execPath, [...serverStartArgs(ROOT), ...args], {
-    cwd: ROOT,
+function startProcess(env: Record<string, string>, args: string[] = [], cwd = ROOT): Run {
+  // From another directory, `npm start`'s arguments with the entry point and the tsx loader made absolute.
+  const startArgs = cwd === ROOT ? serverStartArgs(ROOT) : serverStartArgs(ROOT).map((a) => (a === 'tsx' ? import.meta.resolve('tsx') : a.endsWith('.ts') ? join(ROOT, a) : a));
+  const child = spawn(process.execPath, [...startArgs, ...args], {
+    cwd,
     env: { PATH: process.env.PATH, SOCKUDO_LOG_PRETTY: 'false', SOCKUDO_PORT: '0', SOCKUDO_METRICS_PORT: '0', SOCKUDO_WORKERS: '2', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -92,6 +94,32 @@ describe('start-up', () => {
     const cmd = readFileSync(join(ROOT, 'Dockerfile'), 'utf8').match(/^CMD (\[.*\])$/m);
     assert.ok(cmd, 'the Dockerfile has an exec-form CMD');
     assert.deepEqual(JSON.parse(cmd[1]), ['node', ...args]);
+  });
+
+  // Sockudo's load order (SOCKUDO-REFERENCE.md §0): config/config.toml if present, else config/config.json, when no
+  // --config is given; its compose mounts its config directory at /app/config, our image's working directory.
+  test('./config/config.json in the working directory is loaded when no --config is given, and the log says so', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'sockudo-cwd-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    mkdirSync(join(dir, 'config'));
+    writeFileSync(
+      join(dir, 'config', 'config.json'),
+      JSON.stringify({ app_manager: { driver: 'memory', array: { apps: [{ id: 'mig-app', key: 'mig-key', secret: 'mig-secret' }] } }, cors: {} }),
+    );
+    const run = startProcess({ SOCKUDO_WORKERS: '1', SOCKUDO_PUSH_SQLITE_PATH: join(dir, 'push.sqlite') }, [], dir);
+    t.after(async () => {
+      if (run.child.exitCode === null) {
+        run.child.kill('SIGTERM');
+        await run.exit;
+      }
+    });
+    const port = await listeningPort(run);
+    const up = async (appId: string) => (await fetch(`http://127.0.0.1:${port}/up/${appId}`)).status;
+    assert.equal(await up('mig-app'), 200, "the file's app is served");
+    assert.equal(await up('app-id'), 404, 'the development app is not');
+    const lines = run.stdout.join('').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; file?: string });
+    assert.ok(lines.some((l) => l.msg === 'configuration file loaded' && l.file === join(dir, 'config', 'config.json')), 'the log names the file');
+    assert.ok(lines.some((l) => l.msg.startsWith('configuration: cors: ')), 'an ignored Sockudo section is warned about');
   });
 
   test('the documented example config file is valid', async () => {

@@ -1,10 +1,10 @@
 // Configuration: defaults < config file < SOCKUDO_* env, validation that names the key, and the frozen result.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { ConfigError, loadConfig } from '../../src/config/load.ts';
+import { ConfigError, SOCKUDO_ENV_APP_LIMITS, chooseConfigFile, loadConfig } from '../../src/config/load.ts';
 import { type Config, appSchema } from '../../src/config/schema.ts';
 import { resolveWorkerCount } from '../../src/primary/workerCount.ts';
 
@@ -37,7 +37,7 @@ describe('defaults (empty env, no file)', () => {
     assert.equal(config.websocket_max_payload_kb, 64);
     assert.equal(config.http_max_body_kb, 10 * 1024);
     assert.equal(config.worker_ports, false);
-    assert.deepEqual(config.metrics, { enabled: true, host: '127.0.0.1', port: 9601 });
+    assert.deepEqual(config.metrics, { enabled: true, host: '127.0.0.1', port: 9601, prefix: 'sockudo_' });
     assert.equal(config.log.level, 'info');
   });
 
@@ -517,5 +517,326 @@ describe('worker count', () => {
     assert.equal(resolveWorkerCount(0, 2), 1);
     assert.equal(resolveWorkerCount(0, 8), 7);
     assert.equal(resolveWorkerCount(3, 2), 3, 'a configured count is used as it is');
+  });
+});
+
+// Migrating from Sockudo: its config files, shapes and variables (/work/shared/spec/SOCKUDO-REFERENCE.md §0 and §9).
+
+/** Loads and returns the configuration and the warnings the loader gave. */
+function loadWithWarnings(opts: Parameters<typeof loadConfig>[0]): { config: Config; warnings: string[] } {
+  const warnings: string[] = [];
+  const config = loadConfig({ ...opts, onWarning: (m) => warnings.push(m) });
+  return { config, warnings };
+}
+
+function tempFile(t: { after(fn: () => void): void }, name: string, text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sockudo-config-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+describe("Sockudo's config file shapes", () => {
+  // Reference §9.2: app_manager.array.apps, and the legacy flat app shape (Sockudo's shipped config.json).
+  test("Sockudo's config.json (app_manager.array.apps, flat app shape) loads with its app", () => {
+    const sockudoConfigJson = {
+      host: '127.0.0.1',
+      port: 6001,
+      activity_timeout: 120,
+      app_manager: {
+        driver: 'memory',
+        array: {
+          apps: [
+            {
+              id: 'app-id',
+              key: 'app-key',
+              secret: 'app-secret',
+              max_connections: 10000,
+              enable_client_messages: true,
+              enabled: true,
+              max_client_events_per_second: 1000,
+              allowed_origins: ['*'],
+            },
+          ],
+        },
+      },
+    };
+    const config = loadConfig({ env: {}, fileContents: sockudoConfigJson });
+    assert.equal(config.apps.length, 1);
+    const [app] = config.apps;
+    assert.deepEqual([app.id, app.key, app.secret, app.development_app], ['app-id', 'app-key', 'app-secret', false]);
+    assert.equal(app.limits.max_connections, 10000);
+    assert.equal(app.limits.max_client_events_per_second, 1000);
+    assert.equal(app.features.enable_client_messages, true);
+    assert.deepEqual(app.allowed_origins, ['*']);
+  });
+
+  // Reference §7.2: metrics.prometheus.prefix (Sockudo's file), METRICS_PROMETHEUS_PREFIX (its variable).
+  test("Sockudo's metrics.prometheus.prefix and METRICS_PROMETHEUS_PREFIX set metrics.prefix", () => {
+    const file = { metrics: { enabled: true, port: 9601, prometheus: { prefix: 'rt_' } }, app_manager: { driver: 'memory', array: { apps: [{ id: 'a', key: 'k', secret: 's' }] } } };
+    assert.equal(loadConfig({ env: {}, fileContents: file }).metrics.prefix, 'rt_');
+    assert.equal(loadConfig({ env: { METRICS_PROMETHEUS_PREFIX: 'x_' } }).metrics.prefix, 'x_');
+    assert.throws(() => loadConfig({ env: { METRICS_PROMETHEUS_PREFIX: '9bad-' } }), /metrics\.prefix/);
+  });
+
+  // Reference §9.2: limits and features under `policy`, origins under policy.channels.
+  test('an app_manager.array.apps entry with policy.limits / policy.features loads', () => {
+    const config = loadConfig({
+      env: {},
+      fileContents: {
+        app_manager: {
+          driver: 'memory',
+          array: {
+            apps: [
+              {
+                id: 'my-app',
+                key: 'my-key',
+                secret: 'my-secret',
+                enabled: true,
+                policy: {
+                  limits: { max_connections: 500, max_event_batch_size: 10, max_client_events_per_second: 0 },
+                  features: { enable_client_messages: true, enable_user_authentication: true, enable_watchlist_events: false },
+                  channels: { allowed_origins: ['https://example.com'] },
+                  idempotency: { enabled: true, ttl_seconds: 300 },
+                  webhooks: [{ url: 'https://hooks.example.com/x', event_types: ['channel_occupied'] }],
+                },
+              },
+            ],
+          },
+        },
+      },
+    });
+    const [app] = config.apps;
+    assert.equal(app.id, 'my-app');
+    assert.equal(app.limits.max_connections, 500);
+    assert.equal(app.limits.max_client_events_per_second, 0, '0 = no limiter, as in Sockudo');
+    assert.equal(app.features.enable_client_messages, true);
+    assert.equal(app.features.require_user_authentication, true);
+    assert.deepEqual(app.allowed_origins, ['https://example.com']);
+    assert.equal(app.idempotency_ttl_seconds, 300);
+    assert.deepEqual(app.webhooks, [{ url: 'https://hooks.example.com/x', event_types: ['channel_occupied'] }]);
+  });
+
+  test('Sockudo keys with no equivalent are named in warnings, not silently dropped', () => {
+    const { config, warnings } = loadWithWarnings({
+      env: {},
+      fileContents: {
+        debug: true,
+        cors: { origin: ['*'] },
+        queue: { driver: 'memory' },
+        database: { mysql: { host: 'db' } },
+        history: { enabled: true },
+        metrics: { enabled: true, driver: 'prometheus', port: 9700 },
+        app_manager: {
+          driver: 'memory',
+          cache: { enabled: true, ttl: 300 },
+          array: {
+            apps: [
+              {
+                ...fileApp('a1', 'k1'),
+                max_backend_events_per_second: 10,
+                policy: { channels: { channel_namespaces: [] }, connection_recovery: { enabled: true } },
+              },
+            ],
+          },
+        },
+      },
+    });
+    assert.equal(config.metrics.port, 9700, 'shared section keys are kept');
+    assert.equal(config.log.level, 'debug', 'debug = true means debug logging');
+    for (const key of [
+      'cors',
+      'queue',
+      'database.mysql',
+      'history',
+      'metrics.driver',
+      'app_manager.cache',
+      'app_manager.array.apps[0].max_backend_events_per_second',
+      'app_manager.array.apps[0].policy.channels.channel_namespaces',
+      'app_manager.array.apps[0].policy.connection_recovery',
+    ]) {
+      assert.ok(warnings.some((w) => w.startsWith(`${key}: `)), `a warning names ${key}: ${warnings.join(' | ')}`);
+    }
+  });
+
+  test('ssl.enabled = true stops start-up (we serve plain text); so do an app database and two app lists', () => {
+    assert.match(configError({ env: {}, fileContents: { ssl: { enabled: true, cert_path: 'c.pem' } } }).message, /^ssl\.enabled: .*plain/);
+    assert.equal(loadConfig({ env: {}, fileContents: { ssl: { enabled: false } } }).port, 6001);
+    assert.match(configError({ env: {}, fileContents: { app_manager: { driver: 'mysql' } } }).message, /^app_manager\.driver: "mysql" is not supported/);
+    const both = { apps: [fileApp('a', 'k')], app_manager: { driver: 'memory', array: { apps: [fileApp('b', 'l')] } } };
+    assert.match(configError({ env: {}, fileContents: both }).message, /both are set/);
+  });
+
+  test('a key neither server has is still refused in a Sockudo-shaped file, and our own shape stays strict', () => {
+    assert.match(configError({ env: {}, fileContents: { cors: {}, activty_timeout: 5 } }).message, /activty_timeout/);
+    assert.match(configError({ env: {}, fileContents: { apps: [{ ...fileApp('a', 'k'), max_connections: 5 }] } }).message, /^apps\[0\].*max_connections/);
+  });
+
+  // Reference §9.1: "TOML or JSON with the same schema".
+  test('a TOML config file is read', (t) => {
+    const file = tempFile(t, 'config.toml', 'port = 7005\nactivity_timeout = 60\n');
+    const config = loadConfig({ env: {}, file });
+    assert.equal(config.port, 7005);
+    assert.equal(config.activity_timeout, 60);
+  });
+
+  test("Sockudo's config.toml app tables load; broken TOML names the file", (t) => {
+    const file = tempFile(
+      t,
+      'config.toml',
+      [
+        'port = 6001',
+        '[app_manager]',
+        'driver = "memory"',
+        '[[app_manager.array.apps]]',
+        'id = "app-id"',
+        'key = "app-key"',
+        'secret = "real-secret"',
+        '[app_manager.array.apps.policy.limits]',
+        'max_connections = 100000',
+        'max_client_events_per_second = 1000',
+        '[app_manager.array.apps.policy.features]',
+        'enable_client_messages = true',
+        'enable_user_authentication = true',
+        '[app_manager.array.apps.policy.channels]',
+        'allowed_origins = ["*"]',
+      ].join('\n'),
+    );
+    const [app] = loadConfig({ env: {}, file }).apps;
+    assert.equal(app.secret, 'real-secret');
+    assert.equal(app.limits.max_client_events_per_second, 1000);
+    assert.equal(app.features.require_user_authentication, true);
+    const bad = tempFile(t, 'bad.toml', 'port = \n');
+    assert.match(configError({ env: {}, file: bad }).message, /not valid TOML/);
+  });
+
+  // Reference §0: "`${VAR}` / `${VAR:-default}` placeholders are substituted in the file text before parsing".
+  test('${VAR} and ${VAR:-default} placeholders in the file are substituted from the environment', (t) => {
+    const file = tempFile(
+      t,
+      'config.json',
+      JSON.stringify({ host: '${REVIEW_HOST:-0.0.0.0}', apps: [{ id: 'a1', key: 'k1', secret: '${REVIEW_APP_SECRET}' }] }),
+    );
+    const config = loadConfig({ env: { REVIEW_APP_SECRET: 'from-env' }, file });
+    assert.equal(config.apps[0].secret, 'from-env');
+    assert.equal(config.host, '0.0.0.0');
+    const unquoted = tempFile(t, 'config.toml', 'port = ${APP_PORT:-7010}\n');
+    assert.equal(loadConfig({ env: { APP_PORT: '' }, file: unquoted }).port, 7010, 'an empty variable takes the default');
+    assert.equal(loadConfig({ env: { APP_PORT: '7011' }, file: unquoted }).port, 7011);
+  });
+
+  test('an unset ${VAR} without a default stops start-up, naming it', (t) => {
+    const file = tempFile(t, 'config.json', '{ "apps": [{ "id": "a", "key": "k", "secret": "${MISSING_SECRET}" }] }');
+    const err = configError({ env: {}, file });
+    assert.match(err.message, /MISSING_SECRET/);
+    assert.ok(err.message.includes(file));
+  });
+
+  test('without --config or SOCKUDO_CONFIG_FILE, ./config/config.toml, else ./config/config.json, is chosen', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'sockudo-config-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    assert.equal(chooseConfigFile(undefined, {}, dir), undefined, 'nothing there: no file');
+    mkdirSync(join(dir, 'config'));
+    writeFileSync(join(dir, 'config', 'example.json'), '{}');
+    assert.equal(chooseConfigFile(undefined, {}, dir), undefined, 'other files in ./config are not read');
+    writeFileSync(join(dir, 'config', 'config.json'), '{}');
+    assert.equal(chooseConfigFile(undefined, {}, dir)?.path, join(dir, 'config', 'config.json'));
+    writeFileSync(join(dir, 'config', 'config.toml'), '');
+    assert.equal(chooseConfigFile(undefined, {}, dir)?.path, join(dir, 'config', 'config.toml'));
+    assert.deepEqual(chooseConfigFile(undefined, { SOCKUDO_CONFIG_FILE: 'x.json' }, dir), { path: 'x.json', chosenBy: 'SOCKUDO_CONFIG_FILE' });
+    assert.deepEqual(chooseConfigFile('y.json', { SOCKUDO_CONFIG_FILE: 'x.json' }, dir), { path: 'y.json', chosenBy: '--config' });
+    const repoRoot = new URL('../../', import.meta.url).pathname;
+    assert.equal(chooseConfigFile(undefined, {}, repoRoot), undefined, "the repository's own config/ holds no default file");
+  });
+});
+
+describe("Sockudo's environment variables", () => {
+  const sockudoDefaultApp = { SOCKUDO_DEFAULT_APP_ID: 'demo-app', SOCKUDO_DEFAULT_APP_KEY: 'demo-key', SOCKUDO_DEFAULT_APP_SECRET: 'demo-secret' };
+
+  test('SOCKUDO_DEFAULT_APP_ALLOWED_ORIGINS restricts the env app', () => {
+    const config = loadConfig({ env: { ...sockudoDefaultApp, SOCKUDO_DEFAULT_APP_ALLOWED_ORIGINS: 'https://a.example.com, https://b.example.com' } });
+    assert.deepEqual(config.apps[0].allowed_origins, ['https://a.example.com', 'https://b.example.com']);
+  });
+
+  test('SOCKUDO_DEFAULT_APP_ENABLE_USER_AUTHENTICATION=true turns on the sign-in requirement', () => {
+    const config = loadConfig({ env: { ...sockudoDefaultApp, SOCKUDO_DEFAULT_APP_ENABLE_USER_AUTHENTICATION: 'true' } });
+    assert.equal(config.apps[0].features.require_user_authentication, true);
+  });
+
+  // Reference §9.2: Sockudo's env app limits default to 100.
+  test("an app from SOCKUDO_DEFAULT_APP_ID/KEY/SECRET gets Sockudo's env-app limits", () => {
+    const { limits } = loadConfig({ env: sockudoDefaultApp }).apps[0];
+    assert.equal(limits.max_client_events_per_second, 100);
+    assert.equal(limits.max_event_batch_size, 100);
+    assert.equal(limits.max_channel_name_length, 100);
+    for (const [k, v] of Object.entries(SOCKUDO_ENV_APP_LIMITS)) assert.equal(limits[k as keyof typeof limits], v, k);
+    const set = loadConfig({ env: { ...sockudoDefaultApp, SOCKUDO_DEFAULT_APP_MAX_CONNECTIONS: '1000' } }).apps[0].limits;
+    assert.equal(set.max_connections, 1000, 'a SOCKUDO_DEFAULT_APP_* limit wins');
+    const guide = loadConfig({ env: { SOCKUDO_APP_ID: 'g', SOCKUDO_APP_KEY: 'gk', SOCKUDO_APP_SECRET: 'gs' } }).apps[0].limits;
+    assert.equal(guide.max_client_events_per_second, 10, "the guide's names keep our defaults");
+  });
+
+  // Reference §9.2: ENABLE_CLIENT_MESSAGES (falling back to SOCKUDO_ENABLE_CLIENT_MESSAGES) and ENABLE_WATCHLIST_EVENTS
+  // default to false for Sockudo's env app.
+  test("an app from SOCKUDO_DEFAULT_APP_* has client and watchlist events off unless its variables turn them on", () => {
+    const off = loadConfig({ env: sockudoDefaultApp }).apps[0].features;
+    assert.equal(off.enable_client_messages, false);
+    assert.equal(off.enable_watchlist_events, false);
+    const on = loadConfig({ env: { ...sockudoDefaultApp, SOCKUDO_ENABLE_CLIENT_MESSAGES: 'true', SOCKUDO_DEFAULT_APP_ENABLE_WATCHLIST_EVENTS: 'true' } }).apps[0].features;
+    assert.equal(on.enable_client_messages, true, "Sockudo's compose sets SOCKUDO_ENABLE_CLIENT_MESSAGES=true");
+    assert.equal(on.enable_watchlist_events, true);
+    const guide = loadConfig({ env: { SOCKUDO_APP_ID: 'g', SOCKUDO_APP_KEY: 'gk', SOCKUDO_APP_SECRET: 'gs' } }).apps[0].features;
+    assert.equal(guide.enable_client_messages, true, "the guide's names keep the development app's features");
+  });
+
+  test('SOCKUDO_DEFAULT_APP_MAX_CLIENT_EVENTS_PER_SECOND=0 (no limiter) is accepted', () => {
+    const config = loadConfig({ env: { ...sockudoDefaultApp, SOCKUDO_DEFAULT_APP_MAX_CLIENT_EVENTS_PER_SECOND: '0' } });
+    assert.equal(config.apps[0].limits.max_client_events_per_second, 0);
+  });
+
+  // Reference §9.3 (DATABASE_REDIS_*) and §9.5 (Sockudo's compose: ADAPTER_DRIVER=redis, DATABASE_REDIS_HOST=redis).
+  test("Sockudo's compose Redis settings (ADAPTER_DRIVER=redis, DATABASE_REDIS_HOST) make a cluster", () => {
+    const config = loadConfig({ env: { ADAPTER_DRIVER: 'redis', DATABASE_REDIS_HOST: 'redis', DATABASE_REDIS_PORT: '6380', DATABASE_REDIS_KEY_PREFIX: 'sockudo:' } });
+    assert.equal(config.redis.url, 'redis://redis:6380');
+    const auth = loadConfig({ env: { ADAPTER_DRIVER: 'redis', DATABASE_REDIS_HOST: 'r', DATABASE_REDIS_PASSWORD: 'p@ss', DATABASE_REDIS_DB: '2' } });
+    assert.equal(auth.redis.url, 'redis://:p%40ss@r:6379/2');
+    const url = loadConfig({ env: { ADAPTER_DRIVER: 'redis', REDIS_URL: 'redis://given:1', DATABASE_REDIS_HOST: 'ignored' } });
+    assert.equal(url.redis.url, 'redis://given:1', 'a URL that is set wins');
+    const file = loadConfig({ env: {}, fileContents: { adapter: { driver: 'redis' }, database: { redis: { host: 'cache', port: 6390, key_prefix: 'x:' } } } });
+    assert.deepEqual([file.redis.url, file.redis.key_prefix], ['redis://cache:6390', 'x:']);
+    assert.equal(loadConfig({ env: { ADAPTER_DRIVER: 'local', DATABASE_REDIS_HOST: 'redis' } }).redis.url, '', 'local: one host');
+  });
+
+  test('ADAPTER_DRIVER=redis with no Redis to connect to, or another adapter, stops start-up naming the variables', () => {
+    const none = configError({ env: { ADAPTER_DRIVER: 'redis' } });
+    assert.match(none.message, /^ADAPTER_DRIVER=redis: .*SOCKUDO_REDIS_URL.*DATABASE_REDIS_HOST/);
+    assert.match(configError({ env: {}, fileContents: { adapter: { driver: 'redis' } } }).message, /adapter\.driver "redis"/);
+    assert.match(configError({ env: { ADAPTER_DRIVER: 'nats' } }).message, /^ADAPTER_DRIVER=nats: not supported/);
+    assert.match(configError({ env: { ADAPTER_DRIVER: 'redis', DATABASE_REDIS_HOST: 'r', DATABASE_REDIS_PORT: 'x' } }).message, /DATABASE_REDIS_PORT: expected an integer/);
+  });
+
+  test('SSL_ENABLED=true and a database app manager stop start-up; other Sockudo variables are warned about', () => {
+    assert.match(configError({ env: { SSL_ENABLED: 'true' } }).message, /^SSL_ENABLED: .*plain/);
+    assert.match(configError({ env: { APP_MANAGER_DRIVER: 'mysql' } }).message, /^APP_MANAGER_DRIVER=mysql: not supported/);
+    const { warnings } = loadWithWarnings({ env: { APP_MANAGER_DRIVER: 'memory', CACHE_DRIVER: 'redis', CORS_ORIGINS: '*' } });
+    assert.deepEqual(warnings.map((w) => w.split(':')[0]).sort(), ['CACHE_DRIVER', 'CORS_ORIGINS']);
+  });
+
+  // Reference §9.3 (HOST, PORT, METRICS_*) and §9.5 (Sockudo's compose sets PORT / METRICS_PORT).
+  test("in our Docker image, Sockudo's PORT / METRICS_PORT still choose the ports", () => {
+    const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8');
+    const imageEnv: Record<string, string> = {};
+    for (const block of dockerfile.matchAll(/^ENV ((?:.*\\\n)*.*)$/gm)) {
+      for (const [, k, v] of block[1].matchAll(/([A-Z_]+)=(\S+)/g)) imageEnv[k] = v;
+    }
+    assert.ok(Object.keys(imageEnv).length > 0, 'the Dockerfile sets an environment');
+    const image = loadConfig({ env: imageEnv });
+    assert.deepEqual([image.host, image.port, image.metrics.host, image.metrics.port], ['0.0.0.0', 6001, '0.0.0.0', 9601]);
+    const config = loadConfig({ env: { ...imageEnv, PORT: '7000', METRICS_PORT: '9700' } });
+    assert.equal(config.port, 7000);
+    assert.equal(config.metrics.port, 9700);
+    assert.equal(loadConfig({ env: { ...imageEnv, PORT: '7000', SOCKUDO_PORT: '7001' } }).port, 7001, 'our name still wins');
+    assert.match(dockerfile, /HEALTHCHECK[\s\S]*SOCKUDO_PORT\|\|e\.PORT\|\|6001/, 'the health check probes the port in use');
   });
 });
