@@ -314,6 +314,8 @@ export type PrimaryToWorker =
   | { type: 'watchlist'; socketId: string; onlineUserIds: string[]; offlineUserIds: string[] }
   /** A metrics scrape asks for this thread's load (answered with `thread-stats`, metrics/threadStats.ts). */
   | { type: 'thread-stats-request'; id: number }
+  /** Cache channels' last events (V1 frames) a starting host loaded from the cluster (adapter/clusterCache.ts). */
+  | { type: 'cache-entries'; apps: number[]; topics: string[]; frames: string[]; ttlMs: number[] }
   /** The channel's stream, as it stands after a worker opened one: kept as the channel's position if none is kept here. */
   | { type: 'stream-opened'; app: number; channel: string; streamId: string; serial: number };
 

@@ -8,6 +8,7 @@
 // With several hosts, messages first go through Redis (RedisCluster), which fixes one global order and
 // the serials; each host, this one included, delivers them when they come back.
 import { ExpiringMap } from '../expiringMap.ts';
+import type { ClusterCache } from '../adapter/clusterCache.ts';
 import type { Envelope, IdempotentCompletion, Position, WireEvent } from '../adapter/envelope.ts';
 import type { RedisCluster } from '../adapter/redisCluster.ts';
 import type { Config } from '../config/schema.ts';
@@ -53,6 +54,9 @@ export class Publisher {
   readonly cache = new ExpiringMap<string, string>(100_000);
   readonly streams = new StreamRegistry();
   cluster: RedisCluster | null = null;
+  /** With several hosts: where cache channels' last events are kept for hosts that start later. */
+  clusterCache: ClusterCache | null = null;
+  private loadedCache: Extract<PrimaryToWorker, { type: 'cache-entries' }> | undefined;
   /** Set with several hosts: answers another host's count query. */
   onQuery: ((env: Extract<Envelope, { kind: 'query' }>) => void) | null = null;
   /** Set with several hosts: records an idempotent publish read back from the stream as done. */
@@ -89,6 +93,46 @@ export class Publisher {
     await this.viaCluster({ kind: 'events', origin: this.cluster.hostId, app: appId, events: wire, ...(completes ? { completes } : {}) }, () =>
       this.deliverEvents(appIndex, appId, wire, this.localPosition),
     );
+    this.keepInCluster(appId, wire);
+  }
+
+  /** A cache channel's event, kept in Redis for hosts that start later (adapter/clusterCache.ts). */
+  private keepInCluster(appId: string, events: readonly WireEvent[]): void {
+    if (!this.clusterCache) return;
+    for (const e of events) {
+      for (const channel of e.channels) {
+        if (!isCacheChannel(channel)) continue;
+        const frame = publishedV1Frame(JSON.stringify(e.name), channel, JSON.stringify(e.data));
+        this.clusterCache.store(appId, channel, frame, this.cacheTtlMs).catch((err: Error) => {
+          this.log.warn({ err: err.message, channel }, 'could not keep a cache channel event in Redis; hosts that start later miss it');
+        });
+      }
+    }
+  }
+
+  /**
+   * A starting host (several hosts) takes the cache channels' last events the cluster keeps: for channel queries
+   * here, and handed to every worker as it starts (cacheEntriesMessage) before it takes connections.
+   */
+  async loadClusterCache(): Promise<void> {
+    if (!this.clusterCache) return;
+    const entries = await this.clusterCache.loadAll();
+    this.loadedCache = { type: 'cache-entries', apps: [], topics: [], frames: [], ttlMs: [] };
+    for (const c of entries) {
+      const index = this.appIndex.get(c.appId);
+      if (index === undefined) continue;
+      this.cache.set(`${c.appId}\n${c.channel}`, c.frame, c.ttlMs);
+      this.loadedCache.apps.push(index);
+      this.loadedCache.topics.push(topicFor(1, c.appId, c.channel));
+      this.loadedCache.frames.push(c.frame);
+      this.loadedCache.ttlMs.push(c.ttlMs);
+    }
+    if (entries.length > 0) this.log.info({ channels: entries.length }, 'cache channel events loaded from the cluster');
+  }
+
+  /** The loaded cache entries for a worker that is starting (undefined when there are none). */
+  cacheEntriesMessage(): Extract<PrimaryToWorker, { type: 'cache-entries' }> | undefined {
+    return this.loadedCache && this.loadedCache.topics.length > 0 ? this.loadedCache : undefined;
   }
 
   /** A client event: V1 frame to the other workers, V2 frame (with serial) to all. */

@@ -32,6 +32,7 @@ import { WebhookSender } from '../webhooks/webhookSender.ts';
 import { PushService } from '../push/pushService.ts';
 import { Hub } from './hub.ts';
 import { Publisher } from './publisher.ts';
+import { ClusterCache } from '../adapter/clusterCache.ts';
 import { resolveWorkerCount } from './workerCount.ts';
 
 const WORKER_ENTRY = new URL('../../workers/ws-worker.mjs', import.meta.url);
@@ -130,6 +131,7 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
     };
     cluster = new RedisCluster(config.redis.url, config.redis.key_prefix, streamTtlMs, config.redis.stream_max_len, publisher.onEnvelope, onHealth, log);
     publisher.cluster = cluster;
+    publisher.clusterCache = new ClusterCache(cluster.redis, config.redis.key_prefix);
     cluster.metrics = metrics;
     clusterPresence = new ClusterPresence(cluster.redis, config.redis.key_prefix, cluster.hostId);
   }
@@ -240,6 +242,9 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
           // Among the workers before its next message: it listens already, so the publishes it admits must reach
           // the other workers' sockets, and theirs its sockets, even while a later worker is still starting.
           workers.push(handle);
+          // Queued before anything it could be asked: a subscriber of a cache channel finds the cluster's event.
+          const cached = publisher.cacheEntriesMessage();
+          if (cached) handle.post(cached);
           resolve(handle);
         }
         onMessage(handle, m);
@@ -287,6 +292,8 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
   if (cluster) {
     await cluster.start();
     await hosts?.start();
+    // Cache channels' last events published before this host started (adapter/clusterCache.ts).
+    await publisher.loadClusterCache().catch((err: Error) => log.warn({ err: err.message }, 'could not load cache channel events from Redis'));
   }
   try {
     for (let tries = 1; ; tries++) {

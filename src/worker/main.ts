@@ -131,6 +131,9 @@ function onMessage(m: PrimaryToWorker): void {
     case 'health':
       http.degraded = m.degraded;
       return;
+    case 'cache-entries':
+      for (let k = 0; k < m.topics.length; k++) ws.cache.store(m.topics[k], m.frames[k], m.ttlMs[k]);
+      return;
     case 'stream-opened':
       ws.replay.open(config.apps[m.app].id, m.channel, m.streamId, m.serial, Date.now());
       return;

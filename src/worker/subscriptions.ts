@@ -239,8 +239,12 @@ function join(core: WsServer, s: SocketState, channel: string, succeededDataJson
   }
   if (isCacheChannel(channel)) {
     const cached = core.cache.get(topicFor(s.protocol, app.id, channel));
+    // Loaded from the cluster at start-up (adapter/clusterCache.ts), an event is kept as its V1 frame only: a V2
+    // subscriber gets it as a frame to one socket, with a fresh message_id.
+    const loaded = cached === undefined && s.protocol === 2 ? core.cache.get(topicFor(1, app.id, channel)) : undefined;
     // A cache hit is a frame to one socket: with recovery off it has no message_id of its own, so send() gives it one.
     if (cached) core.deps.config.connection_recovery.enabled ? core.sendChannelFrame(s, cached) : core.send(s, cached);
+    else if (loaded) core.send(s, loaded);
     else {
       core.send(s, cacheMiss(s.protocol, channel));
       if (app.webhooks.length > 0) core.deps.toPrimary({ type: 'cache-miss', app: s.appIndex, channel });
