@@ -24,6 +24,8 @@ export type Envelope =
       events: WireEvent[];
       /** An idempotent publish: every host that reads it records the key as done (the origin may die first). */
       completes?: IdempotentCompletion;
+      /** Its messages' own keys (http/messageKeys.ts), recorded as done the same way. */
+      messageKeys?: IdempotentCompletion[];
     }
   | {
       kind: 'client-event';

@@ -219,7 +219,7 @@ export class Api {
     const claims = new MessageKeyClaims(this.idempotent, app.id, this.ttlMs(app), () => this.deps.metrics.idempotentDuplicate(app.id));
     const fresh = await claims.take(events, messageKeys);
     try {
-      if (fresh.length > 0 || completes) await this.deps.publisher.publish(index, app.id, fresh, completes);
+      if (fresh.length > 0 || completes) await this.deps.publisher.publish(index, app.id, fresh, completes, claims.completions());
     } catch (err) {
       await claims.release();
       throw err;

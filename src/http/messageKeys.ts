@@ -3,6 +3,7 @@
 // the idempotency window. A repeat with the same payload is left out of the channels that had it (the answer is
 // the same as the first one's); the same key with another payload on a channel is a 400, as Sockudo answers it.
 // The first layer (idempotentPublish.ts) keys whole requests on `idempotency_key` / X-Idempotency-Key.
+import type { IdempotentCompletion } from '../adapter/envelope.ts';
 import { HttpError } from '../errors.ts';
 import type { PublishEvent } from './events.ts';
 import { type IdempotentPublisher, fingerprint } from './idempotentPublish.ts';
@@ -52,6 +53,14 @@ export class MessageKeyClaims {
       throw err;
     }
     return fresh;
+  }
+
+  /**
+   * The keys as completions that travel with the publish through Redis, so every host that reads it records them as
+   * done, even if this host dies before complete() (as the request's own key, http/idempotentPublish.ts).
+   */
+  completions(): IdempotentCompletion[] {
+    return this.claims.map((c) => ({ scope: c.scope, key: c.key, print: c.print, status: 200, body: '{}', ttlMs: this.ttlMs }));
   }
 
   /** The publish happened: the keys stand for the window. */

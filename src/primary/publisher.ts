@@ -87,10 +87,11 @@ export class Publisher {
    * An HTTP publish. Every worker gets the frames: a native uWS publish on a topic nobody on that thread
    * holds costs almost nothing, and sending to all avoids racing a subscribe still on its way here.
    */
-  async publish(appIndex: number, appId: string, events: readonly PublishEvent[], completes?: IdempotentCompletion): Promise<void> {
+  async publish(appIndex: number, appId: string, events: readonly PublishEvent[], completes?: IdempotentCompletion, messageKeys?: IdempotentCompletion[]): Promise<void> {
     const wire = events.map((e) => this.toWire(e));
     if (!this.cluster) return void this.deliverEvents(appIndex, appId, wire, this.localPosition);
-    await this.viaCluster({ kind: 'events', origin: this.cluster.hostId, app: appId, events: wire, ...(completes ? { completes } : {}) }, () =>
+    const keys = { ...(completes ? { completes } : {}), ...(messageKeys && messageKeys.length > 0 ? { messageKeys } : {}) };
+    await this.viaCluster({ kind: 'events', origin: this.cluster.hostId, app: appId, events: wire, ...keys }, () =>
       this.deliverEvents(appIndex, appId, wire, this.localPosition),
     );
     this.keepInCluster(appId, wire);
@@ -191,6 +192,7 @@ export class Publisher {
     switch (env.kind) {
       case 'events':
         if (env.completes) this.onCompletion?.(env.completes);
+        for (const k of env.messageKeys ?? []) this.onCompletion?.(k);
         this.deliverEvents(appIndex, env.app, env.events, fromRedis);
         return;
       case 'client-event': {

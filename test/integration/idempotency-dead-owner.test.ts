@@ -68,6 +68,42 @@ describe('idempotency when the publishing host dies', () => {
     client.disconnect();
   });
 
+  test("a message's own key (message_id) that reached the stream is recorded as done by the hosts that read it", async () => {
+    const client = await connectPusherJs(host.port);
+    const channel = client.subscribe('orders-dead-key');
+    await subscribed(client, 'orders-dead-key');
+    const received: unknown[] = [];
+    channel.bind('order.created', (d: unknown) => received.push(d));
+
+    // A "dead host": claims the message key on the channel, sends the message through Redis, never completes it.
+    const print = fingerprint('message', { channel: 'orders-dead-key', name: 'order.created', data: '{"id":1}' });
+    const scope = 'message:app-id:orders-dead-key';
+    const raw = new Redis(redis.url);
+    await raw.set(`${prefix}idempotency:${scope}:msg-dead-1`, `P${print}`, 'PX', 120_000);
+    const dead = new RedisCluster(redis.url, prefix, 120_000, 1000, () => {}, () => {}, pino({ level: 'silent' }));
+    await dead.start();
+    await dead.send({
+      kind: 'events',
+      origin: `dead-${randomUUID()}`,
+      app: 'app-id',
+      events: [{ name: 'order.created', channels: ['orders-dead-key'], data: '{"id":1}', ephemeral: false, messageId: 'msg-dead-1', messageIds: ['msg-dead-1'] }],
+      messageKeys: [{ scope, key: 'msg-dead-1', print, status: 200, body: '{}', ttlMs: 120_000 }],
+    });
+    await dead.stop();
+    await eventually(() => received.length === 1, 'the message on the surviving host');
+    await eventually(async () => (await raw.get(`${prefix}idempotency:${scope}:msg-dead-1`))?.startsWith('D'), 'the key recorded as done');
+
+    // The retry on the surviving host (the same message_id): answered, not delivered again.
+    const body = JSON.stringify({ name: 'order.created', channel: 'orders-dead-key', data: '{"id":1}', message_id: 'msg-dead-1' });
+    const res = await fetch(signedUrl(`http://127.0.0.1:${host.port}`, { path: '/apps/app-id/events', body }), { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    assert.equal(res.status, 200);
+    await serverSdk(host.port).trigger('orders-dead-key', 'order.created', '{"id":2}');
+    await eventually(() => received.length === 2, 'the probe');
+    assert.deepEqual(received, [{ id: 1 }, { id: 2 }], 'the retried publish was not delivered again');
+    raw.disconnect();
+    client.disconnect();
+  });
+
   test('a claim in progress holds its key for a short lease, not the whole window', async () => {
     const ttls: number[] = [];
     const store = new MemoryIdempotencyStore(100);
