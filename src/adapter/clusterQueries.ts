@@ -3,6 +3,7 @@
 // and the asker sums them. A host that does not answer within the timeout is left out and the answer says
 // it is incomplete; nothing ever waits longer than that.
 import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
 import type { HostRegistry } from './hostRegistry.ts';
 import type { RedisCluster } from './redisCluster.ts';
 
@@ -31,17 +32,28 @@ export class ClusterQueries {
     cluster.onReply = (text) => this.onReply(text);
   }
 
-  /** Counts of the channels (or of every occupied channel with the prefix) summed over live hosts. */
+  /**
+   * Counts of the channels (or of every occupied channel with the prefix) summed over live hosts. Without Redis
+   * (down, or failing) the answer is this host's counts, marked incomplete: never an error, never a long wait.
+   */
   async counts(appId: string, prefix: string, channels?: string[]): Promise<ClusterCounts> {
+    const alone = (): ClusterCounts => ({ counts: this.local(appId, prefix, channels), complete: false });
+    if (!this.cluster.isHealthy) return alone();
     const id = randomUUID();
     const started = performance.now();
     const metrics = this.cluster.metrics;
-    const waiting = new Set(await this.hosts.liveHosts());
+    let waiting: Set<string>;
+    try {
+      waiting = new Set(await this.hosts.liveHosts());
+    } catch {
+      return alone();
+    }
     waiting.add(this.cluster.hostId);
+    let finish: (complete: boolean) => void = () => {};
     const result = new Promise<ClusterCounts>((resolve) => {
       const counts: Record<string, number> = {};
       const timer = setTimeout(() => finish(false), this.timeoutMs);
-      const finish = (complete: boolean) => {
+      finish = (complete: boolean) => {
         clearTimeout(timer);
         this.pending.delete(id);
         metrics?.queryResolved(complete, performance.now() - started);
@@ -49,7 +61,12 @@ export class ClusterQueries {
       };
       this.pending.set(id, { waiting, counts, done: finish });
     });
-    await this.cluster.send({ kind: 'query', origin: this.cluster.hostId, id, app: appId, prefix, channels });
+    try {
+      await this.cluster.send({ kind: 'query', origin: this.cluster.hostId, id, app: appId, prefix, channels });
+    } catch {
+      finish(false);
+      return alone();
+    }
     metrics?.querySent();
     return result;
   }
@@ -69,5 +86,30 @@ export class ClusterQueries {
     for (const [channel, n] of Object.entries(counts)) p.counts[channel] = (p.counts[channel] ?? 0) + n;
     p.waiting.delete(host);
     if (p.waiting.size === 0) p.done(true);
+  }
+}
+
+/**
+ * The counts the subscription_count webhooks last reported per channel, kept in Redis: whichever host reports
+ * next (the leader changes when a host stops) compares with them, so a channel that emptied is still reported as 0.
+ */
+export class ReportedCounts {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  private key(appId: string): string {
+    return `${this.prefix}reported-counts:${appId}`;
+  }
+
+  async load(appId: string): Promise<Map<string, number>> {
+    return new Map(Object.entries(await this.redis.hgetall(this.key(appId))).map(([c, n]) => [c, Number(n)]));
+  }
+
+  async save(appId: string, counts: ReadonlyMap<string, number>): Promise<void> {
+    const tx = this.redis.multi().del(this.key(appId));
+    if (counts.size > 0) tx.hset(this.key(appId), Object.fromEntries(counts)).pexpire(this.key(appId), 86_400_000);
+    await tx.exec();
   }
 }

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from '../log.ts';
+import { connectionName } from './hostRegistry.ts';
 import { type Envelope, type Position, positionedChannels } from './envelope.ts';
 
 const PUBLISH_SCRIPT = `
@@ -82,12 +83,14 @@ export class RedisCluster {
     private readonly log: Logger,
   ) {
     // Fail fast while disconnected instead of queueing: the caller falls back to local delivery.
-    const options = { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2000, retryStrategy: (n: number) => Math.min(100 * n, 1000) };
+    // Named after the host: survivors tell a stalled host (connections still open) from a dead one (hostRegistry.ts).
+    const named = { connectionName: connectionName(this.hostId), retryStrategy: (n: number) => Math.min(100 * n, 1000) };
+    const options = { ...named, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2000 };
     this.commands = new Redis(url, { ...options, lazyConnect: true });
     // Reads wait out a reconnect instead of failing, and block without a command timeout.
-    this.reader = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null, retryStrategy: options.retryStrategy });
+    this.reader = new Redis(url, { ...named, lazyConnect: true, maxRetriesPerRequest: null });
     this.streamKey = `${prefix}bus`;
-    this.replies = new Redis(url, { lazyConnect: true, retryStrategy: options.retryStrategy });
+    this.replies = new Redis(url, { ...named, lazyConnect: true });
     this.replies.on('message', (_c: string, text: string) => this.onReply(text));
     this.replies.on('error', (err: Error) => this.log.debug({ err: err.message }, 'redis connection error'));
     this.commands.defineCommand('sockudoPublish', { numberOfKeys: 0, lua: PUBLISH_SCRIPT });

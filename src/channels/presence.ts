@@ -73,6 +73,11 @@ export class PresenceRegistry {
     return this.channels.get(appId, channel)?.members ?? NO_MEMBERS;
   }
 
+  /** Every channel with members here, with its members (app id, channel, members). */
+  *allChannels(): IterableIterator<[string, string, ReadonlyMap<string, Member>]> {
+    for (const [appId, channel, ch] of this.channels.entries()) yield [appId, channel, ch.members];
+  }
+
   /** The protocol versions of the channel's sockets here: the member frames worth building for this host. */
   versions(appId: string, channel: string): readonly ProtocolVersion[] {
     const ch = this.channels.get(appId, channel);

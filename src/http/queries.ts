@@ -23,6 +23,7 @@ export async function listChannels(hub: Hub, app: AppConfig, params: Map<string,
   const info = parseInfo(params.get('info'), ['subscription_count', 'user_count']);
   const { counts, complete } = await hub.subscriptionCounts(app.id, prefix);
   const channels: Record<string, Record<string, number>> = {};
+  let whole = complete;
   for (const [name, n] of Object.entries(counts)) {
     if (n <= 0) continue;
     // As Sockudo: refused only when a channel in the answer is not a presence channel.
@@ -31,11 +32,15 @@ export async function listChannels(hub: Hub, app: AppConfig, params: Map<string,
     }
     const entry: Record<string, number> = {};
     if (info.has('subscription_count')) entry.subscription_count = n;
-    if (info.has('user_count')) entry.user_count = (await hub.presenceMembers(app.id, name)).size;
+    if (info.has('user_count')) {
+      const users = await hub.presenceMemberCount(app.id, name);
+      entry.user_count = users.count;
+      whole &&= users.complete;
+    }
     channels[name] = entry;
   }
-  // A host that did not answer in time is left out, and the answer says so.
-  return complete ? { channels } : { channels, partial: true };
+  // A host that did not answer in time (or Redis, down) is left out, and the answer says so.
+  return whole ? { channels } : { channels, partial: true };
 }
 
 export async function channelInfo(hub: Hub, publisher: Publisher, app: AppConfig, channel: string, params: Map<string, string>): Promise<unknown> {
@@ -46,8 +51,14 @@ export async function channelInfo(hub: Hub, publisher: Publisher, app: AppConfig
   const subscriptions = counts[channel] ?? 0;
   const body: Record<string, unknown> = { occupied: subscriptions > 0 };
   if (info.has('subscription_count')) body.subscription_count = subscriptions;
-  if (!complete) body.subscription_count_complete = false;
-  if (info.has('user_count')) body.user_count = (await hub.presenceMembers(app.id, channel)).size;
+  let whole = complete;
+  if (info.has('user_count')) {
+    // Without Redis: this host's members, and the answer says it is incomplete.
+    const users = await hub.presenceMemberCount(app.id, channel);
+    body.user_count = users.count;
+    whole &&= users.complete;
+  }
+  if (!whole) body.subscription_count_complete = false;
   if (info.has('cache')) {
     const key = `${app.id}\n${channel}`;
     const frame = publisher.cache.get(key);
@@ -59,7 +70,11 @@ export async function channelInfo(hub: Hub, publisher: Publisher, app: AppConfig
 export async function presenceUsers(hub: Hub, app: AppConfig, channel: string): Promise<unknown> {
   assertChannel(app, channel);
   if (!isPresenceChannel(channel)) throw new HttpError('invalidInput', 'Only presence channels support this endpoint');
-  return { users: [...(await hub.presenceMembers(app.id, channel)).keys()].map((id) => ({ id })) };
+  // A list with members missing would look complete: while Redis cannot be asked the answer is a 503.
+  const members = await hub.presenceMembers(app.id, channel).catch(() => {
+    throw new HttpError('serviceUnavailable', 'Presence members are temporarily unavailable: the cluster store (Redis) cannot be reached', { 'Retry-After': '1' });
+  });
+  return { users: [...members.keys()].map((id) => ({ id })) };
 }
 
 /** The `info` answer of POST /events: counts for each channel right after the publish. */
@@ -75,7 +90,7 @@ export async function publishInfo(hub: Hub, app: AppConfig, channels: readonly s
   for (const channel of channels) {
     const entry: Record<string, unknown> = { acknowledgement_id: acknowledgementId };
     if (info.has('subscription_count')) entry.subscription_count = counts[channel] ?? 0;
-    if (info.has('user_count') && isPresenceChannel(channel)) entry.user_count = (await hub.presenceMembers(app.id, channel)).size;
+    if (info.has('user_count') && isPresenceChannel(channel)) entry.user_count = (await hub.presenceMemberCount(app.id, channel)).count;
     out[channel] = entry;
   }
   return { channels: out };

@@ -21,8 +21,9 @@ import { appendPresenceAnswer, forEachPresenceChange } from '../ipc/presenceColu
 import { appendTaken, emptyPublishesTaken } from '../ipc/publishesTaken.ts';
 import { InOrder, RequestSequence } from '../ipc/requestOrder.ts';
 import { uws } from '../transport/uws.ts';
+import { ClusterOccupancy } from '../adapter/clusterOccupancy.ts';
 import { ClusterPresence } from '../adapter/clusterPresence.ts';
-import { ClusterQueries } from '../adapter/clusterQueries.ts';
+import { ClusterQueries, ReportedCounts } from '../adapter/clusterQueries.ts';
 import { HostRegistry } from '../adapter/hostRegistry.ts';
 import { RedisCluster } from '../adapter/redisCluster.ts';
 import { MemoryIdempotencyStore } from '../idempotency/memoryStore.ts';
@@ -126,8 +127,14 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
   let clusterPresence: ClusterPresence | null = null;
   if (config.redis.url) {
     const streamTtlMs = config.connection_recovery.buffer_ttl_seconds * 1000;
+    // Back in touch with Redis: this host's presence share and channels go back first (a restart may have emptied
+    // Redis), then /up says OK again.
     const onHealth = (healthy: boolean) => {
-      for (const w of workers) w.post({ type: 'health', degraded: !healthy });
+      const tell = () => {
+        if (cluster?.isHealthy === healthy) for (const w of workers) w.post({ type: 'health', degraded: !healthy });
+      };
+      if (healthy && hosts) void hosts.restoreNow().then(tell);
+      else tell();
     };
     cluster = new RedisCluster(config.redis.url, config.redis.key_prefix, streamTtlMs, config.redis.stream_max_len, publisher.onEnvelope, onHealth, log);
     publisher.cluster = cluster;
@@ -143,14 +150,14 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
       const index = appIndex.get(appId);
       if (index !== undefined) hub.memberChanged(index, channel, 'removed', userId);
     };
-    const redis = cluster.redis;
-    hub.hostOccupancy = async (appId, channel, delta) => {
-      const key = `${config.redis.key_prefix}occupied:${appId}`;
-      const hostsHolding = await redis.hincrby(key, channel, delta);
-      if (hostsHolding <= 0) await redis.hdel(key, channel);
-      return hostsHolding;
-    };
-    hosts = new HostRegistry(cluster.redis, config.redis.key_prefix, cluster.hostId, clusterPresence, memberRemoved, log);
+    hub.occupancy = new ClusterOccupancy(cluster.redis, config.redis.key_prefix, cluster.hostId);
+    hub.reportedCounts = new ReportedCounts(cluster.redis, config.redis.key_prefix);
+    hosts = new HostRegistry(cluster.redis, config.redis.key_prefix, cluster.hostId, clusterPresence, hub.occupancy, {
+      memberRemoved,
+      channelVacated: (appId, channel) => hub.clusterOccupancyChanged(appId, channel, 'channel_vacated'),
+      restore: (reaped) => hub.restoreCluster(reaped),
+    }, log);
+    hub.requestRestore = () => void hosts?.restoreNow();
     const queries = new ClusterQueries(cluster, hosts, hub.localCounts);
     hub.queries = queries;
     // One host reports cluster-wide subscription counts: the live host with the smallest id.
@@ -341,8 +348,11 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
       await push?.stop();
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
       clearInterval(countsTimer);
-      await webhooks?.stop();
+      // The last leaves and vacated channels reach Redis, then whatever this host still holds there is released
+      // (and announced) while webhooks still go out.
+      await hub.settle();
       await hosts?.stop();
+      await webhooks?.stop();
       await cluster?.stop();
       log.info('shutdown complete');
     })();

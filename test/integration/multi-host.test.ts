@@ -1,7 +1,7 @@
 // Several hosts sharing one real redis-server: publishes and client events reach every host exactly once
 // in one order, V2 serials stay strictly increasing whichever host publishes, a V2 client resumes on
-// another host, idempotent retries are deduplicated across hosts, users are reached on every host, and
-// a Redis restart is survived without restarting any host.
+// another host, idempotent retries and a publish's own message_id are deduplicated across hosts, users are
+// reached on every host (force_reconnect included), and a Redis restart is survived without restarting any host.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Pusher from 'pusher';
@@ -113,6 +113,31 @@ describe('several hosts through Redis', () => {
     assert.equal(a.frames.filter(isEvent('client-hi')).length, 0, 'no echo to the V1 sender');
     await serverSdk(hosts[2].port).terminateUserConnections('u-multi');
     assert.deepEqual(await Promise.all([a.closed(), b.closed()]), [4009, 4009]);
+  });
+
+  test('a message_id published on one host and retried on another is delivered once, same acknowledgement id', async () => {
+    const c = await RawClient.open(hosts[1].port);
+    await c.request({ event: 'pusher:subscribe', data: { channel: 'mid' } }, (f) => f.event.endsWith('subscription_succeeded'));
+    const body = { name: 'once', channel: 'mid', data: 'x', message_id: 'mid-cross-1' };
+    const answers = [];
+    for (const h of hosts) {
+      const res = await serverSdk(h.port).post({ path: '/events', body: body as unknown as string });
+      answers.push(await res.json());
+    }
+    assert.deepEqual(answers[1], answers[0]);
+    await serverSdk(hosts[0].port).trigger('mid', 'fence', 'f');
+    await c.next(isEvent('fence'));
+    assert.equal(c.frames.filter(isEvent('once')).length, 1);
+    c.close();
+  });
+
+  test('force_reconnect through one host closes the user\'s sockets on every host with 4200', async () => {
+    const a = await RawClient.open(hosts[0].port);
+    const b = await RawClient.open(hosts[1].port);
+    for (const c of [a, b]) await c.request({ event: 'pusher:signin', data: sdk.authenticateUser(c.socketId, { id: 'u-fr' }) }, isEvent('pusher:signin_success'));
+    const res = await serverSdk(hosts[1].port).post({ path: '/users/u-fr/force_reconnect', body: {} as unknown as string });
+    assert.deepEqual(await res.json(), { ok: true });
+    assert.deepEqual(await Promise.all([a.closed(), b.closed()]), [4200, 4200]);
   });
 
   test('a Redis restart: delivery on the host goes on, /up says DEGRADED, fan-out resumes within 5 s', async (t) => {
