@@ -1,6 +1,7 @@
 // The primary's realtime state beyond publishing: which channels are occupied where, presence members,
-// signed-in users and watchlists. Fed by worker messages; read by the HTTP API's queries.
-import { type ClusterOccupancy, splitEntry } from '../adapter/clusterOccupancy.ts';
+// signed-in users and watchlists. Fed by worker messages; read by the HTTP API's queries. With several hosts,
+// putting this host's share back into Redis after a restart or a reap is ClusterRestore's (clusterRestore.ts).
+import type { ClusterOccupancy } from '../adapter/clusterOccupancy.ts';
 import type { ClusterPresence } from '../adapter/clusterPresence.ts';
 import type { ClusterCounts, ClusterQueries, ReportedCounts } from '../adapter/clusterQueries.ts';
 import type { ChannelCounts } from '../channels/channelCounts.ts';
@@ -14,6 +15,7 @@ import { channelType, isPresenceChannel } from '../protocol/channels.ts';
 import { watchlistEvents } from '../protocol/frames.ts';
 import { userTopic } from '../protocol/topics.ts';
 import { UserRegistry } from '../users/userRegistry.ts';
+import { ClusterRestore } from './clusterRestore.ts';
 import type { Publisher } from './publisher.ts';
 
 type HubMessage =
@@ -24,18 +26,12 @@ type HubMessage =
 /** What the hub answers a worker: a message, or a presence join's answer (which travels in a `frames` message). */
 type HubReply = (m: PrimaryToWorker | PresenceJoined) => void;
 
-/** A presence leave of this host that Redis has not taken yet. */
-interface UnsentLeave {
-  appIndex: number;
-  appId: string;
-  channel: string;
-  userId: string;
-}
-
 export class Hub {
   readonly channels: ChannelIndex;
   readonly presence = new PresenceRegistry();
   readonly users = new UserRegistry();
+  /** This host's calls to Redis, and the restore that puts its share back there. */
+  readonly clusterRestore: ClusterRestore;
   private readonly appIndex: Map<string, number>;
 
   constructor(
@@ -48,6 +44,7 @@ export class Hub {
   ) {
     this.channels = new ChannelIndex(counts);
     this.appIndex = new Map(config.apps.map((a, i) => [a.id, i]));
+    this.clusterRestore = new ClusterRestore(cluster, this, this.appIndex);
     publisher.presenceVersions = (appId, channel) => this.presence.versions(appId, channel);
   }
 
@@ -107,7 +104,7 @@ export class Hub {
     }
     const cluster = this.cluster;
     const again = this.presence.hasSocket(app.id, m.channel, m.userId, m.socketId);
-    const joined = this.presenceCall(() =>
+    const joined = this.clusterRestore.presenceCall(() =>
       again ? cluster.members(app.id, m.channel).then((members) => ({ ok: true as const, first: false, members })) : cluster.join(app.id, m.channel, m.userId, m.userInfo, max),
     );
     joined.then(
@@ -131,142 +128,8 @@ export class Hub {
     const lastHere = this.presence.leave(appId, channel, userId, socketId);
     // A join the worker then refused: the channel it announced as occupied never was; it is vacated again.
     if (this.announcedOccupied.delete(`${appId}\n${channel}`)) this.occupancyChanged(appIndex, channel, -1);
-    if (this.cluster) return this.leaveCluster({ appIndex, appId, channel, userId });
+    if (this.cluster) return this.clusterRestore.leave({ appIndex, appId, channel, userId });
     if (lastHere) this.memberChanged(appIndex, channel, 'removed', userId, undefined, undefined, this.presence.members(appId, channel).size > 0);
-  }
-
-  /**
-   * One socket fewer in Redis; retried until Redis takes it, so no member outlives its sockets. A restore of this
-   * host's share (restoreCluster) takes the place of the leaves not yet taken: it writes the share without them.
-   */
-  private leaveCluster(leave: UnsentLeave): void {
-    if (this.restorePhase === 'draining') return void this.unsentLeaves.add(leave);
-    this.presenceCall(() => (this.cluster as ClusterPresence).leave(leave.appId, leave.channel, leave.userId)).then(
-      (left) => {
-        if (left) this.memberChanged(leave.appIndex, leave.channel, 'removed', leave.userId);
-        if (left !== null) return;
-        // Redis lost this host's share (a restart, or a reap while this host was stalled): the restore that puts
-        // it back settles this leave too (member_removed if the user is no longer a member).
-        this.unsentLeaves.add(leave);
-        this.requestRestore?.();
-      },
-      () => {
-        this.unsentLeaves.add(leave);
-        setTimeout(() => {
-          if (this.unsentLeaves.delete(leave)) this.leaveCluster(leave);
-        }, 1000).unref();
-      },
-    );
-  }
-
-  /** Set with several hosts: asks for this host's share to be put back into Redis (HostRegistry.restoreNow). */
-  requestRestore: (() => void) | null = null;
-
-  /** Presence calls to Redis sent and not answered yet. */
-  private presenceInFlight = 0;
-  private presenceIdle: (() => void) | null = null;
-  /** A restore in progress: 'draining' until the calls in flight are answered, then 'writing'. */
-  private restorePhase: 'off' | 'draining' | 'writing' = 'off';
-  /** Presence calls that came during a restore, sent after it in the order they came. */
-  private held: (() => void)[] = [];
-  /** Presence leaves of this host Redis has not taken: waiting for a retry, or to be covered by a restore. */
-  private readonly unsentLeaves = new Set<UnsentLeave>();
-  /** Every call to Redis on the hub's behalf not answered yet (shutdown waits for them: `settle`). */
-  private readonly inFlight = new Set<Promise<unknown>>();
-
-  private track<T>(p: Promise<T>): Promise<T> {
-    this.inFlight.add(p);
-    const done = () => void this.inFlight.delete(p);
-    p.then(done, done);
-    return p;
-  }
-
-  /** Sends a presence call to Redis now, or after the restore in progress (calls keep their order). */
-  private presenceCall<T>(run: () => Promise<T>): Promise<T> {
-    if (this.restorePhase !== 'off') return new Promise<T>((resolve, reject) => this.held.push(() => void this.presenceCall(run).then(resolve, reject)));
-    this.presenceInFlight++;
-    const p = this.track(run());
-    const done = () => {
-      if (--this.presenceInFlight === 0) this.presenceIdle?.();
-    };
-    p.then(done, done);
-    return p;
-  }
-
-  /**
-   * Puts this host's presence share and channels back into Redis as the host holds them (Redis restarted empty,
-   * or survivors reaped this host while it was only stalled). Each channel's share is set in one script: members
-   * still connected stay members (no member_added, unless `reaped`: survivors announced them gone), users whose
-   * leave never reached Redis get their member_removed, and channels are held by this host again.
-   */
-  async restoreCluster(reaped: boolean): Promise<void> {
-    const cluster = this.cluster;
-    if (!cluster) return;
-    this.restorePhase = 'draining';
-    let leaves: UnsentLeave[] = [];
-    try {
-      // Joins in flight are answered before the share is read, so it counts them (or they failed and do not count).
-      if (this.presenceInFlight > 0) {
-        await new Promise<void>((resolve) => {
-          this.presenceIdle = resolve;
-          setTimeout(resolve, 3000).unref();
-        });
-      }
-      this.presenceIdle = null;
-      this.restorePhase = 'writing';
-      const shares = new Map<string, { appId: string; channel: string; members: ReadonlyMap<string, { info: unknown; sockets: ReadonlyMap<string, unknown> }>; check: Set<string> }>();
-      const entry = (appId: string, channel: string) => {
-        const key = `${appId}\n${channel}`;
-        let e = shares.get(key);
-        if (!e) shares.set(key, (e = { appId, channel, members: this.presence.members(appId, channel), check: new Set() }));
-        return e;
-      };
-      for (const [appId, channel] of this.presence.allChannels()) entry(appId, channel);
-      leaves = [...this.unsentLeaves];
-      this.unsentLeaves.clear();
-      for (const l of leaves) entry(l.appId, l.channel).check.add(l.userId);
-      for (const [appId, channel] of await cluster.hostChannels(cluster.hostId)) entry(appId, channel);
-      for (const e of shares.values()) {
-        const appIndex = this.appIndex.get(e.appId);
-        const share: [string, number, unknown][] = [...e.members].map(([userId, m]) => [userId, m.sockets.size, m.info]);
-        const r = await cluster.restoreShare(e.appId, e.channel, share, [...e.check]);
-        leaves = leaves.filter((l) => l.appId !== e.appId || l.channel !== e.channel);
-        if (appIndex === undefined) continue;
-        for (const userId of new Set([...r.removed, ...r.gone])) this.memberChanged(appIndex, e.channel, 'removed', userId);
-        if (reaped) for (const userId of r.added) this.memberChanged(appIndex, e.channel, 'added', userId, e.members.get(userId)?.info);
-      }
-      await this.restoreOccupancy();
-    } catch (err) {
-      for (const l of leaves) this.unsentLeaves.add(l); // covered by the next restore
-      throw err;
-    } finally {
-      this.restorePhase = 'off';
-      const held = this.held;
-      this.held = [];
-      for (const send of held) send();
-    }
-  }
-
-  /** Tells Redis again which channels this host holds (apps with webhooks), and announces what Redis missed. */
-  private async restoreOccupancy(): Promise<void> {
-    if (!this.occupancy || !this.webhooks) return;
-    // Read and sent in one turn: changes sent before it are in the index, changes after it reach Redis after it.
-    const held: string[] = [];
-    for (const app of this.config.apps) {
-      if (app.webhooks.length === 0) continue;
-      for (const channel of this.channels.channels(app.id)) held.push(`${app.id}\n${channel}`);
-      for (const key of this.announcedOccupied) if (key.startsWith(`${app.id}\n`) && !this.channels.has(app.id, key.slice(app.id.length + 1))) held.push(key);
-    }
-    const unreached = [...this.unreachedOccupancy];
-    this.unreachedOccupancy.clear();
-    try {
-      const { vacated, occupied } = await this.track(this.occupancy.restore(held, unreached));
-      for (const e of vacated) this.clusterOccupancyChanged(...splitEntry(e), 'channel_vacated');
-      for (const e of occupied) this.clusterOccupancyChanged(...splitEntry(e), 'channel_occupied');
-    } catch (err) {
-      for (const [e, d] of unreached) if (!this.unreachedOccupancy.has(e)) this.unreachedOccupancy.set(e, d);
-      throw err;
-    }
   }
 
   /** A channel occupied or vacated cluster-wide as decided from Redis (a restore, or a dead host's release). */
@@ -276,20 +139,10 @@ export class Hub {
     this.webhook(index, { name, channel });
   }
 
-  /** Waits (at most `ms`) for the hub's calls to Redis to be answered: a stopping host's last leaves and vacated channels. */
-  async settle(ms = 3000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (this.inFlight.size > 0 && Date.now() < deadline) {
-      await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((r) => setTimeout(r, Math.max(1, deadline - Date.now())).unref())]);
-    }
-  }
-
   /** Set when any app has webhooks. */
   webhooks: WebhookSender | null = null;
   /** Set with several hosts: the hosts that hold each channel (so occupied/vacated fire once cluster-wide). */
   occupancy: ClusterOccupancy | null = null;
-  /** Occupancy changes of this host Redis did not take (`appId\nchannel` → the change), settled at the next restore. */
-  private readonly unreachedOccupancy = new Map<string, 1 | -1>();
 
   /** A presence member joined or left (decided here): frames on every host, and the webhook. */
   memberChanged(appIndex: number, channel: string, change: 'added' | 'removed', userId: string, userInfo?: unknown, exclude?: string, anyoneToTell = true): void {
@@ -312,20 +165,28 @@ export class Hub {
     this.occupancyChanged(appIndex, channel, 1);
   }
 
+  /** `appId\nchannel` of every channel this host holds for apps with webhooks: occupied, or announced by a presence join. */
+  heldChannels(): string[] {
+    const held: string[] = [];
+    for (const app of this.config.apps) {
+      if (app.webhooks.length === 0) continue;
+      for (const channel of this.channels.channels(app.id)) held.push(`${app.id}\n${channel}`);
+      for (const key of this.announcedOccupied) if (key.startsWith(`${app.id}\n`) && !this.channels.has(app.id, key.slice(app.id.length + 1))) held.push(key);
+    }
+    return held;
+  }
+
   /** This host gained its first or lost its last subscriber of a channel; webhooks fire cluster-wide once. */
   private occupancyChanged(appIndex: number, channel: string, delta: 1 | -1): void {
     if (!this.webhooks || this.config.apps[appIndex].webhooks.length === 0) return;
     const name = delta > 0 ? ('channel_occupied' as const) : ('channel_vacated' as const);
     if (!this.occupancy) return this.webhook(appIndex, { name, channel });
-    const key = `${this.appId(appIndex)}\n${channel}`;
-    this.track(this.occupancy.change(this.appId(appIndex), channel, delta)).then(
+    this.clusterRestore.track(this.occupancy.change(this.appId(appIndex), channel, delta)).then(
       (clusterWide) => {
         if (clusterWide) this.webhook(appIndex, { name, channel });
       },
       (err: Error) => {
-        // Settled when Redis is back (restoreOccupancy); an occupied and a vacated that both missed it cancel out.
-        if (this.unreachedOccupancy.get(key) === -delta) this.unreachedOccupancy.delete(key);
-        else this.unreachedOccupancy.set(key, delta);
+        this.clusterRestore.occupancyUnreached(this.appId(appIndex), channel, delta);
         this.log.warn({ err: err.message, channel }, 'could not record channel occupancy across hosts');
       },
     );

@@ -155,9 +155,9 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
     hosts = new HostRegistry(cluster.redis, config.redis.key_prefix, cluster.hostId, clusterPresence, hub.occupancy, {
       memberRemoved,
       channelVacated: (appId, channel) => hub.clusterOccupancyChanged(appId, channel, 'channel_vacated'),
-      restore: (reaped) => hub.restoreCluster(reaped),
+      restore: (reaped) => hub.clusterRestore.restore(reaped),
     }, log);
-    hub.requestRestore = () => void hosts?.restoreNow();
+    hub.clusterRestore.requestRestore = () => void hosts?.restoreNow();
     const queries = new ClusterQueries(cluster, hosts, hub.localCounts);
     hub.queries = queries;
     // One host reports cluster-wide subscription counts: the live host with the smallest id.
@@ -350,7 +350,7 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
       clearInterval(countsTimer);
       // The last leaves and vacated channels reach Redis, then whatever this host still holds there is released
       // (and announced) while webhooks still go out.
-      await hub.settle();
+      await hub.clusterRestore.settle();
       await hosts?.stop();
       await webhooks?.stop();
       await cluster?.stop();
