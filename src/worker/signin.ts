@@ -39,13 +39,13 @@ export function handleSignin(core: WsServer, s: SocketState, data: unknown): voi
   if (!first) return;
   core.delivery.flushHeld(); // what is held for the user's topic came before the sign-in
   // Signed in as another user than a presence join identified it as: that user's events are not its any more.
-  if (s.presenceUserId !== null && s.presenceUserId !== id) s.ws?.unsubscribe(userTopic(s.protocol, app.id, s.presenceUserId));
+  if (s.presenceUserId !== null) {
+    if (s.presenceUserId !== id) s.ws?.unsubscribe(userTopic(s.protocol, app.id, s.presenceUserId));
+    removeUserSocket(core, s, s.presenceUserId);
+  }
   s.presenceUserId = null;
   s.ws?.subscribe(userTopic(s.protocol, app.id, id));
-  const key = `${s.appIndex}\n${id}`;
-  let set = core.users.get(key);
-  if (!set) core.users.set(key, (set = new Set()));
-  set.add(s);
+  addUserSocket(core, s, id);
   core.deps.toPrimary({
     type: 'user-signin',
     worker: core.deps.workerIndex,
@@ -59,9 +59,24 @@ export function handleSignin(core: WsServer, s: SocketState, data: unknown): voi
 /** On close of a signed-in socket. */
 export function signout(core: WsServer, s: SocketState): void {
   const userId = s.userId as string;
+  removeUserSocket(core, s, userId);
+  core.deps.toPrimary({ type: 'user-signout', app: s.appIndex, userId, socketId: s.socketId });
+}
+
+/**
+ * The user's sockets on this worker: signed in as the user, or identified as the user by a presence join (as Sockudo
+ * counts them, §2.7). terminate_connections and force_reconnect close them.
+ */
+export function addUserSocket(core: WsServer, s: SocketState, userId: string): void {
+  const key = `${s.appIndex}\n${userId}`;
+  let set = core.users.get(key);
+  if (!set) core.users.set(key, (set = new Set()));
+  set.add(s);
+}
+
+export function removeUserSocket(core: WsServer, s: SocketState, userId: string): void {
   const key = `${s.appIndex}\n${userId}`;
   const set = core.users.get(key);
   set?.delete(s);
   if (set?.size === 0) core.users.delete(key);
-  core.deps.toPrimary({ type: 'user-signout', app: s.appIndex, userId, socketId: s.socketId });
 }

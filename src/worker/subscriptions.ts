@@ -12,6 +12,7 @@ import { type CompiledFilter, compileFilter, wildcardError } from '../protocol/f
 import { EMPTY_DATA_JSON, cacheMiss, subscriptionSucceeded, subscriptionSucceededV2 } from '../protocol/frames.ts';
 import { SERVER_TO_USER_PREFIX, topicFor, userTopic } from '../protocol/topics.ts';
 import { parseRewind, sendRewind, sendWildcardRewind } from './recovery.ts';
+import { addUserSocket } from './signin.ts';
 import { type SocketState, type Subscription, writableChannels, writablePendingPresence, writablePresence } from './socketState.ts';
 import type { WsServer } from './wsServer.ts';
 
@@ -175,15 +176,19 @@ export function presenceJoined(core: WsServer, m: PresenceJoined): void {
     return;
   }
   for (let i = 0; i < pending.repeats; i++) join(core, s, channel, m.dataJson, options);
-  if (newMembership) identifyByPresence(s, userId);
+  if (newMembership) identifyByPresence(core, s, userId);
 }
 
-/** A socket not signed in is identified as the user of its first presence join: server-to-user events reach it. */
-function identifyByPresence(s: SocketState, userId: string): void {
+/**
+ * A socket not signed in is identified as the user of its first presence join: server-to-user events reach it, and
+ * terminate_connections / force_reconnect of that user close it.
+ */
+function identifyByPresence(core: WsServer, s: SocketState, userId: string): void {
   if (s.userId !== null || s.presenceUserId !== null) return;
   s.presenceUserId = userId;
   // Nothing held here can be for it: join() let the held publishes out just before.
   s.ws?.subscribe(userTopic(s.protocol, (s.app as AppConfig).id, userId));
+  addUserSocket(core, s, userId);
 }
 
 export interface JoinOptions {

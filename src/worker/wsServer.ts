@@ -17,7 +17,7 @@ import { type TemplatedApp, type WebSocket, type WebSocketBehavior, uws } from '
 import { CacheMirror } from './cacheMirror.ts';
 import { handleClientEvent } from './clientEvents.ts';
 import { LocalChannels } from './localChannels.ts';
-import { handleSignin, signout } from './signin.ts';
+import { handleSignin, removeUserSocket, signout } from './signin.ts';
 import { SocketIdAllocator, SocketState, type UwsUserData } from './socketState.ts';
 import { handleResume } from './recovery.ts';
 import { type Hold, LiveHolds } from './liveHold.ts';
@@ -205,6 +205,7 @@ export class WsServer {
     // uWS drops the topic subscriptions itself; the bookkeeping (counts, presence) is ours.
     leaveAllChannels(this, s, this.presenceLeaseMs(s, code));
     if (s.userId !== null) signout(this, s);
+    else if (s.presenceUserId !== null) removeUserSocket(this, s, s.presenceUserId);
   }
 
   /**

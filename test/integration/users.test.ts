@@ -98,6 +98,27 @@ describe('users', () => {
     other.close();
   });
 
+  test('terminate_connections also closes a socket a presence join identified as the user (4009), not other members', async () => {
+    const presenceJoin = async (c: RawClient, userId: string) => {
+      const channelData = { user_id: userId };
+      const { auth } = sdk.authorizeChannel(c.socketId, 'presence-terminate', channelData);
+      await c.request(
+        { event: 'pusher:subscribe', data: { channel: 'presence-terminate', auth, channel_data: JSON.stringify(channelData) } },
+        (f) => f.event === 'pusher_internal:subscription_succeeded',
+      );
+    };
+    const member = await RawClient.open(server.workerPorts[0]);
+    const bystander = await RawClient.open(server.workerPorts[1]);
+    await presenceJoin(member, 'to-terminate');
+    await presenceJoin(bystander, 'stays');
+    await serverSdk(server.port).post({ path: '/users/to-terminate/terminate_connections', body: {} });
+    assert.equal(await member.closed(), 4009);
+    // The bystander is still connected: it gets the member_removed of the terminated user.
+    const removed = await bystander.next((f) => f.event === 'pusher_internal:member_removed');
+    assert.equal((JSON.parse(removed.data as string) as { user_id: string }).user_id, 'to-terminate');
+    bystander.close();
+  });
+
   test("a socket cannot subscribe to another user's server-to-user channel", async () => {
     const c = await rawSignin(server.port, { id: 'me' });
     const mine = await c.request({ event: 'pusher:subscribe', data: { channel: '#server-to-user-me' } }, (f) => f.channel === '#server-to-user-me' || f.event === 'pusher:error');
