@@ -178,3 +178,13 @@ export class RawClient {
     for (const w of ws) w();
   }
 }
+
+/** Signs channel subscriptions for the development app (no server needed for that). */
+const DEVELOPMENT_SIGNER = new Pusher({ appId: DEVELOPMENT_APP.id, key: DEVELOPMENT_APP.key, secret: DEVELOPMENT_APP.secret, host: '127.0.0.1' });
+
+/** A presence join of the development app as `userId`: the subscription_succeeded, or the pusher:error refusing it. */
+export function joinPresence(c: RawClient, channel: string, userId: string): Promise<Frame> {
+  const data = { user_id: userId };
+  const { auth } = DEVELOPMENT_SIGNER.authorizeChannel(c.socketId, channel, data);
+  return c.request({ event: 'pusher:subscribe', data: { channel, auth, channel_data: JSON.stringify(data) } }, (f) => f.event.endsWith('subscription_succeeded') || f.event === 'pusher:error');
+}

@@ -8,20 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import Pusher from 'pusher';
-import { type Frame, RawClient, serverSdk } from '../helpers/clients.ts';
+import { RawClient, joinPresence, serverSdk } from '../helpers/clients.ts';
+import { DEVELOPMENT_APP } from '../../src/config/schema.ts';
 import { type RedisProcess, startRedis } from '../helpers/redis.ts';
 import { type TestServer, eventually, startTestServer } from '../helpers/server.ts';
 import { type HostProcess, startHost, stopHost } from './faults-hosts.ts';
 
-const app = { id: 'app-id', key: 'app-key', secret: 'app-secret' };
-const sdk = new Pusher({ appId: app.id, key: app.key, secret: app.secret, host: '127.0.0.1' });
 
-async function joinPresence(c: RawClient, channel: string, userId: string): Promise<Frame> {
-  const data = { user_id: userId };
-  const { auth } = sdk.authorizeChannel(c.socketId, channel, data);
-  return c.request({ event: 'pusher:subscribe', data: { channel, auth, channel_data: JSON.stringify(data) } }, (f) => f.event.endsWith('subscription_succeeded') || f.event === 'pusher:error');
-}
 
 /** Names of the Redis connections open now. */
 async function connectionNames(redis: Redis): Promise<Set<string>> {
@@ -48,7 +41,7 @@ describe('a stalled host', () => {
   async function withStalledMember(ch: string, run: (watcher: RawClient, stalled: HostProcess, names: Set<string>) => Promise<void>): Promise<void> {
     const dir = mkdtempSync(join(tmpdir(), 'stall-'));
     const file = join(dir, 'config.json');
-    writeFileSync(file, JSON.stringify({ apps: [app], redis: { url: redis.url, key_prefix: prefix } }));
+    writeFileSync(file, JSON.stringify({ apps: [{ id: DEVELOPMENT_APP.id, key: DEVELOPMENT_APP.key, secret: DEVELOPMENT_APP.secret }], redis: { url: redis.url, key_prefix: prefix } }));
     const before = await connectionNames(peek);
     const stalled = await startHost({ SOCKUDO_CONFIG_FILE: file, SOCKUDO_WORKERS: '1' });
     try {

@@ -5,7 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import Pusher from 'pusher';
-import { type Frame, RawClient, serverSdk } from '../helpers/clients.ts';
+import { RawClient, joinPresence, serverSdk } from '../helpers/clients.ts';
 import { type RedisProcess, startRedis } from '../helpers/redis.ts';
 import { type TestServer, eventually, startTestServer } from '../helpers/server.ts';
 import { WebhookReceiver } from '../helpers/webhookReceiver.ts';
@@ -15,11 +15,6 @@ const ROOT = new URL('../../', import.meta.url).pathname;
 const app = { id: 'app-id', key: 'app-key', secret: 'app-secret' };
 const sdk = new Pusher({ appId: app.id, key: app.key, secret: app.secret, host: '127.0.0.1' });
 
-async function joinPresence(c: RawClient, channel: string, userId: string): Promise<Frame> {
-  const data = { user_id: userId };
-  const { auth } = sdk.authorizeChannel(c.socketId, channel, data);
-  return c.request({ event: 'pusher:subscribe', data: { channel, auth, channel_data: JSON.stringify(data) } }, (f) => f.event.endsWith('subscription_succeeded') || f.event === 'pusher:error');
-}
 
 describe('presence and counts across hosts', () => {
   let redis: RedisProcess;

@@ -6,17 +6,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Pusher from 'pusher';
-import { type Frame, RawClient, serverSdk } from '../helpers/clients.ts';
+import { RawClient, joinPresence, serverSdk } from '../helpers/clients.ts';
 import { type RedisProcess, startRedis } from '../helpers/redis.ts';
 import { type TestServer, eventually, startTestServer } from '../helpers/server.ts';
 
 const sdk = new Pusher({ appId: 'app-id', key: 'app-key', secret: 'app-secret', host: '127.0.0.1' });
 
-async function joinPresence(c: RawClient, channel: string, userId: string): Promise<Frame> {
-  const data = { user_id: userId };
-  const { auth } = sdk.authorizeChannel(c.socketId, channel, data);
-  return c.request({ event: 'pusher:subscribe', data: { channel, auth, channel_data: JSON.stringify(data) } }, (f) => f.event.endsWith('subscription_succeeded') || f.event === 'pusher:error');
-}
 
 const healthy = async (h: TestServer) => (await (await fetch(`http://127.0.0.1:${h.port}/up`)).text()) === 'OK';
 

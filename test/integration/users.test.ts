@@ -111,7 +111,7 @@ describe('users', () => {
     const bystander = await RawClient.open(server.workerPorts[1]);
     await presenceJoin(member, 'to-terminate');
     await presenceJoin(bystander, 'stays');
-    await serverSdk(server.port).post({ path: '/users/to-terminate/terminate_connections', body: {} });
+    await serverSdk(server.port).post({ path: '/users/to-terminate/terminate_connections', body: {} as unknown as string });
     assert.equal(await member.closed(), 4009);
     // The bystander is still connected: it gets the member_removed of the terminated user.
     const removed = await bystander.next((f) => f.event === 'pusher_internal:member_removed');
