@@ -200,4 +200,63 @@ describe('Laravel Echo on pusher-js', () => {
     await eventually(() => leaving.length === 2, 'Ann sees Carol leaving on disconnect');
     assert.deepEqual(leaving[1], { id: 3, name: 'Carol' });
   });
+
+  // Reference §2.5 lines 240-248: member_added only for the user's first connection, member_removed after the last.
+  test('presence: two tabs of one user on different threads => one joining, leaving only after the last tab leaves', async () => {
+    const events: string[] = [];
+    const obs = makeEcho(0, { user_id: 'obs', user_info: {} });
+    const oc = obs.join('room2').joining((m: { id?: string }) => events.push(`join:${JSON.stringify(m)}`)).leaving((m: unknown) => events.push(`leave:${JSON.stringify(m)}`));
+    await whenSubscribed(oc);
+    const tab1 = makeEcho(1, { user_id: 'bob', user_info: { name: 'Bob' } });
+    await whenSubscribed(tab1.join('room2'));
+    await eventually(() => events.length === 1, 'joining');
+    const tab2 = makeEcho(0, { user_id: 'bob', user_info: { name: 'Bob' } });
+    let here: unknown[] = [];
+    await whenSubscribed(tab2.join('room2').here((m: unknown[]) => { here = m; }));
+    assert.equal(here.length, 2);
+    tab1.leave('room2');
+    // A public event to the observer after the users count says tab 2 is still in: no leaving came before it.
+    const marker: unknown[] = [];
+    await whenSubscribed(obs.channel('mark').listen('.m', (e: unknown) => marker.push(e)));
+    await eventually(async () => {
+      const r = await sdk.get({ path: '/channels/presence-room2/users' });
+      return ((await r.json()) as { users: unknown[] }).users.length === 2;
+    }, 'users still 2');
+    await sdk.trigger('mark', 'm', {});
+    await eventually(() => marker.length === 1, 'marker');
+    assert.deepEqual(events, ['join:{"name":"Bob"}']);
+    tab2.leave('room2');
+    await eventually(() => events.length === 2, 'leaving');
+    assert.deepEqual(events, ['join:{"name":"Bob"}', 'leave:{"name":"Bob"}']);
+  });
+
+  test('notification channel private-App.Models.User.1 receives notifications; Echo.leave stops delivery', async () => {
+    const echo = makeEcho(1);
+    const got: unknown[] = [];
+    const ch = echo.private('App.Models.User.1').notification((n: unknown) => got.push(n));
+    await whenSubscribed(ch);
+    const r = await sdk.trigger('private-App.Models.User.1', 'Illuminate\\Notifications\\Events\\BroadcastNotificationCreated', { id: 'n1', type: 'App\\Notifications\\X' });
+    assert.equal(r.status, 200);
+    await eventually(() => got.length === 1, 'notification');
+    echo.leave('App.Models.User.1');
+    await eventually(async () => {
+      const res = await sdk.get({ path: '/channels/private-App.Models.User.1' });
+      return ((await res.json()) as { occupied: boolean }).occupied === false;
+    }, 'channel vacated');
+  });
+
+  test('whisper on presence channel reaches the other member but not the sender (V1)', async () => {
+    const a = makeEcho(0, { user_id: 'wa', user_info: {} });
+    const b = makeEcho(1, { user_id: 'wb', user_info: {} });
+    const heardA: unknown[] = [];
+    const heardB: unknown[] = [];
+    const ca = a.join('wroom').listenForWhisper('typing', (e: unknown) => heardA.push(e));
+    const cb = b.join('wroom').listenForWhisper('typing', (e: unknown) => heardB.push(e));
+    await whenSubscribed(ca);
+    await whenSubscribed(cb);
+    ca.whisper('typing', { name: 'A' });
+    await eventually(() => heardB.length === 1, 'whisper');
+    assert.deepEqual(heardB, [{ name: 'A' }]);
+    assert.deepEqual(heardA, []);
+  });
 });
