@@ -86,7 +86,9 @@ export function verifyApiRequest(
   }
 
   const signature = params.get('auth_signature') ?? '';
-  const expected = sign(app.secret, stringToSign(req.method, req.path, params));
+  // As Sockudo: the signed path has no trailing '/' (routing ignores it too).
+  const path = req.path.length > 1 && req.path.endsWith('/') ? req.path.slice(0, -1) : req.path;
+  const expected = sign(app.secret, stringToSign(req.method, path, params));
   if (!safeEqual(signature.toLowerCase(), expected)) throw new HttpError('authFailed');
   return app;
 }

@@ -58,6 +58,27 @@ export const appSchema = z.strictObject({
         event_types: z
           .array(z.enum(['channel_occupied', 'channel_vacated', 'member_added', 'member_removed', 'client_event', 'cache_miss', 'subscription_count']))
           .optional(),
+        /** Only events of channels that match every given rule (Sockudo's webhook filter). */
+        filter: z
+          .strictObject({
+            channel_prefix: z.string().optional(),
+            channel_suffix: z.string().optional(),
+            /** A regular expression the channel name must match. */
+            channel_pattern: z
+              .string()
+              .refine((p) => {
+                try {
+                  new RegExp(p);
+                  return true;
+                } catch {
+                  return false;
+                }
+              }, 'a valid regular expression')
+              .optional(),
+          })
+          .optional(),
+        /** Extra headers on every request to this target. */
+        headers: z.record(z.string(), z.string()).optional(),
       }),
     )
     .default([]),

@@ -295,6 +295,14 @@ function webhook(w: unknown, path: string, warn: Warn): Obj[] {
       const kept = v.filter((e) => WEBHOOK_EVENTS.has(e as string));
       for (const e of v) if (!WEBHOOK_EVENTS.has(e as string)) warn(`${path}.event_types: "${String(e)}": ${NO_EQUIVALENT}`);
       out.event_types = kept;
+    } else if (k === 'headers' && isObj(v)) out.headers = v;
+    else if (k === 'filter' && isObj(v)) {
+      const filter: Obj = {};
+      for (const [fk, fv] of Object.entries(v)) {
+        if (['channel_prefix', 'channel_suffix', 'channel_pattern'].includes(fk)) filter[fk] = fv;
+        else if (fv !== null) warn(`${path}.filter.${fk}: ${NO_EQUIVALENT} (there are no channel namespaces here)`);
+      }
+      out.filter = filter;
     } else if (v !== null) warn(`${path}.${k}: ${NO_EQUIVALENT}`);
   }
   return [out];

@@ -85,7 +85,7 @@ export class Api {
     let events: PublishEvent[];
     try {
       const body: unknown = JSON.parse(m.body);
-      events = m.batch ? parseBatchBody(body, app) : [parseEventBody(body, app)];
+      events = m.batch ? parseBatchBody(body, app, this.keysOn) : [parseEventBody(body, app, this.keysOn)];
     } catch (err) {
       // Cannot happen short of a bug (the worker validated it with this code): the client has its 200 already.
       this.deps.log.error({ err, app: app.id }, 'an accepted publish did not validate on the primary; not delivered');
@@ -131,12 +131,12 @@ export class Api {
 
     if (is('POST', 'events')) {
       const body = this.jsonBody(req);
-      const event = parseEventBody(body, app);
+      const event = parseEventBody(body, app, this.keysOn);
       const info = (body as Record<string, unknown>).info;
       const messageKey = messageKeyOf(event); // before acknowledge() gives the message an id of the server's
       const ackId = acknowledge(event, info, this.deps.config.connection_recovery.enabled);
       if (event.ephemeral) this.deps.metrics.ephemeralMessage(app.id);
-      const key = event.idempotencyKey ?? (req.idempotencyKey ? checkIdempotencyKey(req.idempotencyKey) : undefined);
+      const key = event.idempotencyKey ?? (req.idempotencyKey && this.keysOn ? checkIdempotencyKey(req.idempotencyKey) : undefined);
       const keyed = key !== undefined && this.deps.config.idempotency.enabled;
       const print = keyed ? fingerprint('events', body) : '';
       const publish = async () => {
@@ -152,7 +152,7 @@ export class Api {
     }
     if (is('POST', 'batch_events')) {
       const body = this.jsonBody(req);
-      const events = parseBatchBody(body, app);
+      const events = parseBatchBody(body, app, this.keysOn);
       for (const e of events) if (e.ephemeral) this.deps.metrics.ephemeralMessage(app.id);
       const raw = (body as { batch: Record<string, unknown>[] }).batch;
       const messageKeys = events.map(messageKeyOf); // before acknowledge() gives messages ids of the server's
@@ -265,6 +265,11 @@ export class Api {
     const answer = this.deps.rateBudget.spend(index, limit);
     this.deps.metrics.apiRateChecked(app.id, !answer.granted);
     if (!answer.granted) throw rateLimitedError(limit, answer.msUntilRefill);
+  }
+
+  /** Whether idempotency keys count (`idempotency.enabled`): when not, they are ignored unchecked, as in Sockudo. */
+  private get keysOn(): boolean {
+    return this.deps.config.idempotency.enabled;
   }
 
   private ttlMs(app: AppConfig): number {

@@ -28,18 +28,23 @@ export function checkIdempotencyKey(key: unknown, where = ''): string {
   if (typeof key !== 'string') throw new HttpError('invalidInput', `${where}Idempotency key must be a string`);
   if (key === '') throw new HttpError('invalidInput', `${where}Idempotency key must not be empty`);
   if (Buffer.byteLength(key) > MAX_IDEMPOTENCY_KEY_BYTES) {
-    throw new HttpError('invalidInput', `${where}Idempotency key exceeds maximum length of ${MAX_IDEMPOTENCY_KEY_BYTES} bytes`);
+    // Sockudo's text says characters; the limit is in bytes, as Sockudo counts it.
+    throw new HttpError('invalidInput', `${where}Idempotency key exceeds maximum length of ${MAX_IDEMPOTENCY_KEY_BYTES} characters`);
   }
   return key;
 }
 
 const SOCKET_ID = /^\d+\.\d+$/;
 
-export function parseEventBody(body: unknown, app: AppConfig): PublishEvent {
-  return parseEvent(body, app, true, '');
+/**
+ * `keys`: idempotency is enabled (`idempotency.enabled`); when it is not, `idempotency_key` and
+ * `extras.idempotencyKey` are ignored without being checked, as Sockudo ignores them.
+ */
+export function parseEventBody(body: unknown, app: AppConfig, keys = true): PublishEvent {
+  return parseEvent(body, app, true, '', keys);
 }
 
-export function parseBatchBody(body: unknown, app: AppConfig): PublishEvent[] {
+export function parseBatchBody(body: unknown, app: AppConfig, keys = true): PublishEvent[] {
   if (!isObject(body) || !Array.isArray(body.batch)) throw new HttpError('invalidInput', "Request must contain 'batch' (list of events)");
   const { batch } = body;
   if (batch.length === 0) throw new HttpError('invalidInput', 'Batch must contain at least one event');
@@ -47,10 +52,10 @@ export function parseBatchBody(body: unknown, app: AppConfig): PublishEvent[] {
     throw new HttpError('limitExceeded', `Batch size (${batch.length}) exceeds limit (${app.limits.max_event_batch_size})`);
   }
   // An item is an event as for /events, `channels` included (Sockudo; the `info` answer is for its first channel).
-  return batch.map((item, i) => parseEvent(item, app, true, `batch[${i}]: `));
+  return batch.map((item, i) => parseEvent(item, app, true, `batch[${i}]: `, keys));
 }
 
-function parseEvent(body: unknown, app: AppConfig, allowChannelList: boolean, where: string): PublishEvent {
+function parseEvent(body: unknown, app: AppConfig, allowChannelList: boolean, where: string, keys: boolean): PublishEvent {
   if (!isObject(body)) throw new HttpError('invalidInput', `${where}Request body must be a JSON object`);
   const { limits } = app;
 
@@ -88,13 +93,13 @@ function parseEvent(body: unknown, app: AppConfig, allowChannelList: boolean, wh
   if (socketId !== undefined && socketId !== null && (typeof socketId !== 'string' || !SOCKET_ID.test(socketId))) {
     throw new HttpError('invalidInput', `${where}Invalid socket_id`);
   }
-  const { extras, ephemeral, messageKey } = parseExtras(body.extras, where);
+  const { extras, ephemeral, messageKey } = parseExtras(body.extras, where, keys);
   const tags = parseTags(body.tags, where);
   const { message_id: messageId } = body;
   if (messageId !== undefined && (typeof messageId !== 'string' || messageId === '' || messageId.length > 128)) {
     throw new HttpError('invalidInput', `${where}message_id must be a string of 1 to 128 characters`);
   }
-  const idempotencyKey = body.idempotency_key === undefined ? undefined : checkIdempotencyKey(body.idempotency_key, where);
+  const idempotencyKey = body.idempotency_key === undefined || !keys ? undefined : checkIdempotencyKey(body.idempotency_key, where);
   // Absent fields are left out rather than set to undefined: every property, even an undefined one, costs the
   // structured clone that carries a worker's admitted publishes to the primary.
   const event: PublishEvent = { name, channels, data, ephemeral };
@@ -108,7 +113,7 @@ function parseEvent(body: unknown, app: AppConfig, allowChannelList: boolean, wh
 }
 
 /** `extras`: `headers` (flat scalars), `ephemeral`, `echo`, plus opaque keys passed through to V2. */
-function parseExtras(v: unknown, where: string): { extras?: Record<string, unknown>; ephemeral: boolean; messageKey?: string } {
+function parseExtras(v: unknown, where: string, keys: boolean): { extras?: Record<string, unknown>; ephemeral: boolean; messageKey?: string } {
   if (v === undefined || v === null) return { ephemeral: false };
   if (!isObject(v)) throw new HttpError('invalidInput', `${where}extras must be an object`);
   if (v.headers !== undefined) {
@@ -121,7 +126,7 @@ function parseExtras(v: unknown, where: string): { extras?: Record<string, unkno
     if (v[flag] !== undefined && typeof v[flag] !== 'boolean') throw new HttpError('invalidInput', `${where}extras.${flag} must be a boolean`);
   }
   const { idempotencyKey, ...rest } = v; // never delivered
-  const messageKey = idempotencyKey === undefined ? undefined : checkIdempotencyKey(idempotencyKey, `${where}extras.idempotencyKey: `);
+  const messageKey = idempotencyKey === undefined || !keys ? undefined : checkIdempotencyKey(idempotencyKey, `${where}extras.idempotencyKey: `);
   return { extras: Object.keys(rest).length > 0 ? rest : undefined, ephemeral: v.ephemeral === true, messageKey };
 }
 

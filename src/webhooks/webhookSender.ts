@@ -15,6 +15,10 @@ export interface WebhookTarget {
   url: string;
   /** Event names this target receives; absent means all. */
   event_types?: string[];
+  /** Only events of channels that match every rule given (a regular expression for the pattern). */
+  filter?: { channel_prefix?: string; channel_suffix?: string; channel_pattern?: string };
+  /** Sent with every request to the target, besides the signed headers. */
+  headers?: Readonly<Record<string, string>>;
 }
 
 export interface WebhookApp {
@@ -103,18 +107,33 @@ class TargetQueue {
   droppedSinceWarn = 0;
   lastDropWarnAt = -Infinity;
 
+  private readonly channelRule: ((channel: string) => boolean) | undefined;
+
   constructor(
     readonly app: WebhookApp,
     readonly url: string,
     eventTypes: readonly string[] | undefined,
+    filter: WebhookTarget['filter'],
+    /** The target's own headers, sent with the signed ones. */
+    readonly headers: Readonly<Record<string, string>> = {},
   ) {
     this.logUrl = redact(url);
     this.types = eventTypes ? new Set(eventTypes) : undefined;
+    this.channelRule = channelRule(filter);
   }
 
-  accepts(name: string): boolean {
-    return this.types === undefined || this.types.has(name);
+  accepts(event: WebhookEvent): boolean {
+    return (this.types === undefined || this.types.has(event.name)) && (this.channelRule === undefined || this.channelRule(event.channel));
   }
+}
+
+/** A target's channel filter as one test: every rule given must hold. */
+function channelRule(filter: WebhookTarget['filter']): ((channel: string) => boolean) | undefined {
+  if (!filter) return undefined;
+  const { channel_prefix: prefix, channel_suffix: suffix, channel_pattern: pattern } = filter;
+  if (prefix === undefined && suffix === undefined && pattern === undefined) return undefined;
+  const re = pattern === undefined ? undefined : new RegExp(pattern);
+  return (channel) => (prefix === undefined || channel.startsWith(prefix)) && (suffix === undefined || channel.endsWith(suffix)) && (re === undefined || re.test(channel));
 }
 
 export class WebhookSender {
@@ -148,7 +167,7 @@ export class WebhookSender {
       if (app.webhooks.length === 0) continue;
       this.byApp.set(
         app.id,
-        app.webhooks.map((t) => new TargetQueue(app, t.url, t.event_types)),
+        app.webhooks.map((t) => new TargetQueue(app, t.url, t.event_types, t.filter, t.headers)),
       );
     }
   }
@@ -159,7 +178,7 @@ export class WebhookSender {
     if (!targets) return;
     try {
       for (const q of targets) {
-        if (!q.accepts(event.name)) continue;
+        if (!q.accepts(event)) continue;
         if (this.stopped || q.events.length >= this.maxQueue) {
           this.drop(q);
           continue;
@@ -225,6 +244,7 @@ export class WebhookSender {
     const appId = q.app.id;
     const body = JSON.stringify({ time_ms: Date.now(), events });
     const headers = {
+      ...q.headers,
       'Content-Type': 'application/json', // exactly this: the pusher SDK rejects anything else, charset included
       'X-Pusher-Key': q.app.key,
       'X-Pusher-Signature': sign(q.app.secret, body),

@@ -55,12 +55,15 @@ export interface PublishRequest {
 export class PublishAdmission {
   private readonly apps = new Map<string, { app: AppConfig; index: number }>();
   private readonly enabled: boolean;
+  /** Idempotency keys count (idempotency.enabled); when not, they are ignored unchecked. */
+  private readonly keys: boolean;
   /** Answered here, not yet taken by the primary, oldest first (the primary takes them in stamp order). */
   private readonly awaitingPrimary: AdmittedPublish[] = [];
 
   constructor(config: Config) {
     // With several hosts a publish goes through Redis and can fail there: the primary answers those.
     this.enabled = config.redis.url === '';
+    this.keys = config.idempotency.enabled;
     config.apps.forEach((app, index) => {
       if (app.enabled) this.apps.set(app.id, { app, index });
     });
@@ -78,10 +81,10 @@ export class PublishAdmission {
     try {
       const body = JSON.parse(req.body) as Record<string, unknown>;
       if (batch) {
-        events = parseBatchBody(body, entry.app);
+        events = parseBatchBody(body, entry.app, this.keys);
         if ((body.batch as Record<string, unknown>[]).some((item) => item.info !== undefined)) return undefined;
       } else {
-        events = [parseEventBody(body, entry.app)];
+        events = [parseEventBody(body, entry.app, this.keys)];
         if (body.info !== undefined) return undefined;
       }
     } catch {
