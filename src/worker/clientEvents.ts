@@ -12,11 +12,7 @@ import type { WsServer } from './wsServer.ts';
 
 export function handleClientEvent(core: WsServer, s: SocketState, event: string, channel: unknown, data: unknown, extras: unknown): void {
   const app = s.app as AppConfig;
-  if (!app.features.enable_client_messages) return core.sendError(s, 'clientEventsDisabled');
-  if (typeof channel !== 'string' || !allowsClientEvents(channel)) return core.sendError(s, 'clientEventWrongChannel');
-  if (event.length > app.limits.max_event_name_length) return core.sendError(s, 'clientEventRejected', 'Client event rejected: event name too long');
-  if (!s.channels.has(channel)) return core.sendError(s, 'clientEventNotSubscribed');
-
+  // The rate limit counts every client-* frame, before any other check (SOCKUDO-REFERENCE §2.6).
   const now = Date.now();
   if (now - s.clientEventWindow >= 1000) {
     s.clientEventWindow = now;
@@ -30,15 +26,23 @@ export function handleClientEvent(core: WsServer, s: SocketState, event: string,
     return core.sendError(s, 'clientEventRateLimited');
   }
 
-  // Pusher adds the sender's user_id to client events on presence channels.
+  // Then Sockudo's checks, in its order: the feature, the event name, the channel type, the size of the data, and
+  // last whether the sender is subscribed.
+  if (!app.features.enable_client_messages) return core.sendError(s, 'clientEventsDisabled');
+  if (event.length > app.limits.max_event_name_length) return core.sendError(s, 'clientEventRejected', 'Client event rejected: event name too long');
+  if (typeof channel !== 'string' || !allowsClientEvents(channel)) return core.sendError(s, 'clientEventWrongChannel');
+  if (dataBytes(data) > app.limits.max_event_payload_in_kb * 1024) return core.sendError(s, 'clientEventTooLarge');
+  if (!s.channels.has(channel)) return core.sendError(s, 'clientEventNotSubscribed', `Socket ${s.socketId} is not subscribed to channel ${channel}`);
+
+  // Pusher adds the sender's user_id to client events on presence channels (Sockudo does not; pusher-js reads it).
   const userId = isPresenceChannel(channel) ? s.presence.get(channel) : undefined;
   const frame = clientEvent(event, channel, data, userId);
-  if (frame.length > app.limits.max_event_payload_in_kb * 1024) return core.sendError(s, 'clientEventTooLarge');
 
   // V1 subscribers on this thread get it now; the primary assigns the V2 serial and relays the rest. With recovery
   // off a V2 frame has no id or position to wait for: this thread's V2 subscribers get it now too, so it keeps its
   // place before a publish admitted here next (whose V2 frames then leave at once as well).
-  const echo = s.protocol === 2 && s.echo && extrasEcho(extras) !== false;
+  // extras.echo overrides the connection's echo_messages either way (SOCKUDO-REFERENCE §3.8).
+  const echo = s.protocol === 2 && (extrasEcho(extras) ?? s.echo);
   if (s.protocol === 2 && !echo) core.deps.counters.add(s.appIndex, FIELD.echoSuppressed);
   const frames: TopicFrame[] = [{ app: s.appIndex, topic: topicFor(1, app.id, channel), frame, exclude: s.socketId }];
   if (!core.deps.config.connection_recovery.enabled) {
@@ -51,4 +55,9 @@ export function handleClientEvent(core: WsServer, s: SocketState, event: string,
 
 function extrasEcho(extras: unknown): boolean | undefined {
   return typeof extras === 'object' && extras !== null && typeof (extras as { echo?: unknown }).echo === 'boolean' ? (extras as { echo: boolean }).echo : undefined;
+}
+
+/** The size of an event's data as Sockudo measures it: the data alone, as its JSON (a string as it is). */
+function dataBytes(data: unknown): number {
+  return typeof data === 'string' ? Buffer.byteLength(data) : Buffer.byteLength(JSON.stringify(data) ?? '');
 }
