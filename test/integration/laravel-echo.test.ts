@@ -250,10 +250,11 @@ describe('Laravel Echo on pusher-js', () => {
     const b = makeEcho(1, { user_id: 'wb', user_info: {} });
     const heardA: unknown[] = [];
     const heardB: unknown[] = [];
+    // Both waits are attached at once: Echo's subscribed() never fires for a subscription that already succeeded.
     const ca = a.join('wroom').listenForWhisper('typing', (e: unknown) => heardA.push(e));
+    const subscribedA = whenSubscribed(ca);
     const cb = b.join('wroom').listenForWhisper('typing', (e: unknown) => heardB.push(e));
-    await whenSubscribed(ca);
-    await whenSubscribed(cb);
+    await Promise.all([subscribedA, whenSubscribed(cb)]);
     ca.whisper('typing', { name: 'A' });
     await eventually(() => heardB.length === 1, 'whisper');
     assert.deepEqual(heardB, [{ name: 'A' }]);
