@@ -89,8 +89,15 @@ export function watchlistEvents(v: ProtocolVersion, events: WatchlistEvent[]): s
 }
 
 /** A client event as relayed to other subscribers; `data` passes through unchanged, presence adds user_id. */
-export function clientEvent(event: string, channel: string, data: unknown, userId: string | undefined): string {
-  return JSON.stringify(userId === undefined ? { event, channel, data } : { event, channel, data, user_id: userId });
+/**
+ * A client event's V1 frame from its data already serialized (`dataJson`, which the size check measured): the same
+ * bytes as JSON.stringify of `{event, channel, data, user_id?}`, without serializing the data twice. Undefined data
+ * leaves the field out, as JSON.stringify does.
+ */
+export function clientEvent(event: string, channel: string, dataJson: string | undefined, userId: string | undefined): string {
+  const data = dataJson === undefined ? '' : `,"data":${dataJson}`;
+  const user = userId === undefined ? '' : `,"user_id":${JSON.stringify(userId)}`;
+  return `{"event":${JSON.stringify(event)},"channel":${JSON.stringify(channel)}${data}${user}}`;
 }
 
 /** Fields only Protocol V2 subscribers ever see. */

@@ -31,12 +31,15 @@ export function handleClientEvent(core: WsServer, s: SocketState, event: string,
   if (!app.features.enable_client_messages) return core.sendError(s, 'clientEventsDisabled');
   if (event.length > app.limits.max_event_name_length) return core.sendError(s, 'clientEventRejected', 'Client event rejected: event name too long');
   if (typeof channel !== 'string' || !allowsClientEvents(channel)) return core.sendError(s, 'clientEventWrongChannel');
-  if (dataBytes(data) > app.limits.max_event_payload_in_kb * 1024) return core.sendError(s, 'clientEventTooLarge');
+  // Serialized once: measured here (the data alone, as Sockudo measures it; a string as it is), then framed.
+  const dataJson = JSON.stringify(data) as string | undefined;
+  const dataBytes = typeof data === 'string' ? Buffer.byteLength(data) : Buffer.byteLength(dataJson ?? '');
+  if (dataBytes > app.limits.max_event_payload_in_kb * 1024) return core.sendError(s, 'clientEventTooLarge');
   if (!s.channels.has(channel)) return core.sendError(s, 'clientEventNotSubscribed', `Socket ${s.socketId} is not subscribed to channel ${channel}`);
 
   // Pusher adds the sender's user_id to client events on presence channels (Sockudo does not; pusher-js reads it).
   const userId = isPresenceChannel(channel) ? s.presence.get(channel) : undefined;
-  const frame = clientEvent(event, channel, data, userId);
+  const frame = clientEvent(event, channel, dataJson, userId);
 
   // V1 subscribers on this thread get it now; the primary assigns the V2 serial and relays the rest. With recovery
   // off a V2 frame has no id or position to wait for: this thread's V2 subscribers get it now too, so it keeps its
@@ -55,9 +58,4 @@ export function handleClientEvent(core: WsServer, s: SocketState, event: string,
 
 function extrasEcho(extras: unknown): boolean | undefined {
   return typeof extras === 'object' && extras !== null && typeof (extras as { echo?: unknown }).echo === 'boolean' ? (extras as { echo: boolean }).echo : undefined;
-}
-
-/** The size of an event's data as Sockudo measures it: the data alone, as its JSON (a string as it is). */
-function dataBytes(data: unknown): number {
-  return typeof data === 'string' ? Buffer.byteLength(data) : Buffer.byteLength(JSON.stringify(data) ?? '');
 }
