@@ -211,13 +211,15 @@ export class Api {
    * message goes only to the channels that have not had it within the window.
    */
   private async publishKeyed(app: AppConfig, index: number, events: PublishEvent[], messageKeys: (string | undefined)[], completes?: IdempotentCompletion): Promise<void> {
+    // Checked before anything is claimed or published: a bad push payload refuses the whole request.
     const pushes = channelPushes(events, this.deps.push);
     if (!this.deps.config.idempotency.enabled || messageKeys.every((k) => k === undefined)) {
       await this.deps.publisher.publish(index, app.id, events, completes);
-      return sendChannelPushes(app, pushes, this.deps.push, this.deps.log);
+      return sendChannelPushes(app, events, pushes, this.deps.push, this.deps.log);
     }
     const claims = new MessageKeyClaims(this.idempotent, app.id, this.ttlMs(app), () => this.deps.metrics.idempotentDuplicate(app.id));
-    const fresh = await claims.take(events, messageKeys);
+    const sent = await claims.take(events, messageKeys);
+    const fresh = sent.filter((e): e is PublishEvent => e !== null);
     try {
       if (fresh.length > 0 || completes) await this.deps.publisher.publish(index, app.id, fresh, completes, claims.completions());
     } catch (err) {
@@ -225,8 +227,8 @@ export class Api {
       throw err;
     }
     await claims.complete();
-    // Each message's channels that had it already had its push too.
-    sendChannelPushes(app, channelPushes(fresh, this.deps.push), this.deps.push, this.deps.log);
+    // The channels that had a message already had its push too.
+    sendChannelPushes(app, sent, pushes, this.deps.push, this.deps.log);
   }
 
   /** Claims the per-item keys of a batch; items already published with their key are left out. */

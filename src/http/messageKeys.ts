@@ -31,11 +31,11 @@ export class MessageKeyClaims {
   ) {}
 
   /**
-   * Claims each keyed event's channels; returns the events with the channels that already had them left out (an
-   * event left with none is dropped). `keys[i]` is event i's key (messageKeyOf), undefined for none.
+   * Claims each keyed event's channels; returns, in the events' order, each event with the channels that already had
+   * it left out (null for one left with none). `keys[i]` is event i's key (messageKeyOf), undefined for none.
    */
-  async take(events: readonly PublishEvent[], keys: readonly (string | undefined)[]): Promise<PublishEvent[]> {
-    const fresh: PublishEvent[] = [];
+  async take(events: readonly PublishEvent[], keys: readonly (string | undefined)[]): Promise<(PublishEvent | null)[]> {
+    const fresh: (PublishEvent | null)[] = [];
     try {
       for (const [i, e] of events.entries()) {
         const key = keys[i];
@@ -45,8 +45,7 @@ export class MessageKeyClaims {
         }
         const channels: string[] = [];
         for (const channel of e.channels) if (await this.claim(e, channel, key)) channels.push(channel);
-        if (channels.length === e.channels.length) fresh.push(e);
-        else if (channels.length > 0) fresh.push({ ...e, channels });
+        fresh.push(channels.length === e.channels.length ? e : channels.length > 0 ? { ...e, channels } : null);
       }
     } catch (err) {
       await this.release();
