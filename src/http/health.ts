@@ -8,25 +8,31 @@ export interface HealthAnswer {
   status: number;
   body: string;
   header?: string;
+  /** For `/up/{appId}` of a configured app: its index (the HTTP metrics count the call under it). */
+  app?: number;
 }
 
 export function healthResponse(path: string, config: Config, draining: boolean, degraded = false): HealthAnswer {
   // Sockudo answers /live with an empty body.
   if (path === '/live') return { status: 200, body: '' };
-  if (draining) return { status: 503, body: 'DRAINING', header: 'DRAINING' };
+  const app = path.startsWith('/up/') ? appIndexOf(path.slice('/up/'.length), config) : -1;
+  const answer = (status: number, body: string): HealthAnswer => (app < 0 ? { status, body, header: body } : { status, body, header: body, app });
+  if (draining) return answer(503, 'DRAINING');
   // Degraded (Redis unreachable): this host still serves its own clients, so it stays ready.
-  if (path === '/up' && degraded) return { status: 200, body: 'DEGRADED', header: 'DEGRADED' };
-  if (path === '/ready' || path === '/up') return { status: 200, body: 'OK', header: 'OK' };
-  let appId: string;
+  if (path === '/up' && degraded) return answer(200, 'DEGRADED');
+  if (path === '/ready' || path === '/up') return answer(200, 'OK');
+  if (app < 0) return answer(404, 'NOT_FOUND');
+  return config.apps[app].enabled ? answer(200, 'OK') : answer(503, 'ERROR');
+}
+
+/** The index of the app a `/up/{appId}` path names (percent-decoded), or -1. */
+function appIndexOf(encoded: string, config: Config): number {
   try {
-    appId = decodeURIComponent(path.slice('/up/'.length));
+    const appId = decodeURIComponent(encoded);
+    return config.apps.findIndex((a) => a.id === appId);
   } catch {
-    return { status: 404, body: 'NOT_FOUND', header: 'NOT_FOUND' };
+    return -1;
   }
-  const app = config.apps.find((a) => a.id === appId);
-  if (!app) return { status: 404, body: 'NOT_FOUND', header: 'NOT_FOUND' };
-  if (!app.enabled) return { status: 503, body: 'ERROR', header: 'ERROR' };
-  return { status: 200, body: 'OK', header: 'OK' };
 }
 
 /** GET /usage: the system's memory in bytes, `{"memory":{"free","used","total","percent"}}` as Sockudo answers. */

@@ -6,7 +6,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Config } from '../config/schema.ts';
 import { HttpError } from '../errors.ts';
 import type { PublishEvent } from '../http/events.ts';
-import { healthResponse, usageBody } from '../http/health.ts';
+import { type HealthAnswer, healthResponse, usageBody } from '../http/health.ts';
 import type { HttpRequestMessage, OwnPublishPositions, PrimaryToWorker, PublishesTaken, WorkerToPrimary } from '../ipc/messages.ts';
 import type { RequestSequence } from '../ipc/requestOrder.ts';
 import type { Logger } from '../log.ts';
@@ -73,16 +73,11 @@ export class HttpBridge {
    * `/up` counts in the HTTP call and byte metrics, as Sockudo counts it: under `app_id="system"` (the counters' row
    * after the apps), and `/up/{appId}` under that app.
    */
-  private countHealthCall(path: string, body: string): void {
-    const { config, counters } = this.deps;
-    let index: number;
-    if (path === '/up') index = config.apps.length;
-    else if (path.startsWith('/up/')) {
-      index = config.apps.findIndex((a) => encodeURIComponent(a.id) === path.slice('/up/'.length) || a.id === path.slice('/up/'.length));
-      if (index < 0) return;
-    } else return;
-    counters.add(index, FIELD.httpCalls);
-    counters.add(index, FIELD.httpBytesSent, Buffer.byteLength(body));
+  private countHealthCall(path: string, h: HealthAnswer): void {
+    const index = path === '/up' ? this.deps.config.apps.length : h.app;
+    if (index === undefined) return;
+    this.deps.counters.add(index, FIELD.httpCalls);
+    this.deps.counters.add(index, FIELD.httpBytesSent, Buffer.byteLength(h.body));
   }
 
   get inFlight(): number {
@@ -92,7 +87,7 @@ export class HttpBridge {
   attach(app: TemplatedApp): void {
     const health = (res: HttpResponse, path: string, head = false) => {
       const h = healthResponse(path, this.deps.config, this.deps.isDraining(), this.degraded);
-      if (!head) this.countHealthCall(path, h.body);
+      if (!head) this.countHealthCall(path, h);
       res.cork(() => {
         res.writeStatus(statusLine(h.status)).writeHeader('Content-Type', 'text/plain');
         if (h.header) res.writeHeader('X-Health-Check', h.header);
