@@ -145,6 +145,11 @@ export interface PresenceLeave {
   channel: string;
   socketId: string;
   userId: string;
+  /**
+   * The socket dropped without a clean close: the primary holds the leave for this long (the presence lease,
+   * primary/presenceLeases.ts), unless the member joins again first. 0 or absent: it leaves now.
+   */
+  leaseMs?: number;
 }
 
 /** The primary's answer to a PresenceJoin (one entry of a `frames` message's `answers`). */
@@ -172,6 +177,8 @@ export interface PresenceChanges {
   userIds: string[];
   /** undefined for a leave. */
   userInfos: unknown[];
+  /** A leave's presence lease in ms (PresenceLeave.leaseMs); 0 for a join or a leave that is not held. */
+  leaseMs: number[];
 }
 
 /** The primary's answers to one worker's presence joins, as columns (ipc/presenceColumns.ts), in a `frames` message. */

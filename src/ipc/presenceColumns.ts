@@ -7,7 +7,7 @@ import type { ProtocolVersion } from '../protocol/frames.ts';
 import type { PresenceAnswers, PresenceChanges, PresenceJoin, PresenceJoined, PresenceLeave } from './messages.ts';
 
 export function emptyPresenceChanges(worker: number): PresenceChanges {
-  return { type: 'presence-changes', worker, joins: [], requestIds: [], apps: [], channels: [], socketIds: [], protocols: [], userIds: [], userInfos: [] };
+  return { type: 'presence-changes', worker, joins: [], requestIds: [], apps: [], channels: [], socketIds: [], protocols: [], userIds: [], userInfos: [], leaseMs: [] };
 }
 
 export function appendPresenceChange(m: PresenceChanges, c: PresenceJoin | PresenceLeave): void {
@@ -20,6 +20,7 @@ export function appendPresenceChange(m: PresenceChanges, c: PresenceJoin | Prese
   m.protocols.push(join ? c.protocol : 0);
   m.userIds.push(c.userId);
   m.userInfos.push(join ? c.userInfo : undefined);
+  m.leaseMs.push(join ? 0 : (c.leaseMs ?? 0));
 }
 
 /** Calls `each` with every change of `m`, in the order the worker made them. */
@@ -32,7 +33,7 @@ export function forEachPresenceChange(m: PresenceChanges, each: (c: PresenceJoin
     each(
       m.joins[k]
         ? { type: 'presence-join', requestId: m.requestIds[k], worker: m.worker, app, channel, socketId, protocol: m.protocols[k] as ProtocolVersion, userId, userInfo: m.userInfos[k] }
-        : { type: 'presence-leave', app, channel, socketId, userId },
+        : { type: 'presence-leave', app, channel, socketId, userId, leaseMs: m.leaseMs[k] },
     );
   }
 }

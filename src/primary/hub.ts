@@ -16,6 +16,7 @@ import { watchlistEvents } from '../protocol/frames.ts';
 import { userTopic } from '../protocol/topics.ts';
 import { UserRegistry } from '../users/userRegistry.ts';
 import { ClusterRestore } from './clusterRestore.ts';
+import { PresenceLeases } from './presenceLeases.ts';
 import type { Publisher } from './publisher.ts';
 
 type HubMessage =
@@ -30,6 +31,8 @@ export class Hub {
   readonly channels: ChannelIndex;
   readonly presence = new PresenceRegistry();
   readonly users = new UserRegistry();
+  /** Leaves of sockets that dropped, held for the presence lease (config.presence). */
+  readonly leases = new PresenceLeases();
   /** This host's calls to Redis, and the restore that puts its share back there. */
   readonly clusterRestore: ClusterRestore;
   private readonly appIndex: Map<string, number>;
@@ -69,6 +72,7 @@ export class Hub {
       case 'presence-join':
         return this.presenceJoin(m, reply);
       case 'presence-leave':
+        if (m.leaseMs) return this.leases.hold(m.app, m.channel, m.userId, m.socketId, m.leaseMs, () => this.presenceLeave(m.app, m.channel, m.userId, m.socketId));
         return this.presenceLeave(m.app, m.channel, m.userId, m.socketId);
       case 'client-event': {
         const message = { event: m.event, channel: m.channel, data: m.data, userId: m.userId, ephemeral: false };
@@ -100,6 +104,7 @@ export class Hub {
       // member_added goes out before the join is confirmed; the joining socket is excluded either way.
       // Nobody else is in the channel to be told when the joiner is its only member.
       if (result.firstSocketOfUser) this.memberChanged(m.app, m.channel, 'added', m.userId, m.userInfo, m.socketId, result.members.size > 1);
+      this.leases.takeOver(m.app, m.channel, m.userId, m.socketId);
       return reply({ type: 'presence-joined', requestId: m.requestId, ok: true, dataJson: JSON.stringify(PresenceRegistry.snapshot(result.members)) });
     }
     const cluster = this.cluster;
@@ -113,6 +118,7 @@ export class Hub {
         this.presence.join(app.id, m.channel, m.userId, m.userInfo, m.socketId, m.protocol, Number.POSITIVE_INFINITY);
         this.occupiedEarly(m.app, app.id, m.channel);
         if (r.first) this.memberChanged(m.app, m.channel, 'added', m.userId, m.userInfo, m.socketId, r.members.size > 1);
+        this.leases.takeOver(m.app, m.channel, m.userId, m.socketId);
         reply({ type: 'presence-joined', requestId: m.requestId, ok: true, dataJson: JSON.stringify(PresenceRegistry.snapshotOfInfo(r.members)) });
       },
       (err: Error) => {

@@ -340,6 +340,7 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
       const allDrained = new Promise<void>((resolve) => {
         onAllDrained = resolve;
       });
+      hub.leases.close(); // members of sockets that dropped leave now, before their channels are vacated
       for (const w of workers) w.post({ type: 'drain', windowMs });
       await allDrained;
       const exited = workers.map((w) => new Promise<void>((resolve) => w.thread.once('exit', () => resolve())));

@@ -160,7 +160,6 @@ function drain(windowMs: number): void {
   };
   const waitForHttp = () => {
     if (http.inFlight > 0 || ws.sockets.size > 0) return void setTimeout(waitForHttp, 20);
-    ws.delayedLeaves.flush(); // the members of sockets that dropped leave with this worker, before `drained`
     // Every channel is empty now: those still lingering (LINGER_MS) are vacated now, before `drained`, so the
     // primary takes this host out of them (other hosts' occupancy webhooks) before it stops.
     ws.channels.sweep(Number.POSITIVE_INFINITY);

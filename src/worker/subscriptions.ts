@@ -316,7 +316,7 @@ function leavePresence(core: WsServer, s: SocketState, channel: string, leaseMs 
   const userId = s.presence.get(channel);
   if (userId === undefined) return;
   s.presence.delete(channel);
-  const leave: PresenceLeave = { type: 'presence-leave', app: s.appIndex, channel, socketId: s.socketId, userId };
-  if (leaseMs > 0) core.delayedLeaves.delay(leaseMs, () => core.deps.presenceToPrimary(leave));
-  else core.deps.presenceToPrimary(leave);
+  // A lease is kept by the primary (primary/presenceLeases.ts): the member may come back on any thread.
+  const leave: PresenceLeave = { type: 'presence-leave', app: s.appIndex, channel, socketId: s.socketId, userId, leaseMs };
+  core.deps.presenceToPrimary(leave);
 }

@@ -25,7 +25,6 @@ import { ReplayMirror } from './replayMirror.ts';
 import { protocolFromQuery } from '../protocol/protocolParam.ts';
 import { formatFromQuery } from '../protocol/formatParam.ts';
 import { type OriginCheck, originCheck } from '../protocol/origins.ts';
-import { DelayedLeaves } from './delayedLeaves.ts';
 import { type PendingJoin, leaveAllChannels, presenceJoined, subscribe, unsubscribe } from './subscriptions.ts';
 import { ChannelDelivery } from './channelDelivery.ts';
 import { V2Fanout } from './v2Fanout.ts';
@@ -56,8 +55,6 @@ export class WsServer {
   readonly cache = new CacheMirror();
   /** Presence joins waiting for the primary, by request id. */
   readonly pendingJoins = new Map<number, PendingJoin>();
-  /** Presence leaves of sockets that dropped, held for the presence lease (config.presence). */
-  readonly delayedLeaves = new DelayedLeaves();
   readonly replay: ReplayMirror;
   /** V2 subscriptions of freshly connected sockets whose live delivery waits for a resume. */
   readonly holds: LiveHolds;
@@ -358,6 +355,5 @@ export class WsServer {
 
   stop(): void {
     clearInterval(this.sweepTimer);
-    this.delayedLeaves.flush();
   }
 }

@@ -103,6 +103,40 @@ describe('presence lease for sockets that drop', () => {
   });
 });
 
+describe('presence lease taken over by a rejoin', () => {
+  const LONG_LEASE_SECONDS = 30;
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ presence: { ungraceful_timeout_seconds: 0, v2_ungraceful_timeout_seconds: LONG_LEASE_SECONDS } });
+  });
+  after(() => server.shutdown());
+
+  test('a V2 member that drops, joins again on another thread and then closes cleanly leaves at that close, not when the old lease ends', async () => {
+    const channel = 'presence-lease-takeover';
+    const watcher = await RawClient.open(server.workerPorts[1]);
+    await join(watcher, channel, 'watcher');
+    const first = await openV2(server.workerPorts[0]);
+    await join(first, channel, 'u');
+    await eventually(() => members(watcher, channel).includes('added:u'), 'u joins');
+    first.terminate(); // 1006: its leave is held for the 30 s lease
+    // Only once the worker has taken the drop: the channel counts the watcher alone.
+    await eventually(async () => {
+      const res = await fetch(`http://127.0.0.1:${server.port}/apps/app-id/channels/${channel}?info=subscription_count`);
+      return ((await res.json()) as { subscription_count?: number }).subscription_count === 1;
+    }, 'the drop taken');
+    const again = await openV2(server.workerPorts[1]);
+    await join(again, channel, 'u');
+    const closed = Date.now();
+    again.close();
+    await eventually(() => members(watcher, channel).includes('removed:u'), 'u leaves at its clean close', 10_000);
+    assert.ok(Date.now() - closed < LONG_LEASE_SECONDS * 1000 / 3, `left ${Date.now() - closed} ms after the close`);
+    assert.deepEqual(members(watcher, channel), ['added:u', 'removed:u'], 'no second join, one leave');
+    const users = (await (await fetch(`http://127.0.0.1:${server.port}/apps/app-id/channels/${channel}/users`)).json()) as { users: { id: string }[] };
+    assert.deepEqual(users.users.map((u) => u.id), ['watcher']);
+    watcher.close();
+  });
+});
+
 describe('presence lease at shutdown', () => {
   test('leases still running do not hold a stopping server back (the default V2 lease is 15 s)', async () => {
     const server = await startTestServer();

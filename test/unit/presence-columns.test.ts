@@ -9,7 +9,9 @@ describe('presence messages as columns', () => {
   test('joins and leaves come back in the order the worker made them, user info included', () => {
     const changes: (PresenceJoin | PresenceLeave)[] = [
       { type: 'presence-join', requestId: 1, worker: 3, app: 0, channel: 'presence-a', socketId: '1.1', protocol: 1, userId: 'u1', userInfo: { name: 'Ann', tags: ['x'] } },
-      { type: 'presence-leave', app: 0, channel: 'presence-a', socketId: '1.1', userId: 'u1' },
+      { type: 'presence-leave', app: 0, channel: 'presence-a', socketId: '1.1', userId: 'u1', leaseMs: 0 },
+      // A dropped socket's leave, which the primary holds for the presence lease.
+      { type: 'presence-leave', app: 1, channel: 'presence-c', socketId: '1.3', userId: 'u3', leaseMs: 15_000 },
       { type: 'presence-join', requestId: 2, worker: 3, app: 1, channel: 'presence-b', socketId: '1.2', protocol: 2, userId: 'u2', userInfo: undefined },
       // The same socket joining again right after leaving: order is what keeps the membership right.
       { type: 'presence-join', requestId: 3, worker: 3, app: 0, channel: 'presence-a', socketId: '1.1', protocol: 1, userId: 'u1', userInfo: null },
