@@ -167,6 +167,18 @@ export const configSchema = z.strictObject({
       v2_ungraceful_timeout_seconds: nonNegativeInt.max(3600).default(15),
     })
     .default(() => ({ ungraceful_timeout_seconds: 0, v2_ungraceful_timeout_seconds: 15 })),
+  /** V2 `extras.ephemeral` (Sockudo's `ephemeral`): off, the flag is dropped and such a message is an ordinary one. */
+  ephemeral: z
+    .strictObject({ enabled: z.boolean().default(true) })
+    .default(() => ({ enabled: true })),
+  /**
+   * A V2 socket's echo of its own client events (Sockudo's `echo_control`): `default_echo_messages` is the setting
+   * of a socket that connects without `?echo_messages`; with `enabled` off, `?echo_messages` and `extras.echo` are
+   * ignored (V2 senders get their own client events) and `extras.echo` is dropped from publishes.
+   */
+  echo_control: z
+    .strictObject({ enabled: z.boolean().default(true), default_echo_messages: z.boolean().default(true) })
+    .default(() => ({ enabled: true, default_echo_messages: true })),
   /** Idempotent HTTP publishing (idempotency_key / X-Idempotency-Key). */
   idempotency: z
     .strictObject({

@@ -37,8 +37,6 @@ const SOCKUDO_ONLY_KEYS = new Set([
   'websocket',
   'history',
   'presence_history',
-  'ephemeral',
-  'echo_control',
   'event_name_filtering',
   'versioned_messages',
   'annotations',
@@ -48,7 +46,7 @@ const SOCKUDO_ONLY_KEYS = new Set([
 ]);
 
 /** Sections both servers have: in a Sockudo file, their sub-keys we do not have are warned about and dropped. */
-const SHARED_SECTIONS = ['metrics', 'presence', 'connection_recovery', 'idempotency', 'push'] as const;
+const SHARED_SECTIONS = ['metrics', 'presence', 'connection_recovery', 'idempotency', 'ephemeral', 'echo_control', 'push'] as const;
 
 /** Sockudo's Redis connection settings (`database.redis` / `DATABASE_REDIS_*`). */
 export interface RedisParams {

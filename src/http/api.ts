@@ -10,7 +10,7 @@ import type { Logger } from '../log.ts';
 import type { ApiMetrics } from '../metrics/registry.ts';
 import type { Hub } from '../primary/hub.ts';
 import { LocalOnlyDelivery, type Publisher } from '../primary/publisher.ts';
-import { type PublishEvent, checkIdempotencyKey, parseBatchBody, parseEventBody } from './events.ts';
+import { type PublishEvent, type PublishRules, checkIdempotencyKey, parseBatchBody, parseEventBody, publishRules } from './events.ts';
 import { IdempotentPublisher, fingerprint } from './idempotentPublish.ts';
 import { MessageKeyClaims, messageKeyOf } from './messageKeys.ts';
 import { channelPushes, sendChannelPushes } from './channelPush.ts';
@@ -85,7 +85,7 @@ export class Api {
     let events: PublishEvent[];
     try {
       const body: unknown = JSON.parse(m.body);
-      events = m.batch ? parseBatchBody(body, app, this.keysOn) : [parseEventBody(body, app, this.keysOn)];
+      events = m.batch ? parseBatchBody(body, app, this.rules) : [parseEventBody(body, app, this.rules)];
     } catch (err) {
       // Cannot happen short of a bug (the worker validated it with this code): the client has its 200 already.
       this.deps.log.error({ err, app: app.id }, 'an accepted publish did not validate on the primary; not delivered');
@@ -131,7 +131,7 @@ export class Api {
 
     if (is('POST', 'events')) {
       const body = this.jsonBody(req);
-      const event = parseEventBody(body, app, this.keysOn);
+      const event = parseEventBody(body, app, this.rules);
       const info = (body as Record<string, unknown>).info;
       const messageKey = messageKeyOf(event); // before acknowledge() gives the message an id of the server's
       const ackId = acknowledge(event, info, this.deps.config.connection_recovery.enabled);
@@ -152,7 +152,7 @@ export class Api {
     }
     if (is('POST', 'batch_events')) {
       const body = this.jsonBody(req);
-      const events = parseBatchBody(body, app, this.keysOn);
+      const events = parseBatchBody(body, app, this.rules);
       for (const e of events) if (e.ephemeral) this.deps.metrics.ephemeralMessage(app.id);
       const raw = (body as { batch: Record<string, unknown>[] }).batch;
       const messageKeys = events.map(messageKeyOf); // before acknowledge() gives messages ids of the server's
@@ -273,6 +273,13 @@ export class Api {
   private get keysOn(): boolean {
     return this.deps.config.idempotency.enabled;
   }
+
+  /** The publish features the config turns off (events.ts PublishRules). */
+  private get rules(): PublishRules {
+    return (this.publishRules ??= publishRules(this.deps.config));
+  }
+
+  private publishRules: PublishRules | undefined;
 
   private ttlMs(app: AppConfig): number {
     return (app.idempotency_ttl_seconds ?? this.deps.config.idempotency.ttl_seconds) * 1000;

@@ -1,5 +1,5 @@
 // Validates the bodies of POST /apps/{id}/events and /batch_events into events ready to publish.
-import type { AppConfig } from '../config/schema.ts';
+import type { AppConfig, Config } from '../config/schema.ts';
 import { HttpError } from '../errors.ts';
 import { channelNameError } from '../protocol/channels.ts';
 
@@ -37,14 +37,28 @@ export function checkIdempotencyKey(key: unknown, where = ''): string {
 const SOCKET_ID = /^\d+\.\d+$/;
 
 /**
- * `keys`: idempotency is enabled (`idempotency.enabled`); when it is not, `idempotency_key` and
- * `extras.idempotencyKey` are ignored without being checked, as Sockudo ignores them.
+ * The publish features a config turns off, as Sockudo does: with `idempotency.enabled` false, `idempotency_key`
+ * and `extras.idempotencyKey` are ignored without being checked; with `ephemeral.enabled` false,
+ * `extras.ephemeral` is dropped (the message is an ordinary one); with `echo_control.enabled` false,
+ * `extras.echo` is dropped. Extras left empty are left out.
  */
-export function parseEventBody(body: unknown, app: AppConfig, keys = true): PublishEvent {
-  return parseEvent(body, app, true, '', keys);
+export interface PublishRules {
+  keys: boolean;
+  ephemeral: boolean;
+  echo: boolean;
 }
 
-export function parseBatchBody(body: unknown, app: AppConfig, keys = true): PublishEvent[] {
+export const ALL_PUBLISH_FEATURES: PublishRules = Object.freeze({ keys: true, ephemeral: true, echo: true });
+
+export function publishRules(config: Pick<Config, 'idempotency' | 'ephemeral' | 'echo_control'>): PublishRules {
+  return { keys: config.idempotency.enabled, ephemeral: config.ephemeral.enabled, echo: config.echo_control.enabled };
+}
+
+export function parseEventBody(body: unknown, app: AppConfig, rules = ALL_PUBLISH_FEATURES): PublishEvent {
+  return parseEvent(body, app, true, '', rules);
+}
+
+export function parseBatchBody(body: unknown, app: AppConfig, rules = ALL_PUBLISH_FEATURES): PublishEvent[] {
   if (!isObject(body) || !Array.isArray(body.batch)) throw new HttpError('invalidInput', "Request must contain 'batch' (list of events)");
   const { batch } = body;
   if (batch.length === 0) throw new HttpError('invalidInput', 'Batch must contain at least one event');
@@ -52,10 +66,10 @@ export function parseBatchBody(body: unknown, app: AppConfig, keys = true): Publ
     throw new HttpError('limitExceeded', `Batch size (${batch.length}) exceeds limit (${app.limits.max_event_batch_size})`);
   }
   // An item is an event as for /events, `channels` included (Sockudo; the `info` answer is for its first channel).
-  return batch.map((item, i) => parseEvent(item, app, true, `batch[${i}]: `, keys));
+  return batch.map((item, i) => parseEvent(item, app, true, `batch[${i}]: `, rules));
 }
 
-function parseEvent(body: unknown, app: AppConfig, allowChannelList: boolean, where: string, keys: boolean): PublishEvent {
+function parseEvent(body: unknown, app: AppConfig, allowChannelList: boolean, where: string, rules: PublishRules): PublishEvent {
   if (!isObject(body)) throw new HttpError('invalidInput', `${where}Request body must be a JSON object`);
   const { limits } = app;
 
@@ -93,13 +107,13 @@ function parseEvent(body: unknown, app: AppConfig, allowChannelList: boolean, wh
   if (socketId !== undefined && socketId !== null && (typeof socketId !== 'string' || !SOCKET_ID.test(socketId))) {
     throw new HttpError('invalidInput', `${where}Invalid socket_id`);
   }
-  const { extras, ephemeral, messageKey } = parseExtras(body.extras, where, keys);
+  const { extras, ephemeral, messageKey } = parseExtras(body.extras, where, rules);
   const tags = parseTags(body.tags, where);
   const { message_id: messageId } = body;
   if (messageId !== undefined && (typeof messageId !== 'string' || messageId === '' || messageId.length > 128)) {
     throw new HttpError('invalidInput', `${where}message_id must be a string of 1 to 128 characters`);
   }
-  const idempotencyKey = body.idempotency_key === undefined || !keys ? undefined : checkIdempotencyKey(body.idempotency_key, where);
+  const idempotencyKey = body.idempotency_key === undefined || !rules.keys ? undefined : checkIdempotencyKey(body.idempotency_key, where);
   // Absent fields are left out rather than set to undefined: every property, even an undefined one, costs the
   // structured clone that carries a worker's admitted publishes to the primary.
   const event: PublishEvent = { name, channels, data, ephemeral };
@@ -113,7 +127,7 @@ function parseEvent(body: unknown, app: AppConfig, allowChannelList: boolean, wh
 }
 
 /** `extras`: `headers` (flat scalars), `ephemeral`, `echo`, plus opaque keys passed through to V2. */
-function parseExtras(v: unknown, where: string, keys: boolean): { extras?: Record<string, unknown>; ephemeral: boolean; messageKey?: string } {
+function parseExtras(v: unknown, where: string, rules: PublishRules): { extras?: Record<string, unknown>; ephemeral: boolean; messageKey?: string } {
   if (v === undefined || v === null) return { ephemeral: false };
   if (!isObject(v)) throw new HttpError('invalidInput', `${where}extras must be an object`);
   if (v.headers !== undefined) {
@@ -126,8 +140,10 @@ function parseExtras(v: unknown, where: string, keys: boolean): { extras?: Recor
     if (v[flag] !== undefined && typeof v[flag] !== 'boolean') throw new HttpError('invalidInput', `${where}extras.${flag} must be a boolean`);
   }
   const { idempotencyKey, ...rest } = v; // never delivered
-  const messageKey = idempotencyKey === undefined || !keys ? undefined : checkIdempotencyKey(idempotencyKey, `${where}extras.idempotencyKey: `);
-  return { extras: Object.keys(rest).length > 0 ? rest : undefined, ephemeral: v.ephemeral === true, messageKey };
+  const messageKey = idempotencyKey === undefined || !rules.keys ? undefined : checkIdempotencyKey(idempotencyKey, `${where}extras.idempotencyKey: `);
+  if (!rules.ephemeral) delete rest.ephemeral;
+  if (!rules.echo) delete rest.echo;
+  return { extras: Object.keys(rest).length > 0 ? rest : undefined, ephemeral: rest.ephemeral === true, messageKey };
 }
 
 /** `tags`: a flat map; numbers and booleans become strings. */

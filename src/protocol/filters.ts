@@ -70,8 +70,9 @@ export function compileFilter(spec: unknown): FilterResult {
 }
 
 function parseEvents(v: unknown): Set<string> | undefined {
-  if (v === undefined) return undefined;
-  if (!Array.isArray(v) || v.length === 0 || v.length > MAX_EVENTS) throw new Error(`events must be a list of 1 to ${MAX_EVENTS} names`);
+  // An empty list filters nothing out, as in Sockudo (extract_event_name_filter: "receive all").
+  if (v === undefined || (Array.isArray(v) && v.length === 0)) return undefined;
+  if (!Array.isArray(v) || v.length > MAX_EVENTS) throw new Error(`events must be a list of at most ${MAX_EVENTS} names`);
   for (const e of v) if (typeof e !== 'string' || e === '' || e.length > 200) throw new Error('event names must be non-empty strings');
   return new Set(v as string[]);
 }
@@ -152,8 +153,12 @@ function evalTags(node: TagNode, tags: Record<string, string>): boolean {
 }
 
 /** Plain decimal numbers only: '', ' 5 ' and '0x10' are not numbers here. */
+/** A tag value as a number the way Rust's `str::parse::<f64>` reads it (Sockudo's numeric compare), else null. */
 function toNumber(s: string): number | null {
-  return /^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(s) ? Number(s) : null;
+  if (/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(s)) return Number(s);
+  if (/^[-+]?(inf|infinity)$/i.test(s)) return s.startsWith('-') ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+  if (/^[-+]?nan$/i.test(s)) return Number.NaN;
+  return null;
 }
 
 function truthy(v: unknown): boolean {
@@ -163,11 +168,15 @@ function truthy(v: unknown): boolean {
   return true;
 }
 
-/** Wildcard subscriptions (V2, public): exactly one `*`, no `#`, no private/presence prefix. */
+/**
+ * Wildcard subscriptions (V2, public): exactly one `*`, no `#`, no private/presence prefix, then the alphabet;
+ * checked in that order, with Sockudo's texts (validate_wildcard_subscription_pattern).
+ */
 export function wildcardError(pattern: string): string | null {
-  if ((pattern.match(/\*/g) ?? []).length !== 1) return 'a wildcard subscription needs exactly one *';
-  if (!/^[A-Za-z0-9\-_=@.:*]+$/.test(pattern)) return 'invalid characters in wildcard subscription';
-  if (pattern.startsWith('private-') || pattern.startsWith('presence-')) return 'wildcards are only allowed on public channels';
+  if ((pattern.match(/\*/g) ?? []).length !== 1) return `Wildcard subscription '${pattern}' must contain exactly one '*'`;
+  if (pattern.includes('#')) return `Wildcard subscription '${pattern}' cannot use user-limited syntax`;
+  if (pattern.startsWith('private-') || pattern.startsWith('presence-')) return `Wildcard subscription '${pattern}' is only supported for public channels`;
+  if (!/^[A-Za-z0-9\-_=@.:*]+$/.test(pattern)) return `Wildcard subscription '${pattern}' contains invalid characters`;
   return null;
 }
 
@@ -177,5 +186,6 @@ export function wildcardMatches(pattern: string, channel: string): boolean {
   const star = pattern.indexOf('*');
   const prefix = pattern.slice(0, star);
   const suffix = pattern.slice(star + 1);
-  return channel.length >= prefix.length + suffix.length && channel.startsWith(prefix) && channel.endsWith(suffix);
+  // No length check, as in Sockudo (wildcard_pattern_matches): `x*x` matches `x`.
+  return channel.startsWith(prefix) && channel.endsWith(suffix);
 }

@@ -499,13 +499,27 @@ export class ChannelDelivery {
       this.deps.fanout.record(appId, message);
       return 0;
     }
-    return this.deps.fanout.deliver(appId, topic, message, exclude, this.publishTopic, this.reaches, this.filterSuppressed[app]);
+    return this.deps.fanout.deliver(appId, topic, message, exclude, this.publishTopic, this.reaches, this.filterSuppressed[app], this.sendOnce);
   }
 
   private countSent(app: number, recipients: number, frameLength: number): void {
     this.deps.counters.add(app, FIELD.wsMessagesSent, recipients);
     this.deps.counters.add(app, FIELD.socketBytesSent, recipients * frameLength);
   }
+
+  /**
+   * A frame to one socket of a wildcard group, unless one of the message's earlier topics reached it (it is
+   * subscribed there, or its held subscription of the channel collected the frame). uWS sends a socket's pending
+   * topic messages before a direct send, so the order of its frames holds.
+   */
+  private readonly sendOnce = (s: SocketState, channel: string, frame: string, reached: readonly string[]): boolean => {
+    const ws = s.ws;
+    if (!ws || s.closed) return false;
+    const held = this.deps.holds.get(s, channel)?.topic;
+    for (const topic of reached) if (topic === held || ws.isSubscribed(topic)) return false;
+    ws.send(frame);
+    return true;
+  };
 
   /** Whether a publish on `topic` would reach anyone on this thread (a subscriber, or a held subscription). */
   private readonly reaches = (topic: string): boolean => this.app.numSubscribers(topic) > 0 || this.deps.holds.holding(topic);

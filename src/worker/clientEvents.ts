@@ -45,7 +45,8 @@ export function handleClientEvent(core: WsServer, s: SocketState, event: string,
   // off a V2 frame has no id or position to wait for: this thread's V2 subscribers get it now too, so it keeps its
   // place before a publish admitted here next (whose V2 frames then leave at once as well).
   // extras.echo overrides the connection's echo_messages either way (SOCKUDO-REFERENCE §3.8).
-  const echo = s.protocol === 2 && (extrasEcho(extras) ?? s.echo);
+  // With echo control off (config.echo_control.enabled), extras.echo is ignored and s.echo is true.
+  const echo = s.protocol === 2 && ((core.deps.config.echo_control.enabled ? extrasEcho(extras) : undefined) ?? s.echo);
   if (s.protocol === 2 && !echo) core.deps.counters.add(s.appIndex, FIELD.echoSuppressed);
   const frames: TopicFrame[] = [{ app: s.appIndex, topic: topicFor(1, app.id, channel), frame, exclude: s.socketId }];
   if (!core.deps.config.connection_recovery.enabled) {

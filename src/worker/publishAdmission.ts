@@ -10,7 +10,7 @@
 // The admitted publishes wait here, in stamp order, for the primary's `publishes-taken` with their message ids
 // and positions; the worker then builds and delivers their frames itself (ChannelDelivery.deliverOwnPublish).
 import type { AppConfig, Config } from '../config/schema.ts';
-import { type PublishEvent, parseBatchBody, parseEventBody } from '../http/events.ts';
+import { type PublishEvent, type PublishRules, parseBatchBody, parseEventBody, publishRules } from '../http/events.ts';
 import type { OwnPublishPositions } from '../ipc/messages.ts';
 import { isCacheChannel } from '../protocol/channels.ts';
 import { SERVER_TO_USER_PREFIX } from '../protocol/topics.ts';
@@ -56,14 +56,14 @@ export class PublishAdmission {
   private readonly apps = new Map<string, { app: AppConfig; index: number }>();
   private readonly enabled: boolean;
   /** Idempotency keys count (idempotency.enabled); when not, they are ignored unchecked. */
-  private readonly keys: boolean;
+  private readonly rules: PublishRules;
   /** Answered here, not yet taken by the primary, oldest first (the primary takes them in stamp order). */
   private readonly awaitingPrimary: AdmittedPublish[] = [];
 
   constructor(config: Config) {
     // With several hosts a publish goes through Redis and can fail there: the primary answers those.
     this.enabled = config.redis.url === '';
-    this.keys = config.idempotency.enabled;
+    this.rules = publishRules(config);
     config.apps.forEach((app, index) => {
       if (app.enabled) this.apps.set(app.id, { app, index });
     });
@@ -81,10 +81,10 @@ export class PublishAdmission {
     try {
       const body = JSON.parse(req.body) as Record<string, unknown>;
       if (batch) {
-        events = parseBatchBody(body, entry.app, this.keys);
+        events = parseBatchBody(body, entry.app, this.rules);
         if ((body.batch as Record<string, unknown>[]).some((item) => item.info !== undefined)) return undefined;
       } else {
-        events = [parseEventBody(body, entry.app, this.keys)];
+        events = [parseEventBody(body, entry.app, this.rules)];
         if (body.info !== undefined) return undefined;
       }
     } catch {

@@ -30,14 +30,13 @@ export function subscribe(core: WsServer, s: SocketState, data: unknown): void {
   const wildcard = channel.includes('*');
   // null is absent, as for V2 (a V1 client library may send the field empty).
   if (s.protocol === 1) {
-    // Sockudo's own text for a rewind (SOCKUDO-REFERENCE §3.6); filters and wildcards are V2-only too.
+    // Sockudo's own text for a rewind (SOCKUDO-REFERENCE §3.6); wildcards are V2-only too.
     if (rewindSpec !== undefined && rewindSpec !== null) return core.sendError(s, 'invalidChannel', 'Channel rewind is only supported on protocol V2');
-    if ((filterSpec !== undefined && filterSpec !== null) || wildcard) {
-      return core.sendError(s, 'invalidChannel', 'Channel error: filters and wildcard subscriptions are only supported on protocol V2');
-    }
+    if (wildcard) return core.sendError(s, 'invalidChannel', 'Channel error: Wildcard subscriptions are only supported on protocol V2');
   }
   let filter: CompiledFilter | undefined;
-  if (filterSpec !== undefined && filterSpec !== null) {
+  // A V1 subscription's filter is ignored, as Sockudo ignores it (only V2 delivery consults filters).
+  if (filterSpec !== undefined && filterSpec !== null && s.protocol === 2) {
     const compiled = compileFilter(filterSpec);
     if (!compiled.ok) return core.sendError(s, 'invalidChannel', `Channel error: ${compiled.message}`);
     filter = compiled.filter;
@@ -209,7 +208,7 @@ function join(core: WsServer, s: SocketState, channel: string, succeededDataJson
   if (current && s.protocol === 2 && current.filter?.key !== options.filter?.key) {
     core.holds.drop(s, channel);
     s.ws?.unsubscribe(current.topic);
-    core.fanout.leave(app.id, channel, current.filter, current.wildcard);
+    core.fanout.leave(app.id, channel, current.filter, current.wildcard, s);
     s.channels.delete(channel);
     if (!wildcard) core.channels.remove(s.appIndex, channel);
   }
@@ -226,7 +225,7 @@ function join(core: WsServer, s: SocketState, channel: string, succeededDataJson
       s.protocol === 1
         ? topicFor(1, app.id, channel)
         : wildcard
-          ? core.fanout.joinWildcard(app.id, channel, options.filter)
+          ? core.fanout.joinWildcard(app.id, channel, options.filter, s)
           : core.fanout.join(app.id, channel, options.filter);
     writableChannels(s).set(channel, { topic, filter: options.filter, wildcard });
     const recovery = core.deps.config.connection_recovery.enabled;
@@ -307,7 +306,7 @@ export function leaveAllChannels(core: WsServer, s: SocketState, leaseMs = 0): v
 
 function forget(core: WsServer, s: SocketState, channel: string, sub: Subscription, leaseMs = 0): void {
   if (!sub.wildcard) core.channels.remove(s.appIndex, channel);
-  if (s.protocol === 2) core.fanout.leave((s.app as AppConfig).id, channel, sub.filter, sub.wildcard);
+  if (s.protocol === 2) core.fanout.leave((s.app as AppConfig).id, channel, sub.filter, sub.wildcard, s);
   core.countSubscription(s, channel, FIELD.unsubscriptions);
   leavePresence(core, s, channel, leaseMs);
 }

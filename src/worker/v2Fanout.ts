@@ -4,6 +4,7 @@
 import { type CompiledFilter, type FilterView, wildcardMatches } from '../protocol/filters.ts';
 import { topicFor } from '../protocol/topics.ts';
 import type { ReplayMirror } from './replayMirror.ts';
+import type { SocketState } from './socketState.ts';
 import type { V2Message } from './v2Message.ts';
 
 interface Group {
@@ -14,10 +15,18 @@ interface Group {
 
 interface WildcardGroup extends Group {
   pattern: string;
+  /** The group's sockets, for a message some of them already got through another subscription (deliver). */
+  sockets: Set<SocketState>;
 }
 
 /** Publishes a frame on a topic, skipping `exclude`'s socket; returns how many sockets got it. */
 export type TopicPublisher = (topic: string, frame: string, exclude: string | undefined) => number;
+
+/**
+ * Sends a channel's frame to one socket unless it got it already through one of `reached` (topics the message was
+ * published on before); returns whether it sent.
+ */
+export type SendOnce = (s: SocketState, channel: string, frame: string, reached: readonly string[]) => boolean;
 
 let nextGroupId = 0;
 
@@ -41,22 +50,24 @@ export class V2Fanout {
     return g.topic;
   }
 
-  joinWildcard(appId: string, pattern: string, filter: CompiledFilter | undefined): string {
+  joinWildcard(appId: string, pattern: string, filter: CompiledFilter | undefined, socket: SocketState): string {
     let groups = this.wildcards.get(appId);
     if (!groups) this.wildcards.set(appId, (groups = new Map()));
     const key = `${pattern}\n${filter?.key ?? ''}`;
     let g = groups.get(key);
-    if (!g) groups.set(key, (g = { topic: `w${nextGroupId++}\n${appId}\n${pattern}`, filter, count: 0, pattern }));
+    if (!g) groups.set(key, (g = { topic: `w${nextGroupId++}\n${appId}\n${pattern}`, filter, count: 0, pattern, sockets: new Set() }));
     g.count++;
+    g.sockets.add(socket);
     return g.topic;
   }
 
   /** Undoes a join (the socket has left the topic). */
-  leave(appId: string, channel: string, filter: CompiledFilter | undefined, wildcard: boolean): void {
+  leave(appId: string, channel: string, filter: CompiledFilter | undefined, wildcard: boolean, socket: SocketState): void {
     if (wildcard) {
       const groups = this.wildcards.get(appId);
       const key = `${channel}\n${filter?.key ?? ''}`;
       const g = groups?.get(key);
+      g?.sockets.delete(socket);
       if (g && --g.count === 0) groups?.delete(key);
       if (groups?.size === 0) this.wildcards.delete(appId);
       return;
@@ -108,22 +119,49 @@ export class V2Fanout {
   /**
    * Delivers one V2 channel message to every matching subscription on this worker and records it for replay.
    * `reaches(topic)` says whether a topic has anyone to receive a frame; the message's frame is only asked for
-   * (and, for one derived from a V1 frame, built) when something does.
+   * (and, for one derived from a V1 frame, built) when something does. A socket whose subscriptions match it more
+   * than once (the channel and a wildcard, or two wildcards) gets it once, as in Sockudo: a matching wildcard
+   * group goes through uWS only while nothing else has had the message; after that, socket by socket (sendOnce).
    */
-  deliver(appId: string, topic: string, message: V2Message, exclude: string | undefined, publish: TopicPublisher, reaches: (topic: string) => boolean, suppressed: (sockets: number) => void = () => {}): number {
+  deliver(
+    appId: string,
+    topic: string,
+    message: V2Message,
+    exclude: string | undefined,
+    publish: TopicPublisher,
+    reaches: (topic: string) => boolean,
+    suppressed: (sockets: number) => void = () => {},
+    sendOnce: SendOnce = () => false,
+  ): number {
     this.record(appId, message);
     let recipients = reaches(topic) ? publish(topic, message.frame, exclude) : 0;
     // Most hosts have no filtered subscriptions: then no key is built (every message passes here).
     const groups = this.filtered.size === 0 ? undefined : this.filtered.get(`${appId}\n${message.channel}`);
     const wildcards = this.wildcards.get(appId);
     if (!groups && !wildcards) return recipients;
+    const reached: string[] = recipients > 0 ? [topic] : [];
     const view = filterView(message);
     for (const g of groups?.values() ?? []) {
-      if (g.filter?.matches(view)) recipients += publish(g.topic, message.frame, exclude);
-      else suppressed(g.count);
+      if (!g.filter?.matches(view)) {
+        suppressed(g.count);
+        continue;
+      }
+      const n = publish(g.topic, message.frame, exclude);
+      recipients += n;
+      if (n > 0) reached.push(g.topic);
     }
     for (const g of wildcards?.values() ?? []) {
-      if (wildcardMatches(g.pattern, message.channel) && (!g.filter || g.filter.matches(view))) recipients += publish(g.topic, message.frame, exclude);
+      if (!wildcardMatches(g.pattern, message.channel) || (g.filter && !g.filter.matches(view))) continue;
+      if (reached.length === 0) {
+        const n = publish(g.topic, message.frame, exclude);
+        recipients += n;
+        if (n > 0) reached.push(g.topic);
+        continue;
+      }
+      let n = 0;
+      for (const s of g.sockets) if (s.socketId !== exclude && sendOnce(s, message.channel, message.frame, reached)) n++;
+      recipients += n;
+      reached.push(g.topic);
     }
     return recipients;
   }

@@ -117,9 +117,17 @@ export class WsServer {
             return;
           }
         }
+        // A boolean, as Sockudo's query parser reads it: anything but true or false is refused before the upgrade.
+        const echoParam = req.getQuery('echo_messages');
+        if (echoParam !== undefined && echoParam !== 'true' && echoParam !== 'false') {
+          res.writeStatus('400 Bad Request').writeHeader('Content-Type', 'text/plain').end('Failed to deserialize query string: echo_messages: provided string was not `true` or `false`');
+          return;
+        }
         // A missing Origin header reads as "", which is how Sockudo counts it.
         const state = this.admit(key, protocol, req.getHeader('origin'));
-        if (req.getQuery('echo_messages') === 'false') state.echo = false;
+        const echoControl = this.deps.config.echo_control;
+        // With echo control off, every V2 socket gets its own client events (the parameter is ignored).
+        state.echo = !echoControl.enabled || (echoParam === undefined ? echoControl.default_echo_messages : echoParam === 'true');
         this.admitAddress(state, res);
         const userData: UwsUserData = { state };
         res.upgrade(

@@ -7,7 +7,7 @@ import WebSocket from 'ws';
 import { DEVELOPMENT_APP } from '../../src/config/schema.ts';
 import { formatFromQuery } from '../../src/protocol/formatParam.ts';
 import { protocolFromQuery } from '../../src/protocol/protocolParam.ts';
-import { RawClient } from '../helpers/clients.ts';
+import { RawClient, serverSdk } from '../helpers/clients.ts';
 import { type TestServer, startTestServer } from '../helpers/server.ts';
 
 /** The HTTP status of an upgrade attempt (101 when it upgraded). */
@@ -121,5 +121,23 @@ describe('?protocol= on a real upgrade', () => {
     assert.equal((refused.data as { code: number }).code, 4300, 'a real rewind is still V2 only');
     assert.equal((refused.data as { message: string }).message, 'Channel rewind is only supported on protocol V2', "Sockudo's text");
     c.close();
+  });
+
+  test('a V1 subscribe carrying a filter succeeds and the filter is ignored (only V2 delivery consults filters, as in Sockudo)', async () => {
+    const c = await RawClient.open(server.port);
+    const f = await c.request({ event: 'pusher:subscribe', data: { channel: 'v1-filtered', filter: { events: ['wanted'] } } }, (x) => x.channel === 'v1-filtered' || x.event === 'pusher:error');
+    assert.equal(f.event, 'pusher_internal:subscription_succeeded');
+    await serverSdk(server.port).trigger('v1-filtered', 'unwanted', {});
+    assert.equal((await c.next((x) => x.channel === 'v1-filtered' && x.event !== f.event)).event, 'unwanted');
+    c.close();
+  });
+
+  test('?echo_messages takes true or false only: anything else is HTTP 400 before the upgrade, as Sockudo\'s query parser answers', async () => {
+    for (const value of ['0', '1', 'no', '']) {
+      const answer = await upgradeAnswer(server.port, `protocol=2&echo_messages=${value}`);
+      assert.equal(answer.status, 400, `echo_messages=${value}`);
+      assert.match(answer.body ?? '', /echo_messages: provided string was not `true` or `false`/);
+    }
+    for (const value of ['true', 'false']) assert.equal(await upgradeStatus(server.port, `protocol=2&echo_messages=${value}`), 101, value);
   });
 });

@@ -418,6 +418,73 @@ describe('protocol V2', () => {
     c.close();
   });
 
+  // §3.7: "multiple matching subscriptions (exact + wildcard) are ORed; a socket gets a message once".
+  test('a socket subscribed to a channel and to matching wildcards gets each message once', async () => {
+    const c = await openV2(server.port);
+    const ok = await sub(c, { channel: 'once:BTC' });
+    // The resume ends the fresh socket's hold of its subscription, so every copy would go out at once.
+    c.send({ event: 'sockudo:resume', data: { channel_positions: { 'once:BTC': { stream_id: ok.stream_id, serial: ok.serial } } } });
+    await c.next(isEvent('sockudo:resume_success'));
+    await sub(c, { channel: 'once:*' });
+    await sub(c, { channel: 'once*' });
+    const other = await openV2(server.port);
+    await sub(other, { channel: 'once*' });
+    await publish('once:BTC', { name: 'tick' });
+    await publish('once:ETH', { name: 'tock' }); // wildcards only
+    await publish('once:BTC', { name: 'fence' });
+    await c.next(isEvent('fence'));
+    await other.next(isEvent('fence'));
+    // A second copy of anything would have left before the first fence; the second fence follows every copy.
+    await publish('once:BTC', { name: 'fence2' });
+    await c.next(isEvent('fence2'));
+    const names = (r: RawClient) => r.frames.filter((f) => f.channel?.startsWith('once')).map((f) => `${f.event}@${f.channel}`);
+    assert.deepEqual(names(c).filter((n) => !n.includes('subscription_succeeded')), ['tick@once:BTC', 'tock@once:ETH', 'fence@once:BTC', 'fence2@once:BTC']);
+    assert.deepEqual(names(other).filter((n) => !n.includes('subscription_succeeded')).slice(0, 3), ['tick@once:BTC', 'tock@once:ETH', 'fence@once:BTC']);
+    for (const r of [c, other]) r.close();
+  });
+
+  test('a fresh socket whose channel subscription is held (waiting for its resume) does not get a wildcard copy too', async () => {
+    const c = await openV2(server.port);
+    const ok = await sub(c, { channel: 'held-once:BTC' });
+    await sub(c, { channel: 'held-once:*' });
+    await publish('held-once:BTC', { name: 'tick' });
+    await publish('held-once:BTC', { name: 'fence' });
+    // The resume replays both messages from the position and ends the hold; a wildcard copy would have gone out at once.
+    const from = c.frames.length;
+    c.send({ event: 'sockudo:resume', data: { channel_positions: { 'held-once:BTC': { stream_id: ok.stream_id, serial: ok.serial } } } });
+    await c.next(isEvent('sockudo:resume_success'), 5000, from);
+    await publish('held-once:BTC', { name: 'fence2' });
+    await c.next(isEvent('fence2'));
+    assert.deepEqual(c.frames.filter((f) => f.channel === 'held-once:BTC' && !f.event.includes('subscription_succeeded')).map((f) => f.event), ['tick', 'fence', 'fence2']);
+    c.close();
+  });
+
+  // §4.3: socket_id excludes that socket on V1 and V2; extras.echo does not apply to HTTP publishes.
+  test('an HTTP publish with socket_id skips that V2 socket on every kind of subscription, even with extras.echo: true', async () => {
+    const ch = 'sid:orders';
+    const plain = await openV2(server.workerPorts[0]);
+    const filtered = await openV2(server.workerPorts[1]);
+    const wildcard = await openV2(server.workerPorts[0]);
+    const other = await openV2(server.workerPorts[1]);
+    await sub(plain, { channel: ch });
+    await sub(filtered, { channel: ch, filter: { events: ['e', 'fence'] } });
+    await sub(wildcard, { channel: 'sid:*' });
+    await sub(other, { channel: ch });
+    const http = serverSdk(server.port);
+    for (const c of [plain, filtered, wildcard]) {
+      await http.post({ path: '/events', body: { channels: [ch], name: 'e', data: c.socketId, socket_id: c.socketId, extras: { echo: true } } as unknown as string });
+    }
+    await http.post({ path: '/events', body: { channels: [ch], name: 'fence', data: '{}' } as unknown as string });
+    for (const c of [plain, filtered, wildcard, other]) await c.next(isEvent('fence', ch));
+    for (const c of [plain, filtered, wildcard]) {
+      const got = c.frames.filter(isEvent('e', ch)).map((f) => f.data);
+      assert.equal(got.length, 2);
+      assert.ok(!got.includes(c.socketId), 'its own socket_id excluded it');
+    }
+    assert.equal(other.frames.filter(isEvent('e', ch)).length, 3);
+    for (const c of [plain, filtered, wildcard, other]) c.close();
+  });
+
   test('client events: V2 senders get their own unless echo is off; V1 senders never', async () => {
     const ch = 'private-echo';
     const join = async (c: RawClient) => {

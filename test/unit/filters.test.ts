@@ -8,6 +8,7 @@ import { type TopicPublisher, V2Fanout, filterView } from '../../src/worker/v2Fa
 import { V2Message } from '../../src/worker/v2Message.ts';
 import { channelEvent } from '../../src/protocol/frames.ts';
 import { ReplayMirror } from '../../src/worker/replayMirror.ts';
+import type { SocketState } from '../../src/worker/socketState.ts';
 
 function compiled(spec: unknown): CompiledFilter {
   const r = compileFilter(spec);
@@ -115,6 +116,16 @@ describe('compileFilter: tag comparisons', () => {
     assert.equal(tagMatch({ key: 'n', cmp: 'lte', val: '-1' }, { n: '-2' }), true);
     assert.equal(tagMatch({ key: 'n', cmp: 'gt', val: '1e2' }, { n: '101' }), true);
     for (const cmp of ['gt', 'gte', 'lt', 'lte']) assert.equal(tagMatch({ key: 'n', cmp, val: '1' }, {}), false, `${cmp} on a missing key`);
+  });
+
+  test('numbers read as Rust reads an f64: a leading +, inf and NaN (which never compares true)', () => {
+    assert.equal(tagMatch({ key: 'n', cmp: 'gt', val: 5 }, { n: '+10' }), true);
+    assert.equal(tagMatch({ key: 'n', cmp: 'gt', val: '+1' }, { n: '2' }), true);
+    assert.equal(tagMatch({ key: 'n', cmp: 'gt', val: 1e300 }, { n: 'inf' }), true);
+    assert.equal(tagMatch({ key: 'n', cmp: 'lt', val: 0 }, { n: '-Infinity' }), true);
+    for (const cmp of ['gt', 'gte', 'lt', 'lte']) assert.equal(tagMatch({ key: 'n', cmp, val: 0 }, { n: 'NaN' }), false, cmp);
+    // Not numbers to Rust either: hexadecimal, inner spaces, a bare sign or dot.
+    for (const n of ['0x10', '1 0', '+', '.', '1_000']) assert.equal(tagMatch({ key: 'n', cmp: 'gte', val: -1e300 }, { n }), false, n);
   });
 
   test('numeric comparisons with a non-numeric tag value or filter value never match', () => {
@@ -260,8 +271,8 @@ describe('compileFilter: invalid specs', () => {
     refused({ key: 'a', cmp: 'like', val: 'x' });
   });
 
-  test('empty lists: events, nodes', () => {
-    refused({ events: [] });
+  test('empty lists: nodes are refused; an empty events list filters nothing', () => {
+    assert.equal(compiled({ events: [] }).matches(view({ event: 'anything' })), true, 'no event filter, as in Sockudo ("receive all")');
     refused({ tags: { op: 'and', nodes: [] } });
     refused({ tags: { op: 'or', nodes: [] } });
     refused({ tags: { op: 'or' } });
@@ -356,18 +367,26 @@ describe('wildcardError', () => {
     for (const p of ['ticker:*', '*:usd', 'a*b', 'orders.*', 'x-_=@.:*', '*']) assert.equal(wildcardError(p), null, p);
   });
 
-  test('no star or more than one star', () => {
-    assert.match(wildcardError('ticker') ?? '', /exactly one \*/);
-    assert.match(wildcardError('ticker:**') ?? '', /exactly one \*/);
-    assert.match(wildcardError('*a*') ?? '', /exactly one \*/);
+  test("no star or more than one star: Sockudo's text", () => {
+    assert.equal(wildcardError('ticker'), "Wildcard subscription 'ticker' must contain exactly one '*'");
+    assert.equal(wildcardError('ticker:**'), "Wildcard subscription 'ticker:**' must contain exactly one '*'");
+    assert.equal(wildcardError('*a*'), "Wildcard subscription '*a*' must contain exactly one '*'");
   });
 
   test('private, encrypted and presence prefixes are refused', () => {
-    for (const p of ['private-*', 'private-encrypted-*', 'presence-*', 'private-chat-*']) assert.match(wildcardError(p) ?? '', /public/, p);
+    for (const p of ['private-*', 'private-encrypted-*', 'presence-*', 'private-chat-*']) {
+      assert.equal(wildcardError(p), `Wildcard subscription '${p}' is only supported for public channels`, p);
+    }
+  });
+
+  test("user-limited syntax (#) is refused before the alphabet is checked, as in Sockudo", () => {
+    assert.equal(wildcardError('room#*'), "Wildcard subscription 'room#*' cannot use user-limited syntax");
+    assert.equal(wildcardError('a b#*'), "Wildcard subscription 'a b#*' cannot use user-limited syntax");
+    assert.equal(wildcardError('private-#*'), "Wildcard subscription 'private-#*' cannot use user-limited syntax", '# before the prefix check');
   });
 
   test('invalid characters are refused', () => {
-    for (const p of ['a b*', 'room#*', 'a/b*', 'é*', 'a\n*']) assert.match(wildcardError(p) ?? '', /invalid characters/, JSON.stringify(p));
+    for (const p of ['a b*', 'a/b*', 'é*', 'a\n*', 'a,b*']) assert.equal(wildcardError(p), `Wildcard subscription '${p}' contains invalid characters`, JSON.stringify(p));
   });
 });
 
@@ -384,14 +403,15 @@ describe('wildcardMatches', () => {
     assert.equal(wildcardMatches('*:usd', 'btc:usdt'), false);
   });
 
-  test('a*b: both ends, without overlap', () => {
+  test('a*b: starts with a and ends with b, overlap allowed (Sockudo checks the two ends alone)', () => {
     assert.equal(wildcardMatches('a*b', 'ab'), true);
     assert.equal(wildcardMatches('a*b', 'a-long-b'), true);
     assert.equal(wildcardMatches('a*b', 'a-long-c'), false);
     assert.equal(wildcardMatches('a*b', 'b-long-b'), false);
-    // "aba" starts with "ab" and ends with "ba", but they would have to share the middle "b".
-    assert.equal(wildcardMatches('ab*ba', 'aba'), false);
-    assert.equal(wildcardMatches('ab*ba', 'abba'), true);
+    // Sockudo's wildcard_pattern_matches is starts_with && ends_with with no length check: the ends may share characters.
+    assert.equal(wildcardMatches('ab*ba', 'aba'), true);
+    assert.equal(wildcardMatches('x*x', 'x'), true);
+    assert.equal(wildcardMatches('ab*ba', 'abb'), false);
   });
 });
 
@@ -407,7 +427,7 @@ describe('wildcard subscriptions deliver public channels only', () => {
     for (const pattern of ['*', 'p*', 'pr*', 'private*', 'presence*']) {
       assert.equal(wildcardError(pattern), null, `${pattern} is an accepted pattern`);
       const fanout = new V2Fanout(new ReplayMirror(10, 60_000));
-      const wildTopic = fanout.joinWildcard('app', pattern, undefined);
+      const wildTopic = fanout.joinWildcard('app', pattern, undefined, socket('1.1'));
       const got: string[] = [];
       const publish = (topic: string, f: string) => {
         if (topic === wildTopic) got.push(f);
@@ -420,6 +440,75 @@ describe('wildcard subscriptions deliver public channels only', () => {
       const expectPublic = ['public-feed', 'pub'].filter((ch) => wildcardMatches(pattern, ch)).map((ch) => channelEvent('e', ch, '{}'));
       assert.deepEqual(got, expectPublic, `pattern ${pattern} still receives public channels`);
     }
+  });
+});
+
+/** A socket of a wildcard group, subscribed (as uWS sees it) to `topics`. */
+function socket(socketId: string, topics: string[] = []): SocketState {
+  return { socketId, closed: false, ws: { isSubscribed: (t: string) => topics.includes(t) } } as unknown as SocketState;
+}
+
+describe('a message that matches several subscriptions of one socket reaches it once (§3.7)', () => {
+  const CH = 'dup:BTC';
+  const PLAIN = `2\napp\n${CH}`;
+  const message = () => V2Message.built({ channel: CH, event: 'e', messageId: 'm', ephemeral: false, publishedAt: 0 }, channelEvent('e', CH, '{}'));
+
+  /** Delivers one message; returns the topics published natively and the sockets sent to one by one. */
+  function run(fanout: V2Fanout, plainSubscribers: number, exclude?: string): { topics: string[]; direct: string[]; recipients: number } {
+    const topics: string[] = [];
+    const direct: string[] = [];
+    const publish: TopicPublisher = (topic) => {
+      topics.push(topic);
+      return topic === PLAIN ? plainSubscribers : 1;
+    };
+    const sendOnce = (s: SocketState, channel: string, _frame: string, reached: readonly string[]) => {
+      assert.equal(channel, CH);
+      if (reached.some((t) => s.ws?.isSubscribed(t))) return false;
+      direct.push(s.socketId);
+      return true;
+    };
+    const recipients = fanout.deliver('app', PLAIN, message(), exclude, publish, (t) => t !== PLAIN || plainSubscribers > 0, () => {}, sendOnce);
+    return { topics, direct, recipients };
+  }
+
+  test('a wildcard group alone goes through uWS in one publish', () => {
+    const fanout = new V2Fanout(new ReplayMirror(10, 60_000));
+    const wild = fanout.joinWildcard('app', 'dup:*', undefined, socket('1.1'));
+    assert.deepEqual(run(fanout, 0), { topics: [wild], direct: [], recipients: 1 });
+  });
+
+  test('after the channel topic had subscribers, the wildcard group is served socket by socket, skipping those already reached', () => {
+    const fanout = new V2Fanout(new ReplayMirror(10, 60_000));
+    const both = socket('1.1', [PLAIN]);
+    const wildOnly = socket('1.2');
+    const wild = fanout.joinWildcard('app', 'dup:*', undefined, both);
+    fanout.joinWildcard('app', 'dup:*', undefined, wildOnly);
+    const r = run(fanout, 1);
+    assert.deepEqual(r.topics, [PLAIN], 'the wildcard topic is not published natively');
+    assert.deepEqual(r.direct, ['1.2']);
+    assert.equal(r.recipients, 2);
+    assert.notEqual(wild, PLAIN);
+  });
+
+  test('two matching wildcard groups: a socket in both gets the message from the first only; the publisher is skipped', () => {
+    const fanout = new V2Fanout(new ReplayMirror(10, 60_000));
+    const first = fanout.joinWildcard('app', 'dup:*', undefined, socket('1.1'));
+    const inBoth = socket('1.1', [first]);
+    fanout.joinWildcard('app', 'dup*', undefined, inBoth);
+    fanout.joinWildcard('app', 'dup*', undefined, socket('1.3'));
+    fanout.joinWildcard('app', 'dup*', undefined, socket('1.4'));
+    const r = run(fanout, 0, '1.4');
+    assert.deepEqual(r.topics, [first]);
+    assert.deepEqual(r.direct, ['1.3'], '1.1 had it from dup:*, 1.4 published it');
+  });
+
+  test('a socket that left a wildcard group is no longer sent to', () => {
+    const fanout = new V2Fanout(new ReplayMirror(10, 60_000));
+    const gone = socket('1.2');
+    fanout.joinWildcard('app', 'dup:*', undefined, socket('1.1', [PLAIN]));
+    fanout.joinWildcard('app', 'dup:*', undefined, gone);
+    fanout.leave('app', 'dup:*', undefined, true, gone);
+    assert.deepEqual(run(fanout, 1).direct, []);
   });
 });
 
