@@ -8,7 +8,6 @@
 export const WS_ERRORS = {
   invalidMessage: { code: 4000, fatal: false, message: 'Invalid message format' },
   missingEvent: { code: 4000, fatal: false, message: 'Invalid event name: Event name is required' },
-  binaryFrame: { code: 4000, fatal: false, message: 'Invalid message format: binary frames are not supported on this protocol' },
   appNotFound: { code: 4001, fatal: true, message: 'Application does not exist' },
   appDisabled: { code: 4003, fatal: true, message: 'Application disabled' },
   appOverQuota: { code: 4004, fatal: true, message: 'Application is over connection quota' },

@@ -5,12 +5,38 @@ export type ChannelType = 'public' | 'private' | 'private_encrypted' | 'presence
 // Sockudo's allowed set (crates/sockudo-core/src/utils.rs): letters, digits and - _ = @ , ; . : #
 const VALID_CHANNEL = /^[A-Za-z0-9_\-=@,;.:#]+$/;
 
-/** Returns an error text, or null when the name is acceptable. Length is counted in bytes (ASCII-only names). */
+/** Returns an error text (Sockudo's), or null when the name is acceptable. Length is counted in UTF-8 bytes. */
 export function channelNameError(name: unknown, maxLength: number): string | null {
   if (typeof name !== 'string' || name.length === 0) return 'Channel name is required';
-  if (name.length > maxLength) return `Channel name too long. Max length is ${maxLength}`;
-  if (!VALID_CHANNEL.test(name)) return `Channel name contains invalid characters: '${name.slice(0, 64)}'`;
+  // In UTF-8 bytes, before the alphabet, as Sockudo checks it (a UTF-8 byte count is at most 3 per UTF-16 unit).
+  if (name.length > maxLength || (name.length * 3 > maxLength && Buffer.byteLength(name) > maxLength)) return `Channel name too long. Max length is ${maxLength}`;
+  if (!VALID_CHANNEL.test(name)) return `Channel name contains invalid characters: '${name}' (invalid chars: [${invalidChars(name)}])`;
+  // `base#user1,user2` is Sockudo's user-limited syntax, which only a channel namespace may allow; this server has
+  // no namespaces. A leading `#` (as in `#server-to-user-{id}`) has no base and is an ordinary name.
+  if (name.includes('#') && logicalName(name).indexOf('#') > 0) return `Channel '${name}' uses user-limited syntax but the namespace does not allow it`;
   return null;
+}
+
+/** The characters of `name` outside the alphabet, as Rust prints a list of chars (`' ', '/'`). */
+function invalidChars(name: string): string {
+  const out: string[] = [];
+  for (const ch of name) if (!VALID_CHANNEL.test(ch)) out.push(`'${rustCharEscape(ch)}'`);
+  return out.join(', ');
+}
+
+function rustCharEscape(ch: string): string {
+  const escapes: Record<string, string> = { '\t': '\\t', '\r': '\\r', '\n': '\\n', '\\': '\\\\', "'": "\\'" };
+  if (escapes[ch]) return escapes[ch];
+  const code = ch.codePointAt(0) ?? 0;
+  return code < 0x20 || code === 0x7f ? `\\u{${code.toString(16)}}` : ch;
+}
+
+/** Type prefixes Sockudo strips before it reads a channel's namespace and user-limit suffix (longest first). */
+const TYPE_PREFIXES = ['private-encrypted-cache-', 'private-cache-', 'presence-cache-', 'cache-', 'private-encrypted-', 'presence-', 'private-'];
+
+function logicalName(name: string): string {
+  for (const p of TYPE_PREFIXES) if (name.startsWith(p)) return name.slice(p.length);
+  return name;
 }
 
 const CACHE_PREFIXES = ['cache-', 'private-cache-', 'private-encrypted-cache-', 'presence-cache-'];

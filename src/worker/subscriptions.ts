@@ -21,12 +21,13 @@ const MAX_REMEMBERED_CHANNEL_DATA = 256;
 
 export function subscribe(core: WsServer, s: SocketState, data: unknown): void {
   const app = s.app as AppConfig;
-  const d = dataObject(data);
-  const channel = d?.channel;
-  if (typeof channel !== 'string' || channel === '') return core.sendError(s, 'missingChannel');
+  const d = subscriptionData(data);
+  if (typeof d === 'string') return core.sendError(s, 'invalidMessage', `Invalid message format: ${d}`);
+  const channel = d.channel;
+  if (channel === '') return core.sendError(s, 'missingChannel');
   // V2-only subscribe options: filter, rewind, wildcard channels.
-  const filterSpec = d?.filter ?? d?.tags_filter;
-  const rewindSpec = d?.rewind;
+  const filterSpec = d.filter ?? d.tags_filter;
+  const rewindSpec = d.rewind;
   const wildcard = channel.includes('*');
   // null is absent, as for V2 (a V1 client library may send the field empty).
   if (s.protocol === 1) {
@@ -42,7 +43,7 @@ export function subscribe(core: WsServer, s: SocketState, data: unknown): void {
     filter = compiled.filter;
   }
   const rewind = rewindSpec === undefined || rewindSpec === null ? undefined : parseRewind(rewindSpec);
-  if (rewind === null) return core.sendError(s, 'invalidMessage', 'Invalid rewind option');
+  if (rewind === null) return core.sendError(s, 'invalidMessage', 'Invalid message format: Invalid rewind option in subscription data');
   const nameError = wildcard ? wildcardError(channel) : channelNameError(channel, app.limits.max_channel_name_length);
   if (nameError) return core.sendError(s, 'invalidChannel', `Channel error: ${nameError}`);
   if (wildcard) {
@@ -58,9 +59,10 @@ export function subscribe(core: WsServer, s: SocketState, data: unknown): void {
 
   const presence = isPresenceChannel(channel);
   if (requiresAuth(channel)) {
-    const auth = d?.auth;
-    if (typeof auth !== 'string' || auth === '') return core.sendError(s, 'authRequired');
-    const channelData = presence && typeof d?.channel_data === 'string' ? d.channel_data : undefined;
+    const auth = d.auth;
+    // Only a missing signature is "required"; an empty one is checked, and fails, like any wrong one (Sockudo).
+    if (typeof auth !== 'string') return core.sendError(s, 'authRequired');
+    const channelData = presence && typeof d.channel_data === 'string' ? d.channel_data : undefined;
     // The signature is a pure function of socket_id, channel, channel_data and the app secret, so the same
     // auth for the same channel on the same socket (a leave and re-join) needs no second HMAC.
     const last = s.verifiedAuth;
@@ -75,7 +77,10 @@ export function subscribe(core: WsServer, s: SocketState, data: unknown): void {
     return;
   }
 
-  const member = parsePresenceData(d?.channel_data, app.limits.max_presence_member_size_in_kb);
+  if (d.channel_data === undefined || d.channel_data === null || d.channel_data === '') {
+    return core.sendError(s, 'invalidMessage', 'Invalid message format: Missing channel_data for presence channel');
+  }
+  const member = parsePresenceData(d.channel_data, app.limits.max_presence_member_size_in_kb);
   if (!member.ok) return core.sendError(s, 'invalidPresenceData', member.message);
   const joinedAs = s.presence.get(channel);
   if (joinedAs !== undefined && joinedAs !== member.userId) {
@@ -274,9 +279,10 @@ function streamPosition(core: WsServer, s: SocketState, channel: string): { stre
 }
 
 export function unsubscribe(core: WsServer, s: SocketState, data: unknown): void {
+  if (data === undefined || data === null) return core.sendError(s, 'invalidMessage', 'Invalid message format: Missing data in unsubscribe message');
   // A string `data` is taken as the channel name itself (Sockudo does the same).
   const channel = typeof data === 'string' && !data.startsWith('{') ? data : dataObject(data)?.channel;
-  if (typeof channel !== 'string') return;
+  if (typeof channel !== 'string') return core.sendError(s, 'invalidMessage', 'Invalid message format: Missing channel in unsubscribe message');
   const inFlight = joinInFlight(core, s, channel);
   if (inFlight) {
     // The join's answer will be undone (a member re-subscribing is also unsubscribed from what it had).
@@ -318,4 +324,25 @@ function leavePresence(core: WsServer, s: SocketState, channel: string, leaseMs 
   // A lease is kept by the primary (primary/presenceLeases.ts): the member may come back on any thread.
   const leave: PresenceLeave = { type: 'presence-leave', app: s.appIndex, channel, socketId: s.socketId, userId, leaseMs };
   core.deps.presenceToPrimary(leave);
+}
+
+/**
+ * A subscribe's `data`: an object with a string `channel`, or a JSON string holding one; otherwise Sockudo's reason
+ * for refusing it (SubscriptionRequest::from_message), sent as "Invalid message format: …".
+ */
+function subscriptionData(data: unknown): (Record<string, unknown> & { channel: string }) | string {
+  if (data === undefined || data === null) return 'Invalid subscription data format';
+  if (typeof data === 'string') {
+    const parsed = dataObject(data);
+    if (parsed === null) {
+      try {
+        JSON.parse(data);
+      } catch {
+        return 'Failed to parse subscription data';
+      }
+    }
+    return typeof parsed?.channel === 'string' ? (parsed as Record<string, unknown> & { channel: string }) : 'Missing channel field in string data';
+  }
+  const d = dataObject(data);
+  return typeof d?.channel === 'string' ? (d as Record<string, unknown> & { channel: string }) : 'Missing channel field';
 }

@@ -139,7 +139,7 @@ export class WsServer {
         );
       },
       open: (ws) => this.onOpen(ws),
-      message: (ws, message, isBinary) => this.onMessage(ws, message, isBinary),
+      message: (ws, message) => this.onMessage(ws, message),
       close: (ws, code) => this.onClose(ws, code),
       // Native control frames count as activity; a pong answers our V2 heartbeat ping.
       ping: (ws) => this.touch(ws.getUserData().state),
@@ -223,7 +223,7 @@ export class WsServer {
     return (s.protocol === 2 ? lease.v2_ungraceful_timeout_seconds : lease.ungraceful_timeout_seconds) * 1000;
   }
 
-  private onMessage(ws: Ws, message: ArrayBuffer, isBinary: boolean): void {
+  private onMessage(ws: Ws, message: ArrayBuffer): void {
     const s = ws.getUserData().state;
     if (s.rejection || s.closed) return;
     this.touch(s);
@@ -233,8 +233,7 @@ export class WsServer {
       s.closed = true;
       return ws.end(1009, 'Message too big');
     }
-    if (isBinary) return this.sendError(s, 'binaryFrame');
-
+    // A binary frame is read as the same JSON (Sockudo decodes either kind with the connection's wire format).
     const frame = parseClientFrame(message);
     if (!frame.ok) return this.sendError(s, frame.error, frame.detail);
     switch (canonicalEvent(frame.event)) {

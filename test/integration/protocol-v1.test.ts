@@ -105,9 +105,10 @@ describe('protocol V1', () => {
 
   test('channel names: allowed characters, 200-byte limit, 4300 otherwise (connection stays up)', async () => {
     const c = await RawClient.open(server.port);
-    const okName = 'a-Z_0=9@,;.:#'.padEnd(200, 'x');
+    // `#` only leads: after a base it is Sockudo's user-limited syntax, which needs a namespace (refused here).
+    const okName = '#a-Z_0=9@,;.:'.padEnd(200, 'x');
     await c.request({ event: 'pusher:subscribe', data: { channel: okName } }, succeeded(okName));
-    for (const bad of [okName + 'y', 'has space', 'bad/slash', 'ümlaut', '']) {
+    for (const bad of [okName + 'y', 'has space', 'bad/slash', 'ümlaut', '', 'room#alice']) {
       const err = await c.request({ event: 'pusher:subscribe', data: { channel: bad } }, (f) => f.event === 'pusher:error');
       assert.equal((err.data as { code: number }).code, 4300, `channel ${JSON.stringify(bad)}`);
     }
@@ -184,23 +185,20 @@ describe('protocol V1', () => {
       ['"just a string"', 4000],
       ['null', 4000],
       ['{}', 4000],
-      ['{"event":""}', 4000],
       ['{"event":42}', 4000],
       ['{"event":{"a":1}}', 4000],
-      ['{"event":"pusher:subscribe"}', 4300],
-      ['{"event":"pusher:subscribe","data":"not json"}', 4300],
-      ['{"event":"pusher:subscribe","data":{"channel":7}}', 4300],
+      ['{"event":"pusher:subscribe"}', 4000],
+      ['{"event":"pusher:subscribe","data":"not json"}', 4000],
+      ['{"event":"pusher:subscribe","data":{"channel":7}}', 4000],
       ['{"event":"client-hello","channel":"news","data":{}}', 4301],
     ];
     for (const [text, code] of cases) {
       const err = await c.request(text, (f) => f.event === 'pusher:error');
       assert.equal((err.data as { code: number }).code, code, text);
     }
-    const bin = c.frames.length;
-    c.sendRaw(Buffer.from('{"event":"pusher:ping"}'), true);
-    assert.equal(((await c.next((f) => f.event === 'pusher:error', 5000, bin)).data as { code: number }).code, 4000);
-    // Unknown events are ignored: the next frame after one is the pong.
+    // Unknown events (an empty name is one) are ignored: the next frame after them is the pong.
     const from = c.frames.length;
+    c.send('{"event":""}');
     c.send({ event: 'something:unknown', data: {} });
     c.send({ event: 'pusher:ping' });
     await c.next((f) => f.event === 'pusher:pong', 5000, from);

@@ -112,7 +112,9 @@ describe('parseEventBody: accepted', () => {
   });
 
   test('channel names with every allowed character', () => {
-    assert.deepEqual(parseEventBody({ name: 'e', channel: 'a-_=@,;.:#Z9' }, app).channels, ['a-_=@,;.:#Z9']);
+    assert.deepEqual(parseEventBody({ name: 'e', channel: '#a-_=@,;.:Z9' }, app).channels, ['#a-_=@,;.:Z9']);
+    // After a base, `#` is Sockudo's user-limited syntax, which needs a channel namespace: refused here.
+    assertHttpError(() => parseEventBody({ name: 'e', channel: 'room#alice' }, app), 400, 'invalid_input', "Invalid channel name: Channel 'room#alice' uses user-limited syntax but the namespace does not allow it");
   });
 });
 

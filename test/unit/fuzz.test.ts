@@ -48,12 +48,19 @@ describe('fuzz: client frames', () => {
     );
   });
 
-  test('JSON frames of any shape: ok exactly when event is a non-empty string', () => {
+  test('JSON frames of any shape: ok exactly when event is a string and the typed envelope fields have their types', () => {
+    const stringOrAbsent = (x: unknown) => x === undefined || x === null || typeof x === 'string';
     fc.assert(
       fc.property(frameLike, (value) => {
         const f = parseClientFrame(new TextEncoder().encode(JSON.stringify(value)));
         const v = value as Record<string, unknown> | null;
-        const expectOk = typeof v === 'object' && v !== null && !Array.isArray(v) && typeof v.event === 'string' && v.event !== '';
+        const expectOk =
+          typeof v === 'object' &&
+          v !== null &&
+          !Array.isArray(v) &&
+          typeof v.event === 'string' &&
+          ['channel', 'name', 'user_id', 'message_id', 'stream_id', 'idempotency_key', 'conflation_key'].every((k) => stringOrAbsent(v[k])) &&
+          (v.serial === undefined || v.serial === null || (Number.isInteger(v.serial) && (v.serial as number) >= 0));
         assert.equal(f.ok, expectOk);
         if (f.ok) {
           // decode → encode → decode is stable

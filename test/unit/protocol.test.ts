@@ -48,9 +48,10 @@ describe('parseClientFrame: valid frames', () => {
     assert.equal(f.ok && f.data, 'héllo ✓ 😀');
   });
 
-  test('extra fields are ignored; a non-string channel is passed through for the handler to judge', () => {
-    const f = parseClientFrame(bytes('{"event":"pusher:subscribe","channel":5,"data":null,"extra":true}'));
-    assert.deepEqual(f, { ok: true, event: 'pusher:subscribe', channel: 5, data: null, extras: undefined });
+  test('extra fields are ignored; an empty event name is an event like any other (dispatch ignores it)', () => {
+    const f = parseClientFrame(bytes('{"event":"pusher:subscribe","channel":null,"data":null,"extra":true}'));
+    assert.deepEqual(f, { ok: true, event: 'pusher:subscribe', channel: null, data: null, extras: undefined });
+    assert.deepEqual(parseClientFrame(bytes('{"event":""}')), { ok: true, event: '', channel: undefined, data: undefined, extras: undefined });
   });
 });
 
@@ -73,7 +74,7 @@ describe('parseClientFrame: rejected frames', () => {
 
   test('JSON that is not an object: array, number, string, null, boolean', () => {
     for (const text of ['[]', '[{"event":"pusher:ping"}]', '42', '"pusher:ping"', 'null', 'true']) {
-      invalid(bytes(text), /^Invalid message format: expected a JSON object$/);
+      invalid(bytes(text), /^Invalid message format: Decode failed: invalid type: .+, expected a JSON object$/);
     }
   });
 
@@ -88,8 +89,8 @@ describe('parseClientFrame: rejected frames', () => {
     invalid(new Uint8Array([0x7b, 0xc0, 0xaf, 0x7d]), /not valid UTF-8/);
   });
 
-  test('missing, null or empty event: missingEvent with the Sockudo message', () => {
-    for (const text of ['{}', '{"data":{}}', '{"event":null}', '{"event":""}']) {
+  test('missing or null event: missingEvent with the Sockudo message', () => {
+    for (const text of ['{}', '{"data":{}}', '{"event":null}']) {
       const f = parseClientFrame(bytes(text));
       assert.ok(!f.ok, text);
       assert.equal(f.error, 'missingEvent', text);
@@ -98,10 +99,19 @@ describe('parseClientFrame: rejected frames', () => {
     }
   });
 
-  test('non-string event', () => {
+  test('non-string event: a decode failure, as Sockudo decodes a typed message', () => {
     for (const text of ['{"event":5}', '{"event":{"name":"x"}}', '{"event":["pusher:ping"]}', '{"event":true}']) {
-      invalid(bytes(text), /^Invalid message format: event must be a string$/);
+      invalid(bytes(text), /^Invalid message format: Decode failed: invalid type: .+, expected a string for `event`$/);
     }
+  });
+
+  test('typed envelope fields of the wrong type fail the decode: channel, name, user_id, ids, serial', () => {
+    invalid(bytes('{"event":"pusher:ping","channel":7}'), /^Invalid message format: Decode failed: invalid type: integer `7`, expected a string for `channel`$/);
+    invalid(bytes('{"event":"client-x","user_id":{"a":1}}'), /invalid type: map, expected a string for `user_id`$/);
+    invalid(bytes('{"event":"client-x","message_id":[1]}'), /invalid type: sequence, expected a string for `message_id`$/);
+    invalid(bytes('{"event":"client-x","serial":-1}'), /expected a non-negative integer for `serial`$/);
+    invalid(bytes('{"event":"client-x","serial":1.5}'), /invalid type: floating point `1.5`, expected a non-negative integer for `serial`$/);
+    assert.ok(parseClientFrame(bytes('{"event":"client-x","serial":3,"channel":null,"name":"n"}')).ok);
   });
 
   test('never throws, whatever the bytes', () => {
@@ -120,9 +130,13 @@ describe('canonicalEvent', () => {
     assert.equal(canonicalEvent('sockudo:pong'), 'pong');
   });
 
-  test('leaves client events, internal prefixes and lookalikes alone', () => {
+  test('strips the _internal: prefixes too (Sockudo accepts them inbound)', () => {
+    assert.equal(canonicalEvent('pusher_internal:ping'), 'ping');
+    assert.equal(canonicalEvent('sockudo_internal:subscribe'), 'subscribe');
+  });
+
+  test('leaves client events and lookalikes alone', () => {
     assert.equal(canonicalEvent('client-typing'), 'client-typing');
-    assert.equal(canonicalEvent('pusher_internal:subscription_succeeded'), 'pusher_internal:subscription_succeeded');
     assert.equal(canonicalEvent('Pusher:subscribe'), 'Pusher:subscribe');
     assert.equal(canonicalEvent('pusher-subscribe'), 'pusher-subscribe');
     assert.equal(canonicalEvent('my-event'), 'my-event');
@@ -168,7 +182,7 @@ describe('channel names', () => {
       'orders:123',
       '#server-to-user-42',
       'private-encrypted-x',
-      '-_=@,;.:#',
+      '#-_=@,;.:',
       '0',
     ]) {
       assert.equal(channelNameError(name, 200), null, name);
@@ -183,10 +197,24 @@ describe('channel names', () => {
     }
   });
 
-  test('the error text quotes at most 64 characters of a long bad name', () => {
-    const err = channelNameError(`${'a'.repeat(100)} `, 200) as string;
-    assert.ok(err.includes(`'${'a'.repeat(64)}'`));
-    assert.ok(!err.includes('a'.repeat(65)));
+  test("the error text quotes the whole name and lists its invalid characters as Rust prints them (Sockudo's text)", () => {
+    const long = `${'a'.repeat(100)} `;
+    assert.equal(channelNameError(long, 200), `Channel name contains invalid characters: '${long}' (invalid chars: [' '])`);
+    assert.equal(channelNameError('a b/c', 200), "Channel name contains invalid characters: 'a b/c' (invalid chars: [' ', '/'])");
+    assert.equal(channelNameError("it's\n", 200), "Channel name contains invalid characters: 'it's\n' (invalid chars: ['\\'', '\\n'])");
+    assert.equal(channelNameError('a\u0001', 200), "Channel name contains invalid characters: 'a\u0001' (invalid chars: ['\\u{1}'])");
+  });
+
+  test('the length limit counts UTF-8 bytes and comes before the alphabet', () => {
+    assert.equal(channelNameError(`${'x'.repeat(199)}é`, 200), 'Channel name too long. Max length is 200');
+    assert.equal(channelNameError(`${'x'.repeat(198)}é`, 200), "Channel name contains invalid characters: '" + `${'x'.repeat(198)}é` + "' (invalid chars: ['é'])");
+  });
+
+  test('`base#users` is user-limited syntax, which needs a namespace: refused; a leading # is not', () => {
+    for (const name of ['room#alice', 'private-room#a,b', 'presence-cache-x#u', 'a:b#c']) {
+      assert.equal(channelNameError(name, 200), `Channel '${name}' uses user-limited syntax but the namespace does not allow it`, name);
+    }
+    for (const name of ['#server-to-user-1', 'private-#x', 'presence-#room']) assert.equal(channelNameError(name, 200), null, name);
   });
 
   test('missing, empty or non-string names', () => {
