@@ -209,7 +209,7 @@ describe('presence', () => {
     const channel = 'presence-bad';
     const noData = sdk.authorizeChannel(c.socketId, channel);
     const missing = await c.request({ event: 'pusher:subscribe', data: { channel, auth: noData.auth } }, (f) => f.event === 'pusher:error');
-    assert.equal((missing.data as { code: number }).code, 4300);
+    assert.deepEqual(missing.data, { code: 4000, message: 'Invalid message format: Missing channel_data for presence channel' });
     const badJson = 'not json';
     const signedBad = `app-key:${sdk.authorizeChannel(c.socketId, channel, undefined).auth.split(':')[1]}`;
     const wrong = await c.request({ event: 'pusher:subscribe', data: { channel, auth: signedBad, channel_data: badJson } }, (f) => f.event === 'pusher:error');
