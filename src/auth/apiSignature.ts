@@ -79,16 +79,17 @@ export function verifyApiRequest(
 
   const bodyMd5 = params.get('body_md5');
   if (req.method === 'POST' || req.method === 'PUT') {
-    if (!bodyMd5) throw new HttpError('authFailed', 'body_md5 is required and must be non-empty for requests with a body');
+    if (!bodyMd5) throw new HttpError('authFailed', `body_md5 is required and must be non-empty in query parameters for ${req.method} requests with a non-empty body`);
     if (!safeEqual(bodyMd5.toLowerCase(), md5Hex(req.body))) throw new HttpError('authFailed', 'body_md5 mismatch');
   } else if (bodyMd5 !== undefined) {
-    throw new HttpError('authFailed', 'body_md5 must not be present for requests without a body');
+    throw new HttpError('authFailed', `body_md5 must not be present in query parameters for ${req.method} requests`);
   }
 
   const signature = params.get('auth_signature') ?? '';
   // As Sockudo: the signed path has no trailing '/' (routing ignores it too).
   const path = req.path.length > 1 && req.path.endsWith('/') ? req.path.slice(0, -1) : req.path;
   const expected = sign(app.secret, stringToSign(req.method, path, params));
-  if (!safeEqual(signature.toLowerCase(), expected)) throw new HttpError('authFailed');
+  // The lower-case hex HMAC exactly, as Sockudo compares it (an upper-case signature is refused).
+  if (!safeEqual(signature, expected)) throw new HttpError('authFailed');
   return app;
 }

@@ -132,7 +132,7 @@ export class Api {
     if (is('POST', 'events')) {
       const body = this.jsonBody(req);
       const event = parseEventBody(body, app, this.rules);
-      const info = (body as Record<string, unknown>).info;
+      const info = (body as Record<string, unknown>).info ?? undefined; // null is absent, as Sockudo reads it
       const messageKey = messageKeyOf(event); // before acknowledge() gives the message an id of the server's
       const ackId = acknowledge(event, info, this.deps.config.connection_recovery.enabled);
       if (event.ephemeral) this.deps.metrics.ephemeralMessage(app.id);
@@ -157,11 +157,11 @@ export class Api {
       const raw = (body as { batch: Record<string, unknown>[] }).batch;
       const messageKeys = events.map(messageKeyOf); // before acknowledge() gives messages ids of the server's
       // With `info` or a `message_id` on any item, the answer lists each such item's first channel ({} for the others).
-      const ackIds = events.map((e, i) => acknowledge(e, raw[i].info, this.deps.config.connection_recovery.enabled));
+      const ackIds = events.map((e, i) => acknowledge(e, raw[i].info ?? undefined, this.deps.config.connection_recovery.enabled));
       const answer = async () => {
         if (ackIds.every((id) => id === undefined)) return {};
         const infos = events.map(async (e, i) =>
-          ackIds[i] !== undefined ? (await publishInfo(hub, app, e.channels, raw[i].info, ackIds[i])).channels[e.channels[0]] : {},
+          ackIds[i] !== undefined ? (await publishInfo(hub, app, e.channels, raw[i].info ?? undefined, ackIds[i])).channels[e.channels[0]] : {},
         );
         return { batch: await Promise.all(infos) };
       };

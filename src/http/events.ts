@@ -61,7 +61,7 @@ export function parseEventBody(body: unknown, app: AppConfig, rules = ALL_PUBLIS
 export function parseBatchBody(body: unknown, app: AppConfig, rules = ALL_PUBLISH_FEATURES): PublishEvent[] {
   if (!isObject(body) || !Array.isArray(body.batch)) throw new HttpError('invalidInput', "Request must contain 'batch' (list of events)");
   const { batch } = body;
-  if (batch.length === 0) throw new HttpError('invalidInput', 'Batch must contain at least one event');
+  // An empty batch publishes nothing and is answered {} (Sockudo has no check for it).
   if (batch.length > app.limits.max_event_batch_size) {
     throw new HttpError('limitExceeded', `Batch size (${batch.length}) exceeds limit (${app.limits.max_event_batch_size})`);
   }
@@ -75,8 +75,10 @@ function parseEvent(body: unknown, app: AppConfig, allowChannelList: boolean, wh
 
   const { name } = body;
   if (typeof name !== 'string' || name === '') throw new HttpError('invalidInput', `${where}Event name is required`);
-  if (name.length > limits.max_event_name_length) {
-    throw new HttpError('limitExceeded', `${where}Event name is too long (max ${limits.max_event_name_length} characters)`);
+  // In UTF-8 bytes, as Sockudo counts it (at most 3 bytes per UTF-16 unit: most names need no count).
+  const maxName = limits.max_event_name_length;
+  if (name.length > maxName || (name.length * 3 > maxName && Buffer.byteLength(name) > maxName)) {
+    throw new HttpError('limitExceeded', `${where}Event name '${name}' exceeds maximum length of ${maxName}`);
   }
 
   let channels: string[];
@@ -84,7 +86,7 @@ function parseEvent(body: unknown, app: AppConfig, allowChannelList: boolean, wh
     if (!Array.isArray(body.channels) || body.channels.length === 0) throw new HttpError('missingChannel');
     if (!body.channels.every((c) => typeof c === 'string')) throw new HttpError('invalidInput', `${where}'channels' must be a list of strings`);
     if (body.channels.length > limits.max_event_channels_at_once) {
-      throw new HttpError('limitExceeded', `${where}Too many channels (max ${limits.max_event_channels_at_once})`);
+      throw new HttpError('limitExceeded', `${where}Number of channels (${body.channels.length}) exceeds limit (${limits.max_event_channels_at_once})`);
     }
     channels = [...new Set(body.channels as string[])];
   } else if (typeof body.channel === 'string' && body.channel !== '') {
@@ -99,8 +101,9 @@ function parseEvent(body: unknown, app: AppConfig, allowChannelList: boolean, wh
 
   // Pusher semantics: subscribers always receive `data` as a string.
   const data = typeof body.data === 'string' ? body.data : JSON.stringify(body.data ?? null);
-  if (Buffer.byteLength(data) > limits.max_event_payload_in_kb * 1024) {
-    throw new HttpError('payloadTooLarge', `${where}Event data exceeds ${limits.max_event_payload_in_kb} KiB`);
+  const dataBytes = Buffer.byteLength(data);
+  if (dataBytes > limits.max_event_payload_in_kb * 1024) {
+    throw new HttpError('payloadTooLarge', `${where}Event payload size (${dataBytes} bytes) for event '${name}' exceeds limit (${limits.max_event_payload_in_kb}KB)`);
   }
 
   const { socket_id: socketId } = body;

@@ -82,10 +82,10 @@ export class PublishAdmission {
       const body = JSON.parse(req.body) as Record<string, unknown>;
       if (batch) {
         events = parseBatchBody(body, entry.app, this.rules);
-        if ((body.batch as Record<string, unknown>[]).some((item) => item.info !== undefined)) return undefined;
+        if ((body.batch as Record<string, unknown>[]).some((item) => item.info !== undefined && item.info !== null)) return undefined;
       } else {
         events = [parseEventBody(body, entry.app, this.rules)];
-        if (body.info !== undefined) return undefined;
+        if (body.info !== undefined && body.info !== null) return undefined;
       }
     } catch {
       return undefined; // the primary gives the coded answer

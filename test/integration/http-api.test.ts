@@ -47,7 +47,7 @@ describe('HTTP API', () => {
       ['timestamp too old', { timestamp: now - 700 }, 401, 'Timestamp expired or too far in the future'],
       ['timestamp too new', { timestamp: now + 700 }, 401, 'Timestamp expired or too far in the future'],
       ['missing timestamp', { omit: ['auth_timestamp'] }, 401, 'auth_timestamp is missing'],
-      ['missing body_md5', { omit: ['body_md5'] }, 401, 'body_md5 is required and must be non-empty for requests with a body'],
+      ['missing body_md5', { omit: ['body_md5'] }, 401, 'body_md5 is required and must be non-empty in query parameters for POST requests with a non-empty body'],
       ['body_md5 of another body', { override: { body_md5: '0'.repeat(32) } }, 401, 'body_md5 mismatch'],
       ['tampered signature', { override: { auth_signature: 'f'.repeat(64) } }, 401, 'Invalid API signature'],
     ];
