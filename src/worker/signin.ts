@@ -8,38 +8,41 @@ import { userTopic } from '../protocol/topics.ts';
 import type { SocketState } from './socketState.ts';
 import type { WsServer } from './wsServer.ts';
 
-const MAX_WATCHLIST = 100;
-
 export function handleSignin(core: WsServer, s: SocketState, data: unknown): void {
   const app = s.app as AppConfig;
+  // Sockudo's order and texts: the fields, then user_data and its id, then the signature.
   const d = dataObject(data);
   const userData = d?.user_data;
   const auth = d?.auth;
-  if (typeof userData !== 'string' || typeof auth !== 'string') {
-    return core.sendError(s, 'signinInvalid', 'Authentication error: user_data and auth are required');
-  }
-  if (!safeEqual(auth, `${app.key}:${sign(app.secret, `${s.socketId}::user::${userData}`)}`)) return core.sendError(s, 'signinInvalid');
-  let user: Record<string, unknown>;
+  if (typeof userData !== 'string') return core.sendError(s, 'signinInvalid', "Authentication error: Missing 'user_data' field in signin data");
+  if (typeof auth !== 'string') return core.sendError(s, 'signinInvalid', "Authentication error: Missing 'auth' field in signin data");
+  let user: unknown;
   try {
-    user = JSON.parse(userData) as Record<string, unknown>;
-  } catch {
-    return core.sendError(s, 'signinInvalid', 'Authentication error: user_data is not valid JSON');
+    user = JSON.parse(userData);
+  } catch (err) {
+    return core.sendError(s, 'signinInvalid', `Authentication error: Invalid user_data JSON: ${(err as Error).message}`);
   }
-  const id = user?.id;
-  if (typeof id !== 'string' || id === '' || id.length > 128) {
-    return core.sendError(s, 'signinInvalid', 'Authentication error: user_data must have a string id');
-  }
-  const watchlist = Array.isArray(user.watchlist) ? user.watchlist.filter((u): u is string => typeof u === 'string').slice(0, MAX_WATCHLIST) : [];
-  if (s.userId !== null && s.userId !== id) return core.sendError(s, 'signinInvalid', 'Authentication error: already signed in as another user');
+  const id = typeof user === 'object' && user !== null ? (user as Record<string, unknown>).id : undefined;
+  if (typeof id !== 'string') return core.sendError(s, 'signinInvalid', "Authentication error: Missing 'id' field in user_data");
+  // Only the signature after the first ':' counts (Sockudo strips the key part of `auth`).
+  const signature = auth.slice(auth.indexOf(':') + 1);
+  if (!safeEqual(signature, sign(app.secret, `${s.socketId}::user::${userData}`))) return core.sendError(s, 'signinInvalid');
+  const list = (user as Record<string, unknown>).watchlist;
+  const watchlist = Array.isArray(list) ? list.filter((u): u is string => typeof u === 'string') : [];
 
-  const first = s.userId === null;
+  const previous = s.userId;
   s.userId = id;
   s.authorized = true;
   core.send(s, signinSuccess(s.protocol, userData));
-  if (!first) return;
+  if (previous === id) return;
   core.delivery.flushHeld(); // what is held for the user's topic came before the sign-in
-  // Signed in as another user than a presence join identified it as: that user's events are not its any more.
-  if (s.presenceUserId !== null) {
+  if (previous !== null) {
+    // Signing in as another user replaces the first on this connection, as Sockudo does.
+    s.ws?.unsubscribe(userTopic(s.protocol, app.id, previous));
+    removeUserSocket(core, s, previous);
+    core.deps.toPrimary({ type: 'user-signout', app: s.appIndex, userId: previous, socketId: s.socketId });
+  } else if (s.presenceUserId !== null) {
+    // Signed in as another user than a presence join identified it as: that user's events are not its any more.
     if (s.presenceUserId !== id) s.ws?.unsubscribe(userTopic(s.protocol, app.id, s.presenceUserId));
     removeUserSocket(core, s, s.presenceUserId);
   }

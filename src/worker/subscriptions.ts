@@ -52,8 +52,8 @@ export function subscribe(core: WsServer, s: SocketState, data: unknown): void {
   }
 
   if (channel.startsWith(SERVER_TO_USER_PREFIX)) {
-    // Delivery goes to every socket signed in as the user (see signin.ts); the subscription is a formality.
-    if (s.userId !== channel.slice(SERVER_TO_USER_PREFIX.length)) return core.sendError(s, 'userChannelForbidden');
+    // A public channel to Sockudo, and a formality: delivery goes to the sockets signed in (or presence-identified) as
+    // the user (see signin.ts), never to a subscriber as such, so any socket may subscribe and none learns anything.
     return core.send(s, subscriptionSucceeded(s.protocol, channel));
   }
 
