@@ -35,6 +35,10 @@ export const WS_ERRORS = {
   clientEventWrongChannel: { code: 4301, fatal: false, message: 'Client events can only be sent to private or presence channels' },
   clientEventNotSubscribed: { code: 4301, fatal: false, message: 'Client event rejected: the socket is not subscribed to this channel' },
   clientEventRateLimited: { code: 4301, fatal: false, message: 'Client event rejected due to rate limit' },
+  /** The same, for an app with terminate_on_limit: the error, then close 4301. */
+  clientEventRateLimitTerminate: { code: 4301, fatal: true, message: 'Client event rejected due to rate limit' },
+  messageRateLimited: { code: 4301, fatal: false, message: 'Message rate limit exceeded' },
+  messageRateLimitTerminate: { code: 4301, fatal: true, message: 'Message rate limit exceeded' },
   clientEventTooLarge: { code: 4301, fatal: false, message: 'Client event rejected: payload too large' },
 } as const satisfies Record<string, { code: number; fatal: boolean; message: string }>;
 export type WsErrorName = keyof typeof WS_ERRORS;

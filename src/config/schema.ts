@@ -20,6 +20,22 @@ export const appLimitsSchema = z.strictObject({
   max_subscriptions_per_socket: positiveInt.default(1000),
   /** Client events one socket may send per second (Pusher's documented 10/s); over it: pusher:error 4301. 0 = no limiter (as Sockudo). */
   max_client_events_per_second: nonNegativeInt.default(10),
+  /** The window, in seconds, that max_client_events_per_second counts over (Sockudo's decay_seconds). */
+  decay_seconds: positiveInt.max(3600).default(1),
+  /** Over the client-event limit, close the socket (4301) after the error instead of keeping it (Sockudo's terminate_on_limit). */
+  terminate_on_limit: z.boolean().default(false),
+  /**
+   * A limit on every frame one socket sends, off by default (Sockudo's message_rate_limit): `max_attempts` frames per
+   * `decay_seconds`; past it pusher:error 4301, and with `terminate_on_limit` a close with 4301.
+   */
+  message_rate_limit: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      max_attempts: positiveInt.default(60),
+      decay_seconds: positiveInt.max(3600).default(60),
+      terminate_on_limit: z.boolean().default(false),
+    })
+    .default(() => ({ enabled: false, max_attempts: 60, decay_seconds: 60, terminate_on_limit: false })),
   /** Distinct users in one presence channel; over it: pusher:error 4100. */
   max_presence_members_per_channel: positiveInt.default(100),
   /** Size of one member's JSON `user_info` in KiB; over it: pusher:error 4300. */

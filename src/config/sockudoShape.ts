@@ -218,6 +218,8 @@ const LIMITS = new Set([
   'max_event_name_length',
   'max_event_payload_in_kb',
   'max_event_batch_size',
+  'decay_seconds',
+  'terminate_on_limit',
   // Ours only, accepted in a Sockudo-shaped app too.
   'max_subscriptions_per_socket',
   'max_api_requests_per_second',
@@ -239,14 +241,12 @@ export function translateApp(app: Obj, where: string, warn: Warn): Obj {
     if (v === null) return; // Sockudo's Option::None: unset
     if (LIMITS.has(k)) limits[k] = v;
     else if (k in FEATURES) features[FEATURES[k]] = v;
-    else if (k === 'decay_seconds') {
-      if (v !== 1) warn(`${path}: ${NO_EQUIVALENT} (client events are counted per 1-second window)`);
-    } else if (k === 'terminate_on_limit') {
-      if (v === true) warn(`${path}: ${NO_EQUIVALENT} (a client over its event rate gets pusher:error 4301 and stays connected)`);
-    } else if (k === 'max_backend_events_per_second' || k === 'max_read_requests_per_second') {
+    else if (k === 'max_backend_events_per_second' || k === 'max_read_requests_per_second') {
       warn(`${path}: ${NO_EQUIVALENT} (Sockudo does not enforce it either; see limits.max_api_requests_per_second)`);
-    } else if (k === 'message_rate_limit') {
-      if (isObj(v) && v.enabled === true) warn(`${path}: ${NO_EQUIVALENT}; the per-socket limit on all messages is NOT enforced`);
+    } else if (k === 'message_rate_limit' && isObj(v)) {
+      const known = ['enabled', 'max_attempts', 'decay_seconds', 'terminate_on_limit'];
+      limits.message_rate_limit = Object.fromEntries(Object.entries(v).filter(([mk, mv]) => known.includes(mk) && mv !== null));
+      for (const mk of Object.keys(v)) if (!known.includes(mk)) warn(`${path}.${mk}: ${NO_EQUIVALENT}`);
     } else if (k === 'allowed_origins') out.allowed_origins = v;
     else if (k === 'webhooks') out.webhooks = Array.isArray(v) ? v.flatMap((w, i) => webhook(w, `${path}[${i}]`, warn)) : v;
     else if (k === 'idempotency' && isObj(v)) {

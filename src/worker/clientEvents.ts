@@ -13,16 +13,18 @@ import type { WsServer } from './wsServer.ts';
 export function handleClientEvent(core: WsServer, s: SocketState, event: string, channel: unknown, data: unknown, extras: unknown): void {
   const app = s.app as AppConfig;
   // The rate limit counts every client-* frame, before any other check (SOCKUDO-REFERENCE §2.6).
+  // max_client_events_per_second counts over a window of decay_seconds, as Sockudo's limiter does.
   const now = Date.now();
-  if (now - s.clientEventWindow >= 1000) {
+  if (now - s.clientEventWindow >= app.limits.decay_seconds * 1000) {
     s.clientEventWindow = now;
     s.clientEventCount = 0;
   }
   core.deps.counters.add(s.appIndex, FIELD.clientEventRateChecks);
   // 0 means no limiter (Sockudo's meaning of the same setting).
-  const perSecond = app.limits.max_client_events_per_second;
-  if (++s.clientEventCount > perSecond && perSecond > 0) {
+  const perWindow = app.limits.max_client_events_per_second;
+  if (++s.clientEventCount > perWindow && perWindow > 0) {
     core.deps.counters.add(s.appIndex, FIELD.clientEventRateLimited);
+    if (app.limits.terminate_on_limit) return core.closeWith(s, 'clientEventRateLimitTerminate');
     return core.sendError(s, 'clientEventRateLimited');
   }
 

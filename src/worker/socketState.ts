@@ -83,6 +83,9 @@ export class SocketState {
   /** Client-event rate limit: start of the current one-second window and events in it. */
   clientEventWindow = 0;
   clientEventCount = 0;
+  /** The app's message_rate_limit window (every frame), when the app has one. */
+  messageWindow = 0;
+  messageCount = 0;
   /** V2: whether the socket receives its own client events (`?echo_messages=false` turns it off). */
   echo = true;
   /** V2: a `sockudo:resume` has been handled (later subscriptions are not held back; see liveHold.ts). */

@@ -233,6 +233,10 @@ export class WsServer {
       s.closed = true;
       return ws.end(1009, 'Message too big');
     }
+    const messageLimit = (s.app as AppConfig).limits.message_rate_limit;
+    if (messageLimit.enabled && this.overMessageLimit(s, messageLimit.max_attempts, messageLimit.decay_seconds)) {
+      return messageLimit.terminate_on_limit ? this.closeWith(s, 'messageRateLimitTerminate') : this.sendError(s, 'messageRateLimited');
+    }
     // A binary frame is read as the same JSON (Sockudo decodes either kind with the connection's wire format).
     const frame = parseClientFrame(message);
     if (!frame.ok) return this.sendError(s, frame.error, frame.detail);
@@ -253,6 +257,16 @@ export class WsServer {
         if (frame.event.startsWith('client-')) return handleClientEvent(this, s, frame.event, frame.channel, frame.data, frame.extras);
       // Unknown events are ignored, as Pusher and Sockudo do.
     }
+  }
+
+  /** Counts a frame against the app's message_rate_limit window; whether it is over the limit. */
+  private overMessageLimit(s: SocketState, maxAttempts: number, decaySeconds: number): boolean {
+    const now = Date.now();
+    if (now - s.messageWindow >= decaySeconds * 1000) {
+      s.messageWindow = now;
+      s.messageCount = 0;
+    }
+    return ++s.messageCount > maxAttempts;
   }
 
   /** Messages from the primary that concern sockets. */

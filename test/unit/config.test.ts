@@ -58,6 +58,9 @@ describe('defaults (empty env, no file)', () => {
       max_event_batch_size: 10,
       max_subscriptions_per_socket: 1000,
       max_client_events_per_second: 10,
+      decay_seconds: 1,
+      terminate_on_limit: false,
+      message_rate_limit: { enabled: false, max_attempts: 60, decay_seconds: 60, terminate_on_limit: false },
       max_presence_members_per_channel: 100,
       max_presence_member_size_in_kb: 2,
       max_api_requests_per_second: 0,
@@ -595,7 +598,14 @@ describe("Sockudo's config file shapes", () => {
                 secret: 'my-secret',
                 enabled: true,
                 policy: {
-                  limits: { max_connections: 500, max_event_batch_size: 10, max_client_events_per_second: 0 },
+                  limits: {
+                    max_connections: 500,
+                    max_event_batch_size: 10,
+                    max_client_events_per_second: 0,
+                    decay_seconds: 5,
+                    terminate_on_limit: true,
+                    message_rate_limit: { enabled: true, max_attempts: 30, decay_seconds: 10, terminate_on_limit: false },
+                  },
                   features: { enable_client_messages: true, enable_user_authentication: true, enable_watchlist_events: false },
                   channels: { allowed_origins: ['https://example.com'] },
                   idempotency: { enabled: true, ttl_seconds: 300 },
@@ -611,6 +621,9 @@ describe("Sockudo's config file shapes", () => {
     assert.equal(app.id, 'my-app');
     assert.equal(app.limits.max_connections, 500);
     assert.equal(app.limits.max_client_events_per_second, 0, '0 = no limiter, as in Sockudo');
+    assert.equal(app.limits.decay_seconds, 5);
+    assert.equal(app.limits.terminate_on_limit, true);
+    assert.deepEqual(app.limits.message_rate_limit, { enabled: true, max_attempts: 30, decay_seconds: 10, terminate_on_limit: false });
     assert.equal(app.features.enable_client_messages, true);
     assert.equal(app.features.require_user_authentication, true);
     assert.deepEqual(app.allowed_origins, ['https://example.com']);
