@@ -18,11 +18,14 @@ export const ERROR_TYPES = [
   'pong_timeout',
   'channel_error',
   'client_event_error',
+  'origin_not_allowed',
 ] as const;
 
-export function errorTypeIndex(code: number, missingEvent: boolean): number {
+/** The error_type of a refusal: by its code, except the two Sockudo tells apart from others of the same code. */
+export function errorTypeIndex(code: number, missingEvent: boolean, originNotAllowed = false): number {
   const type =
-    code === 4000 ? (missingEvent ? 'missing_event_name' : 'invalid_message_format')
+    originNotAllowed ? 'origin_not_allowed'
+    : code === 4000 ? (missingEvent ? 'missing_event_name' : 'invalid_message_format')
     : code === 4001 ? 'app_not_found'
     : code === 4003 ? 'app_disabled'
     : code === 4004 ? 'over_quota'

@@ -135,12 +135,13 @@ export class ChannelDelivery {
   /** Hands ready frames to uWS (a client event's V1 frame for this worker's other sockets): one native publish per topic. */
   publish(frames: readonly TopicFrame[]): void {
     this.fanoutHold.flush();
-    let delivered = -1;
+    let delivered = false;
     for (const f of frames) {
       const kind = f.v2 ? FRAME_V2 : f.alsoV2 ? FRAME_V1_ALSO_V2 : FRAME_V1;
-      if (this.deliverFrame(f.app, f.topic, f.frame, f.exclude, f.cacheTtlMs ?? 0, kind, f.v2 ?? f.alsoV2) > 0) delivered = f.app;
+      if (this.deliverFrame(f.app, f.topic, f.frame, f.exclude, f.cacheTtlMs ?? 0, kind, f.v2 ?? f.alsoV2) > 0) delivered = true;
     }
-    if (delivered >= 0) this.delivered(delivered, undefined);
+    // A client event: it marks the thread as streaming, but sockudo_broadcast_latency_ms is for HTTP publishes (Sockudo).
+    if (delivered) this.lastBroadcastAt = performance.now();
   }
 
   /**
@@ -215,13 +216,18 @@ export class ChannelDelivery {
   }
 
   private deliverHandOver(m: FrameColumns, first: number, count: number, handedOverAt: number): void {
-    let delivered = -1;
+    let delivered = false;
+    // sockudo_broadcast_latency_ms counts HTTP publishes with recipients (their frames carry their V2 side), as Sockudo's.
+    let published = -1;
     for (let k = first; k < first + count; k++) {
       const kind = m.kinds[k];
       const recipients = this.deliverFrame(m.apps[k], m.topics[k], m.frames[k], m.excludes[k] || undefined, m.cacheTtlMs[k], kind, kind === FRAME_V1 ? undefined : metaAt(m, k));
-      if (recipients > 0) delivered = m.apps[k];
+      if (recipients === 0) continue;
+      delivered = true;
+      if (kind === FRAME_V1_ALSO_V2) published = m.apps[k];
     }
-    if (delivered >= 0) this.delivered(delivered, handedOverAt);
+    if (published >= 0) this.delivered(published, handedOverAt);
+    else if (delivered) this.lastBroadcastAt = performance.now();
   }
 
   /** One frame (as TopicFrame describes it; `meta` unless FRAME_V1) to uWS and the mirrors; returns its recipients. */

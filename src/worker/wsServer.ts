@@ -348,7 +348,7 @@ export class WsServer {
   }
 
   private countError(s: SocketState, name: WsErrorName): void {
-    this.deps.counters.add(s.appIndex, FIELD.errors + errorTypeIndex(WS_ERRORS[name].code, name === 'missingEvent'));
+    this.deps.counters.add(s.appIndex, FIELD.errors + errorTypeIndex(WS_ERRORS[name].code, name === 'missingEvent', name === 'originNotAllowed'));
   }
 
   /** Sends a control frame; on V2 it gets a fresh message_id (never on ping/pong). */
