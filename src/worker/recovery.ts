@@ -10,20 +10,27 @@ import type { SocketState } from './socketState.ts';
 import { filterView } from './v2Fanout.ts';
 import type { WsServer } from './wsServer.ts';
 
-/** `rewind`: N, "N", {count: N}, {seconds: S} or {duration_seconds: S}; null when invalid. */
+/**
+ * `rewind`: N, "N" (Rust's integer parse: a leading `+` or zeros allowed), {count: N}, {seconds: S} or
+ * {duration_seconds: S} with JSON integers (a string inside the object is another shape); null when invalid.
+ */
 export function parseRewind(v: unknown): { count?: number; seconds?: number } | null {
-  const positive = (n: unknown) => (typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : typeof n === 'string' && /^[1-9]\d*$/.test(n) ? Number(n) : null);
-  if (typeof v === 'number' || typeof v === 'string') {
-    const count = positive(v);
+  const positiveInteger = (n: unknown) => (typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : null);
+  if (typeof v === 'number') {
+    const count = positiveInteger(v);
+    return count === null ? null : { count };
+  }
+  if (typeof v === 'string') {
+    const count = /^\+?\d+$/.test(v) ? positiveInteger(Number(v)) : null;
     return count === null ? null : { count };
   }
   if (typeof v !== 'object' || v === null) return null;
   const o = v as Record<string, unknown>;
   if (o.count !== undefined) {
-    const count = positive(o.count);
+    const count = positiveInteger(o.count);
     return count === null ? null : { count };
   }
-  const seconds = positive(o.seconds ?? o.duration_seconds);
+  const seconds = positiveInteger(o.seconds ?? o.duration_seconds);
   return seconds === null ? null : { seconds };
 }
 
@@ -34,13 +41,20 @@ function visible(entries: ReplayEntry[], filter: CompiledFilter | undefined): Re
 /** After subscription_succeeded: retained messages, then `sockudo:rewind_complete`. */
 export function sendRewind(core: WsServer, s: SocketState, channel: string, want: { count?: number; seconds?: number }, filter: CompiledFilter | undefined): void {
   const app = s.app as AppConfig;
+  // The rewind is served from the recovery buffer: without one it is refused, as Sockudo refuses it without history.
+  if (!core.deps.config.connection_recovery.enabled) {
+    return core.sendError(s, 'invalidChannel', `Channel error: Channel rewind is disabled by policy for channel '${channel}'`);
+  }
   const limit = core.deps.config.connection_recovery.max_buffer_size;
   const truncatedByLimit = want.count !== undefined && want.count > limit;
   const asked = want.count !== undefined ? { count: Math.min(want.count, limit) } : want;
-  const retained = core.replay.recent(app.id, channel, asked, Date.now());
+  const now = Date.now();
+  const retained = core.replay.recent(app.id, channel, asked, now);
   const entries = visible(retained, filter);
   for (const e of entries) core.sendChannelFrame(s, e.frame);
-  const truncatedByRetention = want.count !== undefined && retained.length < Math.min(want.count, limit);
+  // As Sockudo: truncated by retention when what is kept no longer starts at the stream's first message.
+  const oldest = core.replay.oldestSerial(app.id, channel, now);
+  const truncatedByRetention = oldest !== undefined && oldest > 1;
   sendRewindComplete(core, s, channel, entries.length, !truncatedByLimit && !truncatedByRetention, truncatedByRetention, truncatedByLimit);
 }
 
@@ -63,14 +77,14 @@ interface Position {
 }
 
 /** A `continuity_unverifiable` failure, with every field Sockudo's failure frames carry (null where unknown). */
-function unverifiable(expected: string | undefined, reason: string, at?: { currentStreamId?: string; oldest?: number; newest?: number }): Record<string, unknown> {
+function unverifiable(expected: string | undefined, reason: string): Record<string, unknown> {
   return {
     code: 'continuity_unverifiable',
     reason,
     expected_stream_id: expected ?? null,
-    current_stream_id: at?.currentStreamId ?? null,
-    oldest_available_serial: at?.oldest ?? null,
-    newest_available_serial: at?.newest ?? null,
+    current_stream_id: null,
+    oldest_available_serial: null,
+    newest_available_serial: null,
   };
 }
 
@@ -80,10 +94,23 @@ export function handleResume(core: WsServer, s: SocketState, data: unknown): voi
   if (s.protocol !== 2 || !core.deps.config.connection_recovery.enabled) {
     return core.send(s, errorFrame(s.protocol, 4301, 'Connection recovery is not enabled'));
   }
-  const d = dataObject(data);
-  const positions = dataObject(d?.channel_positions) ?? {};
-  // The legacy form, `{"channel_serials":{"orders":41}}`, counts only when there are no channel_positions.
-  const legacy = Object.keys(positions).length === 0 ? (dataObject(d?.channel_serials) ?? {}) : {};
+  // Sockudo's reading of the body (parse_resume_positions): data present, an object or a JSON string holding one.
+  if (data === undefined || data === null) return core.sendError(s, 'invalidMessage', 'Invalid message format: Missing data in resume message');
+  let body: unknown = data;
+  if (typeof data === 'string') {
+    try {
+      body = JSON.parse(data);
+    } catch (err) {
+      return core.sendError(s, 'invalidMessage', `Invalid message format: Invalid resume data JSON: ${(err as Error).message}`);
+    }
+  }
+  const d = dataObject(body);
+  if (d?.channel_positions === undefined && d?.channel_serials === undefined) {
+    return core.sendError(s, 'invalidMessage', 'Invalid message format: Missing channel_positions or channel_serials in resume data');
+  }
+  // The legacy form, `{"channel_serials":{"orders":41}}`, counts only when channel_positions is absent.
+  const positions = d.channel_positions === undefined ? {} : (dataObject(d.channel_positions) ?? {});
+  const legacy = d.channel_positions === undefined ? (dataObject(d.channel_serials) ?? {}) : {};
   if (Object.keys(positions).length === 0 && Object.keys(legacy).length === 0) {
     return core.send(s, errorFrame(2, 4302, 'No channel recovery positions provided'));
   }
@@ -99,14 +126,14 @@ export function handleResume(core: WsServer, s: SocketState, data: unknown): voi
     failed.push({ channel, ...detail });
     core.send(s, JSON.stringify({ event: 'sockudo:resume_failed', channel, data: JSON.stringify(detail) }));
   };
-  const asked: { channel: string; streamId: string | undefined; serial: unknown }[] = [
-    ...Object.entries(legacy).map(([channel, serial]) => ({ channel, streamId: undefined, serial })),
+  const asked: { channel: string; streamId: string | undefined; serial: unknown; isLegacy: boolean }[] = [
+    ...Object.entries(legacy).map(([channel, serial]) => ({ channel, streamId: undefined, serial, isLegacy: true })),
     ...Object.entries(positions).map(([channel, raw]) => {
       const pos = dataObject(raw) as Partial<Position> | null;
-      return { channel, streamId: typeof pos?.stream_id === 'string' ? pos.stream_id : undefined, serial: pos?.serial };
+      return { channel, streamId: typeof pos?.stream_id === 'string' ? pos.stream_id : undefined, serial: pos?.serial, isLegacy: false };
     }),
   ];
-  for (const { channel, streamId, serial } of asked) {
+  for (const { channel, streamId, serial, isLegacy } of asked) {
     if (typeof serial !== 'number' || !Number.isInteger(serial) || serial < 0) {
       fail(channel, unverifiable(streamId, 'invalid_position'));
       continue;
@@ -114,8 +141,9 @@ export function handleResume(core: WsServer, s: SocketState, data: unknown): voi
     // A serial without its stream_id is looked up in the hot buffer's current stream only (as Sockudo does).
     const current = streamId ?? core.replay.position(app.id, channel, now)?.streamId;
     const result = current === undefined ? undefined : core.replay.since(app.id, channel, current, serial, now);
-    if (!result?.ok && streamId === undefined) {
-      fail(channel, unverifiable(undefined, 'legacy_serial_only_position_cannot_use_cold_recovery', result?.ok === false ? result : undefined));
+    // A legacy serial (channel_serials) that the hot buffer cannot serve has no cold path (every other field null).
+    if (!result?.ok && isLegacy) {
+      fail(channel, unverifiable(undefined, 'legacy_serial_only_position_cannot_use_cold_recovery'));
       continue;
     }
     if (!result?.ok) {
@@ -124,8 +152,9 @@ export function handleResume(core: WsServer, s: SocketState, data: unknown): voi
         reason: result?.reason,
         expected_stream_id: streamId ?? null,
         current_stream_id: result?.currentStreamId ?? null,
-        oldest_available_serial: result?.oldest ?? null,
-        newest_available_serial: result?.newest ?? null,
+        // Sockudo names serials only for what its durable history could say; the hot buffer's failures name none.
+        oldest_available_serial: null,
+        newest_available_serial: null,
       });
       continue;
     }

@@ -44,7 +44,7 @@ interface ChannelReplay {
 
 export type SinceResult =
   | { ok: true; entries: ReplayEntry[]; streamId: string; serial: number; lastMessageId?: string }
-  | { ok: false; code: 'stream_reset' | 'position_expired'; reason: string; currentStreamId?: string; oldest?: number; newest?: number };
+  | { ok: false; code: 'stream_reset' | 'position_expired'; reason: string; currentStreamId?: string };
 
 /** Sockudo's reason when the hot buffer cannot serve a position and durable history is off (it is not built here). */
 const EXPIRED_NO_HISTORY = 'hot_replay_expired_and_durable_history_disabled';
@@ -112,24 +112,18 @@ export class ReplayMirror {
 
   /** Messages after `serial` on `streamId`, or why they cannot be had. */
   since(appId: string, channel: string, streamId: string, serial: number, now: number): SinceResult {
+    // What the hot buffer cannot serve (no buffer, expired, ahead of the stream, a gap) falls through, as in Sockudo,
+    // to durable history, which this server does not keep: position_expired, with no stream or serials to name.
+    const expired: SinceResult = { ok: false, code: 'position_expired', reason: EXPIRED_NO_HISTORY };
     const r = this.live(appId, channel, now);
-    if (!r) return { ok: false, code: 'position_expired', reason: 'recovery_window_exceeded' };
+    if (!r) return expired;
     const first = this.firstKept(r);
     const newestSerial = newest(r);
-    const fail = (code: 'stream_reset' | 'position_expired', reason: string): SinceResult => ({
-      ok: false,
-      code,
-      reason,
-      currentStreamId: r.streamId,
-      oldest: r.serials[first],
-      newest: newestSerial,
-    });
-    if (r.streamId !== streamId) return fail('stream_reset', 'stream_id_mismatch');
-    // Ahead of the stream: the hot buffer cannot serve it, and there is no durable history to look in (as Sockudo).
-    if (serial > newestSerial) return fail('position_expired', EXPIRED_NO_HISTORY);
+    if (r.streamId !== streamId) return { ok: false, code: 'stream_reset', reason: 'stream_id_mismatch', currentStreamId: r.streamId };
+    if (serial > newestSerial) return expired;
     const missed: number[] = [];
     for (let i = first; i < r.serials.length; i++) if (r.serials[i] > serial) missed.push(i);
-    if (missed.length !== newestSerial - serial) return fail('position_expired', 'recovery_window_exceeded');
+    if (missed.length !== newestSerial - serial) return expired;
     return { ok: true, entries: entriesAt(r, missed), streamId: r.streamId, serial: newestSerial, lastMessageId: r.messageIds.at(-1) || undefined };
   }
 
@@ -147,6 +141,12 @@ export class ReplayMirror {
       for (let i = from; i < r.frames.length; i++) picked.push(i);
     }
     return entriesAt(r, picked);
+  }
+
+  /** The serial of the oldest message kept for the channel (undefined: none). */
+  oldestSerial(appId: string, channel: string, now: number): number | undefined {
+    const r = this.live(appId, channel, now);
+    return r && r.serials.length > 0 ? r.serials[this.firstKept(r)] : undefined;
   }
 
   /** Where the retained window starts: the last max_buffer_size messages (the columns may briefly hold a few more). */
