@@ -140,6 +140,39 @@ const IGNORED_SOCKUDO_ENV = [
   'SOCKUDO_DEFAULT_APP_ANNOTATIONS_ENABLED',
   'SOCKUDO_SKIP_INLINE_APPS',
   'APP_MANAGER_REGISTER_INLINE_APPS',
+  // Sockudo features and runtime settings this server does not have (SOCKUDO-REFERENCE §9.3).
+  'INSTANCE_PROCESS_ID',
+  'METRICS_DRIVER',
+  'ADAPTER_FALLBACK_TO_LOCAL',
+  'ADAPTER_ENABLE_SOCKET_COUNTING',
+  'ADAPTER_AGGREGATE_COUNTS',
+  'ADAPTER_FAST_PRESENCE_TRANSITIONS',
+  'REDIS_CLUSTER_NODES',
+  'IDEMPOTENCY_MAX_KEY_LENGTH',
+  'HISTORY_ENABLED',
+  'PRESENCE_HISTORY_ENABLED',
+  'EVENT_NAME_FILTERING_ENABLED',
+  'TAG_FILTERING_ENABLED',
+  'VERSIONED_MESSAGES_ENABLED',
+  'ANNOTATIONS_ENABLED',
+  'AI_TRANSPORT_ENABLED',
+  'WEBSOCKET_AUTO_PING',
+  'WEBSOCKET_PING_INTERVAL',
+  'WEBSOCKET_IDLE_TIMEOUT',
+  'WEBSOCKET_MAX_MESSAGES',
+  'WEBSOCKET_MAX_BYTES',
+  'WEBSOCKET_COMPRESSION',
+  'RATE_LIMITER_API_MAX_REQUESTS',
+  'RATE_LIMITER_API_WINDOW_SECONDS',
+  'RATE_LIMITER_API_TRUST_HOPS',
+  'RATE_LIMITER_WS_MAX_REQUESTS',
+  'RATE_LIMITER_REDIS_PREFIX',
+  'PUSH_QUEUE_DRIVER',
+  'PUSH_ALLOW_MEMORY_DRIVERS',
+  'PUSH_HMS_ENABLED',
+  'PUSH_WNS_ENABLED',
+  'PUSH_RETRY_MAX_ATTEMPTS',
+  'PUSH_CREDENTIAL_ENCRYPTION_KEY',
 ];
 
 /** The file read when neither --config nor SOCKUDO_CONFIG_FILE names one, as Sockudo does (first found). */
@@ -192,6 +225,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   const envSources = new Map<string, string>();
   for (const b of SERVER_ENV) applyEnv(raw, b, env, envSources, '');
   applyAdapterDriver(raw, fileAdapterDriver, fileRedis, env, envSources);
+  applyDebugEnv(raw, env, envSources);
   checkSockudoEnv(env, warn);
 
   const parsed = configSchema.omit({ apps: true }).safeParse(raw);
@@ -234,6 +268,12 @@ function resolveApps(fileApps: unknown, env: NodeJS.ProcessEnv): AppConfig[] {
     // An app defined by Sockudo's SOCKUDO_DEFAULT_APP_ID/KEY/SECRET gets Sockudo's env-app limits and features where
     // unset (client events and watchlist events off); the guide's SOCKUDO_APP_* names keep the development app's.
     const bySockudoNames = ['id', 'key', 'secret'].some((k) => envSources.get(`apps[0].${k}`)?.startsWith('SOCKUDO_DEFAULT_APP_'));
+    // Sockudo registers its env app only when all three are set; here a partial set would fill the rest with the
+    // well-known development credentials, so it stops start-up instead.
+    if (bySockudoNames) {
+      const missing = ['ID', 'KEY', 'SECRET'].filter((k) => !(k.toLowerCase() in envApp));
+      if (missing.length > 0) throw new ConfigError(`${missing.map((k) => `SOCKUDO_DEFAULT_APP_${k}`).join(', ')}: required with the other SOCKUDO_DEFAULT_APP_ID / _KEY / _SECRET (Sockudo registers the app only when all three are set)`);
+    }
     const features = { ...(bySockudoNames ? SOCKUDO_ENV_APP_FEATURES : DEVELOPMENT_APP_FEATURES), ...(envApp.features as object | undefined) };
     const limits = bySockudoNames ? { ...SOCKUDO_ENV_APP_LIMITS, ...(envApp.limits as object | undefined) } : envApp.limits;
     const { webhook_url: webhookUrl, ...rest } = envApp;
@@ -246,7 +286,9 @@ function resolveApps(fileApps: unknown, env: NodeJS.ProcessEnv): AppConfig[] {
     };
     const parsed = appSchema.safeParse(candidate);
     if (!parsed.success) throw new ConfigError(describe(parsed.error, envSources, 'apps[0].'));
-    return [{ ...parsed.data, development_app: true }];
+    // The development app (unsigned API calls in development mode) is the one from the defaults or the guide's
+    // SOCKUDO_APP_* names; an app from Sockudo's SOCKUDO_DEFAULT_APP_* names is signed like any, as Sockudo's is.
+    return [{ ...parsed.data, development_app: !bySockudoNames }];
   }
   const parsed = z.array(appSchema).min(1, 'at least one app is required').safeParse(fileApps);
   if (!parsed.success) throw new ConfigError(describe(parsed.error, new Map(), 'apps'));
@@ -293,6 +335,15 @@ export function substitutePlaceholders(text: string, env: NodeJS.ProcessEnv, whe
  * Sockudo's adapter choice (ADAPTER_DRIVER, or the file's adapter.driver): `redis` clusters through Redis, with
  * redis.url built from DATABASE_REDIS_* / database.redis when it is not set; anything but `local` is refused.
  */
+/** Sockudo's DEBUG / DEBUG_MODE (true or 1): debug logging, as the file's `debug: true`, unless a log level is set. */
+function applyDebugEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, envSources: Map<string, string>): void {
+  const name = ['DEBUG_MODE', 'DEBUG'].find((n) => /^(true|1)$/i.test(env[n] ?? ''));
+  if (!name || envSources.has('log.level')) return;
+  const log = (typeof raw.log === 'object' && raw.log !== null ? raw.log : (raw.log = {})) as Record<string, unknown>;
+  log.level = 'debug';
+  envSources.set('log.level', name);
+}
+
 function applyAdapterDriver(
   raw: Record<string, unknown>,
   fileDriver: string | undefined,

@@ -118,7 +118,8 @@ export async function handlePush(push: PushService, req: HttpRequestMessage, app
     const sub = { appId: app.id, channel: input.channel, deviceId: device.id, clientId: input.clientId ?? device.clientId, createdAtMs: Date.now() };
     await store.subscribe(sub);
     const { createdAtMs: _unused, ...view } = sub;
-    return { status: 201, body: { ...view, provider: providerOf(device.recipient), tokenHash: device.tokenHash } };
+    const echoed = input.credentialVersion === undefined ? {} : { credentialVersion: input.credentialVersion };
+    return { status: 201, body: { ...view, provider: providerOf(device.recipient), tokenHash: device.tokenHash, ...echoed } };
   }
   if (at('GET', 'channelSubscriptions', 'channels')) {
     admin();

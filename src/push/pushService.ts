@@ -97,7 +97,12 @@ export class PushService {
       const status = await this.status(app.id, publishId);
       return { status: state ? 200 : 202, body: status ?? { ...ids(publishId), state: 'queued' } };
     }
-    const renderedPayloads = PROVIDERS.map((provider) => ({ provider, payload: parsed.rendered[provider], usedOverride: intent.overrides[provider] !== undefined }));
+    // As Sockudo shows them: FCM's payload is the body of its v1 request, `{"message": …}` (the sender adds the token).
+    const renderedPayloads = PROVIDERS.map((provider) => ({
+      provider,
+      payload: provider === 'fcm' ? { message: parsed.rendered[provider] } : parsed.rendered[provider],
+      usedOverride: intent.overrides[provider] !== undefined,
+    }));
     return { status: 202, body: { ...ids(publishId), status: 'accepted', expectedRecipients, fanoutRegime: 'fastPath', renderedPayloads } };
   }
 

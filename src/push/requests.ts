@@ -130,6 +130,8 @@ const subscriptionSchema = z.object({
   deviceId: id,
   clientId: id.nullable().optional(),
   tokenHash: z.string().optional(),
+  /** Echoed back, as Sockudo's 201 echoes the body; this server keeps one credential per provider. */
+  credentialVersion: z.union([z.string().max(200), z.number().int()]).optional(),
 });
 
 export function parseSubscription(body: unknown): z.output<typeof subscriptionSchema> {

@@ -207,12 +207,20 @@ describe('apps', () => {
   });
 
   test('an app defined by env replaces every file app', () => {
-    for (const env of [{ SOCKUDO_APP_ID: 'env-app' }, { SOCKUDO_DEFAULT_APP_KEY: 'env-key' }, { SOCKUDO_APP_SECRET: 'env-secret' }]) {
+    for (const env of [{ SOCKUDO_APP_ID: 'env-app' }, { SOCKUDO_APP_KEY: 'env-key' }, { SOCKUDO_APP_SECRET: 'env-secret' }]) {
       const c = loadConfig({ env, fileContents: { apps: [fileApp('a1', 'k1'), fileApp('a2', 'k2')] } });
       assert.equal(c.apps.length, 1, JSON.stringify(env));
       assert.equal(c.apps[0].development_app, true);
       assert.ok(!['a1', 'a2'].includes(c.apps[0].id));
     }
+    // Sockudo's names make an app that is signed like any (no unsigned calls in development mode).
+    const sockudo = loadConfig({ env: { SOCKUDO_DEFAULT_APP_ID: 'demo-app', SOCKUDO_DEFAULT_APP_KEY: 'demo-key', SOCKUDO_DEFAULT_APP_SECRET: 'demo-secret' }, fileContents: { apps: [fileApp('a1', 'k1')] } });
+    assert.deepEqual(sockudo.apps.map((a) => [a.id, a.development_app]), [['demo-app', false]]);
+  });
+
+  test("a partial SOCKUDO_DEFAULT_APP_ID / _KEY / _SECRET stops start-up (it would take the development app's secret)", () => {
+    assert.match(configError({ env: { SOCKUDO_DEFAULT_APP_ID: 'prod-app' } }).message, /^SOCKUDO_DEFAULT_APP_KEY, SOCKUDO_DEFAULT_APP_SECRET: required/);
+    assert.match(configError({ env: { SOCKUDO_DEFAULT_APP_ID: 'prod-app', SOCKUDO_DEFAULT_APP_KEY: 'prod-key' } }).message, /^SOCKUDO_DEFAULT_APP_SECRET: required/);
   });
 
   test('duplicate app ids are refused', () => {
@@ -318,7 +326,7 @@ describe('invalid values stop with a ConfigError naming the key', () => {
   test('an invalid env app value names apps[0].<key> and the env var', () => {
     const id = configError({ env: { SOCKUDO_APP_ID: 'bad id!' } });
     assert.match(id.message, /^apps\[0\]\.id \(from SOCKUDO_APP_ID\): /);
-    const viaSockudoName = configError({ env: { SOCKUDO_DEFAULT_APP_ID: 'bad id!' } });
+    const viaSockudoName = configError({ env: { SOCKUDO_DEFAULT_APP_ID: 'bad id!', SOCKUDO_DEFAULT_APP_KEY: 'k', SOCKUDO_DEFAULT_APP_SECRET: 's' } });
     assert.match(viaSockudoName.message, /^apps\[0\]\.id \(from SOCKUDO_DEFAULT_APP_ID\): /);
     const limit = configError({ env: { SOCKUDO_DEFAULT_APP_MAX_CHANNEL_NAME_LENGTH: '500' } });
     assert.match(limit.message, /^apps\[0\]\.limits\.max_channel_name_length \(from SOCKUDO_DEFAULT_APP_MAX_CHANNEL_NAME_LENGTH\): /);
