@@ -52,7 +52,11 @@ export class Api {
     this.appsById = new Map(deps.config.apps.map((a) => [a.id, a]));
     this.appIndex = new Map(deps.config.apps.map((a, i) => [a.id, i]));
     this.idempotent = new IdempotentPublisher(deps.idempotency, deps.metrics);
+    this.rules = publishRules(deps.config);
   }
+
+  /** The publish features the config turns off (events.ts PublishRules). */
+  private readonly rules: PublishRules;
 
   async handle(req: HttpRequestMessage): Promise<ApiResponse> {
     let appLabel = 'unknown';
@@ -274,12 +278,6 @@ export class Api {
     return this.deps.config.idempotency.enabled;
   }
 
-  /** The publish features the config turns off (events.ts PublishRules). */
-  private get rules(): PublishRules {
-    return (this.publishRules ??= publishRules(this.deps.config));
-  }
-
-  private publishRules: PublishRules | undefined;
 
   private ttlMs(app: AppConfig): number {
     return (app.idempotency_ttl_seconds ?? this.deps.config.idempotency.ttl_seconds) * 1000;

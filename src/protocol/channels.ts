@@ -24,9 +24,10 @@ function invalidChars(name: string): string {
   return out.join(', ');
 }
 
+const RUST_CHAR_ESCAPES: Readonly<Record<string, string>> = { '\t': '\\t', '\r': '\\r', '\n': '\\n', '\\': '\\\\', "'": "\\'" };
+
 function rustCharEscape(ch: string): string {
-  const escapes: Record<string, string> = { '\t': '\\t', '\r': '\\r', '\n': '\\n', '\\': '\\\\', "'": "\\'" };
-  if (escapes[ch]) return escapes[ch];
+  if (RUST_CHAR_ESCAPES[ch]) return RUST_CHAR_ESCAPES[ch];
   const code = ch.codePointAt(0) ?? 0;
   return code < 0x20 || code === 0x7f ? `\\u{${code.toString(16)}}` : ch;
 }

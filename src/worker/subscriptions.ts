@@ -332,17 +332,15 @@ function leavePresence(core: WsServer, s: SocketState, channel: string, leaseMs 
  */
 function subscriptionData(data: unknown): (Record<string, unknown> & { channel: string }) | string {
   if (data === undefined || data === null) return 'Invalid subscription data format';
+  let parsed = data;
   if (typeof data === 'string') {
-    const parsed = dataObject(data);
-    if (parsed === null) {
-      try {
-        JSON.parse(data);
-      } catch {
-        return 'Failed to parse subscription data';
-      }
+    try {
+      parsed = JSON.parse(data);
+    } catch {
+      return 'Failed to parse subscription data';
     }
-    return typeof parsed?.channel === 'string' ? (parsed as Record<string, unknown> & { channel: string }) : 'Missing channel field in string data';
   }
-  const d = dataObject(data);
-  return typeof d?.channel === 'string' ? (d as Record<string, unknown> & { channel: string }) : 'Missing channel field';
+  const d = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : null;
+  if (typeof d?.channel === 'string') return d as Record<string, unknown> & { channel: string };
+  return typeof data === 'string' ? 'Missing channel field in string data' : 'Missing channel field';
 }

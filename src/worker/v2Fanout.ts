@@ -13,9 +13,11 @@ interface Group {
   count: number;
 }
 
-interface WildcardGroup extends Group {
+interface WildcardGroup {
+  topic: string;
+  filter: CompiledFilter | undefined;
   pattern: string;
-  /** The group's sockets, for a message some of them already got through another subscription (deliver). */
+  /** The group's sockets (a socket joins a group once), for a message some already got another way (deliver). */
   sockets: Set<SocketState>;
 }
 
@@ -55,8 +57,7 @@ export class V2Fanout {
     if (!groups) this.wildcards.set(appId, (groups = new Map()));
     const key = `${pattern}\n${filter?.key ?? ''}`;
     let g = groups.get(key);
-    if (!g) groups.set(key, (g = { topic: `w${nextGroupId++}\n${appId}\n${pattern}`, filter, count: 0, pattern, sockets: new Set() }));
-    g.count++;
+    if (!g) groups.set(key, (g = { topic: `w${nextGroupId++}\n${appId}\n${pattern}`, filter, pattern, sockets: new Set() }));
     g.sockets.add(socket);
     return g.topic;
   }
@@ -68,7 +69,7 @@ export class V2Fanout {
       const key = `${channel}\n${filter?.key ?? ''}`;
       const g = groups?.get(key);
       g?.sockets.delete(socket);
-      if (g && --g.count === 0) groups?.delete(key);
+      if (g?.sockets.size === 0) groups?.delete(key);
       if (groups?.size === 0) this.wildcards.delete(appId);
       return;
     }
