@@ -119,6 +119,11 @@ export const configSchema = z.strictObject({
   activity_timeout: positiveInt.max(3600).default(120),
   /** Seconds to wait for any frame after a server ping before closing with 4201. */
   pong_timeout: positiveInt.max(600).default(30),
+  /**
+   * Protocol V2: the shortest silence before a native ping, in seconds (Sockudo's `websocket.ping_interval`). A V2
+   * socket is pinged after max(this, activity_timeout / 2, 5) seconds without a frame from it, as in Sockudo.
+   */
+  websocket_ping_interval: positiveInt.max(3600).default(30),
   /** Connections on this host across all apps; 0 = unlimited. Over it: close 4100. */
   max_connections: nonNegativeInt.default(0),
   /** Concurrent connections from one client address on this host; 0 = unlimited. Over it: close 4100. */

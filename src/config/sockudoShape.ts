@@ -134,6 +134,14 @@ export function fromSockudoShape(raw: Obj, warn: Warn): SockudoTranslation {
           }
         } else warn(`http_api: ${NO_EQUIVALENT}`);
         break;
+      case 'websocket':
+        if (isObj(v)) {
+          for (const [wk, wv] of Object.entries(v)) {
+            if (wk === 'ping_interval' && !('websocket_ping_interval' in out)) out.websocket_ping_interval = wv;
+            else warn(`websocket.${wk}: ${NO_EQUIVALENT}`);
+          }
+        } else warn(`websocket: ${NO_EQUIVALENT}`);
+        break;
       case 'rate_limiter':
         if (isObj(v) && v.enabled === true) {
           warn(

@@ -17,6 +17,7 @@ import { type TemplatedApp, type WebSocket, type WebSocketBehavior, uws } from '
 import { CacheMirror } from './cacheMirror.ts';
 import { handleClientEvent } from './clientEvents.ts';
 import { LocalChannels } from './localChannels.ts';
+import { pingAfterSeconds } from './heartbeat.ts';
 import { handleSignin, removeUserSocket, signout } from './signin.ts';
 import { SocketIdAllocator, SocketState, type UwsUserData } from './socketState.ts';
 import { handleResume } from './recovery.ts';
@@ -86,7 +87,8 @@ export class WsServer {
     this.app = app;
     this.delivery.app = app;
     const { config } = this.deps;
-    const idle = Math.min(960, Math.ceil((config.activity_timeout + config.pong_timeout + 10) / 4) * 4);
+    const silence = Math.max(pingAfterSeconds(1, config), pingAfterSeconds(2, config));
+    const idle = Math.min(960, Math.ceil((silence + config.pong_timeout + 10) / 4) * 4);
     const behavior: WebSocketBehavior<UwsUserData> = {
       compression: uws().DISABLED,
       // uWS drops a socket silently (1006) past its own limit, so it gets headroom and our limit is
@@ -305,14 +307,15 @@ export class WsServer {
   }
 
   /**
-   * Heartbeats: a ping after activity_timeout of client silence, close 4201 without an answer within
-   * pong_timeout. Sign-in deadline: apps that require user authentication close unauthorized sockets.
+   * Heartbeats: a ping after `pingAfterSeconds` of client silence (V1 activity_timeout, V2 Sockudo's formula), close
+   * 4201 without an answer within pong_timeout. Sign-in deadline: apps that require user authentication close unauthorized sockets.
    */
   private sweep(): void {
     const now = Date.now();
     this.channels.sweep(now);
     const { config } = this.deps;
-    const activityMs = config.activity_timeout * 1000;
+    const v1PingMs = pingAfterSeconds(1, config) * 1000;
+    const v2PingMs = pingAfterSeconds(2, config) * 1000;
     const pongMs = config.pong_timeout * 1000;
     const signinMs = config.user_authentication_timeout * 1000;
     const maxBuffered = config.websocket_max_backpressure_kb * 1024;
@@ -323,11 +326,11 @@ export class WsServer {
       }
       if (s.pingSentAt !== 0) {
         if (now - s.pingSentAt >= pongMs) this.closeWith(s, 'pongTimeout');
-      } else if (s.protocol === 1 && now - s.lastActivity >= activityMs) {
+      } else if (s.protocol === 1 && now - s.lastActivity >= v1PingMs) {
         s.pingSentAt = now;
         this.send(s, PING[1]);
-      } else if (s.protocol === 2 && now - s.lastActivity >= activityMs / 2) {
-        // V2 uses native WebSocket pings (as Sockudo: half the activity timeout); the pong is activity.
+      } else if (s.protocol === 2 && now - s.lastActivity >= v2PingMs) {
+        // V2 uses native WebSocket pings (as Sockudo); the pong is activity.
         s.pingSentAt = now;
         s.ws?.ping();
       }

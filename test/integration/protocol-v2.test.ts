@@ -522,13 +522,17 @@ describe('protocol V2', () => {
 });
 
 describe('V2 heartbeats', () => {
-  test('sockudo:ping gets sockudo:pong; native pings keep answering clients alive and close silent ones with 4201', async () => {
-    const server = await startTestServer({ activity_timeout: 1, pong_timeout: 1 });
+  // Reference §1.6 line 118: native pings after max(websocket.ping_interval, activity_timeout / 2, 5) seconds.
+  test('sockudo:ping gets sockudo:pong; native pings (never before 5 s) keep answering clients alive and close silent ones with 4201', async () => {
+    const server = await startTestServer({ activity_timeout: 1, pong_timeout: 1, websocket_ping_interval: 1 });
     try {
       const alive = await openV2(server.workerPorts[0]);
+      const opened = Date.now();
       const silent = await openV2(server.workerPorts[0], '', { autoPong: false });
       assert.deepEqual(await alive.request({ event: 'sockudo:ping', data: {} }, (f) => f.event === 'sockudo:pong'), { event: 'sockudo:pong' });
-      assert.equal(await silent.closed(5000), 4201);
+      assert.equal(await silent.closed(10_000), 4201);
+      const closedAfter = Date.now() - opened;
+      assert.ok(closedAfter >= 5900, `closed ${closedAfter} ms after opening: pinged before the 5 s floor`);
       // The silent socket was pinged and closed, so the answering one (same thread, older) has been pinged too.
       await alive.request({ event: 'sockudo:ping' }, (f) => f.event === 'sockudo:pong');
       assert.equal(alive.closeCode, null);

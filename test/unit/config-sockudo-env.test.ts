@@ -52,7 +52,6 @@ describe('§9.3 Sockudo variables with no equivalent are named, never silently d
     ANNOTATIONS_ENABLED: 'true',
     AI_TRANSPORT_ENABLED: 'true',
     WEBSOCKET_AUTO_PING: 'false',
-    WEBSOCKET_PING_INTERVAL: '10',
     WEBSOCKET_IDLE_TIMEOUT: '30',
     WEBSOCKET_MAX_MESSAGES: '100',
     WEBSOCKET_MAX_BYTES: '1048576',

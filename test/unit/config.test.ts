@@ -681,6 +681,16 @@ describe("Sockudo's config file shapes", () => {
     }
   });
 
+  // Reference §1.6 line 118: V2 native pings follow websocket.ping_interval (WEBSOCKET_PING_INTERVAL), default 30.
+  test("Sockudo's websocket.ping_interval and WEBSOCKET_PING_INTERVAL set websocket_ping_interval; other websocket keys are warned", () => {
+    assert.equal(loadConfig({ env: {} }).websocket_ping_interval, 30);
+    const { config, warnings } = loadWithWarnings({ env: {}, fileContents: { websocket: { ping_interval: 45, max_messages: 100 }, app_manager: { driver: 'memory', array: { apps: [fileApp('a1', 'k1')] } } } });
+    assert.equal(config.websocket_ping_interval, 45);
+    assert.ok(warnings.some((w) => w.startsWith('websocket.max_messages: ')), warnings.join(' | '));
+    assert.equal(loadConfig({ env: { WEBSOCKET_PING_INTERVAL: '10' } }).websocket_ping_interval, 10);
+    assert.match(configError({ env: { WEBSOCKET_PING_INTERVAL: '0' } }).message, /websocket_ping_interval/);
+  });
+
   test('ssl.enabled = true stops start-up (we serve plain text); so do an app database and two app lists', () => {
     assert.match(configError({ env: {}, fileContents: { ssl: { enabled: true, cert_path: 'c.pem' } } }).message, /^ssl\.enabled: .*plain/);
     assert.equal(loadConfig({ env: {}, fileContents: { ssl: { enabled: false } } }).port, 6001);
