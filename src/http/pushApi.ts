@@ -1,11 +1,13 @@
-// The /apps/{id}/push/... routes (Sockudo §6): publish and status, devices, channel subscriptions, dead letters.
+// The /apps/{id}/push/... routes (Sockudo §6): publish and status, devices, channel subscriptions, dead letters,
+// templates, delivery-status events.
 // Capability: `x-sockudo-push-capability` absent or push-admin = everything; push-subscribe = only a device's
 // own registration and subscriptions, proven with its device identity token.
 import type { AppConfig } from '../config/schema.ts';
 import { HttpError } from '../errors.ts';
 import type { HttpRequestMessage } from '../ipc/messages.ts';
 import type { PushService } from '../push/pushService.ts';
-import { parseDevice, parsePublish, parseSubscription } from '../push/requests.ts';
+import { parseDeliveryEvent, parseDevice, parsePublish, parseSubscription, templateIdOf } from '../push/requests.ts';
+import { type NotificationTemplate, parseTemplate } from '../push/templates.ts';
 import type { PageQuery } from '../push/store.ts';
 import { identityMatches, newIdentityToken, tokenHash } from '../push/tokens.ts';
 import { type DeviceRecord, type Page, providerOf, recipientToken } from '../push/types.ts';
@@ -16,6 +18,9 @@ export interface PushAnswer {
 }
 
 type Capability = 'admin' | 'subscribe';
+
+/** How long a `POST /push/deliveryStatus` event is kept (Sockudo's publish_status_ttl_days default). */
+const DELIVERY_EVENT_DAYS = 30;
 
 /** `params` keys arrive lower-cased (Pusher signs lower-cased keys): `clientId` is read as `clientid`. */
 export async function handlePush(push: PushService, req: HttpRequestMessage, app: AppConfig, rest: string[], params: Map<string, string>): Promise<PushAnswer> {
@@ -29,14 +34,16 @@ export async function handlePush(push: PushService, req: HttpRequestMessage, app
 
   if (at('POST', 'publish')) {
     admin();
-    const answer = await push.publish(app, parsePublish(jsonBody(req)));
+    const body = jsonBody(req);
+    const answer = await push.publish(app, parsePublish(body, '', await templateOf(push, app.id, body)));
     return { status: answer.status, body: answer.body };
   }
   if (at('POST', 'batch', 'publish')) {
     admin();
     const body = jsonBody(req);
     if (!Array.isArray(body) || body.length === 0 || body.length > 100) throw new HttpError('invalidInput', '(body): expected an array of 1 to 100 publish requests');
-    const parsed = body.map((item, i) => parsePublish(item, `[${i}].`));
+    const templates = await Promise.all(body.map((item) => templateOf(push, app.id, item)));
+    const parsed = body.map((item, i) => parsePublish(item, `[${i}].`, templates[i]));
     // The whole batch's places in the acceptance rate first: a 429 then means none of it was accepted.
     await push.spendAcceptance(app, parsed.length);
     const items = [];
@@ -52,6 +59,36 @@ export async function handlePush(push: PushService, req: HttpRequestMessage, app
   if (at('DELETE', 'scheduled', null)) {
     admin();
     if (!(await push.cancel(app.id, rest[1]))) throw new HttpError('notFound', `no unfinished push publish with id "${rest[1]}"`);
+    return { status: 204, body: null };
+  }
+  if (at('POST', 'deliveryStatus')) {
+    admin();
+    // Kept as Sockudo keeps them (it changes no publish, device or counter), for DELIVERY_EVENT_DAYS.
+    const event = { ...parseDeliveryEvent(jsonBody(req)), appId: app.id };
+    const id = `${event.publishId}\n${event.occurredAtMs}\n${event.eventId}`;
+    await store.putDocument(app.id, 'deliveryEvent', id, event, Date.now() + DELIVERY_EVENT_DAYS * 86_400_000);
+    return { status: 202, body: event };
+  }
+  if (at('POST', 'templates')) {
+    admin();
+    const template = parseTemplate(jsonBody(req), app.id);
+    await store.putDocument(app.id, 'template', template.templateId, template, 0);
+    return { status: 201, body: template };
+  }
+  if (at('GET', 'templates')) {
+    admin();
+    return { status: 200, body: pageView(await store.listDocuments(app.id, 'template', pageQuery(params)), (t) => t) };
+  }
+  if (at('GET', 'templates', null)) {
+    admin();
+    const template = await store.getDocument(app.id, 'template', rest[1]);
+    if (!template) throw new HttpError('notFound', 'template not found');
+    return { status: 200, body: template };
+  }
+  if (at('DELETE', 'templates', null)) {
+    admin();
+    // 204 whether or not it existed, as Sockudo answers.
+    await store.deleteDocument(app.id, 'template', rest[1]);
     return { status: 204, body: null };
   }
   if (at('GET', 'webpush', 'vapidPublicKey')) {
@@ -154,6 +191,15 @@ export async function handlePush(push: PushService, req: HttpRequestMessage, app
     return { status: 202, body: { id, publishId: replayed.publishId, status: 'requeued' } };
   }
   throw new HttpError('notFound', `No push route for ${req.method} /push/${rest.join('/')}`);
+}
+
+/** The template a publish body's `payload.templateId` names; an unknown one is a 400 (Sockudo's text). */
+async function templateOf(push: PushService, appId: string, body: unknown): Promise<NotificationTemplate | null> {
+  const id = templateIdOf(body);
+  if (id === undefined) return null;
+  const template = (await push.store.getDocument(appId, 'template', id)) as NotificationTemplate | null;
+  if (!template) throw new HttpError('invalidInput', `push template ${id} not found`);
+  return template;
 }
 
 function capabilityOf(req: HttpRequestMessage): Capability {

@@ -6,7 +6,7 @@
 // publish is planned under its row lock, and every write touching a publish and its deliveries locks the publish
 // row first (one lock order, so no deadlocks). Needs PostgreSQL 12 or later (AS MATERIALIZED).
 import pg from 'pg';
-import type { DeliveryOutcome, PageQuery, PushStore } from './store.ts';
+import type { DeliveryOutcome, DocumentKind, PageQuery, PushStore } from './store.ts';
 import {
   type ChannelSubscription,
   type DeadLetter,
@@ -22,7 +22,7 @@ import {
   recipientToken,
 } from './types.ts';
 import { tokenHash } from './tokens.ts';
-import { NEXT_DUE_SQL, type Row, countersFromStates, deadLetterFromRow, decodeCursor, deliveryFromRow, deviceFromRow, pageOf, publishFromRow, publishKey, subscriptionFromRow } from './storeRows.ts';
+import { NEXT_DUE_SQL, type Row, countersFromStates, deadLetterFromRow, decodeCursor, deliveryFromRow, deviceFromRow, documentPage, pageOf, publishFromRow, publishKey, subscriptionFromRow } from './storeRows.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS push_devices (
@@ -48,6 +48,10 @@ CREATE TABLE IF NOT EXISTS push_deliveries (
 CREATE INDEX IF NOT EXISTS push_deliveries_due ON push_deliveries (provider, state, next_at);
 CREATE INDEX IF NOT EXISTS push_deliveries_publish ON push_deliveries (app_id, publish_id, state);
 CREATE INDEX IF NOT EXISTS push_deliveries_lease ON push_deliveries (state, lease_until);
+CREATE TABLE IF NOT EXISTS push_documents (
+  app_id TEXT COLLATE "C" NOT NULL, kind TEXT NOT NULL, id TEXT COLLATE "C" NOT NULL, body TEXT NOT NULL, expires_at BIGINT NOT NULL,
+  PRIMARY KEY (app_id, kind, id));
+CREATE INDEX IF NOT EXISTS push_documents_expiry ON push_documents (expires_at);
 `;
 
 /** Advisory lock key serialising schema creation between hosts starting at once ("sockudo push schema"). */
@@ -413,7 +417,32 @@ export class PostgresPushStore implements PushStore {
     });
   }
 
+  async putDocument(appId: string, kind: DocumentKind, id: string, body: unknown, expiresAtMs: number): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO push_documents (app_id, kind, id, body, expires_at) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (app_id, kind, id) DO UPDATE SET body = EXCLUDED.body, expires_at = EXCLUDED.expires_at`,
+      [appId, kind, id, JSON.stringify(body), expiresAtMs],
+    );
+  }
+
+  async getDocument(appId: string, kind: DocumentKind, id: string): Promise<unknown> {
+    const { rows } = await this.pool.query('SELECT body FROM push_documents WHERE app_id = $1 AND kind = $2 AND id = $3', [appId, kind, id]);
+    return rows.length > 0 ? JSON.parse(String(rows[0].body)) : null;
+  }
+
+  async listDocuments(appId: string, kind: DocumentKind, page: PageQuery): Promise<Page<unknown>> {
+    const after = decodeCursor(page.cursor) ?? '';
+    const { rows } = await this.pool.query('SELECT id, body FROM push_documents WHERE app_id = $1 AND kind = $2 AND id > $3 ORDER BY id LIMIT $4', [appId, kind, after, page.limit + 1]);
+    return documentPage(rows as { id: string; body: string }[], page.limit);
+  }
+
+  async deleteDocument(appId: string, kind: DocumentKind, id: string): Promise<boolean> {
+    const { rowCount } = await this.pool.query('DELETE FROM push_documents WHERE app_id = $1 AND kind = $2 AND id = $3', [appId, kind, id]);
+    return (rowCount ?? 0) > 0;
+  }
+
   async purge(nowMs: number): Promise<number> {
+    await this.pool.query('DELETE FROM push_documents WHERE expires_at > 0 AND expires_at <= $1', [nowMs]);
     // Publish rows are deleted (locked) before their deliveries: the common lock order. A publish id being
     // reused concurrently (createPublish holds its lock) is re-checked after the wait and kept.
     const { rows } = await this.pool.query(

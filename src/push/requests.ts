@@ -2,7 +2,8 @@
 import { z } from 'zod';
 import { HttpError } from '../errors.ts';
 import { type RenderedPayloads, oversized, render } from './render.ts';
-import type { Provider, PublishIntent, Recipient, Target } from './types.ts';
+import { type NotificationTemplate, applyTemplate, substitutePlaceholders } from './templates.ts';
+import type { Provider, PublishIntent, PushPayload, Recipient, Target } from './types.ts';
 
 const MAX_TARGETS = 1024;
 const bytes = (max: number) => z.string().refine((s) => Buffer.byteLength(s) <= max, `at most ${max} bytes`);
@@ -58,7 +59,7 @@ const publishSchema = z.object({
     icon: z.string().url().max(2048).refine((u) => /^https:\/\//i.test(u), 'an https URL').optional(),
     sound: z.string().max(256).optional(),
     collapseKey: z.string().max(64).optional(),
-    templateId: z.undefined({ message: 'templates are not supported by this server; send title/body/templateData' }).optional(),
+    templateId: z.string().min(1).max(128).optional(),
     templateData: dataObject.optional(),
     data: dataObject.optional(),
   }),
@@ -79,8 +80,18 @@ export interface ParsedPublish {
   sync: boolean;
 }
 
-export function parsePublish(body: unknown, where = ''): ParsedPublish {
+/** The `payload.templateId` a publish body names, if any (its template is fetched before parsePublish). */
+export function templateIdOf(body: unknown): string | undefined {
+  const id = (body as { payload?: { templateId?: unknown } } | null)?.payload?.templateId;
+  return typeof id === 'string' ? id : undefined;
+}
+
+/** `template`: the one `payload.templateId` names, fetched by the caller (src/push/templates.ts). */
+export function parsePublish(body: unknown, where = '', template: NotificationTemplate | null = null): ParsedPublish {
   const p = check(publishSchema, body, where);
+  if (p.payload.templateId !== undefined && template?.templateId !== p.payload.templateId) {
+    throw new HttpError('invalidInput', `${where}payload.templateId: templates are resolved for POST /push/publish and /push/batch/publish only`);
+  }
   const recipients: Target[] = p.recipients.map((raw, i) => {
     const type = (raw as { type?: unknown } | null)?.type;
     const schema = typeof type === 'string' ? TARGETS[type] : undefined;
@@ -94,11 +105,14 @@ export function parsePublish(body: unknown, where = ''): ParsedPublish {
   const { templateData, data, templateId: _unused, ...rest } = p.payload;
   const overrides: Partial<Record<Provider, Record<string, unknown>>> = {};
   for (const o of p.providerOverrides ?? []) if (o.provider !== 'hms' && o.provider !== 'wns') overrides[o.provider] = o.payload;
+  // The guide's `payload.data` is the custom data, like Sockudo's templateData (templateData wins).
+  let payload: PushPayload = { ...rest, ...(templateData || data ? { data: { ...data, ...templateData } } : {}) };
+  let withOverrides = overrides;
+  if (template) ({ payload, overrides: withOverrides } = applyTemplate(template, payload, overrides));
   const intent: PublishIntent = {
     recipients,
-    // The guide's `payload.data` is the custom data, like Sockudo's templateData (templateData wins).
-    payload: { ...rest, ...(templateData || data ? { data: { ...data, ...templateData } } : {}) },
-    overrides,
+    payload: substitutePlaceholders(payload),
+    overrides: withOverrides,
     notBeforeMs: p.notBeforeMs ?? 0,
     expiresAtMs: p.expiresAtMs ?? 0,
   };
@@ -136,6 +150,37 @@ const subscriptionSchema = z.object({
 
 export function parseSubscription(body: unknown): z.output<typeof subscriptionSchema> {
   return check(subscriptionSchema, body, '');
+}
+
+const deliveryEventSchema = z.object({
+  appId: z.string().optional(),
+  publishId: z.string(),
+  eventId: z.string(),
+  occurredAtMs: z.number().int().nonnegative(),
+  result: z.object({
+    appId: z.string(),
+    publishId: z.string(),
+    provider: z.enum(['fcm', 'apns', 'webPush', 'hms', 'wns', 'realtime']),
+    batchId: z.string(),
+    deviceId: z.string().optional(),
+    outcome: z.enum(['accepted', 'rejected', 'retryable', 'expired', 'cancelled']),
+    providerMessageId: z.string().optional(),
+    error: z
+      .object({
+        class: z.string(),
+        failureClass: z.enum(['device_terminal', 'device_transient', 'provider_transient', 'provider_quota', 'credential_auth', 'caller_payload', 'network_transport', 'unknown']).optional(),
+        reason: z.string().optional(),
+        retryAfterMs: z.number().int().nonnegative().optional(),
+      })
+      .optional(),
+    attempt: z.number().int().nonnegative(),
+  }),
+});
+export type DeliveryEvent = z.output<typeof deliveryEventSchema>;
+
+/** A `POST /push/deliveryStatus` body (Sockudo's DeliveryEvent; unknown keys dropped, as serde does). */
+export function parseDeliveryEvent(body: unknown): DeliveryEvent {
+  return check(deliveryEventSchema, body, '');
 }
 
 /** Parses with `schema`; the first problem becomes a 400 naming its field. */

@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
-import type { DeliveryOutcome, PageQuery, PushStore } from './store.ts';
+import type { DeliveryOutcome, DocumentKind, PageQuery, PushStore } from './store.ts';
 import {
   type ChannelSubscription,
   type DeadLetter,
@@ -21,7 +21,7 @@ import {
   recipientToken,
 } from './types.ts';
 import { tokenHash } from './tokens.ts';
-import { NEXT_DUE_SQL, type Row, countersFromStates, deadLetterFromRow, decodeCursor, deliveryFromRow, deviceFromRow, pageOf, publishFromRow, publishKey, subscriptionFromRow } from './storeRows.ts';
+import { NEXT_DUE_SQL, type Row, countersFromStates, deadLetterFromRow, decodeCursor, deliveryFromRow, deviceFromRow, documentPage, pageOf, publishFromRow, publishKey, subscriptionFromRow } from './storeRows.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS push_devices (
@@ -47,6 +47,10 @@ CREATE TABLE IF NOT EXISTS push_deliveries (
 CREATE INDEX IF NOT EXISTS push_deliveries_due ON push_deliveries (provider, state, next_at);
 CREATE INDEX IF NOT EXISTS push_deliveries_publish ON push_deliveries (app_id, publish_id, state);
 CREATE INDEX IF NOT EXISTS push_deliveries_lease ON push_deliveries (state, lease_until);
+CREATE TABLE IF NOT EXISTS push_documents (
+  app_id TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, expires_at INTEGER NOT NULL,
+  PRIMARY KEY (app_id, kind, id));
+CREATE INDEX IF NOT EXISTS push_documents_expiry ON push_documents (expires_at);
 `;
 
 /** How long a statement waits for another process's lock before failing with "database is locked". */
@@ -366,8 +370,28 @@ export class SqlitePushStore implements PushStore {
     });
   }
 
+  async putDocument(appId: string, kind: DocumentKind, id: string, body: unknown, expiresAtMs: number): Promise<void> {
+    this.sql('INSERT OR REPLACE INTO push_documents (app_id, kind, id, body, expires_at) VALUES (?, ?, ?, ?, ?)').run(appId, kind, id, JSON.stringify(body), expiresAtMs);
+  }
+
+  async getDocument(appId: string, kind: DocumentKind, id: string): Promise<unknown> {
+    const row = this.sql('SELECT body FROM push_documents WHERE app_id = ? AND kind = ? AND id = ?').get(appId, kind, id) as { body: string } | undefined;
+    return row ? JSON.parse(row.body) : null;
+  }
+
+  async listDocuments(appId: string, kind: DocumentKind, page: PageQuery): Promise<Page<unknown>> {
+    const after = decodeCursor(page.cursor) ?? '';
+    const rows = this.sql('SELECT id, body FROM push_documents WHERE app_id = ? AND kind = ? AND id > ? ORDER BY id LIMIT ?').all(appId, kind, after, page.limit + 1) as { id: string; body: string }[];
+    return documentPage(rows, page.limit);
+  }
+
+  async deleteDocument(appId: string, kind: DocumentKind, id: string): Promise<boolean> {
+    return this.sql('DELETE FROM push_documents WHERE app_id = ? AND kind = ? AND id = ?').run(appId, kind, id).changes > 0;
+  }
+
   async purge(nowMs: number): Promise<number> {
     return this.write(() => {
+      this.sql('DELETE FROM push_documents WHERE expires_at > 0 AND expires_at <= ?').run(nowMs);
       const old = "state IN ('succeeded', 'partiallySucceeded', 'failed', 'dead_lettered', 'expired', 'cancelled') AND keep_until <= ?";
       this.sql(`DELETE FROM push_deliveries WHERE (app_id, publish_id) IN (SELECT app_id, publish_id FROM push_publishes WHERE ${old})`).run(nowMs);
       return this.sql(`DELETE FROM push_publishes WHERE ${old}`).run(nowMs).changes;

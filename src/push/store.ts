@@ -16,6 +16,9 @@ export type DeliveryOutcome =
   /** Never try again; `dead` ones are listed as dead letters. */
   | { kind: 'failed' | 'dead'; error: string };
 
+/** Kinds of small JSON documents an app keeps by id: notification templates, delivery-status events. */
+export type DocumentKind = 'template' | 'deliveryEvent';
+
 export interface PushStore {
   /** Creates tables on first use. */
   init(): Promise<void>;
@@ -90,6 +93,14 @@ export interface PushStore {
   listDeadLetters(appId: string, filter: { provider?: string; sinceMs?: number; untilMs?: number }, page: PageQuery): Promise<Page<DeadLetter>>;
   /** A dead delivery goes back to pending with a fresh attempt budget; returns its publish, or null. */
   replayDeadLetter(appId: string, id: number, nowMs: number): Promise<{ publishId: string } | null>;
-  /** Forgets publishes (and their deliveries) whose keepUntilMs passed and that are terminal. */
+  /** Inserts or replaces a document; `expiresAtMs` 0 keeps it until deleted, otherwise purge forgets it then. */
+  putDocument(appId: string, kind: DocumentKind, id: string, body: unknown, expiresAtMs: number): Promise<void>;
+  /** The document's body, or null. */
+  getDocument(appId: string, kind: DocumentKind, id: string): Promise<unknown>;
+  /** An app's documents of one kind, by id. */
+  listDocuments(appId: string, kind: DocumentKind, page: PageQuery): Promise<Page<unknown>>;
+  deleteDocument(appId: string, kind: DocumentKind, id: string): Promise<boolean>;
+
+  /** Forgets publishes (and their deliveries) whose keepUntilMs passed and that are terminal, and expired documents. */
   purge(nowMs: number): Promise<number>;
 }

@@ -43,6 +43,12 @@ export function pageOf<T>(rows: T[], limit: number, key: (item: T) => string): P
   return { items, nextCursor: more ? encodeCursor(key(items[items.length - 1])) : null };
 }
 
+/** A page of documents (rows of id and JSON body, one more than `limit` when there are more). */
+export function documentPage(rows: { id: string; body: string }[], limit: number): Page<unknown> {
+  const page = pageOf(rows, limit, (r) => String(r.id));
+  return { items: page.items.map((r) => JSON.parse(String(r.body))), nextCursor: page.nextCursor };
+}
+
 export function publishKey(r: Row): { appId: string; publishId: string } {
   return { appId: String(r.app_id), publishId: String(r.publish_id) };
 }

@@ -506,6 +506,28 @@ function contract(name: string, backend: Backend): void {
       assert.equal(await s.getPublish(APP, 'done-kept'), null);
       assert.deepEqual(await s.createPublish(publish('done-old', []), NOW + 5 * HOUR), { created: true });
     });
+
+    test('documents: put replaces, get, list by kind and id in pages, delete, purge forgets only expired ones', async () => {
+      const { a, b } = await stores();
+      await a.putDocument(APP, 'template', 't2', { v: 1 }, 0);
+      await a.putDocument(APP, 'template', 't1', { v: 'one', nested: { ok: true } }, 0);
+      await a.putDocument(APP, 'template', 't2', { v: 2 }, 0);
+      await a.putDocument(OTHER_APP, 'template', 't0', { v: 'other app' }, 0);
+      await a.putDocument(APP, 'deliveryEvent', 'e1', { e: 1 }, NOW + HOUR);
+      assert.deepEqual(await b.getDocument(APP, 'template', 't2'), { v: 2 });
+      assert.equal(await b.getDocument(APP, 'template', 'e1'), null, 'kinds are apart');
+      const first = await b.listDocuments(APP, 'template', { limit: 1, cursor: null });
+      assert.deepEqual(first.items, [{ v: 'one', nested: { ok: true } }]);
+      assert.notEqual(first.nextCursor, null);
+      assert.deepEqual(await b.listDocuments(APP, 'template', { limit: 1, cursor: first.nextCursor }), { items: [{ v: 2 }], nextCursor: null });
+      assert.equal(await a.deleteDocument(APP, 'template', 't1'), true);
+      assert.equal(await a.deleteDocument(APP, 'template', 't1'), false);
+      await a.purge(NOW + HOUR - 1);
+      assert.deepEqual(await a.getDocument(APP, 'deliveryEvent', 'e1'), { e: 1 });
+      await a.purge(NOW + HOUR);
+      assert.equal(await a.getDocument(APP, 'deliveryEvent', 'e1'), null);
+      assert.deepEqual(await a.getDocument(APP, 'template', 't2'), { v: 2 }, 'expiry 0 is kept');
+    });
   });
 }
 
