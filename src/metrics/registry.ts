@@ -3,7 +3,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ConnectionQuota } from '../apps/connectionQuota.ts';
 import type { Config } from '../config/schema.ts';
-import { CHANNEL_TYPES, ERROR_TYPES, FIELD, LATENCY_BUCKETS_MS, type WorkerCounters } from './workerCounters.ts';
+import { CHANNEL_TYPES, ERROR_TYPES, FIELD, LATENCY_BUCKETS_MS, RECIPIENT_BUCKETS, type WorkerCounters, latencySeries } from './workerCounters.ts';
 import { ANSWER_TIMEOUT_MS, type HostLoad, type WorkerLoad } from './threadStats.ts';
 
 import type { ClusterMetrics } from '../adapter/redisCluster.ts';
@@ -168,7 +168,7 @@ export class Metrics implements ApiMetrics, WebhookMetrics, ClusterMetrics {
     // A histogram whose buckets live in the workers' shared counters: exposed through prom-client's
     // metric interface directly (prom-client histograms cannot be set, only observed).
     const latency = 'sockudo_broadcast_latency_ms';
-    const latencyHelp = 'Milliseconds from the primary handing a publish to a worker until uWS has it for every local subscriber';
+    const latencyHelp = 'End-to-end latency for broadcast messages in milliseconds: per channel of an HTTP publish, from its hand-over to a worker (or its admission there) until uWS has it for every local subscriber';
     this.registry.registerMetric({
       name: latency,
       help: latencyHelp,
@@ -178,13 +178,22 @@ export class Metrics implements ApiMetrics, WebhookMetrics, ClusterMetrics {
       async get() {
         const values = [];
         for (const a of apps) {
-          let cumulative = 0;
-          for (const [i, bound] of [...LATENCY_BUCKETS_MS, Number.POSITIVE_INFINITY].entries()) {
-            cumulative += counters.sum(a.index, FIELD.latencyBuckets + i);
-            values.push({ metricName: `${latency}_bucket`, labels: { ...a.labels, le: bound === Number.POSITIVE_INFINITY ? '+Inf' : bound }, value: cumulative });
+          for (const [t, channel_type] of CHANNEL_TYPES.entries()) {
+            for (const [r, recipient_count_bucket] of RECIPIENT_BUCKETS.entries()) {
+              // As Sockudo's recorder: a series appears once something was observed in it.
+              const series = FIELD.latency + latencySeries(t, r);
+              const count = counters.sum(a.index, series + LATENCY_BUCKETS_MS.length + 2);
+              if (count === 0) continue;
+              const labels = { ...a.labels, channel_type, recipient_count_bucket };
+              let cumulative = 0;
+              for (const [i, bound] of [...LATENCY_BUCKETS_MS, Number.POSITIVE_INFINITY].entries()) {
+                cumulative += counters.sum(a.index, series + i);
+                values.push({ metricName: `${latency}_bucket`, labels: { ...labels, le: bound === Number.POSITIVE_INFINITY ? '+Inf' : bound }, value: cumulative });
+              }
+              values.push({ metricName: `${latency}_sum`, labels, value: counters.sum(a.index, series + LATENCY_BUCKETS_MS.length + 1) });
+              values.push({ metricName: `${latency}_count`, labels, value: count });
+            }
           }
-          values.push({ metricName: `${latency}_sum`, labels: a.labels, value: counters.sum(a.index, FIELD.latencySum) });
-          values.push({ metricName: `${latency}_count`, labels: a.labels, value: counters.sum(a.index, FIELD.latencyCount) });
         }
         return { name: latency, help: latencyHelp, type: 'histogram', aggregator: 'sum', values };
       },

@@ -38,12 +38,22 @@ export function errorTypeIndex(code: number, missingEvent: boolean, originNotAll
   return ERROR_TYPES.indexOf(type);
 }
 
-/** Upper bounds (ms) of the broadcast latency histogram; a last, unbounded bucket follows. */
-export const LATENCY_BUCKETS_MS = [0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000] as const;
+/** Upper bounds (ms) of the broadcast latency histogram, Sockudo's; a last, unbounded bucket follows. */
+export const LATENCY_BUCKETS_MS = [0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000] as const;
+
+/** `recipient_count_bucket` of sockudo_broadcast_latency_ms, with the largest recipient count of each (Sockudo's). */
+export const RECIPIENT_BUCKETS = ['xs', 'sm', 'md', 'lg', 'xl'] as const;
+const RECIPIENT_BUCKET_MAX = [10, 100, 1000, 10_000] as const;
+
+/** Slots of one latency series (one channel type and recipient bucket): its buckets, then its sum and count. */
+export const LATENCY_SERIES_SLOTS = LATENCY_BUCKETS_MS.length + 3;
+/** A latency series' first slot within an app's row, past FIELD.latency. */
+export function latencySeries(channelTypeIndex: number, recipientBucketIndex: number): number {
+  return (channelTypeIndex * RECIPIENT_BUCKETS.length + recipientBucketIndex) * LATENCY_SERIES_SLOTS;
+}
 
 const T = CHANNEL_TYPES.length;
-/** The first slot after the latency histogram's buckets (the bounded ones and the last, unbounded one). */
-const AFTER_BUCKETS = 10 + 2 * T + ERROR_TYPES.length + LATENCY_BUCKETS_MS.length + 1;
+const AFTER_ERRORS = 8 + 2 * T + ERROR_TYPES.length;
 export const FIELD = {
   newConnections: 0,
   disconnections: 1,
@@ -53,27 +63,26 @@ export const FIELD = {
   socketBytesSent: 5,
   clientEventRateChecks: 6,
   clientEventRateLimited: 7,
-  latencySum: 8,
-  latencyCount: 9,
   // subscriptions and unsubscriptions, one slot per channel type
-  subscriptions: 10,
-  unsubscriptions: 10 + T,
-  errors: 10 + 2 * T,
-  latencyBuckets: 10 + 2 * T + ERROR_TYPES.length,
+  subscriptions: 8,
+  unsubscriptions: 8 + T,
+  errors: 8 + 2 * T,
   /** V2 deliveries a subscription filter held back; V2 client events not echoed to their sender. */
-  filterSuppressed: AFTER_BUCKETS,
-  echoSuppressed: AFTER_BUCKETS + 1,
+  filterSuppressed: AFTER_ERRORS,
+  echoSuppressed: AFTER_ERRORS + 1,
   /** API rate-limit checks made on a worker (apps/apiRateBudget.ts), and those refused. */
-  apiRateChecks: AFTER_BUCKETS + 2,
-  apiRateRefused: AFTER_BUCKETS + 3,
+  apiRateChecks: AFTER_ERRORS + 2,
+  apiRateRefused: AFTER_ERRORS + 3,
   /** HTTP API calls a worker answered without the primary knowing of them (its 429s), and their bytes. */
-  httpCalls: AFTER_BUCKETS + 4,
-  httpBytesReceived: AFTER_BUCKETS + 5,
-  httpBytesSent: AFTER_BUCKETS + 6,
+  httpCalls: AFTER_ERRORS + 4,
+  httpBytesReceived: AFTER_ERRORS + 5,
+  httpBytesSent: AFTER_ERRORS + 6,
   /** HTTP publishes a worker held for a moment to write them together with the next ones (worker/fanoutHold.ts). */
-  publishesHeld: AFTER_BUCKETS + 7,
+  publishesHeld: AFTER_ERRORS + 7,
+  /** sockudo_broadcast_latency_ms: a series per channel type and recipient bucket (latencySeries). */
+  latency: AFTER_ERRORS + 8,
 } as const;
-const FIELDS_PER_APP = FIELD.publishesHeld + 1;
+const FIELDS_PER_APP = FIELD.latency + T * RECIPIENT_BUCKETS.length * LATENCY_SERIES_SLOTS;
 
 export class WorkerCounters {
   private readonly values: Float64Array;
@@ -97,13 +106,16 @@ export class WorkerCounters {
     return new SharedArrayBuffer(8 * workerCount * (appCount + 1) * FIELDS_PER_APP);
   }
 
-  /** Worker side: one broadcast's latency into the histogram. */
-  observeLatency(appIndex: number, ms: number): void {
-    this.add(appIndex, FIELD.latencySum, ms);
-    this.add(appIndex, FIELD.latencyCount);
+  /** Worker side: one channel's broadcast latency into its series (by channel type and the sockets it reached). */
+  observeLatency(appIndex: number, ms: number, channelTypeIndex: number, recipients: number): void {
+    let r = 0;
+    while (r < RECIPIENT_BUCKET_MAX.length && recipients > RECIPIENT_BUCKET_MAX[r]) r++;
+    const series = FIELD.latency + latencySeries(channelTypeIndex, r);
     let i = 0;
     while (i < LATENCY_BUCKETS_MS.length && ms > LATENCY_BUCKETS_MS[i]) i++;
-    this.add(appIndex, FIELD.latencyBuckets + i);
+    this.add(appIndex, series + i);
+    this.add(appIndex, series + LATENCY_BUCKETS_MS.length + 1, ms);
+    this.add(appIndex, series + LATENCY_BUCKETS_MS.length + 2);
   }
 
   /** Worker side: adds to this worker's own slot. */

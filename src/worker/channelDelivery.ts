@@ -16,8 +16,8 @@ import type { PublishEvent } from '../http/events.ts';
 import { FRAME_V1, FRAME_V1_ALSO_V2, FRAME_V2, metaAt } from '../ipc/frameColumns.ts';
 import type { FrameColumns, OwnPublishPositions, PublishesTaken, TopicFrame, V2Meta } from '../ipc/messages.ts';
 import { appendTaken, emptyPublishesTaken } from '../ipc/publishesTaken.ts';
-import { FIELD, type WorkerCounters } from '../metrics/workerCounters.ts';
-import { allowsClientEvents } from '../protocol/channels.ts';
+import { CHANNEL_TYPES, FIELD, type WorkerCounters } from '../metrics/workerCounters.ts';
+import { allowsClientEvents, channelType } from '../protocol/channels.ts';
 import { publishedV1Frame } from '../protocol/frames.ts';
 import { isV2ChannelTopic, publishTopic } from '../protocol/topics.ts';
 import type { TemplatedApp } from '../transport/uws.ts';
@@ -217,17 +217,15 @@ export class ChannelDelivery {
 
   private deliverHandOver(m: FrameColumns, first: number, count: number, handedOverAt: number): void {
     let delivered = false;
-    // sockudo_broadcast_latency_ms counts HTTP publishes with recipients (their frames carry their V2 side), as Sockudo's.
-    let published = -1;
     for (let k = first; k < first + count; k++) {
       const kind = m.kinds[k];
       const recipients = this.deliverFrame(m.apps[k], m.topics[k], m.frames[k], m.excludes[k] || undefined, m.cacheTtlMs[k], kind, kind === FRAME_V1 ? undefined : metaAt(m, k));
       if (recipients === 0) continue;
       delivered = true;
-      if (kind === FRAME_V1_ALSO_V2) published = m.apps[k];
+      // sockudo_broadcast_latency_ms counts HTTP publishes' channels (their frames carry their V2 side), as Sockudo's.
+      if (kind === FRAME_V1_ALSO_V2) this.observe(m.apps[k], m.channels[k], recipients, performance.timeOrigin + performance.now() - handedOverAt);
     }
-    if (published >= 0) this.delivered(published, handedOverAt);
-    else if (delivered) this.lastBroadcastAt = performance.now();
+    if (delivered) this.lastBroadcastAt = performance.now();
   }
 
   /** One frame (as TopicFrame describes it; `meta` unless FRAME_V1) to uWS and the mirrors; returns its recipients. */
@@ -246,10 +244,12 @@ export class ChannelDelivery {
     return recipients;
   }
 
-  /** A publish with recipients went out; sockudo_broadcast_latency_ms from the primary handing it over. */
-  private delivered(app: number, handedOverAt: number | undefined): void {
-    this.lastBroadcastAt = performance.now();
-    if (handedOverAt !== undefined) this.deps.counters.observeLatency(app, performance.timeOrigin + this.lastBroadcastAt - handedOverAt);
+  /**
+   * sockudo_broadcast_latency_ms, once per channel of an HTTP publish when its delivery on this thread is complete:
+   * labelled by channel type and by the sockets it reached here (each worker is one of Sockudo's nodes).
+   */
+  private observe(app: number, channel: string, recipients: number, ms: number): void {
+    this.deps.counters.observeLatency(app, ms, CHANNEL_TYPES.indexOf(channelType(channel)), recipients);
   }
 
   /** When this thread last handed a publish with recipients to uWS (performance.now()). */
@@ -351,6 +351,8 @@ export class ChannelDelivery {
   private deliverAdmittedFrames(app: number, events: readonly PublishEvent[], since: number): void {
     const appId = this.appIds[app];
     const withV2 = !this.recovery && this.v2Sockets[app] > 0;
+    // Its V2 side, if any here, is still to come (deliverPublish observes the latency then).
+    const complete = withV2 || this.v2Sockets[app] === 0;
     const publishedAt = Date.now();
     let delivered = false;
     for (const e of events) {
@@ -358,14 +360,15 @@ export class ChannelDelivery {
       const dataJson = JSON.stringify(e.data);
       for (const channel of e.channels) {
         const frame = publishedV1Frame(nameJson, channel, dataJson);
-        if (this.deliverV1(app, appId, channel, frame, e.socketId)) delivered = true;
-        if (withV2 && this.deliverUnpositionedV2(app, appId, channel, e, frame, publishedAt)) delivered = true;
+        let recipients = this.deliverV1(app, appId, channel, frame, e.socketId);
+        if (withV2) recipients += this.deliverUnpositionedV2(app, appId, channel, e, frame, publishedAt);
+        if (recipients === 0) continue;
+        delivered = true;
+        // Here no thread hands anything over: the latency is from admission to uWS taking the frames in.
+        if (complete) this.observe(app, channel, recipients, performance.now() - since);
       }
     }
-    if (!delivered) return;
-    this.lastBroadcastAt = performance.now();
-    // sockudo_broadcast_latency_ms: here no thread hands anything over; this is from admission to uWS taking the frames in.
-    this.deps.counters.observeLatency(app, this.lastBroadcastAt - since);
+    if (delivered) this.lastBroadcastAt = performance.now();
   }
 
   /**
@@ -430,6 +433,8 @@ export class ChannelDelivery {
   private deliverPublish(app: number, events: readonly PublishEvent[], withV1: boolean, taken: PublishesTaken, i: number, first: number, admittedAt: number | undefined): void {
     const appId = this.appIds[app];
     const publishedAt = taken.publishedAt[i];
+    // The latency is from its admission here (held), else from the primary's answer handing it over.
+    const since = admittedAt ?? taken.at[i] - performance.timeOrigin;
     let delivered = false;
     let k = first;
     for (const e of events) {
@@ -437,48 +442,48 @@ export class ChannelDelivery {
       const dataJson = JSON.stringify(e.data);
       for (const channel of e.channels) {
         const frame = publishedV1Frame(nameJson, channel, dataJson);
-        if (withV1 && this.deliverV1(app, appId, channel, frame, e.socketId)) delivered = true;
+        let recipients = withV1 ? this.deliverV1(app, appId, channel, frame, e.socketId) : 0;
         const serial = taken.serials[k];
         const positioned = serial !== NO_SERIAL;
         if (this.v2Sockets[app] === 0) {
           // Nobody here to deliver a V2 frame to: only the replay mirror takes the message, without an object for it.
           if (positioned && !e.ephemeral) this.deps.fanout.recordV1(appId, channel, e.name, frame, taken.messageIds[k], taken.streamIds[k], serial, publishedAt, e.tags, e.extras);
           k++;
-          continue;
+        } else {
+          const meta = v2Meta(channel, e.name, taken.messageIds[k], e.ephemeral, publishedAt, positioned ? taken.streamIds[k] : undefined, positioned ? serial : undefined, e.tags, e.extras);
+          k++;
+          const message = V2Message.fromV1(meta, frame);
+          const v2 = this.deliverV2(app, publishTopic(2, appId, channel), message, e.socketId);
+          if (v2 > 0) this.countSent(app, v2, message.frame.length);
+          recipients += v2;
+          // Its V1 frames went out at admission (not observed then, its V2 side was to come): they count here.
+          if (!withV1) recipients += this.app.numSubscribers(publishTopic(1, appId, channel));
         }
-        const meta = v2Meta(channel, e.name, taken.messageIds[k], e.ephemeral, publishedAt, positioned ? taken.streamIds[k] : undefined, positioned ? serial : undefined, e.tags, e.extras);
-        k++;
-        const message = V2Message.fromV1(meta, frame);
-        const recipients = this.deliverV2(app, publishTopic(2, appId, channel), message, e.socketId);
-        if (recipients > 0) {
-          this.countSent(app, recipients, message.frame.length);
-          delivered = true;
-        }
+        if (recipients === 0) continue;
+        delivered = true;
+        this.observe(app, channel, recipients, performance.now() - since);
       }
     }
-    if (!delivered) return;
-    if (admittedAt === undefined) return this.delivered(app, taken.at[i]);
-    this.lastBroadcastAt = performance.now();
-    this.deps.counters.observeLatency(app, this.lastBroadcastAt - admittedAt);
+    if (delivered) this.lastBroadcastAt = performance.now();
   }
 
   /**
    * The V2 frame of an admitted publish's message with recovery off (no position, and no id but on a message to a
    * user's sockets, as the primary gives the other workers); whether anyone got it.
    */
-  private deliverUnpositionedV2(app: number, appId: string, channel: string, e: PublishEvent, v1Frame: string, publishedAt: number): boolean {
+  private deliverUnpositionedV2(app: number, appId: string, channel: string, e: PublishEvent, v1Frame: string, publishedAt: number): number {
     const meta = v2Meta(channel, e.name, newMessageId(this.recovery, channel), e.ephemeral, publishedAt, undefined, undefined, e.tags, e.extras);
     const message = V2Message.fromV1(meta, v1Frame);
     const recipients = this.deliverV2(app, publishTopic(2, appId, channel), message, e.socketId);
     if (recipients > 0) this.countSent(app, recipients, message.frame.length);
-    return recipients > 0;
+    return recipients;
   }
 
-  /** One V1 frame of an HTTP publish to this thread's subscribers; whether anyone got it. */
-  private deliverV1(app: number, appId: string, channel: string, frame: string, exclude: string | undefined): boolean {
+  /** One V1 frame of an HTTP publish to this thread's subscribers; returns its recipients. */
+  private deliverV1(app: number, appId: string, channel: string, frame: string, exclude: string | undefined): number {
     const recipients = this.publishTopic(publishTopic(1, appId, channel), frame, exclude);
     if (recipients > 0) this.countSent(app, recipients, frame.length);
-    return recipients > 0;
+    return recipients;
   }
 
   /** The V2 side of an HTTP publish's V1 frame; returns its recipients. */

@@ -149,7 +149,7 @@ describe('metrics beyond the guide', () => {
       assert.match(text, /sockudo_connection_errors_total\{app_id="unknown",port="\d+",error_type="app_not_found"\} 1/);
       assert.match(text, /sockudo_connection_errors_total\{app_id="app-id",port="\d+",error_type="invalid_message_format"\} 1/);
       assert.match(text, /sockudo_active_channels\{app_id="app-id",port="\d+",channel_type="public"\} 1/);
-      assert.match(text, /sockudo_broadcast_latency_ms_count\{app_id="app-id",port="\d+"\} [1-9]/);
+      assert.match(text, /sockudo_broadcast_latency_ms_count\{app_id="app-id",port="\d+",channel_type="public",recipient_count_bucket="xs"\} [1-9]/);
       assert.match(text, /sockudo_rate_limit_checks_total\{app_id="app-id",port="\d+",limiter_type="client_events",request_context="websocket"\} 0/);
       c.close();
     } finally {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Pusher from 'pusher';
-import { RawClient, serverSdk } from '../helpers/clients.ts';
+import { RawClient, openV2, serverSdk } from '../helpers/clients.ts';
 import { freePort } from '../helpers/ports.ts';
 import { type TestServer, eventually, startTestServer } from '../helpers/server.ts';
 
@@ -64,6 +64,46 @@ describe('metrics: what moves which series', () => {
     assert.equal(sum(await scrape(server), 'sockudo_broadcast_latency_ms_count', { app_id: 'app-id' }), before);
     a.close();
     b.close();
+  });
+
+  // Reference 7.2 line 696: sockudo_broadcast_latency_ms has channel_type and recipient_count_bucket labels. As Sockudo
+  // (interface.rs track_broadcast_latency): one observation per channel of an HTTP publish that reached someone,
+  // bucketed by the sockets it reached on that node (here: worker); xs 1-10, sm 11-100.
+  test('broadcast latency: one observation per channel that reached someone, by channel type and recipients', async () => {
+    const signer = new Pusher({ appId: 'app-id', key: 'app-key', secret: 'app-secret', host: '127.0.0.1', port: String(server.port) });
+    const v1 = await RawClient.open(server.workerPorts[0]);
+    const v2 = await openV2(server.workerPorts[0]);
+    const priv = await RawClient.open(server.workerPorts[1]);
+    await v1.request({ event: 'pusher:subscribe', data: { channel: 'lat-public' } }, (f) => f.event.endsWith('subscription_succeeded'));
+    await v2.request({ event: 'sockudo:subscribe', data: { channel: 'lat-public' } }, (f) => f.event.endsWith('subscription_succeeded'));
+    const { auth } = signer.authorizeChannel(priv.socketId, 'private-lat');
+    await priv.request({ event: 'pusher:subscribe', data: { channel: 'private-lat', auth } }, (f) => f.event.endsWith('subscription_succeeded'));
+    const crowd = await Promise.all(Array.from({ length: 11 }, () => RawClient.open(server.workerPorts[1])));
+    for (const c of crowd) await c.request({ event: 'pusher:subscribe', data: { channel: 'lat-crowd' } }, (f) => f.event.endsWith('subscription_succeeded'));
+    const series = async () => {
+      const text = await scrape(server);
+      const count = (channel_type: string, recipient_count_bucket: string) =>
+        sum(text, 'sockudo_broadcast_latency_ms_count', { app_id: 'app-id', channel_type, recipient_count_bucket });
+      return { publicXs: count('public', 'xs'), privateXs: count('private', 'xs'), publicSm: count('public', 'sm'), all: sum(text, 'sockudo_broadcast_latency_ms_count', { app_id: 'app-id' }) };
+    };
+    const before = await series();
+    await serverSdk(server.workerPorts[0]).trigger(['lat-public', 'private-lat', 'lat-nobody'], 'tick', { n: 1 });
+    for (const [c, channel] of [[v1, 'lat-public'], [v2, 'lat-public'], [priv, 'private-lat']] as const) await c.next((f) => f.event === 'tick' && f.channel === channel);
+    await serverSdk(server.workerPorts[1]).trigger('lat-crowd', 'tick', { n: 2 });
+    for (const c of crowd) await c.next((f) => f.event === 'tick');
+    // The V2 side of a publish can follow its V1 frames: wait for the scrape to settle on what was delivered.
+    const after = await eventually(async () => {
+      const now = await series();
+      return now.all - before.all >= 3 ? now : null;
+    }, 'the three observations');
+    assert.equal(after.publicXs - before.publicXs, 1, 'lat-public: one observation for its V1 and V2 sockets (2 recipients: xs)');
+    assert.equal(after.privateXs - before.privateXs, 1, 'private-lat on the other worker');
+    assert.equal(after.publicSm - before.publicSm, 1, 'lat-crowd: 11 sockets is sm');
+    assert.equal(after.all - before.all, 3, 'nothing for lat-nobody, nothing twice');
+    const text = await scrape(server);
+    assert.match(text, /sockudo_broadcast_latency_ms_bucket\{app_id="app-id",port="\d+",channel_type="public",recipient_count_bucket="sm",le="5000"\} 1/);
+    assert.match(text, /sockudo_broadcast_latency_ms_bucket\{app_id="app-id",port="\d+",channel_type="public",recipient_count_bucket="sm",le="\+Inf"\} 1/);
+    for (const c of [v1, v2, priv, ...crowd]) c.close();
   });
 
   // Reference 7.2 line 690: error_type values include `origin_not_allowed` (and 1.3 step 3: the origin refusal).

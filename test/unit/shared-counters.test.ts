@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ConnectionQuota } from '../../src/apps/connectionQuota.ts';
-import { CHANNEL_TYPES, ERROR_TYPES, FIELD, LATENCY_BUCKETS_MS, WorkerCounters } from '../../src/metrics/workerCounters.ts';
+import { CHANNEL_TYPES, ERROR_TYPES, FIELD, LATENCY_BUCKETS_MS, LATENCY_SERIES_SLOTS, RECIPIENT_BUCKETS, WorkerCounters, latencySeries } from '../../src/metrics/workerCounters.ts';
 
 describe('ConnectionQuota', () => {
   test('allocate: one Int32 for the host plus one per app, all zero', () => {
@@ -126,12 +126,9 @@ describe('WorkerCounters', () => {
     FIELD.socketBytesSent,
     FIELD.clientEventRateChecks,
     FIELD.clientEventRateLimited,
-    FIELD.latencySum,
-    FIELD.latencyCount,
     ...CHANNEL_TYPES.map((_, i) => FIELD.subscriptions + i),
     ...CHANNEL_TYPES.map((_, i) => FIELD.unsubscriptions + i),
     ...ERROR_TYPES.map((_, i) => FIELD.errors + i),
-    ...[...LATENCY_BUCKETS_MS, Infinity].map((_, i) => FIELD.latencyBuckets + i),
     FIELD.filterSuppressed,
     FIELD.echoSuppressed,
     FIELD.apiRateChecks,
@@ -140,12 +137,13 @@ describe('WorkerCounters', () => {
     FIELD.httpBytesReceived,
     FIELD.httpBytesSent,
     FIELD.publishesHeld,
+    ...Array.from({ length: CHANNEL_TYPES.length * RECIPIENT_BUCKETS.length * LATENCY_SERIES_SLOTS }, (_, i) => FIELD.latency + i),
   ];
 
   test('field layout: every field slot is distinct', () => {
     assert.deepEqual([...CHANNEL_TYPES], ['public', 'private', 'private_encrypted', 'presence', 'cache']);
     assert.equal(new Set(fields).size, fields.length);
-    assert.equal(fields.length, 18 + 2 * CHANNEL_TYPES.length + ERROR_TYPES.length + LATENCY_BUCKETS_MS.length + 1);
+    assert.equal(fields.length, 16 + 2 * CHANNEL_TYPES.length + ERROR_TYPES.length + CHANNEL_TYPES.length * RECIPIENT_BUCKETS.length * (LATENCY_BUCKETS_MS.length + 3));
     assert.equal(Math.max(...fields), fields.length - 1);
   });
 
@@ -155,6 +153,28 @@ describe('WorkerCounters', () => {
     assert.equal(buf.byteLength, 8 * 2 * 4 * fields.length);
     const c = new WorkerCounters(buf, 2, 3, 0);
     for (let app = 0; app < 4; app++) for (const f of fields) assert.equal(c.sum(app, f), 0);
+  });
+
+  // Sockudo's sockudo_broadcast_latency_ms: buckets 0.5 … 5000 ms; recipient_count_bucket xs 1-10, sm 11-100,
+  // md 101-1000, lg 1001-10000, xl above (SOCKUDO-REFERENCE §7.2; Sockudo's interface.rs track_broadcast_latency).
+  test('observeLatency: one series per channel type and recipient bucket, le buckets, sum and count', () => {
+    assert.deepEqual([...LATENCY_BUCKETS_MS], [0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000]);
+    const c = new WorkerCounters(WorkerCounters.allocate(1, 1), 1, 1, 0);
+    const slot = (type: number, bucket: number, i: number) => c.sum(0, FIELD.latency + latencySeries(type, bucket) + i);
+    const COUNT = LATENCY_BUCKETS_MS.length + 2;
+    c.observeLatency(0, 0.4, 0, 10); // public, xs, le 0.5
+    c.observeLatency(0, 7, 0, 11); // public, sm, le 10
+    c.observeLatency(0, 6000, 3, 10_000); // presence, lg, +Inf
+    c.observeLatency(0, 1, 3, 10_001); // presence, xl, le 1
+    assert.equal(slot(0, 0, 0), 1);
+    assert.equal(slot(0, 0, COUNT), 1);
+    assert.equal(slot(0, 0, COUNT - 1), 0.4, 'sum');
+    assert.equal(slot(0, 1, 4), 1);
+    assert.equal(slot(3, 3, LATENCY_BUCKETS_MS.length), 1, 'past 5000 ms: the unbounded bucket');
+    assert.equal(slot(3, 4, 1), 1);
+    let total = 0;
+    for (let t = 0; t < CHANNEL_TYPES.length; t++) for (let r = 0; r < RECIPIENT_BUCKETS.length; r++) total += slot(t, r, COUNT);
+    assert.equal(total, 4);
   });
 
   test('add defaults to 1 and accepts n', () => {
