@@ -224,7 +224,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
 
   const envSources = new Map<string, string>();
   for (const b of SERVER_ENV) applyEnv(raw, b, env, envSources, '');
-  applyAdapterDriver(raw, fileAdapterDriver, fileRedis, env, envSources);
+  applyAdapterDriver(raw, fileAdapterDriver, fileRedis, env, envSources, warn);
   applyDebugEnv(raw, env, envSources);
   checkSockudoEnv(env, warn);
 
@@ -331,10 +331,6 @@ export function substitutePlaceholders(text: string, env: NodeJS.ProcessEnv, whe
   });
 }
 
-/**
- * Sockudo's adapter choice (ADAPTER_DRIVER, or the file's adapter.driver): `redis` clusters through Redis, with
- * redis.url built from DATABASE_REDIS_* / database.redis when it is not set; anything but `local` is refused.
- */
 /** Sockudo's DEBUG / DEBUG_MODE (true or 1): debug logging, as the file's `debug: true`, unless a log level is set. */
 function applyDebugEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, envSources: Map<string, string>): void {
   const name = ['DEBUG_MODE', 'DEBUG'].find((n) => /^(true|1)$/i.test(env[n] ?? ''));
@@ -344,17 +340,33 @@ function applyDebugEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, env
   envSources.set('log.level', name);
 }
 
+/**
+ * Sockudo's adapter choice (ADAPTER_DRIVER, or the file's adapter.driver): `redis` clusters through Redis, with
+ * redis.url built from DATABASE_REDIS_* / database.redis when it is not set; `local` runs alone (a redis.url is
+ * dropped, with a warning); anything else is refused.
+ */
 function applyAdapterDriver(
   raw: Record<string, unknown>,
   fileDriver: string | undefined,
   fileRedis: RedisParams,
   env: NodeJS.ProcessEnv,
   envSources: Map<string, string>,
+  warn: Warn,
 ): void {
   const fromEnv = env.ADAPTER_DRIVER !== undefined && env.ADAPTER_DRIVER !== '';
   const driver = (fromEnv ? (env.ADAPTER_DRIVER as string) : fileDriver)?.trim().toLowerCase();
   const named = fromEnv ? `ADAPTER_DRIVER=${driver}` : `adapter.driver "${driver}"`;
-  if (driver === undefined || driver === 'local') return;
+  if (driver === undefined) return;
+  if (driver === 'local') {
+    // As in Sockudo, the local adapter runs alone whatever Redis is configured for (its cache or queue, say).
+    const redis = raw.redis as Record<string, unknown> | undefined;
+    if (typeof redis?.url === 'string' && redis.url !== '') {
+      warn(`${named}: this host runs alone; ${envSources.get('redis.url') ?? 'redis.url'} is not used to join other hosts`);
+      delete redis.url;
+      envSources.delete('redis.url');
+    }
+    return;
+  }
   if (driver !== 'redis') {
     throw new ConfigError(
       `${named}: not supported; sockudo-ts hosts share state through Redis only (ADAPTER_DRIVER=redis, or SOCKUDO_REDIS_URL)`,

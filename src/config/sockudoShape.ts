@@ -255,7 +255,9 @@ export function translateApp(app: Obj, where: string, warn: Warn): Obj {
       const known = ['enabled', 'max_attempts', 'decay_seconds', 'terminate_on_limit'];
       limits.message_rate_limit = Object.fromEntries(Object.entries(v).filter(([mk, mv]) => known.includes(mk) && mv !== null));
       for (const mk of Object.keys(v)) if (!known.includes(mk)) warn(`${path}.${mk}: ${NO_EQUIVALENT}`);
-    } else if (k === 'allowed_origins') out.allowed_origins = v;
+    } else if (k === 'allowed_origins') {
+      if (v !== null) out.allowed_origins = v; // Sockudo's Option: null = no origin check
+    }
     else if (k === 'webhooks') out.webhooks = Array.isArray(v) ? v.flatMap((w, i) => webhook(w, `${path}[${i}]`, warn)) : v;
     else if (k === 'idempotency' && isObj(v)) {
       if (v.enabled === false) warn(`${path}.enabled: false: ${NO_EQUIVALENT} (idempotency is server-wide here)`);
@@ -274,7 +276,9 @@ export function translateApp(app: Obj, where: string, warn: Warn): Obj {
         if ((pk === 'limits' || pk === 'features') && isObj(pv)) for (const [x, y] of Object.entries(pv)) field(x, y, `${where}.policy.${pk}.${x}`);
         else if (pk === 'channels' && isObj(pv)) {
           for (const [x, y] of Object.entries(pv)) {
-            if (x === 'allowed_origins') out.allowed_origins = y;
+            if (x === 'allowed_origins') {
+              if (y !== null) out.allowed_origins = y; // Sockudo's Option: null = no origin check
+            }
             else if (!(x === 'annotations_enabled' && y === false)) warn(`${where}.policy.channels.${x}: ${NO_EQUIVALENT}`);
           }
         } else field(pk, pv, `${where}.policy.${pk}`);

@@ -639,6 +639,13 @@ describe("Sockudo's config file shapes", () => {
     assert.deepEqual(app.webhooks, [{ url: 'https://hooks.example.com/x', event_types: ['channel_occupied'] }]);
   });
 
+  // Sockudo's allowed_origins is an Option: null means no origin check (it was refused here).
+  test('allowed_origins: null (flat or under policy.channels) means any origin', () => {
+    const apps = [{ ...fileApp('a1', 'k1'), allowed_origins: null }, { ...fileApp('a2', 'k2'), policy: { channels: { allowed_origins: null } } }];
+    const config = loadConfig({ env: {}, fileContents: { app_manager: { driver: 'memory', array: { apps } } } });
+    assert.deepEqual(config.apps.map((a) => a.allowed_origins), [[], []]);
+  });
+
   test('Sockudo keys with no equivalent are named in warnings, not silently dropped', () => {
     const { config, warnings } = loadWithWarnings({
       env: {},
@@ -837,6 +844,13 @@ describe("Sockudo's environment variables", () => {
     const file = loadConfig({ env: {}, fileContents: { adapter: { driver: 'redis' }, database: { redis: { host: 'cache', port: 6390, key_prefix: 'x:' } } } });
     assert.deepEqual([file.redis.url, file.redis.key_prefix], ['redis://cache:6390', 'x:']);
     assert.equal(loadConfig({ env: { ADAPTER_DRIVER: 'local', DATABASE_REDIS_HOST: 'redis' } }).redis.url, '', 'local: one host');
+    // README: "ADAPTER_DRIVER=local runs alone", as Sockudo's local adapter does even with REDIS_URL set (for its cache).
+    const local = loadWithWarnings({ env: { ADAPTER_DRIVER: 'local', REDIS_URL: 'redis://cache:6379' } });
+    assert.equal(local.config.redis.url, '', 'REDIS_URL does not join a cluster when the adapter is local');
+    assert.ok(local.warnings.some((w) => /^ADAPTER_DRIVER=local: this host runs alone; REDIS_URL is not used/.test(w)), local.warnings.join(' | '));
+    const localFile = { adapter: { driver: 'local' }, redis: { url: 'redis://cache:6379' }, app_manager: { driver: 'memory', array: { apps: [fileApp('a1', 'k1')] } } };
+    assert.equal(loadConfig({ env: {}, fileContents: localFile }).redis.url, '');
+    assert.equal(loadConfig({ env: { REDIS_URL: 'redis://peers:6379' } }).redis.url, 'redis://peers:6379', 'without an adapter named, REDIS_URL still clusters');
   });
 
   test('ADAPTER_DRIVER=redis with no Redis to connect to, or another adapter, stops start-up naming the variables', () => {
