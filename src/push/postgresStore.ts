@@ -17,11 +17,9 @@ import {
   type PublishCounters,
   type PublishRecord,
   type PublishState,
-  type Recipient,
+  directDeliveries,
   providerOf,
-  recipientToken,
 } from './types.ts';
-import { tokenHash } from './tokens.ts';
 import { NEXT_DUE_SQL, type Row, countersFromStates, deadLetterFromRow, decodeCursor, deliveryFromRow, deviceFromRow, documentPage, pageOf, publishFromRow, publishKey, subscriptionFromRow } from './storeRows.ts';
 
 const SCHEMA = `
@@ -254,13 +252,13 @@ export class PostgresPushStore implements PushStore {
       const channels: string[] = [];
       const deviceIds: string[] = [];
       const clientIds: string[] = [];
-      const raw = new Map<string, Recipient>();
       for (const t of intent.recipients) {
         if (t.type === 'channel') channels.push(t.channel);
         else if (t.type === 'device') deviceIds.push(t.deviceId);
         else if (t.type === 'client') clientIds.push(t.clientId);
-        else raw.set(`raw:${tokenHash(recipientToken(t.recipient))}`, t.recipient);
       }
+      // Raw recipients, FCM topics and conditions: sent as they are, without a device row.
+      const direct = directDeliveries(intent.recipients);
       // One row per device however many targets reach it; the unique (app, publish, device_key) backs that up.
       const devices = await c.query(
         `INSERT INTO push_deliveries (app_id, publish_id, device_key, device_id, provider, recipient, state, attempts, next_at, updated_at)
@@ -269,13 +267,12 @@ export class PostgresPushStore implements PushStore {
         [appId, channels, deviceIds, clientIds, publishId, nowMs],
       );
       let planned = devices.rowCount ?? 0;
-      if (raw.size > 0) {
-        const recipients = [...raw.values()];
+      if (direct.length > 0) {
         const inserted = await c.query(
           `INSERT INTO push_deliveries (app_id, publish_id, device_key, device_id, provider, recipient, state, attempts, next_at, updated_at)
            SELECT $1::text, $2::text, t.key, NULL, t.provider, t.recipient, 'pending', 0, $3::bigint, $3::bigint FROM unnest($4::text[], $5::text[], $6::text[]) AS t(key, provider, recipient)
            ON CONFLICT (app_id, publish_id, device_key) DO NOTHING`,
-          [appId, publishId, nowMs, [...raw.keys()], recipients.map(providerOf), recipients.map((r) => JSON.stringify(r))],
+          [appId, publishId, nowMs, direct.map((d) => d.key), direct.map((d) => d.provider), direct.map((d) => JSON.stringify(d.recipient))],
         );
         planned += inserted.rowCount ?? 0;
       }

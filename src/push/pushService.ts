@@ -15,7 +15,7 @@ import type { ParsedPublish } from './requests.ts';
 import { PushScheduler } from './scheduler.ts';
 import { SqlitePushStore } from './sqliteStore.ts';
 import type { PushStore } from './store.ts';
-import { PROVIDERS, type PublishRecord, TERMINAL_STATES } from './types.ts';
+import { PROVIDERS, type PublishRecord, TERMINAL_STATES, directDeliveries } from './types.ts';
 
 export interface PublishAnswer {
   status: number;
@@ -64,14 +64,14 @@ export class PushService {
     if (!paid) await this.spendAcceptance(app);
     const publishId = parsed.publishId ?? randomUUID();
     const { intent } = parsed;
-    const targets = { channels: [] as string[], devices: [] as string[], clients: [] as string[], raw: 0 };
+    const targets = { channels: [] as string[], devices: [] as string[], clients: [] as string[] };
     for (const t of intent.recipients) {
       if (t.type === 'channel') targets.channels.push(t.channel);
       else if (t.type === 'device') targets.devices.push(t.deviceId);
       else if (t.type === 'client') targets.clients.push(t.clientId);
-      else targets.raw++;
     }
-    const expectedRecipients = (await this.store.countRecipients(app.id, targets.channels, targets.devices, targets.clients)) + targets.raw;
+    // Raw recipients, FCM topics and conditions count 1 each (as Sockudo counts them), the same one twice once (as planned).
+    const expectedRecipients = (await this.store.countRecipients(app.id, targets.channels, targets.devices, targets.clients)) + directDeliveries(intent.recipients).length;
     const record: PublishRecord = {
       appId: app.id,
       publishId,
@@ -97,7 +97,7 @@ export class PushService {
       const status = await this.status(app.id, publishId);
       return { status: state ? 200 : 202, body: status ?? { ...ids(publishId), state: 'queued' } };
     }
-    // As Sockudo shows them: FCM's payload is the body of its v1 request, `{"message": …}` (the sender adds the token).
+    // As Sockudo shows them: FCM's payload is the body of its v1 request, `{"message": …}` (the sender adds the token, topic or condition).
     const renderedPayloads = PROVIDERS.map((provider) => ({
       provider,
       payload: provider === 'fcm' ? { message: parsed.rendered[provider] } : parsed.rendered[provider],

@@ -9,7 +9,7 @@ export const PROVIDER_LIMIT_BYTES: Record<Provider, number> = { webPush: 4096, f
 export interface RenderedPayloads {
   /** The JSON a service worker receives. */
   webPush: { notification: Record<string, unknown>; data: Record<string, unknown> } & Record<string, unknown>;
-  /** The FCM `message` without its `token`. */
+  /** The FCM `message` without its target (`token`, `topic` or `condition`: the sender adds it). */
   fcm: Record<string, unknown>;
   /** The APNs JSON body. */
   apns: Record<string, unknown>;

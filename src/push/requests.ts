@@ -41,11 +41,87 @@ export const recipientSchema = z.unknown().superRefine((v, ctx) => {
   if (!r.success) for (const issue of r.error.issues) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
 }).transform((v) => RECIPIENTS[(v as { transportType: string }).transportType].parse(v) as Recipient);
 
+/**
+ * FCM's topic names (`[a-zA-Z0-9-_.~%]{1,900}`, the format FCM's client SDKs enforce); FCM v1 takes them without
+ * the legacy `/topics/` prefix. Sockudo itself only checks that the topic is not blank ("topic must not be empty").
+ */
+const FCM_TOPIC = /^[A-Za-z0-9\-_.~%]{1,900}$/;
+/** The tokens of an FCM condition: `'name' in topics` terms (either quote), &&, ||, !, parentheses. */
+const CONDITION_TOKEN = /\s*(?:(['"])([^'"]*)\1\s+in\s+topics\b|(&&|\|\||!|\(|\)))/y;
+/** FCM allows up to five topics in one condition. */
+const MAX_CONDITION_TOPICS = 5;
+const MAX_CONDITION_DEPTH = 32;
+
+const requiredString = z.string({ error: (issue) => (issue.input === undefined ? 'required' : 'a string') });
+
+/** Sockudo accepts any of its providers here but sends topics and conditions nowhere; only FCM has them. */
+const fcmOnly = (type: string) =>
+  requiredString.refine((p) => p === 'fcm', { error: (issue) => `${JSON.stringify(issue.input)} is not supported: ${type} targets go to FCM only (use "fcm")` });
+
+const fcmTopic = requiredString
+  .refine((t) => t.trim() !== '', 'topic must not be empty')
+  .refine((t) => FCM_TOPIC.test(t), 'not an FCM topic name: 1 to 900 letters, digits and -_.~% (no /topics/ prefix)');
+
+/**
+ * Why `condition` is not an FCM condition (null when it is): `'topic' in topics` terms joined by && and ||, negated
+ * with !, grouped with parentheses; at most five topics, each a valid topic name.
+ */
+export function conditionProblem(condition: string): string | null {
+  const syntax = "not an FCM condition: 'topic' in topics terms joined by && and ||, with ! and parentheses";
+  const tokens: string[] = [];
+  const topics: string[] = [];
+  const text = condition.trim();
+  for (let at = 0; at < text.length; at = CONDITION_TOKEN.lastIndex) {
+    CONDITION_TOKEN.lastIndex = at;
+    const m = CONDITION_TOKEN.exec(text);
+    if (!m) return syntax;
+    if (m[3]) tokens.push(m[3]);
+    else {
+      tokens.push('topic');
+      topics.push(m[2]);
+    }
+  }
+  // expression := and ('||' and)*; and := unary ('&&' unary)*; unary := '!' unary | '(' expression ')' | topic
+  let i = 0;
+  let depth = 0;
+  const unary = (): boolean => {
+    while (tokens[i] === '!') i++;
+    if (tokens[i] !== '(') return tokens[i++] === 'topic';
+    // Bounded, so a hostile condition cannot exhaust the stack.
+    if (++depth > MAX_CONDITION_DEPTH) return false;
+    i++;
+    const ok = expression() && tokens[i++] === ')';
+    depth--;
+    return ok;
+  };
+  const and = (): boolean => {
+    if (!unary()) return false;
+    while (tokens[i] === '&&') if ((i++, !unary())) return false;
+    return true;
+  };
+  const expression = (): boolean => {
+    if (!and()) return false;
+    while (tokens[i] === '||') if ((i++, !and())) return false;
+    return true;
+  };
+  if (!expression() || i !== tokens.length) return syntax;
+  if (topics.length > MAX_CONDITION_TOPICS) return `an FCM condition names at most ${MAX_CONDITION_TOPICS} topics`;
+  const bad = topics.find((t) => !FCM_TOPIC.test(t));
+  return bad === undefined ? null : `${JSON.stringify(bad)} is not an FCM topic name: 1 to 900 letters, digits and -_.~%`;
+}
+
+const fcmCondition = requiredString.refine((c) => c.trim() !== '', 'condition must not be empty').superRefine((c, ctx) => {
+  const problem = c.trim() === '' ? null : conditionProblem(c);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
 const TARGETS: Record<string, z.ZodType> = {
   channel: z.object({ type: z.literal('channel'), channel: channelName }),
   device: z.object({ type: z.literal('device'), device_id: id.optional(), deviceId: id.optional() }).refine((t) => t.device_id ?? t.deviceId, { message: 'required', path: ['device_id'] }),
   client: z.object({ type: z.literal('client'), client_id: id.optional(), clientId: id.optional() }).refine((t) => t.client_id ?? t.clientId, { message: 'required', path: ['client_id'] }),
   recipient: z.object({ type: z.literal('recipient'), recipient: recipientSchema }),
+  providerTopic: z.object({ type: z.literal('providerTopic'), provider: fcmOnly('providerTopic'), topic: fcmTopic }),
+  providerCondition: z.object({ type: z.literal('providerCondition'), provider: fcmOnly('providerCondition'), condition: fcmCondition }),
 };
 
 const dataObject = z.record(z.string(), z.unknown()).refine((d) => Buffer.byteLength(JSON.stringify(d)) <= 8192, 'at most 8192 bytes of JSON');
@@ -95,11 +171,13 @@ export function parsePublish(body: unknown, where = '', template: NotificationTe
   const recipients: Target[] = p.recipients.map((raw, i) => {
     const type = (raw as { type?: unknown } | null)?.type;
     const schema = typeof type === 'string' ? TARGETS[type] : undefined;
-    if (!schema) throw new HttpError('invalidInput', `${where}recipients[${i}].type: ${JSON.stringify(type ?? null)} is not supported; use channel, device, client or recipient`);
+    if (!schema) throw new HttpError('invalidInput', `${where}recipients[${i}].type: ${JSON.stringify(type ?? null)} is not supported; use channel, device, client, recipient, providerTopic or providerCondition`);
     const t = check(schema, raw, `${where}recipients[${i}].`) as Record<string, string> & { recipient: Recipient };
     if (t.type === 'channel') return { type: 'channel', channel: t.channel };
     if (t.type === 'device') return { type: 'device', deviceId: (t.device_id ?? t.deviceId) as string };
     if (t.type === 'client') return { type: 'client', clientId: (t.client_id ?? t.clientId) as string };
+    if (t.type === 'providerTopic') return { type: 'providerTopic', provider: 'fcm', topic: t.topic };
+    if (t.type === 'providerCondition') return { type: 'providerCondition', provider: 'fcm', condition: t.condition };
     return { type: 'recipient', recipient: t.recipient as Recipient };
   });
   const { templateData, data, templateId: _unused, ...rest } = p.payload;

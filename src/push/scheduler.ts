@@ -12,7 +12,7 @@ import { outcomeOf } from './retryPolicy.ts';
 import type { DeliveryOutcome, PushStore } from './store.ts';
 import type { AttemptResult, ProviderSender, SendItem } from './providers/provider.ts';
 import { tokenHash } from './tokens.ts';
-import { type Delivery, type DeliveryState, PROVIDERS, type Provider, type PublishIntent, type PublishRecord, type PublishState, TERMINAL_STATES, recipientToken } from './types.ts';
+import { type Delivery, type DeliveryState, PROVIDERS, type Provider, type PublishIntent, type PublishRecord, type PublishState, TERMINAL_STATES, isFcmAudience, recipientToken } from './types.ts';
 
 /** How long a claimed delivery belongs to this host; past it another host may decide it was interrupted. */
 const LEASE_MS = 60_000;
@@ -289,7 +289,8 @@ export class PushScheduler {
     await this.o.store.recordOutcomes(outcomes, now);
     for (const d of invalid) {
       // Only the token that failed is invalidated: a device that re-registered with a new token meanwhile stays.
-      const marked = d.deviceId ? await this.o.store.markDeviceInvalid(d.appId, d.deviceId, tokenHash(recipientToken(d.recipient))) : false;
+      // A delivery without a device (raw recipient, FCM topic or condition) invalidates nothing.
+      const marked = d.deviceId && !isFcmAudience(d.recipient) ? await this.o.store.markDeviceInvalid(d.appId, d.deviceId, tokenHash(recipientToken(d.recipient))) : false;
       if (marked) this.o.log.info({ app: d.appId, device: d.deviceId, provider: sender.provider }, 'push: device token no longer valid; device marked FAILED and unsubscribed');
       else if (d.deviceId) this.o.log.info({ app: d.appId, device: d.deviceId, provider: sender.provider }, 'push: an old token of a device was refused; the device has a newer one and stays');
     }

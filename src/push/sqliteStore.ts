@@ -16,11 +16,9 @@ import {
   type PublishCounters,
   type PublishRecord,
   type PublishState,
-  type Recipient,
+  directDeliveries,
   providerOf,
-  recipientToken,
 } from './types.ts';
-import { tokenHash } from './tokens.ts';
 import { NEXT_DUE_SQL, type Row, countersFromStates, deadLetterFromRow, decodeCursor, deliveryFromRow, deviceFromRow, documentPage, pageOf, publishFromRow, publishKey, subscriptionFromRow } from './storeRows.ts';
 
 const SCHEMA = `
@@ -235,12 +233,10 @@ export class SqlitePushStore implements PushStore {
       const channels: string[] = [];
       const deviceIds: string[] = [];
       const clientIds: string[] = [];
-      const raw: Recipient[] = [];
       for (const t of intent.recipients) {
         if (t.type === 'channel') channels.push(t.channel);
         else if (t.type === 'device') deviceIds.push(t.deviceId);
         else if (t.type === 'client') clientIds.push(t.clientId);
-        else raw.push(t.recipient);
       }
       // INSERT OR IGNORE on the (app, publish, device) key: a device reached by several targets gets one row.
       let planned = 0;
@@ -256,7 +252,8 @@ export class SqlitePushStore implements PushStore {
         `INSERT OR IGNORE INTO push_deliveries (app_id, publish_id, device_key, device_id, provider, recipient, state, attempts, next_at, updated_at)
          VALUES (?, ?, ?, NULL, ?, ?, 'pending', 0, ?, ?)`,
       );
-      for (const r of raw) planned += insertRaw.run(appId, publishId, `raw:${tokenHash(recipientToken(r))}`, providerOf(r), JSON.stringify(r), nowMs, nowMs).changes;
+      // Raw recipients, FCM topics and conditions: sent as they are, without a device row.
+      for (const d of directDeliveries(intent.recipients)) planned += insertRaw.run(appId, publishId, d.key, d.provider, JSON.stringify(d.recipient), nowMs, nowMs).changes;
       this.sql("UPDATE push_publishes SET state = 'dispatching' WHERE app_id = ? AND publish_id = ?").run(appId, publishId);
       return planned;
     });

@@ -54,7 +54,8 @@ export interface PushStore {
   duePublishes(nowMs: number, limit: number): Promise<PublishRecord[]>;
   /**
    * Expands a queued publish into one delivery per distinct device (active devices of its channels,
-   * clients and device ids, plus raw recipients) and moves it to 'dispatching', in one transaction;
+   * clients and device ids), plus one per distinct raw recipient, FCM topic and FCM condition (types.ts
+   * directDeliveries: no device row, deviceId null), and moves it to 'dispatching', in one transaction;
    * a publish that is no longer queued is left alone (another host planned it). Returns the count.
    */
   planPublish(appId: string, publishId: string, nowMs: number): Promise<number>;

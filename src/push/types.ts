@@ -1,4 +1,5 @@
 // The push domain: devices, channel subscriptions, publishes and their per-device deliveries.
+import { tokenHash } from './tokens.ts';
 
 /** Where a device receives pushes, in Sockudo's shape (`push.recipient`). */
 export type Recipient =
@@ -16,6 +17,41 @@ export function providerOf(r: Recipient): Provider {
 /** The token a provider knows the device by (for Web Push, its endpoint). */
 export function recipientToken(r: Recipient): string {
   return r.transportType === 'web' ? r.endpoint : r.transportType === 'gcm' ? r.registrationToken : r.deviceToken;
+}
+
+/**
+ * An FCM topic or condition (Sockudo's providerTopic / providerCondition targets): FCM fans the message out to
+ * the devices it knows there, so the delivery has no device row; this is its `recipient`.
+ */
+export type FcmAudience = { transportType: 'fcmTopic'; topic: string } | { transportType: 'fcmCondition'; condition: string };
+
+/** Where one delivery goes: a device's recipient, or an FCM topic or condition. */
+export type DeliveryRecipient = Recipient | FcmAudience;
+
+export function isFcmAudience(r: DeliveryRecipient): r is FcmAudience {
+  return r.transportType === 'fcmTopic' || r.transportType === 'fcmCondition';
+}
+
+/** A delivery that needs no device row: a raw recipient, or an FCM topic or condition. */
+export interface DirectDelivery {
+  /** The delivery's device_key: the same target twice in one publish is one delivery. */
+  key: string;
+  provider: Provider;
+  recipient: DeliveryRecipient;
+}
+
+/** The publish's targets that are sent as they are, without looking up devices (both stores plan them so). */
+export function directDeliveries(targets: readonly Target[]): DirectDelivery[] {
+  const out = new Map<string, DirectDelivery>();
+  const add = (key: string, provider: Provider, recipient: DeliveryRecipient) => {
+    if (!out.has(key)) out.set(key, { key, provider, recipient });
+  };
+  for (const t of targets) {
+    if (t.type === 'recipient') add(`raw:${tokenHash(recipientToken(t.recipient))}`, providerOf(t.recipient), t.recipient);
+    else if (t.type === 'providerTopic') add(`topic:${tokenHash(t.topic)}`, 'fcm', { transportType: 'fcmTopic', topic: t.topic });
+    else if (t.type === 'providerCondition') add(`condition:${tokenHash(t.condition)}`, 'fcm', { transportType: 'fcmCondition', condition: t.condition });
+  }
+  return [...out.values()];
 }
 
 export type PushState = 'ACTIVE' | 'FAILING' | 'FAILED';
@@ -63,7 +99,10 @@ export type Target =
   | { type: 'channel'; channel: string }
   | { type: 'device'; deviceId: string }
   | { type: 'client'; clientId: string }
-  | { type: 'recipient'; recipient: Recipient };
+  | { type: 'recipient'; recipient: Recipient }
+  /** Sent to FCM as `message.topic` / `message.condition`: one delivery, no device (FCM only, as validated). */
+  | { type: 'providerTopic'; provider: 'fcm'; topic: string }
+  | { type: 'providerCondition'; provider: 'fcm'; condition: string };
 
 export interface PushPayload {
   title?: string;
@@ -102,11 +141,14 @@ export interface Delivery {
   id: number;
   appId: string;
   publishId: string;
-  /** Device id, or `raw:<tokenHash>` for a raw recipient: one delivery per device per publish. */
+  /**
+   * Device id, `raw:<tokenHash>` for a raw recipient, `topic:<sha256>` / `condition:<sha256>` for an FCM topic or
+   * condition: one delivery per device (or topic, or condition) per publish.
+   */
   deviceKey: string;
   deviceId: string | null;
   provider: Provider;
-  recipient: Recipient;
+  recipient: DeliveryRecipient;
   attempts: number;
   nextAtMs: number;
   lastError: string | null;

@@ -30,7 +30,7 @@ const ece = createRequire(import.meta.url)('http_ece') as HttpEce;
 
 /** One notification a provider authenticated, validated and accepted (answered with success). */
 export interface Delivery<P = unknown> {
-  /** Web Push: the endpoint id; FCM: the registration token; APNs: the device token. */
+  /** Web Push: the endpoint id; FCM: the registration token, `/topics/<topic>` or the condition; APNs: the device token. */
   deviceId: string;
   /** The decoded JSON payload (Web Push: decrypted body; FCM: `message`; APNs: the body). */
   payload: P;
@@ -117,7 +117,10 @@ export interface GoogleServiceAccount {
 }
 
 export interface FcmMessage {
-  token: string;
+  /** Exactly one of token, topic and condition is set (FCM's `target` oneof). */
+  token?: string;
+  topic?: string;
+  condition?: string;
   notification?: { title?: string; body?: string; image?: string };
   data?: Record<string, string>;
   android?: unknown;
@@ -512,9 +515,16 @@ function validateFcmMessage(body: Buffer): FcmMessage {
   }
   const message = isPlainObject(parsed) ? parsed.message : undefined;
   if (!isPlainObject(message)) throw invalidArgument('message', 'Invalid value at \'message\': a message object is required');
-  if (typeof message.token !== 'string' || message.token === '') {
-    throw invalidArgument('message.token', 'Recipient of the message is not set (this mock supports only message.token).');
+  // `token`, `topic` and `condition` are the oneof `target`: exactly one must be set.
+  const targets = (['token', 'topic', 'condition'] as const).filter((field) => message[field] !== undefined);
+  if (targets.length === 0) throw invalidArgument('message', 'Recipient of the message is not set.');
+  if (targets.length > 1) {
+    throw invalidArgument('message', `Invalid value at 'message' (oneof), oneof field 'target' is already set. Cannot set '${targets[1]}'`);
   }
+  const target = targets[0];
+  if (typeof message[target] !== 'string' || message[target] === '') throw invalidArgument(`message.${target}`, `Invalid value at 'message.${target}' (TYPE_STRING)`);
+  // FCM's topic names; v1 takes them without the legacy "/topics/" prefix.
+  if (target === 'topic' && !/^[a-zA-Z0-9-_.~%]{1,900}$/.test(message.topic as string)) throw invalidArgument('message.topic', 'Invalid topic name.');
   validateStringMap(message.data, 'message.data', true);
   validateStringMap(message.notification, 'message.notification', false);
   return message as FcmMessage;
@@ -604,12 +614,13 @@ class FcmProvider extends MockProvider<FcmMessage> implements FcmServer {
       throw new Rejection('badAuth', googleError(403, 'PERMISSION_DENIED', `Permission 'cloudmessaging.messages.create' denied on resource '//cloudresourcemanager.googleapis.com/projects/${project}'.`));
     }
     const message = validateFcmMessage(req.body);
-    if (this.unregisteredAt.has(message.token)) {
+    const target = message.token ?? (message.topic !== undefined ? `/topics/${message.topic}` : (message.condition as string));
+    if (this.unregisteredAt.has(target)) {
       const details = [{ '@type': 'type.googleapis.com/google.firebase.fcm.v1.FcmError', errorCode: 'UNREGISTERED' }];
       throw new Rejection('unregistered', googleError(404, 'NOT_FOUND', 'Requested entity was not found.', details));
     }
     const name = `projects/${this.projectId}/messages/0:${Date.now()}%${randomBytes(8).toString('hex')}`;
-    return this.accept(message.token, message, req, json(200, { name }));
+    return this.accept(target, message, req, json(200, { name }));
   }
 
   private checkAccessToken(authorization: string | undefined): void {

@@ -287,6 +287,28 @@ function contract(name: string, backend: Backend): void {
       assert.deepEqual(await s.deliveryStates(APP, 'later'), { pending: 5 });
     });
 
+    test('planPublish: an FCM topic or condition is one fcm delivery without a device, the same one twice once', async () => {
+      const { a: s } = await stores();
+      // A device whose token is the topic's name: a topic target never plans (or later touches) it.
+      await s.upsertDevice(device('d1', { recipient: fcm('news') }));
+      const condition = "'news' in topics && 'eu' in topics";
+      const targets: Target[] = [
+        { type: 'providerTopic', provider: 'fcm', topic: 'news' },
+        { type: 'providerCondition', provider: 'fcm', condition },
+        { type: 'providerTopic', provider: 'fcm', topic: 'news' }, // the same topic twice: one delivery
+        { type: 'providerCondition', provider: 'fcm', condition },
+        { type: 'recipient', recipient: fcm('news') }, // a raw token equal to the topic's name is another delivery
+      ];
+      await s.createPublish(publish('p1', targets), NOW);
+      assert.equal(await s.planPublish(APP, 'p1', NOW), 3);
+      const claimed = await s.claimDeliveries('fcm', NOW, 10, NOW + 1000);
+      const byKey = new Map(claimed.map((d) => [d.deviceKey, d]));
+      assert.deepEqual([...byKey.keys()].sort(), [`condition:${tokenHash(condition)}`, `raw:${tokenHash('news')}`, `topic:${tokenHash('news')}`]);
+      assert.deepEqual(byKey.get(`topic:${tokenHash('news')}`)?.recipient, { transportType: 'fcmTopic', topic: 'news' });
+      assert.deepEqual(byKey.get(`condition:${tokenHash(condition)}`)?.recipient, { transportType: 'fcmCondition', condition });
+      assert.ok(claimed.every((d) => d.deviceId === null && d.provider === 'fcm'));
+    });
+
     test('claimDeliveries: never the same delivery twice, counts attempts, respects nextAtMs', async () => {
       const { a: s, b } = await stores();
       await planned(s, 'p1', ['d1', 'd2', 'd3', 'd4', 'd5']);

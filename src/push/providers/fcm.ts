@@ -1,6 +1,7 @@
 // FCM HTTP v1: `POST {endpoint}/v1/projects/{project}/messages:send` with an OAuth2 bearer token.
 import { Agent, request } from 'undici';
 import type { CryptoPool } from '../cryptoPool.ts';
+import type { DeliveryRecipient } from '../types.ts';
 import { GoogleAccessToken, type ServiceAccount } from './googleAccessToken.ts';
 import { type AttemptResult, type ProviderSender, REQUEST_TIMEOUT_MS, type SendItem, classifyStatus, describeError, retryAfterMs } from './provider.ts';
 
@@ -30,9 +31,17 @@ export class FcmSender implements ProviderSender {
   }
 
   private async send(item: SendItem): Promise<AttemptResult> {
-    const r = item.delivery.recipient;
-    if (r.transportType !== 'gcm') return { kind: 'failed', error: 'an FCM delivery without a gcm recipient' };
-    const body = JSON.stringify({ message: { ...item.rendered.fcm, token: r.registrationToken } });
+    const target = targetOf(item.delivery.recipient);
+    if (!target) return { kind: 'failed', error: 'an FCM delivery without a gcm recipient, topic or condition' };
+    // FCM takes exactly one of token, topic and condition: the delivery's, never one an override brought.
+    const { token: _t, topic: _p, condition: _c, ...rendered } = item.rendered.fcm;
+    const body = JSON.stringify({ message: { ...rendered, ...target } });
+    const result = await this.post(body);
+    // A topic or condition has no device whose token could be invalid: such an answer just fails the delivery.
+    return result.kind === 'invalidToken' && !('token' in target) ? { kind: 'failed', error: result.error } : result;
+  }
+
+  private async post(body: string): Promise<AttemptResult> {
     // A refused token is renewed and the request repeated once, within the same attempt.
     for (let round = 0; ; round++) {
       let bearer: string;
@@ -63,6 +72,14 @@ export class FcmSender implements ProviderSender {
   async close(): Promise<void> {
     await this.agent.close();
   }
+}
+
+/** The `message` field naming where FCM sends it: a device's token, a topic, or a condition over topics. */
+function targetOf(r: DeliveryRecipient): { token: string } | { topic: string } | { condition: string } | null {
+  if (r.transportType === 'gcm') return { token: r.registrationToken };
+  if (r.transportType === 'fcmTopic') return { topic: r.topic };
+  if (r.transportType === 'fcmCondition') return { condition: r.condition };
+  return null;
 }
 
 /** Reads one FCM answer (exported for the unit tests); Sockudo's `classify_fcm_response`. */
