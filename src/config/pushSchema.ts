@@ -25,6 +25,9 @@ export const fcmConfigSchema = z.strictObject({
   endpoint: z.string().url().default('https://fcm.googleapis.com'),
   /** Overrides the service account's token_uri (where the OAuth2 JWT-bearer grant is posted). */
   token_uri: z.string().default(''),
+  /** Set: the service account is the one stored for this app (`POST /push/credentials/fcm`), read once at start. */
+  credential_app_id: z.string().default(''),
+  credential_id: z.string().min(1).default('fcm'),
 });
 
 export const apnsConfigSchema = z.strictObject({
@@ -40,6 +43,9 @@ export const apnsConfigSchema = z.strictObject({
   endpoint: z.string().url().default('https://api.push.apple.com'),
   push_type: z.enum(['alert', 'background', 'voip', 'complication', 'fileprovider', 'mdm', 'location', 'liveactivity', 'pushtotalk']).default('alert'),
   priority: z.union([z.literal(10), z.literal(5), z.literal(1)]).default(10),
+  /** Set: team id, key id and key are the ones stored for this app (`POST /push/credentials/apns`), read once at start. */
+  credential_app_id: z.string().default(''),
+  credential_id: z.string().min(1).default('apns'),
 });
 
 export const pushConfigSchema = z.strictObject({
@@ -54,8 +60,17 @@ export const pushConfigSchema = z.strictObject({
       postgres_url: z.string().default(''),
     })
     .default(() => ({ driver: 'sqlite' as const, sqlite_path: 'data/push.sqlite', postgres_url: '' })),
+  /** Encrypts stored provider credentials (AES-256-GCM, key = SHA-256 of it); empty: `/push/credentials` refuses to store. */
+  credential_encryption_key: z.string().default(''),
   /** Publishes accepted per second per app; over it: 429 with Retry-After. */
   acceptance_rps: positiveInt.default(100),
+  /**
+   * A publish expecting more recipients than this is stored as `quota_exceeded` and sent to nobody (still a 202);
+   * 0 = no limit. Sockudo's `push.default_quotas.fanout_max` (PUSH_FANOUT_MAX).
+   */
+  fanout_max: nonNegativeInt.default(0),
+  /** The same check under Sockudo's other name (`delivery_quota_daily`, PUSH_DELIVERY_QUOTA_DAILY): per publish, as there. */
+  delivery_quota_daily: nonNegativeInt.default(0),
   /** Provider requests in flight at once, per provider. */
   concurrency_per_provider: positiveInt.max(10_000).default(64),
   /** Deliveries the scheduler claims from storage in one step. */
@@ -103,7 +118,9 @@ export const PUSH_ENV = [
   { names: ['SOCKUDO_PUSH_STORAGE_DRIVER', 'PUSH_STORAGE_DRIVER'], path: ['push', 'storage', 'driver'], kind: 'string' },
   { names: ['SOCKUDO_PUSH_SQLITE_PATH'], path: ['push', 'storage', 'sqlite_path'], kind: 'string' },
   { names: ['SOCKUDO_PUSH_POSTGRES_URL', 'PUSH_POSTGRES_URL'], path: ['push', 'storage', 'postgres_url'], kind: 'string' },
-  { names: ['SOCKUDO_PUSH_ACCEPTANCE_RPS', 'PUSH_DEFAULT_ACCEPTANCE_RPS'], path: ['push', 'acceptance_rps'], kind: 'int' },
+  { names: ['SOCKUDO_PUSH_ACCEPTANCE_RPS', 'PUSH_ACCEPTANCE_RATE_LIMIT', 'PUSH_DEFAULT_ACCEPTANCE_RPS'], path: ['push', 'acceptance_rps'], kind: 'int' },
+  { names: ['SOCKUDO_PUSH_FANOUT_MAX', 'PUSH_FANOUT_MAX', 'PUSH_DEFAULT_FANOUT_MAX'], path: ['push', 'fanout_max'], kind: 'int' },
+  { names: ['SOCKUDO_PUSH_DELIVERY_QUOTA_DAILY', 'PUSH_DELIVERY_QUOTA_DAILY', 'PUSH_DEFAULT_DELIVERY_QUOTA_DAILY'], path: ['push', 'delivery_quota_daily'], kind: 'int' },
   { names: ['SOCKUDO_PUSH_WEBPUSH_ENABLED', 'PUSH_WEBPUSH_ENABLED'], path: ['push', 'webpush', 'enabled'], kind: 'bool' },
   { names: ['SOCKUDO_PUSH_VAPID_PUBLIC_KEY', 'PUSH_WEBPUSH_VAPID_PUBLIC_KEY'], path: ['push', 'webpush', 'vapid_public_key'], kind: 'string' },
   { names: ['SOCKUDO_PUSH_VAPID_PRIVATE_KEY', 'PUSH_WEBPUSH_VAPID_PRIVATE_KEY'], path: ['push', 'webpush', 'vapid_private_key'], kind: 'string' },
@@ -120,4 +137,9 @@ export const PUSH_ENV = [
   { names: ['SOCKUDO_PUSH_APNS_PRIVATE_KEY_PATH', 'PUSH_APNS_PRIVATE_KEY_PATH'], path: ['push', 'apns', 'private_key_path'], kind: 'string' },
   { names: ['SOCKUDO_PUSH_APNS_TOPIC', 'PUSH_APNS_TOPIC'], path: ['push', 'apns', 'topic'], kind: 'string' },
   { names: ['SOCKUDO_PUSH_APNS_ENDPOINT', 'PUSH_APNS_ENDPOINT'], path: ['push', 'apns', 'endpoint'], kind: 'string' },
+  { names: ['SOCKUDO_PUSH_CREDENTIAL_ENCRYPTION_KEY', 'PUSH_CREDENTIAL_ENCRYPTION_KEY'], path: ['push', 'credential_encryption_key'], kind: 'string' },
+  { names: ['SOCKUDO_PUSH_FCM_CREDENTIAL_APP_ID', 'FCM_APP_ID', 'PUSH_FCM_APP_ID'], path: ['push', 'fcm', 'credential_app_id'], kind: 'string' },
+  { names: ['SOCKUDO_PUSH_FCM_CREDENTIAL_ID', 'FCM_CREDENTIAL_ID', 'PUSH_FCM_CREDENTIAL_ID'], path: ['push', 'fcm', 'credential_id'], kind: 'string' },
+  { names: ['SOCKUDO_PUSH_APNS_CREDENTIAL_APP_ID', 'APNS_APP_ID', 'PUSH_APNS_APP_ID'], path: ['push', 'apns', 'credential_app_id'], kind: 'string' },
+  { names: ['SOCKUDO_PUSH_APNS_CREDENTIAL_ID', 'APNS_CREDENTIAL_ID', 'PUSH_APNS_CREDENTIAL_ID'], path: ['push', 'apns', 'credential_id'], kind: 'string' },
 ] as const;

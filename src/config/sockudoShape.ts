@@ -81,7 +81,7 @@ export function fromSockudoShape(raw: Obj, warn: Warn): SockudoTranslation {
   const defaults = configSchema.omit({ apps: true }).parse({}) as Obj;
   for (const [k, rawValue] of Object.entries(raw)) {
     if (SOCKUDO_ONLY_KEYS.has(k)) continue;
-    const v = k === 'metrics' && isObj(rawValue) ? metricsPrefix(rawValue) : rawValue;
+    const v = k === 'metrics' && isObj(rawValue) ? metricsPrefix(rawValue) : k === 'push' && isObj(rawValue) ? pushQuotas(rawValue, warn) : rawValue;
     out[k] = (SHARED_SECTIONS as readonly string[]).includes(k) && isObj(v) && isObj(defaults[k]) ? keepKnown(v, defaults[k], k, warn) : v;
   }
   const result: SockudoTranslation = { config: out, redis: {} };
@@ -163,6 +163,18 @@ function metricsPrefix(metrics: Obj): Obj {
   if (!isObj(prometheus) || !('prefix' in prometheus)) return metrics;
   const { prefix, ...others } = prometheus;
   return { ...rest, prefix, ...(Object.keys(others).length > 0 ? { prometheus: others } : {}) };
+}
+
+/** Sockudo's `push.default_quotas` are our `push.acceptance_rps`, `fanout_max` and `delivery_quota_daily`. */
+function pushQuotas(push: Obj, warn: Warn): Obj {
+  const { default_quotas: quotas, ...rest } = push;
+  if (!isObj(quotas)) return push;
+  const out: Obj = { ...rest };
+  for (const [k, v] of Object.entries(quotas)) {
+    if ((k === 'acceptance_rps' || k === 'fanout_max' || k === 'delivery_quota_daily') && !(k in rest)) out[k] = v;
+    else warn(`push.default_quotas.${k}: ${NO_EQUIVALENT}`);
+  }
+  return out;
 }
 
 /** Keeps the keys our schema has (recursively, by its defaults); warns about and drops the others. */

@@ -35,7 +35,7 @@ export async function handlePush(push: PushService, req: HttpRequestMessage, app
   if (at('POST', 'publish')) {
     admin();
     const body = jsonBody(req);
-    const answer = await push.publish(app, parsePublish(body, '', await templateOf(push, app.id, body)));
+    const answer = await push.publish(app, parsePublish(body, '', await templateOf(push, app.id, body)), Date.now(), false, req.push?.quotaOverride === true);
     return { status: answer.status, body: answer.body };
   }
   if (at('POST', 'batch', 'publish')) {
@@ -47,7 +47,7 @@ export async function handlePush(push: PushService, req: HttpRequestMessage, app
     // The whole batch's places in the acceptance rate first: a 429 then means none of it was accepted.
     await push.spendAcceptance(app, parsed.length);
     const items = [];
-    for (const p of parsed) items.push((await push.publish(app, { ...p, sync: false }, Date.now(), true)).body);
+    for (const p of parsed) items.push((await push.publish(app, { ...p, sync: false }, Date.now(), true, req.push?.quotaOverride === true)).body);
     return { status: 202, body: { items } };
   }
   if (at('GET', 'publish', null, 'status')) {

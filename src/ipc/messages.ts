@@ -224,8 +224,8 @@ export interface HttpRequestMessage {
   remoteAddress: string;
   /** Set when the worker found the request correctly signed for this app (worker/apiPrecheck.ts). */
   verifiedAppId?: string;
-  /** Push routes only: x-sockudo-push-capability, the device identity token, and the rotate flag. */
-  push?: { capability: string; identityToken: string; rotate: boolean };
+  /** Push routes only: x-sockudo-push-capability, the device identity token, the rotate flag, x-sockudo-push-quota-override. */
+  push?: { capability: string; identityToken: string; rotate: boolean; quotaOverride: boolean };
 }
 
 export type WorkerToPrimary =

@@ -55,7 +55,7 @@ CREATE INDEX IF NOT EXISTS push_documents_expiry ON push_documents (expires_at);
 /** Advisory lock key serialising schema creation between hosts starting at once ("sockudo push schema"). */
 const SCHEMA_LOCK = 0x50555348;
 
-const TERMINAL = "('succeeded', 'partiallySucceeded', 'failed', 'dead_lettered', 'expired', 'cancelled')";
+const TERMINAL = "('succeeded', 'partiallySucceeded', 'failed', 'dead_lettered', 'expired', 'cancelled', 'quota_exceeded')";
 
 /** Active devices reached by channel ($2), device id ($3) or client id ($4) lists of app $1. */
 /** Active devices reached by the target lists: a UNION of index lookups (deduplicated), never a scan of the app. */

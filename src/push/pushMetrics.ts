@@ -29,7 +29,7 @@ export class PushMetrics {
     this.breaker = new Gauge({ name: 'sockudo_push_circuit_breaker_state', help: "A provider's circuit breaker: 0 closed, 1 open, 2 half open", labelNames: ['provider'], registers });
   }
 
-  publishAccepted(app: string, result: 'accepted' | 'duplicate' | 'rate_limited' | 'invalid' | 'unavailable', seconds?: number): void {
+  publishAccepted(app: string, result: 'accepted' | 'duplicate' | 'rate_limited' | 'invalid' | 'unavailable' | 'quota_exceeded', seconds?: number): void {
     this.accepted.inc({ app, result });
     if (seconds !== undefined) this.acceptance.observe(seconds);
   }

@@ -54,8 +54,9 @@ export class PushService {
   /**
    * Admits one publish: 202 with its id (or, for `sync`, 200 with its final state). `paid`: its place in the app's
    * acceptance rate was taken already (a batch takes all its items' places before accepting any, spendAcceptance).
+   * `quotaOverride`: the push-admin caller sent `x-sockudo-push-quota-override`, so the quotas are not checked.
    */
-  async publish(app: AppConfig, parsed: ParsedPublish, nowMs = Date.now(), paid = false): Promise<PublishAnswer> {
+  async publish(app: AppConfig, parsed: ParsedPublish, nowMs = Date.now(), paid = false, quotaOverride = false): Promise<PublishAnswer> {
     const started = performance.now();
     if (this.senders.size === 0) {
       this.metrics.publishAccepted(app.id, 'unavailable');
@@ -72,15 +73,16 @@ export class PushService {
     }
     // Raw recipients, FCM topics and conditions count 1 each (as Sockudo counts them), the same one twice once (as planned).
     const expectedRecipients = (await this.store.countRecipients(app.id, targets.channels, targets.devices, targets.clients)) + directDeliveries(intent.recipients).length;
+    const overQuota = quotaOverride ? null : this.quotaFailure(app, expectedRecipients);
     const record: PublishRecord = {
       appId: app.id,
       publishId,
-      state: 'queued',
+      state: overQuota ? 'quota_exceeded' : 'queued',
       intent,
       expectedRecipients,
       createdAtMs: nowMs,
       keepUntilMs: intent.expiresAtMs > 0 ? intent.expiresAtMs : nowMs + this.config.publish_ttl_hours * 3600_000,
-      errorReason: null,
+      errorReason: overQuota,
     };
     const created = await this.store.createPublish(record, nowMs);
     if (!created.created) {
@@ -89,6 +91,12 @@ export class PushService {
       this.log.info({ app: app.id, publishId }, 'push publish is a duplicate; not sent again');
       const existing = created.existing;
       return { status: 202, body: { ...ids(publishId), status: existing.state, expectedRecipients: existing.expectedRecipients, duplicate: true } };
+    }
+    if (overQuota) {
+      // As Sockudo: still a 202, the publish is kept (its status says why) and nothing is sent.
+      this.metrics.publishAccepted(app.id, 'quota_exceeded');
+      this.log.info({ app: app.id, publishId, expectedRecipients, reason: overQuota }, 'push publish over quota; not sent');
+      return { status: 202, body: { ...ids(publishId), status: 'quota_exceeded', expectedRecipients, fanoutRegime: 'fastPath' } };
     }
     this.metrics.publishAccepted(app.id, 'accepted', (performance.now() - started) / 1000);
     this.scheduler.wake();
@@ -106,6 +114,13 @@ export class PushService {
     return { status: 202, body: { ...ids(publishId), status: 'accepted', expectedRecipients, fanoutRegime: 'fastPath', renderedPayloads } };
   }
 
+  /** Why a publish to `expected` recipients is over the app's quota (Sockudo's texts), or null. */
+  private quotaFailure(app: AppConfig, expected: number): string | null {
+    if (this.config.fanout_max > 0 && expected > this.config.fanout_max) return `fanout_max exceeded for app ${app.id}`;
+    if (this.config.delivery_quota_daily > 0 && expected > this.config.delivery_quota_daily) return `delivery_quota_daily exceeded for app ${app.id}`;
+    return null;
+  }
+
   /** The status document of a publish, or null when unknown. */
   async status(appId: string, publishId: string): Promise<Record<string, unknown> | null> {
     const p = await this.store.getPublish(appId, publishId);
@@ -114,7 +129,8 @@ export class PushService {
       appId,
       ...ids(publishId),
       state: p.state,
-      counters: await this.store.counters(appId, publishId),
+      // Nothing was planned for a publish over quota; Sockudo's counters show what it would have reached.
+      counters: p.state === 'quota_exceeded' ? { ...(await this.store.counters(appId, publishId)), planned: p.expectedRecipients } : await this.store.counters(appId, publishId),
       expectedRecipients: p.expectedRecipients,
       fanoutRegime: 'fastPath',
       ...(p.errorReason ? { errorReason: p.errorReason } : {}),

@@ -389,7 +389,7 @@ export class SqlitePushStore implements PushStore {
   async purge(nowMs: number): Promise<number> {
     return this.write(() => {
       this.sql('DELETE FROM push_documents WHERE expires_at > 0 AND expires_at <= ?').run(nowMs);
-      const old = "state IN ('succeeded', 'partiallySucceeded', 'failed', 'dead_lettered', 'expired', 'cancelled') AND keep_until <= ?";
+      const old = "state IN ('succeeded', 'partiallySucceeded', 'failed', 'dead_lettered', 'expired', 'cancelled', 'quota_exceeded') AND keep_until <= ?";
       this.sql(`DELETE FROM push_deliveries WHERE (app_id, publish_id) IN (SELECT app_id, publish_id FROM push_publishes WHERE ${old})`).run(nowMs);
       return this.sql(`DELETE FROM push_publishes WHERE ${old}`).run(nowMs).changes;
     });

@@ -91,9 +91,11 @@ export type PublishState =
   | 'failed'
   | 'dead_lettered'
   | 'expired'
-  | 'cancelled';
+  | 'cancelled'
+  /** Refused at admission by `push.fanout_max` / `push.delivery_quota_daily` (still a 202, as Sockudo): nothing sent. */
+  | 'quota_exceeded';
 
-export const TERMINAL_STATES: ReadonlySet<PublishState> = new Set(['succeeded', 'partiallySucceeded', 'failed', 'dead_lettered', 'expired', 'cancelled']);
+export const TERMINAL_STATES: ReadonlySet<PublishState> = new Set(['succeeded', 'partiallySucceeded', 'failed', 'dead_lettered', 'expired', 'cancelled', 'quota_exceeded']);
 
 export type Target =
   | { type: 'channel'; channel: string }

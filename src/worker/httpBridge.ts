@@ -116,6 +116,8 @@ export class HttpBridge {
             capability: req.getHeader('x-sockudo-push-capability'),
             identityToken: req.getHeader('x-sockudo-device-identity-token') || req.getHeader('authorization').replace(/^Bearer\s+/i, ''),
             rotate: req.getHeader('x-sockudo-rotate-device-identity-token') === 'true',
+            // Any value, as Sockudo reads it (present = skip the quota checks; push-admin only).
+            quotaOverride: req.getHeader('x-sockudo-push-quota-override') !== '',
           }
         : undefined;
       this.forward(res, req.getCaseSensitiveMethod().toUpperCase(), url, req.getQuery() ?? '', req.getHeader('content-type'), req.getHeader('content-length'), req.getHeader('x-idempotency-key'), push);

@@ -522,6 +522,18 @@ test('push settings from the environment (ours and Sockudo names) and a bad one 
   assert.throws(() => loadConfig({ env: { SOCKUDO_PUSH_STORAGE_DRIVER: 'mysql' } }), /push\.storage\.driver \(from SOCKUDO_PUSH_STORAGE_DRIVER\)/);
 });
 
+// Sockudo's push.default_quotas (file) and PUSH_FANOUT_MAX / PUSH_DELIVERY_QUOTA_DAILY / PUSH_ACCEPTANCE_RATE_LIMIT (env).
+test("push quotas: Sockudo's push.default_quotas and variables", () => {
+  const defaults = loadConfig({ env: {} }).push;
+  assert.deepEqual([defaults.acceptance_rps, defaults.fanout_max, defaults.delivery_quota_daily], [100, 0, 0]);
+  const file = { push: { default_quotas: { acceptance_rps: 50, fanout_max: 1000, delivery_quota_daily: 5000, inflight_max: 10 } }, app_manager: { driver: 'memory', array: { apps: [fileApp('a1', 'k1')] } } };
+  const { config, warnings } = loadWithWarnings({ env: {}, fileContents: file });
+  assert.deepEqual([config.push.acceptance_rps, config.push.fanout_max, config.push.delivery_quota_daily], [50, 1000, 5000]);
+  assert.ok(warnings.some((w) => w.startsWith('push.default_quotas.inflight_max: ')), warnings.join(' | '));
+  const env = loadConfig({ env: { PUSH_FANOUT_MAX: '9', PUSH_DEFAULT_DELIVERY_QUOTA_DAILY: '8', PUSH_ACCEPTANCE_RATE_LIMIT: '3', PUSH_DEFAULT_ACCEPTANCE_RPS: '4' } }).push;
+  assert.deepEqual([env.fanout_max, env.delivery_quota_daily, env.acceptance_rps], [9, 8, 3], 'PUSH_ACCEPTANCE_RATE_LIMIT wins, as in Sockudo');
+});
+
 describe('worker count', () => {
   test('workers: 0 leaves a core to the primary thread, and never runs fewer than one worker', () => {
     assert.equal(resolveWorkerCount(0, 1), 1);
