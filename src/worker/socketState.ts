@@ -110,19 +110,17 @@ export class SocketState {
 }
 
 /**
- * Socket ids look like Pusher's (`^\d+\.\d+$`). The first part is random per worker and ends with the
- * worker index, so ids never collide across threads; the second is a counter with random low digits.
+ * Socket ids look like Pusher's and Sockudo's (`^\d+\.\d+$`). The first part is drawn at random for every socket
+ * from Sockudo's range (up to 10^10), so no id can be guessed from another; the second is this thread's counter
+ * with the worker index in its last two digits, so ids never repeat on a host.
  */
 export class SocketIdAllocator {
-  private readonly prefix: string;
   private counter = 0;
 
-  constructor(workerIndex: number) {
-    this.prefix = `${randomInt(1, 1_000_000)}${String(workerIndex).padStart(2, '0')}`;
-  }
+  constructor(private readonly workerIndex: number) {}
 
   next(): string {
     this.counter++;
-    return `${this.prefix}.${this.counter}${String(randomInt(0, 10_000)).padStart(4, '0')}`;
+    return `${randomInt(0, 10_000_000_001)}.${this.counter * 100 + this.workerIndex}`;
   }
 }
