@@ -172,7 +172,6 @@ const IGNORED_SOCKUDO_ENV = [
   'PUSH_HMS_ENABLED',
   'PUSH_WNS_ENABLED',
   'PUSH_RETRY_MAX_ATTEMPTS',
-  'PUSH_CREDENTIAL_ENCRYPTION_KEY',
 ];
 
 /** The file read when neither --config nor SOCKUDO_CONFIG_FILE names one, as Sockudo does (first found). */

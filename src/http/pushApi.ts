@@ -5,6 +5,7 @@
 import type { AppConfig } from '../config/schema.ts';
 import { HttpError } from '../errors.ts';
 import type { HttpRequestMessage } from '../ipc/messages.ts';
+import { type StoredCredential, credentialView, parseCredential } from '../push/credentials.ts';
 import type { PushService } from '../push/pushService.ts';
 import { parseDeliveryEvent, parseDevice, parsePublish, parseSubscription, templateIdOf } from '../push/requests.ts';
 import { type NotificationTemplate, parseTemplate } from '../push/templates.ts';
@@ -90,6 +91,17 @@ export async function handlePush(push: PushService, req: HttpRequestMessage, app
     // 204 whether or not it existed, as Sockudo answers.
     await store.deleteDocument(app.id, 'template', rest[1]);
     return { status: 204, body: null };
+  }
+  if (at('POST', 'credentials', null)) {
+    admin();
+    const credential = parseCredential(rest[1], jsonBody(req), app.id, push.credentialKey);
+    // Re-posting a credentialId replaces it (Sockudo keeps no history); providers read it at their next start.
+    await store.putDocument(app.id, 'credential', credential.credentialId, credential, 0);
+    return { status: 201, body: credentialView(credential) };
+  }
+  if (at('GET', 'credentials')) {
+    admin();
+    return { status: 200, body: pageView(await store.listDocuments(app.id, 'credential', pageQuery(params)), (c) => credentialView(c as StoredCredential)) };
   }
   if (at('GET', 'webpush', 'vapidPublicKey')) {
     if (!push.vapidPublicKey) throw new HttpError('notFound', 'Web Push is not configured');

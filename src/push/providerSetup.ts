@@ -1,5 +1,6 @@
-// Builds the enabled push providers from configuration: reads credential files, checks that each enabled
-// provider has what it needs (failing start-up with the key to fix), and keeps VAPID keys for development.
+// Builds the enabled push providers from configuration: reads credential files (or the stored FCM / APNs
+// credential the configuration names), checks that each enabled provider has what it needs (failing start-up with
+// the key to fix), and keeps VAPID keys for development.
 import { linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
@@ -9,11 +10,13 @@ import { ConfigError } from '../config/load.ts';
 import type { Logger } from '../log.ts';
 import type { CryptoPool } from './cryptoPool.ts';
 import type { VapidKeys } from './cryptoTasks.ts';
+import { loadStoredCredentials } from './credentials.ts';
 import { ApnsSender } from './providers/apns.ts';
 import { FcmSender } from './providers/fcm.ts';
 import type { ServiceAccount } from './providers/googleAccessToken.ts';
 import type { ProviderSender } from './providers/provider.ts';
 import { WebPushSender } from './providers/webPush.ts';
+import type { PushStore } from './store.ts';
 import type { Provider } from './types.ts';
 
 export interface ProviderSetup {
@@ -22,7 +25,9 @@ export interface ProviderSetup {
   vapidPublicKey: string | null;
 }
 
-export function setUpProviders(config: PushConfig, mode: 'development' | 'production', pool: CryptoPool, log: Logger): ProviderSetup {
+/** `store`: where the FCM / APNs credentials named by `credential_app_id` are read from (credentials.ts). */
+export async function setUpProviders(config: PushConfig, mode: 'development' | 'production', pool: CryptoPool, log: Logger, store: PushStore): Promise<ProviderSetup> {
+  const stored = await loadStoredCredentials(config, store, log);
   const senders = new Map<Provider, ProviderSender>();
   const connections = config.concurrency_per_provider;
   let vapidPublicKey: string | null = null;
@@ -34,28 +39,33 @@ export function setUpProviders(config: PushConfig, mode: 'development' | 'produc
     }
   }
   if (config.fcm.enabled) {
-    const text = config.fcm.service_account_json || readSecret(config.fcm.service_account_path, 'push.fcm.service_account_path');
-    if (!text) throw new ConfigError('push.fcm: enabled, but neither service_account_json nor service_account_path is set');
-    let account: ServiceAccount;
-    try {
-      account = JSON.parse(text) as ServiceAccount;
-    } catch {
-      throw new ConfigError('push.fcm.service_account_json: not valid JSON');
-    }
-    if (!account.client_email || !account.private_key) throw new ConfigError('push.fcm: the service account JSON needs client_email and private_key');
+    const account = stored.fcm ?? configuredServiceAccount(config);
     const projectId = config.fcm.project_id || account.project_id;
     if (!projectId) throw new ConfigError('push.fcm.project_id: required when the service account JSON has no project_id');
     const tokenUri = config.fcm.token_uri || account.token_uri || 'https://oauth2.googleapis.com/token';
     senders.set('fcm', new FcmSender(account, projectId, config.fcm.endpoint, tokenUri, pool, connections));
   }
   if (config.apns.enabled) {
-    const a = config.apns;
-    const key = a.private_key || readSecret(a.private_key_path, 'push.apns.private_key_path');
+    const a = stored.apns ? { ...config.apns, team_id: stored.apns.teamId, key_id: stored.apns.keyId } : config.apns;
+    const key = stored.apns?.privateKey ?? (a.private_key || readSecret(a.private_key_path, 'push.apns.private_key_path'));
     const missing = [!a.team_id && 'team_id', !a.key_id && 'key_id', !key && 'private_key (or private_key_path)', !a.topic && 'topic'].filter(Boolean);
     if (missing.length > 0) throw new ConfigError(`push.apns: enabled, but ${missing.join(', ')} not set`);
     senders.set('apns', new ApnsSender(a, key, pool));
   }
   return { senders, vapidPublicKey };
+}
+
+function configuredServiceAccount(config: PushConfig): ServiceAccount {
+  const text = config.fcm.service_account_json || readSecret(config.fcm.service_account_path, 'push.fcm.service_account_path');
+  if (!text) throw new ConfigError('push.fcm: enabled, but neither service_account_json nor service_account_path is set');
+  let account: ServiceAccount;
+  try {
+    account = JSON.parse(text) as ServiceAccount;
+  } catch {
+    throw new ConfigError('push.fcm.service_account_json: not valid JSON');
+  }
+  if (!account.client_email || !account.private_key) throw new ConfigError('push.fcm: the service account JSON needs client_email and private_key');
+  return account;
 }
 
 function readSecret(path: string, key: string): string {

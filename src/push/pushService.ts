@@ -37,13 +37,18 @@ export class PushService {
     private readonly maxSyncWaitMs: number,
   ) {}
 
+  /** The key stored provider credentials are encrypted with (push.credential_encryption_key; '' = none). */
+  get credentialKey(): string {
+    return this.config.credential_encryption_key;
+  }
+
   static async start(config: PushConfig, mode: 'development' | 'production', registry: Registry, log: Logger, maxSyncWaitMs: number): Promise<PushService> {
     // pg is loaded only by hosts that use it.
     const store: PushStore =
       config.storage.driver === 'postgres' ? new (await import('./postgresStore.ts')).PostgresPushStore(requireUrl(config)) : new SqlitePushStore(config.storage.sqlite_path);
     await store.init();
     const pool = new CryptoPool(config.crypto_threads);
-    const { senders, vapidPublicKey } = setUpProviders(config, mode, pool, log);
+    const { senders, vapidPublicKey } = await setUpProviders(config, mode, pool, log, store);
     const metrics = new PushMetrics(registry);
     const scheduler = new PushScheduler({ store, senders, config, log, metrics, soleOwner: config.storage.driver === 'sqlite' });
     await scheduler.start();

@@ -16,8 +16,8 @@ export type DeliveryOutcome =
   /** Never try again; `dead` ones are listed as dead letters. */
   | { kind: 'failed' | 'dead'; error: string };
 
-/** Kinds of small JSON documents an app keeps by id: notification templates, delivery-status events. */
-export type DocumentKind = 'template' | 'deliveryEvent';
+/** Kinds of small JSON documents an app keeps by id: notification templates, delivery-status events, provider credentials. */
+export type DocumentKind = 'template' | 'deliveryEvent' | 'credential';
 
 export interface PushStore {
   /** Creates tables on first use. */

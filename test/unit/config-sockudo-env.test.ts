@@ -66,7 +66,6 @@ describe('§9.3 Sockudo variables with no equivalent are named, never silently d
     PUSH_HMS_ENABLED: 'true',
     PUSH_WNS_ENABLED: 'true',
     PUSH_RETRY_MAX_ATTEMPTS: '3',
-    PUSH_CREDENTIAL_ENCRYPTION_KEY: 'k',
   };
   for (const [name, value] of Object.entries(names)) {
     test(`${name} is read or named in a warning`, () => {
@@ -74,6 +73,33 @@ describe('§9.3 Sockudo variables with no equivalent are named, never silently d
       assert.ok(error instanceof ConfigError || warnings.some((w) => w.includes(name)), `${name}=${value} accepted silently (config loaded: ${config !== undefined})`);
     });
   }
+});
+
+describe('push credential variables are read, not warned about', () => {
+  // Sockudo's push_http.rs and bootstrap/push/workers/providers/{fcm,apns}.rs: FCM_APP_ID is read before PUSH_FCM_APP_ID.
+  test('PUSH_CREDENTIAL_ENCRYPTION_KEY, FCM_APP_ID / PUSH_FCM_APP_ID, APNS_APP_ID / PUSH_APNS_APP_ID and their credential ids', () => {
+    const { config, warnings } = load({
+      env: {
+        PUSH_CREDENTIAL_ENCRYPTION_KEY: 'k',
+        FCM_APP_ID: 'fcm-app',
+        PUSH_FCM_APP_ID: 'ignored-fcm-app',
+        PUSH_FCM_CREDENTIAL_ID: 'fcm-prod',
+        PUSH_APNS_APP_ID: 'apns-app',
+        APNS_CREDENTIAL_ID: 'apns-prod',
+      },
+    });
+    assert.deepEqual(warnings, []);
+    assert.equal(config?.push.credential_encryption_key, 'k');
+    assert.deepEqual([config?.push.fcm.credential_app_id, config?.push.fcm.credential_id], ['fcm-app', 'fcm-prod']);
+    assert.deepEqual([config?.push.apns.credential_app_id, config?.push.apns.credential_id], ['apns-app', 'apns-prod']);
+  });
+
+  test('unset: no stored credential is used, and the credential ids default to the provider names', () => {
+    const { config } = load({ env: {} });
+    assert.equal(config?.push.credential_encryption_key, '');
+    assert.deepEqual([config?.push.fcm.credential_app_id, config?.push.fcm.credential_id], ['', 'fcm']);
+    assert.deepEqual([config?.push.apns.credential_app_id, config?.push.apns.credential_id], ['', 'apns']);
+  });
 });
 
 describe('§9.2 env default app', () => {
