@@ -40,6 +40,10 @@ export const WS_ERRORS = {
   messageRateLimited: { code: 4301, fatal: false, message: 'Message rate limit exceeded' },
   messageRateLimitTerminate: { code: 4301, fatal: true, message: 'Message rate limit exceeded' },
   clientEventTooLarge: { code: 4301, fatal: false, message: 'Client event rejected: payload too large' },
+  /** A `channel_history` request (worker/channelHistory.ts): Sockudo's texts with durable history off, its default. */
+  historyV1: { code: 4000, fatal: false, message: 'Protocol error: channel_history is only supported on protocol V2' },
+  historyNotSubscribed: { code: 4301, fatal: false, message: 'Client event error: the socket is not subscribed to this channel' },
+  historyDisabled: { code: 4300, fatal: false, message: 'Channel error: Durable history is disabled by policy' },
 } as const satisfies Record<string, { code: number; fatal: boolean; message: string }>;
 export type WsErrorName = keyof typeof WS_ERRORS;
 
@@ -56,6 +60,8 @@ export const HTTP_ERRORS = {
   notFound: { status: 404, code: 'not_found', message: 'Not found' },
   methodNotAllowed: { status: 405, code: 'method_not_allowed', message: 'Method not allowed' },
   conflict: { status: 409, code: 'idempotency_conflict', message: 'Idempotency key was already used with a different payload' },
+  /** Sockudo's history, mutable messages, annotations, presence history: off there by default, absent here. */
+  featureDisabled: { status: 422, code: 'feature_disabled', message: 'Feature disabled' },
   payloadTooLarge: { status: 413, code: 'payload_too_large', message: 'Payload too large' },
   rateLimited: { status: 429, code: 'rate_limited', message: 'Too many requests for this app', headers: { 'Retry-After': '1' } },
   unsupportedMediaType: { status: 415, code: 'unsupported_media_type', message: "Expected request with 'Content-Type: application/json'" },

@@ -14,6 +14,7 @@ import { type PublishEvent, type PublishRules, checkIdempotencyKey, parseBatchBo
 import { IdempotentPublisher, fingerprint } from './idempotentPublish.ts';
 import { MessageKeyClaims, messageKeyOf } from './messageKeys.ts';
 import { channelPushes, sendChannelPushes } from './channelPush.ts';
+import { refuseDisabledFeature } from './disabledFeatures.ts';
 import type { IdempotencyStore } from '../idempotency/store.ts';
 import { channelInfo, listChannels, presenceUsers, publishInfo } from './queries.ts';
 import type { PushService } from '../push/pushService.ts';
@@ -207,6 +208,8 @@ export class Api {
       await publisher.terminateUser(index, app.id, second, true);
       return json(200, { ok: true });
     }
+    // Sockudo's history, mutable-message, annotation and presence-history routes: 422 feature_disabled, as its default.
+    refuseDisabledFeature(req, app, rest, () => this.jsonBody(req));
     throw new HttpError('notFound', `No API route for ${req.method} ${req.path}`);
   }
 

@@ -15,6 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { PING, PONG, type ProtocolVersion, connectionEstablished, errorFrame, namedError, watchlistEvents, withMessageId } from '../protocol/frames.ts';
 import { type TemplatedApp, type WebSocket, type WebSocketBehavior, uws } from '../transport/uws.ts';
 import { CacheMirror } from './cacheMirror.ts';
+import { handleChannelHistory } from './channelHistory.ts';
 import { handleClientEvent } from './clientEvents.ts';
 import { LocalChannels } from './localChannels.ts';
 import { pingAfterSeconds } from './heartbeat.ts';
@@ -255,6 +256,8 @@ export class WsServer {
         return handleSignin(this, s, frame.data);
       case 'resume':
         return handleResume(this, s, frame.data);
+      case 'channel_history':
+        return handleChannelHistory(this, s, frame.data);
       default:
         if (frame.event.startsWith('client-')) return handleClientEvent(this, s, frame.event, frame.channel, frame.data, frame.extras);
       // Unknown events are ignored, as Pusher and Sockudo do.
