@@ -1,4 +1,4 @@
-// The `push` section of the configuration: storage, scheduler limits, retries and the three providers.
+// The `push` section of the configuration: storage, scheduler limits, retries and the five providers.
 import { z } from 'zod';
 
 const positiveInt = z.number().int().positive();
@@ -48,6 +48,25 @@ export const apnsConfigSchema = z.strictObject({
   credential_id: z.string().min(1).default('apns'),
 });
 
+/** Huawei Push Kit (HMS): a static bearer token, as Sockudo's HMS worker takes it (it mints none). */
+export const hmsConfigSchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  /** The HMS app id in the send URL (`/v1/{app_id}/messages:send`). */
+  app_id: z.string().default(''),
+  /** The OAuth access token sent as `Authorization: Bearer` (obtained from Huawei's OAuth server beforehand). */
+  provider_token: z.string().default(''),
+  endpoint: z.string().url().default('https://push-api.cloud.huawei.com'),
+});
+
+/** Windows Push Notification Services: POST to each device's channel URI with a static bearer token. */
+export const wnsConfigSchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  /** The WNS access token sent as `Authorization: Bearer` (obtained from Microsoft's token endpoint beforehand). */
+  provider_token: z.string().default(''),
+  /** The notification type (`x-wns-type: wns/<type>`) of publishes whose wns override names none. */
+  type: z.enum(['toast', 'tile', 'raw']).default('toast'),
+});
+
 export const pushConfigSchema = z.strictObject({
   /** Off: every /push route answers 404. */
   enabled: z.boolean().default(true),
@@ -90,7 +109,7 @@ export const pushConfigSchema = z.strictObject({
     })
     .default(() => ({ max_attempts: 5, initial_backoff_ms: 1000, max_backoff_ms: 60_000, jitter_ratio_percent: 20 })),
   /**
-   * Per provider (FCM, APNs): after `failure_threshold` retryable failures in a row (5xx, 429, network) nothing
+   * Per provider (FCM, APNs, HMS, WNS): after `failure_threshold` retryable failures in a row (5xx, 429, network) nothing
    * is sent to it for `cooldown_secs`; then at most `half_open_max_inflight` probe requests, and the first
    * answer closes it again or reopens it. Sockudo's `push.circuit_breaker` and defaults.
    */
@@ -105,12 +124,16 @@ export const pushConfigSchema = z.strictObject({
   webpush: webPushConfigSchema.default(() => webPushConfigSchema.parse({})),
   fcm: fcmConfigSchema.default(() => fcmConfigSchema.parse({})),
   apns: apnsConfigSchema.default(() => apnsConfigSchema.parse({})),
+  hms: hmsConfigSchema.default(() => hmsConfigSchema.parse({})),
+  wns: wnsConfigSchema.default(() => wnsConfigSchema.parse({})),
 });
 
 export type PushConfig = z.output<typeof pushConfigSchema>;
 export type WebPushConfig = z.output<typeof webPushConfigSchema>;
 export type FcmConfig = z.output<typeof fcmConfigSchema>;
 export type ApnsConfig = z.output<typeof apnsConfigSchema>;
+export type HmsConfig = z.output<typeof hmsConfigSchema>;
+export type WnsConfig = z.output<typeof wnsConfigSchema>;
 
 /** Environment variables for push (ours first, then Sockudo's names). */
 export const PUSH_ENV = [
@@ -137,6 +160,14 @@ export const PUSH_ENV = [
   { names: ['SOCKUDO_PUSH_APNS_PRIVATE_KEY_PATH', 'PUSH_APNS_PRIVATE_KEY_PATH'], path: ['push', 'apns', 'private_key_path'], kind: 'string' },
   { names: ['SOCKUDO_PUSH_APNS_TOPIC', 'PUSH_APNS_TOPIC'], path: ['push', 'apns', 'topic'], kind: 'string' },
   { names: ['SOCKUDO_PUSH_APNS_ENDPOINT', 'PUSH_APNS_ENDPOINT'], path: ['push', 'apns', 'endpoint'], kind: 'string' },
+  // Sockudo's HMS and WNS workers read HMS_* / WNS_* before PUSH_HMS_* / PUSH_WNS_* (bootstrap/push/workers/providers).
+  { names: ['SOCKUDO_PUSH_HMS_ENABLED', 'PUSH_HMS_ENABLED'], path: ['push', 'hms', 'enabled'], kind: 'bool' },
+  { names: ['SOCKUDO_PUSH_HMS_APP_ID', 'HMS_APP_ID', 'PUSH_HMS_APP_ID'], path: ['push', 'hms', 'app_id'], kind: 'string' },
+  { names: ['SOCKUDO_PUSH_HMS_PROVIDER_TOKEN', 'HMS_PROVIDER_TOKEN', 'PUSH_HMS_PROVIDER_TOKEN'], path: ['push', 'hms', 'provider_token'], kind: 'string' },
+  { names: ['SOCKUDO_PUSH_HMS_ENDPOINT', 'HMS_ENDPOINT', 'PUSH_HMS_ENDPOINT'], path: ['push', 'hms', 'endpoint'], kind: 'string' },
+  { names: ['SOCKUDO_PUSH_WNS_ENABLED', 'PUSH_WNS_ENABLED'], path: ['push', 'wns', 'enabled'], kind: 'bool' },
+  { names: ['SOCKUDO_PUSH_WNS_PROVIDER_TOKEN', 'WNS_PROVIDER_TOKEN', 'PUSH_WNS_PROVIDER_TOKEN'], path: ['push', 'wns', 'provider_token'], kind: 'string' },
+  { names: ['SOCKUDO_PUSH_WNS_TYPE'], path: ['push', 'wns', 'type'], kind: 'string' },
   { names: ['SOCKUDO_PUSH_CREDENTIAL_ENCRYPTION_KEY', 'PUSH_CREDENTIAL_ENCRYPTION_KEY'], path: ['push', 'credential_encryption_key'], kind: 'string' },
   { names: ['SOCKUDO_PUSH_FCM_CREDENTIAL_APP_ID', 'FCM_APP_ID', 'PUSH_FCM_APP_ID'], path: ['push', 'fcm', 'credential_app_id'], kind: 'string' },
   { names: ['SOCKUDO_PUSH_FCM_CREDENTIAL_ID', 'FCM_CREDENTIAL_ID', 'PUSH_FCM_CREDENTIAL_ID'], path: ['push', 'fcm', 'credential_id'], kind: 'string' },

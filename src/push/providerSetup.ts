@@ -13,9 +13,11 @@ import type { VapidKeys } from './cryptoTasks.ts';
 import { loadStoredCredentials } from './credentials.ts';
 import { ApnsSender } from './providers/apns.ts';
 import { FcmSender } from './providers/fcm.ts';
+import { HmsSender } from './providers/hms.ts';
 import type { ServiceAccount } from './providers/googleAccessToken.ts';
 import type { ProviderSender } from './providers/provider.ts';
 import { WebPushSender } from './providers/webPush.ts';
+import { WnsSender } from './providers/wns.ts';
 import type { PushStore } from './store.ts';
 import type { Provider } from './types.ts';
 
@@ -51,6 +53,16 @@ export async function setUpProviders(config: PushConfig, mode: 'development' | '
     const missing = [!a.team_id && 'team_id', !a.key_id && 'key_id', !key && 'private_key (or private_key_path)', !a.topic && 'topic'].filter(Boolean);
     if (missing.length > 0) throw new ConfigError(`push.apns: enabled, but ${missing.join(', ')} not set`);
     senders.set('apns', new ApnsSender(a, key, pool));
+  }
+  // HMS and WNS take static bearer tokens, as Sockudo's workers do (HMS_PROVIDER_TOKEN, WNS_PROVIDER_TOKEN).
+  if (config.hms.enabled) {
+    const missing = [!config.hms.app_id.trim() && 'app_id (HMS_APP_ID / PUSH_HMS_APP_ID)', !config.hms.provider_token.trim() && 'provider_token (HMS_PROVIDER_TOKEN / PUSH_HMS_PROVIDER_TOKEN)'].filter(Boolean);
+    if (missing.length > 0) throw new ConfigError(`push.hms: enabled, but ${missing.join(', ')} not set`);
+    senders.set('hms', new HmsSender(config.hms, connections));
+  }
+  if (config.wns.enabled) {
+    if (!config.wns.provider_token.trim()) throw new ConfigError('push.wns: enabled, but provider_token (WNS_PROVIDER_TOKEN / PUSH_WNS_PROVIDER_TOKEN) not set');
+    senders.set('wns', new WnsSender(config.wns, connections));
   }
   return { senders, vapidPublicKey };
 }

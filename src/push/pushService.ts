@@ -110,10 +110,11 @@ export class PushService {
       const status = await this.status(app.id, publishId);
       return { status: state ? 200 : 202, body: status ?? { ...ids(publishId), state: 'queued' } };
     }
-    // As Sockudo shows them: FCM's payload is the body of its v1 request, `{"message": …}` (the sender adds the token, topic or condition).
+    // As Sockudo shows them: FCM's and HMS's payloads are the bodies of their requests, `{"message": …}` (the
+    // sender adds the token, topic or condition).
     const renderedPayloads = PROVIDERS.map((provider) => ({
       provider,
-      payload: provider === 'fcm' ? { message: parsed.rendered[provider] } : parsed.rendered[provider],
+      payload: provider === 'fcm' || provider === 'hms' ? { message: parsed.rendered[provider] } : parsed.rendered[provider],
       usedOverride: intent.overrides[provider] !== undefined,
     }));
     return { status: 202, body: { ...ids(publishId), status: 'accepted', expectedRecipients, fanoutRegime: 'fastPath', renderedPayloads } };

@@ -3,8 +3,12 @@
 import { createHash } from 'node:crypto';
 import type { Provider, PublishIntent } from './types.ts';
 
-/** Largest message body each provider accepts. */
-export const PROVIDER_LIMIT_BYTES: Record<Provider, number> = { webPush: 4096, fcm: 4096, apns: 4096 };
+/** Largest message body each provider accepts (Sockudo's domain.rs: 4096, WNS 5000). */
+export const PROVIDER_LIMIT_BYTES: Record<Provider, number> = { webPush: 4096, fcm: 4096, apns: 4096, hms: 4096, wns: 5000 };
+
+/** WNS notification types (`x-wns-type: wns/<type>`), as Sockudo's dispatch/wns.rs accepts them. */
+export const WNS_TYPES = ['toast', 'tile', 'raw'] as const;
+export type WnsType = (typeof WNS_TYPES)[number];
 
 export interface RenderedPayloads {
   /** The JSON a service worker receives. */
@@ -13,6 +17,10 @@ export interface RenderedPayloads {
   fcm: Record<string, unknown>;
   /** The APNs JSON body. */
   apns: Record<string, unknown>;
+  /** The HMS `message` without its `token` (the sender adds `token: [registrationToken]`). */
+  hms: Record<string, unknown>;
+  /** The WNS JSON body (Sockudo's toast shape; `type` is the x-wns-type). */
+  wns: Record<string, unknown>;
 }
 
 function defined(o: Record<string, unknown>): Record<string, unknown> {
@@ -45,7 +53,25 @@ export function render(intent: PublishIntent): RenderedPayloads {
     ...(Object.keys(data).length > 0 ? { data } : {}),
     ...(intent.overrides.apns ?? {}),
   };
-  return { webPush, fcm, apns };
+  // Sockudo's HMS shape (transform.rs) with Push Kit's types: `data` is a string and `collapse_key` an integer
+  // from -1 to 100, so another collapseKey is left out; click_action 3 opens the app, as Sockudo sends it.
+  const collapse = p.collapseKey !== undefined && /^-?\d{1,3}$/.test(p.collapseKey) && Number(p.collapseKey) >= -1 && Number(p.collapseKey) <= 100 ? Number(p.collapseKey) : undefined;
+  const hms = {
+    ...defined({ notification: p.title || p.body || p.icon ? defined({ title: p.title, body: p.body, image: p.icon }) : undefined }),
+    ...(Object.keys(data).length > 0 ? { data: JSON.stringify(data) } : {}),
+    android: defined({ collapse_key: collapse, notification: defined({ click_action: { type: 3 }, sound: p.sound }) }),
+    ...(intent.overrides.hms ?? {}),
+  };
+  const wns = {
+    type: 'toast',
+    toast: {
+      visual: { binding: defined({ template: 'ToastGeneric', text: [p.title, p.body].filter((t) => t !== undefined), image: p.icon }) },
+      ...(p.sound ? { audio: { src: p.sound } } : {}),
+    },
+    ...(Object.keys(data).length > 0 ? { data } : {}),
+    ...(intent.overrides.wns ?? {}),
+  };
+  return { webPush, fcm, apns, hms, wns };
 }
 
 /** The providers whose rendered message is over its size limit (checked when a publish is accepted). */

@@ -1,7 +1,7 @@
 // Validation of push API bodies (camelCase, as Sockudo): every refusal is a 400 that names the field.
 import { z } from 'zod';
 import { HttpError } from '../errors.ts';
-import { type RenderedPayloads, oversized, render } from './render.ts';
+import { PROVIDER_LIMIT_BYTES, type RenderedPayloads, WNS_TYPES, oversized, render } from './render.ts';
 import { type NotificationTemplate, applyTemplate, substitutePlaceholders } from './templates.ts';
 import type { Provider, PublishIntent, PushPayload, Recipient, Target } from './types.ts';
 
@@ -23,18 +23,47 @@ const webRecipient = z.preprocess(
   }),
 );
 
+/** A string that is not blank (Sockudo's `require_secret`), at most `max` bytes. */
+function requiredText(max: number, blank: string) {
+  return z
+    .string({ error: (issue) => (issue.input === undefined ? 'required' : 'a string') })
+    .refine((s) => s.trim() !== '', blank)
+    .refine((s) => Buffer.byteLength(s) <= max, `at most ${max} bytes`);
+}
+
+/**
+ * A WNS channel URI as Sockudo's `validate_web_push_endpoint` checks it: an https URL with a host and no user
+ * info. (Sockudo also refuses local and private addresses unless PUSH_ALLOW_LOCAL_WEB_PUSH_ENDPOINTS is set; like
+ * the Web Push endpoint here, that is not checked.)
+ */
+function channelUriProblem(uri: string, ctx: z.RefinementCtx<string>): void {
+  if (uri.trim() === '') return;
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be a valid URL' });
+    return;
+  }
+  if (url.protocol !== 'https:') ctx.addIssue({ code: 'custom', message: 'must use https' });
+  else if (url.username !== '' || url.password !== '') ctx.addIssue({ code: 'custom', message: 'userinfo is not allowed' });
+  else if (url.hostname === '') ctx.addIssue({ code: 'custom', message: 'must include a host' });
+}
+
 /** One schema per transportType, chosen by the field, so an error names the field that is wrong. */
 const RECIPIENTS: Record<string, z.ZodType> = {
   web: webRecipient,
   gcm: z.object({ transportType: z.literal('gcm'), registrationToken: z.string().min(1).max(4096) }),
   apns: z.object({ transportType: z.literal('apns'), deviceToken: z.string().regex(/^[0-9a-fA-F]{64,200}$/, 'a hex APNs device token') }),
+  hms: z.object({ transportType: z.literal('hms'), registrationToken: requiredText(4096, 'registrationToken must not be empty') }),
+  wns: z.object({ transportType: z.literal('wns'), channelUri: requiredText(2048, 'channelUri must not be empty').superRefine(channelUriProblem) }),
 };
 
 export const recipientSchema = z.unknown().superRefine((v, ctx) => {
   const type = (v as { transportType?: unknown } | null)?.transportType;
   const schema = typeof type === 'string' ? RECIPIENTS[type] : undefined;
   if (!schema) {
-    ctx.addIssue({ code: 'custom', path: ['transportType'], message: 'one of web, gcm, apns' });
+    ctx.addIssue({ code: 'custom', path: ['transportType'], message: 'one of web, gcm, apns, hms, wns' });
     return;
   }
   const r = schema.safeParse(v);
@@ -139,9 +168,14 @@ const publishSchema = z.object({
     templateData: dataObject.optional(),
     data: dataObject.optional(),
   }),
-  // Sockudo's five providers are accepted; hms and wns are not providers here, so their overrides are ignored.
+  // Sockudo's five providers; a WNS override's `type` is one of WNS's (transform.rs `validate_wns_fields`).
   providerOverrides: z
-    .array(z.object({ provider: z.enum(['fcm', 'apns', 'webPush', 'hms', 'wns']), payload: z.record(z.string(), z.unknown()).refine((p) => Buffer.byteLength(JSON.stringify(p)) <= 4096, 'at most 4096 bytes') }))
+    .array(
+      z.object({ provider: z.enum(['fcm', 'apns', 'webPush', 'hms', 'wns']), payload: z.record(z.string(), z.unknown()).refine((p) => Buffer.byteLength(JSON.stringify(p)) <= 4096, 'at most 4096 bytes') }).refine(
+        (o) => o.provider !== 'wns' || o.payload.type === undefined || (typeof o.payload.type === 'string' && (WNS_TYPES as readonly string[]).includes(o.payload.type)),
+        { message: `invalid wns override: invalid type (one of ${WNS_TYPES.join(', ')})`, path: ['payload', 'type'] },
+      ),
+    )
     .optional(),
   sync: z.boolean().optional(),
   notBeforeMs: z.number().int().nonnegative().optional(),
@@ -182,7 +216,7 @@ export function parsePublish(body: unknown, where = '', template: NotificationTe
   });
   const { templateData, data, templateId: _unused, ...rest } = p.payload;
   const overrides: Partial<Record<Provider, Record<string, unknown>>> = {};
-  for (const o of p.providerOverrides ?? []) if (o.provider !== 'hms' && o.provider !== 'wns') overrides[o.provider] = o.payload;
+  for (const o of p.providerOverrides ?? []) overrides[o.provider] = o.payload;
   // The guide's `payload.data` is the custom data, like Sockudo's templateData (templateData wins).
   let payload: PushPayload = { ...rest, ...(templateData || data ? { data: { ...data, ...templateData } } : {}) };
   let withOverrides = overrides;
@@ -196,8 +230,15 @@ export function parsePublish(body: unknown, where = '', template: NotificationTe
   };
   const rendered = render(intent);
   const tooBig = oversized(rendered);
-  if (tooBig.length > 0) throw new HttpError('invalidInput', `${where}payload: the rendered ${tooBig.join(', ')} message is over 4096 bytes`);
+  if (tooBig.length > 0) throw new HttpError('invalidInput', `${where}payload: ${oversizeText(tooBig)}`);
   return { publishId: p.publishId, intent, rendered, sync: p.sync === true };
+}
+
+/** "the rendered webPush, fcm message is over 4096 bytes" (providers with another limit named after it). */
+function oversizeText(providers: Provider[]): string {
+  const byLimit = new Map<number, Provider[]>();
+  for (const p of providers) byLimit.set(PROVIDER_LIMIT_BYTES[p], [...(byLimit.get(PROVIDER_LIMIT_BYTES[p]) ?? []), p]);
+  return [...byLimit].map(([limit, names]) => `the rendered ${names.join(', ')} message is over ${limit} bytes`).join('; ');
 }
 
 const deviceSchema = z.object({

@@ -57,7 +57,7 @@ export function finalState(states: Partial<Record<DeliveryState, number>>): { st
 export class PushScheduler {
   private readonly events = new EventEmitter();
   private readonly inflight = new Map<Provider, number>();
-  /** FCM's and APNs's breakers. Web Push has none: its endpoints belong to many push services. */
+  /** FCM's, APNs's, HMS's and WNS's breakers. Web Push has none: its endpoints belong to many push services. */
   private readonly breakers = new Map<Provider, CircuitBreaker>();
   private readonly payloads = new Map<string, { intent: PublishIntent; rendered: RenderedPayloads }>();
   private readonly running = new Set<Promise<void>>();

@@ -88,8 +88,7 @@ export function applyTemplate(
   const merged: PushPayload = { ...payload };
   for (const k of ['title', 'body', 'icon', 'sound', 'collapseKey'] as const) if (merged[k] === undefined && content[k] !== undefined) merged[k] = content[k];
   const fromTemplate: Partial<Record<Provider, Record<string, unknown>>> = {};
-  // hms and wns are not providers here: their overrides are kept by Sockudo only.
-  for (const o of Object.values(t.providerOverrides)) if (o.provider !== 'hms' && o.provider !== 'wns') fromTemplate[o.provider] = o.payload;
+  for (const o of Object.values(t.providerOverrides)) fromTemplate[o.provider] = o.payload;
   return { payload: merged, overrides: { ...fromTemplate, ...overrides } };
 }
 

@@ -5,18 +5,34 @@ import { tokenHash } from './tokens.ts';
 export type Recipient =
   | { transportType: 'web'; endpoint: string; p256dh: string; auth: string }
   | { transportType: 'gcm'; registrationToken: string }
-  | { transportType: 'apns'; deviceToken: string };
+  | { transportType: 'apns'; deviceToken: string }
+  /** Huawei Push Kit (HMS): the app's push token on the device. */
+  | { transportType: 'hms'; registrationToken: string }
+  /** Windows Push Notification Services: the channel URI the app got from WNS. */
+  | { transportType: 'wns'; channelUri: string };
 
-export type Provider = 'webPush' | 'fcm' | 'apns';
-export const PROVIDERS: readonly Provider[] = ['webPush', 'fcm', 'apns'];
+export type Provider = 'webPush' | 'fcm' | 'apns' | 'hms' | 'wns';
+export const PROVIDERS: readonly Provider[] = ['webPush', 'fcm', 'apns', 'hms', 'wns'];
+
+const PROVIDER_OF: Record<Recipient['transportType'], Provider> = { web: 'webPush', gcm: 'fcm', apns: 'apns', hms: 'hms', wns: 'wns' };
 
 export function providerOf(r: Recipient): Provider {
-  return r.transportType === 'web' ? 'webPush' : r.transportType === 'gcm' ? 'fcm' : 'apns';
+  return PROVIDER_OF[r.transportType];
 }
 
-/** The token a provider knows the device by (for Web Push, its endpoint). */
+/** The token a provider knows the device by (for Web Push, its endpoint; for WNS, its channel URI). */
 export function recipientToken(r: Recipient): string {
-  return r.transportType === 'web' ? r.endpoint : r.transportType === 'gcm' ? r.registrationToken : r.deviceToken;
+  switch (r.transportType) {
+    case 'web':
+      return r.endpoint;
+    case 'gcm':
+    case 'hms':
+      return r.registrationToken;
+    case 'apns':
+      return r.deviceToken;
+    case 'wns':
+      return r.channelUri;
+  }
 }
 
 /**

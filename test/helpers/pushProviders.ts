@@ -1,16 +1,24 @@
-// Local stand-ins for the three push providers our notification dispatcher talks to, speaking their real
+// Local stand-ins for the five push providers our notification dispatcher talks to, speaking their real
 // wire protocols so integration tests exercise the same requests production sends:
 //
 //   - a Web Push service (RFC 8030 delivery, RFC 8291 aes128gcm payload encryption, RFC 8292 VAPID auth),
 //   - Firebase Cloud Messaging HTTP v1 (OAuth2 JWT-bearer token exchange + messages:send),
-//   - Apple Push Notification service (HTTP/2, ES256 provider tokens, /3/device/{token}).
+//   - Apple Push Notification service (HTTP/2, ES256 provider tokens, /3/device/{token}),
+//   - Huawei Push Kit server API v1 (bearer access token, /v1/{appId}/messages:send, HMS result codes),
+//   - Windows Push Notification Services (HTTPS POST to a channel URI, bearer token, x-wns-type).
 //
 // Each server authenticates requests the way the provider does (with jose, and http_ece for Web Push
 // decryption), answers with the provider's own status codes and error bodies, and records what it
 // accepted. Tests can inject transient failures (override), invalidate devices (unregister) and add
-// latency (delayMs). Everything listens on 127.0.0.1 with a free port, in cleartext.
+// latency (delayMs). Everything listens on 127.0.0.1 with a free port, in cleartext, except WNS, whose channel
+// URIs are https URLs: it serves TLS with a throwaway self-signed certificate.
 import { type ECDH, type KeyObject, createECDH, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse, createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as http2 from 'node:http2';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
@@ -161,6 +169,8 @@ interface ProviderRequest {
   method: string;
   /** Path without the query string. */
   path: string;
+  /** The query string's parameters. */
+  query: URLSearchParams;
   headers: Record<string, string>;
   body: Buffer;
 }
@@ -286,20 +296,22 @@ async function readBody(stream: Readable): Promise<Buffer> {
 
 const internalError = (err: unknown): Answer => text(500, `mock provider bug: ${String(err)}`);
 
-async function listenHttp1(answerFn: AnswerFn): Promise<Listener> {
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+/** HTTP/1.1, in cleartext, or over TLS with `tls` (a certificate for 127.0.0.1). */
+async function listenHttp1(answerFn: AnswerFn, tls?: { key: string; cert: string }): Promise<Listener> {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     void (async () => {
       const body = await readBody(req);
-      const path = (req.url ?? '/').split('?')[0]!;
-      const answer = await answerFn({ method: req.method ?? 'GET', path, headers: flattenHeaders(req.headers), body }).catch(internalError);
+      const [path, search = ''] = (req.url ?? '/').split('?') as [string, string?];
+      const answer = await answerFn({ method: req.method ?? 'GET', path, query: new URLSearchParams(search), headers: flattenHeaders(req.headers), body }).catch(internalError);
       // The socket may be gone if close() ran while we were delaying.
       if (res.destroyed) return;
       res.writeHead(answer.status, answer.headers ?? {}).end(answer.body ?? '');
     })().catch(() => res.destroy()); // the client aborted while we read its body
-  });
+  };
+  const server = tls ? createHttpsServer(tls, handler) : createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -322,9 +334,9 @@ async function listenHttp2(answerFn: AnswerFn): Promise<Listener> {
     stream.on('error', () => {});
     void (async () => {
       const body = await readBody(stream);
-      const path = String(headers[':path'] ?? '/').split('?')[0]!;
+      const [path, search = ''] = String(headers[':path'] ?? '/').split('?') as [string, string?];
       const method = String(headers[':method'] ?? 'GET');
-      const answer = await answerFn({ method, path, headers: flattenHeaders(headers), body }).catch(internalError);
+      const answer = await answerFn({ method, path, query: new URLSearchParams(search), headers: flattenHeaders(headers), body }).catch(internalError);
       if (stream.destroyed || stream.closed) return;
       stream.respond({ ':status': answer.status, ...(answer.headers ?? {}) });
       stream.end(answer.body ?? '');
@@ -753,5 +765,189 @@ export async function startApnsServer(): Promise<ApnsServer> {
   let provider!: ApnsProvider;
   const listener = await listenHttp2((req) => provider.answer(req));
   provider = new ApnsProvider(listener);
+  return provider;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// 4. Huawei Push Kit (HMS) server API v1
+// ---------------------------------------------------------------------------------------------------
+
+/** The `message` of an HMS send, as Push Kit types it (`data` is JSON text, `token` a list). */
+export interface HmsMessage {
+  token: string[];
+  notification?: { title?: string; body?: string; image?: string };
+  data?: string;
+  android?: { collapse_key?: number; notification?: { click_action?: { type?: number }; sound?: string; [field: string]: unknown }; [field: string]: unknown };
+  [field: string]: unknown;
+}
+
+export interface HmsServer extends PushProviderServer<HmsMessage> {
+  /** The app id in the send URL (`/v1/{appId}/messages:send`). */
+  readonly appId: string;
+  /** The OAuth access token the server accepts as `Authorization: Bearer`. */
+  readonly accessToken: string;
+}
+
+/** HMS's largest message body. */
+const HMS_MAX_BODY = 4096;
+const HMS_MAX_TOKENS = 1000;
+
+/** An HMS answer: `{code, msg, requestId}` JSON, the HTTP status Push Kit gives the code. */
+export function hmsAnswer(status: number, code: string, msg: string, headers: Record<string, string> = {}): OverrideAnswer {
+  return json(status, { code, msg, requestId: `${Date.now()}${randomBytes(6).toString('hex')}` }, headers);
+}
+
+/** HMS's "All the tokens are invalid" (80300007): what Push Kit answers for a token that is gone. */
+export const HMS_INVALID_TOKEN = (): OverrideAnswer => hmsAnswer(400, '80300007', 'All the tokens are invalid');
+
+function hmsRejection(reason: Exclude<keyof RejectionStats, 'overridden'>, status: number, code: string, msg: string): Rejection {
+  return new Rejection(reason, hmsAnswer(status, code, msg));
+}
+
+/** Push Kit's rules for the parts of `message` the server reads; returns the typed message. */
+function validateHmsMessage(body: Buffer): HmsMessage {
+  if (body.length > HMS_MAX_BODY) throw hmsRejection('badPayload', 400, '80300008', 'The message body size exceeds the default value');
+  let parsed: unknown;
+  try {
+    parsed = parseJson(body);
+  } catch {
+    throw hmsRejection('badPayload', 400, '80100003', 'Incorrect message structure');
+  }
+  const message = isPlainObject(parsed) ? parsed.message : undefined;
+  if (!isPlainObject(message)) throw hmsRejection('badPayload', 400, '80100003', 'Incorrect message structure');
+  const tokens = message.token;
+  if (!Array.isArray(tokens) || tokens.length === 0 || tokens.length > HMS_MAX_TOKENS || tokens.some((t) => typeof t !== 'string' || t === '')) {
+    throw hmsRejection('badPayload', 400, '80300010', 'The number of tokens in the message body exceeds the default value');
+  }
+  // `data` is a string (JSON text for notification messages), never an object.
+  if (message.data !== undefined && typeof message.data !== 'string') throw hmsRejection('badPayload', 400, '80100003', 'Incorrect message structure');
+  const android = message.android;
+  if (android !== undefined && !isPlainObject(android)) throw hmsRejection('badPayload', 400, '80100003', 'Incorrect message structure');
+  const collapse = android?.collapse_key;
+  if (collapse !== undefined && !(Number.isInteger(collapse) && (collapse as number) >= -1 && (collapse as number) <= 100)) {
+    throw hmsRejection('badPayload', 400, '80100001', 'Some request parameters are incorrect');
+  }
+  // A notification message needs android.notification.click_action with a type from 1 to 4.
+  const notification = android?.notification;
+  if (message.notification !== undefined || notification !== undefined) {
+    const type = isPlainObject(notification) && isPlainObject(notification.click_action) ? notification.click_action.type : undefined;
+    if (!Number.isInteger(type) || (type as number) < 1 || (type as number) > 4) throw hmsRejection('badPayload', 400, '80100001', 'Some request parameters are incorrect');
+  }
+  return message as HmsMessage;
+}
+
+class HmsProvider extends MockProvider<HmsMessage> implements HmsServer {
+  readonly appId = String(100_000_000 + (randomBytes(4).readUInt32BE(0) % 900_000_000));
+  readonly accessToken = `DAEDA${randomBytes(24).toString('base64url')}`;
+
+  protected async handle(req: ProviderRequest): Promise<Answer> {
+    const app = /^\/v1\/([^/]+)\/messages(?::|%3A)send$/i.exec(req.path)?.[1];
+    if (req.method !== 'POST' || app === undefined) throw new Rejection('badRequest', text(404, 'Not Found'));
+    // A token of another app (or none) is an OAuth error, as for a token issued for app A used on app B.
+    if (/^Bearer\s+(\S+)$/.exec(req.headers.authorization ?? '')?.[1] !== this.accessToken || decodeURIComponent(app) !== this.appId) {
+      throw hmsRejection('badAuth', 401, '80200001', 'Oauth authentication error');
+    }
+    if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) throw hmsRejection('badRequest', 400, '80100003', 'Incorrect message structure');
+    const message = validateHmsMessage(req.body);
+    const [token] = message.token;
+    if (message.token.every((t) => this.unregisteredAt.has(t))) throw new Rejection('unregistered', HMS_INVALID_TOKEN());
+    return this.accept(token, message, req, hmsAnswer(200, '80000000', 'Success'));
+  }
+}
+
+export async function startHmsServer(): Promise<HmsServer> {
+  let provider!: HmsProvider;
+  const listener = await listenHttp1((req) => provider.answer(req));
+  provider = new HmsProvider(listener);
+  return provider;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// 5. Windows Push Notification Services (WNS)
+// ---------------------------------------------------------------------------------------------------
+
+export interface WnsServer extends PushProviderServer<unknown> {
+  /** The access token the server accepts as `Authorization: Bearer`. */
+  readonly accessToken: string;
+  /**
+   * A new channel URI, as WNS hands one to a Windows app: `https://127.0.0.1:<port>/?token=<id>`; `deviceId` in
+   * `received` is the id. Sends to a URI the server never issued get 404.
+   */
+  newChannel(): string;
+}
+
+/** WNS's largest notification body. */
+const WNS_MAX_BODY = 5000;
+const WNS_TYPES = new Set(['wns/toast', 'wns/tile', 'wns/badge', 'wns/raw']);
+
+/** A WNS answer: a status with WNS's headers and no body (as WNS answers). */
+export function wnsAnswer(status: number, headers: Record<string, string> = {}): OverrideAnswer {
+  return { status, headers: { 'x-wns-debug-trace': randomBytes(4).toString('hex'), ...headers }, body: '' };
+}
+
+function wnsRejection(reason: Exclude<keyof RejectionStats, 'overridden'>, status: number, description: string): Rejection {
+  return new Rejection(reason, wnsAnswer(status, { 'x-wns-error-description': description }));
+}
+
+class WnsProvider extends MockProvider<unknown> implements WnsServer {
+  readonly accessToken = `EgAaAQMAAAAEgAAA${randomBytes(24).toString('base64url')}`;
+  private readonly channels = new Set<string>();
+
+  newChannel(): string {
+    const id = randomBytes(18).toString('base64url');
+    this.channels.add(id);
+    return `${this.url}/?token=${id}`;
+  }
+
+  protected async handle(req: ProviderRequest): Promise<Answer> {
+    if (req.method !== 'POST') throw wnsRejection('badRequest', 405, 'Method not allowed');
+    if (/^Bearer\s+(\S+)$/.exec(req.headers.authorization ?? '')?.[1] !== this.accessToken) throw wnsRejection('badAuth', 401, 'Invalid token');
+    const channel = req.path === '/' ? req.query.get('token') : null;
+    if (!channel || !this.channels.has(channel)) throw wnsRejection('badRequest', 404, 'Channel URI not valid');
+    if (this.unregisteredAt.has(channel)) throw wnsRejection('unregistered', 410, 'Channel expired');
+    const type = req.headers['x-wns-type'];
+    if (!type || !WNS_TYPES.has(type)) throw wnsRejection('badRequest', 400, 'Invalid X-WNS-Type header');
+    // Raw notifications are octet-streams; Sockudo sends toast and tile notifications as JSON (WNS's own are XML).
+    const contentType = req.headers['content-type'] ?? '';
+    if (type === 'wns/raw' ? !/^application\/octet-stream\b/i.test(contentType) : !/^(application\/json|text\/xml)\b/i.test(contentType)) {
+      throw wnsRejection('badRequest', 400, 'Invalid Content-Type header');
+    }
+    if (req.body.length === 0) throw wnsRejection('badPayload', 400, 'Empty notification body');
+    if (req.body.length > WNS_MAX_BODY) throw wnsRejection('badPayload', 413, 'Notification payload too large');
+    let payload: unknown = req.body.toString('utf8');
+    if (/^application\/json\b/i.test(contentType)) {
+      try {
+        payload = parseJson(req.body);
+      } catch {
+        throw wnsRejection('badPayload', 400, 'Invalid notification payload');
+      }
+    }
+    return this.accept(channel, payload, req, wnsAnswer(200, { 'x-wns-notificationstatus': 'received', 'x-wns-msg-id': randomBytes(8).toString('hex').toUpperCase() }));
+  }
+}
+
+/** A throwaway self-signed certificate for 127.0.0.1 (Debian's openssl, like redis-server for the Redis tests). */
+function selfSignedCertificate(): { key: string; cert: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'mock-wns-tls-'));
+  try {
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
+      { stdio: 'ignore' },
+    );
+    return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Starts the WNS stand-in over TLS. Its certificate is self-signed: the test process must not verify it
+ * (NODE_TLS_REJECT_UNAUTHORIZED=0 in that test file only), the server's senders being undici's defaults.
+ */
+export async function startWnsServer(): Promise<WnsServer> {
+  let provider!: WnsProvider;
+  const listener = await listenHttp1((req) => provider.answer(req), selfSignedCertificate());
+  provider = new WnsProvider(listener);
   return provider;
 }

@@ -177,14 +177,14 @@ describe('push publish request shapes', () => {
     assert.equal(ok.status, 202, JSON.stringify(ok.body));
   });
 
-  test('providerOverrides for hms and wns are accepted and ignored (a multi-platform publish is not refused)', async () => {
+  test("providerOverrides for all five of Sockudo's providers are accepted and each is used; an unknown provider is refused", async () => {
     const res = await api.post('/publish', {
       recipients: [{ type: 'channel', channel: 'nobody-overrides' }],
       payload: { title: 'x' },
       providerOverrides: ['fcm', 'apns', 'webPush', 'hms', 'wns'].map((provider) => ({ provider, payload: {} })),
     });
     assert.equal(res.status, 202, JSON.stringify(res.body));
-    assert.deepEqual(res.body.renderedPayloads.map((r: { provider: string }) => r.provider), ['webPush', 'fcm', 'apns']);
+    assert.deepEqual(res.body.renderedPayloads.map((r: { provider: string; usedOverride: boolean }) => [r.provider, r.usedOverride]), [['webPush', true], ['fcm', true], ['apns', true], ['hms', true], ['wns', true]]);
     const unknown = await api.post('/publish', { recipients: [{ type: 'channel', channel: 'nobody-overrides' }], payload: { title: 'x' }, providerOverrides: [{ provider: 'pigeon', payload: {} }] });
     assert.equal(unknown.status, 400);
   });

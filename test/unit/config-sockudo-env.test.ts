@@ -63,8 +63,6 @@ describe('§9.3 Sockudo variables with no equivalent are named, never silently d
     RATE_LIMITER_REDIS_PREFIX: 'rl:',
     PUSH_QUEUE_DRIVER: 'redis',
     PUSH_ALLOW_MEMORY_DRIVERS: 'true',
-    PUSH_HMS_ENABLED: 'true',
-    PUSH_WNS_ENABLED: 'true',
     PUSH_RETRY_MAX_ATTEMPTS: '3',
   };
   for (const [name, value] of Object.entries(names)) {
@@ -92,6 +90,28 @@ describe('push credential variables are read, not warned about', () => {
     assert.equal(config?.push.credential_encryption_key, 'k');
     assert.deepEqual([config?.push.fcm.credential_app_id, config?.push.fcm.credential_id], ['fcm-app', 'fcm-prod']);
     assert.deepEqual([config?.push.apns.credential_app_id, config?.push.apns.credential_id], ['apns-app', 'apns-prod']);
+  });
+
+  // bootstrap/push/workers/providers/{hms,wns}.rs: HMS_APP_ID, HMS_PROVIDER_TOKEN, HMS_ENDPOINT and WNS_PROVIDER_TOKEN
+  // are read before their PUSH_-prefixed names.
+  test('PUSH_HMS_ENABLED / PUSH_WNS_ENABLED and the HMS and WNS credentials are read, the unprefixed names first', () => {
+    const { config, warnings } = load({
+      env: {
+        PUSH_HMS_ENABLED: 'true',
+        PUSH_WNS_ENABLED: 'true',
+        HMS_APP_ID: '10493117',
+        PUSH_HMS_APP_ID: 'ignored',
+        PUSH_HMS_PROVIDER_TOKEN: 'hms-token',
+        HMS_ENDPOINT: 'http://127.0.0.1:9',
+        PUSH_WNS_PROVIDER_TOKEN: 'wns-token',
+        WNS_PROVIDER_TOKEN: 'wns-token-first',
+      },
+    });
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(config?.push.hms, { enabled: true, app_id: '10493117', provider_token: 'hms-token', endpoint: 'http://127.0.0.1:9' });
+    assert.deepEqual(config?.push.wns, { enabled: true, provider_token: 'wns-token-first', type: 'toast' });
+    assert.equal(load({ env: { SOCKUDO_PUSH_WNS_TYPE: 'raw' } }).config?.push.wns.type, 'raw');
+    assert.ok(load({ env: { SOCKUDO_PUSH_WNS_TYPE: 'badge' } }).error instanceof ConfigError);
   });
 
   test('unset: no stored credential is used, and the credential ids default to the provider names', () => {

@@ -59,8 +59,14 @@ describe('rendering', () => {
     assert.deepEqual(r.fcm, { notification: { title: 'T', body: 'B' }, data: { order_id: 'o1', total: '42' }, android: { collapse_key: 'k', notification: { sound: 'ding' } } });
     assert.deepEqual(r.apns, { aps: { badge: 1 }, data: { order_id: 'o1', total: 42 } });
     assert.deepEqual(r.webPush, { notification: { title: 'T', body: 'B', sound: 'ding', tag: 'k' }, data: { order_id: 'o1', total: 42 } });
+    // HMS: Push Kit's types (data as JSON text; collapse_key only as an integer from -1 to 100). WNS: Sockudo's toast.
+    assert.deepEqual(r.hms, { notification: { title: 'T', body: 'B' }, data: '{"order_id":"o1","total":42}', android: { notification: { click_action: { type: 3 }, sound: 'ding' } } });
+    assert.deepEqual(render(intent({ collapseKey: '5' })).hms, { android: { collapse_key: 5, notification: { click_action: { type: 3 } } } });
+    assert.deepEqual(render(intent({ collapseKey: '101' })).hms, { android: { notification: { click_action: { type: 3 } } } });
+    assert.deepEqual(r.wns, { type: 'toast', toast: { visual: { binding: { template: 'ToastGeneric', text: ['T', 'B'] } }, audio: { src: 'ding' } }, data: { order_id: 'o1', total: 42 } });
+    assert.deepEqual(render(intent({ title: 'T' }, { wns: { type: 'raw' }, hms: { android: { urgency: 'HIGH' } } })).wns.type, 'raw');
     assert.deepEqual(oversized(r), []);
-    assert.deepEqual(oversized(render(intent({ body: 'x'.repeat(4090) }))), ['webPush', 'fcm', 'apns']);
+    assert.deepEqual(oversized(render(intent({ body: 'x'.repeat(4090) }))), ['webPush', 'fcm', 'apns', 'hms'], 'WNS allows 5000 bytes');
   });
 
   test('Web Push topics are at most 32 URL-safe characters', () => {

@@ -1,21 +1,28 @@
 // The local push-provider servers (test/helpers/pushProviders.ts) against requests built the way real
 // clients build them — web-push for Web Push, jose-signed JWTs for FCM and APNs, fetch and node:http2 —
 // so the integration tests that rely on these servers rest on servers that accept what the real
-// providers accept and refuse what they refuse.
+// providers accept and refuse what they refuse; and how the HMS and WNS senders read those providers' answers.
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import * as http2 from 'node:http2';
 import { after, before, describe, test } from 'node:test';
 import { SignJWT, importPKCS8 } from 'jose';
 import webpush from 'web-push';
+import { classifyHms } from '../../src/push/providers/hms.ts';
+import { classifyWns, wnsType } from '../../src/push/providers/wns.ts';
 import {
   type ApnsServer,
   type FcmServer,
+  type HmsServer,
   type WebPushService,
   type WebPushSubscription,
+  type WnsServer,
+  hmsAnswer,
   startApnsServer,
   startFcmServer,
+  startHmsServer,
   startWebPushService,
+  startWnsServer,
 } from '../helpers/pushProviders.ts';
 
 // ---------------------------------------------------------------------------------------------------
@@ -342,5 +349,137 @@ describe('APNs (HTTP/2)', () => {
       apns.override(undefined);
       apns.delayMs = 0;
     }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// HMS (Huawei Push Kit) and WNS: the servers, and how the senders read their answers
+// ---------------------------------------------------------------------------------------------------
+
+describe('HMS server API v1', () => {
+  let hms: HmsServer;
+  before(async () => {
+    hms = await startHmsServer();
+  });
+  after(() => hms.close());
+
+  const send = (message: unknown, { token = hms.accessToken, app = hms.appId } = {}) =>
+    fetch(`${hms.url}/v1/${app}/messages:send`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ message }) });
+  const notification = { notification: { title: 't' }, android: { notification: { click_action: { type: 3 } } } };
+
+  test('accepts a message with the app id and the bearer token: 200 code 80000000', async () => {
+    const res = await send({ ...notification, token: ['t1'], data: '{"a":1}' });
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { code: string; msg: string; requestId: string };
+    assert.deepEqual([body.code, body.msg], ['80000000', 'Success']);
+    assert.match(body.requestId, /^\d+[0-9a-f]+$/);
+    assert.deepEqual(hms.received.at(-1)?.deviceId, 't1');
+  });
+
+  test("refuses another app's URL or token (401 80200001), an object as data, a string collapse_key, a missing click_action", async () => {
+    const code = async (res: Response) => [res.status, ((await res.json()) as { code: string }).code];
+    assert.deepEqual(await code(await send({ ...notification, token: ['t1'] }, { token: 'forged' })), [401, '80200001']);
+    assert.deepEqual(await code(await send({ ...notification, token: ['t1'] }, { app: '1' })), [401, '80200001']);
+    assert.deepEqual(await code(await send({ ...notification, token: ['t1'], data: { a: 1 } })), [400, '80100003']);
+    assert.deepEqual(await code(await send({ ...notification, token: ['t1'], android: { collapse_key: 'k', notification: { click_action: { type: 3 } } } })), [400, '80100001']);
+    assert.deepEqual(await code(await send({ notification: { title: 't' }, token: ['t1'] })), [400, '80100001']);
+    assert.deepEqual(await code(await send({ ...notification, token: [] })), [400, '80300010']);
+  });
+
+  test('an unregistered token gets 80300007; override can inject a 503', async () => {
+    hms.unregister('gone');
+    const res = await send({ ...notification, token: ['gone'] });
+    assert.equal(res.status, 400);
+    assert.equal(((await res.json()) as { code: string }).code, '80300007');
+    hms.override(({ attempt }) => (attempt === 1 ? hmsAnswer(503, '81000001', 'System internal error') : undefined));
+    try {
+      assert.equal((await send({ ...notification, token: ['flaky'] })).status, 503);
+      assert.equal((await send({ ...notification, token: ['flaky'] })).status, 200);
+    } finally {
+      hms.override(undefined);
+    }
+  });
+});
+
+describe('WNS', () => {
+  let wns: WnsServer;
+  const insecure = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+  before(async () => {
+    // The stand-in's certificate is self-signed.
+    process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+    wns = await startWnsServer();
+  });
+  after(async () => {
+    await wns.close();
+    if (insecure === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+    else process.env.NODE_TLS_REJECT_UNAUTHORIZED = insecure;
+  });
+
+  const send = (uri: string, headers: Record<string, string> = {}, body = '{"type":"toast"}') =>
+    fetch(uri, { method: 'POST', headers: { authorization: `Bearer ${wns.accessToken}`, 'x-wns-type': 'wns/toast', 'content-type': 'application/json', ...headers }, body });
+
+  test('accepts a toast on an issued channel URI over https: 200 received with a message id', async () => {
+    const uri = wns.newChannel();
+    assert.match(uri, /^https:\/\/127\.0\.0\.1:\d+\/\?token=/);
+    const res = await send(uri);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-wns-notificationstatus'), 'received');
+    assert.match(res.headers.get('x-wns-msg-id') ?? '', /^[0-9A-F]{16}$/);
+    assert.deepEqual(wns.received.at(-1)?.payload, { type: 'toast' });
+  });
+
+  test('refuses a wrong token (401), a missing x-wns-type (400), raw without octet-stream (400), 5001 bytes (413), an unknown URI (404); an expired one is 410', async () => {
+    const uri = wns.newChannel();
+    assert.equal((await send(uri, { authorization: 'Bearer forged' })).status, 401);
+    assert.equal((await send(uri, { 'x-wns-type': '' })).status, 400);
+    assert.equal((await send(uri, { 'x-wns-type': 'wns/raw' })).status, 400);
+    assert.equal((await send(uri, {}, JSON.stringify({ pad: 'x'.repeat(5000) }))).status, 413);
+    assert.equal((await send(`${wns.url}/?token=never-issued`)).status, 404);
+    wns.unregister(new URL(uri).searchParams.get('token') as string);
+    assert.equal((await send(uri)).status, 410);
+  });
+});
+
+describe('reading HMS and WNS answers', () => {
+  const hmsBody = (code: string, msg: string) => JSON.stringify({ code, msg, requestId: '1' });
+
+  test('HMS: success is a 2xx with code 80000000 (or none); 80300007, 80100000, 404 and 410 invalidate the token', () => {
+    assert.deepEqual(classifyHms(200, hmsBody('80000000', 'Success'), undefined), { kind: 'ok' });
+    assert.deepEqual(classifyHms(200, '', undefined), { kind: 'ok' });
+    assert.equal(classifyHms(400, hmsBody('80300007', 'All the tokens are invalid'), undefined).kind, 'invalidToken');
+    assert.equal(classifyHms(200, hmsBody('80100000', 'Some tokens are right, others are illegal'), undefined).kind, 'invalidToken');
+    assert.equal(classifyHms(404, 'not found', undefined).kind, 'invalidToken');
+    assert.equal(classifyHms(410, '', undefined).kind, 'invalidToken');
+    assert.equal(classifyHms(400, '{"msg":"token does not exist"}', undefined).kind, 'invalidToken', "Sockudo's body test");
+  });
+
+  test('HMS: credentials and payload refusals fail the delivery without touching the device; 429, quota and 5xx are retried', () => {
+    assert.deepEqual(classifyHms(401, hmsBody('80200003', 'OAuth token expired'), undefined), { kind: 'failed', error: 'credentials refused: 401: 80200003 OAuth token expired' });
+    assert.equal(classifyHms(401, '{"msg":"access token invalid"}', undefined).kind, 'failed', 'a refused access token is not a dead device token');
+    assert.equal(classifyHms(200, hmsBody('80200001', 'Oauth authentication error'), undefined).kind, 'failed');
+    assert.equal(classifyHms(400, hmsBody('80300008', 'The message body size exceeds the default value'), undefined).kind, 'failed');
+    assert.equal(classifyHms(413, '', undefined).kind, 'failed');
+    assert.equal(classifyHms(400, hmsBody('80100003', 'Incorrect message structure'), undefined).kind, 'failed');
+    assert.deepEqual(classifyHms(429, hmsBody('80300011', 'too many'), 2000), { kind: 'retry', error: 'throttled: 429: 80300011 too many', retryAfterMs: 2000 });
+    assert.equal(classifyHms(400, '{"msg":"daily quota exceeded"}', undefined).kind, 'retry');
+    assert.deepEqual(classifyHms(503, hmsBody('81000001', 'System internal error'), 1000), { kind: 'retry', error: '503: 81000001 System internal error', retryAfterMs: 1000 });
+  });
+
+  test('WNS: 200-202 ok; 404/410 invalidate the channel; 401/403/413/400 fail; 406, 429 and 5xx are retried with Retry-After', () => {
+    for (const s of [200, 201, 202]) assert.deepEqual(classifyWns(s, '', undefined), { kind: 'ok' });
+    assert.equal(classifyWns(404, '', undefined).kind, 'invalidToken');
+    assert.deepEqual(classifyWns(410, 'Channel expired', undefined), { kind: 'invalidToken', error: '410: channel URI expired (Channel expired)' });
+    for (const s of [400, 401, 403, 405, 413]) assert.equal(classifyWns(s, '', undefined).kind, 'failed', String(s));
+    assert.deepEqual(classifyWns(429, 'slow down', 3000), { kind: 'retry', error: '429 throttled: slow down', retryAfterMs: 3000 });
+    assert.equal(classifyWns(406, '', undefined).kind, 'retry');
+    assert.equal(classifyWns(503, '', undefined).kind, 'retry');
+  });
+
+  test("WNS type: the publish's override type, else the configured one; not one of WNS's: null", () => {
+    assert.equal(wnsType(undefined, 'toast'), 'toast');
+    assert.equal(wnsType(undefined, 'raw'), 'raw');
+    assert.equal(wnsType('tile', 'toast'), 'tile');
+    assert.equal(wnsType('badge', 'toast'), null);
+    assert.equal(wnsType(3, 'toast'), null);
   });
 });
