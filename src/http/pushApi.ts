@@ -30,6 +30,12 @@ export async function handlePush(push: PushService, req: HttpRequestMessage, app
     if (capability !== 'admin') throw new HttpError('forbidden', 'this push operation requires the push-admin capability');
   };
   const { store } = push;
+  // An id in the path with a NUL names nothing that can be stored (PostgreSQL text cannot hold one): unknown, as
+  // Sockudo answers an unknown id (DELETE of a template: 204).
+  if (rest.some((segment) => segment.includes('\u0000'))) {
+    if (req.method === 'DELETE' && rest[0] === 'templates' && rest.length === 2) return { status: 204, body: null };
+    throw new HttpError('notFound', rest[0] === 'templates' ? 'template not found' : `No push route for ${req.method} /push/${rest.map((s) => s.replaceAll('\u0000', '\\0')).join('/')}`);
+  }
   const at = (method: string, ...pattern: (string | null)[]) =>
     req.method === method && rest.length === pattern.length && pattern.every((p, i) => p === null || p === rest[i]);
 

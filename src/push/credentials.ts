@@ -49,7 +49,7 @@ const NO_KEY = 'PUSH_CREDENTIAL_ENCRYPTION_KEY must be configured before storing
  * validation (which Sockudo answers with a 500).
  */
 export function parseCredential(path: string, body: unknown, appId: string, encryptionKey: string): StoredCredential {
-  const spec = PROVIDERS[path];
+  const spec = Object.hasOwn(PROVIDERS, path) ? PROVIDERS[path] : undefined;
   if (!spec) throw new HttpError('notFound', `no push credentials route for "${path}" (${CREDENTIAL_PATHS.join(', ')})`);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError('invalidInput', '(body): expected a JSON object');
   const input = body as Record<string, unknown>;
@@ -83,6 +83,7 @@ export function parseCredential(path: string, body: unknown, appId: string, encr
   }
 
   if (credentialId.trim() === '') throw new HttpError('invalidInput', 'credentialId must not be empty');
+  if (credentialId.includes('\u0000')) throw new HttpError('invalidInput', 'credentialId is invalid: must not contain NUL characters');
   if (version === 0) throw new HttpError('invalidInput', 'version is invalid: must be greater than zero');
   checkMaterial(spec.provider, material);
   return { appId, credentialId, provider: spec.provider, version, material };

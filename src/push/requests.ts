@@ -9,7 +9,9 @@ const MAX_TARGETS = 1024;
 const bytes = (max: number) => z.string().refine((s) => Buffer.byteLength(s) <= max, `at most ${max} bytes`);
 const base64urlBytes = (n: number, what: string) =>
   z.string().refine((s) => /^[A-Za-z0-9_\-+/]+=*$/.test(s) && Buffer.from(s, 'base64url').length === n, `${what} (${n} bytes, base64url)`);
-const id = z.string().min(1).max(128);
+/** Ids kept in the push store: PostgreSQL text cannot hold NUL, so neither store takes one. */
+export const noNul = (s: string) => !s.includes('\u0000');
+const id = z.string().min(1).max(128).refine(noNul, 'must not contain NUL characters');
 const channelName = z.string().min(1).max(200).regex(/^[A-Za-z0-9_\-=@,.;]+$/, 'letters, digits and _-=@,.; only');
 
 /** A browser's PushSubscription JSON (`keys: {p256dh, auth}`) is accepted as well as Sockudo's flat shape. */
@@ -61,7 +63,7 @@ const RECIPIENTS: Record<string, z.ZodType> = {
 
 export const recipientSchema = z.unknown().superRefine((v, ctx) => {
   const type = (v as { transportType?: unknown } | null)?.transportType;
-  const schema = typeof type === 'string' ? RECIPIENTS[type] : undefined;
+  const schema = typeof type === 'string' && Object.hasOwn(RECIPIENTS, type) ? RECIPIENTS[type] : undefined;
   if (!schema) {
     ctx.addIssue({ code: 'custom', path: ['transportType'], message: 'one of web, gcm, apns, hms, wns' });
     return;
@@ -155,28 +157,32 @@ const TARGETS: Record<string, z.ZodType> = {
 
 const dataObject = z.record(z.string(), z.unknown()).refine((d) => Buffer.byteLength(JSON.stringify(d)) <= 8192, 'at most 8192 bytes of JSON');
 
+/** A notification's own fields: checked in a publish, and again once a template has filled them in. */
+const contentSchema = z.object({
+  title: bytes(256).optional(),
+  body: bytes(4096).optional(),
+  icon: z.string().url().max(2048).refine((u) => /^https:\/\//i.test(u), 'an https URL').optional(),
+  sound: z.string().max(256).optional(),
+  collapseKey: z.string().max(64).optional(),
+});
+
+// Sockudo's five providers; a WNS override's `type` is one of WNS's (transform.rs `validate_wns_fields`).
+const overrideSchema = z
+  .object({ provider: z.enum(['fcm', 'apns', 'webPush', 'hms', 'wns']), payload: z.record(z.string(), z.unknown()).refine((p) => Buffer.byteLength(JSON.stringify(p)) <= 4096, 'at most 4096 bytes') })
+  .refine((o) => o.provider !== 'wns' || o.payload.type === undefined || (typeof o.payload.type === 'string' && (WNS_TYPES as readonly string[]).includes(o.payload.type)), {
+    message: `invalid wns override: invalid type (one of ${WNS_TYPES.join(', ')})`,
+    path: ['payload', 'type'],
+  });
+
 const publishSchema = z.object({
   publishId: id.regex(/^[A-Za-z0-9_\-.:]+$/, 'letters, digits and _-.: only').optional(),
   recipients: z.array(z.unknown()).min(1).max(MAX_TARGETS),
-  payload: z.object({
-    title: bytes(256).optional(),
-    body: bytes(4096).optional(),
-    icon: z.string().url().max(2048).refine((u) => /^https:\/\//i.test(u), 'an https URL').optional(),
-    sound: z.string().max(256).optional(),
-    collapseKey: z.string().max(64).optional(),
-    templateId: z.string().min(1).max(128).optional(),
+  payload: contentSchema.extend({
+    templateId: id.optional(),
     templateData: dataObject.optional(),
     data: dataObject.optional(),
   }),
-  // Sockudo's five providers; a WNS override's `type` is one of WNS's (transform.rs `validate_wns_fields`).
-  providerOverrides: z
-    .array(
-      z.object({ provider: z.enum(['fcm', 'apns', 'webPush', 'hms', 'wns']), payload: z.record(z.string(), z.unknown()).refine((p) => Buffer.byteLength(JSON.stringify(p)) <= 4096, 'at most 4096 bytes') }).refine(
-        (o) => o.provider !== 'wns' || o.payload.type === undefined || (typeof o.payload.type === 'string' && (WNS_TYPES as readonly string[]).includes(o.payload.type)),
-        { message: `invalid wns override: invalid type (one of ${WNS_TYPES.join(', ')})`, path: ['payload', 'type'] },
-      ),
-    )
-    .optional(),
+  providerOverrides: z.array(overrideSchema).optional(),
   sync: z.boolean().optional(),
   notBeforeMs: z.number().int().nonnegative().optional(),
   expiresAtMs: z.number().int().nonnegative().optional(),
@@ -204,7 +210,7 @@ export function parsePublish(body: unknown, where = '', template: NotificationTe
   }
   const recipients: Target[] = p.recipients.map((raw, i) => {
     const type = (raw as { type?: unknown } | null)?.type;
-    const schema = typeof type === 'string' ? TARGETS[type] : undefined;
+    const schema = typeof type === 'string' && Object.hasOwn(TARGETS, type) ? TARGETS[type] : undefined;
     if (!schema) throw new HttpError('invalidInput', `${where}recipients[${i}].type: ${JSON.stringify(type ?? null)} is not supported; use channel, device, client, recipient, providerTopic or providerCondition`);
     const t = check(schema, raw, `${where}recipients[${i}].`) as Record<string, string> & { recipient: Recipient };
     if (t.type === 'channel') return { type: 'channel', channel: t.channel };
@@ -220,7 +226,13 @@ export function parsePublish(body: unknown, where = '', template: NotificationTe
   // The guide's `payload.data` is the custom data, like Sockudo's templateData (templateData wins).
   let payload: PushPayload = { ...rest, ...(templateData || data ? { data: { ...data, ...templateData } } : {}) };
   let withOverrides = overrides;
-  if (template) ({ payload, overrides: withOverrides } = applyTemplate(template, payload, overrides));
+  if (template) {
+    ({ payload, overrides: withOverrides } = applyTemplate(template, payload, overrides));
+    // What the template filled in meets the rules a publish's own fields and overrides do (Sockudo validates again).
+    const from = `${where}payload (template "${template.templateId}").`;
+    check(contentSchema, { title: payload.title, body: payload.body, icon: payload.icon, sound: payload.sound, collapseKey: payload.collapseKey }, from);
+    for (const [provider, o] of Object.entries(withOverrides)) check(overrideSchema, { provider, payload: o }, `${where}providerOverrides (template "${template.templateId}", ${provider}).`);
+  }
   const intent: PublishIntent = {
     recipients,
     payload: substitutePlaceholders(payload),
@@ -273,8 +285,8 @@ export function parseSubscription(body: unknown): z.output<typeof subscriptionSc
 
 const deliveryEventSchema = z.object({
   appId: z.string().optional(),
-  publishId: z.string(),
-  eventId: z.string(),
+  publishId: z.string().refine(noNul, 'must not contain NUL characters'),
+  eventId: z.string().refine(noNul, 'must not contain NUL characters'),
   occurredAtMs: z.number().int().nonnegative(),
   result: z.object({
     appId: z.string(),

@@ -21,7 +21,9 @@ const contentSchema = z.object({
 });
 
 const templateSchema = z.object({
-  templateId: nonEmpty('templateId').refine((s) => Buffer.byteLength(s) <= 128, 'templateId exceeds 128 bytes'),
+  templateId: nonEmpty('templateId')
+    .refine((s) => Buffer.byteLength(s) <= 128, 'templateId exceeds 128 bytes')
+    .refine((s) => !s.includes('\u0000'), 'templateId is invalid: must not contain NUL characters'),
   defaultLocale: nonEmpty('defaultLocale'),
   locales: z.record(z.string(), contentSchema),
   providerOverrides: z
@@ -48,7 +50,7 @@ export function parseTemplate(body: unknown, appId: string): NotificationTemplat
   }
   const t = r.data;
   if (Object.keys(t.locales).some((l) => l.trim() === '')) throw new HttpError('invalidInput', 'locale must not be empty');
-  if (!(t.defaultLocale in t.locales)) throw new HttpError('invalidInput', 'defaultLocale is invalid: must exist in locales');
+  if (!Object.hasOwn(t.locales, t.defaultLocale)) throw new HttpError('invalidInput', 'defaultLocale is invalid: must exist in locales');
   for (const [key, o] of Object.entries(t.providerOverrides)) {
     if (key !== o.provider) throw new HttpError('invalidInput', `providerOverrides.${key}: the key must be its provider ("${o.provider}")`);
   }
@@ -63,14 +65,14 @@ const substitutionError = (reason: string) => new HttpError('invalidInput', `inv
  */
 function localeContent(t: NotificationTemplate, requested: unknown): TemplateContent {
   if (typeof requested === 'string' && requested.trim() !== '') {
-    if (t.locales[requested]) return t.locales[requested];
+    if (Object.hasOwn(t.locales, requested)) return t.locales[requested];
     const parts = requested.replaceAll('_', '-').split('-');
     for (let n = parts.length - 1; n > 0; n--) {
       const prefix = parts.slice(0, n).join('-');
-      if (t.locales[prefix]) return t.locales[prefix];
+      if (Object.hasOwn(t.locales, prefix)) return t.locales[prefix];
     }
   }
-  const fallback = t.locales[t.defaultLocale];
+  const fallback = Object.hasOwn(t.locales, t.defaultLocale) ? t.locales[t.defaultLocale] : undefined;
   if (!fallback) throw substitutionError('template locale is missing');
   return fallback;
 }

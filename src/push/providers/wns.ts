@@ -23,7 +23,7 @@ export class WnsSender implements ProviderSender {
   private async send(item: SendItem): Promise<AttemptResult> {
     const r = item.delivery.recipient;
     if (r.transportType !== 'wns') return { kind: 'failed', error: 'a WNS delivery without a wns recipient' };
-    if (!r.channelUri.startsWith('https://')) return { kind: 'failed', error: 'the WNS channel URI is not an https URL' };
+    if (!/^https:\/\//i.test(r.channelUri)) return { kind: 'failed', error: 'the WNS channel URI is not an https URL' };
     const type = wnsType(item.intent.overrides.wns?.type, this.config.type);
     if (!type) return { kind: 'failed', error: `invalid WNS notification type ${JSON.stringify(item.intent.overrides.wns?.type)} (one of ${WNS_TYPES.join(', ')})` };
     const body = JSON.stringify({ ...item.rendered.wns, type });
