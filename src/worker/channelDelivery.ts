@@ -457,7 +457,7 @@ export class ChannelDelivery {
           if (v2 > 0) this.countSent(app, v2, message.frame.length);
           recipients += v2;
           // Its V1 frames went out at admission (not observed then, its V2 side was to come): they count here.
-          if (!withV1) recipients += this.app.numSubscribers(publishTopic(1, appId, channel));
+          if (!withV1) recipients += this.v1Reached(publishTopic(1, appId, channel), e.socketId);
         }
         if (recipients === 0) continue;
         delivered = true;
@@ -477,6 +477,13 @@ export class ChannelDelivery {
     const recipients = this.deliverV2(app, publishTopic(2, appId, channel), message, e.socketId);
     if (recipients > 0) this.countSent(app, recipients, message.frame.length);
     return recipients;
+  }
+
+  /** The sockets a V1 frame to `topic` reached here: its subscribers but the excluded one. */
+  private v1Reached(topic: string, exclude: string | undefined): number {
+    const subscribers = this.app.numSubscribers(topic);
+    const excluded = exclude === undefined ? undefined : this.deps.sockets.get(exclude)?.ws;
+    return excluded?.isSubscribed(topic) ? subscribers - 1 : subscribers;
   }
 
   /** One V1 frame of an HTTP publish to this thread's subscribers; returns its recipients. */

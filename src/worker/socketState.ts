@@ -112,7 +112,7 @@ export class SocketState {
 /**
  * Socket ids look like Pusher's and Sockudo's (`^\d+\.\d+$`). The first part is drawn at random for every socket
  * from Sockudo's range (up to 10^10), so no id can be guessed from another; the second is this thread's counter
- * with the worker index in its last two digits, so ids never repeat on a host.
+ * with the worker index in its last four digits, so ids never repeat on a host (of up to 10,000 workers).
  */
 export class SocketIdAllocator {
   private counter = 0;
@@ -121,6 +121,6 @@ export class SocketIdAllocator {
 
   next(): string {
     this.counter++;
-    return `${randomInt(0, 10_000_000_001)}.${this.counter * 100 + this.workerIndex}`;
+    return `${randomInt(0, 10_000_000_001)}.${this.counter * 10_000 + this.workerIndex}`;
   }
 }

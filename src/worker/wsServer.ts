@@ -89,7 +89,10 @@ export class WsServer {
     this.delivery.app = app;
     const { config } = this.deps;
     const silence = Math.max(pingAfterSeconds(1, config), pingAfterSeconds(2, config));
-    const idle = Math.min(960, Math.ceil((silence + config.pong_timeout + 10) / 4) * 4);
+    // uWS's idle timeout (at most 960 s) is only a backstop behind our pings: past that it is off, or it would drop
+    // a quiet, healthy socket before its ping.
+    const backstop = Math.ceil((silence + config.pong_timeout + 10) / 4) * 4;
+    const idle = backstop > 960 ? 0 : backstop;
     const behavior: WebSocketBehavior<UwsUserData> = {
       compression: uws().DISABLED,
       // uWS drops a socket silently (1006) past its own limit, so it gets headroom and our limit is
