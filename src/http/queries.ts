@@ -37,6 +37,8 @@ export async function listChannels(hub: Hub, app: AppConfig, params: Map<string,
       entry.user_count = users.count;
       whole &&= users.complete;
     }
+    // As Sockudo: an `info` given (even empty, or naming nothing a listing has) lists only channels with an attribute.
+    if (params.has('info') && Object.keys(entry).length === 0) continue;
     channels[name] = entry;
   }
   // A host that did not answer in time (or Redis, down) is left out, and the answer says so.

@@ -99,6 +99,8 @@ type Outcome = { ok: true } | { ok: false; retry: boolean; delayMs?: number; rea
 /** One app+target: its pending events, its batch timer and its single drain loop. */
 class TargetQueue {
   readonly events: WebhookEvent[] = [];
+  /** When each queued event happened (ms): a batch's `time_ms` is its first event's, however late it is sent. */
+  readonly happenedAt: number[] = [];
   readonly logUrl: string;
   private readonly types: ReadonlySet<string> | undefined;
   timer: ReturnType<typeof setTimeout> | undefined;
@@ -184,6 +186,7 @@ export class WebhookSender {
           continue;
         }
         q.events.push(event);
+        q.happenedAt.push(Date.now());
         if (q.draining) continue; // the running loop sends it after the current request
         if (q.events.length >= this.maxBatch) this.startDrain(q);
         else q.timer ??= setTimeout(() => this.startDrain(q), this.batchMs);
@@ -227,7 +230,8 @@ export class WebhookSender {
     try {
       do {
         try {
-          await this.deliver(q, q.events.splice(0, this.maxBatch));
+          const [happenedAt] = q.happenedAt.splice(0, this.maxBatch);
+          await this.deliver(q, q.events.splice(0, this.maxBatch), happenedAt);
         } catch (err) {
           // deliver() handles every expected failure; only a throwing logger or metrics callback lands
           // here. The batch is lost, but the loop goes on so later events are not stranded.
@@ -240,9 +244,10 @@ export class WebhookSender {
   }
 
   /** One batch: signed once, then attempted until it succeeds, fails for good, or runs out of attempts. */
-  private async deliver(q: TargetQueue, events: WebhookEvent[]): Promise<void> {
+  private async deliver(q: TargetQueue, events: WebhookEvent[], happenedAt: number): Promise<void> {
     const appId = q.app.id;
-    const body = JSON.stringify({ time_ms: Date.now(), events });
+    // As Pusher and Sockudo: the time the events happened (the batch's first), not when a slow target let it go.
+    const body = JSON.stringify({ time_ms: happenedAt, events });
     const headers = {
       ...q.headers,
       'Content-Type': 'application/json', // exactly this: the pusher SDK rejects anything else, charset included
