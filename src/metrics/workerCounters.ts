@@ -1,9 +1,15 @@
 // Hot metric counters that workers bump on every frame, kept in a SharedArrayBuffer so the primary can
 // read them at scrape time without a round trip. Each worker writes only its own region (one writer per
 // slot, so plain Float64 adds are safe); the primary sums the regions.
-import type { ChannelType } from '../protocol/channels.ts';
+import { type ChannelType, channelType } from '../protocol/channels.ts';
 
 export const CHANNEL_TYPES: readonly ChannelType[] = ['public', 'private', 'private_encrypted', 'presence', 'cache'];
+const CHANNEL_TYPE_INDEX = new Map(CHANNEL_TYPES.map((t, i) => [t, i]));
+
+/** A channel's slot among CHANNEL_TYPES: its `channel_type` label in the per-type counters and latency series. */
+export function channelTypeIndex(channel: string): number {
+  return CHANNEL_TYPE_INDEX.get(channelType(channel)) ?? 0;
+}
 
 /** `error_type` labels of sockudo_connection_errors_total, by pusher:error code (4000 split by cause). */
 export const ERROR_TYPES = [

@@ -16,8 +16,8 @@ import type { PublishEvent } from '../http/events.ts';
 import { FRAME_V1, FRAME_V1_ALSO_V2, FRAME_V2, metaAt } from '../ipc/frameColumns.ts';
 import type { FrameColumns, OwnPublishPositions, PublishesTaken, TopicFrame, V2Meta } from '../ipc/messages.ts';
 import { appendTaken, emptyPublishesTaken } from '../ipc/publishesTaken.ts';
-import { CHANNEL_TYPES, FIELD, type WorkerCounters } from '../metrics/workerCounters.ts';
-import { allowsClientEvents, channelType } from '../protocol/channels.ts';
+import { FIELD, type WorkerCounters, channelTypeIndex } from '../metrics/workerCounters.ts';
+import { allowsClientEvents } from '../protocol/channels.ts';
 import { publishedV1Frame } from '../protocol/frames.ts';
 import { isV2ChannelTopic, publishTopic } from '../protocol/topics.ts';
 import type { TemplatedApp } from '../transport/uws.ts';
@@ -249,7 +249,7 @@ export class ChannelDelivery {
    * labelled by channel type and by the sockets it reached here (each worker is one of Sockudo's nodes).
    */
   private observe(app: number, channel: string, recipients: number, ms: number): void {
-    this.deps.counters.observeLatency(app, ms, CHANNEL_TYPES.indexOf(channelType(channel)), recipients);
+    this.deps.counters.observeLatency(app, ms, channelTypeIndex(channel), recipients);
   }
 
   /** When this thread last handed a publish with recipients to uWS (performance.now()). */

@@ -76,13 +76,16 @@ interface Position {
   serial: number;
 }
 
-/** A `continuity_unverifiable` failure, with every field Sockudo's failure frames carry (null where unknown). */
-function unverifiable(expected: string | undefined, reason: string): Record<string, unknown> {
+/**
+ * A resume failure's detail, with every field Sockudo's failure frames carry: no serials, which Sockudo names only
+ * for what its durable history could say (the hot buffer's failures name none).
+ */
+function failure(code: string | undefined, reason: string | undefined, expected: string | undefined, current?: string): Record<string, unknown> {
   return {
-    code: 'continuity_unverifiable',
+    code,
     reason,
     expected_stream_id: expected ?? null,
-    current_stream_id: null,
+    current_stream_id: current ?? null,
     oldest_available_serial: null,
     newest_available_serial: null,
   };
@@ -135,7 +138,7 @@ export function handleResume(core: WsServer, s: SocketState, data: unknown): voi
   ];
   for (const { channel, streamId, serial, isLegacy } of asked) {
     if (typeof serial !== 'number' || !Number.isInteger(serial) || serial < 0) {
-      fail(channel, unverifiable(streamId, 'invalid_position'));
+      fail(channel, failure('continuity_unverifiable', 'invalid_position', streamId));
       continue;
     }
     // A serial without its stream_id is looked up in the hot buffer's current stream only (as Sockudo does).
@@ -143,19 +146,11 @@ export function handleResume(core: WsServer, s: SocketState, data: unknown): voi
     const result = current === undefined ? undefined : core.replay.since(app.id, channel, current, serial, now);
     // A legacy serial (channel_serials) that the hot buffer cannot serve has no cold path (every other field null).
     if (!result?.ok && isLegacy) {
-      fail(channel, unverifiable(undefined, 'legacy_serial_only_position_cannot_use_cold_recovery'));
+      fail(channel, failure('continuity_unverifiable', 'legacy_serial_only_position_cannot_use_cold_recovery', undefined));
       continue;
     }
     if (!result?.ok) {
-      fail(channel, {
-        code: result?.code,
-        reason: result?.reason,
-        expected_stream_id: streamId ?? null,
-        current_stream_id: result?.currentStreamId ?? null,
-        // Sockudo names serials only for what its durable history could say; the hot buffer's failures name none.
-        oldest_available_serial: null,
-        newest_available_serial: null,
-      });
+      fail(channel, failure(result?.code, result?.reason, streamId, result?.currentStreamId));
       continue;
     }
     // A held subscription already collected what came after it began: replay only what came before.

@@ -8,8 +8,7 @@ import type { AppConfig, Config } from '../config/schema.ts';
 import { WS_ERRORS, type WsErrorName } from '../errors.ts';
 import type { PresenceJoin, PresenceJoined, PresenceLeave, PrimaryToWorker, WorkerToPrimary } from '../ipc/messages.ts';
 import type { Logger } from '../log.ts';
-import { CHANNEL_TYPES, FIELD, type WorkerCounters, errorTypeIndex } from '../metrics/workerCounters.ts';
-import { channelType } from '../protocol/channels.ts';
+import { FIELD, type WorkerCounters, channelTypeIndex, errorTypeIndex } from '../metrics/workerCounters.ts';
 import { canonicalEvent, parseClientFrame } from '../protocol/clientFrame.ts';
 import { randomUUID } from 'node:crypto';
 import { PING, PONG, type ProtocolVersion, connectionEstablished, errorFrame, namedError, watchlistEvents, withMessageId } from '../protocol/frames.ts';
@@ -68,7 +67,6 @@ export class WsServer {
 
   private readonly appsByKey = new Map<string, { app: AppConfig; index: number; origins: OriginCheck }>();
   private readonly ids: SocketIdAllocator;
-  private readonly channelTypeIndex = new Map(CHANNEL_TYPES.map((t, i) => [t, i]));
   private readonly maxPayload: number;
   private sweepTimer: NodeJS.Timeout | undefined;
 
@@ -299,7 +297,7 @@ export class WsServer {
   }
 
   countSubscription(s: SocketState, channel: string, base: number): void {
-    this.deps.counters.add(s.appIndex, base + (this.channelTypeIndex.get(channelType(channel)) ?? 0));
+    this.deps.counters.add(s.appIndex, base + channelTypeIndex(channel));
   }
 
   /** Ends a socket's held subscriptions: the live frames collected meanwhile, then the topics themselves. */
