@@ -10,8 +10,10 @@ const bytes = (max: number) => z.string().refine((s) => Buffer.byteLength(s) <= 
 const base64urlBytes = (n: number, what: string) =>
   z.string().refine((s) => /^[A-Za-z0-9_\-+/]+=*$/.test(s) && Buffer.from(s, 'base64url').length === n, `${what} (${n} bytes, base64url)`);
 /** Ids kept in the push store: PostgreSQL text cannot hold NUL, so neither store takes one. */
-export const noNul = (s: string) => !s.includes('\u0000');
-const id = z.string().min(1).max(128).refine(noNul, 'must not contain NUL characters');
+const noNul = (s: string) => !s.includes('\u0000');
+const NUL_REFUSED = 'must not contain NUL characters';
+const id = z.string().min(1).max(128).refine(noNul, NUL_REFUSED);
+const requiredString = z.string({ error: (issue) => (issue.input === undefined ? 'required' : 'a string') });
 const channelName = z.string().min(1).max(200).regex(/^[A-Za-z0-9_\-=@,.;]+$/, 'letters, digits and _-=@,.; only');
 
 /** A browser's PushSubscription JSON (`keys: {p256dh, auth}`) is accepted as well as Sockudo's flat shape. */
@@ -27,8 +29,7 @@ const webRecipient = z.preprocess(
 
 /** A string that is not blank (Sockudo's `require_secret`), at most `max` bytes. */
 function requiredText(max: number, blank: string) {
-  return z
-    .string({ error: (issue) => (issue.input === undefined ? 'required' : 'a string') })
+  return requiredString
     .refine((s) => s.trim() !== '', blank)
     .refine((s) => Buffer.byteLength(s) <= max, `at most ${max} bytes`);
 }
@@ -82,8 +83,6 @@ const CONDITION_TOKEN = /\s*(?:(['"])([^'"]*)\1\s+in\s+topics\b|(&&|\|\||!|\(|\)
 /** FCM allows up to five topics in one condition. */
 const MAX_CONDITION_TOPICS = 5;
 const MAX_CONDITION_DEPTH = 32;
-
-const requiredString = z.string({ error: (issue) => (issue.input === undefined ? 'required' : 'a string') });
 
 /** Sockudo accepts any of its providers here but sends topics and conditions nowhere; only FCM has them. */
 const fcmOnly = (type: string) =>
@@ -285,8 +284,8 @@ export function parseSubscription(body: unknown): z.output<typeof subscriptionSc
 
 const deliveryEventSchema = z.object({
   appId: z.string().optional(),
-  publishId: z.string().refine(noNul, 'must not contain NUL characters'),
-  eventId: z.string().refine(noNul, 'must not contain NUL characters'),
+  publishId: z.string().refine(noNul, NUL_REFUSED),
+  eventId: z.string().refine(noNul, NUL_REFUSED),
   occurredAtMs: z.number().int().nonnegative(),
   result: z.object({
     appId: z.string(),
