@@ -12,7 +12,7 @@
 //   node --import tsx bench/run.ts --compare --scenario connect [--connections 10000,18000]   (accept rate, RSS per idle connection)
 //   node --import tsx bench/run.ts --scenario fanout --target sockudo-ts --workers 1,2   (a worker sweep)
 //   node --import tsx bench/run.ts --scenario http --target sockudo-ts --sockudo-dir ~/snap/abc1234,.   (an A/B of two builds)
-//   node --import tsx bench/run.ts --scenario many-channels --target sockudo-ts --sockudo-env 'default;SOCKUDO_CONNECTION_RECOVERY_ENABLED=false'
+//   node --import tsx bench/run.ts --scenario many-channels --target sockudo-ts --sockudo-env 'default;SOCKUDO_CONNECTION_RECOVERY_ENABLED=true'
 //   node --import tsx bench/run.ts --scenario http --target-url ws://127.0.0.1:6001 --app-id I --app-key K --app-secret S
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { availableParallelism, homedir, tmpdir } from 'node:os';
@@ -152,7 +152,7 @@ function usage(message?: string): never {
       'the bare server\'s threads (default: one per core). soketi is single-threaded.\n' +
       '--sockudo-dir: the sockudo-ts source tree to run (default: this one); with several, one instance each (an A/B\n' +
       'of two builds in one session). --sockudo-env: configuration variants, separated by ";", each "default" or\n' +
-      'comma-separated SOCKUDO_* settings or NODE_OPTIONS (e.g. "default;SOCKUDO_CONNECTION_RECOVERY_ENABLED=false"), one instance\n' +
+      'comma-separated SOCKUDO_* settings or NODE_OPTIONS (e.g. "default;SOCKUDO_CONNECTION_RECOVERY_ENABLED=true"), one instance\n' +
       'each. Only one of --workers, --sockudo-dir and --sockudo-env may list several; a table of each instance\n' +
       'against the first follows.\n' +
       '--target-url measures a Pusher-compatible server already running on loopback (never started or stopped\n' +

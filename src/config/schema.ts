@@ -168,15 +168,18 @@ export const configSchema = z.strictObject({
   cache_channel_ttl: positiveInt.max(30 * 86400).default(3600),
   /** Distinct occupied channels one worker thread can track; a subscribe past it gets pusher:error 4100. */
   max_channels_per_worker: positiveInt.max(16 * 1024 * 1024).default(262144),
-  /** Protocol V2 connection recovery and rewind: every channel keeps its recent messages for replay. */
+  /**
+   * Protocol V2 connection recovery and rewind: every channel keeps its recent messages for replay. Off by default,
+   * as Sockudo's code default and its image's config.json (its config.toml turns it on).
+   */
   connection_recovery: z
     .strictObject({
-      enabled: z.boolean().default(true),
+      enabled: z.boolean().default(false),
       buffer_ttl_seconds: positiveInt.max(3600).default(120),
       /** Messages kept per channel, and the most one resume replays. */
       max_buffer_size: positiveInt.max(10_000).default(100),
     })
-    .default(() => ({ enabled: true, buffer_ttl_seconds: 120, max_buffer_size: 100 })),
+    .default(() => ({ enabled: false, buffer_ttl_seconds: 120, max_buffer_size: 100 })),
   /**
    * How long a presence member whose socket dropped without a clean close (no close frame, or no pong) stays in
    * its channels, as Sockudo's `presence.*ungraceful_timeout_seconds`: a client that reconnects and joins again

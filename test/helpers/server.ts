@@ -11,7 +11,11 @@ export interface TestServer extends ServerHandle {
   config: Config;
 }
 
-/** Two workers, per-worker test ports, port 0 everywhere, silent logs; `overrides` are config-file keys. */
+/**
+ * Two workers, per-worker test ports, port 0 everywhere, silent logs, and connection recovery on (off by default, as
+ * Sockudo; most V2 tests check positions and resumes, and a test of recovery off says so); `overrides` are
+ * config-file keys.
+ */
 export async function startTestServer(overrides: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}): Promise<TestServer> {
   const config = loadConfig({
     fileContents: {
@@ -20,6 +24,7 @@ export async function startTestServer(overrides: Record<string, unknown> = {}, e
       worker_ports: true,
       metrics: { port: 0 },
       log: { level: 'silent' },
+      connection_recovery: { enabled: true },
       // Every test server gets its own push database unless the test brings one.
       ...overrides,
       push: { storage: { sqlite_path: join(mkdtempSync(join(tmpdir(), 'sockudo-push-')), 'push.sqlite') }, ...(overrides.push as object | undefined) },

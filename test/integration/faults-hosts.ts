@@ -39,10 +39,19 @@ export interface HostProcess {
   stderr: string[];
 }
 
+/** A host process; connection recovery is on, as the fault tests check V2 resumes (it is off by default). */
 export async function startHost(env: Record<string, string>): Promise<HostProcess> {
   const child = spawn(process.execPath, serverStartArgs(ROOT), {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, SOCKUDO_PORT: '0', SOCKUDO_METRICS_ENABLED: 'false', SOCKUDO_WORKERS: '2', SOCKUDO_LOG_PRETTY: 'false', ...env },
+    env: {
+      PATH: process.env.PATH,
+      SOCKUDO_PORT: '0',
+      SOCKUDO_METRICS_ENABLED: 'false',
+      SOCKUDO_WORKERS: '2',
+      SOCKUDO_LOG_PRETTY: 'false',
+      SOCKUDO_CONNECTION_RECOVERY_ENABLED: 'true',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);

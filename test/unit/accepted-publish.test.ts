@@ -18,7 +18,8 @@ import { Publisher, type WorkerLink } from '../../src/primary/publisher.ts';
 import { PublishAdmission } from '../../src/worker/publishAdmission.ts';
 
 function setup(alone = false, env: Record<string, string> = {}) {
-  const config = loadConfig({ env });
+  // Recovery on (off by default): these publishes carry positions.
+  const config = loadConfig({ env: { SOCKUDO_CONNECTION_RECOVERY_ENABLED: 'true', ...env } });
   const lines: { level: number; msg: string }[] = [];
   const log = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
   const published: TopicFrame[][] = [];

@@ -39,6 +39,8 @@ describe('defaults (empty env, no file)', () => {
     assert.equal(config.worker_ports, false);
     assert.deepEqual(config.metrics, { enabled: true, host: '127.0.0.1', port: 9601, prefix: 'sockudo_' });
     assert.equal(config.log.level, 'info');
+    // Off, as Sockudo's code default and its image's config.json: V2 channel frames carry no positions.
+    assert.deepEqual(config.connection_recovery, { enabled: false, buffer_ttl_seconds: 120, max_buffer_size: 100 });
   });
 
   test('exactly one development app app-id / app-key / app-secret', () => {

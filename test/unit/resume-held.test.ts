@@ -22,7 +22,8 @@ import { fakeClock } from '../helpers/fakeClock.ts';
 
 test('a resume from the position of a publish held on this worker succeeds: the held one goes out first', (t) => {
   fakeClock(t);
-  const config = loadConfig({ env: {} });
+  // Recovery on (off by default): the test resumes.
+  const config = loadConfig({ env: { SOCKUDO_CONNECTION_RECOVERY_ENABLED: 'true' } });
   const replay = new ReplayMirror(100, 120_000);
   const holds = new LiveHolds(() => {}, 100);
   const delivery = new ChannelDelivery({
