@@ -44,6 +44,9 @@ export const WS_ERRORS = {
   historyV1: { code: 4000, fatal: false, message: 'Protocol error: channel_history is only supported on protocol V2' },
   historyNotSubscribed: { code: 4301, fatal: false, message: 'Client event error: the socket is not subscribed to this channel' },
   historyDisabled: { code: 4300, fatal: false, message: 'Channel error: Durable history is disabled by policy' },
+  /** A V2 `presence_update` refused (worker/presenceUpdate.ts): Sockudo's AI-transport codes, the detail says why. */
+  presenceUpdateInvalid: { code: 104009, fatal: false, message: 'presence_update is invalid' },
+  presenceUpdateTooLarge: { code: 40009, fatal: false, message: 'presence_update data exceeds 1024 bytes' },
 } as const satisfies Record<string, { code: number; fatal: boolean; message: string }>;
 export type WsErrorName = keyof typeof WS_ERRORS;
 

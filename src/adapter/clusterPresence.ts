@@ -32,6 +32,13 @@ end
 return 0
 `;
 
+/** A member's new user_info (a V2 presence_update), kept only while the user is a member. */
+const UPDATE = `
+local base, user, info = ARGV[1], ARGV[2], ARGV[3]
+if redis.call('HEXISTS', base .. ':members', user) == 1 then redis.call('HSET', base .. ':members', user, info) end
+return 0
+`;
+
 /**
  * Puts one host's share of a channel back as the host knows it (after a Redis restart emptied it, or after a
  * survivor reaped the host while it was only stalled): each user's socket count on this host is set to the
@@ -103,6 +110,7 @@ export class ClusterPresence {
     redis.defineCommand('sockudoPresenceJoin', { numberOfKeys: 0, lua: JOIN });
     redis.defineCommand('sockudoPresenceLeave', { numberOfKeys: 0, lua: LEAVE });
     redis.defineCommand('sockudoPresenceRestore', { numberOfKeys: 0, lua: RESTORE });
+    redis.defineCommand('sockudoPresenceUpdate', { numberOfKeys: 0, lua: UPDATE });
   }
 
   private base(appId: string, channel: string): string {
@@ -117,6 +125,11 @@ export class ClusterPresence {
     const r = (await this.call('sockudoPresenceJoin', this.base(appId, channel), this.hostId, userId, JSON.stringify(userInfo ?? null), String(maxMembers), this.hostSet(this.hostId), `${appId}\n${channel}`)) as [number, number?, string[]?];
     if (r[0] === 0) return { ok: false };
     return { ok: true, first: r[1] === 1, members: toMembers(r[2] ?? []) };
+  }
+
+  /** The member's user_info for later snapshots on every host; nothing when the user is no longer a member. */
+  async updateInfo(appId: string, channel: string, userId: string, userInfo: unknown): Promise<void> {
+    await this.call('sockudoPresenceUpdate', this.base(appId, channel), userId, JSON.stringify(userInfo ?? null));
   }
 
   /**

@@ -16,6 +16,9 @@ export interface IdempotentCompletion {
 /** A publish as it travels: its message ids are fixed by the origin so every host delivers the same ones. */
 export type WireEvent = Omit<PublishEvent, 'idempotencyKey'> & { messageIds: string[] };
 
+/** A presence member joined, left, or changed its user_info (V2 presence_update). */
+export type MemberChange = 'added' | 'removed' | 'updated';
+
 export type Envelope =
   | {
       kind: 'events';
@@ -46,7 +49,7 @@ export type Envelope =
   /** A subscription-count question; every host answers on the asker's reply channel. */
   | { kind: 'query'; origin: string; id: string; app: string; prefix: string; channels?: string[] }
   /** A presence member joined or left cluster-wide (decided by the host that made the change). */
-  | { kind: 'presence'; origin: string; app: string; channel: string; change: 'added' | 'removed'; userId: string; userInfo?: unknown; exclude?: string };
+  | { kind: 'presence'; origin: string; app: string; channel: string; change: MemberChange; userId: string; userInfo?: unknown; exclude?: string };
 
 export interface Position {
   streamId: string;

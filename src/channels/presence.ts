@@ -64,6 +64,25 @@ export class PresenceRegistry {
     return true;
   }
 
+  /**
+   * The member's new user_info (a V2 presence_update from `socketId`), written into its snapshot entry; false when
+   * that socket is not a member of the channel as the user (it left meanwhile).
+   */
+  updateInfo(appId: string, channel: string, userId: string, socketId: string, info: unknown): boolean {
+    if (!this.hasSocket(appId, channel, userId, socketId)) return false;
+    this.setInfo(appId, channel, userId, info);
+    return true;
+  }
+
+  /** The member's user_info, if it is a member here (another host's presence_update reaches its sockets here too). */
+  setInfo(appId: string, channel: string, userId: string, info: unknown): void {
+    const member = this.channels.get(appId, channel)?.members.get(userId);
+    if (!member) return;
+    member.info = info;
+    const infoJson = JSON.stringify(info);
+    member.hashEntry = infoJson === undefined ? undefined : `${member.idJson}:${infoJson}`;
+  }
+
   /** Whether this socket has joined the channel (as any user). */
   hasSocket(appId: string, channel: string, userId: string, socketId: string): boolean {
     return this.channels.get(appId, channel)?.members.get(userId)?.sockets.has(socketId) ?? false;

@@ -48,6 +48,7 @@ export const SERVER_ENV: EnvBinding[] = [
   { names: ['SOCKUDO_MAX_CHANNELS_PER_WORKER'], path: ['max_channels_per_worker'], kind: 'int' },
   { names: ['SOCKUDO_PRESENCE_UNGRACEFUL_TIMEOUT_SECONDS', 'PRESENCE_UNGRACEFUL_TIMEOUT_SECONDS'], path: ['presence', 'ungraceful_timeout_seconds'], kind: 'int' },
   { names: ['SOCKUDO_PRESENCE_V2_UNGRACEFUL_TIMEOUT_SECONDS', 'PRESENCE_V2_UNGRACEFUL_TIMEOUT_SECONDS'], path: ['presence', 'v2_ungraceful_timeout_seconds'], kind: 'int' },
+  { names: ['SOCKUDO_PRESENCE_UPDATE_RATE_LIMIT_PER_MEMBER_PER_SECOND', 'PRESENCE_UPDATE_RATE_LIMIT_PER_MEMBER_PER_SECOND'], path: ['presence', 'update_rate_limit_per_member_per_second'], kind: 'int' },
   { names: ['SOCKUDO_CONNECTION_RECOVERY_ENABLED', 'CONNECTION_RECOVERY_ENABLED'], path: ['connection_recovery', 'enabled'], kind: 'bool' },
   { names: ['SOCKUDO_CONNECTION_RECOVERY_BUFFER_TTL', 'CONNECTION_RECOVERY_BUFFER_TTL'], path: ['connection_recovery', 'buffer_ttl_seconds'], kind: 'int' },
   { names: ['SOCKUDO_CONNECTION_RECOVERY_MAX_BUFFER_SIZE', 'CONNECTION_RECOVERY_MAX_BUFFER_SIZE'], path: ['connection_recovery', 'max_buffer_size'], kind: 'int' },

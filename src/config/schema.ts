@@ -72,7 +72,7 @@ export const appSchema = z.strictObject({
       z.strictObject({
         url: z.string().url(),
         event_types: z
-          .array(z.enum(['channel_occupied', 'channel_vacated', 'member_added', 'member_removed', 'client_event', 'cache_miss', 'subscription_count']))
+          .array(z.enum(['channel_occupied', 'channel_vacated', 'member_added', 'member_removed', 'member_updated', 'client_event', 'cache_miss', 'subscription_count']))
           .optional(),
         /** Only events of channels that match every given rule (Sockudo's webhook filter). */
         filter: z
@@ -189,8 +189,10 @@ export const configSchema = z.strictObject({
     .strictObject({
       ungraceful_timeout_seconds: nonNegativeInt.max(3600).default(0),
       v2_ungraceful_timeout_seconds: nonNegativeInt.max(3600).default(15),
+      /** V2 `presence_update`s one socket may send per channel in a second (Sockudo's fixed one-second window). */
+      update_rate_limit_per_member_per_second: positiveInt.max(1_000_000).default(10),
     })
-    .default(() => ({ ungraceful_timeout_seconds: 0, v2_ungraceful_timeout_seconds: 15 })),
+    .default(() => ({ ungraceful_timeout_seconds: 0, v2_ungraceful_timeout_seconds: 15, update_rate_limit_per_member_per_second: 10 })),
   /** V2 `extras.ephemeral` (Sockudo's `ephemeral`): off, the flag is dropped and such a message is an ordinary one. */
   ephemeral: z
     .strictObject({ enabled: z.boolean().default(true) })

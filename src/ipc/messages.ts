@@ -275,6 +275,11 @@ export type WorkerToPrimary =
   /** Presence joins and leaves, every one queued in a row (ipc/presenceColumns.ts). */
   | PresenceChanges
   /**
+   * A V2 member changed its `user_info` (`sockudo:presence_update`, worker/presenceUpdate.ts): checked on the worker,
+   * kept and announced by the primary. Queued after the socket's join and before its leave, so it meets its member.
+   */
+  | { type: 'presence-update'; app: number; channel: string; socketId: string; userId: string; userInfo: unknown }
+  /**
    * A client event already delivered to V1 subscribers on the sender's thread; the primary relays the V1
    * frame to the other workers and builds the V2 frame (with its serial) for everyone.
    */

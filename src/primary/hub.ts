@@ -20,7 +20,7 @@ import { PresenceLeases } from './presenceLeases.ts';
 import type { Publisher } from './publisher.ts';
 
 type HubMessage =
-  | Extract<WorkerToPrimary, { type: 'channel-occupied' | 'channel-vacated' | 'client-event' | 'user-signin' | 'user-signout' | 'cache-miss' }>
+  | Extract<WorkerToPrimary, { type: 'channel-occupied' | 'channel-vacated' | 'client-event' | 'user-signin' | 'user-signout' | 'cache-miss' | 'presence-update' }>
   | PresenceJoin
   | PresenceLeave;
 
@@ -49,6 +49,7 @@ export class Hub {
     this.appIndex = new Map(config.apps.map((a, i) => [a.id, i]));
     this.clusterRestore = new ClusterRestore(cluster, this, this.appIndex);
     publisher.presenceVersions = (appId, channel) => this.presence.versions(appId, channel);
+    publisher.presenceInfo = (appId, channel, userId, info) => this.presence.setInfo(appId, channel, userId, info);
   }
 
   handle(m: HubMessage, reply: HubReply): void {
@@ -74,6 +75,8 @@ export class Hub {
       case 'presence-leave':
         if (m.leaseMs) return this.leases.hold(m.app, m.channel, m.userId, m.socketId, m.leaseMs, () => this.presenceLeave(m.app, m.channel, m.userId, m.socketId));
         return this.presenceLeave(m.app, m.channel, m.userId, m.socketId);
+      case 'presence-update':
+        return this.presenceUpdate(m);
       case 'client-event': {
         const message = { event: m.event, channel: m.channel, data: m.data, userId: m.userId, ephemeral: false };
         const data = typeof m.data === 'string' ? m.data : JSON.stringify(m.data);
@@ -136,6 +139,26 @@ export class Hub {
     if (this.announcedOccupied.delete(`${appId}\n${channel}`)) this.occupancyChanged(appIndex, channel, -1);
     if (this.cluster) return this.clusterRestore.leave({ appIndex, appId, channel, userId });
     if (lastHere) this.memberChanged(appIndex, channel, 'removed', userId, undefined, undefined, this.presence.members(appId, channel).size > 0);
+  }
+
+  /**
+   * A member's new `user_info` (V2 `presence_update`): kept for later snapshots (here, and in Redis with several
+   * hosts, before anyone is told), then `sockudo_internal:presence_update` to the channel's V2 sockets, the sender
+   * among them, and the `member_updated` webhook. A socket that left meanwhile changes nothing.
+   */
+  private presenceUpdate(m: Extract<WorkerToPrimary, { type: 'presence-update' }>): void {
+    const appId = this.appId(m.app);
+    if (!this.presence.updateInfo(appId, m.channel, m.userId, m.socketId, m.userInfo)) return;
+    const announce = () => {
+      this.publisher.presenceChange(m.app, appId, m.channel, 'updated', m.userId, m.userInfo);
+      this.webhook(m.app, { name: 'member_updated', channel: m.channel, user_id: m.userId, user_info: m.userInfo });
+    };
+    const cluster = this.cluster;
+    if (!cluster) return announce();
+    this.clusterRestore.presenceCall(() => cluster.updateInfo(appId, m.channel, m.userId, m.userInfo)).then(announce, (err: Error) => {
+      this.log.warn({ err: err.message, channel: m.channel }, 'presence update not kept in redis: later joiners on other hosts see the old user_info');
+      announce();
+    });
   }
 
   /** A channel occupied or vacated cluster-wide as decided from Redis (a restore, or a dead host's release). */

@@ -9,14 +9,14 @@
 // the serials; each host, this one included, delivers them when they come back.
 import { ExpiringMap } from '../expiringMap.ts';
 import type { ClusterCache } from '../adapter/clusterCache.ts';
-import type { Envelope, IdempotentCompletion, Position, WireEvent } from '../adapter/envelope.ts';
+import type { Envelope, IdempotentCompletion, MemberChange, Position, WireEvent } from '../adapter/envelope.ts';
 import type { RedisCluster } from '../adapter/redisCluster.ts';
 import type { Config } from '../config/schema.ts';
 import type { PublishEvent } from '../http/events.ts';
 import type { OwnPublishPositions, PrimaryToWorker, TopicFrame, V2Meta } from '../ipc/messages.ts';
 import type { Logger } from '../log.ts';
 import { isCacheChannel } from '../protocol/channels.ts';
-import { type ProtocolVersion, memberAdded, memberRemoved, publishedV1Frame, v2ChannelEvent } from '../protocol/frames.ts';
+import { type ProtocolVersion, memberAdded, memberRemoved, memberUpdated, publishedV1Frame, v2ChannelEvent } from '../protocol/frames.ts';
 import { SERVER_TO_USER_PREFIX, publishTopic, topicFor } from '../protocol/topics.ts';
 import { NO_SERIAL, newMessageId, takesPosition, v2Meta } from '../v2/meta.ts';
 import { StreamRegistry } from '../v2/streams.ts';
@@ -63,6 +63,8 @@ export class Publisher {
   onCompletion: ((c: IdempotentCompletion) => void) | null = null;
   /** The protocol versions of a presence channel's sockets on this host (Hub sets it): its member frames are built for those only. */
   presenceVersions: (appId: string, channel: string) => readonly ProtocolVersion[] = () => VERSIONS;
+  /** Set by the hub: another host's member changed its user_info (its sockets here keep the new one). */
+  presenceInfo: ((appId: string, channel: string, userId: string, userInfo: unknown) => void) | null = null;
   private readonly cacheTtlMs: number;
   private readonly recovery: boolean;
   private readonly appIndex: Map<string, number>;
@@ -204,14 +206,16 @@ export class Publisher {
         for (const w of this.workers()) w.post({ type: 'terminate-user', app: appIndex, userId: env.userId, reconnect: env.reconnect === true });
         return;
       case 'presence':
+        // Another host's member changed its user_info: this host's sockets of that user take it too (presenceInfo).
+        if (env.change === 'updated') this.presenceInfo?.(env.app, env.channel, env.userId, env.userInfo);
         return this.memberFrames(appIndex, env.app, env.channel, env.change, env.userId, env.userInfo, env.exclude);
       case 'query':
         return this.onQuery?.(env);
     }
   };
 
-  /** member_added / member_removed for a channel, on every host. */
-  presenceChange(appIndex: number, appId: string, channel: string, change: 'added' | 'removed', userId: string, userInfo?: unknown, exclude?: string): void {
+  /** member_added / member_removed / presence_update (V2 only) for a channel, on every host. */
+  presenceChange(appIndex: number, appId: string, channel: string, change: MemberChange, userId: string, userInfo?: unknown, exclude?: string): void {
     // No named closure on this path: tsx compiles with keepNames, which gives each one a defineProperty call.
     if (!this.cluster) return this.memberFrames(appIndex, appId, channel, change, userId, userInfo, exclude);
     const env: Envelope = { kind: 'presence', origin: this.cluster.hostId, app: appId, channel, change, userId, userInfo, exclude };
@@ -220,15 +224,20 @@ export class Publisher {
     });
   }
 
-  private memberFrames(appIndex: number, appId: string, channel: string, change: 'added' | 'removed', userId: string, userInfo: unknown, exclude?: string): void {
+  private memberFrames(appIndex: number, appId: string, channel: string, change: MemberChange, userId: string, userInfo: unknown, exclude?: string): void {
     const versions = this.presenceVersions(appId, channel);
     if (versions.length === 0) return;
     const frames: TopicFrame[] = [];
     for (const v of versions) {
+      if (change === 'updated') {
+        // V1 sockets never get it (Sockudo's is_v2_only_protocol_event).
+        if (v === 2) frames.push({ app: appIndex, topic: topicFor(2, appId, channel), frame: memberUpdated(channel, userId, userInfo), exclude });
+        continue;
+      }
       const frame = change === 'added' ? memberAdded(v, channel, userId, userInfo ?? {}) : memberRemoved(v, channel, userId);
       frames.push({ app: appIndex, topic: topicFor(v, appId, channel), frame, exclude });
     }
-    this.broadcast(frames);
+    if (frames.length > 0) this.broadcast(frames);
   }
 
   /**

@@ -225,6 +225,7 @@ export async function startServer(config: Config, log: Logger): Promise<ServerHa
       case 'user-signin':
       case 'user-signout':
       case 'cache-miss':
+      case 'presence-update':
         return hub.handle(m, w.reply);
       case 'stream-opened':
         return publisher.streamOpened(m.app, m.channel, m.streamId);

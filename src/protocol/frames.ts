@@ -69,6 +69,12 @@ export function memberAdded(v: ProtocolVersion, channel: string, userId: string,
   return `{"event":"${PREFIX[v].internal}member_added","channel":${JSON.stringify(channel)},"data":${JSON.stringify(data)}}`;
 }
 
+/** A V2 member's new user_info (`presence_update`): V2 only, `data` a JSON string, as Sockudo's member_updated. */
+export function memberUpdated(channel: string, userId: string, userInfo: unknown): string {
+  const data = JSON.stringify({ user_id: userId, user_info: userInfo });
+  return `{"event":"${PREFIX[2].internal}presence_update","channel":${JSON.stringify(channel)},"data":${JSON.stringify(data)}}`;
+}
+
 export function memberRemoved(v: ProtocolVersion, channel: string, userId: string): string {
   const data = JSON.stringify({ user_id: userId });
   return `{"event":"${PREFIX[v].internal}member_removed","channel":${JSON.stringify(channel)},"data":${JSON.stringify(data)}}`;

@@ -7,6 +7,8 @@ import type { Logger } from '../log.ts';
 export type WebhookEvent =
   | { name: 'channel_occupied' | 'channel_vacated'; channel: string }
   | { name: 'member_added' | 'member_removed'; channel: string; user_id: string }
+  /** A V2 presence_update: the member's new user_info, as Sockudo sends it. */
+  | { name: 'member_updated'; channel: string; user_id: string; user_info: unknown }
   | { name: 'client_event'; channel: string; event: string; data: string; socket_id: string; user_id?: string }
   | { name: 'cache_miss'; channel: string }
   | { name: 'subscription_count'; channel: string; subscription_count: number };

@@ -15,6 +15,7 @@ import { PING, PONG, type ProtocolVersion, connectionEstablished, errorFrame, na
 import { type TemplatedApp, type WebSocket, type WebSocketBehavior, uws } from '../transport/uws.ts';
 import { CacheMirror } from './cacheMirror.ts';
 import { handleChannelHistory } from './channelHistory.ts';
+import { handlePresenceUpdate } from './presenceUpdate.ts';
 import { handleClientEvent } from './clientEvents.ts';
 import { LocalChannels } from './localChannels.ts';
 import { pingAfterSeconds } from './heartbeat.ts';
@@ -259,6 +260,8 @@ export class WsServer {
         return handleResume(this, s, frame.data);
       case 'channel_history':
         return handleChannelHistory(this, s, frame.data);
+      case 'presence_update':
+        return handlePresenceUpdate(this, s, frame.event, frame.data);
       default:
         if (frame.event.startsWith('client-')) return handleClientEvent(this, s, frame.event, frame.channel, frame.data, frame.extras);
       // Unknown events are ignored, as Pusher and Sockudo do.

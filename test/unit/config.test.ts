@@ -524,6 +524,16 @@ test('push settings from the environment (ours and Sockudo names) and a bad one 
   assert.throws(() => loadConfig({ env: { SOCKUDO_PUSH_STORAGE_DRIVER: 'mysql' } }), /push\.storage\.driver \(from SOCKUDO_PUSH_STORAGE_DRIVER\)/);
 });
 
+// Sockudo's presence.update_rate_limit_per_member_per_second (PresenceConfig; 0 stops start-up there too).
+test("presence update rate: Sockudo's key and variable, 10 by default, 0 refused", () => {
+  assert.equal(loadConfig({ env: {} }).presence.update_rate_limit_per_member_per_second, 10);
+  assert.equal(loadConfig({ env: { PRESENCE_UPDATE_RATE_LIMIT_PER_MEMBER_PER_SECOND: '25' } }).presence.update_rate_limit_per_member_per_second, 25);
+  assert.equal(loadConfig({ env: { SOCKUDO_PRESENCE_UPDATE_RATE_LIMIT_PER_MEMBER_PER_SECOND: '7' } }).presence.update_rate_limit_per_member_per_second, 7);
+  const file = { presence: { update_rate_limit_per_member_per_second: 4, max_members_per_channel: 100 }, app_manager: { driver: 'memory', array: { apps: [fileApp('a1', 'k1')] } } };
+  assert.equal(loadWithWarnings({ env: {}, fileContents: file }).config.presence.update_rate_limit_per_member_per_second, 4);
+  assert.throws(() => loadConfig({ env: { PRESENCE_UPDATE_RATE_LIMIT_PER_MEMBER_PER_SECOND: '0' } }), /presence\.update_rate_limit_per_member_per_second/);
+});
+
 // Sockudo's push.default_quotas (file) and PUSH_FANOUT_MAX / PUSH_DELIVERY_QUOTA_DAILY / PUSH_ACCEPTANCE_RATE_LIMIT (env).
 test("push quotas: Sockudo's push.default_quotas and variables", () => {
   const defaults = loadConfig({ env: {} }).push;
