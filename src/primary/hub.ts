@@ -118,7 +118,10 @@ export class Hub {
     joined.then(
       (r) => {
         if (!r.ok) return reply({ type: 'presence-joined', requestId: m.requestId, ok: false, reason: 'full' });
-        this.presence.join(app.id, m.channel, m.userId, m.userInfo, m.socketId, m.protocol, Number.POSITIVE_INFINITY);
+        // A user already a member elsewhere keeps the info Redis has (its first join's, or a presence_update's since),
+        // which a restore would otherwise overwrite with this socket's channel_data.
+        const info = r.members.has(m.userId) ? r.members.get(m.userId) : m.userInfo;
+        this.presence.join(app.id, m.channel, m.userId, info, m.socketId, m.protocol, Number.POSITIVE_INFINITY);
         this.occupiedEarly(m.app, app.id, m.channel);
         if (r.first) this.memberChanged(m.app, m.channel, 'added', m.userId, m.userInfo, m.socketId, r.members.size > 1);
         this.leases.takeOver(m.app, m.channel, m.userId, m.socketId);

@@ -207,7 +207,8 @@ export class Publisher {
         return;
       case 'presence':
         // Another host's member changed its user_info: this host's sockets of that user take it too (presenceInfo).
-        if (env.change === 'updated') this.presenceInfo?.(env.app, env.channel, env.userId, env.userInfo);
+        // Not the origin's own, read back later: it kept the info at once, and may have a newer join's since.
+        if (env.change === 'updated' && env.origin !== this.cluster?.hostId) this.presenceInfo?.(env.app, env.channel, env.userId, env.userInfo);
         return this.memberFrames(appIndex, env.app, env.channel, env.change, env.userId, env.userInfo, env.exclude);
       case 'query':
         return this.onQuery?.(env);

@@ -3,6 +3,7 @@
 // `sockudo_internal:presence_update` to the channel's V2 sockets, the sender among them, and `member_updated`.
 import { isPresenceChannel } from '../protocol/channels.ts';
 import type { SocketState } from './socketState.ts';
+import { joinInFlight } from './subscriptions.ts';
 import type { WsServer } from './wsServer.ts';
 
 /** Sockudo's MAX_PRESENCE_UPDATE_BYTES: the new user_info as compact JSON. */
@@ -22,9 +23,26 @@ export function handlePresenceUpdate(core: WsServer, s: SocketState, event: stri
   const infoJson = JSON.stringify(info);
   // Each UTF-16 unit is at most 3 bytes: short texts need no count.
   if (infoJson.length * 3 > MAX_UPDATE_BYTES && Buffer.byteLength(infoJson) > MAX_UPDATE_BYTES) return core.sendError(s, 'presenceUpdateTooLarge');
-  // This socket's own membership (answered by the primary), as Sockudo checks it: another socket of the user does not count.
+  // This socket's own membership, as Sockudo checks it: another socket of the user does not count.
   const userId = s.presence.get(channel);
-  if (userId === undefined) return core.sendError(s, 'presenceUpdateInvalid', 'presence_update requires active membership');
+  if (userId !== undefined) return submit(core, s, channel, userId, info);
+  // Sockudo reads a socket's frames one after another, so an update sent right after the subscribe meets the member
+  // that subscribe made: here it waits for the join's answer (worker/subscriptions.ts presenceJoined).
+  const pending = joinInFlight(core, s, channel);
+  if (pending?.wanted) return void (pending.updates ??= []).push(info);
+  core.sendError(s, 'presenceUpdateInvalid', 'presence_update requires active membership');
+}
+
+/** The updates a join was sent before its answer: as `userId` once it stands, refused when it did not (undefined). */
+export function applyPendingUpdates(core: WsServer, s: SocketState, channel: string, userId: string | undefined, updates: unknown[] | undefined): void {
+  if (updates === undefined) return;
+  for (const info of updates) {
+    if (userId === undefined) core.sendError(s, 'presenceUpdateInvalid', 'presence_update requires active membership');
+    else submit(core, s, channel, userId, info);
+  }
+}
+
+function submit(core: WsServer, s: SocketState, channel: string, userId: string, info: unknown): void {
   if (overLimit(s, channel, core.deps.config.presence.update_rate_limit_per_member_per_second)) return core.sendError(s, 'clientEventRateLimited');
   core.deps.toPrimary({ type: 'presence-update', app: s.appIndex, channel, socketId: s.socketId, userId, userInfo: info });
 }
@@ -58,6 +76,10 @@ function overLimit(s: SocketState, channel: string, limit: number): boolean {
   if (!perChannel) windows.set(s, (perChannel = new Map()));
   const now = Date.now();
   let window = perChannel.get(channel);
-  if (!window || now >= window.start + 1000) perChannel.set(channel, (window = { start: now, count: 0 }));
+  if (!window || now >= window.start + 1000) {
+    // A socket that goes through many channels keeps only the windows still open.
+    if (!window && perChannel.size >= 16) for (const [c, w] of perChannel) if (now >= w.start + 1000) perChannel.delete(c);
+    perChannel.set(channel, (window = { start: now, count: 0 }));
+  }
   return ++window.count > limit;
 }

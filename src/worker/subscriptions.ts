@@ -12,6 +12,7 @@ import { type CompiledFilter, compileFilter, wildcardError } from '../protocol/f
 import { EMPTY_DATA_JSON, cacheMiss, subscriptionSucceeded, subscriptionSucceededV2 } from '../protocol/frames.ts';
 import { SERVER_TO_USER_PREFIX, topicFor, userTopic } from '../protocol/topics.ts';
 import { parseRewind, sendRewind, sendWildcardRewind } from './recovery.ts';
+import { applyPendingUpdates } from './presenceUpdate.ts';
 import { addUserSocket } from './signin.ts';
 import { type SocketState, type Subscription, writableChannels, writablePendingPresence, writablePresence } from './socketState.ts';
 import type { WsServer } from './wsServer.ts';
@@ -109,7 +110,7 @@ export function subscribe(core: WsServer, s: SocketState, data: unknown): void {
 }
 
 /** The socket's join of `channel` still waiting for the primary's answer, if any. */
-function joinInFlight(core: WsServer, s: SocketState, channel: string): PendingJoin | undefined {
+export function joinInFlight(core: WsServer, s: SocketState, channel: string): PendingJoin | undefined {
   const requestId = s.pendingPresence.get(channel);
   return requestId === undefined ? undefined : core.pendingJoins.get(requestId);
 }
@@ -128,6 +129,8 @@ export interface PendingJoin {
   repeats: number;
   /** Subscribed again, as another user, while an unwanted join was on its way: sent once that one is undone. */
   next?: { userId: string; userInfo: unknown; options: JoinOptions };
+  /** presence_updates sent before the answer (worker/presenceUpdate.ts): they apply to this join once it stands. */
+  updates?: unknown[];
 }
 
 function sendPresenceJoin(core: WsServer, s: SocketState, channel: string, userId: string, userInfo: unknown, options: JoinOptions): void {
@@ -167,20 +170,28 @@ export function presenceJoined(core: WsServer, m: PresenceJoined): void {
   const { s, channel, userId, options, next } = pending;
   s.pendingPresence.delete(channel);
   if (!pending.wanted || s.closed) {
-    // Unsubscribed or disconnected while the join was in flight: undo it, then join as the next user, if any.
-    if (m.ok && !s.presence.has(channel)) core.deps.presenceToPrimary({ type: 'presence-leave', app: s.appIndex, channel, socketId: s.socketId, userId });
+    // Unsubscribed or disconnected while the join was in flight: undo it, then join as the next user, if any. The
+    // updates it was sent before the unsubscribe or close go first, as the member they were sent as.
+    if (m.ok && !s.presence.has(channel)) {
+      applyPendingUpdates(core, s, channel, userId, pending.updates);
+      core.deps.presenceToPrimary({ type: 'presence-leave', app: s.appIndex, channel, socketId: s.socketId, userId });
+    }
     if (next && !s.closed) sendPresenceJoin(core, s, channel, next.userId, next.userInfo, next.options);
     return;
   }
-  if (!m.ok) return core.sendError(s, m.reason === 'full' ? 'presenceFull' : 'presenceUnavailable');
+  if (!m.ok) {
+    core.sendError(s, m.reason === 'full' ? 'presenceFull' : 'presenceUnavailable');
+    return applyPendingUpdates(core, s, channel, undefined, pending.updates);
+  }
   const newMembership = !s.presence.has(channel);
   if (newMembership) writablePresence(s).set(channel, userId);
   if (!join(core, s, channel, m.dataJson, options)) {
     if (newMembership) leavePresence(core, s, channel);
-    return;
+    return applyPendingUpdates(core, s, channel, undefined, pending.updates);
   }
   for (let i = 0; i < pending.repeats; i++) join(core, s, channel, m.dataJson, options);
   if (newMembership) identifyByPresence(core, s, userId);
+  applyPendingUpdates(core, s, channel, userId, pending.updates);
 }
 
 /**
