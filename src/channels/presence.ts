@@ -43,9 +43,7 @@ export class PresenceRegistry {
       return { ok: true, firstSocketOfUser: false, members: ch.members };
     }
     const idJson = JSON.stringify(userId);
-    const infoJson = JSON.stringify(info);
-    // As JSON.stringify leaves out an undefined property.
-    ch.members.set(userId, { info, sockets: new Map([[socketId, protocol]]), idJson, hashEntry: infoJson === undefined ? undefined : `${idJson}:${infoJson}` });
+    ch.members.set(userId, { info, sockets: new Map([[socketId, protocol]]), idJson, hashEntry: hashEntryOf(idJson, info) });
     ch.sockets[protocol]++;
     return { ok: true, firstSocketOfUser: true, members: ch.members };
   }
@@ -79,8 +77,7 @@ export class PresenceRegistry {
     const member = this.channels.get(appId, channel)?.members.get(userId);
     if (!member) return;
     member.info = info;
-    const infoJson = JSON.stringify(info);
-    member.hashEntry = infoJson === undefined ? undefined : `${member.idJson}:${infoJson}`;
+    member.hashEntry = hashEntryOf(member.idJson, info);
   }
 
   /** Whether this socket has joined the channel (as any user). */
@@ -118,6 +115,12 @@ export class PresenceRegistry {
   }
 }
 
+/** A member's `"id":info` in the snapshot's hash; none for an undefined info, as JSON.stringify leaves such a property out. */
+function hashEntryOf(idJson: string, info: unknown): string | undefined {
+  const infoJson = JSON.stringify(info);
+  return infoJson === undefined ? undefined : `${idJson}:${infoJson}`;
+}
+
 /**
  * Writes `{"presence":{"ids":[…],"hash":{…},"count":n}}` member by member. Every presence join is answered
  * with it, and building an object keyed by user ids for JSON.stringify was 13 % of the primary's time in
@@ -130,9 +133,7 @@ class PresenceJson {
 
   add(id: string, info: unknown): void {
     const key = JSON.stringify(id);
-    const value = JSON.stringify(info);
-    // As JSON.stringify leaves out an undefined property.
-    this.addSerialized(key, value === undefined ? undefined : `${key}:${value}`);
+    this.addSerialized(key, hashEntryOf(key, info));
   }
 
   /** A member whose `"id"` and `"id":info` are already JSON (a Member's, made at join). */

@@ -228,17 +228,17 @@ export class Publisher {
   private memberFrames(appIndex: number, appId: string, channel: string, change: MemberChange, userId: string, userInfo: unknown, exclude?: string): void {
     const versions = this.presenceVersions(appId, channel);
     if (versions.length === 0) return;
+    if (change === 'updated') {
+      // V1 sockets never get it (Sockudo's is_v2_only_protocol_event).
+      if (versions.includes(2)) this.broadcast([{ app: appIndex, topic: topicFor(2, appId, channel), frame: memberUpdated(channel, userId, userInfo), exclude }]);
+      return;
+    }
     const frames: TopicFrame[] = [];
     for (const v of versions) {
-      if (change === 'updated') {
-        // V1 sockets never get it (Sockudo's is_v2_only_protocol_event).
-        if (v === 2) frames.push({ app: appIndex, topic: topicFor(2, appId, channel), frame: memberUpdated(channel, userId, userInfo), exclude });
-        continue;
-      }
       const frame = change === 'added' ? memberAdded(v, channel, userId, userInfo ?? {}) : memberRemoved(v, channel, userId);
       frames.push({ app: appIndex, topic: topicFor(v, appId, channel), frame, exclude });
     }
-    if (frames.length > 0) this.broadcast(frames);
+    this.broadcast(frames);
   }
 
   /**
